@@ -1,0 +1,20 @@
+//! webswarm-core: a sans-IO BitTorrent engine.
+//!
+//! The engine owns no socket, clock, thread or random source. A host (the native
+//! peer, the browser peer, the simulator) feeds it time, received bytes, storage
+//! results and hash results, and carries out the actions it emits: bytes to send,
+//! blocks to read or write, pieces to verify. The same code therefore runs
+//! natively, in WebAssembly, and under a fake clock in the swarm simulator.
+
+pub mod bencode;
+pub mod bitfield;
+pub mod magnet;
+pub mod metainfo;
+pub mod types;
+pub mod util;
+
+pub use bitfield::Bitfield;
+pub use magnet::{Magnet, MagnetError};
+pub use metainfo::{Info, Metainfo, MetainfoError, TorrentCreator};
+pub use types::{BlockRef, InfoHash, Layout, PeerId, PieceIndex, Time, BLOCK_SIZE};
+pub use util::sha1;

@@ -1,0 +1,185 @@
+use std::collections::BTreeMap;
+
+use super::{Metainfo, MetainfoError};
+use crate::bencode::{encode, OwnedValue};
+use crate::types::BLOCK_SIZE;
+use crate::util::Sha1Hasher;
+
+/// A power-of-two piece length giving roughly 1000–2000 pieces, within 16 KiB–16 MiB.
+pub fn auto_piece_length(total_len: u64) -> u64 {
+    let target = total_len / 1500;
+    target
+        .next_power_of_two()
+        .clamp(u64::from(BLOCK_SIZE), 16 << 20)
+}
+
+/// Builds a torrent from file contents fed in order, hashing pieces as they fill.
+/// The host reads the files; this type only sees bytes.
+pub struct TorrentCreator {
+    name: String,
+    files: Vec<(Vec<String>, u64)>,
+    multi_file: bool,
+    piece_len: u64,
+    pieces: Vec<u8>,
+    current: Sha1Hasher,
+    current_len: u64,
+    fed: u64,
+    pub trackers: Vec<Vec<String>>,
+    pub url_list: Vec<String>,
+    pub comment: Option<String>,
+    pub created_by: Option<String>,
+    pub creation_date: Option<i64>,
+    pub private: bool,
+}
+
+impl TorrentCreator {
+    /// `files` are (path below the torrent directory, length) in the order their
+    /// bytes will be fed; a single entry whose path is empty makes a single-file torrent.
+    pub fn new(
+        name: &str,
+        files: Vec<(Vec<String>, u64)>,
+        piece_len: Option<u64>,
+    ) -> Result<Self, MetainfoError> {
+        let multi_file = !(files.len() == 1 && files[0].0.is_empty());
+        let total: u64 = files.iter().map(|f| f.1).sum();
+        let piece_len = piece_len.unwrap_or_else(|| auto_piece_length(total));
+        crate::types::Layout::new(total, piece_len)?;
+        Ok(TorrentCreator {
+            name: name.to_owned(),
+            files,
+            multi_file,
+            piece_len,
+            pieces: Vec::new(),
+            current: Sha1Hasher::default(),
+            current_len: 0,
+            fed: 0,
+            trackers: Vec::new(),
+            url_list: Vec::new(),
+            comment: None,
+            created_by: Some(concat!("webswarm/", env!("CARGO_PKG_VERSION")).to_owned()),
+            creation_date: None,
+            private: false,
+        })
+    }
+
+    pub fn total_len(&self) -> u64 {
+        self.files.iter().map(|f| f.1).sum()
+    }
+
+    pub fn piece_len(&self) -> u64 {
+        self.piece_len
+    }
+
+    /// Feeds the next bytes of the concatenated files.
+    pub fn update(&mut self, mut data: &[u8]) {
+        self.fed += data.len() as u64;
+        while !data.is_empty() {
+            let room = (self.piece_len - self.current_len).min(data.len() as u64) as usize;
+            self.current.update(&data[..room]);
+            self.current_len += room as u64;
+            data = &data[room..];
+            if self.current_len == self.piece_len {
+                self.flush_piece();
+            }
+        }
+    }
+
+    fn flush_piece(&mut self) {
+        let h = std::mem::take(&mut self.current).finish();
+        self.pieces.extend_from_slice(&h);
+        self.current_len = 0;
+    }
+
+    /// Returns the .torrent bytes and the parsed result.
+    pub fn finish(mut self) -> Result<(Vec<u8>, Metainfo), MetainfoError> {
+        if self.fed != self.total_len() {
+            return Err(MetainfoError::Invalid("fed byte count does not match file sizes"));
+        }
+        if self.current_len > 0 {
+            self.flush_piece();
+        }
+        let mut info = BTreeMap::new();
+        info.insert(b"name".to_vec(), OwnedValue::bytes(&self.name));
+        info.insert(b"piece length".to_vec(), OwnedValue::Int(self.piece_len as i64));
+        info.insert(b"pieces".to_vec(), OwnedValue::Bytes(self.pieces));
+        if self.private {
+            info.insert(b"private".to_vec(), OwnedValue::Int(1));
+        }
+        if self.multi_file {
+            let files = self
+                .files
+                .iter()
+                .map(|(path, len)| {
+                    OwnedValue::dict([
+                        ("length", OwnedValue::Int(*len as i64)),
+                        ("path", OwnedValue::List(path.iter().map(OwnedValue::bytes).collect())),
+                    ])
+                })
+                .collect();
+            info.insert(b"files".to_vec(), OwnedValue::List(files));
+        } else {
+            info.insert(b"length".to_vec(), OwnedValue::Int(self.files[0].1 as i64));
+        }
+        let mut root = BTreeMap::new();
+        root.insert(b"info".to_vec(), OwnedValue::Dict(info));
+        if let Some(first) = self.trackers.first().and_then(|t| t.first()) {
+            root.insert(b"announce".to_vec(), OwnedValue::bytes(first));
+        }
+        if self.trackers.iter().flatten().count() > 1 {
+            let tiers = self
+                .trackers
+                .iter()
+                .map(|t| OwnedValue::List(t.iter().map(OwnedValue::bytes).collect()))
+                .collect();
+            root.insert(b"announce-list".to_vec(), OwnedValue::List(tiers));
+        }
+        if !self.url_list.is_empty() {
+            let urls = self.url_list.iter().map(OwnedValue::bytes).collect();
+            root.insert(b"url-list".to_vec(), OwnedValue::List(urls));
+        }
+        for (k, v) in [("comment", &self.comment), ("created by", &self.created_by)] {
+            if let Some(v) = v {
+                root.insert(k.as_bytes().to_vec(), OwnedValue::bytes(v));
+            }
+        }
+        if let Some(d) = self.creation_date {
+            root.insert(b"creation date".to_vec(), OwnedValue::Int(d));
+        }
+        let bytes = encode(&OwnedValue::Dict(root));
+        let meta = Metainfo::from_bytes(&bytes)?;
+        Ok((bytes, meta))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::sha1;
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn creates_multi_file_torrent_with_piece_hashes_across_file_boundaries() {
+        let a = vec![1u8; 20_000];
+        let b = vec![2u8; 30_000];
+        let mut c = TorrentCreator::new(
+            "dir",
+            vec![(vec!["a.bin".into()], 20_000), (vec!["sub".into(), "b.bin".into()], 30_000)],
+            Some(16384),
+        )
+        .unwrap();
+        c.trackers = vec![vec!["ws://127.0.0.1:8000".into()], vec!["wss://x/".into()]];
+        c.update(&a[..7]);
+        c.update(&a[7..]);
+        c.update(&b);
+        let (_bytes, m) = c.finish().unwrap();
+        let all: Vec<u8> = a.iter().chain(&b).copied().collect();
+        assert_eq!(m.info.layout.num_pieces(), 4);
+        for (i, chunk) in all.chunks(16384).enumerate() {
+            assert_eq!(m.info.piece_hashes[i], sha1(chunk));
+        }
+        assert_eq!(m.info.files[1].offset, 20_000);
+        assert_eq!(m.trackers.len(), 2);
+        assert_eq!(auto_piece_length(1 << 30), 1 << 20);
+        assert_eq!(auto_piece_length(10), 16384);
+    }
+}
