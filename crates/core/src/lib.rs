@@ -12,6 +12,7 @@ pub mod magnet;
 pub mod metainfo;
 pub mod types;
 pub mod util;
+pub mod wire;
 
 pub use bitfield::Bitfield;
 pub use magnet::{Magnet, MagnetError};
