@@ -9,6 +9,8 @@
 pub mod bencode;
 pub mod bitfield;
 pub mod magnet;
+pub mod picker;
+pub mod rng;
 pub mod metainfo;
 pub mod types;
 pub mod util;

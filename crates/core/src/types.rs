@@ -200,6 +200,10 @@ impl Sub<Time> for Time {
     }
 }
 
+/// The engine's handle for one connection; assigned by the engine, never reused.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct PeerKey(pub u64);
+
 #[cfg(test)]
 mod tests {
     use super::*;
