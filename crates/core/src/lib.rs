@@ -8,8 +8,11 @@
 
 pub mod bencode;
 pub mod bitfield;
+pub mod choke;
+pub mod engine;
 pub mod magnet;
 pub mod picker;
+pub mod rate;
 pub mod rng;
 pub mod metainfo;
 pub mod types;

@@ -1,0 +1,62 @@
+use std::time::Duration;
+
+/// Engine settings; the defaults suit both browsers and native peers.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Most connections this torrent keeps at once.
+    pub max_peers: usize,
+    /// Regular unchoke slots (peers we upload to, chosen by rate).
+    pub unchoke_slots: usize,
+    /// Optimistic unchoke slots, rotated every `optimistic_rounds` rechokes.
+    pub optimistic_slots: usize,
+    pub rechoke_interval: Duration,
+    pub optimistic_rounds: u32,
+    /// Requests from one peer we queue (advertised as `reqq`); more are refused.
+    pub max_incoming_requests: usize,
+    /// Most requests we keep outstanding at one peer, whatever its `reqq`.
+    pub max_outstanding_requests: usize,
+    /// Pipeline depth per peer: enough requests to cover this much of its rate.
+    pub request_queue_time: Duration,
+    /// A peer that sends no requested block for this long is snubbed and its requests go elsewhere.
+    pub request_timeout: Duration,
+    pub handshake_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub keepalive_interval: Duration,
+    /// Largest wire message accepted.
+    pub max_message_len: u32,
+    /// Block reads outstanding to the host per peer.
+    pub max_reads_in_flight: usize,
+    /// Failed pieces a peer may contribute to before it is banned.
+    pub max_strikes: u32,
+    /// Banned peer ids remembered (oldest forgotten first).
+    pub max_banned: usize,
+    /// Bytes of unrequested or duplicate data tolerated from one peer.
+    pub max_unwanted_bytes: u64,
+    /// Sent as `v` in the extension handshake.
+    pub client_name: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_peers: 50,
+            unchoke_slots: 4,
+            optimistic_slots: 1,
+            rechoke_interval: Duration::from_secs(10),
+            optimistic_rounds: 3,
+            max_incoming_requests: 250,
+            max_outstanding_requests: 250,
+            request_queue_time: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(20),
+            handshake_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(180),
+            keepalive_interval: Duration::from_secs(60),
+            max_message_len: 1 << 20,
+            max_reads_in_flight: 8,
+            max_strikes: 3,
+            max_banned: 1024,
+            max_unwanted_bytes: 8 << 20,
+            client_name: concat!("webswarm/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The download side: keeping request pipelines full, receiving blocks, and
+//! taking requests away from peers that choke us or stop sending.
+
+use bytes::Bytes;
+
+use super::{CloseReason, Output, Torrent};
+use crate::picker::Received;
+use crate::types::{BlockRef, PeerKey, Time, BLOCK_SIZE};
+use crate::wire::Message;
+
+impl Torrent {
+    /// Tops up the peer's request pipeline.
+    pub(super) fn fill_requests(&mut self, now: Time, key: PeerKey) {
+        let (Some(picker), Some(p)) = (self.picker.as_mut(), self.peers.get_mut(&key)) else {
+            return;
+        };
+        let Some(has) = p.has.as_ref() else { return };
+        if !p.am_interested || (p.peer_choking && p.allowed_fast.is_empty()) {
+            return;
+        }
+        let target = p.queue_target(now, &self.cfg);
+        if p.requests.len() >= target {
+            return;
+        }
+        let choked = p.peer_choking;
+        let allowed = &p.allowed_fast;
+        let can = |i: u32| has.get(i) && (!choked || allowed.contains(&i));
+        let mut blocks = Vec::new();
+        picker.pick(key, &can, target - p.requests.len(), now, &mut blocks);
+        if p.requests.is_empty() {
+            // The snub clock starts when we begin waiting.
+            p.last_block = now;
+        }
+        for b in blocks {
+            p.requests.push_back((b, now));
+            Message::Request { index: b.piece.get(), begin: b.offset, len: b.len }.encode(&mut p.out);
+        }
+        if !p.out.is_empty() {
+            self.dirty.insert(key);
+        }
+    }
+
+    pub(super) fn on_choked(&mut self, key: PeerKey, fast: bool) {
+        let (Some(picker), Some(p)) = (self.picker.as_mut(), self.peers.get_mut(&key)) else {
+            if let Some(p) = self.peers.get_mut(&key) {
+                p.peer_choking = true;
+            }
+            return;
+        };
+        p.peer_choking = true;
+        // With the fast extension the peer rejects each request explicitly;
+        // without it, a choke discards them all (BEP 6).
+        if !fast {
+            for (b, _) in p.requests.drain(..) {
+                picker.cancel(key, b);
+            }
+        }
+    }
+
+    pub(super) fn on_reject(&mut self, key: PeerKey, index: u32, begin: u32, len: u32) {
+        let (Some(picker), Some(p)) = (self.picker.as_mut(), self.peers.get_mut(&key)) else {
+            return;
+        };
+        let pos = p
+            .requests
+            .iter()
+            .position(|(b, _)| (b.piece.get(), b.offset, b.len) == (index, begin, len));
+        if let Some(i) = pos {
+            if let Some((b, _)) = p.requests.remove(i) {
+                picker.cancel(key, b);
+            }
+        }
+    }
+
+    pub(super) fn on_piece(&mut self, now: Time, key: PeerKey, index: u32, begin: u32, data: Bytes) -> Result<(), CloseReason> {
+        let len = data.len() as u64;
+        let block = self
+            .info
+            .as_ref()
+            .and_then(|i| i.layout.check_range(index, begin, data.len() as u32))
+            .filter(|b| self.is_standard_block(b));
+        let Some(p) = self.peers.get_mut(&key) else { return Ok(()) };
+        p.down.add(now, len);
+        let accepted = match block {
+            Some(b) => {
+                let requested = p.take_request(&b);
+                if requested {
+                    p.last_block = now;
+                }
+                // picker exists whenever info does, and block needs info.
+                let picker = self.picker.as_mut().expect("picker exists with info");
+                match picker.block_received(key, b) {
+                    Received::Accepted { cancel, piece_complete } => Some((b, cancel, piece_complete)),
+                    Received::Unwanted => None,
+                }
+            }
+            None => None,
+        };
+        let Some((b, cancel, piece_complete)) = accepted else {
+            p.unwanted_bytes += len;
+            if p.unwanted_bytes > self.cfg.max_unwanted_bytes {
+                return Err(CloseReason::Misbehaved("too much unrequested data"));
+            }
+            return Ok(());
+        };
+        self.downloaded += len;
+        self.record_suspect_block(key, b, &data);
+        self.out.push_back(Output::Write { block: b, data });
+        for other in cancel {
+            if let Some(o) = self.peers.get_mut(&other) {
+                if o.take_request(&b) {
+                    self.send(other, now, &Message::Cancel { index, begin, len: b.len });
+                }
+            }
+        }
+        if piece_complete {
+            let hash = self.info.as_ref().map(|i| i.piece_hash(b.piece));
+            if let Some(hash) = hash {
+                self.out.push_back(Output::Verify { piece: b.piece, hash });
+            }
+        }
+        Ok(())
+    }
+
+    fn is_standard_block(&self, b: &BlockRef) -> bool {
+        let Some(info) = self.info.as_ref() else { return false };
+        b.offset % BLOCK_SIZE == 0 && info.layout.block(b.piece, b.block_index()).len == b.len
+    }
+
+    /// Per-second housekeeping: handshake and idle timeouts, keep-alives,
+    /// snubbed peers, seeds connected to seeds, metadata retries.
+    pub(super) fn check_timeouts(&mut self, now: Time) {
+        let we_seed = self.is_seed();
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for key in keys {
+            let Some(p) = self.peers.get_mut(&key) else { continue };
+            if p.remote.is_none() && now - p.connected_at > self.cfg.handshake_timeout {
+                self.close(now, key, CloseReason::HandshakeTimeout);
+                continue;
+            }
+            if now - p.last_recv > self.cfg.idle_timeout {
+                self.close(now, key, CloseReason::Idle);
+                continue;
+            }
+            if we_seed && p.is_seed() {
+                self.close(now, key, CloseReason::BothSeeds);
+                continue;
+            }
+            if !p.requests.is_empty() && now - p.last_block > self.cfg.request_timeout {
+                self.snub(now, key);
+            }
+            let Some(p) = self.peers.get(&key) else { continue };
+            if now - p.last_sent > self.cfg.keepalive_interval {
+                self.send(key, now, &Message::KeepAlive);
+            }
+        }
+        self.metadata_timeouts(now);
+    }
+
+    /// The peer stopped delivering: its requests go back to the pool (a block
+    /// that still arrives later is accepted if nobody else sent it first).
+    fn snub(&mut self, now: Time, key: PeerKey) {
+        let (Some(picker), Some(p)) = (self.picker.as_mut(), self.peers.get_mut(&key)) else {
+            return;
+        };
+        let fast = p.fast();
+        for (b, _) in p.requests.drain(..) {
+            picker.cancel(key, b);
+            if fast {
+                Message::Cancel { index: b.piece.get(), begin: b.offset, len: b.len }.encode(&mut p.out);
+            }
+        }
+        p.last_block = now;
+        self.dirty.insert(key);
+    }
+}

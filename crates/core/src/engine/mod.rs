@@ -1,0 +1,436 @@
+//! The per-torrent state machine. The host calls the input methods with the
+//! current [`Time`], then drains [`Torrent::poll_output`] and arms a timer for
+//! [`Torrent::poll_timeout`]. Nothing here blocks, sleeps or reads a clock.
+
+mod config;
+mod download;
+mod messages;
+mod metadata;
+mod output;
+mod peer;
+mod upload;
+mod verify;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+pub use config::Config;
+pub use output::{AddPeerError, CloseReason, Event, Output};
+
+use crate::bitfield::Bitfield;
+use crate::metainfo::Info;
+use crate::picker::{Picker, Priority};
+use crate::rng::Rng;
+use crate::types::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex, Time};
+use crate::wire::Handshake;
+use metadata::MetadataFetch;
+use peer::Peer;
+use verify::SuspectPiece;
+
+/// How often timers (snubs, timeouts, keep-alives) are checked.
+const TICK: Duration = Duration::from_secs(1);
+/// Peers connected more recently than this count as new for optimistic unchoking.
+const NEW_PEER_AGE: Duration = Duration::from_secs(30);
+
+/// What the host knows about a torrent when it starts one.
+pub enum Source {
+    /// A full info dictionary (from a .torrent or resume data), with the pieces
+    /// already verified on disk.
+    Info { info: Box<Info>, have: Option<Bitfield> },
+    /// Only the info-hash (magnet link): the info dictionary is fetched from peers.
+    Magnet(InfoHash),
+}
+
+/// One torrent's swarm state.
+pub struct Torrent {
+    cfg: Config,
+    info_hash: InfoHash,
+    our_id: PeerId,
+    info: Option<Info>,
+    picker: Option<Picker>,
+    metadata: MetadataFetch,
+    peers: BTreeMap<PeerKey, Peer>,
+    next_key: u64,
+    banned: VecDeque<PeerId>,
+    rng: Rng,
+    out: VecDeque<Output>,
+    dirty: BTreeSet<PeerKey>,
+    next_tick: Time,
+    next_rechoke: Time,
+    rechoke_round: u32,
+    completed: bool,
+    suspects: BTreeMap<u32, SuspectPiece>,
+    file_prios: Vec<Priority>,
+    uploaded: u64,
+    downloaded: u64,
+}
+
+/// A snapshot of one connection for display.
+#[derive(Debug, Clone)]
+pub struct PeerStats {
+    pub peer: PeerKey,
+    pub peer_id: Option<PeerId>,
+    pub client: Option<String>,
+    pub pieces: u32,
+    pub download_rate: f64,
+    pub upload_rate: f64,
+    pub am_choking: bool,
+    pub peer_choking: bool,
+    pub am_interested: bool,
+    pub peer_interested: bool,
+}
+
+impl Torrent {
+    /// `seed` drives every random choice (peer id suffix, tie-breaks, optimistic unchokes).
+    pub fn new(cfg: Config, source: Source, peer_id: PeerId, now: Time, seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let (info_hash, info, have) = match source {
+            Source::Info { info, have } => (info.info_hash, Some(*info), have),
+            Source::Magnet(h) => (h, None, None),
+        };
+        let mut t = Torrent {
+            cfg,
+            info_hash,
+            our_id: peer_id,
+            info: None,
+            picker: None,
+            metadata: MetadataFetch::default(),
+            peers: BTreeMap::new(),
+            next_key: 0,
+            banned: VecDeque::new(),
+            rng: Rng::new(rng.next_u64()),
+            out: VecDeque::new(),
+            dirty: BTreeSet::new(),
+            next_tick: now + TICK,
+            next_rechoke: now,
+            rechoke_round: 0,
+            completed: false,
+            suspects: BTreeMap::new(),
+            file_prios: Vec::new(),
+            uploaded: 0,
+            downloaded: 0,
+        };
+        if let Some(info) = info {
+            t.install_info(now, info, have);
+        }
+        t
+    }
+
+    /// A random peer id with the client prefix, from the host's seed.
+    pub fn generate_peer_id(seed: u64) -> PeerId {
+        let mut id = [0u8; 20];
+        id[..8].copy_from_slice(b"-WS0100-");
+        let mut rng = Rng::new(seed);
+        for b in &mut id[8..] {
+            *b = b"0123456789abcdefghijklmnopqrstuvwxyz"[rng.below(36)];
+        }
+        PeerId(id)
+    }
+
+    pub fn info_hash(&self) -> InfoHash {
+        self.info_hash
+    }
+    pub fn peer_id(&self) -> PeerId {
+        self.our_id
+    }
+    pub fn info(&self) -> Option<&Info> {
+        self.info.as_ref()
+    }
+    pub fn have(&self) -> Option<&Bitfield> {
+        self.picker.as_ref().map(Picker::have)
+    }
+    pub fn is_complete(&self) -> bool {
+        self.picker.as_ref().is_some_and(Picker::is_done)
+    }
+    pub fn is_seed(&self) -> bool {
+        self.have().is_some_and(Bitfield::is_full)
+    }
+    /// Bytes of wanted data not yet verified (`None` before metadata).
+    pub fn bytes_left(&self) -> Option<u64> {
+        self.picker.as_ref().map(Picker::wanted_left)
+    }
+    pub fn uploaded(&self) -> u64 {
+        self.uploaded
+    }
+    pub fn downloaded(&self) -> u64 {
+        self.downloaded
+    }
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+    pub fn download_rate(&self, now: Time) -> f64 {
+        self.peers.values().map(|p| p.down.rate(now)).sum()
+    }
+    pub fn upload_rate(&self, now: Time) -> f64 {
+        self.peers.values().map(|p| p.up.rate(now)).sum()
+    }
+    pub fn is_banned(&self, id: &PeerId) -> bool {
+        self.banned.contains(id)
+    }
+
+    pub fn peer_stats(&self, now: Time) -> Vec<PeerStats> {
+        self.peers
+            .iter()
+            .map(|(&k, p)| PeerStats {
+                peer: k,
+                peer_id: p.peer_id(),
+                client: p.ext.client.clone(),
+                pieces: p.has.as_ref().map_or(0, Bitfield::count),
+                download_rate: p.down.rate(now),
+                upload_rate: p.up.rate(now),
+                am_choking: p.am_choking,
+                peer_choking: p.peer_choking,
+                am_interested: p.am_interested,
+                peer_interested: p.peer_interested,
+            })
+            .collect()
+    }
+
+    // ---- inputs -------------------------------------------------------------
+
+    /// A new connection (either direction) is open. We send our handshake at
+    /// once, as WebTorrent does. `remote_id` is the id the tracker gave, if any.
+    pub fn add_peer(&mut self, now: Time, remote_id: Option<PeerId>) -> Result<PeerKey, AddPeerError> {
+        if self.peers.len() >= self.cfg.max_peers {
+            return Err(AddPeerError::Full(self.cfg.max_peers));
+        }
+        if let Some(id) = remote_id {
+            if self.banned.contains(&id) {
+                return Err(AddPeerError::Banned);
+            }
+            if self.peers.values().any(|p| p.peer_id() == Some(id) || p.expected_id == Some(id)) {
+                return Err(AddPeerError::Duplicate);
+            }
+        }
+        let key = PeerKey(self.next_key);
+        self.next_key += 1;
+        let mut peer = Peer::new(now, remote_id, &self.cfg);
+        peer.out
+            .extend_from_slice(&Handshake::new(self.info_hash, self.our_id).encode());
+        self.peers.insert(key, peer);
+        self.dirty.insert(key);
+        self.flush();
+        Ok(key)
+    }
+
+    /// Bytes arrived from a peer, split anywhere.
+    pub fn handle_data(&mut self, now: Time, key: PeerKey, data: &[u8]) {
+        if let Some(p) = self.peers.get_mut(&key) {
+            p.decoder.feed(data);
+            p.last_recv = now;
+            self.process_input(now, key);
+            self.after_input_from(now, key);
+        }
+    }
+
+    /// The host saw the connection close.
+    pub fn peer_disconnected(&mut self, now: Time, key: PeerKey) {
+        self.remove_peer(now, key);
+        self.after_input(now);
+    }
+
+    /// The connection's send buffer is above (`false`) or back below (`true`)
+    /// its high-water mark; no block is read for a peer that cannot take it.
+    pub fn set_peer_writable(&mut self, now: Time, key: PeerKey, writable: bool) {
+        if let Some(p) = self.peers.get_mut(&key) {
+            p.writable = writable;
+            self.after_input_from(now, key);
+        }
+    }
+
+    /// Answer to `Output::Read`.
+    pub fn block_read(&mut self, now: Time, key: PeerKey, block: BlockRef, data: Bytes) {
+        self.on_block_read(now, key, block, Some(data));
+        self.after_input_from(now, key);
+    }
+
+    /// Storage could not read a block: the peer's request is rejected.
+    pub fn block_read_failed(&mut self, now: Time, key: PeerKey, block: BlockRef) {
+        self.on_block_read(now, key, block, None);
+        self.after_input_from(now, key);
+    }
+
+    /// Storage could not write a block: its piece is downloaded again.
+    pub fn block_write_failed(&mut self, now: Time, block: BlockRef) {
+        if let Some(p) = self.picker.as_mut() {
+            p.reset_piece(block.piece);
+        }
+        self.after_input(now);
+    }
+
+    /// Answer to `Output::Verify`.
+    pub fn piece_verified(&mut self, now: Time, piece: PieceIndex, ok: bool) {
+        self.on_piece_verified(now, piece, ok);
+        self.after_input(now);
+    }
+
+    /// Timers; call at or after `poll_timeout`.
+    pub fn handle_timeout(&mut self, now: Time) {
+        if now >= self.next_tick {
+            self.next_tick = now + TICK;
+            self.check_timeouts(now);
+        }
+        if now >= self.next_rechoke {
+            self.next_rechoke = now + self.cfg.rechoke_interval;
+            self.rechoke(now);
+        }
+        self.after_input(now);
+    }
+
+    /// The next time `handle_timeout` has work.
+    pub fn poll_timeout(&self) -> Time {
+        self.next_tick.min(self.next_rechoke)
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    // ---- controls -----------------------------------------------------------
+
+    /// Sets a file's priority; pieces shared with other files take the highest.
+    pub fn set_file_priority(&mut self, now: Time, file: usize, prio: Priority) {
+        let (Some(info), Some(picker)) = (self.info.as_ref(), self.picker.as_mut()) else {
+            return;
+        };
+        let Some(f) = info.files.get(file) else { return };
+        let range = info.layout.pieces_in_range(f.offset, f.offset + f.length);
+        let prios = &mut self.file_prios;
+        prios[file] = prio;
+        for i in range {
+            let piece = info.layout.piece(i).expect("range is within the layout");
+            let start = info.layout.piece_offset(piece);
+            let len = u64::from(info.layout.piece_size(piece));
+            let best = info
+                .slices(start, len)
+                .iter()
+                .map(|s| prios[s.file])
+                .max()
+                .unwrap_or(Priority::Skip);
+            picker.set_priority(piece, best);
+        }
+        self.refresh_interest(now);
+        self.after_input(now);
+    }
+
+    /// Downloads pieces in order instead of rarest first.
+    pub fn set_sequential(&mut self, on: bool) {
+        if let Some(p) = self.picker.as_mut() {
+            p.set_sequential(on);
+        }
+    }
+
+    /// Streaming: the byte range `[start, end)` is needed by `deadline`, earlier
+    /// bytes first. Replaces previous deadlines.
+    pub fn set_deadline(&mut self, now: Time, start: u64, end: u64, deadline: Time) {
+        let (Some(info), Some(picker)) = (self.info.as_ref(), self.picker.as_mut()) else {
+            return;
+        };
+        let pieces = info.layout.pieces_in_range(start, end);
+        // Later pieces of the range get later deadlines so the picker goes in order.
+        let d = pieces
+            .clone()
+            .enumerate()
+            .filter_map(|(k, i)| {
+                let p = info.layout.piece(i)?;
+                Some((deadline + Duration::from_millis(k as u64), p))
+            })
+            .collect();
+        picker.set_deadlines(d);
+        self.after_input(now);
+    }
+
+    // ---- internals shared by the submodules ---------------------------------
+
+    /// Refills request pipelines and serves queued requests. After input from
+    /// one peer only that peer can have changed (others catch up on the next
+    /// timer tick), which keeps per-message work independent of the peer count.
+    fn after_input_from(&mut self, now: Time, key: PeerKey) {
+        self.fill_requests(now, key);
+        self.serve(now, key);
+        self.flush();
+    }
+
+    fn after_input(&mut self, now: Time) {
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            self.fill_requests(now, k);
+            self.serve(now, k);
+        }
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        for k in std::mem::take(&mut self.dirty) {
+            if let Some(p) = self.peers.get_mut(&k) {
+                if !p.out.is_empty() {
+                    let data = p.out.split().freeze();
+                    self.out.push_back(Output::Send { peer: k, data });
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, e: Event) {
+        self.out.push_back(Output::Event(e));
+    }
+
+    fn send(&mut self, key: PeerKey, now: Time, m: &crate::wire::Message) {
+        if let Some(p) = self.peers.get_mut(&key) {
+            m.encode(&mut p.out);
+            p.last_sent = now;
+            self.dirty.insert(key);
+        }
+    }
+
+    /// Closes a connection on our side and tells the host.
+    fn close(&mut self, now: Time, key: PeerKey, reason: CloseReason) {
+        if self.remove_peer(now, key) {
+            self.out.push_back(Output::Close { peer: key, reason });
+        }
+    }
+
+    fn remove_peer(&mut self, now: Time, key: PeerKey) -> bool {
+        let Some(mut p) = self.peers.remove(&key) else {
+            return false;
+        };
+        self.dirty.remove(&key);
+        if !p.out.is_empty() {
+            self.out.push_back(Output::Send { peer: key, data: p.out.split().freeze() });
+        }
+        if let (Some(picker), Some(info)) = (self.picker.as_mut(), self.info.as_ref()) {
+            for (b, _) in p.requests.drain(..) {
+                picker.cancel(key, b);
+            }
+            for i in p.has.iter().flat_map(Bitfield::iter_ones) {
+                if let Some(piece) = info.layout.piece(i) {
+                    picker.peer_lost(piece);
+                }
+            }
+        }
+        self.metadata.forget_peer(key);
+        if !p.am_choking {
+            self.fill_unchoke_slots(now);
+        }
+        true
+    }
+
+    fn ban(&mut self, now: Time, key: PeerKey) {
+        let Some(id) = self.peers.get(&key).and_then(Peer::peer_id) else {
+            return;
+        };
+        if !self.banned.contains(&id) {
+            if self.banned.len() >= self.cfg.max_banned {
+                self.banned.pop_front();
+            }
+            self.banned.push_back(id);
+            self.emit(Event::PeerBanned { peer_id: id });
+        }
+        self.close(now, key, CloseReason::BadData);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,130 @@
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+
+use super::Config;
+use crate::bitfield::Bitfield;
+use crate::rate::RateMeter;
+use crate::types::{BlockRef, PeerId, Time, BLOCK_SIZE};
+use crate::wire::{Decoder, ExtendedHandshake, Handshake};
+
+/// Haves announced before we know the torrent's size (magnet downloads).
+#[derive(Default, Debug)]
+pub(super) struct EarlyHave {
+    pub all: bool,
+    pub bitfield: Option<Bytes>,
+    pub haves: Vec<u32>,
+}
+
+/// Most `have` messages remembered before the metadata arrives.
+pub(super) const MAX_EARLY_HAVES: usize = 1 << 16;
+/// Allowed-fast pieces remembered per peer.
+pub(super) const MAX_ALLOWED_FAST: usize = 32;
+
+/// One connection's state.
+pub(super) struct Peer {
+    pub decoder: Decoder,
+    pub remote: Option<Handshake>,
+    pub expected_id: Option<PeerId>,
+    pub am_choking: bool,
+    pub am_interested: bool,
+    pub peer_choking: bool,
+    pub peer_interested: bool,
+    /// The peer's pieces; `None` until its size is known (metadata) and it announced them.
+    pub has: Option<Bitfield>,
+    pub early: EarlyHave,
+    pub ext: ExtendedHandshake,
+    /// Our requests to the peer, oldest first.
+    pub requests: VecDeque<(BlockRef, Time)>,
+    /// The peer's requests to us not yet read from storage.
+    pub incoming: VecDeque<BlockRef>,
+    pub reading: usize,
+    pub writable: bool,
+    pub allowed_fast: Vec<u32>,
+    pub down: RateMeter,
+    pub up: RateMeter,
+    pub connected_at: Time,
+    pub last_recv: Time,
+    pub last_sent: Time,
+    /// Last time the peer sent a block we asked for (or we started waiting).
+    pub last_block: Time,
+    /// Wanted pieces this peer has.
+    pub interesting: u32,
+    pub strikes: u32,
+    pub optimistic: bool,
+    pub unwanted_bytes: u64,
+    pub meta_rejected: bool,
+    pub meta_inflight: u32,
+    pub out: BytesMut,
+}
+
+impl Peer {
+    pub fn new(now: Time, expected_id: Option<PeerId>, cfg: &Config) -> Self {
+        Peer {
+            decoder: Decoder::new(cfg.max_message_len),
+            remote: None,
+            expected_id,
+            am_choking: true,
+            am_interested: false,
+            peer_choking: true,
+            peer_interested: false,
+            has: None,
+            early: EarlyHave::default(),
+            ext: ExtendedHandshake::default(),
+            requests: VecDeque::new(),
+            incoming: VecDeque::new(),
+            reading: 0,
+            writable: true,
+            allowed_fast: Vec::new(),
+            down: RateMeter::default(),
+            up: RateMeter::default(),
+            connected_at: now,
+            last_recv: now,
+            last_sent: now,
+            last_block: now,
+            interesting: 0,
+            strikes: 0,
+            optimistic: false,
+            unwanted_bytes: 0,
+            meta_rejected: false,
+            meta_inflight: 0,
+            out: BytesMut::new(),
+        }
+    }
+
+    pub fn fast(&self) -> bool {
+        self.remote.is_some_and(|h| h.supports_fast())
+    }
+
+    pub fn peer_id(&self) -> Option<PeerId> {
+        self.remote.map(|h| h.peer_id)
+    }
+
+    pub fn is_seed(&self) -> bool {
+        self.has.as_ref().is_some_and(Bitfield::is_full)
+    }
+
+    /// How many requests to keep outstanding: enough to cover
+    /// `request_queue_time` of the peer's rate, within its `reqq` and ours.
+    pub fn queue_target(&self, now: Time, cfg: &Config) -> usize {
+        let by_rate =
+            self.down.rate(now) * cfg.request_queue_time.as_secs_f64() / f64::from(BLOCK_SIZE);
+        let cap = self
+            .ext
+            .reqq
+            .map_or(cfg.max_outstanding_requests, |r| r as usize)
+            .min(cfg.max_outstanding_requests)
+            .max(1);
+        (4 + by_rate as usize).min(cap)
+    }
+
+    pub fn take_request(&mut self, b: &BlockRef) -> bool {
+        match self.requests.iter().position(|(r, _)| r == b) {
+            Some(i) => {
+                self.requests.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Two or more engines wired back to back with in-memory storage and real SHA-1.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use super::*;
+use crate::metainfo::TorrentCreator;
+use crate::util::sha1;
+use crate::wire::Message;
+
+struct Node {
+    t: Torrent,
+    data: Vec<u8>,
+    corrupt: bool,
+    events: Vec<Event>,
+    closed: Vec<(PeerKey, CloseReason)>,
+}
+
+/// Connections as (node, key) pairs; bytes are delivered in `chunk`-sized pieces.
+struct Net {
+    nodes: Vec<Node>,
+    links: Vec<((usize, PeerKey), (usize, PeerKey))>,
+    wire: VecDeque<(usize, PeerKey, Bytes)>,
+    now: Time,
+    chunk: usize,
+}
+
+fn torrent_bytes(len: usize, piece: u64) -> (Vec<u8>, Info) {
+    let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+    let mut c = TorrentCreator::new("f.bin", vec![(vec![], len as u64)], Some(piece)).unwrap();
+    c.update(&data);
+    (data, c.finish().unwrap().1.info)
+}
+
+impl Net {
+    fn new(chunk: usize) -> Self {
+        Net { nodes: Vec::new(), links: Vec::new(), wire: VecDeque::new(), now: Time::ZERO, chunk }
+    }
+
+    fn add(&mut self, source: Source, data: Vec<u8>) -> usize {
+        let i = self.nodes.len();
+        let id = Torrent::generate_peer_id(i as u64);
+        let t = Torrent::new(Config::default(), source, id, self.now, i as u64);
+        self.nodes.push(Node { t, data, corrupt: false, events: Vec::new(), closed: Vec::new() });
+        self.drain(i);
+        i
+    }
+
+    fn connect(&mut self, a: usize, b: usize) {
+        let ka = self.nodes[a].t.add_peer(self.now, None).unwrap();
+        let kb = self.nodes[b].t.add_peer(self.now, None).unwrap();
+        self.links.push(((a, ka), (b, kb)));
+        self.drain(a);
+        self.drain(b);
+    }
+
+    fn other(&self, node: usize, key: PeerKey) -> Option<(usize, PeerKey)> {
+        self.links.iter().find_map(|&(x, y)| {
+            if x == (node, key) {
+                Some(y)
+            } else if y == (node, key) {
+                Some(x)
+            } else {
+                None
+            }
+        })
+    }
+
+    fn drain(&mut self, i: usize) {
+        while let Some(o) = self.nodes[i].t.poll_output() {
+            let now = self.now;
+            match o {
+                Output::Send { peer, data } => {
+                    if let Some((j, k)) = self.other(i, peer) {
+                        for c in data.chunks(self.chunk) {
+                            self.wire.push_back((j, k, Bytes::copy_from_slice(c)));
+                        }
+                    }
+                }
+                Output::Close { peer, reason } => {
+                    self.nodes[i].closed.push((peer, reason));
+                    if let Some((j, k)) = self.other(i, peer) {
+                        self.nodes[j].t.peer_disconnected(now, k);
+                    }
+                }
+                Output::Read { peer, block } => {
+                    let n = &self.nodes[i];
+                    let start = n.t.info().unwrap().layout.piece_offset(block.piece) as usize + block.offset as usize;
+                    let mut d = n.data[start..start + block.len as usize].to_vec();
+                    if n.corrupt {
+                        d.iter_mut().for_each(|b| *b ^= 0xff);
+                    }
+                    self.nodes[i].t.block_read(now, peer, block, d.into());
+                }
+                Output::Write { block, data } => {
+                    let n = &mut self.nodes[i];
+                    let start = n.t.info().unwrap().layout.piece_offset(block.piece) as usize + block.offset as usize;
+                    let total = n.t.info().unwrap().layout.total_len() as usize;
+                    n.data.resize(total, 0);
+                    n.data[start..start + data.len()].copy_from_slice(&data);
+                }
+                Output::Verify { piece, hash } => {
+                    let n = &self.nodes[i];
+                    let l = n.t.info().unwrap().layout;
+                    let s = l.piece_offset(piece) as usize;
+                    let ok = sha1(&n.data[s..s + l.piece_size(piece) as usize]) == hash;
+                    self.nodes[i].t.piece_verified(now, piece, ok);
+                }
+                Output::Event(e) => self.nodes[i].events.push(e),
+            }
+        }
+    }
+
+    /// Delivers bytes and fires timers until nothing moves or `secs` pass.
+    fn run(&mut self, secs: u64) {
+        let end = self.now + std::time::Duration::from_secs(secs);
+        while self.now < end {
+            while let Some((j, k, data)) = self.wire.pop_front() {
+                self.nodes[j].t.handle_data(self.now, k, &data);
+                self.drain(j);
+            }
+            self.now = self.now + std::time::Duration::from_millis(100);
+            for i in 0..self.nodes.len() {
+                if self.nodes[i].t.poll_timeout() <= self.now {
+                    self.nodes[i].t.handle_timeout(self.now);
+                    self.drain(i);
+                }
+            }
+            if self.nodes.iter().all(|n| n.t.is_complete()) && self.wire.is_empty() {
+                break;
+            }
+        }
+    }
+}
+
+fn seeder(info: &Info) -> Source {
+    Source::Info { info: Box::new(info.clone()), have: Some(Bitfield::full(info.layout.num_pieces())) }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn leecher_downloads_every_piece_from_a_seeder_over_a_byte_stream() {
+    let (data, info) = torrent_bytes(300_000, 32768);
+    let mut net = Net::new(1000);
+    let s = net.add(seeder(&info), data.clone());
+    let l = net.add(Source::Info { info: Box::new(info.clone()), have: None }, Vec::new());
+    net.connect(s, l);
+    net.run(60);
+    assert!(net.nodes[l].t.is_complete());
+    assert_eq!(net.nodes[l].data, data);
+    assert!(net.nodes[l].events.contains(&Event::Completed));
+    assert_eq!(net.nodes[s].t.uploaded(), data.len() as u64);
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn magnet_leecher_fetches_metadata_from_peers_then_the_content() {
+    let (data, info) = torrent_bytes(100_000, 16384);
+    let mut net = Net::new(7);
+    let s = net.add(seeder(&info), data.clone());
+    let l = net.add(Source::Magnet(info.info_hash), Vec::new());
+    net.connect(l, s);
+    net.run(60);
+    assert!(net.nodes[l].events.contains(&Event::MetadataReceived));
+    assert_eq!(net.nodes[l].t.info().unwrap().raw, info.raw);
+    assert_eq!(net.nodes[l].data, data);
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn a_peer_sending_corrupt_blocks_is_banned_and_the_download_still_completes() {
+    let (data, info) = torrent_bytes(200_000, 16384);
+    let mut net = Net::new(16384);
+    let bad = net.add(seeder(&info), data.clone());
+    net.nodes[bad].corrupt = true;
+    let good = net.add(seeder(&info), data.clone());
+    let l = net.add(Source::Info { info: Box::new(info.clone()), have: None }, Vec::new());
+    net.connect(bad, l);
+    net.connect(good, l);
+    net.run(120);
+    assert_eq!(net.nodes[l].data, data);
+    let bad_id = net.nodes[bad].t.peer_id();
+    assert!(net.nodes[l].t.is_banned(&bad_id));
+    assert!(!net.nodes[l].t.is_banned(&net.nodes[good].t.peer_id()));
+    assert!(net.nodes[l].events.iter().any(|e| matches!(e, Event::PieceFailed { .. })));
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn hostile_bytes_close_the_peer_with_a_reason() {
+    let (_, info) = torrent_bytes(50_000, 16384);
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"GET / HTTP/1.1\r\n\r\n".to_vec(), "protocol"),
+        ([&[0, 0, 0, 5, 4, 0, 0, 0, 99][..]].concat(), "have out of range"),
+        ([&[0xff, 0xff, 0xff, 0xff][..]].concat(), "too long"),
+        (Message::Request { index: 0, begin: 0, len: 1 << 20 }.to_bytes().to_vec(), "oversized request"),
+        (Message::Bitfield(Bytes::from_static(&[0xff, 0xff])).to_bytes().to_vec(), "bad bitfield"),
+        (Message::Extended { id: 0, payload: Bytes::from_static(b"xx") }.to_bytes().to_vec(), "bad ext"),
+    ];
+    for (bytes, what) in cases {
+        let mut t = Torrent::new(Config::default(), seeder(&info), PeerId([1; 20]), Time::ZERO, 1);
+        let k = t.add_peer(Time::ZERO, None).unwrap();
+        let mut input = if what == "protocol" {
+            Vec::new()
+        } else {
+            crate::wire::Handshake::new(info.info_hash, PeerId([2; 20])).encode().to_vec()
+        };
+        input.extend_from_slice(&bytes);
+        t.handle_data(Time::ZERO, k, &input);
+        let closed = std::iter::from_fn(|| t.poll_output()).any(|o| matches!(o, Output::Close { .. }));
+        assert!(closed, "{what}");
+        assert_eq!(t.peer_count(), 0, "{what}");
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn choked_fast_peer_requests_are_rejected_and_queue_is_bounded() {
+    let (_, info) = torrent_bytes(50_000, 16384);
+    let mut t = Torrent::new(Config::default(), seeder(&info), PeerId([1; 20]), Time::ZERO, 1);
+    let k = t.add_peer(Time::ZERO, None).unwrap();
+    let mut input = crate::wire::Handshake::new(info.info_hash, PeerId([2; 20])).encode().to_vec();
+    input.extend_from_slice(&Message::Request { index: 0, begin: 0, len: 16384 }.to_bytes());
+    t.handle_data(Time::ZERO, k, &input);
+    let sent: Vec<u8> = std::iter::from_fn(|| t.poll_output())
+        .filter_map(|o| match o {
+            Output::Send { data, .. } => Some(data.to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let reject = Message::Reject { index: 0, begin: 0, len: 16384 }.to_bytes();
+    assert!(sent.windows(reject.len()).any(|w| w == &reject[..]));
+}

@@ -1,0 +1,158 @@
+//! The upload side: queueing peers' requests, reading blocks only for peers
+//! that can take them, and choosing whom to unchoke.
+
+use bytes::Bytes;
+
+use super::{CloseReason, Output, Torrent, NEW_PEER_AGE};
+use crate::choke::{rechoke, Candidate};
+use crate::types::{BlockRef, PeerKey, Time};
+use crate::wire::{piece_header, Message};
+
+impl Torrent {
+    pub(super) fn on_request(&mut self, now: Time, key: PeerKey, index: u32, begin: u32, len: u32) -> Result<(), CloseReason> {
+        let Some(p) = self.peers.get(&key) else { return Ok(()) };
+        let block = match self.info.as_ref() {
+            // Before we have the metadata we have no pieces either.
+            None => None,
+            Some(info) => Some(
+                info.layout
+                    .check_range(index, begin, len)
+                    .ok_or(CloseReason::Misbehaved("request outside the torrent or over 128 KiB"))?,
+            ),
+        };
+        let have = self.picker.as_ref().is_some_and(|pk| pk.have().get(index));
+        let full = p.incoming.len() >= self.cfg.max_incoming_requests;
+        match block {
+            Some(b) if have && !p.am_choking && !full => {
+                if let Some(p) = self.peers.get_mut(&key) {
+                    if !p.incoming.contains(&b) {
+                        p.incoming.push_back(b);
+                    }
+                }
+            }
+            _ if p.fast() => self.send(key, now, &Message::Reject { index, begin, len }),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Issues storage reads for queued requests while the peer can take data.
+    pub(super) fn serve(&mut self, _now: Time, key: PeerKey) {
+        let Some(p) = self.peers.get_mut(&key) else { return };
+        while p.writable && !p.am_choking && p.reading < self.cfg.max_reads_in_flight {
+            let Some(block) = p.incoming.pop_front() else { break };
+            p.reading += 1;
+            self.out.push_back(Output::Read { peer: key, block });
+        }
+    }
+
+    pub(super) fn on_block_read(&mut self, now: Time, key: PeerKey, block: BlockRef, data: Option<Bytes>) {
+        let Some(p) = self.peers.get_mut(&key) else { return };
+        p.reading = p.reading.saturating_sub(1);
+        let (index, begin) = (block.piece.get(), block.offset);
+        match data {
+            Some(data) if data.len() == block.len as usize => {
+                p.out.extend_from_slice(&piece_header(index, begin, block.len));
+                p.up.add(now, u64::from(block.len));
+                p.last_sent = now;
+                self.uploaded += u64::from(block.len);
+                // Header and anything queued before it go first, then the block
+                // itself without a copy.
+                let head = p.out.split().freeze();
+                self.dirty.remove(&key);
+                self.out.push_back(Output::Send { peer: key, data: head });
+                self.out.push_back(Output::Send { peer: key, data });
+            }
+            _ => {
+                if p.fast() {
+                    self.send(key, now, &Message::Reject { index, begin, len: block.len });
+                }
+            }
+        }
+    }
+
+    pub(super) fn set_peer_interested(&mut self, now: Time, key: PeerKey, interested: bool) {
+        let Some(p) = self.peers.get_mut(&key) else { return };
+        p.peer_interested = interested;
+        if interested {
+            self.fill_unchoke_slots(now);
+        }
+    }
+
+    fn unchoked_count(&self) -> usize {
+        self.peers.values().filter(|p| !p.am_choking).count()
+    }
+
+    /// Unchokes interested peers right away while slots are free, instead of
+    /// making newcomers wait for the next rechoke round.
+    pub(super) fn fill_unchoke_slots(&mut self, now: Time) {
+        let slots = self.cfg.unchoke_slots + self.cfg.optimistic_slots;
+        while self.unchoked_count() < slots {
+            let next = self
+                .peers
+                .iter()
+                .find(|(_, p)| p.am_choking && p.peer_interested && p.remote.is_some())
+                .map(|(&k, _)| k);
+            match next {
+                Some(k) => self.set_choking(now, k, false),
+                None => break,
+            }
+        }
+    }
+
+    fn set_choking(&mut self, now: Time, key: PeerKey, choke: bool) {
+        let Some(p) = self.peers.get_mut(&key) else { return };
+        if p.am_choking == choke {
+            return;
+        }
+        p.am_choking = choke;
+        if choke {
+            p.optimistic = false;
+            let fast = p.fast();
+            let pending: Vec<BlockRef> = p.incoming.drain(..).collect();
+            self.send(key, now, &Message::Choke);
+            if fast {
+                for b in pending {
+                    let m = Message::Reject { index: b.piece.get(), begin: b.offset, len: b.len };
+                    self.send(key, now, &m);
+                }
+            }
+        } else {
+            self.send(key, now, &Message::Unchoke);
+        }
+    }
+
+    /// The periodic choking round (tit-for-tat with optimistic unchoke).
+    pub(super) fn rechoke(&mut self, now: Time) {
+        let seeding = self.is_seed();
+        let candidates: Vec<Candidate> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.remote.is_some())
+            .map(|(&peer, p)| Candidate {
+                peer,
+                interested: p.peer_interested,
+                rate: if seeding { p.up.rate(now) } else { p.down.rate(now) },
+                is_new: now - p.connected_at < NEW_PEER_AGE,
+                optimistic: p.optimistic,
+            })
+            .collect();
+        let rotate = self.rechoke_round % self.cfg.optimistic_rounds.max(1) == 0;
+        self.rechoke_round += 1;
+        let d = rechoke(
+            &candidates,
+            self.cfg.unchoke_slots,
+            self.cfg.optimistic_slots,
+            rotate,
+            &mut self.rng,
+        );
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            let unchoke = d.unchoke.contains(&k);
+            self.set_choking(now, k, !unchoke);
+            if let Some(p) = self.peers.get_mut(&k) {
+                p.optimistic = d.optimistic.contains(&k);
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Hash verdicts: counting verified pieces, and finding the peers behind bad ones.
+//!
+//! A failed piece gives each contributor a strike; a sole contributor is banned
+//! at once. While a failed piece is downloaded again, every block's digest is
+//! kept; when it finally passes, contributors of the earlier failed attempt
+//! whose blocks differ from the good ones are banned and the others cleared.
+
+use super::{Event, Torrent};
+use crate::types::{BlockRef, PeerId, PeerKey, PieceIndex, Time};
+use crate::util::sha1;
+use crate::wire::Message;
+
+/// (block index, who sent it, their id, SHA-1 of the block)
+type BlockDigest = (u32, PeerKey, PeerId, [u8; 20]);
+
+#[derive(Default)]
+pub(super) struct SuspectPiece {
+    failed: Vec<BlockDigest>,
+    current: Vec<BlockDigest>,
+}
+
+impl Torrent {
+    pub(super) fn record_suspect_block(&mut self, key: PeerKey, b: BlockRef, data: &[u8]) {
+        let Some(s) = self.suspects.get_mut(&b.piece.get()) else { return };
+        let Some(id) = self.peers.get(&key).and_then(|p| p.peer_id()) else { return };
+        s.current.push((b.block_index(), key, id, sha1(data)));
+    }
+
+    pub(super) fn on_piece_verified(&mut self, now: Time, piece: PieceIndex, ok: bool) {
+        let Some(picker) = self.picker.as_mut() else { return };
+        let contributors = picker.verified(piece, ok);
+        if contributors.is_empty() && !picker.have().get(piece.get()) {
+            return; // not a piece we asked to verify
+        }
+        if ok {
+            self.piece_passed(now, piece);
+        } else {
+            self.piece_failed(now, piece, contributors);
+        }
+    }
+
+    fn piece_passed(&mut self, now: Time, piece: PieceIndex) {
+        let i = piece.get();
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            let Some(p) = self.peers.get_mut(&k) else { continue };
+            if p.remote.is_none() {
+                continue;
+            }
+            if p.has.as_ref().is_some_and(|h| h.get(i)) {
+                p.interesting = p.interesting.saturating_sub(1);
+                self.update_interest(now, k);
+            } else {
+                self.send(k, now, &Message::Have(i));
+            }
+        }
+        self.emit(Event::PieceVerified(piece));
+        if let Some(s) = self.suspects.remove(&i) {
+            for (block, key, id, digest) in s.failed {
+                let good = s.current.iter().find(|d| d.0 == block).map(|d| d.3);
+                if good.is_some_and(|g| g != digest) {
+                    self.ban_id(now, id);
+                } else if let Some(p) = self.peers.get_mut(&key) {
+                    p.strikes = p.strikes.saturating_sub(1);
+                }
+            }
+        }
+        if !self.completed && self.is_complete() {
+            self.completed = true;
+            self.emit(Event::Completed);
+        }
+    }
+
+    fn piece_failed(&mut self, now: Time, piece: PieceIndex, contributors: Vec<PeerKey>) {
+        let ids: Vec<PeerId> = contributors
+            .iter()
+            .filter_map(|k| self.peers.get(k).and_then(|p| p.peer_id()))
+            .collect();
+        self.emit(Event::PieceFailed { piece, contributors: ids });
+        let s = self.suspects.entry(piece.get()).or_default();
+        s.failed = std::mem::take(&mut s.current);
+        let sole = contributors.len() == 1;
+        for k in contributors {
+            let Some(p) = self.peers.get_mut(&k) else { continue };
+            p.strikes += 1;
+            if sole || p.strikes >= self.cfg.max_strikes {
+                self.ban(now, k);
+            }
+        }
+    }
+
+    fn ban_id(&mut self, now: Time, id: PeerId) {
+        let key = self.peers.iter().find(|(_, p)| p.peer_id() == Some(id)).map(|(&k, _)| k);
+        match key {
+            Some(k) => self.ban(now, k),
+            None if !self.banned.contains(&id) => {
+                if self.banned.len() >= self.cfg.max_banned {
+                    self.banned.pop_front();
+                }
+                self.banned.push_back(id);
+                self.emit(Event::PeerBanned { peer_id: id });
+            }
+            None => {}
+        }
+    }
+}
