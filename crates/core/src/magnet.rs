@@ -84,7 +84,11 @@ impl Magnet {
             s.push_str("&dn=");
             s.push_str(&percent_encode(n));
         }
-        for (k, list) in [("tr", &self.trackers), ("ws", &self.webseeds), ("xs", &self.exact_sources)] {
+        for (k, list) in [
+            ("tr", &self.trackers),
+            ("ws", &self.webseeds),
+            ("xs", &self.exact_sources),
+        ] {
             for v in list {
                 s.push_str(&format!("&{k}={}", percent_encode(v)));
             }
@@ -163,7 +167,11 @@ mod tests {
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn base32_and_hex_name_the_same_hash() {
         let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}")).unwrap();
-        let b32 = Magnet::parse(&format!("magnet:?xt=urn:btih:{}", m.base32_info_hash().to_lowercase())).unwrap();
+        let b32 = Magnet::parse(&format!(
+            "magnet:?xt=urn:btih:{}",
+            m.base32_info_hash().to_lowercase()
+        ))
+        .unwrap();
         assert_eq!(m.info_hash, b32.info_hash);
     }
 
@@ -172,7 +180,10 @@ mod tests {
     fn refuses_bad_links_with_clear_errors() {
         assert_eq!(Magnet::parse("http://x"), Err(MagnetError::NotMagnet));
         assert_eq!(Magnet::parse("magnet:?dn=x"), Err(MagnetError::NoInfoHash));
-        assert!(matches!(Magnet::parse("magnet:?xt=urn:btih:abc"), Err(MagnetError::BadInfoHash(_))));
+        assert!(matches!(
+            Magnet::parse("magnet:?xt=urn:btih:abc"),
+            Err(MagnetError::BadInfoHash(_))
+        ));
         assert!(matches!(
             Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&dn=%G0")),
             Err(MagnetError::BadEscape(_))

@@ -131,11 +131,20 @@ mod tests {
     fn codecs_round_trip() {
         let data: Vec<u8> = (0..=255).collect();
         assert_eq!(hex_decode(&hex_encode(&data)).unwrap(), data);
-        assert_eq!(base32_decode(&base32_encode(&data[..20])).unwrap(), &data[..20]);
+        assert_eq!(
+            base32_decode(&base32_encode(&data[..20])).unwrap(),
+            &data[..20]
+        );
         assert_eq!(base32_encode(b"foobar"), "MZXW6YTBOI");
-        assert_eq!(percent_decode(&percent_encode("a b&c=d/é")).unwrap(), "a b&c=d/é".as_bytes());
+        assert_eq!(
+            percent_decode(&percent_encode("a b&c=d/é")).unwrap(),
+            "a b&c=d/é".as_bytes()
+        );
         assert!(percent_decode("%zz").is_none());
         assert!(percent_decode("%4").is_none());
-        assert_eq!(hex_encode(&sha1(b"abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            hex_encode(&sha1(b"abc")),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
     }
 }

@@ -36,7 +36,8 @@ impl<'a> Dict<'a> {
         self.get(key).and_then(Value::as_bytes)
     }
     pub fn get_str(&self, key: &[u8]) -> Option<&'a str> {
-        self.get_bytes(key).and_then(|b| std::str::from_utf8(b).ok())
+        self.get_bytes(key)
+            .and_then(|b| std::str::from_utf8(b).ok())
     }
     pub fn get_dict(&self, key: &[u8]) -> Option<&Dict<'a>> {
         self.get(key).and_then(Value::as_dict)

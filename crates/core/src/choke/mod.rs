@@ -78,7 +78,10 @@ pub fn rechoke(
     }
     let mut unchoke = regular;
     unchoke.extend(optimistic.iter().copied());
-    Decision { unchoke, optimistic }
+    Decision {
+        unchoke,
+        optimistic,
+    }
 }
 
 #[cfg(test)]
@@ -86,13 +89,25 @@ mod tests {
     use super::*;
 
     fn c(k: u64, rate: f64, interested: bool) -> Candidate {
-        Candidate { peer: PeerKey(k), interested, rate, is_new: false, optimistic: false }
+        Candidate {
+            peer: PeerKey(k),
+            interested,
+            rate,
+            is_new: false,
+            optimistic: false,
+        }
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn fastest_interested_peers_win_regular_slots() {
-        let cands = [c(1, 10.0, true), c(2, 50.0, true), c(3, 99.0, false), c(4, 30.0, true), c(5, 1.0, true)];
+        let cands = [
+            c(1, 10.0, true),
+            c(2, 50.0, true),
+            c(3, 99.0, false),
+            c(4, 30.0, true),
+            c(5, 1.0, true),
+        ];
         let d = rechoke(&cands, 2, 1, true, &mut Rng::new(3));
         assert_eq!(&d.unchoke[..2], &[PeerKey(2), PeerKey(4)]);
         assert_eq!(d.optimistic.len(), 1);

@@ -33,7 +33,12 @@ impl Torrent {
         }
         for b in blocks {
             p.requests.push_back((b, now));
-            Message::Request { index: b.piece.get(), begin: b.offset, len: b.len }.encode(&mut p.out);
+            Message::Request {
+                index: b.piece.get(),
+                begin: b.offset,
+                len: b.len,
+            }
+            .encode(&mut p.out);
         }
         if !p.out.is_empty() {
             self.dirty.insert(key);
@@ -72,14 +77,23 @@ impl Torrent {
         }
     }
 
-    pub(super) fn on_piece(&mut self, now: Time, key: PeerKey, index: u32, begin: u32, data: Bytes) -> Result<(), CloseReason> {
+    pub(super) fn on_piece(
+        &mut self,
+        now: Time,
+        key: PeerKey,
+        index: u32,
+        begin: u32,
+        data: Bytes,
+    ) -> Result<(), CloseReason> {
         let len = data.len() as u64;
         let block = self
             .info
             .as_ref()
             .and_then(|i| i.layout.check_range(index, begin, data.len() as u32))
             .filter(|b| self.is_standard_block(b));
-        let Some(p) = self.peers.get_mut(&key) else { return Ok(()) };
+        let Some(p) = self.peers.get_mut(&key) else {
+            return Ok(());
+        };
         p.down.add(now, len);
         let accepted = match block {
             Some(b) => {
@@ -90,7 +104,10 @@ impl Torrent {
                 // picker exists whenever info does, and block needs info.
                 let picker = self.picker.as_mut().expect("picker exists with info");
                 match picker.block_received(key, b) {
-                    Received::Accepted { cancel, piece_complete } => Some((b, cancel, piece_complete)),
+                    Received::Accepted {
+                        cancel,
+                        piece_complete,
+                    } => Some((b, cancel, piece_complete)),
                     Received::Unwanted => None,
                 }
             }
@@ -109,21 +126,34 @@ impl Torrent {
         for other in cancel {
             if let Some(o) = self.peers.get_mut(&other) {
                 if o.take_request(&b) {
-                    self.send(other, now, &Message::Cancel { index, begin, len: b.len });
+                    self.send(
+                        other,
+                        now,
+                        &Message::Cancel {
+                            index,
+                            begin,
+                            len: b.len,
+                        },
+                    );
                 }
             }
         }
         if piece_complete {
             let hash = self.info.as_ref().map(|i| i.piece_hash(b.piece));
             if let Some(hash) = hash {
-                self.out.push_back(Output::Verify { piece: b.piece, hash });
+                self.out.push_back(Output::Verify {
+                    piece: b.piece,
+                    hash,
+                });
             }
         }
         Ok(())
     }
 
     fn is_standard_block(&self, b: &BlockRef) -> bool {
-        let Some(info) = self.info.as_ref() else { return false };
+        let Some(info) = self.info.as_ref() else {
+            return false;
+        };
         b.offset % BLOCK_SIZE == 0 && info.layout.block(b.piece, b.block_index()).len == b.len
     }
 
@@ -133,7 +163,9 @@ impl Torrent {
         let we_seed = self.is_seed();
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for key in keys {
-            let Some(p) = self.peers.get_mut(&key) else { continue };
+            let Some(p) = self.peers.get_mut(&key) else {
+                continue;
+            };
             if p.remote.is_none() && now - p.connected_at > self.cfg.handshake_timeout {
                 self.close(now, key, CloseReason::HandshakeTimeout);
                 continue;
@@ -149,7 +181,9 @@ impl Torrent {
             if !p.requests.is_empty() && now - p.last_block > self.cfg.request_timeout {
                 self.snub(now, key);
             }
-            let Some(p) = self.peers.get(&key) else { continue };
+            let Some(p) = self.peers.get(&key) else {
+                continue;
+            };
             if now - p.last_sent > self.cfg.keepalive_interval {
                 self.send(key, now, &Message::KeepAlive);
             }
@@ -167,7 +201,12 @@ impl Torrent {
         for (b, _) in p.requests.drain(..) {
             picker.cancel(key, b);
             if fast {
-                Message::Cancel { index: b.piece.get(), begin: b.offset, len: b.len }.encode(&mut p.out);
+                Message::Cancel {
+                    index: b.piece.get(),
+                    begin: b.offset,
+                    len: b.len,
+                }
+                .encode(&mut p.out);
             }
         }
         p.last_block = now;

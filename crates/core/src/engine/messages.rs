@@ -6,9 +6,7 @@ use super::peer::{MAX_ALLOWED_FAST, MAX_EARLY_HAVES};
 use super::{CloseReason, Event, Torrent};
 use crate::bitfield::Bitfield;
 use crate::types::{PeerKey, Time};
-use crate::wire::{
-    ExtendedHandshake, Handshake, Message, LOCAL_LT_DONTHAVE, LOCAL_UT_METADATA,
-};
+use crate::wire::{ExtendedHandshake, Handshake, Message, LOCAL_LT_DONTHAVE, LOCAL_UT_METADATA};
 
 type Verdict = Result<(), CloseReason>;
 
@@ -16,7 +14,9 @@ impl Torrent {
     /// Decodes and applies everything buffered for `key`.
     pub(super) fn process_input(&mut self, now: Time, key: PeerKey) {
         loop {
-            let Some(p) = self.peers.get_mut(&key) else { return };
+            let Some(p) = self.peers.get_mut(&key) else {
+                return;
+            };
             let step = if p.remote.is_none() {
                 match p.decoder.handshake() {
                     Ok(Some(h)) => self.on_handshake(now, key, h),
@@ -47,7 +47,11 @@ impl Torrent {
         if self.banned.contains(&h.peer_id) {
             return Err(CloseReason::Banned);
         }
-        if self.peers.iter().any(|(&k, p)| k != key && p.peer_id() == Some(h.peer_id)) {
+        if self
+            .peers
+            .iter()
+            .any(|(&k, p)| k != key && p.peer_id() == Some(h.peer_id))
+        {
             return Err(CloseReason::Duplicate);
         }
         let have = self.picker.as_ref().map(|p| p.have().clone());
@@ -77,13 +81,24 @@ impl Torrent {
             _ if fast => self.send(key, now, &Message::HaveNone),
             _ => {}
         }
-        self.emit(Event::PeerConnected { peer: key, peer_id: h.peer_id });
+        self.emit(Event::PeerConnected {
+            peer: key,
+            peer_id: h.peer_id,
+        });
         Ok(())
     }
 
     fn on_message(&mut self, now: Time, key: PeerKey, m: Message) -> Verdict {
         let fast = self.peers.get(&key).is_some_and(|p| p.fast());
-        let needs_fast = |ok: bool| if ok { Ok(()) } else { Err(CloseReason::Misbehaved("fast-extension message without support")) };
+        let needs_fast = |ok: bool| {
+            if ok {
+                Ok(())
+            } else {
+                Err(CloseReason::Misbehaved(
+                    "fast-extension message without support",
+                ))
+            }
+        };
         match m {
             Message::KeepAlive | Message::Port(_) | Message::Suggest(_) => Ok(()),
             Message::Choke => {
@@ -136,7 +151,10 @@ impl Torrent {
                 needs_fast(fast)?;
                 let n = self.info.as_ref().map(|i| i.layout.num_pieces());
                 if let Some(p) = self.peers.get_mut(&key) {
-                    if n.is_none_or(|n| i < n) && p.allowed_fast.len() < MAX_ALLOWED_FAST && !p.allowed_fast.contains(&i) {
+                    if n.is_none_or(|n| i < n)
+                        && p.allowed_fast.len() < MAX_ALLOWED_FAST
+                        && !p.allowed_fast.contains(&i)
+                    {
                         p.allowed_fast.push(i);
                     }
                 }
@@ -150,10 +168,14 @@ impl Torrent {
                 self.request_metadata(now, key);
                 Ok(())
             }
-            Message::Extended { id: LOCAL_UT_METADATA, payload } => {
-                self.on_metadata_message(now, key, &payload)
-            }
-            Message::Extended { id: LOCAL_LT_DONTHAVE, payload } => {
+            Message::Extended {
+                id: LOCAL_UT_METADATA,
+                payload,
+            } => self.on_metadata_message(now, key, &payload),
+            Message::Extended {
+                id: LOCAL_LT_DONTHAVE,
+                payload,
+            } => {
                 let i = <[u8; 4]>::try_from(&payload[..])
                     .map(u32::from_be_bytes)
                     .map_err(|_| CloseReason::Misbehaved("lt_donthave payload is not 4 bytes"))?;
@@ -164,17 +186,18 @@ impl Torrent {
     }
 
     fn on_have(&mut self, now: Time, key: PeerKey, i: u32) -> Verdict {
-        let Some(p) = self.peers.get_mut(&key) else { return Ok(()) };
+        let Some(p) = self.peers.get_mut(&key) else {
+            return Ok(());
+        };
         let Some(info) = self.info.as_ref() else {
             if p.early.haves.len() < MAX_EARLY_HAVES {
                 p.early.haves.push(i);
             }
             return Ok(());
         };
-        let piece = info
-            .layout
-            .piece(i)
-            .ok_or(CloseReason::Misbehaved("have for a piece that does not exist"))?;
+        let piece = info.layout.piece(i).ok_or(CloseReason::Misbehaved(
+            "have for a piece that does not exist",
+        ))?;
         let n = info.layout.num_pieces();
         let has = p.has.get_or_insert_with(|| Bitfield::new(n));
         if has.set(i) {
@@ -195,9 +218,13 @@ impl Torrent {
             return Ok(());
         };
         let Some(piece) = info.layout.piece(i) else {
-            return Err(CloseReason::Misbehaved("lt_donthave for a piece that does not exist"));
+            return Err(CloseReason::Misbehaved(
+                "lt_donthave for a piece that does not exist",
+            ));
         };
-        let Some(p) = self.peers.get_mut(&key) else { return Ok(()) };
+        let Some(p) = self.peers.get_mut(&key) else {
+            return Ok(());
+        };
         if p.has.as_mut().is_some_and(|h| h.clear(i)) {
             picker.peer_lost(piece);
             if picker.wants(i) {
@@ -210,7 +237,9 @@ impl Torrent {
 
     /// `bits`: a wire bitfield, empty bytes for have_none, `None` for have_all.
     fn on_bitfield(&mut self, now: Time, key: PeerKey, bits: Option<Bytes>) -> Verdict {
-        let Some(p) = self.peers.get_mut(&key) else { return Ok(()) };
+        let Some(p) = self.peers.get_mut(&key) else {
+            return Ok(());
+        };
         if p.has.is_some() || p.early.bitfield.is_some() {
             return Err(CloseReason::Misbehaved("second bitfield"));
         }
@@ -227,21 +256,26 @@ impl Torrent {
         let (Some(info), Some(picker)) = (self.info.as_ref(), self.picker.as_mut()) else {
             return Ok(());
         };
-        let Some(p) = self.peers.get_mut(&key) else { return Ok(()) };
+        let Some(p) = self.peers.get_mut(&key) else {
+            return Ok(());
+        };
         let n = info.layout.num_pieces();
         let mut has = if p.early.all {
             Bitfield::full(n)
         } else {
             match p.early.bitfield.take() {
                 Some(b) if b.is_empty() => Bitfield::new(n),
-                Some(b) => Bitfield::from_wire(&b, n)
-                    .ok_or(CloseReason::Misbehaved("bitfield has the wrong length or spare bits set"))?,
+                Some(b) => Bitfield::from_wire(&b, n).ok_or(CloseReason::Misbehaved(
+                    "bitfield has the wrong length or spare bits set",
+                ))?,
                 None => Bitfield::new(n),
             }
         };
         for i in std::mem::take(&mut p.early.haves) {
             if i >= n {
-                return Err(CloseReason::Misbehaved("have for a piece that does not exist"));
+                return Err(CloseReason::Misbehaved(
+                    "have for a piece that does not exist",
+                ));
             }
             has.set(i);
         }
@@ -270,23 +304,30 @@ impl Torrent {
 
     /// Sends interested / not interested when our want of the peer changes.
     pub(super) fn update_interest(&mut self, now: Time, key: PeerKey) {
-        let Some(p) = self.peers.get_mut(&key) else { return };
+        let Some(p) = self.peers.get_mut(&key) else {
+            return;
+        };
         let want = p.interesting > 0;
         if want != p.am_interested {
             p.am_interested = want;
-            let m = if want { Message::Interested } else { Message::NotInterested };
+            let m = if want {
+                Message::Interested
+            } else {
+                Message::NotInterested
+            };
             self.send(key, now, &m);
         }
     }
 
     /// Recounts every peer's wanted pieces (after priorities change).
     pub(super) fn refresh_interest(&mut self, now: Time) {
-        let Some(picker) = self.picker.as_ref() else { return };
+        let Some(picker) = self.picker.as_ref() else {
+            return;
+        };
         for p in self.peers.values_mut() {
-            p.interesting = p
-                .has
-                .as_ref()
-                .map_or(0, |h| h.iter_ones().filter(|&i| picker.wants(i)).count() as u32);
+            p.interesting = p.has.as_ref().map_or(0, |h| {
+                h.iter_ones().filter(|&i| picker.wants(i)).count() as u32
+            });
         }
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         keys.into_iter().for_each(|k| self.update_interest(now, k));

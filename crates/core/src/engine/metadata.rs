@@ -53,8 +53,12 @@ impl Torrent {
         if self.info.is_some() {
             return;
         }
-        let Some(p) = self.peers.get_mut(&key) else { return };
-        let (Some(id), Some(size)) = (p.ext.ut_metadata, p.ext.metadata_size) else { return };
+        let Some(p) = self.peers.get_mut(&key) else {
+            return;
+        };
+        let (Some(id), Some(size)) = (p.ext.ut_metadata, p.ext.metadata_size) else {
+            return;
+        };
         if p.meta_rejected {
             return;
         }
@@ -77,19 +81,32 @@ impl Torrent {
                     total_size: None,
                     data: Bytes::new(),
                 };
-                Message::Extended { id, payload: m.encode().into() }.encode(&mut p.out);
+                Message::Extended {
+                    id,
+                    payload: m.encode().into(),
+                }
+                .encode(&mut p.out);
                 self.dirty.insert(key);
             }
         }
     }
 
-    pub(super) fn on_metadata_message(&mut self, now: Time, key: PeerKey, payload: &Bytes) -> Result<(), CloseReason> {
+    pub(super) fn on_metadata_message(
+        &mut self,
+        now: Time,
+        key: PeerKey,
+        payload: &Bytes,
+    ) -> Result<(), CloseReason> {
         let msg = MetadataMessage::parse(payload)?;
-        let Some(p) = self.peers.get_mut(&key) else { return Ok(()) };
+        let Some(p) = self.peers.get_mut(&key) else {
+            return Ok(());
+        };
         match msg.msg_type {
             MetadataMsgType::Request => {
                 let Some(their_id) = p.ext.ut_metadata else {
-                    return Err(CloseReason::Misbehaved("ut_metadata request without the extension"));
+                    return Err(CloseReason::Misbehaved(
+                        "ut_metadata request without the extension",
+                    ));
                 };
                 let reply = match self.info.as_ref() {
                     Some(info) if msg.piece < (info.raw.len() as u32).div_ceil(METADATA_PIECE) => {
@@ -109,7 +126,14 @@ impl Torrent {
                         data: Bytes::new(),
                     },
                 };
-                self.send(key, now, &Message::Extended { id: their_id, payload: reply.encode().into() });
+                self.send(
+                    key,
+                    now,
+                    &Message::Extended {
+                        id: their_id,
+                        payload: reply.encode().into(),
+                    },
+                );
             }
             MetadataMsgType::Reject => {
                 p.meta_rejected = true;
@@ -127,7 +151,9 @@ impl Torrent {
                     && msg.total_size.is_none_or(|s| s == f.size)
                     && msg.data.len() == f.piece_len(i) as usize;
                 if !fits {
-                    return Err(CloseReason::Misbehaved("metadata piece has the wrong index or size"));
+                    return Err(CloseReason::Misbehaved(
+                        "metadata piece has the wrong index or size",
+                    ));
                 }
                 f.pending[i as usize] = None;
                 if f.pieces[i as usize].is_none() {
@@ -146,7 +172,12 @@ impl Torrent {
 
     fn finish_metadata(&mut self, now: Time) {
         let f = std::mem::take(&mut self.metadata);
-        let raw: Vec<u8> = f.pieces.into_iter().flatten().flat_map(|b| b.to_vec()).collect();
+        let raw: Vec<u8> = f
+            .pieces
+            .into_iter()
+            .flatten()
+            .flat_map(|b| b.to_vec())
+            .collect();
         match Info::from_bytes_checked(&raw, self.info_hash) {
             Ok(info) => {
                 self.install_info(now, info, None);
@@ -154,7 +185,11 @@ impl Torrent {
             }
             Err(_) => {
                 for k in f.sources {
-                    self.close(now, k, CloseReason::Misbehaved("metadata does not match the info-hash"));
+                    self.close(
+                        now,
+                        k,
+                        CloseReason::Misbehaved("metadata does not match the info-hash"),
+                    );
                 }
                 let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
                 keys.into_iter().for_each(|k| self.request_metadata(now, k));
@@ -171,7 +206,10 @@ impl Torrent {
             .pending
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| s.filter(|(_, t)| now - *t > std::time::Duration::from_secs(META_TIMEOUT_SECS)).map(|(k, _)| (i, k)))
+            .filter_map(|(i, s)| {
+                s.filter(|(_, t)| now - *t > std::time::Duration::from_secs(META_TIMEOUT_SECS))
+                    .map(|(k, _)| (i, k))
+            })
             .collect();
         for (i, k) in expired {
             self.metadata.pending[i] = None;
@@ -186,7 +224,9 @@ impl Torrent {
     /// Starts downloading once the layout is known.
     pub(super) fn install_info(&mut self, now: Time, info: Info, have: Option<Bitfield>) {
         let n = info.layout.num_pieces();
-        let have = have.filter(|h| h.len() == n).unwrap_or_else(|| Bitfield::new(n));
+        let have = have
+            .filter(|h| h.len() == n)
+            .unwrap_or_else(|| Bitfield::new(n));
         self.file_prios = vec![Priority::Normal; info.files.len()];
         let cap = u16::try_from(self.cfg.max_peers).unwrap_or(u16::MAX);
         self.picker = Some(Picker::new(info.layout, have, cap, &mut self.rng));

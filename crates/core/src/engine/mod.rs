@@ -38,7 +38,10 @@ const NEW_PEER_AGE: Duration = Duration::from_secs(30);
 pub enum Source {
     /// A full info dictionary (from a .torrent or resume data), with the pieces
     /// already verified on disk.
-    Info { info: Box<Info>, have: Option<Bitfield> },
+    Info {
+        info: Box<Info>,
+        have: Option<Bitfield>,
+    },
     /// Only the info-hash (magnet link): the info dictionary is fetched from peers.
     Magnet(InfoHash),
 }
@@ -192,7 +195,11 @@ impl Torrent {
 
     /// A new connection (either direction) is open. We send our handshake at
     /// once, as WebTorrent does. `remote_id` is the id the tracker gave, if any.
-    pub fn add_peer(&mut self, now: Time, remote_id: Option<PeerId>) -> Result<PeerKey, AddPeerError> {
+    pub fn add_peer(
+        &mut self,
+        now: Time,
+        remote_id: Option<PeerId>,
+    ) -> Result<PeerKey, AddPeerError> {
         if self.peers.len() >= self.cfg.max_peers {
             return Err(AddPeerError::Full(self.cfg.max_peers));
         }
@@ -200,7 +207,11 @@ impl Torrent {
             if self.banned.contains(&id) {
                 return Err(AddPeerError::Banned);
             }
-            if self.peers.values().any(|p| p.peer_id() == Some(id) || p.expected_id == Some(id)) {
+            if self
+                .peers
+                .values()
+                .any(|p| p.peer_id() == Some(id) || p.expected_id == Some(id))
+            {
                 return Err(AddPeerError::Duplicate);
             }
         }
@@ -295,7 +306,9 @@ impl Torrent {
         let (Some(info), Some(picker)) = (self.info.as_ref(), self.picker.as_mut()) else {
             return;
         };
-        let Some(f) = info.files.get(file) else { return };
+        let Some(f) = info.files.get(file) else {
+            return;
+        };
         let range = info.layout.pieces_in_range(f.offset, f.offset + f.length);
         let prios = &mut self.file_prios;
         prios[file] = prio;
@@ -398,7 +411,10 @@ impl Torrent {
         };
         self.dirty.remove(&key);
         if !p.out.is_empty() {
-            self.out.push_back(Output::Send { peer: key, data: p.out.split().freeze() });
+            self.out.push_back(Output::Send {
+                peer: key,
+                data: p.out.split().freeze(),
+            });
         }
         if let (Some(picker), Some(info)) = (self.picker.as_mut(), self.info.as_ref()) {
             for (b, _) in p.requests.drain(..) {

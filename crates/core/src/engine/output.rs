@@ -7,15 +7,30 @@ use crate::wire::WireError;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     /// Write these bytes to the peer's connection.
-    Send { peer: PeerKey, data: Bytes },
+    Send {
+        peer: PeerKey,
+        data: Bytes,
+    },
     /// Close the connection; the engine has already forgotten the peer.
-    Close { peer: PeerKey, reason: CloseReason },
+    Close {
+        peer: PeerKey,
+        reason: CloseReason,
+    },
     /// Read a verified block from storage and answer with `block_read`.
-    Read { peer: PeerKey, block: BlockRef },
+    Read {
+        peer: PeerKey,
+        block: BlockRef,
+    },
     /// Store a received block. Writes of a piece come before its `Verify`.
-    Write { block: BlockRef, data: Bytes },
+    Write {
+        block: BlockRef,
+        data: Bytes,
+    },
     /// Hash the stored piece and answer with `piece_verified`.
-    Verify { piece: PieceIndex, hash: [u8; 20] },
+    Verify {
+        piece: PieceIndex,
+        hash: [u8; 20],
+    },
     Event(Event),
 }
 
@@ -24,12 +39,20 @@ pub enum Output {
 pub enum Event {
     /// The info dictionary arrived from peers (magnet) and matches the info-hash.
     MetadataReceived,
-    PeerConnected { peer: PeerKey, peer_id: PeerId },
+    PeerConnected {
+        peer: PeerKey,
+        peer_id: PeerId,
+    },
     PieceVerified(PieceIndex),
     /// A piece failed its hash check and will be downloaded again.
-    PieceFailed { piece: PieceIndex, contributors: Vec<PeerId> },
+    PieceFailed {
+        piece: PieceIndex,
+        contributors: Vec<PeerId>,
+    },
     /// A peer sent bad data and will not be accepted again.
-    PeerBanned { peer_id: PeerId },
+    PeerBanned {
+        peer_id: PeerId,
+    },
     /// Every wanted piece is verified.
     Completed,
 }

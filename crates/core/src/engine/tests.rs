@@ -35,14 +35,26 @@ fn torrent_bytes(len: usize, piece: u64) -> (Vec<u8>, Info) {
 
 impl Net {
     fn new(chunk: usize) -> Self {
-        Net { nodes: Vec::new(), links: Vec::new(), wire: VecDeque::new(), now: Time::ZERO, chunk }
+        Net {
+            nodes: Vec::new(),
+            links: Vec::new(),
+            wire: VecDeque::new(),
+            now: Time::ZERO,
+            chunk,
+        }
     }
 
     fn add(&mut self, source: Source, data: Vec<u8>) -> usize {
         let i = self.nodes.len();
         let id = Torrent::generate_peer_id(i as u64);
         let t = Torrent::new(Config::default(), source, id, self.now, i as u64);
-        self.nodes.push(Node { t, data, corrupt: false, events: Vec::new(), closed: Vec::new() });
+        self.nodes.push(Node {
+            t,
+            data,
+            corrupt: false,
+            events: Vec::new(),
+            closed: Vec::new(),
+        });
         self.drain(i);
         i
     }
@@ -86,7 +98,8 @@ impl Net {
                 }
                 Output::Read { peer, block } => {
                     let n = &self.nodes[i];
-                    let start = n.t.info().unwrap().layout.piece_offset(block.piece) as usize + block.offset as usize;
+                    let start = n.t.info().unwrap().layout.piece_offset(block.piece) as usize
+                        + block.offset as usize;
                     let mut d = n.data[start..start + block.len as usize].to_vec();
                     if n.corrupt {
                         d.iter_mut().for_each(|b| *b ^= 0xff);
@@ -95,7 +108,8 @@ impl Net {
                 }
                 Output::Write { block, data } => {
                     let n = &mut self.nodes[i];
-                    let start = n.t.info().unwrap().layout.piece_offset(block.piece) as usize + block.offset as usize;
+                    let start = n.t.info().unwrap().layout.piece_offset(block.piece) as usize
+                        + block.offset as usize;
                     let total = n.t.info().unwrap().layout.total_len() as usize;
                     n.data.resize(total, 0);
                     n.data[start..start + data.len()].copy_from_slice(&data);
@@ -135,7 +149,10 @@ impl Net {
 }
 
 fn seeder(info: &Info) -> Source {
-    Source::Info { info: Box::new(info.clone()), have: Some(Bitfield::full(info.layout.num_pieces())) }
+    Source::Info {
+        info: Box::new(info.clone()),
+        have: Some(Bitfield::full(info.layout.num_pieces())),
+    }
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]
@@ -144,7 +161,13 @@ fn leecher_downloads_every_piece_from_a_seeder_over_a_byte_stream() {
     let (data, info) = torrent_bytes(300_000, 32768);
     let mut net = Net::new(1000);
     let s = net.add(seeder(&info), data.clone());
-    let l = net.add(Source::Info { info: Box::new(info.clone()), have: None }, Vec::new());
+    let l = net.add(
+        Source::Info {
+            info: Box::new(info.clone()),
+            have: None,
+        },
+        Vec::new(),
+    );
     net.connect(s, l);
     net.run(60);
     assert!(net.nodes[l].t.is_complete());
@@ -175,7 +198,13 @@ fn a_peer_sending_corrupt_blocks_is_banned_and_the_download_still_completes() {
     let bad = net.add(seeder(&info), data.clone());
     net.nodes[bad].corrupt = true;
     let good = net.add(seeder(&info), data.clone());
-    let l = net.add(Source::Info { info: Box::new(info.clone()), have: None }, Vec::new());
+    let l = net.add(
+        Source::Info {
+            info: Box::new(info.clone()),
+            have: None,
+        },
+        Vec::new(),
+    );
     net.connect(bad, l);
     net.connect(good, l);
     net.run(120);
@@ -183,7 +212,10 @@ fn a_peer_sending_corrupt_blocks_is_banned_and_the_download_still_completes() {
     let bad_id = net.nodes[bad].t.peer_id();
     assert!(net.nodes[l].t.is_banned(&bad_id));
     assert!(!net.nodes[l].t.is_banned(&net.nodes[good].t.peer_id()));
-    assert!(net.nodes[l].events.iter().any(|e| matches!(e, Event::PieceFailed { .. })));
+    assert!(net.nodes[l]
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::PieceFailed { .. })));
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]
@@ -192,23 +224,57 @@ fn hostile_bytes_close_the_peer_with_a_reason() {
     let (_, info) = torrent_bytes(50_000, 16384);
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (b"GET / HTTP/1.1\r\n\r\n".to_vec(), "protocol"),
-        ([&[0, 0, 0, 5, 4, 0, 0, 0, 99][..]].concat(), "have out of range"),
+        (
+            [&[0, 0, 0, 5, 4, 0, 0, 0, 99][..]].concat(),
+            "have out of range",
+        ),
         ([&[0xff, 0xff, 0xff, 0xff][..]].concat(), "too long"),
-        (Message::Request { index: 0, begin: 0, len: 1 << 20 }.to_bytes().to_vec(), "oversized request"),
-        (Message::Bitfield(Bytes::from_static(&[0xff, 0xff])).to_bytes().to_vec(), "bad bitfield"),
-        (Message::Extended { id: 0, payload: Bytes::from_static(b"xx") }.to_bytes().to_vec(), "bad ext"),
+        (
+            Message::Request {
+                index: 0,
+                begin: 0,
+                len: 1 << 20,
+            }
+            .to_bytes()
+            .to_vec(),
+            "oversized request",
+        ),
+        (
+            Message::Bitfield(Bytes::from_static(&[0xff, 0xff]))
+                .to_bytes()
+                .to_vec(),
+            "bad bitfield",
+        ),
+        (
+            Message::Extended {
+                id: 0,
+                payload: Bytes::from_static(b"xx"),
+            }
+            .to_bytes()
+            .to_vec(),
+            "bad ext",
+        ),
     ];
     for (bytes, what) in cases {
-        let mut t = Torrent::new(Config::default(), seeder(&info), PeerId([1; 20]), Time::ZERO, 1);
+        let mut t = Torrent::new(
+            Config::default(),
+            seeder(&info),
+            PeerId([1; 20]),
+            Time::ZERO,
+            1,
+        );
         let k = t.add_peer(Time::ZERO, None).unwrap();
         let mut input = if what == "protocol" {
             Vec::new()
         } else {
-            crate::wire::Handshake::new(info.info_hash, PeerId([2; 20])).encode().to_vec()
+            crate::wire::Handshake::new(info.info_hash, PeerId([2; 20]))
+                .encode()
+                .to_vec()
         };
         input.extend_from_slice(&bytes);
         t.handle_data(Time::ZERO, k, &input);
-        let closed = std::iter::from_fn(|| t.poll_output()).any(|o| matches!(o, Output::Close { .. }));
+        let closed =
+            std::iter::from_fn(|| t.poll_output()).any(|o| matches!(o, Output::Close { .. }));
         assert!(closed, "{what}");
         assert_eq!(t.peer_count(), 0, "{what}");
     }
@@ -218,10 +284,25 @@ fn hostile_bytes_close_the_peer_with_a_reason() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn choked_fast_peer_requests_are_rejected_and_queue_is_bounded() {
     let (_, info) = torrent_bytes(50_000, 16384);
-    let mut t = Torrent::new(Config::default(), seeder(&info), PeerId([1; 20]), Time::ZERO, 1);
+    let mut t = Torrent::new(
+        Config::default(),
+        seeder(&info),
+        PeerId([1; 20]),
+        Time::ZERO,
+        1,
+    );
     let k = t.add_peer(Time::ZERO, None).unwrap();
-    let mut input = crate::wire::Handshake::new(info.info_hash, PeerId([2; 20])).encode().to_vec();
-    input.extend_from_slice(&Message::Request { index: 0, begin: 0, len: 16384 }.to_bytes());
+    let mut input = crate::wire::Handshake::new(info.info_hash, PeerId([2; 20]))
+        .encode()
+        .to_vec();
+    input.extend_from_slice(
+        &Message::Request {
+            index: 0,
+            begin: 0,
+            len: 16384,
+        }
+        .to_bytes(),
+    );
     t.handle_data(Time::ZERO, k, &input);
     let sent: Vec<u8> = std::iter::from_fn(|| t.poll_output())
         .filter_map(|o| match o {
@@ -230,6 +311,11 @@ fn choked_fast_peer_requests_are_rejected_and_queue_is_bounded() {
         })
         .flatten()
         .collect();
-    let reject = Message::Reject { index: 0, begin: 0, len: 16384 }.to_bytes();
+    let reject = Message::Reject {
+        index: 0,
+        begin: 0,
+        len: 16384,
+    }
+    .to_bytes();
     assert!(sent.windows(reject.len()).any(|w| w == &reject[..]));
 }

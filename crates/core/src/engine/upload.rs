@@ -9,16 +9,23 @@ use crate::types::{BlockRef, PeerKey, Time};
 use crate::wire::{piece_header, Message};
 
 impl Torrent {
-    pub(super) fn on_request(&mut self, now: Time, key: PeerKey, index: u32, begin: u32, len: u32) -> Result<(), CloseReason> {
-        let Some(p) = self.peers.get(&key) else { return Ok(()) };
+    pub(super) fn on_request(
+        &mut self,
+        now: Time,
+        key: PeerKey,
+        index: u32,
+        begin: u32,
+        len: u32,
+    ) -> Result<(), CloseReason> {
+        let Some(p) = self.peers.get(&key) else {
+            return Ok(());
+        };
         let block = match self.info.as_ref() {
             // Before we have the metadata we have no pieces either.
             None => None,
-            Some(info) => Some(
-                info.layout
-                    .check_range(index, begin, len)
-                    .ok_or(CloseReason::Misbehaved("request outside the torrent or over 128 KiB"))?,
-            ),
+            Some(info) => Some(info.layout.check_range(index, begin, len).ok_or(
+                CloseReason::Misbehaved("request outside the torrent or over 128 KiB"),
+            )?),
         };
         let have = self.picker.as_ref().is_some_and(|pk| pk.have().get(index));
         let full = p.incoming.len() >= self.cfg.max_incoming_requests;
@@ -38,21 +45,34 @@ impl Torrent {
 
     /// Issues storage reads for queued requests while the peer can take data.
     pub(super) fn serve(&mut self, _now: Time, key: PeerKey) {
-        let Some(p) = self.peers.get_mut(&key) else { return };
+        let Some(p) = self.peers.get_mut(&key) else {
+            return;
+        };
         while p.writable && !p.am_choking && p.reading < self.cfg.max_reads_in_flight {
-            let Some(block) = p.incoming.pop_front() else { break };
+            let Some(block) = p.incoming.pop_front() else {
+                break;
+            };
             p.reading += 1;
             self.out.push_back(Output::Read { peer: key, block });
         }
     }
 
-    pub(super) fn on_block_read(&mut self, now: Time, key: PeerKey, block: BlockRef, data: Option<Bytes>) {
-        let Some(p) = self.peers.get_mut(&key) else { return };
+    pub(super) fn on_block_read(
+        &mut self,
+        now: Time,
+        key: PeerKey,
+        block: BlockRef,
+        data: Option<Bytes>,
+    ) {
+        let Some(p) = self.peers.get_mut(&key) else {
+            return;
+        };
         p.reading = p.reading.saturating_sub(1);
         let (index, begin) = (block.piece.get(), block.offset);
         match data {
             Some(data) if data.len() == block.len as usize => {
-                p.out.extend_from_slice(&piece_header(index, begin, block.len));
+                p.out
+                    .extend_from_slice(&piece_header(index, begin, block.len));
                 p.up.add(now, u64::from(block.len));
                 p.last_sent = now;
                 self.uploaded += u64::from(block.len);
@@ -60,19 +80,32 @@ impl Torrent {
                 // itself without a copy.
                 let head = p.out.split().freeze();
                 self.dirty.remove(&key);
-                self.out.push_back(Output::Send { peer: key, data: head });
+                self.out.push_back(Output::Send {
+                    peer: key,
+                    data: head,
+                });
                 self.out.push_back(Output::Send { peer: key, data });
             }
             _ => {
                 if p.fast() {
-                    self.send(key, now, &Message::Reject { index, begin, len: block.len });
+                    self.send(
+                        key,
+                        now,
+                        &Message::Reject {
+                            index,
+                            begin,
+                            len: block.len,
+                        },
+                    );
                 }
             }
         }
     }
 
     pub(super) fn set_peer_interested(&mut self, now: Time, key: PeerKey, interested: bool) {
-        let Some(p) = self.peers.get_mut(&key) else { return };
+        let Some(p) = self.peers.get_mut(&key) else {
+            return;
+        };
         p.peer_interested = interested;
         if interested {
             self.fill_unchoke_slots(now);
@@ -101,7 +134,9 @@ impl Torrent {
     }
 
     fn set_choking(&mut self, now: Time, key: PeerKey, choke: bool) {
-        let Some(p) = self.peers.get_mut(&key) else { return };
+        let Some(p) = self.peers.get_mut(&key) else {
+            return;
+        };
         if p.am_choking == choke {
             return;
         }
@@ -113,7 +148,11 @@ impl Torrent {
             self.send(key, now, &Message::Choke);
             if fast {
                 for b in pending {
-                    let m = Message::Reject { index: b.piece.get(), begin: b.offset, len: b.len };
+                    let m = Message::Reject {
+                        index: b.piece.get(),
+                        begin: b.offset,
+                        len: b.len,
+                    };
                     self.send(key, now, &m);
                 }
             }
@@ -132,7 +171,11 @@ impl Torrent {
             .map(|(&peer, p)| Candidate {
                 peer,
                 interested: p.peer_interested,
-                rate: if seeding { p.up.rate(now) } else { p.down.rate(now) },
+                rate: if seeding {
+                    p.up.rate(now)
+                } else {
+                    p.down.rate(now)
+                },
                 is_new: now - p.connected_at < NEW_PEER_AGE,
                 optimistic: p.optimistic,
             })

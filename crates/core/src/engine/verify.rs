@@ -21,13 +21,19 @@ pub(super) struct SuspectPiece {
 
 impl Torrent {
     pub(super) fn record_suspect_block(&mut self, key: PeerKey, b: BlockRef, data: &[u8]) {
-        let Some(s) = self.suspects.get_mut(&b.piece.get()) else { return };
-        let Some(id) = self.peers.get(&key).and_then(|p| p.peer_id()) else { return };
+        let Some(s) = self.suspects.get_mut(&b.piece.get()) else {
+            return;
+        };
+        let Some(id) = self.peers.get(&key).and_then(|p| p.peer_id()) else {
+            return;
+        };
         s.current.push((b.block_index(), key, id, sha1(data)));
     }
 
     pub(super) fn on_piece_verified(&mut self, now: Time, piece: PieceIndex, ok: bool) {
-        let Some(picker) = self.picker.as_mut() else { return };
+        let Some(picker) = self.picker.as_mut() else {
+            return;
+        };
         let contributors = picker.verified(piece, ok);
         if contributors.is_empty() && !picker.have().get(piece.get()) {
             return; // not a piece we asked to verify
@@ -43,7 +49,9 @@ impl Torrent {
         let i = piece.get();
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for k in keys {
-            let Some(p) = self.peers.get_mut(&k) else { continue };
+            let Some(p) = self.peers.get_mut(&k) else {
+                continue;
+            };
             if p.remote.is_none() {
                 continue;
             }
@@ -76,12 +84,17 @@ impl Torrent {
             .iter()
             .filter_map(|k| self.peers.get(k).and_then(|p| p.peer_id()))
             .collect();
-        self.emit(Event::PieceFailed { piece, contributors: ids });
+        self.emit(Event::PieceFailed {
+            piece,
+            contributors: ids,
+        });
         let s = self.suspects.entry(piece.get()).or_default();
         s.failed = std::mem::take(&mut s.current);
         let sole = contributors.len() == 1;
         for k in contributors {
-            let Some(p) = self.peers.get_mut(&k) else { continue };
+            let Some(p) = self.peers.get_mut(&k) else {
+                continue;
+            };
             p.strikes += 1;
             if sole || p.strikes >= self.cfg.max_strikes {
                 self.ban(now, k);
@@ -90,7 +103,11 @@ impl Torrent {
     }
 
     fn ban_id(&mut self, now: Time, id: PeerId) {
-        let key = self.peers.iter().find(|(_, p)| p.peer_id() == Some(id)).map(|(&k, _)| k);
+        let key = self
+            .peers
+            .iter()
+            .find(|(_, p)| p.peer_id() == Some(id))
+            .map(|(&k, _)| k);
         match key {
             Some(k) => self.ban(now, k),
             None if !self.banned.contains(&id) => {

@@ -93,14 +93,19 @@ impl TorrentCreator {
     /// Returns the .torrent bytes and the parsed result.
     pub fn finish(mut self) -> Result<(Vec<u8>, Metainfo), MetainfoError> {
         if self.fed != self.total_len() {
-            return Err(MetainfoError::Invalid("fed byte count does not match file sizes"));
+            return Err(MetainfoError::Invalid(
+                "fed byte count does not match file sizes",
+            ));
         }
         if self.current_len > 0 {
             self.flush_piece();
         }
         let mut info = BTreeMap::new();
         info.insert(b"name".to_vec(), OwnedValue::bytes(&self.name));
-        info.insert(b"piece length".to_vec(), OwnedValue::Int(self.piece_len as i64));
+        info.insert(
+            b"piece length".to_vec(),
+            OwnedValue::Int(self.piece_len as i64),
+        );
         info.insert(b"pieces".to_vec(), OwnedValue::Bytes(self.pieces));
         if self.private {
             info.insert(b"private".to_vec(), OwnedValue::Int(1));
@@ -112,7 +117,10 @@ impl TorrentCreator {
                 .map(|(path, len)| {
                     OwnedValue::dict([
                         ("length", OwnedValue::Int(*len as i64)),
-                        ("path", OwnedValue::List(path.iter().map(OwnedValue::bytes).collect())),
+                        (
+                            "path",
+                            OwnedValue::List(path.iter().map(OwnedValue::bytes).collect()),
+                        ),
                     ])
                 })
                 .collect();
@@ -163,7 +171,10 @@ mod tests {
         let b = vec![2u8; 30_000];
         let mut c = TorrentCreator::new(
             "dir",
-            vec![(vec!["a.bin".into()], 20_000), (vec!["sub".into(), "b.bin".into()], 30_000)],
+            vec![
+                (vec!["a.bin".into()], 20_000),
+                (vec!["sub".into(), "b.bin".into()], 30_000),
+            ],
             Some(16384),
         )
         .unwrap();

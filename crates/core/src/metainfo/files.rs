@@ -71,11 +71,30 @@ mod tests {
         assert_eq!(
             s,
             vec![
-                FileSlice { file: 0, offset: 8, len: 2 },
-                FileSlice { file: 2, offset: 0, len: 5 },
-                FileSlice { file: 3, offset: 0, len: 3 },
+                FileSlice {
+                    file: 0,
+                    offset: 8,
+                    len: 2
+                },
+                FileSlice {
+                    file: 2,
+                    offset: 0,
+                    len: 5
+                },
+                FileSlice {
+                    file: 3,
+                    offset: 0,
+                    len: 3
+                },
             ]
         );
-        assert_eq!(slices(&files, 20, 5), vec![FileSlice { file: 3, offset: 5, len: 5 }]);
+        assert_eq!(
+            slices(&files, 20, 5),
+            vec![FileSlice {
+                file: 3,
+                offset: 5,
+                len: 5
+            }]
+        );
     }
 }

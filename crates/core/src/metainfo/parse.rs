@@ -111,7 +111,9 @@ impl Info {
         let piece_len = d
             .get_int(b"piece length")
             .ok_or(MetainfoError::Field("piece length"))?;
-        let pieces = d.get_bytes(b"pieces").ok_or(MetainfoError::Field("pieces"))?;
+        let pieces = d
+            .get_bytes(b"pieces")
+            .ok_or(MetainfoError::Field("pieces"))?;
         if pieces.len() % 20 != 0 {
             return Err(MetainfoError::Invalid("pieces"));
         }
@@ -132,7 +134,8 @@ impl Info {
             _ => return Err(MetainfoError::Field("length or files")),
         };
         let total = files.last().map_or(0, |f| f.offset + f.length);
-        let piece_len = u64::try_from(piece_len).map_err(|_| MetainfoError::Invalid("piece length"))?;
+        let piece_len =
+            u64::try_from(piece_len).map_err(|_| MetainfoError::Invalid("piece length"))?;
         let layout = Layout::new(total, piece_len)?;
         if pieces.len() / 20 != layout.num_pieces() as usize {
             return Err(MetainfoError::PieceCount {
@@ -239,7 +242,10 @@ mod tests {
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn parses_single_file_and_hashes_raw_info_bytes() {
-        let info = format!("d6:lengthi20000e4:name3:a.b12:piece lengthi16384e6:pieces40:{}e", "x".repeat(40));
+        let info = format!(
+            "d6:lengthi20000e4:name3:a.b12:piece lengthi16384e6:pieces40:{}e",
+            "x".repeat(40)
+        );
         let m = Metainfo::from_bytes(&torrent(&info)).unwrap();
         assert_eq!(m.info.info_hash, InfoHash(sha1(info.as_bytes())));
         assert_eq!(m.info.layout.num_pieces(), 2);
@@ -258,7 +264,10 @@ mod tests {
             Metainfo::from_bytes(&torrent(&bad_path)),
             Err(MetainfoError::UnsafePath(_))
         ));
-        let wrong_count = format!("d6:lengthi20000e4:name1:n12:piece lengthi16384e6:pieces20:{}e", "x".repeat(20));
+        let wrong_count = format!(
+            "d6:lengthi20000e4:name1:n12:piece lengthi16384e6:pieces20:{}e",
+            "x".repeat(20)
+        );
         assert!(matches!(
             Metainfo::from_bytes(&torrent(&wrong_count)),
             Err(MetainfoError::PieceCount { .. })

@@ -52,7 +52,10 @@ pub enum Received {
     /// Nobody asked for it, or it already arrived from someone else.
     Unwanted,
     /// Stored; `cancel` lists other peers that were asked for the same block.
-    Accepted { cancel: Vec<PeerKey>, piece_complete: bool },
+    Accepted {
+        cancel: Vec<PeerKey>,
+        piece_complete: bool,
+    },
 }
 
 pub struct Picker {
@@ -77,7 +80,13 @@ impl Picker {
         rng.shuffle(&mut initial);
         let levels = 2 * (usize::from(avail_cap) + 1) + 1;
         let state = (0..n)
-            .map(|i| if have.get(i) { State::Have } else { State::Missing })
+            .map(|i| {
+                if have.get(i) {
+                    State::Have
+                } else {
+                    State::Missing
+                }
+            })
             .collect();
         let mut p = Picker {
             layout,
@@ -102,7 +111,9 @@ impl Picker {
 
     /// Whether we still need this piece.
     pub fn wants(&self, p: u32) -> bool {
-        self.state.get(p as usize).is_some_and(|s| *s != State::Have)
+        self.state
+            .get(p as usize)
+            .is_some_and(|s| *s != State::Have)
             && self.priority[p as usize] != Priority::Skip
     }
 
@@ -124,7 +135,11 @@ impl Picker {
         let level = if self.state[i] != State::Missing || self.priority[i] == Priority::Skip {
             0
         } else {
-            let tier = if self.priority[i] == Priority::High { 0 } else { self.avail_cap + 1 };
+            let tier = if self.priority[i] == Priority::High {
+                0
+            } else {
+                self.avail_cap + 1
+            };
             1 + tier + self.availability[i].min(self.avail_cap)
         };
         self.order.set_level(p, level);
@@ -211,7 +226,11 @@ impl Picker {
             let next = if self.sequential {
                 (0..self.layout.num_pieces()).find(|&p| self.order.level(p) > 0 && can_request(p))
             } else {
-                self.order.pickable().iter().copied().find(|&p| can_request(p))
+                self.order
+                    .pickable()
+                    .iter()
+                    .copied()
+                    .find(|&p| can_request(p))
             };
             let Some(p) = next else { break };
             self.take_from(p, peer, want - (out.len() - start), out);
@@ -260,7 +279,10 @@ impl Picker {
                 break;
             }
             if matches!(b, Block::Free) {
-                *b = Block::Requested { by: [peer; MAX_DUP], n: 1 };
+                *b = Block::Requested {
+                    by: [peer; MAX_DUP],
+                    n: 1,
+                };
                 part.free -= 1;
                 taken += 1;
                 let piece = layout.piece(p).expect("picker pieces are in range");
@@ -271,7 +293,9 @@ impl Picker {
 
     fn take_duplicates(&mut self, p: u32, peer: PeerKey, want: usize, out: &mut Vec<BlockRef>) {
         let layout = self.layout;
-        let Some(part) = self.partials.get_mut(&p) else { return };
+        let Some(part) = self.partials.get_mut(&p) else {
+            return;
+        };
         let mut taken = 0;
         for (i, b) in part.blocks.iter_mut().enumerate() {
             if taken == want {
@@ -332,8 +356,12 @@ impl Picker {
 
     /// A request to `peer` was withdrawn (choke, reject, timeout, disconnect).
     pub fn cancel(&mut self, peer: PeerKey, b: BlockRef) {
-        let Some(part) = self.partials.get_mut(&b.piece.get()) else { return };
-        let Some(block) = part.blocks.get_mut(b.block_index() as usize) else { return };
+        let Some(part) = self.partials.get_mut(&b.piece.get()) else {
+            return;
+        };
+        let Some(block) = part.blocks.get_mut(b.block_index() as usize) else {
+            return;
+        };
         if let Block::Requested { by, n } = block {
             let count = usize::from(*n);
             if let Some(i) = by[..count].iter().position(|&k| k == peer) {
@@ -442,13 +470,19 @@ mod tests {
         assert!(c.is_empty(), "at most two requesters per block");
         assert_eq!(
             p.block_received(PeerKey(2), a[0]),
-            Received::Accepted { cancel: vec![PeerKey(1)], piece_complete: false }
+            Received::Accepted {
+                cancel: vec![PeerKey(1)],
+                piece_complete: false
+            }
         );
         assert_eq!(p.block_received(PeerKey(1), a[0]), Received::Unwanted);
         p.cancel(PeerKey(1), a[1]);
         assert!(matches!(
             p.block_received(PeerKey(2), a[1]),
-            Received::Accepted { piece_complete: true, .. }
+            Received::Accepted {
+                piece_complete: true,
+                ..
+            }
         ));
         assert_eq!(p.verified(a[0].piece, false), vec![PeerKey(2)]);
         assert!(p.wants(0));

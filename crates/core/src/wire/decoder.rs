@@ -89,21 +89,42 @@ mod tests {
             Message::NotInterested,
             Message::Have(7),
             Message::Bitfield(Bytes::from_static(&[0xff, 0x80])),
-            Message::Request { index: 1, begin: 16384, len: 16384 },
-            Message::Piece { index: 2, begin: 0, data: Bytes::from(vec![9u8; 1000]) },
-            Message::Cancel { index: 1, begin: 0, len: 16384 },
+            Message::Request {
+                index: 1,
+                begin: 16384,
+                len: 16384,
+            },
+            Message::Piece {
+                index: 2,
+                begin: 0,
+                data: Bytes::from(vec![9u8; 1000]),
+            },
+            Message::Cancel {
+                index: 1,
+                begin: 0,
+                len: 16384,
+            },
             Message::Port(6881),
             Message::Suggest(3),
             Message::HaveAll,
             Message::HaveNone,
-            Message::Reject { index: 4, begin: 0, len: 100 },
+            Message::Reject {
+                index: 4,
+                begin: 0,
+                len: 100,
+            },
             Message::AllowedFast(5),
-            Message::Extended { id: 0, payload: Bytes::from_static(b"de") },
+            Message::Extended {
+                id: 0,
+                payload: Bytes::from_static(b"de"),
+            },
         ]
     }
 
     fn stream() -> Vec<u8> {
-        let mut out = Handshake::new(InfoHash([1; 20]), PeerId([2; 20])).encode().to_vec();
+        let mut out = Handshake::new(InfoHash([1; 20]), PeerId([2; 20]))
+            .encode()
+            .to_vec();
         let mut b = BytesMut::new();
         sample().iter().for_each(|m| m.encode(&mut b));
         out.extend_from_slice(&b);
@@ -147,7 +168,10 @@ mod tests {
         let mut d = Decoder::new(100);
         d.handshake_done = true;
         d.feed(&101u32.to_be_bytes());
-        assert_eq!(d.next_message(), Err(WireError::TooLong { len: 101, max: 100 }));
+        assert_eq!(
+            d.next_message(),
+            Err(WireError::TooLong { len: 101, max: 100 })
+        );
 
         for (body, err) in [
             (&[0u8, 1][..], WireError::BadMessage { id: 0, len: 1 }),

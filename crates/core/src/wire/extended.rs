@@ -25,7 +25,9 @@ pub struct ExtendedHandshake {
 impl ExtendedHandshake {
     pub fn parse(payload: &[u8]) -> Result<Self, WireError> {
         let v = decode(payload).map_err(|_| WireError::BadExtension("handshake is not bencode"))?;
-        let d = v.as_dict().ok_or(WireError::BadExtension("handshake is not a dict"))?;
+        let d = v
+            .as_dict()
+            .ok_or(WireError::BadExtension("handshake is not a dict"))?;
         let id = |name: &[u8]| {
             d.get_dict(b"m")
                 .and_then(|m| m.get_int(name))
@@ -90,9 +92,11 @@ pub struct MetadataMessage {
 
 impl MetadataMessage {
     pub fn parse(payload: &Bytes) -> Result<Self, WireError> {
-        let (v, used) =
-            decode_prefix(payload).map_err(|_| WireError::BadExtension("ut_metadata is not bencode"))?;
-        let d = v.as_dict().ok_or(WireError::BadExtension("ut_metadata is not a dict"))?;
+        let (v, used) = decode_prefix(payload)
+            .map_err(|_| WireError::BadExtension("ut_metadata is not bencode"))?;
+        let d = v
+            .as_dict()
+            .ok_or(WireError::BadExtension("ut_metadata is not a dict"))?;
         let msg_type = match d.get_int(b"msg_type") {
             Some(0) => MetadataMsgType::Request,
             Some(1) => MetadataMsgType::Data,
@@ -166,6 +170,8 @@ mod tests {
         let enc = m.encode();
         assert_eq!(enc, b"d8:msg_typei1e5:piecei0e10:total_sizei20564eeRAW");
         assert_eq!(MetadataMessage::parse(&Bytes::from(enc)).unwrap(), m);
-        assert!(MetadataMessage::parse(&Bytes::from_static(b"d8:msg_typei0e5:piecei0eeX")).is_err());
+        assert!(
+            MetadataMessage::parse(&Bytes::from_static(b"d8:msg_typei0e5:piecei0eeX")).is_err()
+        );
     }
 }

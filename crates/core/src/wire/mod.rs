@@ -10,7 +10,9 @@ mod handshake;
 mod message;
 
 pub use decoder::Decoder;
-pub use extended::{ExtendedHandshake, MetadataMessage, MetadataMsgType, LOCAL_LT_DONTHAVE, LOCAL_UT_METADATA};
+pub use extended::{
+    ExtendedHandshake, MetadataMessage, MetadataMsgType, LOCAL_LT_DONTHAVE, LOCAL_UT_METADATA,
+};
 pub use handshake::{Handshake, HANDSHAKE_LEN};
 pub use message::{piece_header, Message};
 
