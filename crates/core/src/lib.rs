@@ -22,5 +22,5 @@ pub mod wire;
 pub use bitfield::Bitfield;
 pub use magnet::{Magnet, MagnetError};
 pub use metainfo::{Info, Metainfo, MetainfoError, TorrentCreator};
-pub use types::{BlockRef, InfoHash, Layout, PeerId, PieceIndex, Time, BLOCK_SIZE};
+pub use types::{BlockRef, InfoHash, Layout, PeerId, PeerKey, PieceIndex, Time, BLOCK_SIZE};
 pub use util::sha1;

@@ -1,0 +1,81 @@
+//! What a simulation measured.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::scenario::Behaviour;
+
+#[derive(Debug, Clone)]
+pub struct PeerOutcome {
+    pub seed: bool,
+    pub behaviour: Behaviour,
+    pub streaming: bool,
+    pub joined: Duration,
+    pub left: Option<Duration>,
+    pub completed: Option<Duration>,
+    /// When piece 0 (the first bytes of the file) was verified.
+    pub first_piece: Option<Duration>,
+    pub uploaded: u64,
+    pub verified_pieces: u32,
+    /// Real storage mode: whether the stored bytes equal the content.
+    pub content_matches: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub peers: Vec<PeerOutcome>,
+    pub num_pieces: u32,
+    pub fluid_bound: Duration,
+    pub sim_time: Duration,
+    /// Hash of every event in order: equal seeds must give equal hashes.
+    pub trace_hash: u64,
+    /// (banning peer, banned peer) by scenario index.
+    pub bans: Vec<(usize, usize)>,
+    /// Connections closed by engines, by reason.
+    pub closes: BTreeMap<String, usize>,
+}
+
+impl Report {
+    fn honest_leechers(&self) -> impl Iterator<Item = &PeerOutcome> {
+        self.peers
+            .iter()
+            .filter(|p| !p.seed && p.behaviour == Behaviour::Honest)
+    }
+
+    /// Every honest leecher that stayed finished with every piece verified.
+    pub fn all_complete(&self) -> bool {
+        self.honest_leechers()
+            .filter(|p| p.left.is_none())
+            .all(|p| {
+                p.completed.is_some()
+                    && p.verified_pieces == self.num_pieces
+                    && p.content_matches != Some(false)
+            })
+    }
+
+    /// Completion time of the last honest leecher (from time zero).
+    pub fn last_completion(&self) -> Option<Duration> {
+        self.honest_leechers()
+            .filter(|p| p.left.is_none())
+            .map(|p| p.completed)
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .max()
+    }
+
+    pub fn bound_ratio(&self) -> Option<f64> {
+        Some(self.last_completion()?.as_secs_f64() / self.fluid_bound.as_secs_f64())
+    }
+
+    /// Share of all uploaded bytes that came from seeders.
+    pub fn seeder_share(&self) -> f64 {
+        let total: u64 = self.peers.iter().map(|p| p.uploaded).sum();
+        let seeds: u64 = self
+            .peers
+            .iter()
+            .filter(|p| p.seed)
+            .map(|p| p.uploaded)
+            .sum();
+        seeds as f64 / total.max(1) as f64
+    }
+}
