@@ -9,9 +9,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use webswarm_core::{PeerKey, Time};
 
-/// Above this many queued bytes a connection reports itself unwritable.
-pub const HIGH_WATER: usize = 256 * 1024;
-pub const LOW_WATER: usize = 64 * 1024;
+/// Above this many queued bytes a connection reports itself unwritable (the
+/// 64 KiB bufferedAmount threshold WebTorrent uses on data channels).
+pub const HIGH_WATER: usize = 64 * 1024;
+pub const LOW_WATER: usize = 32 * 1024;
 
 #[derive(Default)]
 pub struct Dir {

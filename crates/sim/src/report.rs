@@ -33,6 +33,9 @@ pub struct Report {
     pub bans: Vec<(usize, usize)>,
     /// Connections closed by engines, by reason.
     pub closes: BTreeMap<String, usize>,
+    /// Per simulated second: bytes sent over the upload capacity of peers
+    /// that had at least one piece.
+    pub utilization: Vec<f64>,
 }
 
 impl Report {
@@ -65,6 +68,13 @@ impl Report {
 
     pub fn bound_ratio(&self) -> Option<f64> {
         Some(self.last_completion()?.as_secs_f64() / self.fluid_bound.as_secs_f64())
+    }
+
+    /// Completion times of honest leechers that stayed, sorted.
+    pub fn completion_times(&self) -> Vec<std::time::Duration> {
+        let mut v: Vec<_> = self.honest_leechers().filter_map(|p| p.completed).collect();
+        v.sort();
+        v
     }
 
     /// Share of all uploaded bytes that came from seeders.

@@ -19,6 +19,8 @@ pub struct Config {
     pub request_queue_time: Duration,
     /// A peer that sends no requested block for this long is snubbed and its requests go elsewhere.
     pub request_timeout: Duration,
+    /// An unchoked peer that requests nothing for this long gives its slot to a waiting peer.
+    pub idle_unchoke_timeout: Duration,
     pub handshake_timeout: Duration,
     pub idle_timeout: Duration,
     pub keepalive_interval: Duration,
@@ -48,6 +50,7 @@ impl Default for Config {
             max_outstanding_requests: 250,
             request_queue_time: Duration::from_secs(2),
             request_timeout: Duration::from_secs(20),
+            idle_unchoke_timeout: Duration::from_secs(2),
             handshake_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(180),
             keepalive_interval: Duration::from_secs(60),

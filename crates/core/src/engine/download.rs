@@ -30,6 +30,11 @@ impl Torrent {
         if p.requests.is_empty() {
             // The snub clock starts when we begin waiting.
             p.last_block = now;
+            if blocks.is_empty() && !choked {
+                p.starved = true;
+                self.update_interest(now, key);
+                return;
+            }
         }
         for b in blocks {
             p.requests.push_back((b, now));
@@ -189,6 +194,33 @@ impl Torrent {
             }
         }
         self.metadata_timeouts(now);
+        self.reclaim_idle_slots(now);
+        self.retry_starved(now);
+    }
+
+    /// Peers we went quiet on get our interest back once the picker has
+    /// something they could send.
+    fn retry_starved(&mut self, now: Time) {
+        let Some(picker) = self.picker.as_ref() else {
+            return;
+        };
+        let ready: Vec<PeerKey> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.starved)
+            .filter(|(_, p)| {
+                p.has
+                    .as_ref()
+                    .is_some_and(|h| picker.has_requestable(&|i| h.get(i)))
+            })
+            .map(|(&k, _)| k)
+            .collect();
+        for k in ready {
+            if let Some(p) = self.peers.get_mut(&k) {
+                p.starved = false;
+            }
+            self.update_interest(now, k);
+        }
     }
 
     /// The peer stopped delivering: its requests go back to the pool (a block

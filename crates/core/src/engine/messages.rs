@@ -206,6 +206,8 @@ impl Torrent {
                 picker.peer_has(piece);
                 if picker.wants(i) {
                     p.interesting += 1;
+                    // A new piece may be just what a starved peer lacked.
+                    p.starved &= !picker.has_requestable(&|j| j == i);
                 }
             }
             self.update_interest(now, key);
@@ -307,7 +309,7 @@ impl Torrent {
         let Some(p) = self.peers.get_mut(&key) else {
             return;
         };
-        let want = p.interesting > 0;
+        let want = p.interesting > 0 && !p.starved;
         if want != p.am_interested {
             p.am_interested = want;
             let m = if want {

@@ -83,6 +83,10 @@ pub struct PeerStats {
     pub peer_choking: bool,
     pub am_interested: bool,
     pub peer_interested: bool,
+    /// Our requests waiting at the peer.
+    pub requests_out: usize,
+    /// The peer's requests waiting at us (queued or being read).
+    pub requests_in: usize,
 }
 
 impl Torrent {
@@ -173,6 +177,29 @@ impl Torrent {
         self.banned.contains(id)
     }
 
+    /// Internal state of one connection, for debugging simulations.
+    #[doc(hidden)]
+    pub fn debug_peer(&self, key: PeerKey, now: Time) -> String {
+        let Some(p) = self.peers.get(&key) else {
+            return "gone".into();
+        };
+        let requestable = match (self.picker.as_ref(), p.has.as_ref()) {
+            (Some(pk), Some(h)) => pk.has_requestable(&|i| h.get(i)),
+            _ => false,
+        };
+        format!(
+            "interesting={} starved={} am_interested={} peer_choking={} requests={} target={} requestable={} has={:?}",
+            p.interesting,
+            p.starved,
+            p.am_interested,
+            p.peer_choking,
+            p.requests.len(),
+            p.queue_target(now, &self.cfg),
+            requestable,
+            p.has.as_ref().map(Bitfield::count)
+        )
+    }
+
     pub fn peer_stats(&self, now: Time) -> Vec<PeerStats> {
         self.peers
             .iter()
@@ -187,6 +214,8 @@ impl Torrent {
                 peer_choking: p.peer_choking,
                 am_interested: p.am_interested,
                 peer_interested: p.peer_interested,
+                requests_out: p.requests.len(),
+                requests_in: p.incoming.len() + p.reading,
             })
             .collect()
     }

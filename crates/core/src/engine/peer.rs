@@ -50,9 +50,18 @@ pub(super) struct Peer {
     pub last_block: Time,
     /// Wanted pieces this peer has.
     pub interesting: u32,
+    /// The peer unchoked us but everything it has that we want is already
+    /// requested from others: we say "not interested" so its slot goes to
+    /// someone who can use it, until something becomes requestable.
+    pub starved: bool,
     pub strikes: u32,
     pub optimistic: bool,
     pub unwanted_bytes: u64,
+    /// When we last unchoked the peer, and when it last asked us for a block.
+    pub unchoked_at: Time,
+    pub last_request: Time,
+    /// When we last took an unchoke slot back because the peer asked for nothing.
+    pub idle_choked_at: Option<Time>,
     pub meta_rejected: bool,
     pub meta_inflight: u32,
     pub out: BytesMut,
@@ -83,9 +92,13 @@ impl Peer {
             last_sent: now,
             last_block: now,
             interesting: 0,
+            starved: false,
             strikes: 0,
             optimistic: false,
             unwanted_bytes: 0,
+            unchoked_at: now,
+            last_request: now,
+            idle_choked_at: None,
             meta_rejected: false,
             meta_inflight: 0,
             out: BytesMut::new(),

@@ -32,6 +32,7 @@ impl Torrent {
         match block {
             Some(b) if have && !p.am_choking && !full => {
                 if let Some(p) = self.peers.get_mut(&key) {
+                    p.last_request = now;
                     if !p.incoming.contains(&b) {
                         p.incoming.push_back(b);
                     }
@@ -107,9 +108,12 @@ impl Torrent {
             return;
         };
         p.peer_interested = interested;
-        if interested {
-            self.fill_unchoke_slots(now);
+        // A slot held by a peer that wants nothing is wasted upload: give it
+        // to someone who is waiting rather than waiting for the next round.
+        if !interested && !p.am_choking {
+            self.set_choking(now, key, true);
         }
+        self.fill_unchoke_slots(now);
     }
 
     fn unchoked_count(&self) -> usize {
@@ -117,20 +121,65 @@ impl Torrent {
     }
 
     /// Unchokes interested peers right away while slots are free, instead of
-    /// making newcomers wait for the next rechoke round.
+    /// making newcomers wait for the next rechoke round. Peers whose slot was
+    /// just taken back for idling go last.
     pub(super) fn fill_unchoke_slots(&mut self, now: Time) {
         let slots = self.cfg.unchoke_slots + self.cfg.optimistic_slots;
-        while self.unchoked_count() < slots {
-            let next = self
-                .peers
-                .iter()
-                .find(|(_, p)| p.am_choking && p.peer_interested && p.remote.is_some())
-                .map(|(&k, _)| k);
-            match next {
-                Some(k) => self.set_choking(now, k, false),
-                None => break,
+        let free = slots.saturating_sub(self.unchoked_count());
+        if free == 0 {
+            return;
+        }
+        let recently_idle = |p: &super::peer::Peer| {
+            p.idle_choked_at
+                .is_some_and(|t| now - t < self.cfg.rechoke_interval)
+        };
+        let mut waiting: Vec<(bool, PeerKey)> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.am_choking && p.peer_interested && p.remote.is_some())
+            .map(|(&k, p)| (recently_idle(p), k))
+            .collect();
+        self.rng.shuffle(&mut waiting);
+        waiting.sort_by_key(|&(idle, _)| idle);
+        for (_, k) in waiting.into_iter().take(free) {
+            self.set_choking(now, k, false);
+        }
+    }
+
+    /// Takes slots back from unchoked peers that ask for nothing (they are
+    /// interested, but what we have is already on its way to them from others)
+    /// when someone else is waiting for one.
+    pub(super) fn reclaim_idle_slots(&mut self, now: Time) {
+        let waiting = self
+            .peers
+            .values()
+            .any(|p| p.am_choking && p.peer_interested && p.remote.is_some());
+        if !waiting {
+            return;
+        }
+        let t = self.cfg.idle_unchoke_timeout;
+        let idle: Vec<PeerKey> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| {
+                !p.am_choking
+                    && p.incoming.is_empty()
+                    && p.reading == 0
+                    && now - p.unchoked_at > t
+                    && now - p.last_request > t
+            })
+            .map(|(&k, _)| k)
+            .collect();
+        if idle.is_empty() {
+            return;
+        }
+        for k in idle {
+            self.set_choking(now, k, true);
+            if let Some(p) = self.peers.get_mut(&k) {
+                p.idle_choked_at = Some(now);
             }
         }
+        self.fill_unchoke_slots(now);
     }
 
     fn set_choking(&mut self, now: Time, key: PeerKey, choke: bool) {
@@ -157,6 +206,7 @@ impl Torrent {
                 }
             }
         } else {
+            p.unchoked_at = now;
             self.send(key, now, &Message::Unchoke);
         }
     }

@@ -58,9 +58,10 @@ impl Torrent {
             if p.has.as_ref().is_some_and(|h| h.get(i)) {
                 p.interesting = p.interesting.saturating_sub(1);
                 self.update_interest(now, k);
-            } else {
-                self.send(k, now, &Message::Have(i));
             }
+            // Everyone hears about it, even peers whose bitfield says they have
+            // it: BEP 16 super-seeds reveal pieces and wait for this `have`.
+            self.send(k, now, &Message::Have(i));
         }
         self.emit(Event::PieceVerified(piece));
         if let Some(s) = self.suspects.remove(&i) {

@@ -71,6 +71,7 @@ pub struct Picker {
     deadlines: Vec<(Time, u32)>,
     sequential: bool,
     avail_cap: u16,
+    rng: Rng,
 }
 
 impl Picker {
@@ -100,6 +101,7 @@ impl Picker {
             deadlines: Vec::new(),
             sequential: false,
             avail_cap,
+            rng: Rng::new(rng.next_u64()),
         };
         (0..n).for_each(|i| p.relevel(i));
         p
@@ -142,7 +144,7 @@ impl Picker {
             };
             1 + tier + self.availability[i].min(self.avail_cap)
         };
-        self.order.set_level(p, level);
+        self.order.set_level(p, level, &mut self.rng);
     }
 
     pub fn set_priority(&mut self, p: PieceIndex, prio: Priority) {
@@ -247,6 +249,18 @@ impl Picker {
                 }
             }
         }
+    }
+
+    /// Whether `pick` would find anything for a peer (without reserving it).
+    pub fn has_requestable(&self, can_request: &dyn Fn(u32) -> bool) -> bool {
+        let partial = self
+            .partials
+            .iter()
+            .any(|(&p, part)| part.free > 0 && can_request(p));
+        let new = || self.order.pickable().iter().any(|&p| can_request(p));
+        let endgame =
+            || self.order.pickable().is_empty() && self.partials.keys().any(|&p| can_request(p));
+        partial || new() || endgame()
     }
 
     fn partial(&mut self, p: u32) -> &mut Partial {

@@ -1,6 +1,11 @@
 //! Pieces kept sorted by picking level in O(1) per availability change: the
 //! order is split into buckets, one per level, and moving a piece one level up
 //! or down is a swap with its bucket's edge (the scheme libtorrent uses).
+//! After each move the piece is swapped to a random place in its new bucket:
+//! edge swaps alone leave every peer with the same order after a `have_all`,
+//! and all of them would then ask a seeder for the same "rarest" pieces.
+
+use crate::rng::Rng;
 
 pub(super) struct Order {
     order: Vec<u32>,
@@ -32,13 +37,20 @@ impl Order {
         self.level[p as usize]
     }
 
-    pub fn set_level(&mut self, p: u32, to: u16) {
+    pub fn set_level(&mut self, p: u32, to: u16, rng: &mut Rng) {
+        if self.level[p as usize] == to {
+            return;
+        }
         while self.level[p as usize] < to {
             self.step_up(p);
         }
         while self.level[p as usize] > to {
             self.step_down(p);
         }
+        let l = usize::from(to);
+        let (lo, hi) = (self.start[l], self.start[l + 1]);
+        let target = lo + rng.below((hi - lo) as usize) as u32;
+        self.swap(self.pos[p as usize], target);
     }
 
     fn swap(&mut self, a: u32, b: u32) {
@@ -77,17 +89,33 @@ mod tests {
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn pieces_stay_sorted_by_level() {
-        let mut o = Order::new((0..6).collect(), 5);
+        let mut o = Order::new((0..6).collect(), 6);
+        let rng = &mut Rng::new(1);
         for (p, l) in [(0, 3), (1, 1), (2, 5), (3, 2), (4, 1), (5, 0)] {
-            o.set_level(p, l);
+            o.set_level(p, l, rng);
         }
-        o.set_level(2, 1);
-        o.set_level(1, 4);
+        o.set_level(2, 1, rng);
+        o.set_level(1, 4, rng);
         let levels: Vec<u16> = o.pickable().iter().map(|&p| o.level(p)).collect();
         assert!(levels.windows(2).all(|w| w[0] <= w[1]), "{levels:?}");
         assert_eq!(o.pickable().len(), 5);
         let mut all: Vec<u32> = o.pickable().to_vec();
         all.sort();
         assert_eq!(all, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn raising_every_piece_keeps_the_bucket_shuffled() {
+        let n = 200;
+        let rng = &mut Rng::new(7);
+        let mut o = Order::new((0..n).collect(), 3);
+        (0..n).for_each(|p| o.set_level(p, 1, rng));
+        (0..n).for_each(|p| o.set_level(p, 2, rng));
+        let first: Vec<u32> = o.pickable()[..10].to_vec();
+        let descending: Vec<u32> = (n - 10..n).rev().collect();
+        assert_ne!(first, descending, "edge swaps alone give a fixed order");
+        let ascending: Vec<u32> = (0..10).collect();
+        assert_ne!(first, ascending);
     }
 }

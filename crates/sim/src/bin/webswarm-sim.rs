@@ -9,6 +9,7 @@ use webswarm_sim::{Scenario, Sim};
 
 fn main() {
     let mut sizes = Vec::new();
+    let mut verbose = false;
     let (mut file_mib, mut piece_kib, mut seed) = (16u64, 64u64, 1u64);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -21,6 +22,7 @@ fn main() {
             "--file-mib" => file_mib = num("--file-mib"),
             "--piece-kib" => piece_kib = num("--piece-kib"),
             "--seed" => seed = num("--seed"),
+            "-v" | "--verbose" => verbose = true,
             n => sizes.push(
                 n.parse::<usize>()
                     .unwrap_or_else(|_| panic!("unknown argument {n}")),
@@ -38,7 +40,36 @@ fn main() {
         "N", "last (s)", "bound (s)", "ratio", "seeder share", "wall (s)", "ok"
     );
     for n in sizes {
-        let sc = Scenario::mixed(seed, n, file_mib << 20, piece_kib << 10);
+        let mut sc = Scenario::mixed(seed, n, file_mib << 20, piece_kib << 10);
+        if let Some(v) = std::env::var("SCALE")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+        {
+            for p in &mut sc.peers {
+                p.up *= v;
+                p.down *= v;
+            }
+        }
+        if let Some(v) = std::env::var("LAT")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            for p in &mut sc.peers {
+                p.latency = std::time::Duration::from_millis(v);
+            }
+        }
+        if let Some(v) = std::env::var("SLOTS").ok().and_then(|v| v.parse().ok()) {
+            sc.engine.unchoke_slots = v;
+        }
+        if let Some(v) = std::env::var("QTIME").ok().and_then(|v| v.parse().ok()) {
+            sc.engine.request_queue_time = std::time::Duration::from_millis(v);
+        }
+        if let Some(v) = std::env::var("IDLE").ok().and_then(|v| v.parse().ok()) {
+            sc.engine.idle_unchoke_timeout = std::time::Duration::from_millis(v);
+        }
+        if let Some(v) = std::env::var("RECHOKE").ok().and_then(|v| v.parse().ok()) {
+            sc.engine.rechoke_interval = std::time::Duration::from_millis(v);
+        }
         let wall = Instant::now();
         let r = Sim::new(sc).run();
         let last = r.last_completion().map_or(f64::NAN, |d| d.as_secs_f64());
@@ -52,5 +83,26 @@ fn main() {
             wall.elapsed().as_secs_f64(),
             r.all_complete()
         );
+        if verbose {
+            let c = r.completion_times();
+            let pct = |q: f64| {
+                c.get(((c.len() as f64 - 1.0) * q) as usize)
+                    .map_or(f64::NAN, |d| d.as_secs_f64())
+            };
+            println!(
+                "       completions: first {:.1}s p10 {:.1}s p50 {:.1}s p90 {:.1}s",
+                pct(0.0),
+                pct(0.1),
+                pct(0.5),
+                pct(0.9)
+            );
+            let u: Vec<String> = r
+                .utilization
+                .iter()
+                .map(|u| format!("{:.0}", u * 100.0))
+                .collect();
+            println!("       upload utilisation %/s: {}", u.join(" "));
+            println!("       closes: {:?}", r.closes);
+        }
     }
 }

@@ -1,0 +1,63 @@
+//! WebTorrent's "binary strings": 20 bytes carried as a JSON string of 20
+//! characters whose code points are the byte values (U+0000–U+00FF).
+
+use std::fmt;
+
+use serde::de::{self, Visitor};
+use serde::{Deserializer, Serializer};
+
+/// Encodes 20 bytes as a latin-1 string.
+pub fn to_string(bytes: &[u8; 20]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+/// Decodes a latin-1 string of exactly 20 characters.
+pub fn from_str(s: &str) -> Option<[u8; 20]> {
+    let mut out = [0u8; 20];
+    let mut n = 0;
+    for c in s.chars() {
+        let b = u8::try_from(u32::from(c)).ok()?;
+        *out.get_mut(n)? = b;
+        n += 1;
+    }
+    (n == 20).then_some(out)
+}
+
+pub(crate) fn serialize<S: Serializer>(bytes: &[u8; 20], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&to_string(bytes))
+}
+
+struct BinVisitor;
+
+impl Visitor<'_> for BinVisitor {
+    type Value = [u8; 20];
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a 20-character binary string")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        from_str(v).ok_or_else(|| E::custom("not a 20-character binary string"))
+    }
+}
+
+pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 20], D::Error> {
+    d.deserialize_str(BinVisitor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn every_byte_value_round_trips_and_wrong_lengths_fail() {
+        let mut b = [0u8; 20];
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = (i as u8).wrapping_mul(13).wrapping_add(0xf0);
+        }
+        assert_eq!(from_str(&to_string(&b)), Some(b));
+        assert_eq!(from_str(&"a".repeat(19)), None);
+        assert_eq!(from_str(&"a".repeat(21)), None);
+        assert_eq!(from_str(&format!("{}\u{100}", "a".repeat(19))), None);
+        assert_eq!(from_str(&"0123456789abcdef0123456789abcdef01234567"), None);
+    }
+}
