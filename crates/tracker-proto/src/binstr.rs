@@ -58,6 +58,6 @@ mod tests {
         assert_eq!(from_str(&"a".repeat(19)), None);
         assert_eq!(from_str(&"a".repeat(21)), None);
         assert_eq!(from_str(&format!("{}\u{100}", "a".repeat(19))), None);
-        assert_eq!(from_str(&"0123456789abcdef0123456789abcdef01234567"), None);
+        assert_eq!(from_str("0123456789abcdef0123456789abcdef01234567"), None);
     }
 }
