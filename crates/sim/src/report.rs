@@ -13,8 +13,10 @@ pub struct PeerOutcome {
     pub joined: Duration,
     pub left: Option<Duration>,
     pub completed: Option<Duration>,
-    /// When piece 0 (the first bytes of the file) was verified.
-    pub first_piece: Option<Duration>,
+    /// When the first MiB of the file (what a player needs to start) was verified.
+    pub first_mib: Option<Duration>,
+    /// When each piece of that first MiB was verified.
+    pub prefix_pieces: Vec<Duration>,
     pub uploaded: u64,
     pub verified_pieces: u32,
     /// Real storage mode: whether the stored bytes equal the content.

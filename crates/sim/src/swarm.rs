@@ -21,7 +21,8 @@ struct Node {
     conns: BTreeMap<PeerKey, usize>,
     next_announce: Time,
     done_at: Option<Time>,
-    first_piece_at: Option<Time>,
+    prefix_at: Option<Time>,
+    prefix_times: Vec<Time>,
     left_at: Option<Time>,
 }
 
@@ -42,6 +43,9 @@ pub struct Sim {
     seed_reads: Vec<u32>,
     utilization: Vec<f64>,
 }
+
+/// The leading bytes a streaming player needs first.
+pub const PREFIX: u64 = 1 << 20;
 
 /// Deterministic file content: a cheap keyed byte stream.
 fn content(len: u64, seed: u64) -> Bytes {
@@ -73,7 +77,8 @@ impl Sim {
                 conns: BTreeMap::new(),
                 next_announce: Time::ZERO + spec.join,
                 done_at: None,
-                first_piece_at: None,
+                prefix_at: None,
+                prefix_times: Vec::new(),
                 left_at: None,
             })
             .collect();
@@ -302,8 +307,8 @@ impl Sim {
         let id = Torrent::generate_peer_id(seed);
         let mut t = Torrent::new(self.sc.engine.clone(), source, id, self.now, seed);
         if spec.streaming {
-            // Ask for the first 1 MiB within a second: the deadline picker goes first.
-            t.set_deadline(self.now, 0, 1 << 20, self.now + Duration::from_secs(1));
+            // Ask for the first bytes within a second: the deadline picker goes first.
+            t.set_deadline(self.now, 0, PREFIX, self.now + Duration::from_secs(1));
         }
         self.nodes[i].torrent = Some(t);
         self.log(i, "join");
@@ -585,8 +590,17 @@ impl Sim {
     fn on_event(&mut self, i: usize, e: Event) {
         match &e {
             Event::PieceVerified(p) => {
-                if p.get() == 0 && self.nodes[i].first_piece_at.is_none() {
-                    self.nodes[i].first_piece_at = Some(self.now);
+                let prefix = self.info.layout.pieces_in_range(0, PREFIX);
+                if prefix.contains(&p.get()) {
+                    self.nodes[i].prefix_times.push(self.now);
+                }
+                let have_prefix = self.nodes[i]
+                    .torrent
+                    .as_ref()
+                    .and_then(Torrent::have)
+                    .is_some_and(|h| prefix.clone().all(|j| h.get(j)));
+                if have_prefix && self.nodes[i].prefix_at.is_none() {
+                    self.nodes[i].prefix_at = Some(self.now);
                 }
                 self.log(i, &format!("v{}", p.get()));
             }
@@ -619,7 +633,8 @@ impl Sim {
                 joined: n.spec.join,
                 left: n.left_at.map(|t| t - Time::ZERO),
                 completed: n.done_at.map(|t| t - Time::ZERO),
-                first_piece: n.first_piece_at.map(|t| t - Time::ZERO),
+                first_mib: n.prefix_at.map(|t| t - Time::ZERO),
+                prefix_pieces: n.prefix_times.iter().map(|&t| t - Time::ZERO).collect(),
                 uploaded: n.torrent.as_ref().map_or(0, Torrent::uploaded),
                 verified_pieces: n
                     .torrent

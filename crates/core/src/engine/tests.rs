@@ -319,3 +319,36 @@ fn choked_fast_peer_requests_are_rejected_and_queue_is_bounded() {
     .to_bytes();
     assert!(sent.windows(reject.len()).any(|w| w == &reject[..]));
 }
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn deadline_range_is_downloaded_first() {
+    let (data, info) = torrent_bytes(20 * 16384, 16384);
+    let mut net = Net::new(16384);
+    let s = net.add(seeder(&info), data.clone());
+    let l = net.add(
+        Source::Info {
+            info: Box::new(info.clone()),
+            have: None,
+        },
+        Vec::new(),
+    );
+    let len = data.len() as u64;
+    net.nodes[l]
+        .t
+        .set_deadline(Time::ZERO, len - 3 * 16384, len, Time::from_millis(500));
+    net.connect(s, l);
+    net.run(60);
+    let order: Vec<u32> = net.nodes[l]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PieceVerified(p) => Some(p.get()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order.len(), 20);
+    let mut first: Vec<u32> = order[..3].to_vec();
+    first.sort();
+    assert_eq!(first, vec![17, 18, 19], "{order:?}");
+}
