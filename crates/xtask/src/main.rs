@@ -1,0 +1,176 @@
+//! `cargo xtask test`: installs what the test suite needs on a fresh machine
+//! (the wasm32 target, wasm-bindgen-cli at the version Cargo.lock pins, the
+//! Debian tools used for interop checks) and runs every check, native and wasm.
+//! `cargo xtask bench-sim` runs the swarm simulation benchmark.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(),
+        Some("setup") => setup(),
+        Some("bench-sim") => bench_sim(&args[1..]),
+        _ => Err("usage: cargo xtask <test | setup | bench-sim [N ...]>".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(step: &str, mut cmd: Command) -> Result {
+    eprintln!("\n==> {step}\n    {cmd:?}");
+    let started = Instant::now();
+    let status = cmd.status().map_err(|e| format!("{step}: cannot start: {e}"))?;
+    eprintln!("    ({step}: {:.1}s)", started.elapsed().as_secs_f64());
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{step} failed ({status})"))
+    }
+}
+
+fn output(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(cmd).args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn have(cmd: &str) -> bool {
+    output("sh", &["-c", &format!("command -v {cmd}")]).is_some()
+}
+
+/// The exact wasm-bindgen version Cargo.lock resolved.
+fn locked_wasm_bindgen() -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(l) = lines.next() {
+        if l == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines.next().and_then(|v| v.strip_prefix("version = \"")) {
+                return Ok(v.trim_end_matches('"').to_owned());
+            }
+        }
+    }
+    Err("wasm-bindgen is not in Cargo.lock".into())
+}
+
+fn apt_install(packages: &[&str]) -> Result {
+    let is_root = output("id", &["-u"]).as_deref() == Some("0");
+    if !is_root {
+        return Err(format!("missing {packages:?}: install them with `sudo apt-get install {}`", packages.join(" ")));
+    }
+    run("apt-get update", {
+        let mut c = Command::new("apt-get");
+        c.args(["update", "-qq"]);
+        c
+    })?;
+    run("apt-get install", {
+        let mut c = Command::new("apt-get");
+        c.args(["install", "-y", "-qq", "--no-install-recommends"]).args(packages);
+        c.env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    })
+}
+
+/// Installs everything the tests need; skips what is already there.
+fn setup() -> Result {
+    let targets = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    if !targets.lines().any(|t| t == "wasm32-unknown-unknown") {
+        run("add wasm32 target", {
+            let mut c = Command::new("rustup");
+            c.args(["target", "add", "wasm32-unknown-unknown"]);
+            c
+        })?;
+    }
+    let want = locked_wasm_bindgen()?;
+    let got = output("wasm-bindgen", &["--version"]).unwrap_or_default();
+    if got != format!("wasm-bindgen {want}") {
+        // --locked fails against this registry mirror; the version is exact anyway.
+        run("install wasm-bindgen-cli", {
+            let mut c = cargo();
+            c.args(["install", "wasm-bindgen-cli", "--version", &want]);
+            c
+        })?;
+    }
+    let mut missing = Vec::new();
+    for (cmd, pkg) in [
+        ("mktorrent", "mktorrent"),
+        ("transmission-show", "transmission-cli"),
+        ("node", "nodejs"),
+    ] {
+        if !have(cmd) {
+            missing.push(pkg);
+        }
+    }
+    if !missing.is_empty() {
+        apt_install(&missing)?;
+    }
+    Ok(())
+}
+
+const WASM_CRATES: [&str; 2] = ["webswarm-core", "webswarm-tracker-proto"];
+
+fn test() -> Result {
+    let started = Instant::now();
+    setup()?;
+    run("rustfmt", {
+        let mut c = cargo();
+        c.args(["fmt", "--all", "--", "--check"]);
+        c
+    })?;
+    run("clippy (native)", {
+        let mut c = cargo();
+        c.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+        c
+    })?;
+    run("clippy (wasm32)", {
+        let mut c = cargo();
+        c.args(["clippy", "--target", "wasm32-unknown-unknown", "--all-targets"]);
+        WASM_CRATES.iter().for_each(|p| {
+            c.args(["-p", p]);
+        });
+        c.args(["--", "-D", "warnings"]);
+        c
+    })?;
+    run("tests (native)", {
+        let mut c = cargo();
+        c.args(["test", "--workspace", "--release"]);
+        c.env("WEBSWARM_REQUIRE_TOOLS", "1");
+        c
+    })?;
+    run("tests (wasm32 under Node)", {
+        let mut c = cargo();
+        c.args(["test", "--target", "wasm32-unknown-unknown"]);
+        WASM_CRATES.iter().for_each(|p| {
+            c.args(["-p", p]);
+        });
+        c
+    })?;
+    eprintln!("\nxtask: every check passed in {:.0}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn bench_sim(sizes: &[String]) -> Result {
+    run("swarm simulation benchmark", {
+        let mut c = cargo();
+        c.args(["run", "--release", "-p", "webswarm-sim", "--"]).args(sizes);
+        c
+    })
+}
