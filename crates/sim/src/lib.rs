@@ -3,6 +3,7 @@
 //! latency. Every random choice comes from the scenario's seed, so a run replays
 //! exactly. It is the engine's main test bed and a benchmark (see the binary).
 
+mod diagnose;
 mod network;
 mod report;
 mod scenario;

@@ -78,6 +78,8 @@ pub struct Scenario {
     /// Peers a tracker hands out per announce.
     pub numwant: usize,
     pub reannounce: Duration,
+    /// Print per-second diagnostics to stderr.
+    pub diagnostics: bool,
 }
 
 impl Scenario {
@@ -93,6 +95,7 @@ impl Scenario {
             max_time: Duration::from_secs(3600),
             numwant: 30,
             reannounce: Duration::from_secs(30),
+            diagnostics: false,
         }
     }
 

@@ -14,11 +14,11 @@ use crate::report::{PeerOutcome, Report};
 use crate::scenario::{Behaviour, PeerSpec, Scenario};
 use crate::storage::Storage;
 
-struct Node {
-    spec: PeerSpec,
-    torrent: Option<Torrent>,
+pub(crate) struct Node {
+    pub(crate) spec: PeerSpec,
+    pub(crate) torrent: Option<Torrent>,
     storage: Storage,
-    conns: BTreeMap<PeerKey, usize>,
+    pub(crate) conns: BTreeMap<PeerKey, usize>,
     next_announce: Time,
     done_at: Option<Time>,
     prefix_at: Option<Time>,
@@ -27,20 +27,20 @@ struct Node {
 }
 
 pub struct Sim {
-    sc: Scenario,
-    info: Info,
-    nodes: Vec<Node>,
-    links: Vec<Option<Link>>,
+    pub(crate) sc: Scenario,
+    pub(crate) info: Info,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) links: Vec<Option<Link>>,
     busy: BTreeSet<(usize, usize)>,
     flying: BTreeSet<(usize, usize)>,
     rng: Rng,
-    now: Time,
+    pub(crate) now: Time,
     trace: u64,
     bans: Vec<(usize, usize)>,
     closes: BTreeMap<String, usize>,
     /// Bytes put on the wire in the current second, and per-second utilisation.
     sent_this_second: f64,
-    seed_reads: Vec<u32>,
+    pub(crate) seed_reads: Vec<u32>,
     utilization: Vec<f64>,
 }
 
@@ -129,131 +129,10 @@ impl Sim {
             .map(|n| n.spec.up)
             .sum();
         self.utilization.push(self.sent_this_second / cap.max(1.0));
-        if std::env::var_os("WEBSWARM_SIM_DEBUG").is_some() {
-            self.debug_dump();
+        if self.sc.diagnostics {
+            crate::diagnose::print_second(self);
         }
         self.sent_this_second = 0.0;
-    }
-
-    fn debug_dump(&self) {
-        let now = self.now;
-        let distinct: std::collections::BTreeSet<u32> = self.seed_reads.iter().copied().collect();
-        let bpp = self
-            .info
-            .layout
-            .blocks_in(self.info.layout.piece(0).unwrap()) as usize;
-        eprintln!(
-            "t={:>5.1}s seeder: {} pieces' worth of blocks sent, {} distinct pieces",
-            (now - Time::ZERO).as_secs_f64(),
-            self.seed_reads.len() / bpp,
-            distinct.len()
-        );
-        // Why peers holding data are not uploading.
-        let (mut busy, mut content, mut choke, mut request) = (0, 0, 0, 0);
-        for node in &self.nodes {
-            let Some(t) = node.torrent.as_ref() else {
-                continue;
-            };
-            if t.have().is_none_or(|h| h.count() == 0) {
-                continue;
-            }
-            let sending = node.conns.values().any(|&l| {
-                self.links[l].as_ref().is_some_and(|link| {
-                    let d = usize::from(
-                        link.ends[0].0
-                            != self
-                                .nodes
-                                .iter()
-                                .position(|n| std::ptr::eq(n, node))
-                                .unwrap_or(0),
-                    );
-                    link.dirs[d].queued > 0
-                })
-            });
-            let stats = t.peer_stats(now);
-            if sending || stats.iter().any(|p| p.requests_in > 0) {
-                busy += 1;
-            } else if !stats.iter().any(|p| p.peer_interested) {
-                content += 1;
-            } else if !stats.iter().any(|p| p.peer_interested && !p.am_choking) {
-                choke += 1;
-            } else {
-                request += 1;
-                if request == 1 && std::env::var_os("WEBSWARM_SIM_DEBUG_PEER").is_some() {
-                    let a = self
-                        .nodes
-                        .iter()
-                        .position(|n| std::ptr::eq(n, node))
-                        .unwrap_or(0);
-                    eprintln!(
-                        "  idle node {a} has {} pieces",
-                        t.have().map_or(0, |h| h.count())
-                    );
-                    for p in stats.iter().filter(|p| p.peer_interested && !p.am_choking) {
-                        let Some(&l) = node.conns.get(&p.peer) else {
-                            continue;
-                        };
-                        let Some(link) = self.links[l].as_ref() else {
-                            continue;
-                        };
-                        let (b, kb) = if link.ends[0].0 == a {
-                            link.ends[1]
-                        } else {
-                            link.ends[0]
-                        };
-                        let inflight: usize = link.dirs.iter().map(|d| d.in_flight.len()).sum();
-                        let bt = self.nodes[b].torrent.as_ref().unwrap();
-                        let view = bt
-                            .peer_stats(now)
-                            .into_iter()
-                            .find(|s| s.peer == kb)
-                            .unwrap();
-                        eprintln!("   -> peer {b} ({} pieces, complete {}): sees us choking={} it interested={} its requests to us={} in-flight chunks={}",
-                            bt.have().map_or(0, |h| h.count()), bt.is_complete(), view.peer_choking, view.am_interested, view.requests_out, inflight);
-                        eprintln!("      {}", bt.debug_peer(kb, now));
-                    }
-                }
-            }
-        }
-        eprintln!("t={:>5.1}s peers with data: busy {busy} | idle: nothing wanted {content}, all wanting choked {choke}, unchoked but no request {request}", (now - Time::ZERO).as_secs_f64());
-        let mut idle_slots = 0;
-        let (mut unchoked_by, mut unchoking, mut interested_in, mut up, mut cap, mut n) =
-            (0, 0, 0, 0.0, 0.0, 0);
-        for node in &self.nodes {
-            let Some(t) = node.torrent.as_ref() else {
-                continue;
-            };
-            if node.spec.seed || t.is_complete() {
-                continue;
-            }
-            n += 1;
-            for p in t.peer_stats(now) {
-                unchoked_by += usize::from(!p.peer_choking && p.am_interested);
-                unchoking += usize::from(!p.am_choking);
-                let queued = node
-                    .conns
-                    .get(&p.peer)
-                    .and_then(|&l| self.links[l].as_ref())
-                    .map_or(0, |link| {
-                        let d = usize::from(link.ends[0].1 != p.peer);
-                        link.dirs[1 - d].queued
-                    });
-                idle_slots += usize::from(!p.am_choking && p.requests_in == 0 && queued == 0);
-                interested_in += usize::from(p.am_interested);
-            }
-            up += t.upload_rate(now);
-            cap += node.spec.up;
-        }
-        let n = n.max(1);
-        eprintln!(
-            "t={:>5.1}s leechers={n} per leecher: interested-in {:.1} unchoked-by {:.1} unchoking {:.1} (idle {:.1}), upload {:.0}% of capacity",
-            (now - Time::ZERO).as_secs_f64(),
-            interested_in as f64 / n as f64,
-            unchoked_by as f64 / n as f64,
-            unchoking as f64 / n as f64,
-            idle_slots as f64 / n as f64,
-            100.0 * up / cap.max(1.0)
-        );
     }
 
     fn finished(&self) -> bool {
@@ -544,7 +423,7 @@ impl Sim {
                     }
                 }
                 Output::Read { peer, block } => {
-                    if self.nodes[i].spec.seed && std::env::var_os("WEBSWARM_SIM_DEBUG").is_some() {
+                    if self.nodes[i].spec.seed && self.sc.diagnostics {
                         self.seed_reads.push(block.piece.get());
                     }
                     let n = &self.nodes[i];

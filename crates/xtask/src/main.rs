@@ -39,7 +39,9 @@ fn cargo() -> Command {
 fn run(step: &str, mut cmd: Command) -> Result {
     eprintln!("\n==> {step}\n    {cmd:?}");
     let started = Instant::now();
-    let status = cmd.status().map_err(|e| format!("{step}: cannot start: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{step}: cannot start: {e}"))?;
     eprintln!("    ({step}: {:.1}s)", started.elapsed().as_secs_f64());
     if status.success() {
         Ok(())
@@ -50,7 +52,9 @@ fn run(step: &str, mut cmd: Command) -> Result {
 
 fn output(cmd: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(cmd).args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 fn have(cmd: &str) -> bool {
@@ -59,7 +63,8 @@ fn have(cmd: &str) -> bool {
 
 /// The exact wasm-bindgen version Cargo.lock resolved.
 fn locked_wasm_bindgen() -> Result<String> {
-    let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("Cargo.lock: {e}"))?;
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|e| format!("Cargo.lock: {e}"))?;
     let mut lines = lock.lines();
     while let Some(l) = lines.next() {
         if l == "name = \"wasm-bindgen\"" {
@@ -74,7 +79,10 @@ fn locked_wasm_bindgen() -> Result<String> {
 fn apt_install(packages: &[&str]) -> Result {
     let is_root = output("id", &["-u"]).as_deref() == Some("0");
     if !is_root {
-        return Err(format!("missing {packages:?}: install them with `sudo apt-get install {}`", packages.join(" ")));
+        return Err(format!(
+            "missing {packages:?}: install them with `sudo apt-get install {}`",
+            packages.join(" ")
+        ));
     }
     run("apt-get update", {
         let mut c = Command::new("apt-get");
@@ -83,7 +91,8 @@ fn apt_install(packages: &[&str]) -> Result {
     })?;
     run("apt-get install", {
         let mut c = Command::new("apt-get");
-        c.args(["install", "-y", "-qq", "--no-install-recommends"]).args(packages);
+        c.args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(packages);
         c.env("DEBIAN_FRONTEND", "noninteractive");
         c
     })
@@ -137,12 +146,24 @@ fn test() -> Result {
     })?;
     run("clippy (native)", {
         let mut c = cargo();
-        c.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+        c.args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]);
         c
     })?;
     run("clippy (wasm32)", {
         let mut c = cargo();
-        c.args(["clippy", "--target", "wasm32-unknown-unknown", "--all-targets"]);
+        c.args([
+            "clippy",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--all-targets",
+        ]);
         WASM_CRATES.iter().for_each(|p| {
             c.args(["-p", p]);
         });
@@ -163,14 +184,18 @@ fn test() -> Result {
         });
         c
     })?;
-    eprintln!("\nxtask: every check passed in {:.0}s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "\nxtask: every check passed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
 fn bench_sim(sizes: &[String]) -> Result {
     run("swarm simulation benchmark", {
         let mut c = cargo();
-        c.args(["run", "--release", "-p", "webswarm-sim", "--"]).args(sizes);
+        c.args(["run", "--release", "-p", "webswarm-sim", "--"])
+            .args(sizes);
         c
     })
 }

@@ -16,6 +16,8 @@ pub struct Config {
     /// Most requests we keep outstanding at one peer, whatever its `reqq`.
     pub max_outstanding_requests: usize,
     /// Pipeline depth per peer: enough requests to cover this much of its rate.
+    /// Deeper queues tie more blocks to one peer and delay piece completion:
+    /// in the swarm simulator 0.3–0.5 s beat 1–3 s at every swarm size.
     pub request_queue_time: Duration,
     /// A peer that sends no requested block for this long is snubbed and its requests go elsewhere.
     pub request_timeout: Duration,
@@ -48,7 +50,7 @@ impl Default for Config {
             optimistic_rounds: 3,
             max_incoming_requests: 250,
             max_outstanding_requests: 250,
-            request_queue_time: Duration::from_secs(2),
+            request_queue_time: Duration::from_millis(500),
             request_timeout: Duration::from_secs(20),
             idle_unchoke_timeout: Duration::from_secs(2),
             handshake_timeout: Duration::from_secs(20),

@@ -177,29 +177,6 @@ impl Torrent {
         self.banned.contains(id)
     }
 
-    /// Internal state of one connection, for debugging simulations.
-    #[doc(hidden)]
-    pub fn debug_peer(&self, key: PeerKey, now: Time) -> String {
-        let Some(p) = self.peers.get(&key) else {
-            return "gone".into();
-        };
-        let requestable = match (self.picker.as_ref(), p.has.as_ref()) {
-            (Some(pk), Some(h)) => pk.has_requestable(&|i| h.get(i)),
-            _ => false,
-        };
-        format!(
-            "interesting={} starved={} am_interested={} peer_choking={} requests={} target={} requestable={} has={:?}",
-            p.interesting,
-            p.starved,
-            p.am_interested,
-            p.peer_choking,
-            p.requests.len(),
-            p.queue_target(now, &self.cfg),
-            requestable,
-            p.has.as_ref().map(Bitfield::count)
-        )
-    }
-
     pub fn peer_stats(&self, now: Time) -> Vec<PeerStats> {
         self.peers
             .iter()
