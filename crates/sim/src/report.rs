@@ -15,6 +15,8 @@ pub struct PeerOutcome {
     pub completed: Option<Duration>,
     /// When the first MiB of the file (what a player needs to start) was verified.
     pub first_mib: Option<Duration>,
+    /// Pieces in the order they were verified.
+    pub verified_order: Vec<u32>,
     /// When each piece of that first MiB was verified.
     pub prefix_pieces: Vec<Duration>,
     pub uploaded: u64,

@@ -23,6 +23,7 @@ pub(crate) struct Node {
     done_at: Option<Time>,
     prefix_at: Option<Time>,
     prefix_times: Vec<Time>,
+    verified: Vec<u32>,
     left_at: Option<Time>,
 }
 
@@ -79,6 +80,7 @@ impl Sim {
                 done_at: None,
                 prefix_at: None,
                 prefix_times: Vec::new(),
+                verified: Vec::new(),
                 left_at: None,
             })
             .collect();
@@ -470,6 +472,7 @@ impl Sim {
         match &e {
             Event::PieceVerified(p) => {
                 let prefix = self.info.layout.pieces_in_range(0, PREFIX);
+                self.nodes[i].verified.push(p.get());
                 if prefix.contains(&p.get()) {
                     self.nodes[i].prefix_times.push(self.now);
                 }
@@ -513,6 +516,7 @@ impl Sim {
                 left: n.left_at.map(|t| t - Time::ZERO),
                 completed: n.done_at.map(|t| t - Time::ZERO),
                 first_mib: n.prefix_at.map(|t| t - Time::ZERO),
+                verified_order: n.verified.clone(),
                 prefix_pieces: n.prefix_times.iter().map(|&t| t - Time::ZERO).collect(),
                 uploaded: n.torrent.as_ref().map_or(0, Torrent::uploaded),
                 verified_pieces: n
