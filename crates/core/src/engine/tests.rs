@@ -352,3 +352,44 @@ fn deadline_range_is_downloaded_first() {
     first.sort();
     assert_eq!(first, vec![17, 18, 19], "{order:?}");
 }
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn skipped_files_are_not_downloaded_and_completion_counts_wanted_pieces_only() {
+    // Three files of 5, 3 and 4 blocks; pieces are one block, so file 1 (blocks
+    // 5-7) shares no piece with the others.
+    let lens = [5 * 16384u64, 3 * 16384, 4 * 16384];
+    let data: Vec<u8> = (0..lens.iter().sum::<u64>())
+        .map(|i| (i % 253) as u8)
+        .collect();
+    let files = lens
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| (vec![format!("f{i}")], l))
+        .collect();
+    let mut c = TorrentCreator::new("multi", files, Some(16384)).unwrap();
+    c.update(&data);
+    let info = c.finish().unwrap().1.info;
+    let mut net = Net::new(16384);
+    let s = net.add(seeder(&info), data.clone());
+    let l = net.add(
+        Source::Info {
+            info: Box::new(info.clone()),
+            have: None,
+        },
+        Vec::new(),
+    );
+    net.nodes[l]
+        .t
+        .set_file_priority(Time::ZERO, 1, crate::picker::Priority::Skip);
+    net.connect(s, l);
+    net.run(60);
+    let have = net.nodes[l].t.have().unwrap().clone();
+    assert!(net.nodes[l].t.is_complete());
+    assert!(net.nodes[l].events.contains(&Event::Completed));
+    assert_eq!(
+        have.iter_ones().collect::<Vec<_>>(),
+        vec![0, 1, 2, 3, 4, 8, 9, 10, 11]
+    );
+    assert_eq!(net.nodes[l].t.bytes_left(), Some(0));
+}
