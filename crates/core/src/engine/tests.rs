@@ -148,6 +148,13 @@ impl Net {
     }
 }
 
+fn leecher(info: &Info) -> Source {
+    Source::Info {
+        info: Box::new(info.clone()),
+        have: None,
+    }
+}
+
 fn seeder(info: &Info) -> Source {
     Source::Info {
         info: Box::new(info.clone()),
@@ -161,13 +168,7 @@ fn leecher_downloads_every_piece_from_a_seeder_over_a_byte_stream() {
     let (data, info) = torrent_bytes(300_000, 32768);
     let mut net = Net::new(1000);
     let s = net.add(seeder(&info), data.clone());
-    let l = net.add(
-        Source::Info {
-            info: Box::new(info.clone()),
-            have: None,
-        },
-        Vec::new(),
-    );
+    let l = net.add(leecher(&info), Vec::new());
     net.connect(s, l);
     net.run(60);
     assert!(net.nodes[l].t.is_complete());
@@ -198,13 +199,7 @@ fn a_peer_sending_corrupt_blocks_is_banned_and_the_download_still_completes() {
     let bad = net.add(seeder(&info), data.clone());
     net.nodes[bad].corrupt = true;
     let good = net.add(seeder(&info), data.clone());
-    let l = net.add(
-        Source::Info {
-            info: Box::new(info.clone()),
-            have: None,
-        },
-        Vec::new(),
-    );
+    let l = net.add(leecher(&info), Vec::new());
     net.connect(bad, l);
     net.connect(good, l);
     net.run(120);
@@ -326,13 +321,7 @@ fn deadline_range_is_downloaded_first() {
     let (data, info) = torrent_bytes(20 * 16384, 16384);
     let mut net = Net::new(16384);
     let s = net.add(seeder(&info), data.clone());
-    let l = net.add(
-        Source::Info {
-            info: Box::new(info.clone()),
-            have: None,
-        },
-        Vec::new(),
-    );
+    let l = net.add(leecher(&info), Vec::new());
     let len = data.len() as u64;
     net.nodes[l]
         .t
@@ -372,13 +361,7 @@ fn skipped_files_are_not_downloaded_and_completion_counts_wanted_pieces_only() {
     let info = c.finish().unwrap().1.info;
     let mut net = Net::new(16384);
     let s = net.add(seeder(&info), data.clone());
-    let l = net.add(
-        Source::Info {
-            info: Box::new(info.clone()),
-            have: None,
-        },
-        Vec::new(),
-    );
+    let l = net.add(leecher(&info), Vec::new());
     net.nodes[l]
         .t
         .set_file_priority(Time::ZERO, 1, crate::picker::Priority::Skip);
