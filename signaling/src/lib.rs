@@ -1,0 +1,4 @@
+//! webswarm-signaling: a WebTorrent-compatible WebSocket tracker. The swarm
+//! rules live in [`swarm`] without any I/O; [`server`] is the thin axum layer.
+
+pub mod swarm;

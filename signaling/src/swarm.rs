@@ -1,0 +1,459 @@
+//! The tracker's swarm logic, without sockets: which peers are in which
+//! torrent, who gets each relayed offer, which answers may be relayed, and
+//! when peers expire. Time and randomness are arguments, so every rule here is
+//! unit-tested without a network.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use webswarm_core::rng::Rng;
+use webswarm_core::Time;
+use webswarm_tracker_proto::{
+    Announce, AnnounceEvent, AnnounceResponse, Answer, ClientMessage, Failure, InfoHash, OfferId,
+    PeerId, RelayedAnswer, RelayedOffer, Scrape, ScrapeFile, ScrapeResponse, TrackerMessage,
+};
+
+/// A WebSocket connection, numbered by the server.
+pub type ConnId = u64;
+
+/// Limits and timings of the swarm logic.
+#[derive(Clone, Debug)]
+pub struct SwarmLimits {
+    pub interval: Duration,
+    pub peer_timeout: Duration,
+    /// How long an offer relayed to a peer may still be answered.
+    pub offer_timeout: Duration,
+    pub max_offers_per_announce: usize,
+    pub max_torrents_per_connection: usize,
+    pub max_scrape_hashes: usize,
+    /// Announces per connection: sustained rate and burst.
+    pub announces_per_second: f64,
+    pub announce_burst: f64,
+}
+
+impl Default for SwarmLimits {
+    fn default() -> Self {
+        SwarmLimits {
+            interval: Duration::from_secs(120),
+            peer_timeout: Duration::from_secs(180),
+            offer_timeout: Duration::from_secs(60),
+            max_offers_per_announce: 10,
+            max_torrents_per_connection: 100,
+            max_scrape_hashes: 255,
+            announces_per_second: 10.0,
+            announce_burst: 50.0,
+        }
+    }
+}
+
+struct Peer {
+    conn: ConnId,
+    complete: bool,
+    last_seen: Time,
+    /// Offers relayed to this peer that it may answer: offer id -> (offerer, expiry).
+    answerable: HashMap<OfferId, (PeerId, Time)>,
+}
+
+#[derive(Default)]
+struct Torrent {
+    peers: HashMap<PeerId, Peer>,
+    /// The same ids in a vector, for O(1) random choice.
+    order: Vec<PeerId>,
+    downloaded: u32,
+}
+
+impl Torrent {
+    fn counts(&self) -> (u32, u32) {
+        let complete = self.peers.values().filter(|p| p.complete).count() as u32;
+        (complete, self.peers.len() as u32 - complete)
+    }
+
+    fn insert(&mut self, id: PeerId, peer: Peer) {
+        if self.peers.insert(id, peer).is_none() {
+            self.order.push(id);
+        }
+    }
+
+    fn remove(&mut self, id: &PeerId) -> Option<Peer> {
+        let p = self.peers.remove(id)?;
+        if let Some(i) = self.order.iter().position(|x| x == id) {
+            self.order.swap_remove(i);
+        }
+        Some(p)
+    }
+
+    /// Up to `n` distinct random peers other than `not`.
+    fn sample(&self, n: usize, not: &PeerId, rng: &mut Rng) -> Vec<PeerId> {
+        let others = self
+            .order
+            .len()
+            .saturating_sub(usize::from(self.peers.contains_key(not)));
+        let n = n.min(others);
+        let mut out: Vec<PeerId> = Vec::with_capacity(n);
+        if n * 3 >= self.order.len() {
+            // Dense: shuffle a copy.
+            let mut all: Vec<PeerId> = self.order.iter().filter(|p| *p != not).copied().collect();
+            rng.shuffle(&mut all);
+            all.truncate(n);
+            return all;
+        }
+        while out.len() < n {
+            let p = self.order[rng.below(self.order.len())];
+            if p != *not && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
+}
+
+#[derive(Default)]
+struct Conn {
+    /// (torrent, the peer id this connection uses in it)
+    joined: Vec<(InfoHash, PeerId)>,
+    tokens: f64,
+    refilled: Time,
+}
+
+/// Messages to deliver, in order.
+pub type Outbox = Vec<(ConnId, TrackerMessage)>;
+
+/// Counters for `/stats.json` and `/metrics`.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct SwarmCounters {
+    pub announces: u64,
+    pub offers_relayed: u64,
+    pub answers_relayed: u64,
+    pub answers_refused: u64,
+    pub scrapes: u64,
+    pub failures: u64,
+}
+
+pub struct Swarms {
+    limits: SwarmLimits,
+    torrents: HashMap<InfoHash, Torrent>,
+    conns: HashMap<ConnId, Conn>,
+    pub counters: SwarmCounters,
+}
+
+fn failure(reason: &str, action: &str, info_hash: Option<InfoHash>) -> TrackerMessage {
+    TrackerMessage::Failure(Failure {
+        reason: reason.to_owned(),
+        action: Some(action.to_owned()),
+        info_hash,
+    })
+}
+
+impl Swarms {
+    pub fn new(limits: SwarmLimits) -> Self {
+        Swarms {
+            limits,
+            torrents: HashMap::new(),
+            conns: HashMap::new(),
+            counters: SwarmCounters::default(),
+        }
+    }
+
+    pub fn limits(&self) -> &SwarmLimits {
+        &self.limits
+    }
+
+    pub fn connect(&mut self, conn: ConnId, now: Time) {
+        self.conns.insert(
+            conn,
+            Conn {
+                joined: Vec::new(),
+                tokens: self.limits.announce_burst,
+                refilled: now,
+            },
+        );
+    }
+
+    /// The socket closed: every swarm it joined sees it as stopped.
+    pub fn disconnect(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        for (ih, id) in c.joined {
+            self.leave(&ih, &id);
+        }
+    }
+
+    fn leave(&mut self, ih: &InfoHash, id: &PeerId) {
+        if let Some(t) = self.torrents.get_mut(ih) {
+            t.remove(id);
+            if t.peers.is_empty() {
+                self.torrents.remove(ih);
+            }
+        }
+    }
+
+    pub fn handle(&mut self, conn: ConnId, msg: ClientMessage, now: Time, rng: &mut Rng) -> Outbox {
+        let mut out = Outbox::new();
+        match msg {
+            ClientMessage::Announce(a) => self.announce(conn, a, now, rng, &mut out),
+            ClientMessage::Answer(a) => self.answer(conn, a, now, &mut out),
+            ClientMessage::Scrape(s) => self.scrape(conn, s, &mut out),
+        }
+        self.counters.failures += out
+            .iter()
+            .filter(|(c, m)| *c == conn && matches!(m, TrackerMessage::Failure(_)))
+            .count() as u64;
+        out
+    }
+
+    /// Takes one announce token from the connection's bucket.
+    fn take_token(&mut self, conn: ConnId, now: Time) -> bool {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return false;
+        };
+        let dt = now.saturating_since(c.refilled).as_secs_f64();
+        c.tokens =
+            (c.tokens + dt * self.limits.announces_per_second).min(self.limits.announce_burst);
+        c.refilled = now;
+        if c.tokens >= 1.0 {
+            c.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn announce(&mut self, conn: ConnId, a: Announce, now: Time, rng: &mut Rng, out: &mut Outbox) {
+        let ih = a.info_hash;
+        if !self.take_token(conn, now) {
+            out.push((
+                conn,
+                failure("too many announces: slow down", "announce", Some(ih)),
+            ));
+            return;
+        }
+        self.counters.announces += 1;
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let existing = c.joined.iter().find(|(h, _)| *h == ih).map(|(_, id)| *id);
+        match existing {
+            Some(id) if id != a.peer_id => {
+                out.push((
+                    conn,
+                    failure(
+                        "one peer id per torrent per connection",
+                        "announce",
+                        Some(ih),
+                    ),
+                ));
+                return;
+            }
+            None if c.joined.len() >= self.limits.max_torrents_per_connection => {
+                out.push((
+                    conn,
+                    failure("too many torrents on this connection", "announce", Some(ih)),
+                ));
+                return;
+            }
+            _ => {}
+        }
+        if a.event == Some(AnnounceEvent::Stopped) {
+            self.leave(&ih, &a.peer_id);
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.joined.retain(|(h, _)| *h != ih);
+            }
+            return;
+        }
+        // The same peer id from another connection is taken over by this one.
+        let torrent = self.torrents.entry(ih).or_default();
+        if let Some(old) = torrent
+            .peers
+            .get(&a.peer_id)
+            .map(|p| p.conn)
+            .filter(|&c| c != conn)
+        {
+            if let Some(c) = self.conns.get_mut(&old) {
+                c.joined.retain(|(h, _)| *h != ih);
+            }
+        }
+        let complete = a.left == Some(0) || a.event == Some(AnnounceEvent::Completed);
+        let was_complete = torrent.peers.get(&a.peer_id).is_some_and(|p| p.complete);
+        if a.event == Some(AnnounceEvent::Completed) && !was_complete {
+            torrent.downloaded += 1;
+        }
+        let answerable = torrent
+            .peers
+            .get_mut(&a.peer_id)
+            .map(|p| std::mem::take(&mut p.answerable))
+            .unwrap_or_default();
+        torrent.insert(
+            a.peer_id,
+            Peer {
+                conn,
+                complete,
+                last_seen: now,
+                answerable,
+            },
+        );
+        if existing.is_none() {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.joined.push((ih, a.peer_id));
+            }
+        }
+        let offers: Vec<_> = a
+            .offers
+            .into_iter()
+            .take(self.limits.max_offers_per_announce)
+            .collect();
+        let targets = torrent.sample(offers.len(), &a.peer_id, rng);
+        let expires = now + self.limits.offer_timeout;
+        for (to, offer) in targets.iter().zip(offers) {
+            let Some(peer) = torrent.peers.get_mut(to) else {
+                continue;
+            };
+            // Bounded: at most one live entry per offer id, and old ones are
+            // dropped when the map grows past a few announces' worth.
+            if peer.answerable.len() >= 4 * self.limits.max_offers_per_announce {
+                peer.answerable.retain(|_, (_, exp)| *exp > now);
+                if peer.answerable.len() >= 4 * self.limits.max_offers_per_announce {
+                    continue;
+                }
+            }
+            peer.answerable.insert(offer.offer_id, (a.peer_id, expires));
+            self.counters.offers_relayed += 1;
+            out.push((
+                peer.conn,
+                TrackerMessage::Offer(RelayedOffer {
+                    action: "announce".into(),
+                    offer: offer.offer,
+                    offer_id: offer.offer_id,
+                    peer_id: a.peer_id,
+                    info_hash: ih,
+                }),
+            ));
+        }
+        let (complete, incomplete) = torrent.counts();
+        out.push((
+            conn,
+            TrackerMessage::Announced(AnnounceResponse {
+                action: "announce".into(),
+                info_hash: ih,
+                complete,
+                incomplete,
+                interval: self.limits.interval.as_secs() as u32,
+            }),
+        ));
+    }
+
+    fn answer(&mut self, conn: ConnId, a: Answer, now: Time, out: &mut Outbox) {
+        let ih = a.info_hash;
+        let refuse =
+            |out: &mut Outbox, why: &str| out.push((conn, failure(why, "announce", Some(ih))));
+        let Some(torrent) = self.torrents.get_mut(&ih) else {
+            self.counters.answers_refused += 1;
+            return refuse(out, "answer for a torrent you have not joined");
+        };
+        let Some(answerer) = torrent.peers.get_mut(&a.peer_id).filter(|p| p.conn == conn) else {
+            self.counters.answers_refused += 1;
+            return refuse(
+                out,
+                "answer from a peer id this connection did not announce",
+            );
+        };
+        answerer.last_seen = now;
+        // Relay only an answer to an offer we forwarded to this peer, once.
+        match answerer.answerable.remove(&a.offer_id) {
+            Some((offerer, exp)) if offerer == a.to_peer_id && exp > now => {}
+            _ => {
+                self.counters.answers_refused += 1;
+                return refuse(out, "answer to an offer this peer was not sent");
+            }
+        }
+        let Some(offerer) = torrent.peers.get(&a.to_peer_id) else {
+            self.counters.answers_refused += 1;
+            return refuse(out, "the offering peer has left");
+        };
+        self.counters.answers_relayed += 1;
+        out.push((
+            offerer.conn,
+            TrackerMessage::Answer(RelayedAnswer {
+                action: "announce".into(),
+                answer: a.answer,
+                offer_id: a.offer_id,
+                peer_id: a.peer_id,
+                info_hash: ih,
+            }),
+        ));
+    }
+
+    fn scrape(&mut self, conn: ConnId, s: Scrape, out: &mut Outbox) {
+        self.counters.scrapes += 1;
+        if s.info_hashes.is_empty() {
+            out.push((
+                conn,
+                failure("scrape needs at least one info_hash", "scrape", None),
+            ));
+            return;
+        }
+        if s.info_hashes.len() > self.limits.max_scrape_hashes {
+            let why = format!(
+                "scrape of at most {} info_hashes",
+                self.limits.max_scrape_hashes
+            );
+            out.push((conn, failure(&why, "scrape", None)));
+            return;
+        }
+        let files = s
+            .info_hashes
+            .iter()
+            .map(|ih| {
+                let f = self.torrents.get(ih).map_or(ScrapeFile::default(), |t| {
+                    let (complete, incomplete) = t.counts();
+                    ScrapeFile {
+                        complete,
+                        incomplete,
+                        downloaded: t.downloaded,
+                    }
+                });
+                (*ih, f)
+            })
+            .collect();
+        out.push((
+            conn,
+            TrackerMessage::Scrape(ScrapeResponse {
+                files,
+                min_request_interval: self.limits.interval.as_secs() as u32,
+            }),
+        ));
+    }
+
+    /// Drops peers not heard from within the timeout. Call periodically.
+    pub fn expire(&mut self, now: Time) {
+        let timeout = self.limits.peer_timeout;
+        let mut gone: Vec<(InfoHash, PeerId, ConnId)> = Vec::new();
+        for (ih, t) in &self.torrents {
+            for (id, p) in &t.peers {
+                if now.saturating_since(p.last_seen) > timeout {
+                    gone.push((*ih, *id, p.conn));
+                }
+            }
+        }
+        for (ih, id, conn) in gone {
+            self.leave(&ih, &id);
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.joined.retain(|(h, p)| !(*h == ih && *p == id));
+            }
+        }
+    }
+
+    /// (torrents, seeders, leechers)
+    pub fn totals(&self) -> (usize, u64, u64) {
+        let (mut s, mut l) = (0, 0);
+        for t in self.torrents.values() {
+            let (c, i) = t.counts();
+            s += u64::from(c);
+            l += u64::from(i);
+        }
+        (self.torrents.len(), s, l)
+    }
+}
+
+#[cfg(test)]
+mod tests;

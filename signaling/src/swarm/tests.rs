@@ -1,0 +1,264 @@
+use super::*;
+use webswarm_tracker_proto::{Offer, Sdp};
+
+const IH: InfoHash = InfoHash([7; 20]);
+
+fn pid(n: u8) -> PeerId {
+    PeerId([n; 20])
+}
+
+fn announce(
+    peer: u8,
+    offers: usize,
+    left: Option<u64>,
+    event: Option<AnnounceEvent>,
+) -> ClientMessage {
+    ClientMessage::Announce(Announce {
+        action: "announce",
+        info_hash: IH,
+        peer_id: pid(peer),
+        numwant: Some(offers as u32),
+        uploaded: 0,
+        downloaded: 0,
+        left,
+        event,
+        offers: (0..offers)
+            .map(|i| Offer {
+                offer: Sdp::offer(format!("sdp{peer}-{i}")),
+                offer_id: OfferId([peer * 16 + i as u8; 20]),
+            })
+            .collect(),
+        trackerid: None,
+    })
+}
+
+fn answer(from: u8, to: u8, offer: OfferId) -> ClientMessage {
+    ClientMessage::Answer(Answer {
+        action: "announce",
+        info_hash: IH,
+        peer_id: pid(from),
+        to_peer_id: pid(to),
+        offer_id: offer,
+        answer: Sdp::answer("ans"),
+    })
+}
+
+struct T {
+    s: Swarms,
+    rng: Rng,
+    now: Time,
+}
+
+impl T {
+    fn new() -> Self {
+        T {
+            s: Swarms::new(SwarmLimits::default()),
+            rng: Rng::new(1),
+            now: Time::from_millis(1000),
+        }
+    }
+    fn join(&mut self, conn: ConnId) {
+        self.s.connect(conn, self.now);
+    }
+    fn send(&mut self, conn: ConnId, m: ClientMessage) -> Outbox {
+        self.s.handle(conn, m, self.now, &mut self.rng)
+    }
+}
+
+fn failures(out: &Outbox) -> Vec<String> {
+    out.iter()
+        .filter_map(|(_, m)| match m {
+            TrackerMessage::Failure(f) => Some(f.reason.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn offers_go_to_distinct_other_peers_and_counts_treat_null_left_as_incomplete() {
+    let mut t = T::new();
+    for c in 1..=4 {
+        t.join(c);
+        t.send(
+            c,
+            announce(c as u8, 0, Some(0), Some(AnnounceEvent::Started)),
+        );
+    }
+    t.join(9);
+    let out = t.send(9, announce(9, 10, None, Some(AnnounceEvent::Started)));
+    let targets: Vec<ConnId> = out
+        .iter()
+        .filter(|(_, m)| matches!(m, TrackerMessage::Offer(_)))
+        .map(|(c, _)| *c)
+        .collect();
+    let mut sorted = targets.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        vec![1, 2, 3, 4],
+        "one offer per other peer, never the sender"
+    );
+    let Some((9, TrackerMessage::Announced(r))) = out.last() else {
+        panic!("{out:?}")
+    };
+    assert_eq!((r.complete, r.incomplete, r.interval), (4, 1, 120));
+}
+
+#[test]
+fn answers_are_relayed_only_for_offers_actually_forwarded_and_only_once() {
+    let mut t = T::new();
+    t.join(1);
+    t.send(1, announce(1, 0, Some(0), None));
+    t.join(2);
+    let out = t.send(2, announce(2, 1, Some(5), None));
+    let Some((1, TrackerMessage::Offer(o))) = out.first() else {
+        panic!("{out:?}")
+    };
+    let offer_id = o.offer_id;
+    // An answer to an offer never sent, and one naming the wrong offerer, are refused.
+    assert_eq!(
+        failures(&t.send(1, answer(1, 2, OfferId([99; 20])))).len(),
+        1
+    );
+    assert_eq!(failures(&t.send(1, answer(1, 3, offer_id))).len(), 1);
+    // The forwarded offer was consumed by the wrong answer above: re-offer.
+    let out = t.send(2, announce(2, 1, Some(5), None));
+    let Some((1, TrackerMessage::Offer(o))) = out.first() else {
+        panic!()
+    };
+    let out = t.send(1, answer(1, 2, o.offer_id));
+    assert!(matches!(out.as_slice(), [(2, TrackerMessage::Answer(a))] if a.peer_id == pid(1)));
+    assert_eq!(
+        failures(&t.send(1, answer(1, 2, o.offer_id))).len(),
+        1,
+        "only once"
+    );
+    // An answer from a connection that did not announce that peer id.
+    t.join(5);
+    assert_eq!(failures(&t.send(5, answer(1, 2, o.offer_id))).len(), 1);
+}
+
+#[test]
+fn offers_expire_and_peers_time_out() {
+    let mut t = T::new();
+    t.join(1);
+    t.send(1, announce(1, 0, Some(0), None));
+    t.join(2);
+    let out = t.send(2, announce(2, 1, Some(5), None));
+    let Some((1, TrackerMessage::Offer(o))) = out.first() else {
+        panic!()
+    };
+    t.now = t.now + Duration::from_secs(61);
+    assert_eq!(
+        failures(&t.send(1, answer(1, 2, o.offer_id))).len(),
+        1,
+        "offer expired"
+    );
+    t.now = t.now + Duration::from_secs(200);
+    t.s.expire(t.now);
+    assert_eq!(t.s.totals(), (0, 0, 0));
+}
+
+#[test]
+fn one_peer_id_per_torrent_per_connection_and_disconnect_leaves_every_swarm() {
+    let mut t = T::new();
+    t.join(1);
+    t.send(1, announce(1, 0, Some(3), None));
+    assert_eq!(
+        failures(&t.send(1, announce(2, 0, Some(3), None))),
+        vec!["one peer id per torrent per connection"]
+    );
+    t.send(1, announce(1, 0, Some(0), Some(AnnounceEvent::Completed)));
+    assert_eq!(t.s.totals(), (1, 1, 0));
+    t.s.disconnect(1);
+    assert_eq!(t.s.totals(), (0, 0, 0));
+}
+
+#[test]
+fn stopped_leaves_and_completed_counts_downloads_once() {
+    let mut t = T::new();
+    t.join(1);
+    t.send(1, announce(1, 0, Some(3), Some(AnnounceEvent::Started)));
+    t.send(1, announce(1, 0, Some(0), Some(AnnounceEvent::Completed)));
+    t.send(1, announce(1, 0, Some(0), Some(AnnounceEvent::Completed)));
+    let out = t.send(
+        1,
+        ClientMessage::Scrape(Scrape {
+            info_hashes: vec![IH, InfoHash([8; 20])],
+        }),
+    );
+    let Some((1, TrackerMessage::Scrape(s))) = out.first() else {
+        panic!()
+    };
+    assert_eq!(
+        s.files[0].1,
+        ScrapeFile {
+            complete: 1,
+            incomplete: 0,
+            downloaded: 1
+        }
+    );
+    assert_eq!(s.files[1].1, ScrapeFile::default());
+    t.send(1, announce(1, 0, Some(0), Some(AnnounceEvent::Stopped)));
+    assert_eq!(t.s.totals(), (0, 0, 0));
+}
+
+#[test]
+fn limits_reply_with_failures_that_name_action_and_info_hash() {
+    let mut t = T::new();
+    t.s = Swarms::new(SwarmLimits {
+        announce_burst: 3.0,
+        announces_per_second: 1.0,
+        max_torrents_per_connection: 1,
+        max_scrape_hashes: 2,
+        ..SwarmLimits::default()
+    });
+    t.join(1);
+    for _ in 0..3 {
+        assert!(failures(&t.send(1, announce(1, 0, Some(1), None))).is_empty());
+    }
+    let out = t.send(1, announce(1, 0, Some(1), None));
+    let Some((1, TrackerMessage::Failure(f))) = out.first() else {
+        panic!()
+    };
+    assert_eq!(
+        (f.action.as_deref(), f.info_hash),
+        (Some("announce"), Some(IH))
+    );
+    t.now = t.now + Duration::from_secs(2);
+    let mut other = announce(1, 0, Some(1), None);
+    if let ClientMessage::Announce(a) = &mut other {
+        a.info_hash = InfoHash([9; 20]);
+    }
+    assert_eq!(
+        failures(&t.send(1, other)),
+        vec!["too many torrents on this connection"]
+    );
+    let scrape = |n: u8| {
+        ClientMessage::Scrape(Scrape {
+            info_hashes: (0..n).map(|i| InfoHash([i; 20])).collect(),
+        })
+    };
+    assert_eq!(
+        failures(&t.send(1, scrape(3))),
+        vec!["scrape of at most 2 info_hashes"]
+    );
+    assert_eq!(
+        failures(&t.send(1, scrape(0))),
+        vec!["scrape needs at least one info_hash"]
+    );
+}
+
+#[test]
+fn offers_to_a_peer_that_never_answers_stay_bounded() {
+    let mut t = T::new();
+    t.join(1);
+    t.send(1, announce(1, 0, Some(0), None));
+    t.join(2);
+    for _ in 0..100 {
+        t.now = t.now + Duration::from_millis(500);
+        t.send(2, announce(2, 10, Some(5), None));
+    }
+    let answerable = t.s.torrents[&IH].peers[&pid(1)].answerable.len();
+    assert!(answerable <= 40, "{answerable}");
+}
