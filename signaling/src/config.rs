@@ -1,0 +1,168 @@
+//! Tracker configuration: a TOML file (unknown fields are refused) overlaid by
+//! command-line flags. `webswarm-tracker --print-config` prints every field
+//! with its default and meaning.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::swarm::SwarmLimits;
+
+/// Every field with its default; parsed in a test so it cannot drift.
+pub const DEFAULT_TOML: &str = r#"# webswarm-tracker configuration. Every field is optional.
+
+# Address and port to listen on (HTTP and WebSocket on the same port).
+bind = "127.0.0.1:8000"
+# Seconds between announces that clients are told to wait.
+interval_secs = 120
+# Seconds without an announce after which a peer leaves its swarms.
+peer_timeout_secs = 180
+# Seconds during which a relayed offer may be answered.
+offer_timeout_secs = 60
+# Largest WebSocket message accepted, in bytes; larger ones close the socket (1009).
+max_message_bytes = 65536
+# Offers relayed per announce; extra offers are ignored.
+max_offers_per_announce = 10
+# Torrents one connection may join.
+max_torrents_per_connection = 100
+# Info-hashes one scrape may name.
+max_scrape_hashes = 255
+# Announces per second one connection may send (sustained), and the burst allowed.
+announces_per_second = 10.0
+announce_burst = 50.0
+# Open WebSocket connections; more are refused with HTTP 503.
+max_connections = 10000
+# Messages waiting to be written to one connection; a client that lets its
+# queue fill up is disconnected (close code 1008, "send queue full").
+send_queue = 256
+# Proxies whose X-Forwarded-For header names the real client address.
+trusted_proxies = []
+"#;
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub interval_secs: u64,
+    pub peer_timeout_secs: u64,
+    pub offer_timeout_secs: u64,
+    pub max_message_bytes: usize,
+    pub max_offers_per_announce: usize,
+    pub max_torrents_per_connection: usize,
+    pub max_scrape_hashes: usize,
+    pub announces_per_second: f64,
+    pub announce_burst: f64,
+    pub max_connections: usize,
+    pub send_queue: usize,
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            interval_secs: 120,
+            peer_timeout_secs: 180,
+            offer_timeout_secs: 60,
+            max_message_bytes: 64 * 1024,
+            max_offers_per_announce: 10,
+            max_torrents_per_connection: 100,
+            max_scrape_hashes: 255,
+            announces_per_second: 10.0,
+            announce_burst: 50.0,
+            max_connections: 10_000,
+            send_queue: 256,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("invalid setting: {0}")]
+    Invalid(&'static str),
+}
+
+impl Config {
+    pub fn from_toml(text: &str, path: PathBuf) -> Result<Self, ConfigError> {
+        let c: Config =
+            toml::from_str(text).map_err(|source| ConfigError::Parse { path, source })?;
+        c.check()
+    }
+
+    pub fn load(path: PathBuf) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Config::from_toml(&text, path)
+    }
+
+    pub fn check(self) -> Result<Self, ConfigError> {
+        if self.send_queue == 0 {
+            return Err(ConfigError::Invalid("send_queue must be at least 1"));
+        }
+        if self.max_message_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "max_message_bytes must be at least 1024",
+            ));
+        }
+        if !(self.announces_per_second > 0.0 && self.announce_burst >= 1.0) {
+            return Err(ConfigError::Invalid(
+                "announces_per_second must be > 0 and announce_burst >= 1",
+            ));
+        }
+        Ok(self)
+    }
+
+    pub fn swarm_limits(&self) -> SwarmLimits {
+        SwarmLimits {
+            interval: Duration::from_secs(self.interval_secs),
+            peer_timeout: Duration::from_secs(self.peer_timeout_secs),
+            offer_timeout: Duration::from_secs(self.offer_timeout_secs),
+            max_offers_per_announce: self.max_offers_per_announce,
+            max_torrents_per_connection: self.max_torrents_per_connection,
+            max_scrape_hashes: self.max_scrape_hashes,
+            announces_per_second: self.announces_per_second,
+            announce_burst: self.announce_burst,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_defaults_are_the_defaults() {
+        assert_eq!(
+            Config::from_toml(DEFAULT_TOML, "default".into()).unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_refused() {
+        let e = Config::from_toml("bnid = \"127.0.0.1:1\"", "x.toml".into()).unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+        assert!(Config::from_toml("send_queue = 0", "x.toml".into()).is_err());
+        let c = Config::from_toml(
+            "bind = \"127.0.0.1:9\"\ntrusted_proxies = [\"10.0.0.1\"]",
+            "x.toml".into(),
+        )
+        .unwrap();
+        assert_eq!(c.bind.port(), 9);
+    }
+}

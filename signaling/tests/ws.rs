@@ -1,0 +1,378 @@
+//! The tracker over real WebSockets on 127.0.0.1.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+use webswarm_core::rng::Rng;
+use webswarm_signaling::config::Config;
+use webswarm_signaling::server::{serve, App};
+use webswarm_tracker_proto::{binstr_encode, TrackerMessage};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+const WAIT: Duration = Duration::from_secs(5);
+
+struct Tracker {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Tracker {
+    async fn start(cfg: Config) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app: Arc<App> = App::new(cfg, 42);
+        let task = tokio::spawn(async move {
+            serve(app, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        Tracker {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    async fn client(&self) -> Ws {
+        let (ws, _) = timeout(WAIT, connect_async(format!("ws://{}/announce", self.addr)))
+            .await
+            .unwrap()
+            .unwrap();
+        ws
+    }
+
+    async fn http(&self, path: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(self.addr).await.unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut buf = Vec::new();
+        timeout(WAIT, s.read_to_end(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf).to_string();
+        let status = text[9..12].parse().unwrap();
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        let _ = timeout(WAIT, self.task).await;
+    }
+}
+
+fn id(c: char) -> String {
+    // Include bytes >= 0x80 to exercise the latin-1 binary strings.
+    format!("{c}\u{00e9}\u{00ff}{}", c.to_string().repeat(17))
+}
+
+fn announce(ih: &str, peer: &str, left: Option<u64>, offers: &[(&str, &str)]) -> String {
+    let offers: Vec<serde_json::Value> = offers
+        .iter()
+        .map(|(oid, sdp)| serde_json::json!({"offer": {"type": "offer", "sdp": sdp}, "offer_id": oid}))
+        .collect();
+    serde_json::json!({"action": "announce", "info_hash": ih, "peer_id": peer, "numwant": offers.len(),
+        "uploaded": 0, "downloaded": 0, "left": left, "event": "started", "offers": offers})
+    .to_string()
+}
+
+async fn send(ws: &mut Ws, text: String) {
+    ws.send(Message::text(text)).await.unwrap();
+}
+
+async fn recv(ws: &mut Ws) -> TrackerMessage {
+    loop {
+        match timeout(WAIT, ws.next()).await.expect("no message in time") {
+            Some(Ok(Message::Text(t))) => return TrackerMessage::from_json(t.as_str()).unwrap(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+async fn expect_failure(ws: &mut Ws, reason: &str) {
+    match recv(ws).await {
+        TrackerMessage::Failure(f) => {
+            assert!(
+                f.reason.contains(reason),
+                "{:?} does not contain {reason:?}",
+                f.reason
+            );
+            assert!(f.action.is_some(), "a failure must name its action");
+        }
+        other => panic!("expected failure {reason:?}, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn offers_and_answers_are_relayed_between_real_websocket_clients() {
+    let t = Tracker::start(Config::default()).await;
+    let (ih, a_id, b_id, offer) = (id('i'), id('a'), id('b'), id('o'));
+    let mut a = t.client().await;
+    send(&mut a, announce(&ih, &a_id, Some(0), &[])).await;
+    let TrackerMessage::Announced(r) = recv(&mut a).await else {
+        panic!()
+    };
+    assert_eq!((r.complete, r.incomplete), (1, 0));
+
+    let mut b = t.client().await;
+    send(&mut b, announce(&ih, &b_id, None, &[(&offer, "v=0\r\nB")])).await;
+    let TrackerMessage::Offer(o) = recv(&mut a).await else {
+        panic!()
+    };
+    assert_eq!(
+        (o.offer.sdp.as_str(), binstr_encode(&o.peer_id.0)),
+        ("v=0\r\nB", b_id.clone())
+    );
+    let TrackerMessage::Announced(r) = recv(&mut b).await else {
+        panic!()
+    };
+    assert_eq!(
+        (r.complete, r.incomplete),
+        (1, 1),
+        "left: null counts as incomplete"
+    );
+
+    let answer = serde_json::json!({"action": "announce", "info_hash": ih, "peer_id": a_id, "to_peer_id": b_id,
+        "offer_id": offer, "answer": {"type": "answer", "sdp": "v=0\r\nA"}});
+    send(&mut a, answer.to_string()).await;
+    let TrackerMessage::Answer(ans) = recv(&mut b).await else {
+        panic!()
+    };
+    assert_eq!(ans.answer.sdp, "v=0\r\nA");
+    // Only once.
+    send(&mut a, answer.to_string()).await;
+    expect_failure(&mut a, "not sent").await;
+
+    let (status, body) = t.http("/stats.json").await;
+    assert_eq!(status, 200);
+    let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(stats["offers_relayed"], 1);
+    assert_eq!(stats["answers_relayed"], 1);
+    assert_eq!(stats["connections"], 2);
+    let (_, metrics) = t.http("/metrics").await;
+    assert!(
+        metrics.contains("webswarm_tracker_announces_total 2"),
+        "{metrics}"
+    );
+    assert_eq!(t.http("/health").await, (200, "ok\n".into()));
+
+    // Closing a socket stops every swarm it joined.
+    a.close(None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    send(
+        &mut b,
+        serde_json::json!({"action": "scrape", "info_hash": ih}).to_string(),
+    )
+    .await;
+    let TrackerMessage::Scrape(s) = recv(&mut b).await else {
+        panic!()
+    };
+    assert_eq!((s.files[0].1.complete, s.files[0].1.incomplete), (0, 1));
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_reply_and_the_socket_stays_open() {
+    let t = Tracker::start(Config::default()).await;
+    let mut c = t.client().await;
+    let cases = [
+        ("{not json".to_owned(), "malformed JSON"),
+        ("[1,2]".to_owned(), "not a JSON object"),
+        (r#"{"action":"launch"}"#.to_owned(), "invalid action"),
+        (announce("0123456789abcdef0123456789abcdef01234567", &id('p'), Some(1), &[]), "invalid info_hash"),
+        (announce(&id('i'), "short", Some(1), &[]), "invalid peer_id"),
+        (r#"{"action":"announce","info_hash":5}"#.to_owned(), "invalid message"),
+        (
+            serde_json::json!({"action":"announce","info_hash":id('i'),"peer_id":id('p'),"to_peer_id":id('q'),
+                "offer_id":id('o'),"answer":{"type":"answer","sdp":"x"}}).to_string(),
+            "not joined",
+        ),
+        (r#"{"action":"scrape","info_hash":[]}"#.to_owned(), "at least one"),
+    ];
+    for (text, reason) in cases {
+        send(&mut c, text).await;
+        expect_failure(&mut c, reason).await;
+    }
+    c.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+    expect_failure(&mut c, "binary frames").await;
+    // Still serving this socket.
+    send(&mut c, announce(&id('i'), &id('p'), Some(0), &[])).await;
+    assert!(matches!(recv(&mut c).await, TrackerMessage::Announced(_)));
+
+    // A frame over the limit closes that socket with 1009; others are unaffected.
+    let mut big = t.client().await;
+    big.send(Message::text("x".repeat(70_000))).await.unwrap();
+    let closed = timeout(WAIT, async {
+        loop {
+            match big.next().await {
+                Some(Ok(Message::Close(Some(f)))) => return Some(u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(closed.is_none() || closed == Some(1009), "{closed:?}");
+    send(
+        &mut c,
+        r#"{"action":"scrape","info_hash":["aaaaaaaaaaaaaaaaaaaa"]}"#.to_owned(),
+    )
+    .await;
+    assert!(matches!(recv(&mut c).await, TrackerMessage::Scrape(_)));
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_and_others_keep_being_served() {
+    let t = Tracker::start(Config {
+        send_queue: 8,
+        ..Config::default()
+    })
+    .await;
+    let mut other = t.client().await;
+    let mut sleeper = t.client().await;
+    send(&mut sleeper, announce(&id('i'), &id('s'), Some(0), &[])).await;
+    // The sleeper asks for large scrapes and never reads the replies; once the
+    // kernel buffers and its queue of 8 are full, the tracker closes it.
+    let hashes: Vec<String> = (0..255u32).map(|i| format!("{:0>20}", i)).collect();
+    let scrape = serde_json::json!({"action": "scrape", "info_hash": hashes}).to_string();
+    let mut closed = false;
+    for round in 0..200 {
+        for _ in 0..50 {
+            if sleeper.send(Message::text(scrape.clone())).await.is_err() {
+                break;
+            }
+        }
+        let (_, body) = t.http("/stats.json").await;
+        let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if stats["slow_clients_closed"] == 1 {
+            assert_eq!(stats["seeders"], 0, "the closed client left its swarm");
+            closed = true;
+            break;
+        }
+        // Meanwhile a client that reads is served normally.
+        send(
+            &mut other,
+            format!(r#"{{"action":"scrape","info_hash":"{}"}}"#, id('i')),
+        )
+        .await;
+        assert!(
+            matches!(recv(&mut other).await, TrackerMessage::Scrape(_)),
+            "round {round}"
+        );
+    }
+    assert!(closed, "the client that stopped reading was never closed");
+    // Its connection is really gone on the tracker's side.
+    let mut open = serde_json::Value::Null;
+    for _ in 0..50 {
+        let (_, body) = t.http("/stats.json").await;
+        open = serde_json::from_str::<serde_json::Value>(&body).unwrap()["connections"].clone();
+        if open == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(open, 1, "the slow client's connection is still open");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_are_refused_with_503() {
+    let t = Tracker::start(Config {
+        max_connections: 2,
+        ..Config::default()
+    })
+    .await;
+    let _a = t.client().await;
+    let _b = t.client().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let third = connect_async(format!("ws://{}/", t.addr)).await;
+    let err = third
+        .expect_err("third connection must be refused")
+        .to_string();
+    assert!(err.contains("503"), "{err}");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn random_frames_never_take_the_tracker_down() {
+    let t = Tracker::start(Config {
+        announces_per_second: 1000.0,
+        announce_burst: 1000.0,
+        ..Config::default()
+    })
+    .await;
+    let mut rng = Rng::new(7);
+    let pieces = [
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        "\"action\"",
+        "\"announce\"",
+        "\"scrape\"",
+        "\"info_hash\"",
+        "\"peer_id\"",
+        "\"offers\"",
+        "\"answer\"",
+        "\"offer_id\"",
+        "\"to_peer_id\"",
+        "null",
+        "0",
+        "-1",
+        "1e309",
+        "true",
+        "\"\\u0000\"",
+        "\"aaaaaaaaaaaaaaaaaaaa\"",
+        "\"é\"",
+        "\"event\"",
+        "\"stopped\"",
+        "{\"type\":\"offer\",\"sdp\":\"x\"}",
+    ];
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(t.client().await);
+    }
+    for i in 0..2000 {
+        let n = 1 + rng.below(12);
+        let text: String = (0..n).map(|_| pieces[rng.below(pieces.len())]).collect();
+        let c = &mut clients[i % 4];
+        if rng.below(10) == 0 {
+            let mut bytes = vec![0u8; rng.below(64)];
+            rng.fill(&mut bytes);
+            c.send(Message::binary(bytes)).await.unwrap();
+        } else {
+            c.send(Message::text(text)).await.unwrap();
+        }
+        // Every frame gets exactly one reply (a failure, or a response).
+        let _ = recv(c).await;
+    }
+    // A proper exchange still works afterwards.
+    let mut a = t.client().await;
+    send(&mut a, announce(&id('x'), &id('y'), Some(0), &[])).await;
+    assert!(matches!(recv(&mut a).await, TrackerMessage::Announced(_)));
+    assert_eq!(t.http("/health").await.0, 200);
+    t.stop().await;
+}
