@@ -123,6 +123,10 @@ fn setup() -> Result {
         ("mktorrent", "mktorrent"),
         ("transmission-show", "transmission-cli"),
         ("node", "nodejs"),
+        ("npm", "npm"),
+        ("chromium", "chromium"),
+        ("unshare", "util-linux"),
+        ("ip", "iproute2"),
     ] {
         if !have(cmd) {
             missing.push(pkg);
@@ -131,7 +135,32 @@ fn setup() -> Result {
     if !missing.is_empty() {
         apt_install(&missing)?;
     }
-    Ok(())
+    // WebTorrent and playwright-core at the versions package-lock.json pins.
+    // Install scripts stay off: one of WebTorrent's dependencies fails its
+    // native build here, and the browser bundle does not need it.
+    run("npm ci (tests/)", {
+        let mut c = Command::new("npm");
+        c.args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+            .current_dir(root().join("tests"));
+        c
+    })
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// Browser tests run in a private network namespace holding only loopback,
+/// so nothing leaves the machine (Chromium keeps trying to reach update hosts).
+fn loopback_only(script: &str) -> Command {
+    let mut c = Command::new("unshare");
+    c.args([
+        "--net",
+        "sh",
+        "-c",
+        &format!("ip link set lo up && exec {script}"),
+    ]);
+    c
 }
 
 const WASM_CRATES: [&str; 2] = ["webswarm-core", "webswarm-tracker-proto"];
@@ -182,6 +211,19 @@ fn test() -> Result {
         WASM_CRATES.iter().for_each(|p| {
             c.args(["-p", p]);
         });
+        c
+    })?;
+    run("build the tracker (release)", {
+        let mut c = cargo();
+        c.args(["build", "--release", "-p", "webswarm-signaling"]);
+        c
+    })?;
+    run("tracker interop with WebTorrent in Chromium", {
+        let mut c = loopback_only("node --test interop/");
+        c.current_dir(root().join("tests")).env(
+            "WEBSWARM_TRACKER_BIN",
+            target_dir().join("release/webswarm-tracker"),
+        );
         c
     })?;
     eprintln!(

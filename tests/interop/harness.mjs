@@ -1,0 +1,88 @@
+// Shared pieces of the browser interop tests: our tracker binary, a static
+// server for the page and WebTorrent's browser bundle, and headless Chromium.
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+
+export function trackerBinary() {
+  if (process.env.WEBSWARM_TRACKER_BIN) return process.env.WEBSWARM_TRACKER_BIN;
+  const target = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
+  return path.join(target, 'release', 'webswarm-tracker');
+}
+
+/** Starts webswarm-tracker on 127.0.0.1 port 0 and resolves with its ws:// URL. */
+export function startTracker() {
+  const child = spawn(trackerBinary(), ['--bind', '127.0.0.1:0'], {
+    env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('tracker did not start in 10 s')), 10_000);
+    let out = '';
+    const onData = (chunk) => {
+      out += chunk;
+      const m = out.match(/ws:\/\/127\.0\.0\.1:(\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: `ws://127.0.0.1:${m[1]}`, port: Number(m[1]), stop: () => child.kill('SIGINT') });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`tracker exited with ${code}: ${out}`)));
+  });
+}
+
+const PAGE = `<!doctype html><meta charset="utf-8"><title>interop</title>
+<script type="module">
+import WebTorrent from '/webtorrent.min.js';
+window.WebTorrent = WebTorrent;
+window.ready = true;
+</script>`;
+
+/** Serves the test page and WebTorrent's browser bundle on 127.0.0.1. */
+export function startStatic() {
+  const bundle = fs.readFileSync(path.join(here, '../node_modules/webtorrent/dist/webtorrent.min.js'));
+  const server = http.createServer((req, res) => {
+    if (req.url === '/webtorrent.min.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      res.end(bundle);
+    } else {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(PAGE);
+    }
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      resolve({ url: `http://127.0.0.1:${server.address().port}/`, stop: () => server.close() });
+    });
+  });
+}
+
+/** A fresh headless Chromium that can make WebRTC connections over loopback. */
+export async function browser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // Without these, Chromium in a loopback-only namespace gathers no ICE candidates.
+      '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection',
+    ],
+  });
+}
+
+export async function openPage(b, url) {
+  const page = await b.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  await page.goto(url);
+  await page.waitForFunction(() => window.ready === true, null, { timeout: 10_000 });
+  return page;
+}
