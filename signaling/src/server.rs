@@ -299,8 +299,8 @@ async fn upgrade(
     ws.max_message_size(max)
         .max_frame_size(max)
         // tungstenite's 128 KiB default buffers cost ~130 KB per idle socket.
-        .read_buffer_size(4096)
-        .write_buffer_size(4096)
+        .read_buffer_size(1024)
+        .write_buffer_size(1024)
         .on_upgrade(move |socket| serve_socket(app, socket, addr))
 }
 
