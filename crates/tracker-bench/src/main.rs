@@ -10,7 +10,6 @@
 //! Usage: webswarm-tracker-bench [--tracker PATH] [--node-script PATH]
 //!        [--connections C] [--idle K] [--seconds S]
 
-use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use webswarm_core::rng::Rng;
-use webswarm_tracker_proto::{binstr_decode, binstr_encode, TrackerMessage};
+use webswarm_tracker_proto::{binstr_encode, TrackerMessage};
 
 const OFFERS: usize = 10;
 const TORRENTS: usize = 10;
@@ -217,16 +216,26 @@ async fn start(name: &str, mut cmd: Command) -> (Child, String) {
 }
 
 #[derive(Default, Debug)]
-struct Result_ {
+struct Measured {
     p50_ms: f64,
     p99_ms: f64,
     cpu_us_per_announce: f64,
     msgs_per_sec: f64,
     offers_lost: u64,
     answers_lost: u64,
-    announces_heavy: u64,
     rss_per_conn_kb: f64,
     idle_held: usize,
+}
+
+/// What one load phase measured.
+struct Phase {
+    shared: Arc<Shared>,
+    announces: u64,
+    cpu_secs: f64,
+    messages: u64,
+    offers_lost: u64,
+    answers_lost: u64,
+    elapsed: Duration,
 }
 
 async fn load(
@@ -237,7 +246,7 @@ async fn load(
     rate: f64,
     seconds: u64,
     record: bool,
-) -> (Arc<Shared>, f64, u64, u64, Duration) {
+) -> Phase {
     let shared = Arc::new(Shared {
         start: Instant::now(),
         counters: Counters::default(),
@@ -314,26 +323,28 @@ async fn load(
     for (tx, _, _) in &peers {
         let _ = tx.send(Message::Close(None));
     }
-    drop(peers);
-    (
+    Phase {
         shared,
-        cpu,
-        msgs,
-        offers_lost + (answers_lost << 32),
+        announces: total,
+        cpu_secs: cpu,
+        messages: msgs,
+        offers_lost,
+        answers_lost,
         elapsed,
-    )
+    }
 }
 
-async fn measure(name: &str, cmd: Command, o: &Opts) -> Result_ {
+async fn measure(name: &str, cmd: Command, o: &Opts) -> Measured {
     let (child, url) = start(name, cmd).await;
     let pid = child.id().expect("running");
-    let mut r = Result_::default();
+    let mut r = Measured::default();
     eprintln!(
         "{name}: light load ({} connections, 200 announces/s, {} s)",
         o.connections, o.seconds
     );
-    let (shared, _, _, lost, _) = load(&url, pid, o, 0, 200.0, o.seconds, true).await;
-    let mut lat = shared
+    let light = load(&url, pid, o, 0, 200.0, o.seconds, true).await;
+    let mut lat = light
+        .shared
         .latencies_us
         .lock()
         .map(|l| l.clone())
@@ -344,17 +355,15 @@ async fn measure(name: &str, cmd: Command, o: &Opts) -> Result_ {
             .map_or(f64::NAN, |&v| v as f64 / 1000.0)
     };
     (r.p50_ms, r.p99_ms) = (pct(0.5), pct(0.99));
-    r.offers_lost = lost & 0xffff_ffff;
-    r.answers_lost = lost >> 32;
+    r.offers_lost = light.offers_lost;
+    r.answers_lost = light.answers_lost;
     tokio::time::sleep(Duration::from_secs(1)).await;
     eprintln!("{name}: heavy load (2000 announces/s offered)");
-    let (_, cpu, msgs, lost, elapsed) =
-        load(&url, pid, o, 1, 2000.0, o.seconds.min(5), false).await;
-    r.announces_heavy = (2000 * o.seconds.min(5)) as u64;
-    r.cpu_us_per_announce = cpu * 1e6 / r.announces_heavy as f64;
-    r.msgs_per_sec = msgs as f64 / elapsed.as_secs_f64();
-    r.offers_lost += lost & 0xffff_ffff;
-    r.answers_lost += lost >> 32;
+    let heavy = load(&url, pid, o, 1, 2000.0, o.seconds.min(5), false).await;
+    r.cpu_us_per_announce = heavy.cpu_secs * 1e6 / heavy.announces as f64;
+    r.msgs_per_sec = heavy.messages as f64 / heavy.elapsed.as_secs_f64();
+    r.offers_lost += heavy.offers_lost;
+    r.answers_lost += heavy.answers_lost;
     tokio::time::sleep(Duration::from_secs(2)).await;
     eprintln!("{name}: {} idle connections", o.idle);
     let rss0 = rss_kb(pid);
@@ -417,9 +426,6 @@ async fn main() {
     reference.arg(&o.node_script);
     let a = measure("webswarm-tracker", ours, &o).await;
     let b = measure("bittorrent-tracker", reference, &o).await;
-    let mut results: HashMap<&str, &Result_> = HashMap::new();
-    results.insert("webswarm", &a);
-    results.insert("reference", &b);
     println!(
         "\n{:<34} {:>18} {:>20} {:>9}",
         "metric", "webswarm-tracker", "bittorrent-tracker", "ratio"
@@ -461,5 +467,4 @@ async fn main() {
         "answers lost", a.answers_lost, b.answers_lost
     );
     println!("(ratio: how many times better webswarm-tracker is; CPU measured at 2000 announces/s offered)");
-    let _ = binstr_decode;
 }
