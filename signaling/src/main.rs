@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use webswarm_signaling::config::{Config, DEFAULT_TOML};
 use webswarm_signaling::server::{serve, App};
 

@@ -16,8 +16,11 @@ use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use futures_util::{SinkExt, StreamExt};
+use std::collections::VecDeque;
+use std::sync::atomic::AtomicBool;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+
+use tokio::sync::Notify;
 use webswarm_core::rng::Rng;
 use webswarm_core::Time;
 use webswarm_tracker_proto::{ClientMessage, Failure, TrackerMessage};
@@ -27,10 +30,45 @@ use crate::swarm::{ConnId, SwarmCounters, Swarms};
 
 /// Close code for policy violations (RFC 6455): used when a client stops reading.
 const CLOSE_POLICY: u16 = 1008;
+/// A client that accepts none of our bytes for this long is closed, even if
+/// nobody else is sending to it (its queue then never fills).
+const WRITE_STALL: Duration = Duration::from_secs(10);
+
+/// Messages waiting for one connection. A plain deque allocates nothing while
+/// the connection is idle (a bounded tokio channel pre-allocates ~1 KB).
+#[derive(Default)]
+struct Outbox {
+    queue: Mutex<VecDeque<String>>,
+    ready: Notify,
+    /// Set when the queue overflowed: the connection must close.
+    killed: AtomicBool,
+}
+
+impl Outbox {
+    fn queue(&self) -> MutexGuard<'_, VecDeque<String>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a message; `false` if the queue is full (the caller kills the connection).
+    fn push(&self, text: String, cap: usize) -> bool {
+        let mut q = self.queue();
+        if q.len() >= cap {
+            return false;
+        }
+        q.push_back(text);
+        drop(q);
+        self.ready.notify_one();
+        true
+    }
+
+    fn kill(&self) {
+        self.killed.store(true, Ordering::Relaxed);
+        self.ready.notify_one();
+    }
+}
 
 struct Conn {
-    tx: mpsc::Sender<String>,
-    kill: watch::Sender<bool>,
+    outbox: Arc<Outbox>,
 }
 
 struct Inner {
@@ -107,19 +145,15 @@ impl App {
         let Some(conn) = inner.conns.get(&to) else {
             return;
         };
-        match conn.tx.try_send(json) {
-            Ok(()) => {
-                self.messages_out.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                // The client stopped reading: close it rather than buffer without bound.
-                let _ = conn.kill.send(true);
-                inner.conns.remove(&to);
-                inner.swarms.disconnect(to);
-                self.slow_closed.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(conn = to, "closing a client whose send queue is full");
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        if conn.outbox.push(json, self.cfg.send_queue) {
+            self.messages_out.fetch_add(1, Ordering::Relaxed);
+        } else {
+            // The client stopped reading: close it rather than buffer without bound.
+            conn.outbox.kill();
+            inner.conns.remove(&to);
+            inner.swarms.disconnect(to);
+            self.slow_closed.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(conn = to, "closing a client whose send queue is full");
         }
     }
 
@@ -307,95 +341,119 @@ async fn upgrade(
 async fn serve_socket(app: Arc<App>, socket: WebSocket, addr: SocketAddr) {
     let id = app.next_id.fetch_add(1, Ordering::Relaxed);
     app.open.fetch_add(1, Ordering::Relaxed);
-    let (tx, rx) = mpsc::channel::<String>(app.cfg.send_queue);
-    let (kill, killed) = watch::channel(false);
+    let outbox = Arc::new(Outbox::default());
     {
         let mut inner = app.lock();
         inner.swarms.connect(id, app.now());
         inner.conns.insert(
             id,
             Conn {
-                tx: tx.clone(),
-                kill,
+                outbox: outbox.clone(),
             },
         );
     }
     tracing::debug!(conn = id, %addr, "connected");
-    let (sink, mut stream) = socket.split();
-    let writer = tokio::spawn(write_loop(sink, rx, killed.clone()));
-    let mut killed_reader = killed;
-    loop {
-        let frame = tokio::select! {
-            frame = stream.next() => frame,
-            _ = killed_reader.changed() => break,
-        };
-        match frame {
-            Some(Ok(Message::Text(text))) => app.on_text(id, text.as_str()),
-            Some(Ok(Message::Binary(_))) => {
-                let _ = tx.try_send(App::failure_text(
-                    "binary frames are not supported; send JSON text",
-                ));
-            }
-            Some(Ok(Message::Close(_)) | Err(_)) | None => break,
-            Some(Ok(_)) => {}
+    // One task per connection reads, writes and watches for a kill: an idle
+    // connection then costs one small future, not two.
+    let (mut sink, mut stream) = socket.split();
+    let ending = loop {
+        // Checked on every turn, not only on a wake-up: the kill watcher in
+        // `write_queued` may consume the notification for a message queued
+        // while it was writing.
+        if outbox.killed.load(Ordering::Relaxed) {
+            break Ending::QueueFull;
         }
-    }
+        if !outbox.queue().is_empty() {
+            if let Err(e) = write_queued(&mut sink, &outbox).await {
+                break e;
+            }
+            continue;
+        }
+        tokio::select! {
+            biased;
+            _ = outbox.ready.notified() => {}
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Text(text))) => app.on_text(id, text.as_str()),
+                Some(Ok(Message::Binary(_))) => {
+                    let text = App::failure_text("binary frames are not supported; send JSON text");
+                    outbox.push(text, app.cfg.send_queue);
+                }
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break Ending::Normal,
+                Some(Ok(_)) => {}
+            },
+        }
+    };
     {
         let mut inner = app.lock();
         inner.conns.remove(&id);
         inner.swarms.disconnect(id);
     }
-    drop(tx);
-    // The writer ends when its queue is drained or it was told to stop; a
-    // client that does not read could hold it forever, so it gets a deadline.
-    let abort = writer.abort_handle();
-    if tokio::time::timeout(Duration::from_secs(5), writer)
-        .await
-        .is_err()
-    {
-        abort.abort();
+    let reason = match ending {
+        Ending::Normal => None,
+        Ending::QueueFull => Some("send queue full"),
+        Ending::Stalled => {
+            app.slow_closed.fetch_add(1, Ordering::Relaxed);
+            Some("client is not reading")
+        }
+    };
+    if let Some(reason) = reason {
+        let frame = CloseFrame {
+            code: CLOSE_POLICY,
+            reason: reason.into(),
+        };
+        let _ = tokio::time::timeout(
+            Duration::from_millis(200),
+            sink.send(Message::Close(Some(frame))),
+        )
+        .await;
     }
     app.open.fetch_sub(1, Ordering::Relaxed);
     tracing::debug!(conn = id, "disconnected");
 }
 
-/// Writes queued messages. On a kill signal (the client stopped reading) it
-/// tries to say why and stops, which drops the socket; when the connection
-/// ends normally it just stops.
-async fn write_loop(
-    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<String>,
-    mut killed: watch::Receiver<bool>,
-) {
-    loop {
-        let text = tokio::select! {
-            biased;
-            changed = killed.changed() => match changed {
-                Ok(()) => break,
-                Err(_) => return,
-            },
-            next = rx.recv() => match next {
-                Some(text) => text,
-                None => return,
-            },
-        };
-        tokio::select! {
-            sent = sink.send(Message::Text(text.into())) => if sent.is_err() { return },
-            changed = killed.changed() => match changed {
-                Ok(()) => break,
-                Err(_) => return,
-            },
+/// Why a connection's task ended.
+enum Ending {
+    /// The client closed, or the socket broke.
+    Normal,
+    /// Its send queue filled up (`deliver` killed it).
+    QueueFull,
+    /// It accepted no bytes for `WRITE_STALL`.
+    Stalled,
+}
+
+/// Writes everything queued with one flush (one syscall). Gives up when the
+/// connection is killed meanwhile or the client accepts nothing for
+/// `WRITE_STALL`: a client that does not read could otherwise hold it forever.
+async fn write_queued(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    outbox: &Outbox,
+) -> Result<(), Ending> {
+    let batch = async {
+        loop {
+            let next = outbox.queue().pop_front();
+            let Some(text) = next else { break };
+            sink.feed(Message::Text(text.into())).await?;
         }
-    }
-    let frame = CloseFrame {
-        code: CLOSE_POLICY,
-        reason: "send queue full".into(),
+        sink.flush().await
     };
-    let _ = tokio::time::timeout(
-        Duration::from_millis(200),
-        sink.send(Message::Close(Some(frame))),
-    )
-    .await;
+    let killed = async {
+        loop {
+            outbox.ready.notified().await;
+            if outbox.killed.load(Ordering::Relaxed) {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        sent = tokio::time::timeout(WRITE_STALL, batch) => match sent {
+            Ok(result) => result.map_err(|_| Ending::Normal),
+            Err(_) => {
+                tracing::info!("closing a client that accepted nothing for {WRITE_STALL:?}");
+                Err(Ending::Stalled)
+            }
+        },
+        _ = killed => Err(Ending::QueueFull),
+    }
 }
 
 /// Binds and serves until the future `shutdown` completes.
