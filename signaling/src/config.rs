@@ -39,6 +39,9 @@ max_connections = 10000
 send_queue = 256
 # Proxies whose X-Forwarded-For header names the real client address.
 trusted_proxies = []
+# Serve wss:// directly: PEM certificate chain and private key (both or neither).
+# tls_cert = "/etc/webswarm/fullchain.pem"
+# tls_key = "/etc/webswarm/privkey.pem"
 "#;
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -57,6 +60,8 @@ pub struct Config {
     pub max_connections: usize,
     pub send_queue: usize,
     pub trusted_proxies: Vec<IpAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -75,6 +80,8 @@ impl Default for Config {
             max_connections: 10_000,
             send_queue: 256,
             trusted_proxies: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -117,6 +124,11 @@ impl Config {
         if self.max_message_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "max_message_bytes must be at least 1024",
+            ));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls_cert and tls_key must be given together",
             ));
         }
         if !(self.announces_per_second > 0.0 && self.announce_burst >= 1.0) {

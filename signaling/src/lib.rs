@@ -4,3 +4,4 @@
 pub mod config;
 pub mod server;
 pub mod swarm;
+pub mod tls;

@@ -456,7 +456,8 @@ async fn write_queued(
     }
 }
 
-/// Binds and serves until the future `shutdown` completes.
+/// Serves until the future `shutdown` completes: plain ws://, or wss:// when
+/// the configuration names a certificate and key.
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
@@ -473,18 +474,29 @@ pub async fn serve(
             }
         })
     };
-    // Small relayed messages must not wait for Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!("cannot set TCP_NODELAY: {e}");
+    let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let result = match (&app.cfg.tls_cert, &app.cfg.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = crate::tls::server_config(cert, key).map_err(std::io::Error::other)?;
+            // The no-op tap gives the TLS listener axum's `ConnectInfo<SocketAddr>`
+            // support (TLS streams already have TCP_NODELAY set).
+            let listener = crate::tls::TlsListener::new(listener, tls)?.tap_io(|_| {});
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown)
+                .await
         }
-    });
-    let result = axum::serve(
-        listener,
-        router(app).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+        _ => {
+            // Small relayed messages must not wait for Nagle's algorithm.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::warn!("cannot set TCP_NODELAY: {e}");
+                }
+            });
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
     expiry.abort();
     result
 }
