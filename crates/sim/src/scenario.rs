@@ -75,7 +75,11 @@ pub struct Scenario {
     pub tick: Duration,
     /// Give up after this much simulated time.
     pub max_time: Duration,
-    /// Peers a tracker hands out per announce.
+    /// Connections a peer opens per announce (the peers a tracker hands out).
+    /// WebTorrent sends 5 offers per announce. Measured with the benchmark:
+    /// N = 1000, 12 → ratio 1.39, 30 → 1.57; N = 300, 10 → 1.33, 50 → 2.68.
+    /// With many neighbours, peer sets fill up early, later joiners are
+    /// refused, and the swarm mixes worse.
     pub numwant: usize,
     pub reannounce: Duration,
     /// Print per-second diagnostics to stderr.
@@ -93,7 +97,7 @@ impl Scenario {
             storage: StorageMode::Reference,
             tick: Duration::from_millis(10),
             max_time: Duration::from_secs(3600),
-            numwant: 30,
+            numwant: 12,
             reannounce: Duration::from_secs(30),
             diagnostics: false,
         }
