@@ -1,6 +1,7 @@
-//! Who we upload to: regular slots go to the best-rate interested peers
-//! (tit-for-tat: their upload to us while we leech; our upload to them while we
-//! seed), plus optimistic slots rotated among the others so newcomers get a start.
+//! Who we upload to: regular slots go to the interested peers with the best
+//! score (tit-for-tat while we leech: their upload rate to us; while we seed:
+//! the peers furthest behind), plus optimistic slots rotated among the others
+//! so newcomers get a start.
 
 use crate::rng::Rng;
 use crate::types::PeerKey;
@@ -10,7 +11,8 @@ use crate::types::PeerKey;
 pub struct Candidate {
     pub peer: PeerKey,
     pub interested: bool,
-    /// Bytes/s: received from the peer when leeching, sent to it when seeding.
+    /// Higher wins a regular slot: bytes/s received from the peer while
+    /// leeching; minus its piece count while seeding.
     pub rate: f64,
     /// Connected recently enough to be favoured for an optimistic slot.
     pub is_new: bool,

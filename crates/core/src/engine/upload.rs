@@ -4,6 +4,7 @@
 use bytes::Bytes;
 
 use super::{CloseReason, Output, Torrent, NEW_PEER_AGE};
+use crate::bitfield::Bitfield;
 use crate::choke::{rechoke, Candidate};
 use crate::types::{BlockRef, PeerKey, Time};
 use crate::wire::{piece_header, Message};
@@ -221,8 +222,11 @@ impl Torrent {
             .map(|(&peer, p)| Candidate {
                 peer,
                 interested: p.peer_interested,
+                // Tit-for-tat while leeching. A seed gets nothing back, so it
+                // serves the peers furthest behind: in the simulator this
+                // shortened the last completion at N = 300 for every seed tried.
                 rate: if seeding {
-                    p.up.rate(now)
+                    -f64::from(p.has.as_ref().map_or(0, Bitfield::count))
                 } else {
                     p.down.rate(now)
                 },

@@ -76,6 +76,7 @@ fn main() {
         }
         sc.diagnostics = a.diagnose;
         let wall = Instant::now();
+        let specs = sc.peers.clone();
         let r = Sim::new(sc).run();
         println!(
             "{:>6} {:>10.1} {:>10.1} {:>7.3} {:>12.1}% {:>9.1} {:>8}",
@@ -107,6 +108,22 @@ fn main() {
                 .collect();
             println!("       upload utilisation %/s: {}", u.join(" "));
             println!("       engine closes: {:?}", r.closes);
+            let mut last: Vec<(f64, f64)> = r
+                .peers
+                .iter()
+                .zip(&specs)
+                .filter_map(|(p, s)| Some((p.completed?.as_secs_f64(), s.up / 1024.0)))
+                .collect();
+            last.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let slowest: Vec<String> = last
+                .iter()
+                .take(5)
+                .map(|(t, up)| format!("{t:.1}s@{up:.0}KiB/s"))
+                .collect();
+            println!(
+                "       last to finish (time@upload): {}",
+                slowest.join(", ")
+            );
         }
     }
 }
