@@ -500,3 +500,22 @@ pub async fn serve(
     expiry.abort();
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_address_is_believed_only_from_trusted_proxies() {
+        let proxy: SocketAddr = "10.0.0.1:4000".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "203.0.113.9, 198.51.100.7".parse().unwrap());
+        let untrusted = App::new(Config::default(), 1);
+        assert_eq!(client_addr(&untrusted, proxy, &headers), proxy);
+        let cfg = Config { trusted_proxies: vec![proxy.ip()], ..Config::default() };
+        let trusted = App::new(cfg, 1);
+        // The last hop is the one our proxy added; earlier ones are client-supplied.
+        assert_eq!(client_addr(&trusted, proxy, &headers).ip().to_string(), "198.51.100.7");
+        assert_eq!(client_addr(&trusted, proxy, &HeaderMap::new()), proxy);
+    }
+}
