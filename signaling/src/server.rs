@@ -200,88 +200,74 @@ pub struct Stats {
 impl Stats {
     /// Prometheus text exposition format.
     pub fn prometheus(&self) -> String {
+        let gauges: [(&str, &str, f64); 4] = [
+            (
+                "torrents",
+                "Torrents with at least one peer.",
+                self.torrents as f64,
+            ),
+            (
+                "seeders",
+                "Peers with the whole torrent.",
+                self.seeders as f64,
+            ),
+            (
+                "leechers",
+                "Peers still downloading (or without metadata).",
+                self.leechers as f64,
+            ),
+            (
+                "connections",
+                "Open WebSocket connections.",
+                self.connections as f64,
+            ),
+        ];
+        let w = &self.swarm;
+        let counters: [(&str, &str, u64); 9] = [
+            ("announces_total", "Announces handled.", w.announces),
+            (
+                "offers_relayed_total",
+                "WebRTC offers relayed.",
+                w.offers_relayed,
+            ),
+            (
+                "answers_relayed_total",
+                "WebRTC answers relayed.",
+                w.answers_relayed,
+            ),
+            (
+                "answers_refused_total",
+                "Answers refused (no matching relayed offer).",
+                w.answers_refused,
+            ),
+            ("scrapes_total", "Scrapes handled.", w.scrapes),
+            ("failures_total", "Failure replies sent.", w.failures),
+            (
+                "messages_out_total",
+                "Messages queued to clients.",
+                self.messages_out,
+            ),
+            (
+                "slow_clients_closed_total",
+                "Clients closed because they stopped reading.",
+                self.slow_clients_closed,
+            ),
+            (
+                "refused_connections_total",
+                "Connections refused at the connection limit.",
+                self.refused_connections,
+            ),
+        ];
         let mut s = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, v: f64| {
-            s.push_str(&format!("# HELP webswarm_tracker_{name} {help}\n# TYPE webswarm_tracker_{name} {kind}\nwebswarm_tracker_{name} {v}\n"));
-        };
-        metric(
-            "torrents",
-            "gauge",
-            "Torrents with at least one peer.",
-            self.torrents as f64,
-        );
-        metric(
-            "seeders",
-            "gauge",
-            "Peers with the whole torrent.",
-            self.seeders as f64,
-        );
-        metric(
-            "leechers",
-            "gauge",
-            "Peers still downloading (or without metadata).",
-            self.leechers as f64,
-        );
-        metric(
-            "connections",
-            "gauge",
-            "Open WebSocket connections.",
-            self.connections as f64,
-        );
-        metric(
-            "announces_total",
-            "counter",
-            "Announces handled.",
-            self.swarm.announces as f64,
-        );
-        metric(
-            "offers_relayed_total",
-            "counter",
-            "WebRTC offers relayed.",
-            self.swarm.offers_relayed as f64,
-        );
-        metric(
-            "answers_relayed_total",
-            "counter",
-            "WebRTC answers relayed.",
-            self.swarm.answers_relayed as f64,
-        );
-        metric(
-            "answers_refused_total",
-            "counter",
-            "Answers refused (no matching relayed offer).",
-            self.swarm.answers_refused as f64,
-        );
-        metric(
-            "scrapes_total",
-            "counter",
-            "Scrapes handled.",
-            self.swarm.scrapes as f64,
-        );
-        metric(
-            "failures_total",
-            "counter",
-            "Failure replies sent.",
-            self.swarm.failures as f64,
-        );
-        metric(
-            "messages_out_total",
-            "counter",
-            "Messages queued to clients.",
-            self.messages_out as f64,
-        );
-        metric(
-            "slow_clients_closed_total",
-            "counter",
-            "Clients closed because they stopped reading.",
-            self.slow_clients_closed as f64,
-        );
-        metric(
-            "refused_connections_total",
-            "counter",
-            "Connections refused at the connection limit.",
-            self.refused_connections as f64,
-        );
+        let gauge_rows = gauges.iter().map(|&(n, h, v)| (n, "gauge", h, v));
+        let counter_rows = counters
+            .iter()
+            .map(|&(n, h, v)| (n, "counter", h, v as f64));
+        for (name, kind, help, v) in gauge_rows.chain(counter_rows) {
+            s.push_str(&format!(
+                "# HELP webswarm_tracker_{name} {help}\n# TYPE webswarm_tracker_{name} {kind}\nwebswarm_tracker_{name} {v}\n"
+            ));
+        }
         s
     }
 }
@@ -509,13 +495,22 @@ mod tests {
     fn forwarded_address_is_believed_only_from_trusted_proxies() {
         let proxy: SocketAddr = "10.0.0.1:4000".parse().unwrap();
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "203.0.113.9, 198.51.100.7".parse().unwrap());
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7".parse().unwrap(),
+        );
         let untrusted = App::new(Config::default(), 1);
         assert_eq!(client_addr(&untrusted, proxy, &headers), proxy);
-        let cfg = Config { trusted_proxies: vec![proxy.ip()], ..Config::default() };
+        let cfg = Config {
+            trusted_proxies: vec![proxy.ip()],
+            ..Config::default()
+        };
         let trusted = App::new(cfg, 1);
         // The last hop is the one our proxy added; earlier ones are client-supplied.
-        assert_eq!(client_addr(&trusted, proxy, &headers).ip().to_string(), "198.51.100.7");
+        assert_eq!(
+            client_addr(&trusted, proxy, &headers).ip().to_string(),
+            "198.51.100.7"
+        );
         assert_eq!(client_addr(&trusted, proxy, &HeaderMap::new()), proxy);
     }
 }
