@@ -443,6 +443,12 @@ impl Torrent {
         let Some(id) = self.peers.get(&key).and_then(Peer::peer_id) else {
             return;
         };
+        self.remember_ban(id);
+        self.close(now, key, CloseReason::BadData);
+    }
+
+    /// Adds `id` to the bounded ban list (oldest forgotten first).
+    fn remember_ban(&mut self, id: PeerId) {
         if !self.banned.contains(&id) {
             if self.banned.len() >= self.cfg.max_banned {
                 self.banned.pop_front();
@@ -450,7 +456,6 @@ impl Torrent {
             self.banned.push_back(id);
             self.emit(Event::PeerBanned { peer_id: id });
         }
-        self.close(now, key, CloseReason::BadData);
     }
 }
 

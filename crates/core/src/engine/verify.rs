@@ -111,14 +111,7 @@ impl Torrent {
             .map(|(&k, _)| k);
         match key {
             Some(k) => self.ban(now, k),
-            None if !self.banned.contains(&id) => {
-                if self.banned.len() >= self.cfg.max_banned {
-                    self.banned.pop_front();
-                }
-                self.banned.push_back(id);
-                self.emit(Event::PeerBanned { peer_id: id });
-            }
-            None => {}
+            None => self.remember_ban(id),
         }
     }
 }
