@@ -29,6 +29,8 @@ const TORRENTS: usize = 10;
 
 struct Opts {
     tracker: String,
+    /// Optional second reference: an `aquatic_ws` binary.
+    aquatic: Option<String>,
     node_script: String,
     connections: usize,
     idle: usize,
@@ -215,6 +217,43 @@ async fn start(name: &str, mut cmd: Command) -> (Child, String) {
     (child, url)
 }
 
+/// Starts aquatic_ws on a free loopback port with its default settings
+/// (it prints no address, so readiness is a successful TCP connect).
+async fn start_aquatic(path: &str) -> (Child, String) {
+    let defaults = std::process::Command::new(path)
+        .arg("-p")
+        .output()
+        .expect("aquatic_ws -p");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let config = String::from_utf8_lossy(&defaults.stdout).replace(
+        "address = \"0.0.0.0:3000\"",
+        &format!("address = \"127.0.0.1:{port}\""),
+    );
+    let file = std::env::temp_dir().join(format!("aquatic-bench-{}.toml", std::process::id()));
+    std::fs::write(&file, config).expect("write aquatic config");
+    let child = Command::new(path)
+        .arg("-c")
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start aquatic_ws");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return (child, format!("ws://127.0.0.1:{port}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("aquatic_ws did not start");
+}
+
 #[derive(Default, Debug)]
 struct Measured {
     p50_ms: f64,
@@ -334,8 +373,8 @@ async fn load(
     }
 }
 
-async fn measure(name: &str, cmd: Command, o: &Opts) -> Measured {
-    let (child, url) = start(name, cmd).await;
+async fn measure(name: &str, started: (Child, String), o: &Opts) -> Measured {
+    let (child, url) = started;
     let pid = child.id().expect("running");
     let mut r = Measured::default();
     eprintln!(
@@ -401,6 +440,7 @@ async fn measure(name: &str, cmd: Command, o: &Opts) -> Measured {
 async fn main() {
     let mut o = Opts {
         tracker: "target/release/webswarm-tracker".into(),
+        aquatic: None,
         node_script: "tests/bench/bittorrent-tracker.mjs".into(),
         connections: 200,
         idle: 10_000,
@@ -411,6 +451,7 @@ async fn main() {
         let v = args.next().unwrap_or_else(|| panic!("{a} needs a value"));
         match a.as_str() {
             "--tracker" => o.tracker = v,
+            "--aquatic" => o.aquatic = Some(v),
             "--node-script" => o.node_script = v,
             "--connections" => o.connections = v.parse().expect("number"),
             "--idle" => o.idle = v.parse().expect("number"),
@@ -424,8 +465,22 @@ async fn main() {
         .env("NO_COLOR", "1");
     let mut reference = Command::new("node");
     reference.arg(&o.node_script);
-    let a = measure("webswarm-tracker", ours, &o).await;
-    let b = measure("bittorrent-tracker", reference, &o).await;
+    let a = measure(
+        "webswarm-tracker",
+        start("webswarm-tracker", ours).await,
+        &o,
+    )
+    .await;
+    let b = measure(
+        "bittorrent-tracker",
+        start("bittorrent-tracker", reference).await,
+        &o,
+    )
+    .await;
+    let c = match &o.aquatic {
+        Some(path) => Some(measure("aquatic_ws", start_aquatic(path).await, &o).await),
+        None => None,
+    };
     println!(
         "\n{:<34} {:>18} {:>20} {:>9}",
         "metric", "webswarm-tracker", "bittorrent-tracker", "ratio"
@@ -467,4 +522,42 @@ async fn main() {
         "answers lost", a.answers_lost, b.answers_lost
     );
     println!("(ratio: how many times better webswarm-tracker is; CPU measured at 2000 announces/s offered)");
+    if let Some(c) = c {
+        println!(
+            "\n{:<34} {:>18} {:>20} {:>9}",
+            "metric", "webswarm-tracker", "aquatic_ws 0.9.0", "ratio"
+        );
+        row(
+            "CPU µs per announce (10 offers)",
+            a.cpu_us_per_announce,
+            c.cpu_us_per_announce,
+            true,
+        );
+        row(
+            "messages per second (heavy)",
+            a.msgs_per_sec,
+            c.msgs_per_sec,
+            false,
+        );
+        row("offer relay p50 ms (light)", a.p50_ms, c.p50_ms, true);
+        row("offer relay p99 ms (light)", a.p99_ms, c.p99_ms, true);
+        row(
+            "RSS KB per idle connection",
+            a.rss_per_conn_kb,
+            c.rss_per_conn_kb,
+            true,
+        );
+        println!(
+            "{:<34} {:>18} {:>20}",
+            "idle connections held", a.idle_held, c.idle_held
+        );
+        println!(
+            "{:<34} {:>18} {:>20}",
+            "offers lost", a.offers_lost, c.offers_lost
+        );
+        println!(
+            "{:<34} {:>18} {:>20}",
+            "answers lost", a.answers_lost, c.answers_lost
+        );
+    }
 }
