@@ -217,6 +217,50 @@ async fn start(name: &str, mut cmd: Command) -> (Child, String) {
     (child, url)
 }
 
+/// Prints ours against one reference, with ratios (how many times better ours is).
+fn print_table(a: &Measured, b: &Measured, name: &str) {
+    println!(
+        "\n{:<34} {:>18} {:>20} {:>9}",
+        "metric", "webswarm-tracker", name, "ratio"
+    );
+    let row = |metric: &str, x: f64, y: f64, lower_better: bool| {
+        let ratio = if lower_better { y / x } else { x / y };
+        println!("{metric:<34} {x:>18.2} {y:>20.2} {ratio:>8.2}x");
+    };
+    row(
+        "CPU µs per announce (10 offers)",
+        a.cpu_us_per_announce,
+        b.cpu_us_per_announce,
+        true,
+    );
+    row(
+        "messages per second (heavy)",
+        a.msgs_per_sec,
+        b.msgs_per_sec,
+        false,
+    );
+    row("offer relay p50 ms (light)", a.p50_ms, b.p50_ms, true);
+    row("offer relay p99 ms (light)", a.p99_ms, b.p99_ms, true);
+    row(
+        "RSS KB per idle connection",
+        a.rss_per_conn_kb,
+        b.rss_per_conn_kb,
+        true,
+    );
+    println!(
+        "{:<34} {:>18} {:>20}",
+        "idle connections held", a.idle_held, b.idle_held
+    );
+    println!(
+        "{:<34} {:>18} {:>20}",
+        "offers lost", a.offers_lost, b.offers_lost
+    );
+    println!(
+        "{:<34} {:>18} {:>20}",
+        "answers lost", a.answers_lost, b.answers_lost
+    );
+}
+
 /// Starts aquatic_ws on a free loopback port with its default settings
 /// (it prints no address, so readiness is a successful TCP connect).
 async fn start_aquatic(path: &str) -> (Child, String) {
@@ -481,83 +525,9 @@ async fn main() {
         Some(path) => Some(measure("aquatic_ws", start_aquatic(path).await, &o).await),
         None => None,
     };
-    println!(
-        "\n{:<34} {:>18} {:>20} {:>9}",
-        "metric", "webswarm-tracker", "bittorrent-tracker", "ratio"
-    );
-    let row = |name: &str, x: f64, y: f64, lower_better: bool| {
-        let ratio = if lower_better { y / x } else { x / y };
-        println!("{name:<34} {x:>18.2} {y:>20.2} {ratio:>8.2}x");
-    };
-    row(
-        "CPU µs per announce (10 offers)",
-        a.cpu_us_per_announce,
-        b.cpu_us_per_announce,
-        true,
-    );
-    row(
-        "messages per second (heavy)",
-        a.msgs_per_sec,
-        b.msgs_per_sec,
-        false,
-    );
-    row("offer relay p50 ms (light)", a.p50_ms, b.p50_ms, true);
-    row("offer relay p99 ms (light)", a.p99_ms, b.p99_ms, true);
-    row(
-        "RSS KB per idle connection",
-        a.rss_per_conn_kb,
-        b.rss_per_conn_kb,
-        true,
-    );
-    println!(
-        "{:<34} {:>18} {:>20}",
-        "idle connections held", a.idle_held, b.idle_held
-    );
-    println!(
-        "{:<34} {:>18} {:>20}",
-        "offers lost", a.offers_lost, b.offers_lost
-    );
-    println!(
-        "{:<34} {:>18} {:>20}",
-        "answers lost", a.answers_lost, b.answers_lost
-    );
-    println!("(ratio: how many times better webswarm-tracker is; CPU measured at 2000 announces/s offered)");
+    print_table(&a, &b, "bittorrent-tracker");
     if let Some(c) = c {
-        println!(
-            "\n{:<34} {:>18} {:>20} {:>9}",
-            "metric", "webswarm-tracker", "aquatic_ws 0.9.0", "ratio"
-        );
-        row(
-            "CPU µs per announce (10 offers)",
-            a.cpu_us_per_announce,
-            c.cpu_us_per_announce,
-            true,
-        );
-        row(
-            "messages per second (heavy)",
-            a.msgs_per_sec,
-            c.msgs_per_sec,
-            false,
-        );
-        row("offer relay p50 ms (light)", a.p50_ms, c.p50_ms, true);
-        row("offer relay p99 ms (light)", a.p99_ms, c.p99_ms, true);
-        row(
-            "RSS KB per idle connection",
-            a.rss_per_conn_kb,
-            c.rss_per_conn_kb,
-            true,
-        );
-        println!(
-            "{:<34} {:>18} {:>20}",
-            "idle connections held", a.idle_held, c.idle_held
-        );
-        println!(
-            "{:<34} {:>18} {:>20}",
-            "offers lost", a.offers_lost, c.offers_lost
-        );
-        println!(
-            "{:<34} {:>18} {:>20}",
-            "answers lost", a.answers_lost, c.answers_lost
-        );
+        print_table(&a, &c, "aquatic_ws 0.9.0");
     }
+    println!("(ratio: how many times better webswarm-tracker is; CPU measured at 2000 announces/s offered)");
 }

@@ -17,7 +17,7 @@ pub struct Config {
     pub max_outstanding_requests: usize,
     /// Pipeline depth per peer: enough requests to cover this much of its rate.
     /// Deeper queues tie more blocks to one peer and delay piece completion:
-    /// in the swarm simulator 0.3–0.5 s beat 1–3 s at every swarm size.
+    /// in the swarm simulator 0.3–0.5 s beat 1–3 s at N = 100 and N = 300.
     pub request_queue_time: Duration,
     /// A peer that sends no requested block for this long is snubbed and its requests go elsewhere.
     pub request_timeout: Duration,
