@@ -15,7 +15,8 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("setup") => setup(),
         Some("bench-sim") => bench_sim(&args[1..]),
-        _ => Err("usage: cargo xtask <test | setup | bench-sim [N ...]>".into()),
+        Some("bench-wire") => bench_wire(),
+        _ => Err("usage: cargo xtask <test | setup | bench-sim [N ...] | bench-wire>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -240,4 +241,52 @@ fn bench_sim(sizes: &[String]) -> Result {
             .args(sizes);
         c
     })
+}
+
+/// Wire decoder throughput: ours against WebTorrent's parser (bittorrent-protocol)
+/// on the same streams, in one run.
+fn bench_wire() -> Result {
+    let ours = {
+        let mut c = cargo();
+        c.args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "webswarm-core",
+            "--example",
+            "wire_bench",
+        ]);
+        c.output().map_err(|e| format!("wire_bench: {e}"))?
+    };
+    let theirs = Command::new("node")
+        .arg("bench/wire.mjs")
+        .current_dir(root().join("tests"))
+        .output()
+        .map_err(|e| format!("node bench/wire.mjs (run `cargo xtask setup` first): {e}"))?;
+    let field = |out: &std::process::Output, key: &str| -> Result<f64> {
+        let text = String::from_utf8_lossy(&out.stdout);
+        let at = text
+            .find(&format!("\"{key}\""))
+            .ok_or_else(|| format!("no {key} in {text:?}"))?;
+        let rest = &text[at + key.len() + 3..];
+        let num: String = rest
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        num.parse().map_err(|_| format!("bad {key} in {text:?}"))
+    };
+    println!(
+        "{:<40} {:>14} {:>22} {:>8}",
+        "wire decoder", "webswarm-core", "bittorrent-protocol", "ratio"
+    );
+    for (label, key) in [
+        ("16 KiB pieces, MB/s (16397-byte chunks)", "piece_mb_per_s"),
+        ("have messages/s (16 KiB chunks)", "have_msgs_per_s"),
+    ] {
+        let (a, b) = (field(&ours, key)?, field(&theirs, key)?);
+        println!("{label:<40} {a:>14.0} {b:>22.0} {:>7.2}x", a / b);
+    }
+    Ok(())
 }
