@@ -1,0 +1,223 @@
+//! A torrent's files on disk. Files are created at their final size, blocks
+//! are written in place (a block may span files), and pieces are hashed from
+//! disk. A small resume file records which pieces were verified together with
+//! each file's size and modification time; on restart it is trusted only if
+//! those still match, and otherwise the data is re-checked.
+//!
+//! Everything here is blocking I/O: the host runs it on a worker thread.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use webswarm_core::bencode::{decode, encode, OwnedValue};
+use webswarm_core::metainfo::FileSlice;
+use webswarm_core::util::Sha1Hasher;
+use webswarm_core::{Bitfield, BlockRef, Info, PieceIndex};
+
+/// Name of the resume record, stored beside the torrent's data.
+const RESUME_SUFFIX: &str = ".webswarm-resume";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("cannot create {path}: {source}")]
+    Create { path: PathBuf, source: io::Error },
+    #[error("cannot write {path}: {source} (is the disk full?)")]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+}
+
+pub struct DiskStorage {
+    info: Info,
+    paths: Vec<PathBuf>,
+    files: Vec<Option<File>>,
+    resume: PathBuf,
+}
+
+impl DiskStorage {
+    /// Opens (creating and sizing as needed) the files of `info` under `dir`.
+    /// A multi-file torrent lives in `dir/<name>/`, a single file at `dir/<name>`.
+    pub fn open(dir: &Path, info: &Info) -> Result<Self, StorageError> {
+        let base = if info.multi_file {
+            dir.join(&info.name)
+        } else {
+            dir.to_path_buf()
+        };
+        let mut paths = Vec::with_capacity(info.files.len());
+        let mut files = Vec::with_capacity(info.files.len());
+        for f in &info.files {
+            let path = f.path.iter().fold(base.clone(), |p, c| p.join(c));
+            if f.padding {
+                // BEP 47 padding is never stored; reads of it return zeros.
+                paths.push(path);
+                files.push(None);
+                continue;
+            }
+            let create = |source| StorageError::Create {
+                path: path.clone(),
+                source,
+            };
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).map_err(create)?;
+            }
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(create)?;
+            let len = file.metadata().map_err(create)?.len();
+            if len != f.length {
+                // Sparse preallocation: the size is right from the start, and a
+                // later "disk full" shows up as a write error naming the file.
+                file.set_len(f.length).map_err(create)?;
+            }
+            paths.push(path);
+            files.push(Some(file));
+        }
+        let resume = dir.join(format!("{}{RESUME_SUFFIX}", info.info_hash.to_hex()));
+        Ok(DiskStorage {
+            info: info.clone(),
+            paths,
+            files,
+            resume,
+        })
+    }
+
+    fn each_slice(
+        &self,
+        slices: Vec<FileSlice>,
+        mut f: impl FnMut(Option<&File>, &Path, u64, usize, usize) -> io::Result<()>,
+    ) -> Result<(), (PathBuf, io::Error)> {
+        let mut at = 0usize;
+        for s in slices {
+            let len = s.len as usize;
+            f(
+                self.files[s.file].as_ref(),
+                &self.paths[s.file],
+                s.offset,
+                at,
+                len,
+            )
+            .map_err(|e| (self.paths[s.file].clone(), e))?;
+            at += len;
+        }
+        Ok(())
+    }
+
+    pub fn write_block(&self, block: BlockRef, data: &[u8]) -> Result<(), StorageError> {
+        self.each_slice(
+            self.info.block_slices(block),
+            |file, _, offset, at, len| match file {
+                Some(file) => file.write_all_at(&data[at..at + len], offset),
+                None => Ok(()),
+            },
+        )
+        .map_err(|(path, source)| StorageError::Write { path, source })
+    }
+
+    pub fn read_block(&self, block: BlockRef) -> Result<Vec<u8>, StorageError> {
+        let mut out = vec![0u8; block.len as usize];
+        self.each_slice(
+            self.info.block_slices(block),
+            |file, _, offset, at, len| match file {
+                Some(file) => file.read_exact_at(&mut out[at..at + len], offset),
+                None => Ok(()),
+            },
+        )
+        .map_err(|(path, source)| StorageError::Read { path, source })?;
+        Ok(out)
+    }
+
+    /// SHA-1 of a piece as stored.
+    pub fn hash_piece(&self, piece: PieceIndex) -> Result<[u8; 20], StorageError> {
+        let layout = self.info.layout;
+        let block = BlockRef {
+            piece,
+            offset: 0,
+            len: layout.piece_size(piece),
+        };
+        // A whole piece may exceed a request's size limit; storage reads it anyway.
+        let data = self.read_block(block)?;
+        let mut h = Sha1Hasher::default();
+        h.update(&data);
+        Ok(h.finish())
+    }
+
+    /// Hashes every piece and returns the verified ones.
+    pub fn recheck(&self) -> Result<Bitfield, StorageError> {
+        let mut have = Bitfield::new(self.info.layout.num_pieces());
+        for p in self.info.layout.pieces() {
+            if self.hash_piece(p)? == self.info.piece_hash(p) {
+                have.set(p.get());
+            }
+        }
+        Ok(have)
+    }
+
+    /// Size and modification time of every stored file, as the resume record keeps them.
+    fn fingerprint(&self) -> Vec<OwnedValue> {
+        self.paths
+            .iter()
+            .zip(&self.files)
+            .filter(|(_, f)| f.is_some())
+            .map(|(path, _)| {
+                let meta = fs::metadata(path).ok();
+                let len = meta.as_ref().map_or(-1, |m| m.len() as i64);
+                let mtime = meta
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map_or(-1, |d| d.as_nanos() as i64);
+                OwnedValue::List(vec![OwnedValue::Int(len), OwnedValue::Int(mtime)])
+            })
+            .collect()
+    }
+
+    /// Records the verified pieces with the files' current fingerprint.
+    pub fn save_resume(&self, have: &Bitfield) -> Result<(), StorageError> {
+        let doc = OwnedValue::dict([
+            ("files", OwnedValue::List(self.fingerprint())),
+            ("have", OwnedValue::bytes(have.as_bytes())),
+            ("pieces", OwnedValue::Int(i64::from(have.len()))),
+        ]);
+        let tmp = self.resume.with_extension("tmp");
+        let write = |source| StorageError::Write {
+            path: self.resume.clone(),
+            source,
+        };
+        fs::write(&tmp, encode(&doc)).map_err(write)?;
+        fs::rename(&tmp, &self.resume).map_err(write)
+    }
+
+    /// The verified pieces: from the resume record if every file still has the
+    /// size and modification time it had when the record was written, else by
+    /// hashing everything.
+    pub fn load_verified(&self) -> Result<Bitfield, StorageError> {
+        if let Some(have) = self.trusted_resume() {
+            return Ok(have);
+        }
+        self.recheck()
+    }
+
+    fn trusted_resume(&self) -> Option<Bitfield> {
+        let bytes = fs::read(&self.resume).ok()?;
+        let doc = decode(&bytes).ok()?;
+        let d = doc.as_dict()?;
+        let n = u32::try_from(d.get_int(b"pieces")?).ok()?;
+        if n != self.info.layout.num_pieces() {
+            return None;
+        }
+        let files: Vec<OwnedValue> = d.get_list(b"files")?.iter().map(OwnedValue::from).collect();
+        if files != self.fingerprint() {
+            return None;
+        }
+        Bitfield::from_wire(d.get_bytes(b"have")?, n)
+    }
+}
+
+#[cfg(test)]
+mod tests;

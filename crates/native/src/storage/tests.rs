@@ -1,0 +1,131 @@
+use super::*;
+use webswarm_core::TorrentCreator;
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(tag: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("webswarm-storage-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Three files whose boundaries fall inside pieces and blocks.
+fn torrent() -> (Vec<u8>, Info) {
+    let lens = [40_000u64, 5, 70_000];
+    let data: Vec<u8> = (0..lens.iter().sum::<u64>())
+        .map(|i| (i * 31 % 251) as u8)
+        .collect();
+    let files = vec![
+        (vec!["a.bin".to_string()], lens[0]),
+        (vec!["sub".to_string(), "b.bin".to_string()], lens[1]),
+        (vec!["sub".to_string(), "c.bin".to_string()], lens[2]),
+    ];
+    let mut c = TorrentCreator::new("multi", files, Some(32768)).unwrap();
+    c.update(&data);
+    (data, c.finish().unwrap().1.info)
+}
+
+fn write_all(s: &DiskStorage, info: &Info, data: &[u8]) {
+    for p in info.layout.pieces() {
+        for i in 0..info.layout.blocks_in(p) {
+            let b = info.layout.block(p, i);
+            let start = (info.layout.piece_offset(p) + u64::from(b.offset)) as usize;
+            s.write_block(b, &data[start..start + b.len as usize])
+                .unwrap();
+        }
+    }
+}
+
+#[test]
+fn blocks_spanning_files_are_written_in_place_and_read_back() {
+    let dir = Dir::new("rw");
+    let (data, info) = torrent();
+    let s = DiskStorage::open(&dir.0, &info).unwrap();
+    // Files exist at their final size before any data arrives.
+    assert_eq!(
+        fs::metadata(dir.0.join("multi/sub/c.bin")).unwrap().len(),
+        70_000
+    );
+    assert_eq!(s.recheck().unwrap().count(), 0);
+    write_all(&s, &info, &data);
+    let on_disk: Vec<u8> = ["a.bin", "sub/b.bin", "sub/c.bin"]
+        .iter()
+        .flat_map(|f| fs::read(dir.0.join("multi").join(f)).unwrap())
+        .collect();
+    assert_eq!(on_disk, data);
+    let b = info.layout.block(info.layout.piece(1).unwrap(), 0);
+    assert_eq!(s.read_block(b).unwrap(), data[32768..32768 + 16384]);
+    for p in info.layout.pieces() {
+        assert_eq!(s.hash_piece(p).unwrap(), info.piece_hash(p));
+    }
+}
+
+#[test]
+fn a_restart_resumes_from_the_record_and_rechecks_when_files_changed() {
+    let dir = Dir::new("resume");
+    let (data, info) = torrent();
+    {
+        let s = DiskStorage::open(&dir.0, &info).unwrap();
+        write_all(&s, &info, &data);
+        let mut have = s.recheck().unwrap();
+        assert!(have.is_full());
+        // Pretend piece 2 was not verified yet when the record was written.
+        have.clear(2);
+        s.save_resume(&have).unwrap();
+    }
+    // Restart: the record is trusted (files unchanged), so piece 2 stays missing
+    // without re-hashing, which a re-check would have found.
+    let s = DiskStorage::open(&dir.0, &info).unwrap();
+    let have = s.load_verified().unwrap();
+    assert_eq!(have.count(), info.layout.num_pieces() - 1);
+    assert!(!have.get(2));
+    // Someone edits a file: the record no longer matches, everything is re-checked
+    // and the damaged piece is found.
+    let c = dir.0.join("multi/sub/c.bin");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let f = OpenOptions::new().write(true).open(&c).unwrap();
+    f.write_all_at(b"garbage", 100).unwrap();
+    drop(f);
+    let have = DiskStorage::open(&dir.0, &info)
+        .unwrap()
+        .load_verified()
+        .unwrap();
+    let damaged = info.layout.pieces_in_range(40_005 + 100, 40_005 + 107);
+    assert_eq!(
+        have.count(),
+        info.layout.num_pieces() - damaged.len() as u32
+    );
+    assert!(damaged.clone().all(|p| !have.get(p)));
+    assert!(have.get(2), "piece 2 is back after the re-check");
+}
+
+#[test]
+fn a_corrupt_resume_record_is_ignored() {
+    let dir = Dir::new("corrupt");
+    let (data, info) = torrent();
+    let s = DiskStorage::open(&dir.0, &info).unwrap();
+    write_all(&s, &info, &data);
+    fs::write(&s.resume, b"d5:piecesi999ee").unwrap();
+    assert!(s.load_verified().unwrap().is_full());
+    fs::write(&s.resume, b"not bencode").unwrap();
+    assert!(s.load_verified().unwrap().is_full());
+}
+
+#[test]
+fn errors_name_the_file() {
+    let dir = Dir::new("errors");
+    let (_, info) = torrent();
+    // A regular file where the torrent's directory should be.
+    fs::write(dir.0.join("multi"), b"x").unwrap();
+    let e = DiskStorage::open(&dir.0, &info).err().expect("must fail");
+    assert!(e.to_string().contains("multi"), "{e}");
+}
