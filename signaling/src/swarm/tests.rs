@@ -63,6 +63,14 @@ impl T {
     fn send(&mut self, conn: ConnId, m: ClientMessage) -> Outbox {
         self.s.handle(conn, m, self.now, &mut self.rng)
     }
+    /// Peer 2 announces one offer; returns it as relayed to peer 1 (connection 1).
+    fn offer_to_peer_1(&mut self) -> RelayedOffer {
+        let out = self.send(2, announce(2, 1, Some(5), None));
+        match out.first() {
+            Some((1, TrackerMessage::Offer(o))) => o.clone(),
+            other => panic!("expected an offer for connection 1, got {other:?}"),
+        }
+    }
 }
 
 fn failures(out: &Outbox) -> Vec<String> {
@@ -110,11 +118,7 @@ fn answers_are_relayed_only_for_offers_actually_forwarded_and_only_once() {
     t.join(1);
     t.send(1, announce(1, 0, Some(0), None));
     t.join(2);
-    let out = t.send(2, announce(2, 1, Some(5), None));
-    let Some((1, TrackerMessage::Offer(o))) = out.first() else {
-        panic!("{out:?}")
-    };
-    let offer_id = o.offer_id;
+    let offer_id = t.offer_to_peer_1().offer_id;
     // An answer to an offer never sent, and one naming the wrong offerer, are refused.
     assert_eq!(
         failures(&t.send(1, answer(1, 2, OfferId([99; 20])))).len(),
@@ -122,10 +126,7 @@ fn answers_are_relayed_only_for_offers_actually_forwarded_and_only_once() {
     );
     assert_eq!(failures(&t.send(1, answer(1, 3, offer_id))).len(), 1);
     // The forwarded offer was consumed by the wrong answer above: re-offer.
-    let out = t.send(2, announce(2, 1, Some(5), None));
-    let Some((1, TrackerMessage::Offer(o))) = out.first() else {
-        panic!()
-    };
+    let o = t.offer_to_peer_1();
     let out = t.send(1, answer(1, 2, o.offer_id));
     assert!(matches!(out.as_slice(), [(2, TrackerMessage::Answer(a))] if a.peer_id == pid(1)));
     assert_eq!(
@@ -144,10 +145,7 @@ fn offers_expire_and_peers_time_out() {
     t.join(1);
     t.send(1, announce(1, 0, Some(0), None));
     t.join(2);
-    let out = t.send(2, announce(2, 1, Some(5), None));
-    let Some((1, TrackerMessage::Offer(o))) = out.first() else {
-        panic!()
-    };
+    let o = t.offer_to_peer_1();
     t.now = t.now + Duration::from_secs(61);
     assert_eq!(
         failures(&t.send(1, answer(1, 2, o.offer_id))).len(),

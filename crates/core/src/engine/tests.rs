@@ -155,6 +155,22 @@ fn leecher(info: &Info) -> Source {
     }
 }
 
+/// A seeding engine with one connected peer, and that peer's handshake bytes.
+fn seed_with_peer(info: &Info) -> (Torrent, PeerKey, Vec<u8>) {
+    let mut t = Torrent::new(
+        Config::default(),
+        seeder(info),
+        PeerId([1; 20]),
+        Time::ZERO,
+        1,
+    );
+    let k = t.add_peer(Time::ZERO, None).unwrap();
+    let hs = crate::wire::Handshake::new(info.info_hash, PeerId([2; 20]))
+        .encode()
+        .to_vec();
+    (t, k, hs)
+}
+
 fn seeder(info: &Info) -> Source {
     Source::Info {
         info: Box::new(info.clone()),
@@ -251,21 +267,8 @@ fn hostile_bytes_close_the_peer_with_a_reason() {
         ),
     ];
     for (bytes, what) in cases {
-        let mut t = Torrent::new(
-            Config::default(),
-            seeder(&info),
-            PeerId([1; 20]),
-            Time::ZERO,
-            1,
-        );
-        let k = t.add_peer(Time::ZERO, None).unwrap();
-        let mut input = if what == "protocol" {
-            Vec::new()
-        } else {
-            crate::wire::Handshake::new(info.info_hash, PeerId([2; 20]))
-                .encode()
-                .to_vec()
-        };
+        let (mut t, k, hs) = seed_with_peer(&info);
+        let mut input = if what == "protocol" { Vec::new() } else { hs };
         input.extend_from_slice(&bytes);
         t.handle_data(Time::ZERO, k, &input);
         let closed =
@@ -277,19 +280,9 @@ fn hostile_bytes_close_the_peer_with_a_reason() {
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-fn choked_fast_peer_requests_are_rejected_and_queue_is_bounded() {
+fn requests_from_a_choked_fast_peer_are_rejected() {
     let (_, info) = torrent_bytes(50_000, 16384);
-    let mut t = Torrent::new(
-        Config::default(),
-        seeder(&info),
-        PeerId([1; 20]),
-        Time::ZERO,
-        1,
-    );
-    let k = t.add_peer(Time::ZERO, None).unwrap();
-    let mut input = crate::wire::Handshake::new(info.info_hash, PeerId([2; 20]))
-        .encode()
-        .to_vec();
+    let (mut t, k, mut input) = seed_with_peer(&info);
     input.extend_from_slice(
         &Message::Request {
             index: 0,
