@@ -1,4 +1,10 @@
-//! webswarm-native: the native peer. So far: [`storage`], the disk layout of a
-//! torrent's files and the verified-piece record that lets a restart resume.
+//! webswarm-native: the native peer. It seeds files from disk into swarms of
+//! browsers and native peers over WebRTC, and downloads too.
+//!
+//! - [`storage`]: a torrent's files on disk and the resume record.
+//! - [`transport`]: how peers reach each other (WebRTC via webrtc-rs).
+//! - [`util`]: clock and randomness for the sans-IO core.
 
 pub mod storage;
+pub mod transport;
+pub mod util;

@@ -1,0 +1,401 @@
+//! [`Transport`] on the `webrtc` crate (webrtc-rs 0.21), tuned as measured in
+//! shared/docs/toolchain.md: ICE bound to configured addresses, mDNS off,
+//! 4 MiB UDP buffers, a dedicated reactor pool, 256 KiB SCTP messages and a
+//! bounded send buffer per channel.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
+use tokio::sync::{oneshot, watch, Mutex};
+use webrtc::data_channel::{
+    DataChannel, DataChannelEvent, RTCDataChannelInit, RTCDataChannelState,
+};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
+    RTCIceGatheringState, RTCIceServer, RTCPeerConnectionState, RTCSessionDescription,
+    SettingEngineBuilder,
+};
+use webrtc::runtime::Runtime;
+
+use super::runtime::{TunedRuntime, UDP_BUFFER};
+use super::{Answer, BoxFuture, Channel, PendingOffer, Transport, TransportError};
+
+/// Largest message we send. Every WebRTC stack accepts 64 KiB; larger ones
+/// only save per-message overhead, which is small at this size.
+const MAX_SEND: usize = 64 << 10;
+
+/// A STUN or TURN server.
+#[derive(Clone, Debug, Default)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    pub username: String,
+    pub credential: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct RtcConfig {
+    /// Local addresses ICE binds (port 0 for any). A wildcard address means
+    /// every non-loopback interface, so loopback must be named to be used.
+    pub bind: Vec<SocketAddr>,
+    pub ice_servers: Vec<IceServer>,
+    /// Longest wait for ICE gathering before the SDP goes out as it is.
+    pub gather_timeout: Duration,
+    /// Longest wait from the answer to an open channel.
+    pub connect_timeout: Duration,
+    /// Bytes a channel may hold unacknowledged before `send` waits.
+    pub send_buffer: usize,
+}
+
+impl Default for RtcConfig {
+    fn default() -> Self {
+        RtcConfig {
+            bind: vec![
+                SocketAddr::from(([0, 0, 0, 0], 0)),
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+            ],
+            ice_servers: Vec::new(),
+            gather_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(20),
+            send_buffer: 1 << 20,
+        }
+    }
+}
+
+pub struct WebRtcTransport {
+    cfg: RtcConfig,
+    runtime: Arc<dyn Runtime>,
+}
+
+impl WebRtcTransport {
+    pub fn new(cfg: RtcConfig) -> Self {
+        WebRtcTransport {
+            cfg,
+            runtime: TunedRuntime::new(UDP_BUFFER),
+        }
+    }
+
+    async fn build(
+        &self,
+        handler: Arc<Handler>,
+    ) -> Result<Arc<dyn PeerConnection>, TransportError> {
+        let settings = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(256 << 10))
+            .with_include_loopback_candidate(true)
+            .build();
+        let servers = self
+            .cfg
+            .ice_servers
+            .iter()
+            .map(|s| RTCIceServer {
+                urls: s.urls.clone(),
+                username: s.username.clone(),
+                credential: s.credential.clone(),
+            })
+            .collect();
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(
+                RTCConfigurationBuilder::new()
+                    .with_ice_servers(servers)
+                    .build(),
+            )
+            .with_setting_engine(settings)
+            .with_handler(handler)
+            .with_runtime(self.runtime.clone())
+            .with_udp_addrs(self.cfg.bind.clone())
+            .with_dedicated_reactor_pool_size(2)
+            .with_data_channel_send_buffer_limit(self.cfg.send_buffer)
+            .build()
+            .await
+            .map_err(rtc_err)?;
+        Ok(Arc::new(pc))
+    }
+
+    /// Our complete local SDP once ICE gathering finished (or timed out).
+    async fn gathered_sdp(
+        &self,
+        pc: &Arc<dyn PeerConnection>,
+        handler: &Handler,
+    ) -> Result<String, TransportError> {
+        let mut rx = handler.gathering.subscribe();
+        let _ = tokio::time::timeout(
+            self.cfg.gather_timeout,
+            rx.wait_for(|s| *s == RTCIceGatheringState::Complete),
+        )
+        .await;
+        pc.local_description()
+            .await
+            .map(|d| d.sdp)
+            .ok_or_else(|| TransportError::Rtc("no local description".into()))
+    }
+}
+
+#[async_trait]
+impl Transport for WebRtcTransport {
+    async fn offer(&self) -> Result<Box<dyn PendingOffer>, TransportError> {
+        let handler = Arc::new(Handler::new(None));
+        let pc = self.build(handler.clone()).await?;
+        let label = random_hex_label();
+        let init = RTCDataChannelInit {
+            ordered: true,
+            ..Default::default()
+        };
+        let dc = pc
+            .create_data_channel(&label, Some(init))
+            .await
+            .map_err(rtc_err)?;
+        let offer = pc.create_offer(None).await.map_err(rtc_err)?;
+        pc.set_local_description(offer).await.map_err(rtc_err)?;
+        let sdp = self.gathered_sdp(&pc, &handler).await?;
+        Ok(Box::new(WebRtcOffer {
+            pc,
+            dc,
+            handler,
+            sdp,
+            timeout: self.cfg.connect_timeout,
+            armed: true,
+        }))
+    }
+
+    async fn answer(&self, offer_sdp: String) -> Result<Answer, TransportError> {
+        let (tx, rx) = oneshot::channel();
+        let handler = Arc::new(Handler::new(Some(tx)));
+        let pc = self.build(handler.clone()).await?;
+        let offer = RTCSessionDescription::offer(offer_sdp)
+            .map_err(|e| TransportError::BadSdp(e.to_string()))?;
+        if let Err(e) = pc.set_remote_description(offer).await {
+            let _ = pc.close().await;
+            return Err(TransportError::BadSdp(e.to_string()));
+        }
+        let answer = pc.create_answer(None).await.map_err(rtc_err)?;
+        pc.set_local_description(answer).await.map_err(rtc_err)?;
+        let sdp = self.gathered_sdp(&pc, &handler).await?;
+        let timeout = self.cfg.connect_timeout;
+        let channel = Box::pin(async move {
+            let opened = async {
+                let dc = rx.await.map_err(|_| TransportError::Closed)?;
+                wait_open(&dc, &handler).await?;
+                Ok::<_, TransportError>(dc)
+            };
+            match tokio::time::timeout(timeout, opened).await {
+                Ok(Ok(dc)) => Ok(Box::new(WebRtcChannel::new(pc, dc, handler)) as Box<dyn Channel>),
+                Ok(Err(e)) => {
+                    let _ = pc.close().await;
+                    Err(e)
+                }
+                Err(_) => {
+                    let _ = pc.close().await;
+                    Err(TransportError::Timeout(timeout))
+                }
+            }
+        });
+        Ok(Answer { sdp, channel })
+    }
+}
+
+struct WebRtcOffer {
+    pc: Arc<dyn PeerConnection>,
+    dc: Arc<dyn DataChannel>,
+    handler: Arc<Handler>,
+    sdp: String,
+    timeout: Duration,
+    /// Close the connection when dropped (until `connect` hands it on).
+    armed: bool,
+}
+
+impl PendingOffer for WebRtcOffer {
+    fn sdp(&self) -> &str {
+        &self.sdp
+    }
+
+    fn connect(
+        self: Box<Self>,
+        answer_sdp: String,
+    ) -> BoxFuture<Result<Box<dyn Channel>, TransportError>> {
+        Box::pin(async move {
+            let mut me = self;
+            // The channel takes over the connection; the offer must not close it.
+            me.armed = false;
+            let (pc, dc, handler, timeout) =
+                (me.pc.clone(), me.dc.clone(), me.handler.clone(), me.timeout);
+            drop(me);
+            let opened = async {
+                let answer = RTCSessionDescription::answer(answer_sdp)
+                    .map_err(|e| TransportError::BadSdp(e.to_string()))?;
+                pc.set_remote_description(answer)
+                    .await
+                    .map_err(|e| TransportError::BadSdp(e.to_string()))?;
+                wait_open(&dc, &handler).await
+            };
+            match tokio::time::timeout(timeout, opened).await {
+                Ok(Ok(())) => Ok(Box::new(WebRtcChannel::new(pc, dc, handler)) as Box<dyn Channel>),
+                Ok(Err(e)) => {
+                    let _ = pc.close().await;
+                    Err(e)
+                }
+                Err(_) => {
+                    let _ = pc.close().await;
+                    Err(TransportError::Timeout(timeout))
+                }
+            }
+        })
+    }
+}
+
+impl Drop for WebRtcOffer {
+    fn drop(&mut self) {
+        // An offer dropped unanswered still owns sockets and a driver task.
+        if self.armed {
+            close_later(self.pc.clone());
+        }
+    }
+}
+
+/// Waits for the channel's open event, or fails when the connection fails.
+async fn wait_open(dc: &Arc<dyn DataChannel>, handler: &Handler) -> Result<(), TransportError> {
+    if matches!(dc.ready_state().await, Ok(RTCDataChannelState::Open)) {
+        return Ok(());
+    }
+    let mut dead = handler.dead.subscribe();
+    loop {
+        tokio::select! {
+            ev = dc.poll() => match ev {
+                Some(DataChannelEvent::OnOpen) => return Ok(()),
+                Some(DataChannelEvent::OnClose) | None => return Err(TransportError::Closed),
+                Some(_) => {}
+            },
+            _ = dead.wait_for(|d| *d) => return Err(TransportError::Closed),
+        }
+    }
+}
+
+/// Receives peer-connection callbacks. They must return quickly: the
+/// connection's driver waits for them.
+struct Handler {
+    gathering: watch::Sender<RTCIceGatheringState>,
+    dead: watch::Sender<bool>,
+    incoming: std::sync::Mutex<Option<oneshot::Sender<Arc<dyn DataChannel>>>>,
+}
+
+impl Handler {
+    fn new(incoming: Option<oneshot::Sender<Arc<dyn DataChannel>>>) -> Self {
+        Handler {
+            gathering: watch::channel(RTCIceGatheringState::New).0,
+            dead: watch::channel(false).0,
+            incoming: std::sync::Mutex::new(incoming),
+        }
+    }
+}
+
+#[async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        self.gathering.send_replace(state);
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        if matches!(
+            state,
+            RTCPeerConnectionState::Failed
+                | RTCPeerConnectionState::Closed
+                | RTCPeerConnectionState::Disconnected
+        ) {
+            self.dead.send_replace(true);
+        }
+    }
+
+    async fn on_data_channel(&self, dc: Arc<dyn DataChannel>) {
+        // Only the first channel is ours; a peer opening more gets them ignored.
+        let tx = self.incoming.lock().ok().and_then(|mut g| g.take());
+        if let Some(tx) = tx {
+            let _ = tx.send(dc);
+        }
+    }
+}
+
+struct WebRtcChannel {
+    pc: Arc<dyn PeerConnection>,
+    dc: Arc<dyn DataChannel>,
+    handler: Arc<Handler>,
+    /// `recv` polls the channel's event stream; one reader at a time.
+    reader: Mutex<()>,
+}
+
+impl WebRtcChannel {
+    fn new(pc: Arc<dyn PeerConnection>, dc: Arc<dyn DataChannel>, handler: Arc<Handler>) -> Self {
+        WebRtcChannel {
+            pc,
+            dc,
+            handler,
+            reader: Mutex::new(()),
+        }
+    }
+}
+
+#[async_trait]
+impl Channel for WebRtcChannel {
+    async fn send(&self, mut data: Bytes) -> Result<(), TransportError> {
+        while !data.is_empty() {
+            let chunk = data.split_to(data.len().min(MAX_SEND));
+            let buf = chunk
+                .try_into_mut()
+                .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+            self.dc
+                .send(buf)
+                .await
+                .map_err(|_| TransportError::Closed)?;
+        }
+        Ok(())
+    }
+
+    async fn recv(&self) -> Option<Bytes> {
+        let _guard = self.reader.lock().await;
+        let mut dead = self.handler.dead.subscribe();
+        loop {
+            tokio::select! {
+                ev = self.dc.poll() => match ev {
+                    Some(DataChannelEvent::OnMessage(m)) => return Some(m.data.freeze()),
+                    Some(DataChannelEvent::OnClose) | None => return None,
+                    Some(_) => {}
+                },
+                _ = dead.wait_for(|d| *d) => return None,
+            }
+        }
+    }
+
+    async fn close(&self) {
+        let _ = self.dc.close().await;
+        let _ = self.pc.close().await;
+    }
+}
+
+impl Drop for WebRtcChannel {
+    fn drop(&mut self) {
+        close_later(self.pc.clone());
+    }
+}
+
+/// Closes a peer connection from a destructor (closing is async).
+fn close_later(pc: Arc<dyn PeerConnection>) {
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(async move {
+            let _ = pc.close().await;
+        });
+    }
+}
+
+fn rtc_err(e: webrtc::error::Error) -> TransportError {
+    TransportError::Rtc(e.to_string())
+}
+
+/// WebTorrent names each channel with 40 random hex characters.
+fn random_hex_label() -> String {
+    let mut b = [0u8; 20];
+    crate::util::fill_random(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
