@@ -5,6 +5,9 @@
 //! - [`transport`]: how peers reach each other (WebRTC via webrtc-rs).
 //! - [`util`]: clock and randomness for the sans-IO core.
 
+pub mod create;
+pub mod session;
 pub mod storage;
+pub mod tracker_client;
 pub mod transport;
 pub mod util;

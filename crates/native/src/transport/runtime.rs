@@ -26,7 +26,8 @@ pub struct TunedRuntime {
 }
 
 impl TunedRuntime {
-    pub fn new(buffer: usize) -> Arc<dyn Runtime> {
+    /// The runtime as webrtc-rs takes it.
+    pub fn shared(buffer: usize) -> Arc<dyn Runtime> {
         Arc::new(TunedRuntime {
             inner: TokioRuntime,
             buffer,

@@ -75,7 +75,7 @@ impl WebRtcTransport {
     pub fn new(cfg: RtcConfig) -> Self {
         WebRtcTransport {
             cfg,
-            runtime: TunedRuntime::new(UDP_BUFFER),
+            runtime: TunedRuntime::shared(UDP_BUFFER),
         }
     }
 

@@ -1,0 +1,282 @@
+//! The client: many torrents in one process, sharing the WebRTC transport,
+//! the tracker sockets and the connection budget.
+
+pub mod peer;
+pub mod stats;
+pub mod torrent;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use webswarm_core::engine::{self, Torrent};
+use webswarm_core::{Bitfield, Info, InfoHash, Magnet, Metainfo};
+
+use crate::storage::{DiskStorage, StorageError};
+use crate::tracker_client::{Shared, TrackerCmd, TrackerHandle, TrackerTorrent};
+use crate::transport::webrtc_rs::{RtcConfig, WebRtcTransport};
+use crate::transport::Transport;
+use crate::util;
+use stats::Snapshot;
+use torrent::{Input, Setup, TorrentTask};
+
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub rtc: RtcConfig,
+    pub engine: engine::Config,
+    /// Open connections across all torrents.
+    pub max_connections: usize,
+    /// Offers waiting for an answer across all torrents.
+    pub max_pending_offers: usize,
+    /// Offers sent with each announce (WebTorrent sends 5).
+    pub offers_per_announce: usize,
+    /// Announce interval until a tracker gives its own.
+    pub announce_interval: Duration,
+    /// Longest wait between attempts to reach a tracker.
+    pub reconnect_max: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            rtc: RtcConfig::default(),
+            engine: engine::Config::default(),
+            max_connections: 200,
+            max_pending_offers: 50,
+            offers_per_announce: 5,
+            announce_interval: Duration::from_secs(120),
+            reconnect_max: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("torrent {0} is already added")]
+    Duplicate(String),
+    #[error("torrent has no tracker: give one with --tracker")]
+    NoTracker,
+}
+
+/// What to add.
+pub enum What {
+    Torrent(Box<Metainfo>),
+    Magnet(Magnet),
+}
+
+pub struct AddOptions {
+    pub what: What,
+    /// Directory the torrent's files are (or will be) in.
+    pub dir: PathBuf,
+    /// Trackers besides the ones the torrent names.
+    pub trackers: Vec<String>,
+    /// Pieces known to be on disk already (e.g. the files were just hashed to
+    /// create the torrent). `None` checks the disk (or a valid resume record).
+    pub verified: Option<Bitfield>,
+}
+
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: ClientConfig,
+    shared: Arc<Shared>,
+    trackers: Mutex<HashMap<String, TrackerHandle>>,
+    torrents: Mutex<HashMap<InfoHash, mpsc::Sender<Input>>>,
+}
+
+impl Client {
+    /// Must be called inside a tokio runtime.
+    pub fn new(cfg: ClientConfig) -> Self {
+        let transport: Arc<dyn Transport> = Arc::new(WebRtcTransport::new(cfg.rtc.clone()));
+        Self::with_transport(cfg, transport)
+    }
+
+    pub fn with_transport(cfg: ClientConfig, transport: Arc<dyn Transport>) -> Self {
+        let shared = Arc::new(Shared {
+            transport,
+            connections: Arc::new(Semaphore::new(cfg.max_connections)),
+            pending_offers: Arc::new(Semaphore::new(cfg.max_pending_offers)),
+            offers_per_announce: cfg.offers_per_announce,
+            default_interval: cfg.announce_interval,
+            backoff_max: cfg.reconnect_max,
+        });
+        Client {
+            inner: Arc::new(Inner {
+                cfg,
+                shared,
+                trackers: Mutex::new(HashMap::new()),
+                torrents: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Adds a torrent: opens (or re-checks) its files, then joins its swarms.
+    pub async fn add(&self, opts: AddOptions) -> Result<TorrentHandle, SessionError> {
+        let (info, mut trackers) = match &opts.what {
+            What::Torrent(m) => (Some(m.info.clone()), m.tracker_urls()),
+            What::Magnet(m) => (load_info(&opts.dir, m.info_hash()), m.trackers.clone()),
+        };
+        let info_hash = match &opts.what {
+            What::Torrent(m) => m.info.info_hash,
+            What::Magnet(m) => m.info_hash(),
+        };
+        for t in opts.trackers {
+            if !trackers.contains(&t) {
+                trackers.push(t);
+            }
+        }
+        trackers.retain(|t| t.starts_with("ws://") || t.starts_with("wss://"));
+        if trackers.is_empty() {
+            return Err(SessionError::NoTracker);
+        }
+        if self.lock_torrents().contains_key(&info_hash) {
+            return Err(SessionError::Duplicate(info_hash.to_hex()));
+        }
+        let (storage, have) = match &info {
+            Some(info) => {
+                let (s, have) = open_checked(opts.dir.clone(), info.clone(), opts.verified).await?;
+                (Some(s), Some(have))
+            }
+            None => (None, None),
+        };
+        let peer_id = Torrent::generate_peer_id(util::random_u64());
+        let (tx, rx) = mpsc::channel(4096);
+        let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
+        let setup = Setup {
+            cfg: self.inner.cfg.engine.clone(),
+            info,
+            info_hash,
+            have,
+            storage,
+            dir: opts.dir,
+            peer_id,
+        };
+        let task = TorrentTask::new(setup, tx.clone(), snap_tx);
+        tokio::spawn(task.run(rx));
+        self.lock_torrents().insert(info_hash, tx.clone());
+        let mut handles = Vec::new();
+        for url in trackers {
+            let h = self.tracker(&url);
+            h.send(TrackerCmd::Add(TrackerTorrent {
+                info_hash,
+                peer_id,
+                input: tx.clone(),
+                stats: snap_rx.clone(),
+                max_peers: self.inner.cfg.engine.max_peers,
+            }));
+            handles.push(h);
+        }
+        Ok(TorrentHandle {
+            info_hash,
+            input: tx,
+            stats: snap_rx,
+            trackers: handles,
+            client: self.clone(),
+        })
+    }
+
+    fn tracker(&self, url: &str) -> TrackerHandle {
+        let mut map = self
+            .inner
+            .trackers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.entry(url.to_owned())
+            .or_insert_with(|| TrackerHandle::spawn(url.to_owned(), self.inner.shared.clone()))
+            .clone()
+    }
+
+    fn lock_torrents(&self) -> std::sync::MutexGuard<'_, HashMap<InfoHash, mpsc::Sender<Input>>> {
+        // A panic elsewhere while holding the lock leaves the map consistent.
+        self.inner
+            .torrents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running torrent.
+pub struct TorrentHandle {
+    pub info_hash: InfoHash,
+    input: mpsc::Sender<Input>,
+    stats: watch::Receiver<Snapshot>,
+    trackers: Vec<TrackerHandle>,
+    client: Client,
+}
+
+impl TorrentHandle {
+    pub fn stats(&self) -> Snapshot {
+        self.stats.borrow().clone()
+    }
+
+    /// A receiver that changes whenever the stats do.
+    pub fn watch(&self) -> watch::Receiver<Snapshot> {
+        self.stats.clone()
+    }
+
+    /// Waits until every wanted piece is verified or storage failed.
+    pub async fn wait_complete(&self) -> Result<(), String> {
+        let mut rx = self.stats.clone();
+        let s = rx
+            .wait_for(|s| s.complete || s.error.is_some())
+            .await
+            .map_err(|_| "the torrent stopped".to_owned())?;
+        match &s.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Leaves the swarms (announcing `stopped`), saves the resume record and
+    /// closes every connection.
+    pub async fn stop(self) {
+        for t in &self.trackers {
+            t.send(TrackerCmd::Remove(self.info_hash));
+        }
+        let (tx, rx) = oneshot::channel();
+        if self.input.send(Input::Stop(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        self.client.lock_torrents().remove(&self.info_hash);
+    }
+}
+
+/// Opens the files and finds the verified pieces, off the event loop.
+async fn open_checked(
+    dir: PathBuf,
+    info: Info,
+    verified: Option<Bitfield>,
+) -> Result<(Arc<DiskStorage>, Bitfield), StorageError> {
+    tokio::task::spawn_blocking(move || {
+        let s = DiskStorage::open(&dir, &info)?;
+        let have = match verified {
+            Some(v) => v,
+            None => s.load_verified()?,
+        };
+        Ok((Arc::new(s), have))
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+fn info_path(dir: &Path, h: InfoHash) -> PathBuf {
+    dir.join(format!("{}.webswarm-info", h.to_hex()))
+}
+
+/// Keeps a magnet download's info dictionary so a restart needs no peer for it.
+pub(crate) fn save_info(dir: &Path, info: &Info) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(info_path(dir, info.info_hash), &info.raw)
+}
+
+fn load_info(dir: &Path, h: InfoHash) -> Option<Info> {
+    let raw = std::fs::read(info_path(dir, h)).ok()?;
+    Info::from_bytes_checked(&raw, h).ok()
+}

@@ -1,0 +1,103 @@
+//! The two tasks that move one connection's bytes: a reader that feeds the
+//! torrent task, and a writer that drains the engine's output into the
+//! channel. Queued-but-unsent bytes are counted so the torrent task can stop
+//! reading blocks for a peer that cannot take them.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use webswarm_core::PeerKey;
+
+use super::torrent::Input;
+use crate::transport::Channel;
+
+/// Above this many queued bytes the engine is told the peer is not writable.
+pub const HIGH_WATER: usize = 1 << 20;
+/// Below this it is told the peer is writable again.
+pub const LOW_WATER: usize = 256 << 10;
+
+/// What the torrent task keeps for one connection.
+pub struct PeerLink {
+    tx: mpsc::UnboundedSender<Bytes>,
+    queued: Arc<AtomicUsize>,
+    blocked: Arc<AtomicBool>,
+    /// Returned to the client-wide connection budget when the link goes.
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl PeerLink {
+    /// Starts the reader and writer tasks for `channel`.
+    pub fn start(
+        key: PeerKey,
+        channel: Box<dyn Channel>,
+        input: mpsc::Sender<Input>,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Self {
+        let channel: Arc<dyn Channel> = Arc::from(channel);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let blocked = Arc::new(AtomicBool::new(false));
+        tokio::spawn(write_loop(
+            key,
+            channel.clone(),
+            rx,
+            queued.clone(),
+            blocked.clone(),
+            input.clone(),
+        ));
+        tokio::spawn(read_loop(key, channel, input));
+        PeerLink {
+            tx,
+            queued,
+            blocked,
+            _permit: permit,
+        }
+    }
+
+    /// Queues bytes; returns `true` when the peer just became unwritable.
+    pub fn send(&self, data: Bytes) -> bool {
+        let len = data.len();
+        if self.tx.send(data).is_err() {
+            return false;
+        }
+        let now = self.queued.fetch_add(len, Ordering::AcqRel) + len;
+        now > HIGH_WATER && !self.blocked.swap(true, Ordering::AcqRel)
+    }
+}
+
+async fn read_loop(key: PeerKey, channel: Arc<dyn Channel>, input: mpsc::Sender<Input>) {
+    while let Some(data) = channel.recv().await {
+        // A bounded queue: when the torrent task is behind, reading stops and
+        // the transport's flow control slows the sender.
+        if input.send(Input::Data(key, data)).await.is_err() {
+            break;
+        }
+    }
+    channel.close().await;
+    let _ = input.send(Input::Closed(key)).await;
+}
+
+async fn write_loop(
+    key: PeerKey,
+    channel: Arc<dyn Channel>,
+    mut rx: mpsc::UnboundedReceiver<Bytes>,
+    queued: Arc<AtomicUsize>,
+    blocked: Arc<AtomicBool>,
+    input: mpsc::Sender<Input>,
+) {
+    while let Some(data) = rx.recv().await {
+        let len = data.len();
+        if channel.send(data).await.is_err() {
+            break;
+        }
+        let left = queued.fetch_sub(len, Ordering::AcqRel) - len;
+        if left < LOW_WATER && blocked.swap(false, Ordering::AcqRel) {
+            let _ = input.send(Input::Writable(key)).await;
+        }
+    }
+    // The engine dropped the peer (or the channel failed): close it, which
+    // also ends the reader.
+    channel.close().await;
+}

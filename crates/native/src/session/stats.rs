@@ -1,0 +1,52 @@
+//! What a torrent looks like from outside its task, refreshed a few times a
+//! second: for progress bars, tests and tracker announces.
+
+use webswarm_core::engine::Torrent;
+use webswarm_core::Time;
+
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub name: Option<String>,
+    /// `None` until the metadata is known.
+    pub total_len: Option<u64>,
+    pub left: Option<u64>,
+    pub pieces: u32,
+    pub pieces_have: u32,
+    pub peers: usize,
+    pub download_rate: f64,
+    pub upload_rate: f64,
+    pub downloaded: u64,
+    pub uploaded: u64,
+    pub complete: bool,
+    /// Storage failed (disk full, permissions): the download cannot go on.
+    pub error: Option<String>,
+}
+
+impl Snapshot {
+    pub fn of(t: &Torrent, now: Time, error: Option<String>) -> Self {
+        let info = t.info();
+        Snapshot {
+            name: info.map(|i| i.name.clone()),
+            total_len: info.map(|i| i.layout.total_len()),
+            left: t.bytes_left(),
+            pieces: info.map_or(0, |i| i.layout.num_pieces()),
+            pieces_have: t.have().map_or(0, |h| h.count()),
+            peers: t.peer_count(),
+            download_rate: t.download_rate(now),
+            upload_rate: t.upload_rate(now),
+            downloaded: t.downloaded(),
+            uploaded: t.uploaded(),
+            complete: t.is_complete(),
+            error,
+        }
+    }
+
+    /// Verified fraction of the wanted data, 0..=1.
+    pub fn progress(&self) -> f64 {
+        match (self.total_len, self.left) {
+            (Some(t), Some(l)) if t > 0 => 1.0 - l as f64 / t as f64,
+            (Some(_), Some(_)) => 1.0,
+            _ => 0.0,
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! One torrent's task: it owns the sans-IO engine and carries out its
+//! outputs (bytes to peers, blocks to and from disk, pieces to hash).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
+use webswarm_core::engine::{self, Event, Output, Source};
+use webswarm_core::{Bitfield, BlockRef, Info, InfoHash, PeerId, PeerKey, PieceIndex, Time};
+
+use super::peer::PeerLink;
+use super::stats::Snapshot;
+use crate::storage::DiskStorage;
+use crate::transport::Channel;
+use crate::util;
+
+/// How often the verified-piece record is rewritten while downloading.
+const RESUME_EVERY: Duration = Duration::from_secs(5);
+/// How often the shared snapshot is refreshed.
+const SNAPSHOT_EVERY: Duration = Duration::from_millis(200);
+
+/// Everything that reaches a torrent task.
+pub enum Input {
+    /// A new open connection, with the id the tracker gave for the remote.
+    Channel {
+        channel: Box<dyn Channel>,
+        remote: Option<PeerId>,
+        permit: OwnedSemaphorePermit,
+    },
+    Data(PeerKey, Bytes),
+    Closed(PeerKey),
+    Writable(PeerKey),
+    Verified(PieceIndex, bool),
+    Read(PeerKey, BlockRef, Option<Bytes>),
+    /// Storage for a magnet download is ready (or failed).
+    StorageOpened(Result<Arc<DiskStorage>, String>),
+    Stop(tokio::sync::oneshot::Sender<()>),
+}
+
+/// What a torrent task starts from.
+pub struct Setup {
+    pub cfg: engine::Config,
+    /// `None` for a magnet link whose metadata is not known yet.
+    pub info: Option<Info>,
+    pub info_hash: InfoHash,
+    pub have: Option<Bitfield>,
+    pub storage: Option<Arc<DiskStorage>>,
+    pub dir: PathBuf,
+    pub peer_id: PeerId,
+}
+
+pub struct TorrentTask {
+    engine: engine::Torrent,
+    dir: PathBuf,
+    storage: Option<Arc<DiskStorage>>,
+    peers: HashMap<PeerKey, PeerLink>,
+    input_tx: mpsc::Sender<Input>,
+    snapshot: watch::Sender<Snapshot>,
+    resume_dirty: bool,
+    last_resume: Instant,
+    last_snapshot: Instant,
+    /// Blocks received before storage was open are not possible (the engine
+    /// requests nothing without metadata), so writes never wait.
+    error: Option<String>,
+}
+
+impl TorrentTask {
+    pub fn new(
+        setup: Setup,
+        input_tx: mpsc::Sender<Input>,
+        snapshot: watch::Sender<Snapshot>,
+    ) -> Self {
+        let Setup {
+            cfg,
+            info,
+            info_hash,
+            have,
+            storage,
+            dir,
+            peer_id,
+        } = setup;
+        let source = match info {
+            Some(info) => Source::Info {
+                info: Box::new(info),
+                have,
+            },
+            None => Source::Magnet(info_hash),
+        };
+        let engine = engine::Torrent::new(cfg, source, peer_id, util::now(), util::random_u64());
+        TorrentTask {
+            engine,
+            dir,
+            storage,
+            peers: HashMap::new(),
+            input_tx,
+            snapshot,
+            resume_dirty: false,
+            last_resume: Instant::now(),
+            last_snapshot: Instant::now() - SNAPSHOT_EVERY,
+            error: None,
+        }
+    }
+
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Input>) {
+        self.publish(true);
+        loop {
+            let wake = deadline(self.engine.poll_timeout());
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(Input::Stop(done)) => {
+                        self.save_resume();
+                        self.peers.clear();
+                        self.publish(true);
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(m) => self.handle(m),
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(wake) => self.engine.handle_timeout(util::now()),
+            }
+            self.drain_outputs();
+            if self.resume_dirty && self.last_resume.elapsed() >= RESUME_EVERY {
+                self.save_resume();
+            }
+            self.publish(false);
+        }
+    }
+
+    fn handle(&mut self, m: Input) {
+        let now = util::now();
+        match m {
+            Input::Channel {
+                channel,
+                remote,
+                permit,
+            } => match self.engine.add_peer(now, remote) {
+                Ok(key) => {
+                    let link = PeerLink::start(key, channel, self.input_tx.clone(), permit);
+                    self.peers.insert(key, link);
+                }
+                Err(e) => {
+                    tracing::debug!("refused a connection: {e}");
+                    tokio::spawn(async move { channel.close().await });
+                }
+            },
+            Input::Data(key, data) => self.engine.handle_data(now, key, &data),
+            Input::Closed(key) => {
+                if self.peers.remove(&key).is_some() {
+                    self.engine.peer_disconnected(now, key);
+                }
+            }
+            Input::Writable(key) => self.engine.set_peer_writable(now, key, true),
+            Input::Verified(piece, ok) => {
+                self.engine.piece_verified(now, piece, ok);
+                self.resume_dirty |= ok;
+            }
+            Input::Read(key, block, Some(data)) => self.engine.block_read(now, key, block, data),
+            Input::Read(key, block, None) => self.engine.block_read_failed(now, key, block),
+            Input::StorageOpened(Ok(s)) => self.storage = Some(s),
+            Input::StorageOpened(Err(e)) => self.error = Some(e),
+            Input::Stop(_) => unreachable!("handled by run"),
+        }
+    }
+
+    fn drain_outputs(&mut self) {
+        while let Some(out) = self.engine.poll_output() {
+            match out {
+                Output::Send { peer, data } => {
+                    if let Some(link) = self.peers.get(&peer) {
+                        if link.send(data) {
+                            self.engine.set_peer_writable(util::now(), peer, false);
+                        }
+                    }
+                }
+                Output::Close { peer, reason } => {
+                    tracing::debug!("closing peer {peer:?}: {reason}");
+                    self.peers.remove(&peer);
+                }
+                Output::Read { peer, block } => self.read(peer, block),
+                Output::Write { block, data } => self.write(block, &data),
+                Output::Verify { piece, hash } => self.verify(piece, hash),
+                Output::Event(e) => self.on_event(e),
+            }
+        }
+    }
+
+    fn read(&mut self, peer: PeerKey, block: BlockRef) {
+        let Some(storage) = self.storage.clone() else {
+            self.engine.block_read_failed(util::now(), peer, block);
+            return;
+        };
+        let tx = self.input_tx.clone();
+        // Reads are off the event loop: a cold disk would otherwise stall every peer.
+        tokio::task::spawn_blocking(move || {
+            let data = storage.read_block(block).ok().map(Bytes::from);
+            let _ = tx.blocking_send(Input::Read(peer, block, data));
+        });
+    }
+
+    fn write(&mut self, block: BlockRef, data: &[u8]) {
+        // A 16 KiB pwrite lands in the page cache in microseconds; doing it
+        // here keeps a piece's writes ordered before its hash check.
+        let ok = match &self.storage {
+            Some(s) => match s.write_block(block, data) {
+                Ok(()) => true,
+                Err(e) => {
+                    self.error = Some(e.to_string());
+                    false
+                }
+            },
+            None => false,
+        };
+        if !ok {
+            self.engine.block_write_failed(util::now(), block);
+        }
+    }
+
+    fn verify(&mut self, piece: PieceIndex, hash: [u8; 20]) {
+        let Some(storage) = self.storage.clone() else {
+            self.engine.piece_verified(util::now(), piece, false);
+            return;
+        };
+        let tx = self.input_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let ok = storage.hash_piece(piece).is_ok_and(|h| h == hash);
+            let _ = tx.blocking_send(Input::Verified(piece, ok));
+        });
+    }
+
+    fn on_event(&mut self, e: Event) {
+        match e {
+            Event::MetadataReceived => self.open_storage(),
+            Event::Completed => {
+                self.save_resume();
+                self.publish(true);
+            }
+            Event::PeerBanned { peer_id } => {
+                tracing::warn!(
+                    "banned peer {} for sending corrupt data",
+                    String::from_utf8_lossy(&peer_id.0[..8])
+                );
+            }
+            Event::PieceFailed { piece, .. } => {
+                tracing::info!("piece {} failed its hash check", piece.get())
+            }
+            _ => {}
+        }
+    }
+
+    /// After a magnet fetch: store the info dictionary (so a restart needs no
+    /// peers for it) and open the files, off the event loop.
+    fn open_storage(&mut self) {
+        let Some(info) = self.engine.info().cloned() else {
+            return;
+        };
+        let dir = self.dir.clone();
+        let tx = self.input_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = super::save_info(&dir, &info);
+            let r = DiskStorage::open(&dir, &info)
+                .map(Arc::new)
+                .map_err(|e| e.to_string());
+            let _ = tx.blocking_send(Input::StorageOpened(r));
+        });
+    }
+
+    fn save_resume(&mut self) {
+        if let (Some(s), Some(have)) = (&self.storage, self.engine.have()) {
+            if let Err(e) = s.save_resume(have) {
+                tracing::warn!("{e}");
+            }
+        }
+        self.resume_dirty = false;
+        self.last_resume = Instant::now();
+    }
+
+    fn publish(&mut self, force: bool) {
+        if !force && self.last_snapshot.elapsed() < SNAPSHOT_EVERY {
+            return;
+        }
+        self.last_snapshot = Instant::now();
+        let s = Snapshot::of(&self.engine, util::now(), self.error.clone());
+        self.snapshot.send_replace(s);
+    }
+}
+
+/// The tokio instant for an engine time.
+fn deadline(t: Time) -> tokio::time::Instant {
+    let now = util::now();
+    let wait = Duration::from_micros(t.as_micros().saturating_sub(now.as_micros()));
+    tokio::time::Instant::now() + wait
+}

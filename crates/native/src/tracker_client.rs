@@ -1,0 +1,465 @@
+//! The WebSocket tracker client: one task per tracker URL, shared by every
+//! torrent of the process (as WebTorrent shares one socket per tracker). It
+//! announces with fresh WebRTC offers on the tracker's interval, answers the
+//! offers relayed to us, matches answers to our offers, and hands every open
+//! channel to its torrent. A lost socket is reopened with exponential backoff
+//! and jitter, then every torrent announces again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use webswarm_core::{InfoHash, PeerId};
+use webswarm_tracker_proto::{
+    Announce, AnnounceEvent, Answer, ClientMessage, Offer, OfferId, RelayedAnswer, RelayedOffer,
+    Sdp, TrackerMessage,
+};
+
+use crate::session::stats::Snapshot;
+use crate::session::torrent::Input;
+use crate::transport::{PendingOffer, Transport};
+use crate::util;
+
+/// An offer nobody answered is dropped after this long (WebTorrent: 50 s).
+const OFFER_TTL: Duration = Duration::from_secs(50);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const MIN_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What the tracker tasks share with the rest of the client.
+pub struct Shared {
+    pub transport: Arc<dyn Transport>,
+    /// Open or opening connections, across all torrents.
+    pub connections: Arc<Semaphore>,
+    /// Offers waiting for answers, across all torrents.
+    pub pending_offers: Arc<Semaphore>,
+    pub offers_per_announce: usize,
+    /// Interval used until the tracker says otherwise.
+    pub default_interval: Duration,
+    pub backoff_max: Duration,
+}
+
+/// A torrent as a tracker task sees it.
+pub struct TrackerTorrent {
+    pub info_hash: InfoHash,
+    pub peer_id: PeerId,
+    pub input: mpsc::Sender<Input>,
+    pub stats: watch::Receiver<Snapshot>,
+    pub max_peers: usize,
+}
+
+pub enum TrackerCmd {
+    Add(TrackerTorrent),
+    /// Announce `stopped` and forget the torrent.
+    Remove(InfoHash),
+}
+
+#[derive(Clone)]
+pub struct TrackerHandle {
+    tx: mpsc::UnboundedSender<TrackerCmd>,
+}
+
+impl TrackerHandle {
+    pub fn spawn(url: String, shared: Arc<Shared>) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(TrackerTask::new(url, shared, rx).run());
+        TrackerHandle { tx }
+    }
+    pub fn send(&self, cmd: TrackerCmd) {
+        let _ = self.tx.send(cmd);
+    }
+}
+
+struct Entry {
+    t: TrackerTorrent,
+    next_announce: Instant,
+    interval: Duration,
+    started: bool,
+    completed_sent: bool,
+    creating_offers: bool,
+}
+
+struct Pending {
+    info_hash: InfoHash,
+    offer: Box<dyn PendingOffer>,
+    expires: Instant,
+    permit: OwnedSemaphorePermit,
+}
+
+/// Work finished by helper tasks, returned to the tracker task.
+enum Internal {
+    Send(String),
+    Offers {
+        info_hash: InfoHash,
+        offers: Vec<(Box<dyn PendingOffer>, OwnedSemaphorePermit)>,
+    },
+}
+
+struct TrackerTask {
+    url: String,
+    shared: Arc<Shared>,
+    cmds: mpsc::UnboundedReceiver<TrackerCmd>,
+    torrents: HashMap<InfoHash, Entry>,
+    pending: HashMap<OfferId, Pending>,
+    internal_tx: mpsc::UnboundedSender<Internal>,
+    internal_rx: mpsc::UnboundedReceiver<Internal>,
+    closed: bool,
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl TrackerTask {
+    fn new(url: String, shared: Arc<Shared>, cmds: mpsc::UnboundedReceiver<TrackerCmd>) -> Self {
+        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        TrackerTask {
+            url,
+            shared,
+            cmds,
+            torrents: HashMap::new(),
+            pending: HashMap::new(),
+            internal_tx,
+            internal_rx,
+            closed: false,
+        }
+    }
+
+    async fn run(mut self) {
+        let mut failures = 0u32;
+        while !self.closed {
+            let connect = tokio_tungstenite::connect_async(self.url.as_str());
+            match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+                Ok(Ok((ws, _))) => {
+                    tracing::info!("connected to tracker {}", self.url);
+                    failures = 0;
+                    self.session(ws).await;
+                    if self.closed {
+                        return;
+                    }
+                    tracing::warn!("lost the tracker {}; reconnecting", self.url);
+                }
+                Ok(Err(e)) => tracing::warn!("cannot reach tracker {}: {e}", self.url),
+                Err(_) => tracing::warn!(
+                    "cannot reach tracker {}: no answer in {CONNECT_TIMEOUT:?}",
+                    self.url
+                ),
+            }
+            failures += 1;
+            let wait = backoff(failures, self.shared.backoff_max);
+            let until = Instant::now() + wait;
+            // Keep the torrent list current while waiting.
+            while !self.closed {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => break,
+                    cmd = self.cmds.recv() => self.on_cmd(cmd, None).await,
+                }
+            }
+        }
+    }
+
+    /// One connected period; returns when the socket is gone.
+    async fn session(&mut self, mut ws: Ws) {
+        let now = Instant::now();
+        for e in self.torrents.values_mut() {
+            e.next_announce = now;
+            e.started = false;
+        }
+        // Answers to offers made over the old socket can no longer arrive.
+        self.pending.clear();
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                msg = ws.next() => match msg {
+                    Some(Ok(Message::Text(t))) => self.on_message(t.as_str()),
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => {}
+                },
+                cmd = self.cmds.recv() => {
+                    self.on_cmd(cmd, Some(&mut ws)).await;
+                    if self.closed {
+                        let _ = ws.close(None).await;
+                        return;
+                    }
+                }
+                Some(internal) = self.internal_rx.recv() => {
+                    if let Some(text) = self.on_internal(internal) {
+                        if ws.send(Message::text(text)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    for text in self.on_tick() {
+                        if ws.send(Message::text(text)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_cmd(&mut self, cmd: Option<TrackerCmd>, ws: Option<&mut Ws>) {
+        match cmd {
+            Some(TrackerCmd::Add(t)) => {
+                let e = Entry {
+                    t,
+                    next_announce: Instant::now(),
+                    interval: self.shared.default_interval,
+                    started: false,
+                    completed_sent: false,
+                    creating_offers: false,
+                };
+                self.torrents.insert(e.t.info_hash, e);
+            }
+            Some(TrackerCmd::Remove(h)) => {
+                if let Some(e) = self.torrents.remove(&h) {
+                    self.pending.retain(|_, p| p.info_hash != h);
+                    if let Some(ws) = ws {
+                        let msg = announce(&e, Some(AnnounceEvent::Stopped), Vec::new());
+                        let _ = ws.send(Message::text(msg)).await;
+                    }
+                }
+            }
+            None => self.closed = true,
+        }
+    }
+
+    fn on_tick(&mut self) -> Vec<String> {
+        let now = Instant::now();
+        self.pending.retain(|_, p| p.expires > now);
+        let mut out = Vec::new();
+        for e in self.torrents.values_mut() {
+            let complete = e.t.stats.borrow().complete;
+            if e.started && complete && !e.completed_sent {
+                e.completed_sent = true;
+                out.push(announce(e, Some(AnnounceEvent::Completed), Vec::new()));
+            }
+            if now >= e.next_announce && !e.creating_offers {
+                e.next_announce = now + e.interval;
+                e.creating_offers = true;
+                let peers = e.t.stats.borrow().peers;
+                let want = self
+                    .shared
+                    .offers_per_announce
+                    .min(e.t.max_peers.saturating_sub(peers));
+                tokio::spawn(make_offers(
+                    e.t.info_hash,
+                    want,
+                    self.shared.clone(),
+                    self.internal_tx.clone(),
+                ));
+            }
+        }
+        out
+    }
+
+    fn on_internal(&mut self, m: Internal) -> Option<String> {
+        match m {
+            Internal::Send(text) => Some(text),
+            Internal::Offers { info_hash, offers } => {
+                let e = self.torrents.get_mut(&info_hash)?;
+                e.creating_offers = false;
+                let event = if e.started {
+                    None
+                } else {
+                    e.started = true;
+                    e.completed_sent = e.t.stats.borrow().complete;
+                    Some(AnnounceEvent::Started)
+                };
+                let expires = Instant::now() + OFFER_TTL;
+                let mut wire = Vec::with_capacity(offers.len());
+                for (offer, permit) in offers {
+                    let id = OfferId(random_id());
+                    wire.push(Offer {
+                        offer: Sdp::offer(offer.sdp()),
+                        offer_id: id,
+                    });
+                    self.pending.insert(
+                        id,
+                        Pending {
+                            info_hash,
+                            offer,
+                            expires,
+                            permit,
+                        },
+                    );
+                }
+                Some(announce(e, event, wire))
+            }
+        }
+    }
+
+    fn on_message(&mut self, text: &str) {
+        match TrackerMessage::from_json(text) {
+            Ok(TrackerMessage::Announced(r)) => {
+                if let Some(e) = self.torrents.get_mut(&r.info_hash) {
+                    e.interval = Duration::from_secs(u64::from(r.interval)).max(MIN_INTERVAL);
+                    e.next_announce = e.next_announce.min(Instant::now() + e.interval);
+                }
+            }
+            Ok(TrackerMessage::Offer(o)) => self.on_offer(o),
+            Ok(TrackerMessage::Answer(a)) => self.on_answer(a),
+            Ok(TrackerMessage::Failure(f)) => {
+                tracing::warn!("tracker {} refused: {}", self.url, f.reason);
+                if let Some(e) = f.info_hash.and_then(|h| self.torrents.get_mut(&h)) {
+                    e.creating_offers = false;
+                }
+            }
+            Ok(TrackerMessage::Scrape(_)) => {}
+            Err(e) => tracing::debug!("unreadable tracker message: {e}"),
+        }
+    }
+
+    /// Someone offers to connect: answer it if the torrent has room.
+    fn on_offer(&mut self, o: RelayedOffer) {
+        let Some(e) = self.torrents.get(&o.info_hash) else {
+            return;
+        };
+        if o.peer_id == e.t.peer_id || e.t.stats.borrow().peers >= e.t.max_peers {
+            return;
+        }
+        let Ok(permit) = self.shared.connections.clone().try_acquire_owned() else {
+            return;
+        };
+        let transport = self.shared.transport.clone();
+        let input = e.t.input.clone();
+        let (info_hash, our_id) = (e.t.info_hash, e.t.peer_id);
+        let internal = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let answer = match transport.answer(o.offer.sdp).await {
+                Ok(a) => a,
+                Err(err) => {
+                    tracing::debug!("cannot answer an offer: {err}");
+                    return;
+                }
+            };
+            let msg = ClientMessage::Answer(Answer {
+                action: "announce",
+                info_hash,
+                peer_id: our_id,
+                to_peer_id: o.peer_id,
+                offer_id: o.offer_id,
+                answer: Sdp::answer(answer.sdp),
+            });
+            let _ = internal.send(Internal::Send(msg.to_json()));
+            match answer.channel.await {
+                Ok(channel) => {
+                    let _ = input
+                        .send(Input::Channel {
+                            channel,
+                            remote: Some(o.peer_id),
+                            permit,
+                        })
+                        .await;
+                }
+                Err(err) => tracing::debug!("answered connection failed: {err}"),
+            }
+        });
+    }
+
+    fn on_answer(&mut self, a: RelayedAnswer) {
+        let Some(p) = self.pending.remove(&a.offer_id) else {
+            return;
+        };
+        let Some(e) = self.torrents.get(&p.info_hash) else {
+            return;
+        };
+        let Ok(permit) = self.shared.connections.clone().try_acquire_owned() else {
+            return;
+        };
+        let input = e.t.input.clone();
+        tokio::spawn(async move {
+            let Pending {
+                offer,
+                permit: offer_permit,
+                ..
+            } = p;
+            let r = offer.connect(a.answer.sdp).await;
+            drop(offer_permit);
+            match r {
+                Ok(channel) => {
+                    let _ = input
+                        .send(Input::Channel {
+                            channel,
+                            remote: Some(a.peer_id),
+                            permit,
+                        })
+                        .await;
+                }
+                Err(err) => tracing::debug!("offered connection failed: {err}"),
+            }
+        });
+    }
+}
+
+/// Creates up to `want` offers within the shared budget, concurrently.
+async fn make_offers(
+    info_hash: InfoHash,
+    want: usize,
+    shared: Arc<Shared>,
+    back: mpsc::UnboundedSender<Internal>,
+) {
+    let permits: Vec<_> = (0..want)
+        .map_while(|_| shared.pending_offers.clone().try_acquire_owned().ok())
+        .collect();
+    let made = futures_util::future::join_all(permits.into_iter().map(|permit| {
+        let t = shared.transport.clone();
+        async move { t.offer().await.ok().map(|o| (o, permit)) }
+    }))
+    .await;
+    let offers = made.into_iter().flatten().collect();
+    let _ = back.send(Internal::Offers { info_hash, offers });
+}
+
+fn announce(e: &Entry, event: Option<AnnounceEvent>, offers: Vec<Offer>) -> String {
+    let s = e.t.stats.borrow();
+    ClientMessage::Announce(Announce {
+        action: "announce",
+        info_hash: e.t.info_hash,
+        peer_id: e.t.peer_id,
+        numwant: (!offers.is_empty()).then_some(offers.len() as u32),
+        uploaded: s.uploaded,
+        downloaded: s.downloaded,
+        left: s.left,
+        event,
+        offers,
+        trackerid: None,
+    })
+    .to_json()
+}
+
+/// 1 s, 2 s, 4 s … up to `max`, each scaled by a random 0.5–1.5 so that many
+/// clients losing one tracker do not come back in step.
+fn backoff(failures: u32, max: Duration) -> Duration {
+    let base = Duration::from_secs(1u64 << failures.saturating_sub(1).min(16)).min(max);
+    let jitter = 0.5 + (util::random_u64() % 1000) as f64 / 1000.0;
+    base.mul_f64(jitter)
+}
+
+fn random_id() -> [u8; 20] {
+    let mut b = [0u8; 20];
+    util::fill_random(&mut b);
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let max = Duration::from_secs(30);
+        for f in 1..20 {
+            let b = backoff(f, max);
+            let base = Duration::from_secs(1u64 << (f - 1).min(16)).min(max);
+            assert!(
+                b >= base.mul_f64(0.5) && b <= base.mul_f64(1.5),
+                "{f}: {b:?}"
+            );
+        }
+    }
+}
