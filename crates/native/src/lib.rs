@@ -5,6 +5,7 @@
 //! - [`transport`]: how peers reach each other (WebRTC via webrtc-rs).
 //! - [`util`]: clock and randomness for the sans-IO core.
 
+pub mod cli;
 pub mod create;
 pub mod session;
 pub mod storage;

@@ -1,1 +1,28 @@
-fn main() {}
+//! `webswarm`: create torrents, seed files into browser swarms, download, and
+//! run the tracker.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use webswarm_native::cli::{run, Cli};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("webswarm: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("webswarm: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -57,16 +57,28 @@ pub enum TrackerCmd {
     Remove(InfoHash),
 }
 
+/// Whether a tracker socket is up, for users and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrackerState {
+    Connecting,
+    Connected,
+    /// The last attempt failed with this message; another follows.
+    Failed(String),
+}
+
 #[derive(Clone)]
 pub struct TrackerHandle {
     tx: mpsc::UnboundedSender<TrackerCmd>,
+    pub url: String,
+    pub state: watch::Receiver<TrackerState>,
 }
 
 impl TrackerHandle {
     pub fn spawn(url: String, shared: Arc<Shared>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(TrackerTask::new(url, shared, rx).run());
-        TrackerHandle { tx }
+        let (state_tx, state) = watch::channel(TrackerState::Connecting);
+        tokio::spawn(TrackerTask::new(url.clone(), shared, rx, state_tx).run());
+        TrackerHandle { tx, url, state }
     }
     pub fn send(&self, cmd: TrackerCmd) {
         let _ = self.tx.send(cmd);
@@ -107,13 +119,19 @@ struct TrackerTask {
     internal_tx: mpsc::UnboundedSender<Internal>,
     internal_rx: mpsc::UnboundedReceiver<Internal>,
     closed: bool,
+    state: watch::Sender<TrackerState>,
 }
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 impl TrackerTask {
-    fn new(url: String, shared: Arc<Shared>, cmds: mpsc::UnboundedReceiver<TrackerCmd>) -> Self {
+    fn new(
+        url: String,
+        shared: Arc<Shared>,
+        cmds: mpsc::UnboundedReceiver<TrackerCmd>,
+        state: watch::Sender<TrackerState>,
+    ) -> Self {
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         TrackerTask {
             url,
@@ -124,6 +142,7 @@ impl TrackerTask {
             internal_tx,
             internal_rx,
             closed: false,
+            state,
         }
     }
 
@@ -131,22 +150,22 @@ impl TrackerTask {
         let mut failures = 0u32;
         while !self.closed {
             let connect = tokio_tungstenite::connect_async(self.url.as_str());
-            match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+            let err = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
                 Ok(Ok((ws, _))) => {
                     tracing::info!("connected to tracker {}", self.url);
+                    self.state.send_replace(TrackerState::Connected);
                     failures = 0;
                     self.session(ws).await;
                     if self.closed {
                         return;
                     }
-                    tracing::warn!("lost the tracker {}; reconnecting", self.url);
+                    "the connection was lost".to_owned()
                 }
-                Ok(Err(e)) => tracing::warn!("cannot reach tracker {}: {e}", self.url),
-                Err(_) => tracing::warn!(
-                    "cannot reach tracker {}: no answer in {CONNECT_TIMEOUT:?}",
-                    self.url
-                ),
-            }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer in {CONNECT_TIMEOUT:?}"),
+            };
+            tracing::warn!("tracker {}: {err}; retrying", self.url);
+            self.state.send_replace(TrackerState::Failed(err));
             failures += 1;
             let wait = backoff(failures, self.shared.backoff_max);
             let until = Instant::now() + wait;

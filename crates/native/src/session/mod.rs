@@ -216,6 +216,11 @@ impl TorrentHandle {
         self.stats.borrow().clone()
     }
 
+    /// The trackers this torrent announces to, with their connection state.
+    pub fn trackers(&self) -> &[TrackerHandle] {
+        &self.trackers
+    }
+
     /// A receiver that changes whenever the stats do.
     pub fn watch(&self) -> watch::Receiver<Snapshot> {
         self.stats.clone()

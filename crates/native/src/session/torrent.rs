@@ -90,7 +90,7 @@ impl TorrentTask {
             None => Source::Magnet(info_hash),
         };
         let engine = engine::Torrent::new(cfg, source, peer_id, util::now(), util::random_u64());
-        TorrentTask {
+        let mut task = TorrentTask {
             engine,
             dir,
             storage,
@@ -99,13 +99,15 @@ impl TorrentTask {
             snapshot,
             resume_dirty: false,
             last_resume: Instant::now(),
-            last_snapshot: Instant::now() - SNAPSHOT_EVERY,
+            last_snapshot: Instant::now(),
             error: None,
-        }
+        };
+        // Callers read the state right after adding: it must be there already.
+        task.publish(true);
+        task
     }
 
     pub async fn run(mut self, mut rx: mpsc::Receiver<Input>) {
-        self.publish(true);
         loop {
             let wake = deadline(self.engine.poll_timeout());
             tokio::select! {

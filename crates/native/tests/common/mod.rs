@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -116,10 +115,7 @@ pub fn torrent_for(path: &Path, tracker: &str, piece_len: Option<u64>) -> Metain
 /// A client seeding `path` (already hashed: no re-check).
 pub async fn seeder(meta: &Metainfo, path: &Path) -> (Client, TorrentHandle) {
     let client = Client::new(loopback_config());
-    let mut have = Bitfield::new(meta.info.layout.num_pieces());
-    for i in 0..have.len() {
-        have.set(i);
-    }
+    let have = Bitfield::full(meta.info.layout.num_pieces());
     let h = client
         .add(AddOptions {
             what: What::Torrent(Box::new(meta.clone())),
@@ -179,5 +175,3 @@ pub fn tempdir(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
-
-pub type Shared<T> = Arc<T>;

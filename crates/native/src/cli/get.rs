@@ -1,0 +1,82 @@
+//! `webswarm get`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+
+use super::{progress, NetArgs};
+use crate::session::{AddOptions, Client};
+
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    /// Magnet link or .torrent file.
+    torrent: String,
+    /// Directory to download into.
+    #[arg(long, short, default_value = ".")]
+    output: PathBuf,
+    /// Keep seeding after the download finishes (until Ctrl-C).
+    #[arg(long)]
+    seed: bool,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+pub async fn run(a: GetArgs) -> Result<(), String> {
+    let what = super::load_source(&a.torrent)?;
+    let client = Client::new(a.net.client_config());
+    let h = client
+        .add(AddOptions {
+            what,
+            dir: a.output.clone(),
+            trackers: a.net.trackers.clone(),
+            verified: None,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    super::wait_for_tracker(&h).await?;
+    let start = Instant::now();
+    let bar = progress::bytes_bar(0, "downloading");
+    let mut rx = h.watch();
+    loop {
+        let s = rx.borrow_and_update().clone();
+        if let Some(e) = s.error {
+            bar.abandon();
+            return Err(e);
+        }
+        if let (Some(total), Some(left)) = (s.total_len, s.left) {
+            bar.set_length(total);
+            bar.set_position(total - left);
+            bar.set_message(progress::describe(&s));
+        } else {
+            bar.set_message(format!("fetching metadata from {} peers", s.peers));
+        }
+        if s.complete {
+            break;
+        }
+        tokio::select! {
+            r = rx.changed() => if r.is_err() { return Err("the download stopped".into()) },
+            _ = tokio::signal::ctrl_c() => {
+                bar.abandon();
+                h.stop().await;
+                return Err("interrupted; run the same command again to resume".into());
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let s = h.stats();
+    let total = s.total_len.unwrap_or(0);
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "downloaded {} ({}) in {secs:.1} s, {}/s",
+        s.name.unwrap_or_default(),
+        indicatif::HumanBytes(total),
+        indicatif::HumanBytes((total as f64 / secs.max(1e-3)) as u64)
+    );
+    if a.seed {
+        eprintln!("seeding; Ctrl-C to stop");
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    h.stop().await;
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! The `webswarm` command line. Every failure ends as one line on stderr and
+//! a non-zero exit code.
+
+mod create;
+mod get;
+mod progress;
+mod seed;
+mod tracker;
+
+use std::net::{IpAddr, SocketAddr};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::session::ClientConfig;
+use crate::transport::webrtc_rs::{IceServer, RtcConfig};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "webswarm",
+    version,
+    about = "BitTorrent for the web: seed files to browsers over WebRTC, and download"
+)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Hash a file or directory into a .torrent and print its magnet link.
+    Create(create::CreateArgs),
+    /// Seed a file or directory (or the data of a .torrent) to the swarm.
+    Seed(seed::SeedArgs),
+    /// Download a magnet link or .torrent.
+    Get(get::GetArgs),
+    /// Run the WebSocket tracker.
+    Tracker(tracker::TrackerArgs),
+}
+
+/// Network options shared by `seed` and `get`.
+#[derive(Args, Debug, Clone)]
+pub struct NetArgs {
+    /// Tracker to announce to (repeatable), besides those in the torrent.
+    #[arg(long = "tracker", short = 't')]
+    trackers: Vec<String>,
+    /// Local address for WebRTC (repeatable) [default: all interfaces and 127.0.0.1].
+    #[arg(long = "bind")]
+    bind: Vec<IpAddr>,
+    /// STUN or TURN server URL (repeatable), e.g. stun:stun.example.org:3478.
+    #[arg(long = "ice-server")]
+    ice_servers: Vec<String>,
+    /// Username and credential for the TURN servers, as USER:PASSWORD.
+    #[arg(long = "turn-auth")]
+    turn_auth: Option<String>,
+    /// Most peer connections across all torrents.
+    #[arg(long, default_value_t = 200)]
+    max_connections: usize,
+}
+
+impl NetArgs {
+    fn client_config(&self) -> ClientConfig {
+        let mut rtc = RtcConfig::default();
+        if !self.bind.is_empty() {
+            rtc.bind = self.bind.iter().map(|ip| SocketAddr::new(*ip, 0)).collect();
+        }
+        if !self.ice_servers.is_empty() {
+            let (username, credential) = self
+                .turn_auth
+                .as_deref()
+                .and_then(|a| a.split_once(':'))
+                .map(|(u, p)| (u.to_owned(), p.to_owned()))
+                .unwrap_or_default();
+            rtc.ice_servers = vec![IceServer {
+                urls: self.ice_servers.clone(),
+                username,
+                credential,
+            }];
+        }
+        ClientConfig {
+            rtc,
+            max_connections: self.max_connections,
+            ..ClientConfig::default()
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), String> {
+    init_logging(cli.verbose);
+    match cli.cmd {
+        Command::Create(a) => create::run(a).await,
+        Command::Seed(a) => seed::run(a).await,
+        Command::Get(a) => get::run(a).await,
+        Command::Tracker(a) => tracker::run(a).await,
+    }
+}
+
+fn init_logging(verbose: u8) {
+    // webrtc-rs logs routine ICE/DTLS noise at WARN: only our own crates speak by default.
+    let default = match verbose {
+        0 => "error,webswarm=warn,webswarm_native=warn,webswarm_signaling=warn",
+        1 => "error,webswarm=info,webswarm_native=info,webswarm_signaling=info",
+        _ => "info,webswarm_native=debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A torrent argument: a magnet link or a .torrent file.
+fn load_source(arg: &str) -> Result<crate::session::What, String> {
+    use crate::session::What;
+    if arg.starts_with("magnet:") {
+        let m = webswarm_core::Magnet::parse(arg).map_err(|e| format!("bad magnet link: {e}"))?;
+        return Ok(What::Magnet(m));
+    }
+    let bytes = std::fs::read(arg).map_err(|e| format!("cannot read {arg}: {e}"))?;
+    let meta = webswarm_core::Metainfo::from_bytes(&bytes)
+        .map_err(|e| format!("{arg} is not a valid .torrent: {e}"))?;
+    Ok(What::Torrent(Box::new(meta)))
+}
+
+/// Waits until one tracker of the torrent is reachable, or all have failed once.
+async fn wait_for_tracker(h: &crate::session::TorrentHandle) -> Result<(), String> {
+    use crate::tracker_client::TrackerState;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let states: Vec<_> = h
+            .trackers()
+            .iter()
+            .map(|t| (t.url.clone(), t.state.borrow().clone()))
+            .collect();
+        if states.iter().any(|(_, s)| *s == TrackerState::Connected) {
+            return Ok(());
+        }
+        if states
+            .iter()
+            .all(|(_, s)| matches!(s, TrackerState::Failed(_)))
+            || tokio::time::Instant::now() > deadline
+        {
+            let why: Vec<String> = states
+                .iter()
+                .map(|(u, s)| match s {
+                    TrackerState::Failed(e) => format!("{u}: {e}"),
+                    _ => format!("{u}: no connection"),
+                })
+                .collect();
+            return Err(format!("cannot reach the tracker ({})", why.join("; ")));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
