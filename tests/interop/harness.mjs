@@ -86,3 +86,42 @@ export async function openPage(b, url) {
   await page.waitForFunction(() => window.ready === true, null, { timeout: 10_000 });
   return page;
 }
+
+export function webswarmBinary() {
+  if (process.env.WEBSWARM_BIN) return process.env.WEBSWARM_BIN;
+  const target = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
+  return path.join(target, 'release', 'webswarm');
+}
+
+/**
+ * Runs the `webswarm` CLI. Resolves `{ child, lines }` once `ready(line)`
+ * matches a stdout line (or at exit when no `ready` is given).
+ */
+export function runWebswarm(args, { ready, timeoutMs = 60_000 } = {}) {
+  const child = spawn(webswarmBinary(), args, {
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (c) => { err += c; });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`webswarm ${args.join(' ')} timed out; stderr: ${err}`));
+    }, timeoutMs);
+    child.stdout.on('data', (c) => {
+      out += c;
+      if (ready) {
+        const line = out.split('\n').find((l) => ready(l));
+        if (line) { clearTimeout(timer); resolve({ child, line, stderr: () => err }); }
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (ready) reject(new Error(`webswarm exited with ${code}: ${err}`));
+      else if (code === 0) resolve({ child, stdout: out, stderr: () => err });
+      else reject(new Error(`webswarm ${args.join(' ')} exited with ${code}: ${err}`));
+    });
+  });
+}
