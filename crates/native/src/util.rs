@@ -37,3 +37,14 @@ pub fn now() -> Time {
     let start = *START.get_or_init(Instant::now);
     Time::from_micros(start.elapsed().as_micros() as u64)
 }
+
+/// CPU time (user + system) this process has used, from /proc (Linux only).
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 12th and 13th of those, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}

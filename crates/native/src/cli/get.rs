@@ -34,6 +34,13 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
         })
         .await
         .map_err(|e| e.to_string())?;
+    let s = h.stats();
+    if s.pieces_have > 0 {
+        eprintln!(
+            "resuming: {} of {} pieces already verified",
+            s.pieces_have, s.pieces
+        );
+    }
     super::wait_for_tracker(&h).await?;
     let start = Instant::now();
     let bar = progress::bytes_bar(0, "downloading");
@@ -67,11 +74,15 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
     let s = h.stats();
     let total = s.total_len.unwrap_or(0);
     let secs = start.elapsed().as_secs_f64();
+    // One parseable line: the benchmark reads it.
     eprintln!(
-        "downloaded {} ({}) in {secs:.1} s, {}/s",
-        s.name.unwrap_or_default(),
-        indicatif::HumanBytes(total),
-        indicatif::HumanBytes((total as f64 / secs.max(1e-3)) as u64)
+        "downloaded {} ({} bytes) in {secs:.2} s, {:.1} MB/s, first piece after {:.2} s, fetched {} bytes, cpu {:.2} s",
+        s.name.as_deref().unwrap_or_default(),
+        total,
+        total as f64 / secs.max(1e-3) / 1e6,
+        s.first_piece_after.map_or(f64::NAN, |d| d.as_secs_f64()),
+        s.downloaded,
+        crate::util::cpu_seconds().unwrap_or(f64::NAN),
     );
     if a.seed {
         eprintln!("seeding; Ctrl-C to stop");

@@ -18,12 +18,24 @@ pub struct Snapshot {
     pub downloaded: u64,
     pub uploaded: u64,
     pub complete: bool,
+    /// From the torrent's start to its first verified piece (this run).
+    pub first_piece_after: Option<std::time::Duration>,
+    /// Peers banned for sending data that failed verification.
+    pub banned: u32,
     /// Storage failed (disk full, permissions): the download cannot go on.
     pub error: Option<String>,
 }
 
+/// What the torrent task knows beyond the engine.
+#[derive(Clone, Debug, Default)]
+pub struct Extra {
+    pub first_piece_after: Option<std::time::Duration>,
+    pub banned: u32,
+    pub error: Option<String>,
+}
+
 impl Snapshot {
-    pub fn of(t: &Torrent, now: Time, error: Option<String>) -> Self {
+    pub fn of(t: &Torrent, now: Time, extra: Extra) -> Self {
         let info = t.info();
         Snapshot {
             name: info.map(|i| i.name.clone()),
@@ -37,7 +49,9 @@ impl Snapshot {
             downloaded: t.downloaded(),
             uploaded: t.uploaded(),
             complete: t.is_complete(),
-            error,
+            first_piece_after: extra.first_piece_after,
+            banned: extra.banned,
+            error: extra.error,
         }
     }
 

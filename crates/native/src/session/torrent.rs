@@ -12,7 +12,7 @@ use webswarm_core::engine::{self, Event, Output, Source};
 use webswarm_core::{Bitfield, BlockRef, Info, InfoHash, PeerId, PeerKey, PieceIndex, Time};
 
 use super::peer::PeerLink;
-use super::stats::Snapshot;
+use super::stats::{Extra, Snapshot};
 use crate::storage::DiskStorage;
 use crate::transport::Channel;
 use crate::util;
@@ -62,9 +62,8 @@ pub struct TorrentTask {
     resume_dirty: bool,
     last_resume: Instant,
     last_snapshot: Instant,
-    /// Blocks received before storage was open are not possible (the engine
-    /// requests nothing without metadata), so writes never wait.
-    error: Option<String>,
+    started: Instant,
+    extra: Extra,
 }
 
 impl TorrentTask {
@@ -100,7 +99,8 @@ impl TorrentTask {
             resume_dirty: false,
             last_resume: Instant::now(),
             last_snapshot: Instant::now(),
-            error: None,
+            started: Instant::now(),
+            extra: Extra::default(),
         };
         // Callers read the state right after adding: it must be there already.
         task.publish(true);
@@ -163,7 +163,7 @@ impl TorrentTask {
             Input::Read(key, block, Some(data)) => self.engine.block_read(now, key, block, data),
             Input::Read(key, block, None) => self.engine.block_read_failed(now, key, block),
             Input::StorageOpened(Ok(s)) => self.storage = Some(s),
-            Input::StorageOpened(Err(e)) => self.error = Some(e),
+            Input::StorageOpened(Err(e)) => self.extra.error = Some(e),
             Input::Stop(_) => unreachable!("handled by run"),
         }
     }
@@ -210,7 +210,7 @@ impl TorrentTask {
             Some(s) => match s.write_block(block, data) {
                 Ok(()) => true,
                 Err(e) => {
-                    self.error = Some(e.to_string());
+                    self.extra.error = Some(e.to_string());
                     false
                 }
             },
@@ -240,7 +240,11 @@ impl TorrentTask {
                 self.save_resume();
                 self.publish(true);
             }
+            Event::PieceVerified(_) if self.extra.first_piece_after.is_none() => {
+                self.extra.first_piece_after = Some(self.started.elapsed());
+            }
             Event::PeerBanned { peer_id } => {
+                self.extra.banned += 1;
                 tracing::warn!(
                     "banned peer {} for sending corrupt data",
                     String::from_utf8_lossy(&peer_id.0[..8])
@@ -285,7 +289,7 @@ impl TorrentTask {
             return;
         }
         self.last_snapshot = Instant::now();
-        let s = Snapshot::of(&self.engine, util::now(), self.error.clone());
+        let s = Snapshot::of(&self.engine, util::now(), self.extra.clone());
         self.snapshot.send_replace(s);
     }
 }
