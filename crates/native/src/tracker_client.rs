@@ -257,6 +257,13 @@ impl TrackerTask {
                 e.completed_sent = true;
                 out.push(announce(e, Some(AnnounceEvent::Completed), Vec::new()));
             }
+            if !e.started {
+                // Join at once, so offers from others reach us while ours
+                // are still being made (gathering takes a moment).
+                e.started = true;
+                e.completed_sent = complete;
+                out.push(announce(e, Some(AnnounceEvent::Started), Vec::new()));
+            }
             if now >= e.next_announce && !e.creating_offers {
                 e.next_announce = now + e.interval;
                 e.creating_offers = true;
@@ -282,13 +289,6 @@ impl TrackerTask {
             Internal::Offers { info_hash, offers } => {
                 let e = self.torrents.get_mut(&info_hash)?;
                 e.creating_offers = false;
-                let event = if e.started {
-                    None
-                } else {
-                    e.started = true;
-                    e.completed_sent = e.t.stats.borrow().complete;
-                    Some(AnnounceEvent::Started)
-                };
                 let expires = Instant::now() + OFFER_TTL;
                 let mut wire = Vec::with_capacity(offers.len());
                 for (offer, permit) in offers {
@@ -307,12 +307,16 @@ impl TrackerTask {
                         },
                     );
                 }
-                Some(announce(e, event, wire))
+                if wire.is_empty() {
+                    return None;
+                }
+                Some(announce(e, None, wire))
             }
         }
     }
 
     fn on_message(&mut self, text: &str) {
+        tracing::trace!("tracker {} says {}", self.url, &text[..text.len().min(120)]);
         match TrackerMessage::from_json(text) {
             Ok(TrackerMessage::Announced(r)) => {
                 if let Some(e) = self.torrents.get_mut(&r.info_hash) {
@@ -338,6 +342,7 @@ impl TrackerTask {
         let Some(e) = self.torrents.get(&o.info_hash) else {
             return;
         };
+        tracing::debug!("offer from {}", String::from_utf8_lossy(&o.peer_id.0));
         if o.peer_id == e.t.peer_id || e.t.stats.borrow().peers >= e.t.max_peers {
             return;
         }
@@ -422,6 +427,7 @@ async fn make_offers(
     shared: Arc<Shared>,
     back: mpsc::UnboundedSender<Internal>,
 ) {
+    let started = std::time::Instant::now();
     let permits: Vec<_> = (0..want)
         .map_while(|_| shared.pending_offers.clone().try_acquire_owned().ok())
         .collect();
@@ -430,7 +436,12 @@ async fn make_offers(
         async move { t.offer().await.ok().map(|o| (o, permit)) }
     }))
     .await;
-    let offers = made.into_iter().flatten().collect();
+    let offers: Vec<_> = made.into_iter().flatten().collect();
+    tracing::debug!(
+        "made {} of {want} offers in {:?}",
+        offers.len(),
+        started.elapsed()
+    );
     let _ = back.send(Internal::Offers { info_hash, offers });
 }
 
