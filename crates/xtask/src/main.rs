@@ -1,7 +1,7 @@
 //! `cargo xtask test`: installs what the test suite needs on a fresh machine
 //! (the wasm32 target, wasm-bindgen-cli at the version Cargo.lock pins, the
 //! Debian tools used for interop checks) and runs every check, native and wasm.
-//! `cargo xtask bench-sim` runs the swarm simulation benchmark.
+//! `cargo xtask bench-sim`, `bench-wire` and `bench-native [MiB]` run the benchmarks.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -16,7 +16,11 @@ fn main() -> ExitCode {
         Some("setup") => setup(),
         Some("bench-sim") => bench_sim(&args[1..]),
         Some("bench-wire") => bench_wire(),
-        _ => Err("usage: cargo xtask <test | setup | bench-sim [N ...] | bench-wire>".into()),
+        Some("bench-native") => bench_native(&args[1..]),
+        _ => Err(
+            "usage: cargo xtask <test | setup | bench-sim [N ...] | bench-wire | bench-native [MiB]>"
+                .into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -200,10 +204,16 @@ fn test() -> Result {
         c.args(["--", "-D", "warnings"]);
         c
     })?;
-    run("tests (native)", {
+    run("build the tests (native)", {
         let mut c = cargo();
-        c.args(["test", "--workspace", "--release"]);
-        c.env("WEBSWARM_REQUIRE_TOOLS", "1");
+        c.args(["test", "--workspace", "--release", "--no-run"]);
+        c
+    })?;
+    // The native peer's tests open real WebRTC connections: loopback only.
+    run("tests (native, loopback-only namespace)", {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut c = loopback_only(&format!("'{cargo}' test --workspace --release --offline"));
+        c.current_dir(root()).env("WEBSWARM_REQUIRE_TOOLS", "1");
         c
     })?;
     run("tests (wasm32 under Node)", {
@@ -214,24 +224,58 @@ fn test() -> Result {
         });
         c
     })?;
-    run("build the tracker (release)", {
-        let mut c = cargo();
-        c.args(["build", "--release", "-p", "webswarm-signaling"]);
-        c
-    })?;
-    run("tracker interop with WebTorrent in Chromium", {
-        let mut c = loopback_only("node --test interop/");
-        c.current_dir(root().join("tests")).env(
-            "WEBSWARM_TRACKER_BIN",
-            target_dir().join("release/webswarm-tracker"),
-        );
-        c
-    })?;
+    build_binaries()?;
+    run(
+        "interop with WebTorrent in Chromium (tracker, native peer)",
+        {
+            let mut c = loopback_only("node --test interop/");
+            c.current_dir(root().join("tests"))
+                .env(
+                    "WEBSWARM_TRACKER_BIN",
+                    target_dir().join("release/webswarm-tracker"),
+                )
+                .env("WEBSWARM_BIN", target_dir().join("release/webswarm"));
+            c
+        },
+    )?;
     eprintln!(
         "\nxtask: every check passed in {:.0}s",
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+fn build_binaries() -> Result {
+    run("build the tracker and the webswarm CLI (release)", {
+        let mut c = cargo();
+        c.args([
+            "build",
+            "--release",
+            "-p",
+            "webswarm-signaling",
+            "-p",
+            "webswarm-native",
+        ]);
+        c
+    })
+}
+
+/// Issue 4's benchmark: native->native, native->WebTorrent in Chromium, and
+/// WebTorrent->WebTorrent, in one run.
+fn bench_native(args: &[String]) -> Result {
+    setup()?;
+    build_binaries()?;
+    let size = args.first().map_or("256", String::as_str);
+    run("native peer benchmark", {
+        let mut c = loopback_only(&format!("node bench/native.mjs {size}"));
+        c.current_dir(root().join("tests"))
+            .env(
+                "WEBSWARM_TRACKER_BIN",
+                target_dir().join("release/webswarm-tracker"),
+            )
+            .env("WEBSWARM_BIN", target_dir().join("release/webswarm"));
+        c
+    })
 }
 
 fn bench_sim(sizes: &[String]) -> Result {
