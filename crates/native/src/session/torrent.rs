@@ -12,6 +12,7 @@ use webswarm_core::engine::{self, Event, Output, Source};
 use webswarm_core::{Bitfield, BlockRef, Info, InfoHash, PeerId, PeerKey, PieceIndex, Time};
 
 use super::peer::PeerLink;
+use super::read_cache::{Lookup, ReadCache};
 use super::stats::{Extra, Snapshot};
 use crate::storage::DiskStorage;
 use crate::transport::Channel;
@@ -34,7 +35,8 @@ pub enum Input {
     Closed(PeerKey),
     Writable(PeerKey),
     Verified(PieceIndex, bool),
-    Read(PeerKey, BlockRef, Option<Bytes>),
+    /// A whole piece read for serving (`None`: the read failed).
+    PieceRead(PieceIndex, Option<Bytes>),
     /// Storage for a magnet download is ready (or failed).
     StorageOpened(Result<Arc<DiskStorage>, String>),
     Stop(tokio::sync::oneshot::Sender<()>),
@@ -64,6 +66,7 @@ pub struct TorrentTask {
     last_snapshot: Instant,
     started: Instant,
     extra: Extra,
+    cache: ReadCache,
 }
 
 impl TorrentTask {
@@ -101,6 +104,7 @@ impl TorrentTask {
             last_snapshot: Instant::now(),
             started: Instant::now(),
             extra: Extra::default(),
+            cache: ReadCache::default(),
         };
         // Callers read the state right after adding: it must be there already.
         task.publish(true);
@@ -160,8 +164,18 @@ impl TorrentTask {
                 self.engine.piece_verified(now, piece, ok);
                 self.resume_dirty |= ok;
             }
-            Input::Read(key, block, Some(data)) => self.engine.block_read(now, key, block, data),
-            Input::Read(key, block, None) => self.engine.block_read_failed(now, key, block),
+            Input::PieceRead(piece, data) => {
+                let (waiters, data) = self.cache.filled(piece, data);
+                for (key, b) in waiters {
+                    let (s, e) = (b.offset as usize, (b.offset + b.len) as usize);
+                    match &data {
+                        Some(d) if e <= d.len() => {
+                            self.engine.block_read(now, key, b, d.slice(s..e))
+                        }
+                        _ => self.engine.block_read_failed(now, key, b),
+                    }
+                }
+            }
             Input::StorageOpened(Ok(s)) => self.storage = Some(s),
             Input::StorageOpened(Err(e)) => self.extra.error = Some(e),
             Input::Stop(_) => unreachable!("handled by run"),
@@ -191,16 +205,29 @@ impl TorrentTask {
     }
 
     fn read(&mut self, peer: PeerKey, block: BlockRef) {
-        let Some(storage) = self.storage.clone() else {
-            self.engine.block_read_failed(util::now(), peer, block);
-            return;
-        };
-        let tx = self.input_tx.clone();
-        // Reads are off the event loop: a cold disk would otherwise stall every peer.
-        tokio::task::spawn_blocking(move || {
-            let data = storage.read_block(block).ok().map(Bytes::from);
-            let _ = tx.blocking_send(Input::Read(peer, block, data));
-        });
+        let piece = block.piece;
+        match self.cache.lookup(peer, block) {
+            Lookup::Hit(data) => self.engine.block_read(util::now(), peer, block, data),
+            Lookup::Pending => {}
+            Lookup::Miss => {
+                let (Some(storage), Some(info)) = (self.storage.clone(), self.engine.info()) else {
+                    let _ = self.cache.filled(piece, None);
+                    self.engine.block_read_failed(util::now(), peer, block);
+                    return;
+                };
+                let whole = BlockRef {
+                    piece,
+                    offset: 0,
+                    len: info.layout.piece_size(piece),
+                };
+                let tx = self.input_tx.clone();
+                // Off the event loop: a cold disk would otherwise stall every peer.
+                tokio::task::spawn_blocking(move || {
+                    let data = storage.read_block(whole).ok().map(Bytes::from);
+                    let _ = tx.blocking_send(Input::PieceRead(piece, data));
+                });
+            }
+        }
     }
 
     fn write(&mut self, block: BlockRef, data: &[u8]) {
