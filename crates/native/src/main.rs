@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use webswarm_native::cli::{run, Cli};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
