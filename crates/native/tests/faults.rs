@@ -14,6 +14,16 @@ use webswarm_native::session::{AddOptions, Client, What};
 
 const WAIT: Duration = Duration::from_secs(120);
 
+/// Kills the child process when dropped, so a failing test leaves nothing running.
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn webswarm() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_webswarm"));
     c.env("NO_COLOR", "1");
@@ -61,7 +71,9 @@ async fn seeder_killed_mid_transfer_another_seeder_finishes_it() {
     let src = make_dir(&root.join("src"), "data", &[96 << 20]);
     // The default piece length, as `webswarm seed` chooses it: the same torrent.
     let meta = torrent_for(&src, &tracker.url, None);
-    let mut a = tokio::task::block_in_place(|| seed_process(&src, &tracker.url));
+    let mut a = Reap(tokio::task::block_in_place(|| {
+        seed_process(&src, &tracker.url)
+    }));
     let (_bc, _b) = seeder(&meta, &src).await;
     let dir = root.join("dl");
     let (_lc, h) = leecher(What::Torrent(Box::new(meta.clone())), &dir).await;
@@ -72,8 +84,8 @@ async fn seeder_killed_mid_transfer_another_seeder_finishes_it() {
     })
     .await;
     let at = h.stats().progress();
-    a.kill().unwrap();
-    a.wait().unwrap();
+    a.0.kill().unwrap();
+    a.0.wait().unwrap();
     assert!(
         at < 0.9,
         "the transfer was nearly over ({at}) when the seeder died"
@@ -107,7 +119,8 @@ fn tracker_process(bind: &str) -> (Child, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tracker_restart_peers_reconnect_and_the_swarm_recovers() {
     use webswarm_native::tracker_client::TrackerState;
-    let (mut t1, url) = tokio::task::block_in_place(|| tracker_process("127.0.0.1:0"));
+    let (t1, url) = tokio::task::block_in_place(|| tracker_process("127.0.0.1:0"));
+    let mut t1 = Reap(t1);
     let root = tempdir("tracker-restart");
     let src = make_dir(&root.join("src"), "data", &[4 << 20]);
     let meta = torrent_for(&src, &url, None);
@@ -118,15 +131,16 @@ async fn tracker_restart_peers_reconnect_and_the_swarm_recovers() {
         state(&seed) == TrackerState::Connected
     })
     .await;
-    t1.kill().unwrap();
-    t1.wait().unwrap();
+    t1.0.kill().unwrap();
+    t1.0.wait().unwrap();
     poll_until("seeder notices the loss", || {
         state(&seed) != TrackerState::Connected
     })
     .await;
     // A new tracker on the same address knows nobody until peers come back.
     let addr = url.trim_start_matches("ws://").to_owned();
-    let (mut t2, _) = tokio::task::block_in_place(|| tracker_process(&addr));
+    let (t2, _) = tokio::task::block_in_place(|| tracker_process(&addr));
+    let _t2 = Reap(t2);
     poll_until("seeder reconnects", || {
         state(&seed) == TrackerState::Connected
     })
@@ -139,8 +153,6 @@ async fn tracker_restart_peers_reconnect_and_the_swarm_recovers() {
         .unwrap();
     assert_same_tree(&src, &dir.join("data"));
     std::fs::remove_dir_all(&root).unwrap();
-    t2.kill().unwrap();
-    t2.wait().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,10 +229,10 @@ async fn killed_download_resumes_without_fetching_verified_pieces() {
             .unwrap()
     };
     let total = meta.info.layout.total_len();
-    let mut first = get(&dir);
+    let mut first = Reap(get(&dir));
     poll_until("40 % uploaded", || seed.stats().uploaded >= total * 2 / 5).await;
-    first.kill().unwrap();
-    first.wait().unwrap();
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
     let second = tokio::task::block_in_place(|| get(&dir).wait_with_output()).unwrap();
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(second.status.success(), "{err}");

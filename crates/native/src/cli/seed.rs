@@ -6,12 +6,14 @@ use clap::Args;
 use webswarm_core::{Bitfield, Magnet, Metainfo};
 
 use super::{progress, NetArgs};
-use crate::session::{AddOptions, Client, What};
+use crate::session::{AddOptions, Client, TorrentHandle, What};
 
 #[derive(Args, Debug)]
 pub struct SeedArgs {
-    /// A file or directory to share, or a .torrent whose data is in --dir.
-    path: PathBuf,
+    /// Files or directories to share, or .torrent files whose data is in
+    /// --dir; all are seeded by this one process.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
     /// Where the data of a .torrent is [default: beside the .torrent].
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -21,7 +23,7 @@ pub struct SeedArgs {
     /// Piece length when hashing a path.
     #[arg(long)]
     piece_length: Option<u64>,
-    /// Write the .torrent made from a path here.
+    /// Write the .torrent made from a path here (a directory when seeding several).
     #[arg(long)]
     torrent_out: Option<PathBuf>,
     #[command(flatten)]
@@ -37,44 +39,90 @@ pub fn magnet_of(meta: &Metainfo) -> String {
 }
 
 pub async fn run(a: SeedArgs) -> Result<(), String> {
-    if !a.path.exists() {
+    let client = Client::new(a.net.client_config());
+    let mut handles = Vec::new();
+    for path in &a.paths {
+        let (h, meta) = add_one(&client, &a, path).await?;
+        super::wait_for_tracker(&h).await?;
+        println!("{}", magnet_of(&meta));
+        eprintln!(
+            "seeding {} ({})",
+            meta.info.name,
+            indicatif::HumanBytes(meta.info.layout.total_len())
+        );
+        handles.push(h);
+    }
+    eprintln!("Ctrl-C to stop");
+    let bar = indicatif::ProgressBar::new_spinner();
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let all: Vec<_> = handles.iter().map(|h| h.stats()).collect();
+                let sum = crate::session::stats::Snapshot {
+                    peers: all.iter().map(|s| s.peers).sum(),
+                    download_rate: all.iter().map(|s| s.download_rate).sum(),
+                    upload_rate: all.iter().map(|s| s.upload_rate).sum(),
+                    uploaded: all.iter().map(|s| s.uploaded).sum(),
+                    ..Default::default()
+                };
+                bar.set_message(format!("{}  uploaded {}", progress::describe(&sum), indicatif::HumanBytes(sum.uploaded)));
+                bar.tick();
+            }
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    bar.finish_and_clear();
+    for h in handles {
+        h.stop().await;
+    }
+    Ok(())
+}
+
+/// Hashes (or checks) one path and adds it to the client.
+async fn add_one(
+    client: &Client,
+    a: &SeedArgs,
+    path: &Path,
+) -> Result<(TorrentHandle, Metainfo), String> {
+    if !path.exists() {
         return Err(format!(
             "cannot read {}: no such file or directory",
-            a.path.display()
+            path.display()
         ));
     }
-    let is_torrent = a.path.extension().is_some_and(|e| e == "torrent") && a.path.is_file();
+    let is_torrent = path.extension().is_some_and(|e| e == "torrent") && path.is_file();
     let (meta, dir, verified) = if is_torrent {
         let bytes =
-            std::fs::read(&a.path).map_err(|e| format!("cannot read {}: {e}", a.path.display()))?;
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let meta = Metainfo::from_bytes(&bytes)
-            .map_err(|e| format!("{} is not a valid .torrent: {e}", a.path.display()))?;
-        let dir = a.dir.clone().unwrap_or_else(|| parent(&a.path));
+            .map_err(|e| format!("{} is not a valid .torrent: {e}", path.display()))?;
+        let dir = a.dir.clone().unwrap_or_else(|| parent(path));
+        eprintln!("checking the data in {} …", dir.display());
         (meta, dir, None)
     } else {
         if a.net.trackers.is_empty() {
             return Err("give a tracker to seed to with --tracker ws://HOST:PORT".into());
         }
         let (bytes, meta) = super::create::hash(
-            &a.path,
+            path,
             a.net.trackers.clone(),
             a.webseeds.clone(),
             a.piece_length,
         )
         .await?;
         if let Some(out) = &a.torrent_out {
-            std::fs::write(out, &bytes)
+            let out = if a.paths.len() > 1 {
+                out.join(format!("{}.torrent", meta.info.name))
+            } else {
+                out.clone()
+            };
+            std::fs::write(&out, &bytes)
                 .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
         }
         let all = Bitfield::full(meta.info.layout.num_pieces());
-        let dir = parent(&a.path);
-        (meta, dir, Some(all))
+        (meta, parent(path), Some(all))
     };
-    let client = Client::new(a.net.client_config());
-    let checking = verified.is_none();
-    if checking {
-        eprintln!("checking the data in {} …", dir.display());
-    }
     let h = client
         .add(AddOptions {
             what: What::Torrent(Box::new(meta.clone())),
@@ -94,28 +142,7 @@ pub async fn run(a: SeedArgs) -> Result<(), String> {
             dir.display()
         ));
     }
-    super::wait_for_tracker(&h).await?;
-    println!("{}", magnet_of(&meta));
-    eprintln!(
-        "seeding {} ({}); Ctrl-C to stop",
-        meta.info.name,
-        indicatif::HumanBytes(meta.info.layout.total_len())
-    );
-    let bar = indicatif::ProgressBar::new_spinner();
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                let s = h.stats();
-                bar.set_message(format!("{}  uploaded {}", progress::describe(&s), indicatif::HumanBytes(s.uploaded)));
-                bar.tick();
-            }
-            _ = tokio::signal::ctrl_c() => break,
-        }
-    }
-    bar.finish_and_clear();
-    h.stop().await;
-    Ok(())
+    Ok((h, meta))
 }
 
 fn parent(p: &Path) -> PathBuf {

@@ -1,0 +1,194 @@
+//! The `webswarm` binary end to end: several torrents seeded by one process,
+//! and failures that end as one clear line with a non-zero exit code.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+
+fn webswarm(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_webswarm"));
+    c.args(args).env("NO_COLOR", "1");
+    c
+}
+
+/// Kills the child process when dropped, so a failing test leaves nothing running.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The last line of stderr, which is the error a user sees.
+fn error_line(o: &Output) -> String {
+    stderr(o).lines().last().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_seeds_several_torrents() {
+    let tracker = Tracker::start().await;
+    let root = tempdir("cli-multi");
+    let (a, b) = (root.join("a.bin"), root.join("b.bin"));
+    std::fs::write(&a, random_bytes(3 << 20, 1)).unwrap();
+    std::fs::write(&b, random_bytes(5 << 20, 2)).unwrap();
+    let seeder = webswarm(&[
+        "seed",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "-t",
+        &tracker.url,
+        "--bind",
+        "127.0.0.1",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut seeder = Reap(seeder);
+    let mut out = BufReader::new(seeder.0.stdout.take().unwrap());
+    let magnets: Vec<String> = (0..2)
+        .map(|_| {
+            let mut l = String::new();
+            out.read_line(&mut l).unwrap();
+            l.trim().to_owned()
+        })
+        .collect();
+    for (m, src) in magnets.iter().zip([&a, &b]) {
+        let dir = root.join("dl");
+        let o = tokio::task::block_in_place(|| {
+            webswarm(&["get", m, "-o", dir.to_str().unwrap(), "--bind", "127.0.0.1"]).output()
+        })
+        .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            std::fs::read(dir.join(src.file_name().unwrap())).unwrap()
+                == std::fs::read(src).unwrap()
+        );
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+    tracker.stop().await;
+}
+
+#[test]
+fn bad_input_is_one_clear_line_and_a_failure_code() {
+    let root = tempdir("cli-errors");
+    let o = webswarm(&["get", "magnet:?xt=urn:btih:nothex"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        error_line(&o).starts_with("webswarm: bad magnet link"),
+        "{}",
+        stderr(&o)
+    );
+
+    let junk = root.join("junk.torrent");
+    std::fs::write(&junk, b"d4:infoi3ee").unwrap();
+    let o = webswarm(&["get", junk.to_str().unwrap()]).output().unwrap();
+    assert!(!o.status.success());
+    assert!(
+        error_line(&o).contains("is not a valid .torrent"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Nothing listens on port 1.
+    let magnet = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&tr=ws://127.0.0.1:1";
+    let o = webswarm(&["get", magnet, "-o", root.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        error_line(&o).starts_with("webswarm: cannot reach the tracker (ws://127.0.0.1:1"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+fn make_torrent(src: &std::path::Path, tracker: &str) -> std::path::PathBuf {
+    let opts = webswarm_native::create::CreateOptions {
+        trackers: vec![tracker.to_owned()],
+        webseeds: vec![],
+        piece_len: Some(64 << 10),
+    };
+    let (bytes, _) = webswarm_native::create::create_torrent(src, &opts, &mut |_, _| {}).unwrap();
+    let t = src.with_extension("torrent");
+    std::fs::write(&t, bytes).unwrap();
+    t
+}
+
+#[test]
+fn seeding_wrong_data_is_refused() {
+    let root = tempdir("cli-wrong");
+    let src = root.join("w.bin");
+    std::fs::write(&src, random_bytes(2 << 20, 3)).unwrap();
+    let t = make_torrent(&src, "ws://127.0.0.1:1");
+    let mut bytes = std::fs::read(&src).unwrap();
+    bytes[100_000] ^= 1;
+    std::fs::write(&src, bytes).unwrap();
+    let o = webswarm(&["seed", t.to_str().unwrap()]).output().unwrap();
+    assert!(!o.status.success());
+    assert_eq!(
+        error_line(&o),
+        format!(
+            "webswarm: wrong data on disk: only 31 of 32 pieces of w.bin in {} are correct",
+            root.display()
+        )
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// A download into a 1 MiB tmpfs (a private mount namespace; needs root).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_ends_the_download_with_a_clear_error() {
+    let is_root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    });
+    if !is_root && std::env::var_os("WEBSWARM_REQUIRE_TOOLS").is_none() {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    let tracker = Tracker::start().await;
+    let root = tempdir("cli-full");
+    let src = root.join("big.bin");
+    std::fs::write(&src, random_bytes(4 << 20, 4)).unwrap();
+    let t = make_torrent(&src, &tracker.url);
+    let meta = webswarm_core::Metainfo::from_bytes(&std::fs::read(&t).unwrap()).unwrap();
+    let (_sc, _seed) = seeder(&meta, &src).await;
+    let small = root.join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=1m tmpfs '{d}' && exec timeout 60 '{bin}' get '{t}' -o '{d}' --bind 127.0.0.1",
+        d = small.display(),
+        bin = env!("CARGO_BIN_EXE_webswarm"),
+        t = t.display()
+    );
+    let o = tokio::task::block_in_place(|| {
+        Command::new("unshare")
+            .args(["--mount", "sh", "-c", &script])
+            .output()
+    })
+    .unwrap();
+    assert!(!o.status.success());
+    let line = error_line(&o);
+    assert!(
+        line.starts_with("webswarm: cannot write")
+            && line.contains("No space left on device")
+            && line.ends_with("(is the disk full?)"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+    tracker.stop().await;
+}
