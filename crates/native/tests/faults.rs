@@ -209,6 +209,7 @@ async fn killed_download_resumes_without_fetching_verified_pieces() {
             dir: root.join("src"),
             trackers: vec![],
             verified: Some(Bitfield::full(meta.info.layout.num_pieces())),
+            require_complete: false,
         })
         .await
         .unwrap();

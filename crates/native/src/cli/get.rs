@@ -31,6 +31,7 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
             dir: a.output.clone(),
             trackers: a.net.trackers.clone(),
             verified: None,
+            require_complete: false,
         })
         .await
         .map_err(|e| e.to_string())?;

@@ -123,25 +123,14 @@ async fn add_one(
         let all = Bitfield::full(meta.info.layout.num_pieces());
         (meta, parent(path), Some(all))
     };
-    let h = client
-        .add(AddOptions {
-            what: What::Torrent(Box::new(meta.clone())),
-            dir: dir.clone(),
-            trackers: a.net.trackers.clone(),
-            verified,
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    let s = h.stats();
-    if !s.complete {
-        return Err(format!(
-            "wrong data on disk: only {} of {} pieces of {} in {} are correct",
-            s.pieces_have,
-            s.pieces,
-            meta.info.name,
-            dir.display()
-        ));
-    }
+    let add = AddOptions {
+        what: What::Torrent(Box::new(meta.clone())),
+        dir,
+        trackers: a.net.trackers.clone(),
+        verified,
+        require_complete: true,
+    };
+    let h = client.add(add).await.map_err(|e| e.to_string())?;
     Ok((h, meta))
 }
 

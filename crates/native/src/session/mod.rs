@@ -61,6 +61,13 @@ pub enum SessionError {
     Duplicate(String),
     #[error("torrent has no tracker: give one with --tracker")]
     NoTracker,
+    #[error("wrong data on disk: only {have} of {total} pieces of {name} in {dir} are correct")]
+    Incomplete {
+        have: u32,
+        total: u32,
+        name: String,
+        dir: String,
+    },
 }
 
 /// What to add.
@@ -78,6 +85,8 @@ pub struct AddOptions {
     /// Pieces known to be on disk already (e.g. the files were just hashed to
     /// create the torrent). `None` checks the disk (or a valid resume record).
     pub verified: Option<Bitfield>,
+    /// Refuse (before joining any swarm) unless every piece is on disk.
+    pub require_complete: bool,
 }
 
 #[derive(Clone)]
@@ -147,6 +156,16 @@ impl Client {
             }
             None => (None, None),
         };
+        if let (true, Some(info), Some(have)) = (opts.require_complete, &info, &have) {
+            if !have.is_full() {
+                return Err(SessionError::Incomplete {
+                    have: have.count(),
+                    total: have.len(),
+                    name: info.name.clone(),
+                    dir: opts.dir.display().to_string(),
+                });
+            }
+        }
         let peer_id = Torrent::generate_peer_id(util::random_u64());
         let (tx, rx) = mpsc::channel(4096);
         let (snap_tx, snap_rx) = watch::channel(Snapshot::default());

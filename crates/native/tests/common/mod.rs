@@ -122,6 +122,7 @@ pub async fn seeder(meta: &Metainfo, path: &Path) -> (Client, TorrentHandle) {
             dir: path.parent().unwrap().to_path_buf(),
             trackers: vec![],
             verified: Some(have),
+            require_complete: false,
         })
         .await
         .unwrap();
@@ -136,6 +137,7 @@ pub async fn leecher(what: What, dir: &Path) -> (Client, TorrentHandle) {
             dir: dir.to_path_buf(),
             trackers: vec![],
             verified: None,
+            require_complete: false,
         })
         .await
         .unwrap();
