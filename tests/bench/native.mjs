@@ -109,6 +109,8 @@ const file = path.join(dir, `bench-${MIB}MiB.bin`);
 {
   const fd = fs.openSync(file, 'w');
   for (let i = 0; i < MIB; i++) fs.writeSync(fd, crypto.randomBytes(1 << 20));
+  // On disk before timing starts: its writeback must not compete with the transfers.
+  fs.fsyncSync(fd);
   fs.closeSync(fd);
 }
 const tracker = await startTracker();
