@@ -40,6 +40,8 @@ pub struct Shared {
     /// Interval used until the tracker says otherwise.
     pub default_interval: Duration,
     pub backoff_max: Duration,
+    /// TLS settings for wss:// trackers.
+    pub tls: Arc<rustls::ClientConfig>,
 }
 
 /// A torrent as a tracker task sees it.
@@ -149,7 +151,14 @@ impl TrackerTask {
     async fn run(mut self) {
         let mut failures = 0u32;
         while !self.closed {
-            let connect = tokio_tungstenite::connect_async(self.url.as_str());
+            let connect = tokio_tungstenite::connect_async_tls_with_config(
+                self.url.as_str(),
+                None,
+                false,
+                Some(tokio_tungstenite::Connector::Rustls(
+                    self.shared.tls.clone(),
+                )),
+            );
             let err = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
                 Ok(Ok((ws, _))) => {
                     tracing::info!("connected to tracker {}", self.url);

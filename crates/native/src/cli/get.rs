@@ -24,7 +24,7 @@ pub struct GetArgs {
 
 pub async fn run(a: GetArgs) -> Result<(), String> {
     let what = super::load_source(&a.torrent)?;
-    let client = Client::new(a.net.client_config());
+    let client = Client::new(a.net.client_config()?);
     let h = client
         .add(AddOptions {
             what,

@@ -55,13 +55,20 @@ pub struct NetArgs {
     /// Username and credential for the TURN servers, as USER:PASSWORD.
     #[arg(long = "turn-auth")]
     turn_auth: Option<String>,
+    /// Extra CA certificates (PEM) to trust for wss:// trackers.
+    #[arg(long)]
+    tracker_ca: Option<std::path::PathBuf>,
     /// Most peer connections across all torrents.
     #[arg(long, default_value_t = 200)]
     max_connections: usize,
 }
 
 impl NetArgs {
-    fn client_config(&self) -> ClientConfig {
+    fn client_config(&self) -> Result<ClientConfig, String> {
+        let tracker_ca = match &self.tracker_ca {
+            Some(p) => crate::session::load_ca_file(p)?,
+            None => Vec::new(),
+        };
         let mut rtc = RtcConfig::default();
         if !self.bind.is_empty() {
             rtc.bind = self.bind.iter().map(|ip| SocketAddr::new(*ip, 0)).collect();
@@ -79,11 +86,12 @@ impl NetArgs {
                 credential,
             }];
         }
-        ClientConfig {
+        Ok(ClientConfig {
             rtc,
             max_connections: self.max_connections,
+            tracker_ca,
             ..ClientConfig::default()
-        }
+        })
     }
 }
 

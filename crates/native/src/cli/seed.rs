@@ -39,7 +39,7 @@ pub fn magnet_of(meta: &Metainfo) -> String {
 }
 
 pub async fn run(a: SeedArgs) -> Result<(), String> {
-    let client = Client::new(a.net.client_config());
+    let client = Client::new(a.net.client_config()?);
     let mut handles = Vec::new();
     for path in &a.paths {
         let (h, meta) = add_one(&client, &a, path).await?;
