@@ -28,6 +28,10 @@ use crate::util;
 const OFFER_TTL: Duration = Duration::from_secs(50);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const MIN_INTERVAL: Duration = Duration::from_secs(5);
+/// A downloader with no peer announces (with fresh offers) this often, not
+/// only on the tracker's interval: a failed connection attempt is retried
+/// in seconds instead of minutes.
+const LONELY_INTERVAL: Duration = Duration::from_secs(8);
 
 /// What the tracker tasks share with the rest of the client.
 pub struct Shared {
@@ -90,6 +94,7 @@ impl TrackerHandle {
 struct Entry {
     t: TrackerTorrent,
     next_announce: Instant,
+    last_offers: Instant,
     interval: Duration,
     started: bool,
     completed_sent: bool,
@@ -236,6 +241,7 @@ impl TrackerTask {
                 let e = Entry {
                     t,
                     next_announce: Instant::now(),
+                    last_offers: Instant::now(),
                     interval: self.shared.default_interval,
                     started: false,
                     completed_sent: false,
@@ -273,8 +279,14 @@ impl TrackerTask {
                 e.completed_sent = complete;
                 out.push(announce(e, Some(AnnounceEvent::Started), Vec::new()));
             }
-            if now >= e.next_announce && !e.creating_offers {
+            let lonely = {
+                let s = e.t.stats.borrow();
+                s.peers == 0 && !s.complete
+            };
+            let due = now >= e.next_announce || (lonely && now >= e.last_offers + LONELY_INTERVAL);
+            if due && !e.creating_offers {
                 e.next_announce = now + e.interval;
+                e.last_offers = now;
                 e.creating_offers = true;
                 let peers = e.t.stats.borrow().peers;
                 let want = self
@@ -386,6 +398,7 @@ impl TrackerTask {
                             channel,
                             remote: Some(o.peer_id),
                             permit,
+                            we_offered: false,
                         })
                         .await;
                 }
@@ -420,6 +433,7 @@ impl TrackerTask {
                             channel,
                             remote: Some(a.peer_id),
                             permit,
+                            we_offered: true,
                         })
                         .await;
                 }

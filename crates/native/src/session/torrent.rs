@@ -30,6 +30,8 @@ pub enum Input {
         channel: Box<dyn Channel>,
         remote: Option<PeerId>,
         permit: OwnedSemaphorePermit,
+        /// We made the offer (the remote answered).
+        we_offered: bool,
     },
     Data(PeerKey, Bytes),
     Closed(PeerKey),
@@ -67,6 +69,8 @@ pub struct TorrentTask {
     started: Instant,
     extra: Extra,
     cache: ReadCache,
+    /// Open connections by the remote's tracker id, and whether we offered.
+    by_id: HashMap<PeerId, (PeerKey, bool)>,
 }
 
 impl TorrentTask {
@@ -105,6 +109,7 @@ impl TorrentTask {
             started: Instant::now(),
             extra: Extra::default(),
             cache: ReadCache::default(),
+            by_id: HashMap::new(),
         };
         // Callers read the state right after adding: it must be there already.
         task.publish(true);
@@ -143,18 +148,31 @@ impl TorrentTask {
                 channel,
                 remote,
                 permit,
-            } => match self.engine.add_peer(now, remote) {
-                Ok(key) => {
-                    let link = PeerLink::start(key, channel, self.input_tx.clone(), permit);
-                    self.peers.insert(key, link);
+                we_offered,
+            } => {
+                if let Some(id) = remote {
+                    if !self.settle_duplicate(now, id, we_offered) {
+                        tokio::spawn(async move { channel.close().await });
+                        return;
+                    }
                 }
-                Err(e) => {
-                    tracing::debug!("refused a connection: {e}");
-                    tokio::spawn(async move { channel.close().await });
+                match self.engine.add_peer(now, remote) {
+                    Ok(key) => {
+                        let link = PeerLink::start(key, channel, self.input_tx.clone(), permit);
+                        self.peers.insert(key, link);
+                        if let Some(id) = remote {
+                            self.by_id.insert(id, (key, we_offered));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!("refused a connection: {e}");
+                        tokio::spawn(async move { channel.close().await });
+                    }
                 }
-            },
+            }
             Input::Data(key, data) => self.engine.handle_data(now, key, &data),
             Input::Closed(key) => {
+                self.by_id.retain(|_, (k, _)| *k != key);
                 if self.peers.remove(&key).is_some() {
                     self.engine.peer_disconnected(now, key);
                 }
@@ -182,6 +200,25 @@ impl TorrentTask {
         }
     }
 
+    /// Two peers that offer to each other at the same moment end up with two
+    /// connections. Each side must keep the same one, or each closes the one
+    /// the other kept and they have none: keep the one whose offerer has the
+    /// lower peer id. Returns whether the new connection should be added.
+    fn settle_duplicate(&mut self, now: Time, remote: PeerId, we_offered: bool) -> bool {
+        let Some(&(old, old_we_offered)) = self.by_id.get(&remote) else {
+            return true;
+        };
+        let keep_ours = self.engine.peer_id().0 < remote.0;
+        if we_offered == keep_ours && old_we_offered != keep_ours {
+            self.by_id.remove(&remote);
+            self.peers.remove(&old);
+            self.engine.peer_disconnected(now, old);
+            true
+        } else {
+            false
+        }
+    }
+
     fn drain_outputs(&mut self) {
         while let Some(out) = self.engine.poll_output() {
             match out {
@@ -195,6 +232,7 @@ impl TorrentTask {
                 Output::Close { peer, reason } => {
                     tracing::debug!("closing peer {peer:?}: {reason}");
                     self.peers.remove(&peer);
+                    self.by_id.retain(|_, (k, _)| *k != peer);
                 }
                 Output::Read { peer, block } => self.read(peer, block),
                 Output::Write { block, data } => self.write(block, &data),
