@@ -8,22 +8,6 @@ use std::process::{Command, Output, Stdio};
 
 use common::*;
 
-fn webswarm(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_webswarm"));
-    c.args(args).env("NO_COLOR", "1");
-    c
-}
-
-/// Kills the child process when dropped, so a failing test leaves nothing running.
-struct Reap(std::process::Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -14,25 +14,9 @@ use webswarm_native::session::{AddOptions, Client, What};
 
 const WAIT: Duration = Duration::from_secs(120);
 
-/// Kills the child process when dropped, so a failing test leaves nothing running.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn webswarm() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_webswarm"));
-    c.env("NO_COLOR", "1");
-    c
-}
-
 /// Starts `webswarm seed` and waits for the magnet line it prints when ready.
 fn seed_process(path: &Path, tracker: &str) -> Child {
-    let mut child = webswarm()
+    let mut child = webswarm(&[])
         .args([
             "seed",
             path.to_str().unwrap(),
@@ -101,7 +85,7 @@ async fn seeder_killed_mid_transfer_another_seeder_finishes_it() {
 
 /// Runs `webswarm tracker` on `bind` and returns it with its ws:// URL.
 fn tracker_process(bind: &str) -> (Child, String) {
-    let mut child = webswarm()
+    let mut child = webswarm(&[])
         .args(["tracker", "--bind", bind, "--interval", "10"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -111,7 +95,11 @@ fn tracker_process(bind: &str) -> (Child, String) {
     BufReader::new(child.stderr.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("ws://"))
+        .unwrap_or_default()
+        .to_owned();
     assert!(url.starts_with("ws://"), "tracker printed {line:?}");
     (child, url)
 }
@@ -215,7 +203,7 @@ async fn killed_download_resumes_without_fetching_verified_pieces() {
         .unwrap();
     let dir = root.join("dl");
     let get = |dir: &Path| {
-        webswarm()
+        webswarm(&[])
             .args([
                 "get",
                 torrent.to_str().unwrap(),

@@ -186,7 +186,7 @@ impl Transport for WebRtcTransport {
         let (tx, rx) = oneshot::channel();
         let handler = Arc::new(Handler::new(Some(tx)));
         let pc = self.build(handler.clone()).await?;
-        let remote_sdp = offer_sdp.clone();
+        let max = remote_max_message(&offer_sdp);
         let offer = RTCSessionDescription::offer(offer_sdp)
             .map_err(|e| TransportError::BadSdp(e.to_string()))?;
         if let Err(e) = pc.set_remote_description(offer).await {
@@ -201,22 +201,9 @@ impl Transport for WebRtcTransport {
             let opened = async {
                 let dc = rx.await.map_err(|_| TransportError::Closed)?;
                 wait_open(&dc, &handler).await?;
-                Ok::<_, TransportError>(dc)
+                Ok(dc)
             };
-            match tokio::time::timeout(timeout, opened).await {
-                Ok(Ok(dc)) => {
-                    let max = remote_max_message(&remote_sdp);
-                    Ok(Box::new(WebRtcChannel::new(pc, dc, handler, max)) as Box<dyn Channel>)
-                }
-                Ok(Err(e)) => {
-                    let _ = pc.close().await;
-                    Err(e)
-                }
-                Err(_) => {
-                    let _ = pc.close().await;
-                    Err(TransportError::Timeout(timeout))
-                }
-            }
+            finish_open(pc.clone(), handler.clone(), timeout, max, opened).await
         });
         Ok(Answer { sdp, channel })
     }
@@ -242,7 +229,7 @@ impl PendingOffer for WebRtcOffer {
         answer_sdp: String,
     ) -> BoxFuture<Result<Box<dyn Channel>, TransportError>> {
         Box::pin(async move {
-            let remote_sdp = answer_sdp.clone();
+            let max = remote_max_message(&answer_sdp);
             let mut me = self;
             // The channel takes over the connection; the offer must not close it.
             me.armed = false;
@@ -255,22 +242,10 @@ impl PendingOffer for WebRtcOffer {
                 pc.set_remote_description(answer)
                     .await
                     .map_err(|e| TransportError::BadSdp(e.to_string()))?;
-                wait_open(&dc, &handler).await
+                wait_open(&dc, &handler).await?;
+                Ok(dc)
             };
-            match tokio::time::timeout(timeout, opened).await {
-                Ok(Ok(())) => {
-                    let max = remote_max_message(&remote_sdp);
-                    Ok(Box::new(WebRtcChannel::new(pc, dc, handler, max)) as Box<dyn Channel>)
-                }
-                Ok(Err(e)) => {
-                    let _ = pc.close().await;
-                    Err(e)
-                }
-                Err(_) => {
-                    let _ = pc.close().await;
-                    Err(TransportError::Timeout(timeout))
-                }
-            }
+            finish_open(pc.clone(), handler.clone(), timeout, max, opened).await
         })
     }
 }
@@ -282,6 +257,23 @@ impl Drop for WebRtcOffer {
             close_later(self.pc.clone());
         }
     }
+}
+
+/// Waits up to `timeout` for `opened`; on failure the connection is closed.
+async fn finish_open(
+    pc: Arc<dyn PeerConnection>,
+    handler: Arc<Handler>,
+    timeout: Duration,
+    max_message: usize,
+    opened: impl std::future::Future<Output = Result<Arc<dyn DataChannel>, TransportError>>,
+) -> Result<Box<dyn Channel>, TransportError> {
+    let err = match tokio::time::timeout(timeout, opened).await {
+        Ok(Ok(dc)) => return Ok(Box::new(WebRtcChannel::new(pc, dc, handler, max_message))),
+        Ok(Err(e)) => e,
+        Err(_) => TransportError::Timeout(timeout),
+    };
+    let _ = pc.close().await;
+    Err(err)
 }
 
 /// Waits for the channel's open event, or fails when the connection fails.

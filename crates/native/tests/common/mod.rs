@@ -177,3 +177,20 @@ pub fn tempdir(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// The `webswarm` binary built with these tests.
+pub fn webswarm(args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_webswarm"));
+    c.args(args).env("NO_COLOR", "1");
+    c
+}
+
+/// Kills the child process when dropped, so a failing test leaves nothing running.
+pub struct Reap(pub std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
