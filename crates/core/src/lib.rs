@@ -10,6 +10,7 @@ pub mod bencode;
 pub mod bitfield;
 pub mod choke;
 pub mod engine;
+pub mod host;
 pub mod magnet;
 pub mod metainfo;
 pub mod picker;

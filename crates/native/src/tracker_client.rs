@@ -13,6 +13,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
+use webswarm_core::host::backoff;
 use webswarm_core::{InfoHash, PeerId};
 use webswarm_tracker_proto::{
     Announce, AnnounceEvent, Answer, ClientMessage, Offer, OfferId, RelayedAnswer, RelayedOffer,
@@ -181,7 +182,7 @@ impl TrackerTask {
             tracing::warn!("tracker {}: {err}; retrying", self.url);
             self.state.send_replace(TrackerState::Failed(err));
             failures += 1;
-            let wait = backoff(failures, self.shared.backoff_max);
+            let wait = backoff(failures, self.shared.backoff_max, util::random_u64());
             let until = Instant::now() + wait;
             // Keep the torrent list current while waiting.
             while !self.closed {
@@ -487,32 +488,8 @@ fn announce(e: &Entry, event: Option<AnnounceEvent>, offers: Vec<Offer>) -> Stri
 
 /// 1 s, 2 s, 4 s … up to `max`, each scaled by a random 0.5–1.5 so that many
 /// clients losing one tracker do not come back in step.
-fn backoff(failures: u32, max: Duration) -> Duration {
-    let base = Duration::from_secs(1u64 << failures.saturating_sub(1).min(16)).min(max);
-    let jitter = 0.5 + (util::random_u64() % 1000) as f64 / 1000.0;
-    base.mul_f64(jitter)
-}
-
 fn random_id() -> [u8; 20] {
     let mut b = [0u8; 20];
     util::fill_random(&mut b);
     b
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let max = Duration::from_secs(30);
-        for f in 1..20 {
-            let b = backoff(f, max);
-            let base = Duration::from_secs(1u64 << (f - 1).min(16)).min(max);
-            assert!(
-                b >= base.mul_f64(0.5) && b <= base.mul_f64(1.5),
-                "{f}: {b:?}"
-            );
-        }
-    }
 }

@@ -2,7 +2,6 @@
 //! the tracker sockets and the connection budget.
 
 pub mod peer;
-mod read_cache;
 pub mod stats;
 pub mod torrent;
 

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
 use webswarm_core::engine::{self, Event, Output, Source};
+use webswarm_core::host::{settle_glare, Glare, Lookup, ReadCache};
 use webswarm_core::{Bitfield, BlockRef, Info, InfoHash, PeerId, PeerKey, PieceIndex, Time};
 
 use super::peer::PeerLink;
-use super::read_cache::{Lookup, ReadCache};
 use super::stats::{Extra, Snapshot};
 use crate::storage::DiskStorage;
 use crate::transport::Channel;
@@ -20,6 +20,8 @@ use crate::util;
 
 /// How often the verified-piece record is rewritten while downloading.
 const RESUME_EVERY: Duration = Duration::from_secs(5);
+/// Whole pieces kept in memory for serving.
+const READ_CACHE_BYTES: usize = 16 << 20;
 /// How often the shared snapshot is refreshed.
 const SNAPSHOT_EVERY: Duration = Duration::from_millis(200);
 
@@ -108,7 +110,7 @@ impl TorrentTask {
             last_snapshot: Instant::now(),
             started: Instant::now(),
             extra: Extra::default(),
-            cache: ReadCache::default(),
+            cache: ReadCache::new(READ_CACHE_BYTES),
             by_id: HashMap::new(),
         };
         // Callers read the state right after adding: it must be there already.
@@ -200,16 +202,14 @@ impl TorrentTask {
         }
     }
 
-    /// Two peers that offer to each other at the same moment end up with two
-    /// connections. Each side must keep the same one, or each closes the one
-    /// the other kept and they have none: keep the one whose offerer has the
-    /// lower peer id. Returns whether the new connection should be added.
+    /// A second connection to the same peer (glare): returns whether the new
+    /// one should be added, closing the old one if it loses.
     fn settle_duplicate(&mut self, now: Time, remote: PeerId, we_offered: bool) -> bool {
         let Some(&(old, old_we_offered)) = self.by_id.get(&remote) else {
             return true;
         };
-        let keep_ours = self.engine.peer_id().0 < remote.0;
-        if we_offered == keep_ours && old_we_offered != keep_ours {
+        let ours = self.engine.peer_id();
+        if settle_glare(ours, remote, old_we_offered, we_offered) == Glare::KeepNew {
             self.by_id.remove(&remote);
             self.peers.remove(&old);
             self.engine.peer_disconnected(now, old);

@@ -1,20 +1,18 @@
 //! Serving reads by whole pieces. Peers ask for 16 KiB blocks, mostly in
 //! order within a piece; reading the whole piece once and slicing it saves a
-//! disk read and a worker-thread round trip per block (perf showed thread
-//! wake-ups as the seeder's largest cost with per-block reads).
+//! storage read and a round trip per block (in the native peer, perf showed
+//! worker-thread wake-ups as the seeder's largest cost with per-block reads).
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::types::{BlockRef, PeerKey, PieceIndex};
 use bytes::Bytes;
-use webswarm_core::{BlockRef, PeerKey, PieceIndex};
 
-/// Bytes of whole pieces kept in memory.
-const CACHE_BYTES: usize = 16 << 20;
-
-#[derive(Default)]
 pub struct ReadCache {
     pieces: VecDeque<(PieceIndex, Bytes)>,
     bytes: usize,
+    /// Bytes of whole pieces kept (at least one piece is, whatever its size).
+    capacity: usize,
     /// Blocks waiting for a piece read in flight.
     waiting: HashMap<PieceIndex, Vec<(PeerKey, BlockRef)>>,
 }
@@ -30,6 +28,15 @@ pub enum Lookup {
 }
 
 impl ReadCache {
+    pub fn new(capacity: usize) -> Self {
+        ReadCache {
+            pieces: VecDeque::new(),
+            bytes: 0,
+            capacity,
+            waiting: HashMap::new(),
+        }
+    }
+
     pub fn lookup(&mut self, peer: PeerKey, block: BlockRef) -> Lookup {
         if let Some((_, data)) = self.pieces.iter().find(|(p, _)| *p == block.piece) {
             let (start, end) = (block.offset as usize, (block.offset + block.len) as usize);
@@ -56,7 +63,7 @@ impl ReadCache {
         if let Some(d) = &data {
             self.bytes += d.len();
             self.pieces.push_back((piece, d.clone()));
-            while self.bytes > CACHE_BYTES && self.pieces.len() > 1 {
+            while self.bytes > self.capacity && self.pieces.len() > 1 {
                 if let Some((_, old)) = self.pieces.pop_front() {
                     self.bytes -= old.len();
                 }
@@ -71,14 +78,15 @@ mod tests {
     use super::*;
 
     fn block(piece: u32, offset: u32) -> BlockRef {
-        let layout = webswarm_core::Layout::new(1 << 20, 64 << 10).unwrap();
+        let layout = crate::Layout::new(1 << 20, 64 << 10).unwrap();
         let p = layout.piece(piece).unwrap();
         layout.block(p, offset / (16 << 10))
     }
 
-    #[test]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
     fn one_disk_read_serves_every_block_of_a_piece() {
-        let mut c = ReadCache::default();
+        let mut c = ReadCache::new(16 << 20);
         let (a, b) = (PeerKey(1), PeerKey(2));
         assert!(matches!(c.lookup(a, block(3, 0)), Lookup::Miss));
         assert!(matches!(c.lookup(b, block(3, 16384)), Lookup::Pending));
@@ -91,14 +99,15 @@ mod tests {
         }
     }
 
-    #[test]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
     fn the_cache_stays_within_its_budget() {
-        let mut c = ReadCache::default();
+        let mut c = ReadCache::new(16 << 20);
         for i in 0..16 {
             let b = block(i % 16, 0);
             let _ = c.lookup(PeerKey(0), b);
             c.filled(b.piece, Some(Bytes::from(vec![0u8; 4 << 20])));
         }
-        assert!(c.bytes <= CACHE_BYTES);
+        assert!(c.bytes <= 16 << 20);
     }
 }

@@ -1,0 +1,11 @@
+//! Pure helpers for hosts that drive the engine (the native and browser
+//! peers): decisions and caches that need no I/O, kept here so every host
+//! makes them the same way.
+
+mod backoff;
+mod glare;
+mod read_cache;
+
+pub use backoff::backoff;
+pub use glare::{settle_glare, Glare};
+pub use read_cache::{Lookup, ReadCache};
