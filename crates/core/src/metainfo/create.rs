@@ -84,6 +84,23 @@ impl TorrentCreator {
         }
     }
 
+    /// Adds the hash of the next whole piece, for hosts that hash pieces
+    /// themselves (the browser uses WebCrypto, faster than this crate's SHA-1
+    /// in wasm). Only whole pieces, and the short last one, are accepted, and
+    /// never after `update` left a partial piece.
+    pub fn add_piece_hash(&mut self, hash: [u8; 20], len: u64) -> Result<(), MetainfoError> {
+        let end = self.fed + len;
+        let whole = len == self.piece_len || (end == self.total_len() && len < self.piece_len);
+        if self.current_len != 0 || !whole || end > self.total_len() || len == 0 {
+            return Err(MetainfoError::Invalid(
+                "a piece hash must cover exactly the next whole piece",
+            ));
+        }
+        self.pieces.extend_from_slice(&hash);
+        self.fed = end;
+        Ok(())
+    }
+
     fn flush_piece(&mut self) {
         let h = std::mem::take(&mut self.current).finish();
         self.pieces.extend_from_slice(&h);
@@ -192,5 +209,21 @@ mod tests {
         assert_eq!(m.trackers.len(), 2);
         assert_eq!(auto_piece_length(1 << 30), 1 << 20);
         assert_eq!(auto_piece_length(10), 16384);
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn hashes_given_by_the_host_make_the_same_torrent() {
+        let data: Vec<u8> = (0..40_000u32).map(|i| (i * 7) as u8).collect();
+        let files = vec![(vec![], 40_000)];
+        let mut fed = TorrentCreator::new("f", files.clone(), Some(16384)).unwrap();
+        fed.update(&data);
+        let mut given = TorrentCreator::new("f", files, Some(16384)).unwrap();
+        assert!(given.add_piece_hash([0; 20], 100).is_err(), "not a whole piece");
+        for chunk in data.chunks(16384) {
+            given.add_piece_hash(sha1(chunk), chunk.len() as u64).unwrap();
+        }
+        assert!(given.add_piece_hash([0; 20], 16384).is_err(), "past the end");
+        assert_eq!(fed.finish().unwrap().0, given.finish().unwrap().0);
     }
 }
