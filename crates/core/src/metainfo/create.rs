@@ -219,11 +219,19 @@ mod tests {
         let mut fed = TorrentCreator::new("f", files.clone(), Some(16384)).unwrap();
         fed.update(&data);
         let mut given = TorrentCreator::new("f", files, Some(16384)).unwrap();
-        assert!(given.add_piece_hash([0; 20], 100).is_err(), "not a whole piece");
+        assert!(
+            given.add_piece_hash([0; 20], 100).is_err(),
+            "not a whole piece"
+        );
         for chunk in data.chunks(16384) {
-            given.add_piece_hash(sha1(chunk), chunk.len() as u64).unwrap();
+            given
+                .add_piece_hash(sha1(chunk), chunk.len() as u64)
+                .unwrap();
         }
-        assert!(given.add_piece_hash([0; 20], 16384).is_err(), "past the end");
+        assert!(
+            given.add_piece_hash([0; 20], 16384).is_err(),
+            "past the end"
+        );
         assert_eq!(fed.finish().unwrap().0, given.finish().unwrap().0);
     }
 }

@@ -1,0 +1,309 @@
+//! WebRTC peer connections with one data channel each, signalled the way
+//! WebTorrent does it: a complete SDP per offer and answer (no trickle),
+//! gathered within a bounded wait.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use js_sys::{Array, ArrayBuffer, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelType, RtcPeerConnection,
+    RtcSdpType, RtcSessionDescriptionInit,
+};
+
+use crate::error::{js_message, WebError};
+use crate::platform;
+
+// Promise glue: wasm-bindgen closures cannot be dropped from inside the
+// promise executor cleanly, so the few event-to-promise adapters are JS.
+#[wasm_bindgen(inline_js = r#"
+export function gatherDone(pc, ms) {
+  return new Promise((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    const t = setTimeout(resolve, ms);
+    pc.addEventListener('icegatheringstatechange', () => {
+      if (pc.iceGatheringState === 'complete') { clearTimeout(t); resolve(); }
+    });
+  });
+}
+export function channelOpen(pc, dc, ms) {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('the connection did not open within ' + ms + ' ms')), ms);
+    const ready = (ch) => {
+      ch.binaryType = 'arraybuffer';
+      if (ch.readyState === 'open') { clearTimeout(t); resolve(ch); return; }
+      ch.addEventListener('open', () => { clearTimeout(t); resolve(ch); }, { once: true });
+    };
+    if (dc) ready(dc); else pc.addEventListener('datachannel', (e) => ready(e.channel), { once: true });
+    pc.addEventListener('connectionstatechange', () => {
+      const s = pc.connectionState;
+      if (s === 'failed' || s === 'closed') { clearTimeout(t); reject(new Error('the connection ' + s)); }
+    });
+  });
+}
+export function maxMessageSize(pc) {
+  const s = pc.sctp;
+  return s && s.maxMessageSize ? s.maxMessageSize : 0;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = gatherDone)]
+    fn gather_done(pc: &RtcPeerConnection, ms: u32) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = channelOpen)]
+    fn channel_open(pc: &RtcPeerConnection, dc: Option<RtcDataChannel>, ms: u32)
+        -> js_sys::Promise;
+    #[wasm_bindgen(js_name = maxMessageSize)]
+    fn max_message_size(pc: &RtcPeerConnection) -> f64;
+}
+
+/// Largest message sent when the remote does not say (RFC 8841's default).
+const DEFAULT_MAX_MESSAGE: usize = 64 << 10;
+/// Never send more than this in one message, whatever the remote allows.
+const MAX_MESSAGE: usize = 256 << 10;
+
+/// How connections are made.
+#[derive(Clone)]
+pub struct RtcConfig {
+    /// The `iceServers` array of RTCConfiguration (STUN/TURN).
+    pub ice_servers: Array,
+    pub gather_timeout_ms: u32,
+    pub connect_timeout_ms: u32,
+}
+
+impl RtcConfig {
+    fn new_pc(&self) -> Result<RtcPeerConnection, WebError> {
+        let cfg = RtcConfiguration::new();
+        cfg.set_ice_servers(&self.ice_servers);
+        RtcPeerConnection::new_with_configuration(&cfg).map_err(rtc_err)
+    }
+}
+
+fn rtc_err(e: JsValue) -> WebError {
+    WebError::Rtc(js_message(&e))
+}
+
+/// Our offer, waiting for its answer. Dropped unanswered, it closes.
+pub struct Offer {
+    pc: RtcPeerConnection,
+    dc: RtcDataChannel,
+    pub sdp: String,
+    handed_off: Cell<bool>,
+}
+
+pub async fn create_offer(cfg: &RtcConfig) -> Result<Offer, WebError> {
+    let pc = cfg.new_pc()?;
+    let label = hex(&platform::random_id());
+    let dc = pc.create_data_channel(&label);
+    dc.set_binary_type(RtcDataChannelType::Arraybuffer);
+    let offer = JsFuture::from(pc.create_offer()).await.map_err(rtc_err)?;
+    let init: RtcSessionDescriptionInit = offer.unchecked_into();
+    JsFuture::from(pc.set_local_description(&init))
+        .await
+        .map_err(rtc_err)?;
+    let sdp = gathered_sdp(&pc, cfg.gather_timeout_ms).await?;
+    Ok(Offer {
+        pc,
+        dc,
+        sdp,
+        handed_off: Cell::new(false),
+    })
+}
+
+impl Offer {
+    /// Applies the remote's answer and waits for the channel to open.
+    pub async fn connect(self, answer_sdp: &str, cfg: &RtcConfig) -> Result<Channel, WebError> {
+        let init = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
+        init.set_sdp(answer_sdp);
+        JsFuture::from(self.pc.set_remote_description(&init))
+            .await
+            .map_err(rtc_err)?;
+        let open = channel_open(&self.pc, Some(self.dc.clone()), cfg.connect_timeout_ms);
+        match JsFuture::from(open).await {
+            Ok(_) => {
+                self.handed_off.set(true);
+                Ok(Channel::new(self.pc.clone(), self.dc.clone()))
+            }
+            Err(e) => Err(rtc_err(e)),
+        }
+    }
+
+    pub fn close(&self) {
+        self.dc.close();
+        self.pc.close();
+    }
+}
+
+impl Drop for Offer {
+    fn drop(&mut self) {
+        if !self.handed_off.get() {
+            self.close();
+        }
+    }
+}
+
+/// Answers a remote offer; the returned SDP goes back through the tracker
+/// and the future opens the channel.
+pub async fn answer_offer(
+    cfg: &RtcConfig,
+    offer_sdp: &str,
+) -> Result<(String, PendingAnswer), WebError> {
+    let pc = cfg.new_pc()?;
+    let fail = |e| {
+        pc.close();
+        rtc_err(e)
+    };
+    let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+    init.set_sdp(offer_sdp);
+    JsFuture::from(pc.set_remote_description(&init))
+        .await
+        .map_err(fail)?;
+    // Listen for the channel before anything can deliver it.
+    let open = channel_open(&pc, None, cfg.connect_timeout_ms);
+    let answer = JsFuture::from(pc.create_answer()).await.map_err(fail)?;
+    let init: RtcSessionDescriptionInit = answer.unchecked_into();
+    JsFuture::from(pc.set_local_description(&init))
+        .await
+        .map_err(fail)?;
+    let sdp = gathered_sdp(&pc, cfg.gather_timeout_ms).await?;
+    Ok((sdp, PendingAnswer { pc, open }))
+}
+
+pub struct PendingAnswer {
+    pc: RtcPeerConnection,
+    open: js_sys::Promise,
+}
+
+impl PendingAnswer {
+    pub async fn connected(self) -> Result<Channel, WebError> {
+        match JsFuture::from(self.open).await {
+            Ok(dc) => Ok(Channel::new(self.pc, dc.unchecked_into())),
+            Err(e) => {
+                self.pc.close();
+                Err(rtc_err(e))
+            }
+        }
+    }
+}
+
+async fn gathered_sdp(pc: &RtcPeerConnection, timeout_ms: u32) -> Result<String, WebError> {
+    let _ = JsFuture::from(gather_done(pc, timeout_ms)).await;
+    let desc = pc
+        .local_description()
+        .ok_or_else(|| WebError::Rtc("no local description after gathering".into()))?;
+    // WebTorrent strips this line: the SDP already holds every candidate.
+    Ok(desc.sdp().replace("a=ice-options:trickle\r\n", ""))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// What a channel reports to its owner.
+pub struct ChannelEvents {
+    pub on_data: Box<dyn FnMut(Vec<u8>)>,
+    pub on_close: Box<dyn FnMut()>,
+    /// The send buffer drained below `LOW_WATER`.
+    pub on_writable: Box<dyn FnMut()>,
+}
+
+/// Above this many buffered bytes the peer counts as unwritable.
+pub const HIGH_WATER: u32 = 1 << 20;
+const LOW_WATER: u32 = 256 << 10;
+
+/// An open data channel and its peer connection. Dropping it closes both.
+pub struct Channel {
+    pc: RtcPeerConnection,
+    dc: RtcDataChannel,
+    max_message: usize,
+    handlers: Option<Handlers>,
+    closed: Rc<Cell<bool>>,
+}
+
+struct Handlers {
+    _message: Closure<dyn FnMut(MessageEvent)>,
+    _close: Closure<dyn FnMut()>,
+    _low: Closure<dyn FnMut()>,
+}
+
+impl Channel {
+    fn new(pc: RtcPeerConnection, dc: RtcDataChannel) -> Self {
+        let remote_max = max_message_size(&pc) as usize;
+        let max_message = if remote_max == 0 {
+            DEFAULT_MAX_MESSAGE
+        } else {
+            remote_max.min(MAX_MESSAGE)
+        };
+        dc.set_buffered_amount_low_threshold(LOW_WATER);
+        Channel {
+            pc,
+            dc,
+            max_message,
+            handlers: None,
+            closed: Rc::default(),
+        }
+    }
+
+    /// Starts delivering events. Callbacks run from the browser's event loop.
+    pub fn attach(&mut self, ev: ChannelEvents) {
+        let ChannelEvents {
+            mut on_data,
+            mut on_close,
+            on_writable,
+        } = ev;
+        let closed = self.closed.clone();
+        let message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            if let Ok(buf) = e.data().dyn_into::<ArrayBuffer>() {
+                on_data(Uint8Array::new(&buf).to_vec());
+            } else if let Some(s) = e.data().as_string() {
+                // Peers must send binary; a string is still bytes to the decoder.
+                on_data(s.into_bytes());
+            }
+        });
+        let close = Closure::<dyn FnMut()>::new(move || {
+            if !closed.replace(true) {
+                on_close();
+            }
+        });
+        let low = Closure::<dyn FnMut()>::new(on_writable);
+        self.dc
+            .set_onmessage(Some(message.as_ref().unchecked_ref()));
+        self.dc.set_onclose(Some(close.as_ref().unchecked_ref()));
+        self.dc.set_onerror(Some(close.as_ref().unchecked_ref()));
+        self.dc
+            .set_onbufferedamountlow(Some(low.as_ref().unchecked_ref()));
+        self.handlers = Some(Handlers {
+            _message: message,
+            _close: close,
+            _low: low,
+        });
+    }
+
+    /// Queues bytes; returns `false` when the send buffer is now above its
+    /// high-water mark (the caller stops reading blocks for this peer).
+    pub fn send(&self, data: &[u8]) -> bool {
+        for chunk in data.chunks(self.max_message) {
+            if self.dc.send_with_u8_array(chunk).is_err() {
+                return false;
+            }
+        }
+        self.dc.buffered_amount() <= HIGH_WATER
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        self.dc.set_onmessage(None);
+        self.dc.set_onclose(None);
+        self.dc.set_onerror(None);
+        self.dc.set_onbufferedamountlow(None);
+        self.dc.close();
+        self.pc.close();
+        // The drop may happen inside one of these very callbacks (a peer's
+        // bad bytes close it): free them after the current task instead.
+        if let Some(h) = self.handlers.take() {
+            wasm_bindgen_futures::spawn_local(async move { drop(h) });
+        }
+    }
+}
