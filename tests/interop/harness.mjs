@@ -42,17 +42,45 @@ export function startTracker() {
 const PAGE = `<!doctype html><meta charset="utf-8"><title>interop</title>
 <script type="module">
 import WebTorrent from '/webtorrent.min.js';
+import * as webswarm from '/webswarm/index.js';
 window.WebTorrent = WebTorrent;
+window.webswarm = webswarm;
+await webswarm.init();
 window.ready = true;
 </script>`;
 
-/** Serves the test page and WebTorrent's browser bundle on 127.0.0.1. */
-export function startStatic() {
+/** The built browser package (`cargo xtask build-web`). */
+export function webDist() {
+  return process.env.WEBSWARM_WEB_DIST || path.join(root, 'web', 'dist');
+}
+
+const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html', '.ts': 'text/plain' };
+
+/**
+ * Serves on 127.0.0.1: the test page at `/`, WebTorrent's browser bundle,
+ * our package under `/webswarm/`, and `extra` paths (name -> Buffer or file path).
+ */
+export function startStatic({ extra = {} } = {}) {
   const bundle = fs.readFileSync(path.join(here, '../node_modules/webtorrent/dist/webtorrent.min.js'));
+  const dist = webDist();
   const server = http.createServer((req, res) => {
-    if (req.url === '/webtorrent.min.js') {
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname === '/webtorrent.min.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' });
       res.end(bundle);
+    } else if (url.pathname.startsWith('/webswarm/')) {
+      const file = path.join(dist, path.normalize(url.pathname.slice('/webswarm/'.length)));
+      if (!file.startsWith(dist) || !fs.existsSync(file)) {
+        res.writeHead(404);
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream' });
+      fs.createReadStream(file).pipe(res);
+    } else if (extra[url.pathname] !== undefined) {
+      const body = extra[url.pathname];
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(Buffer.isBuffer(body) ? body : fs.readFileSync(body));
     } else {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end(PAGE);
@@ -82,6 +110,7 @@ export async function browser() {
 export async function openPage(b, url) {
   const page = await b.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
+  page.on('console', (m) => { if (m.type() === 'error') console.error('console:', m.text().slice(0, 500)); });
   await page.goto(url);
   await page.waitForFunction(() => window.ready === true, null, { timeout: 10_000 });
   return page;

@@ -132,3 +132,17 @@ impl Drop for Interval {
         clear_interval(self.id);
     }
 }
+
+/// Development builds print panics to the console (release builds abort
+/// with a bare `unreachable`, to keep the formatting code out of the wasm).
+#[cfg(debug_assertions)]
+pub fn log_panics() {
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(js_namespace = console, js_name = error)]
+        fn console_error(s: &str);
+    }
+    std::panic::set_hook(Box::new(|info| {
+        console_error(&format!("webswarm panic: {info}"))
+    }));
+}

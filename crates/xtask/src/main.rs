@@ -17,8 +17,9 @@ fn main() -> ExitCode {
         Some("bench-sim") => bench_sim(&args[1..]),
         Some("bench-wire") => bench_wire(),
         Some("bench-native") => bench_native(&args[1..]),
+        Some("build-web") => build_web(args.get(1).map(String::as_str) == Some("--dev")).map(|_| ()),
         _ => Err(
-            "usage: cargo xtask <test | setup | bench-sim [N ...] | bench-wire | bench-native [MiB]>"
+            "usage: cargo xtask <test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...]>"
                 .into(),
         ),
     };
@@ -143,6 +144,13 @@ fn setup() -> Result {
     // WebTorrent and playwright-core at the versions package-lock.json pins.
     // Install scripts stay off: one of WebTorrent's dependencies fails its
     // native build here, and the browser bundle does not need it.
+    // binaryen's wasm-opt for the browser package (Debian's breaks wasm-bindgen output).
+    run("npm ci (binaryen)", {
+        let mut c = Command::new("npm");
+        c.args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+            .current_dir(root());
+        c
+    })?;
     run("npm ci (tests/)", {
         let mut c = Command::new("npm");
         c.args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
@@ -243,6 +251,125 @@ fn test() -> Result {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Sizes of the built browser package, in bytes.
+struct WebSizes {
+    wasm: u64,
+    wasm_gz: u64,
+    js: u64,
+    js_gz: u64,
+}
+
+fn gzip_len(path: &std::path::Path) -> Result<u64> {
+    let out = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .map_err(|e| format!("gzip: {e}"))?;
+    Ok(out.stdout.len() as u64)
+}
+
+/// Builds the npm package in web/dist: the wasm (size-optimised profile,
+/// then npm binaryen's wasm-opt -Oz), wasm-bindgen's `--target web` glue,
+/// and the hand-written API module and types.
+/// `dev`: an unoptimised build that prints panics to the console, for debugging.
+fn build_web(dev: bool) -> Result<WebSizes> {
+    let profile = if dev { "dev" } else { "wasm-release" };
+    run("build the browser peer (wasm32)", {
+        let mut c = cargo();
+        c.args([
+            "build",
+            "--profile",
+            profile,
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "webswarm-web",
+        ]);
+        c
+    })?;
+    let out_dir = if dev { "debug" } else { "wasm-release" };
+    let dist = root().join("web/dist");
+    let _ = std::fs::remove_dir_all(&dist);
+    run("wasm-bindgen --target web", {
+        let mut c = Command::new("wasm-bindgen");
+        c.args(["--target", "web", "--out-dir"])
+            .arg(&dist)
+            .arg(target_dir().join(format!(
+                "wasm32-unknown-unknown/{out_dir}/webswarm_web.wasm"
+            )));
+        c
+    })?;
+    let wasm = dist.join("webswarm_web_bg.wasm");
+    if !dev {
+        wasm_opt(&wasm)?;
+    }
+    for f in ["index.js", "index.d.ts"] {
+        std::fs::copy(root().join("web/js").join(f), dist.join(f))
+            .map_err(|e| format!("copy {f}: {e}"))?;
+    }
+    let mut js_files = vec![dist.join("webswarm_web.js"), dist.join("index.js")];
+    let snippets = dist.join("snippets");
+    for entry in walk(&snippets) {
+        js_files.push(entry);
+    }
+    let mut sizes = WebSizes {
+        wasm: std::fs::metadata(&wasm).map_err(|e| e.to_string())?.len(),
+        wasm_gz: gzip_len(&wasm)?,
+        js: 0,
+        js_gz: 0,
+    };
+    for f in &js_files {
+        sizes.js += std::fs::metadata(f).map_err(|e| e.to_string())?.len();
+        sizes.js_gz += gzip_len(f)?;
+    }
+    println!(
+        "web/dist: wasm {} B ({} B gzipped), JS {} B ({} B gzipped, {} files); total gzipped {} B",
+        sizes.wasm,
+        sizes.wasm_gz,
+        sizes.js,
+        sizes.js_gz,
+        js_files.len(),
+        sizes.wasm_gz + sizes.js_gz
+    );
+    Ok(sizes)
+}
+
+fn wasm_opt(wasm: &std::path::Path) -> Result {
+    run("wasm-opt -Oz (npm binaryen)", {
+        let mut c = Command::new(root().join("node_modules/.bin/wasm-opt"));
+        // The features rustc enables by default for wasm32-unknown-unknown.
+        c.args([
+            "-Oz",
+            "--enable-bulk-memory",
+            "--enable-nontrapping-float-to-int",
+            "--enable-sign-ext",
+            "--enable-mutable-globals",
+            "--enable-reference-types",
+            "--enable-multivalue",
+        ])
+        .arg(&wasm)
+        .arg("-o")
+        .arg(&wasm);
+        c
+    })?;
+    Ok(())
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 fn build_binaries() -> Result {

@@ -31,6 +31,8 @@ impl Client {
     /// `connectTimeout` ms (20000), `maxPeersPerTorrent` (50).
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<Client, JsValue> {
+        #[cfg(debug_assertions)]
+        crate::platform::log_panics();
         let cfg = options::session_config(&options)?;
         Ok(Client {
             shared: Shared::new(cfg),

@@ -478,12 +478,17 @@ impl Driver {
             }
             Event::Completed => {
                 self.events.push("done", JsValue::UNDEFINED);
-                if let Some(shared) = self.shared.upgrade() {
-                    let hash = self.info_hash();
-                    for url in &self.trackers {
+                let (shared, urls, hash) =
+                    (self.shared.clone(), self.trackers.clone(), self.info_hash());
+                // The tracker reads this torrent's counters: not while it is borrowed here.
+                spawn_local(async move {
+                    let Some(shared) = shared.upgrade() else {
+                        return;
+                    };
+                    for url in &urls {
                         shared.tracker(url).completed(hash);
                     }
-                }
+                });
             }
             Event::PeerBanned { .. } => {
                 self.banned += 1;

@@ -1,0 +1,116 @@
+// Hand-written types for webswarm-web's public API (index.js). The raw
+// wasm-bindgen declarations are in webswarm_web.d.ts.
+
+export interface ClientOptions {
+  /** ws:// or wss:// trackers added to every torrent. */
+  trackers?: string[];
+  /** STUN/TURN servers; default: two public STUN servers. `[]` for none. */
+  iceServers?: RTCIceServer[];
+  /** Peer connections open or being set up, across torrents (default 100). */
+  maxConnections?: number;
+  /** Where downloads are kept: "opfs" (default where available, resumable) or "memory". */
+  storage?: 'opfs' | 'memory';
+  /** Offers sent with each announce (default 5). */
+  offersPerAnnounce?: number;
+  /** Longest wait for ICE candidates per offer or answer, ms (default 3000). */
+  iceGatherTimeout?: number;
+  /** Longest wait for a data channel to open, ms (default 20000). */
+  connectTimeout?: number;
+  /** Connections per torrent (default 50). */
+  maxPeersPerTorrent?: number;
+  /** Where to load the .wasm from (URL, Response, or module); default: beside this file. */
+  wasm?: string | URL | Response | WebAssembly.Module;
+}
+
+export interface AddOptions {
+  trackers?: string[];
+  storage?: 'opfs' | 'memory';
+}
+
+export interface SeedOptions {
+  /** Torrent name; default: the (first) file's name. */
+  name?: string;
+  trackers?: string[];
+  /** Bytes per piece, a power of two ≥ 16 KiB; default: chosen from the size. */
+  pieceLength?: number;
+}
+
+export interface TorrentEventMap {
+  metadata: CustomEvent<undefined>;
+  /** Verified fraction 0–1. */
+  progress: CustomEvent<number>;
+  /** Index of the piece that passed its hash check. */
+  verified: CustomEvent<number>;
+  done: CustomEvent<undefined>;
+  /** A message a page can show; the torrent is paused. */
+  error: CustomEvent<string>;
+  warning: CustomEvent<string>;
+  /** Peers connected after the change. */
+  'peer-connected': CustomEvent<number>;
+  'peer-disconnected': CustomEvent<number>;
+}
+
+export declare function init(wasm?: string | URL | Response | WebAssembly.Module): Promise<unknown>;
+
+export declare class Client {
+  constructor(options?: ClientOptions);
+  ready(): Promise<this>;
+  /** A magnet link, hex info-hash, .torrent URL, or .torrent bytes. Rejects with a clear Error on bad input. */
+  add(source: string | URL | Uint8Array | ArrayBuffer, options?: AddOptions): Promise<Torrent>;
+  seed(files: File | Blob | ArrayLike<File | Blob> | FileList, options?: SeedOptions): Promise<Torrent>;
+  readonly torrents: Torrent[];
+  trackerStatus(): { url: string; connected: boolean; error: string | null }[];
+  destroy(): void;
+}
+
+export declare class Torrent extends EventTarget {
+  on<K extends keyof TorrentEventMap>(type: K, fn: (detail: TorrentEventMap[K]['detail']) => void): this;
+  addEventListener<K extends keyof TorrentEventMap>(
+    type: K, listener: (ev: TorrentEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions): void;
+  readonly infoHash: string;
+  readonly magnetURI: string;
+  /** The .torrent file, for torrents made by `seed`. */
+  readonly torrentFile: Uint8Array | undefined;
+  /** `null` until the metadata is known. */
+  readonly name: string | null;
+  readonly length: number | null;
+  readonly pieceLength: number | null;
+  readonly progress: number;
+  readonly done: boolean;
+  readonly paused: boolean;
+  readonly downloaded: number;
+  readonly uploaded: number;
+  /** Bytes per second. */
+  readonly downloadSpeed: number;
+  readonly uploadSpeed: number;
+  readonly numPeers: number;
+  /** Peers banned for sending data that failed verification. */
+  readonly banned: number;
+  /** ms from `add` to the first verified piece, once there is one. */
+  readonly timeToFirstPiece: number | undefined;
+  readonly error: string | undefined;
+  readonly files: TorrentFile[];
+  ready(): Promise<this>;
+  whenDone(): Promise<this>;
+  pause(): void;
+  resume(): void;
+  destroy(options?: { removeStorage?: boolean }): Promise<void>;
+}
+
+export declare class TorrentFile {
+  readonly index: number;
+  readonly name: string;
+  /** Path inside the torrent, starting with the torrent's name for multi-file torrents. */
+  readonly path: string;
+  readonly length: number;
+  /** Byte offset inside the torrent. */
+  readonly offset: number;
+  select(): void;
+  deselect(): void;
+  blob(options?: { type?: string }): Promise<Blob>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  /** Streams the file; reading drives the download order (streaming priority). */
+  stream(range?: { start?: number; end?: number }): ReadableStream<Uint8Array>;
+}
