@@ -191,3 +191,93 @@ test('a reload mid-download resumes from OPFS without refetching', { timeout: 18
     await env.done();
   }
 });
+
+/**
+ * Runs in a page: a hand-made peer that joins the swarm through the tracker,
+ * sends a valid handshake and then garbage (a 4 GiB length prefix) to the
+ * peer whose id is `targetHex`, and resolves when that peer closes on it.
+ */
+async function garbagePeer(page, { tracker, infoHashHex, targetHex }) {
+  return page.evaluate(async ({ tracker, infoHashHex, targetHex }) => {
+    const bin = (hex) => String.fromCharCode(...hex.match(/../g).map((h) => parseInt(h, 16)));
+    const randomHex = () => Array.from(crypto.getRandomValues(new Uint8Array(20)))
+      .map((x) => x.toString(16).padStart(2, '0')).join('');
+    const infoHash = bin(infoHashHex);
+    const peerId = '-GB0001-' + randomHex().slice(0, 12);
+    const ws = new WebSocket(tracker);
+    await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+    const pending = new Map();
+    const offers = [];
+    for (let i = 0; i < 5; i++) {
+      const pc = new RTCPeerConnection({ iceServers: [] });
+      const dc = pc.createDataChannel(randomHex());
+      dc.binaryType = 'arraybuffer';
+      await pc.setLocalDescription(await pc.createOffer());
+      await new Promise((r) => {
+        if (pc.iceGatheringState === 'complete') r();
+        pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
+      });
+      const id = bin(randomHex());
+      pending.set(id, { pc, dc });
+      offers.push({ offer: { type: 'offer', sdp: pc.localDescription.sdp }, offer_id: id });
+    }
+    const target = bin(targetHex);
+    const result = new Promise((resolve, reject) => {
+      setTimeout(() => reject(new Error('the target never connected and closed')), 30_000);
+      ws.onmessage = async (e) => {
+        const m = JSON.parse(e.data);
+        if (!m.answer || !pending.has(m.offer_id) || m.peer_id !== target) return;
+        const { pc, dc } = pending.get(m.offer_id);
+        await pc.setRemoteDescription(m.answer);
+        let sentAt = 0;
+        dc.onopen = () => {
+          const hs = new Uint8Array(68);
+          hs[0] = 19;
+          hs.set(new TextEncoder().encode('BitTorrent protocol'), 1);
+          hs.set(Uint8Array.from(infoHash, (c) => c.charCodeAt(0)), 28);
+          hs.set(new TextEncoder().encode(peerId), 48);
+          dc.send(hs);
+          const junk = crypto.getRandomValues(new Uint8Array(4096));
+          junk.set([0xff, 0xff, 0xff, 0xff], 0);
+          dc.send(junk);
+          sentAt = performance.now();
+        };
+        dc.onclose = () => resolve({ closedAfterMs: performance.now() - sentAt });
+      };
+    });
+    ws.send(JSON.stringify({
+      action: 'announce', info_hash: infoHash, peer_id: peerId, numwant: 5,
+      uploaded: 0, downloaded: 0, left: 1, event: 'started', offers,
+    }));
+    return result;
+  }, { tracker, infoHashHex, targetHex });
+}
+
+test('a peer sending garbage is dropped and the download goes on', { timeout: 180_000 }, async () => {
+  const env = await setup();
+  try {
+    const { file, data } = randomFile(env.dir, 'garbage.bin', 64 * MiB);
+    const magnet = await nativeSeed(env, file);
+    const page = await openPage(env.browsers[0], env.site.url);
+    const evil = await openPage(env.browsers[0], env.site.url);
+    const ids = await page.evaluate(async ({ magnet, tracker }) => {
+      const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'memory' });
+      const t = await client.add(magnet);
+      window.torrent = t;
+      window.result = (async () => {
+        await t.whenDone();
+        const buf = await (await t.files[0].blob()).arrayBuffer();
+        return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', buf)))
+          .map((x) => x.toString(16).padStart(2, '0')).join('');
+      })();
+      return { peerId: t.peerId, infoHash: t.infoHash };
+    }, { magnet, tracker: env.tracker.url });
+    const dropped = await garbagePeer(evil, { tracker: env.tracker.url, infoHashHex: ids.infoHash, targetHex: ids.peerId });
+    const progressAtDrop = await page.evaluate(() => window.torrent.progress);
+    const hex = await page.evaluate(() => window.result);
+    assert.equal(hex, sha256(data), 'download after the garbage peer has different bytes');
+    console.log(`garbage peer dropped ${dropped.closedAfterMs.toFixed(0)} ms after its garbage, at ${(progressAtDrop * 100).toFixed(0)}%; download completed`);
+  } finally {
+    await env.done();
+  }
+});

@@ -71,6 +71,8 @@ export declare class Torrent extends EventTarget {
     options?: boolean | AddEventListenerOptions): void;
   readonly infoHash: string;
   readonly magnetURI: string;
+  /** Our peer id in this swarm, hex. */
+  readonly peerId: string;
   /** The .torrent file, for torrents made by `seed`. */
   readonly torrentFile: Uint8Array | undefined;
   /** `null` until the metadata is known. */

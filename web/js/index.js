@@ -66,6 +66,7 @@ export class Torrent extends EventTarget {
 
   get infoHash() { return this._raw.infoHash; }
   get magnetURI() { return this._raw.magnetURI; }
+  get peerId() { return this._raw.peerId; }
   get torrentFile() { return this._raw.torrentFile; }
   get name() { return this._raw.name; }
   get length() { return this._raw.length; }

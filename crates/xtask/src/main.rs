@@ -131,6 +131,7 @@ fn setup() -> Result {
         ("node", "nodejs"),
         ("npm", "npm"),
         ("chromium", "chromium"),
+        ("chromedriver", "chromium-driver"),
         ("unshare", "util-linux"),
         ("ip", "iproute2"),
     ] {
@@ -176,7 +177,13 @@ fn loopback_only(script: &str) -> Command {
     c
 }
 
+/// Crates whose tests also run as wasm32 under Node.
 const WASM_CRATES: [&str; 2] = ["webswarm-core", "webswarm-tracker-proto"];
+/// The browser peer: linted for wasm32, tested in Chromium.
+const BROWSER_CRATE: &str = "webswarm-web";
+/// The browser package (wasm + JS, gzipped) may not grow past this. It is a
+/// guard against regressions, not the goal: the budget is 64 KB.
+const WEB_GZ_CEILING: u64 = 200_000;
 
 fn test() -> Result {
     let started = Instant::now();
@@ -206,7 +213,7 @@ fn test() -> Result {
             "wasm32-unknown-unknown",
             "--all-targets",
         ]);
-        WASM_CRATES.iter().for_each(|p| {
+        WASM_CRATES.iter().chain([&BROWSER_CRATE]).for_each(|p| {
             c.args(["-p", p]);
         });
         c.args(["--", "-D", "warnings"]);
@@ -232,9 +239,17 @@ fn test() -> Result {
         });
         c
     })?;
+    browser_tests()?;
+    let sizes = build_web(false)?;
+    let total = sizes.wasm_gz + sizes.js_gz;
+    if total > WEB_GZ_CEILING {
+        return Err(format!(
+            "the browser package grew to {total} B gzipped (ceiling {WEB_GZ_CEILING} B)"
+        ));
+    }
     build_binaries()?;
     run(
-        "interop with WebTorrent in Chromium (tracker, native peer)",
+        "end to end in Chromium (tracker, native peer, browser peer, WebTorrent)",
         {
             let mut c = loopback_only("node --test interop/");
             c.current_dir(root().join("tests"))
@@ -242,7 +257,8 @@ fn test() -> Result {
                     "WEBSWARM_TRACKER_BIN",
                     target_dir().join("release/webswarm-tracker"),
                 )
-                .env("WEBSWARM_BIN", target_dir().join("release/webswarm"));
+                .env("WEBSWARM_BIN", target_dir().join("release/webswarm"))
+                .env("WEBSWARM_WEB_DIST", root().join("web/dist"));
             c
         },
     )?;
@@ -370,6 +386,24 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// wasm-bindgen tests of the browser peer in headless Chromium (the same
+/// tests `wasm-pack test --headless --chrome web` runs), loopback only.
+fn browser_tests() -> Result {
+    let profile_dir = std::env::temp_dir().join(format!("webswarm-chromedriver-{}", std::process::id()));
+    std::fs::create_dir_all(&profile_dir).map_err(|e| e.to_string())?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut c = loopback_only(&format!(
+        "'{cargo}' test --offline --target wasm32-unknown-unknown -p {BROWSER_CRATE}"
+    ));
+    c.current_dir(root())
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "180")
+        // Each run leaves a chromedriver profile in TMPDIR.
+        .env("TMPDIR", &profile_dir);
+    let r = run("browser peer tests (wasm-bindgen-test in Chromium)", c);
+    let _ = std::fs::remove_dir_all(&profile_dir);
+    r
 }
 
 fn build_binaries() -> Result {

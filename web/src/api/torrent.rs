@@ -92,6 +92,12 @@ impl Torrent {
         self.hash().to_hex()
     }
 
+    /// Our peer id in this swarm, as hex.
+    #[wasm_bindgen(getter, js_name = peerId)]
+    pub fn peer_id(&self) -> String {
+        self.h.borrow().peer_id().to_hex()
+    }
+
     #[wasm_bindgen(getter, js_name = magnetURI)]
     pub fn magnet_uri(&self) -> String {
         let d = self.h.borrow();
