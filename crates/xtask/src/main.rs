@@ -365,9 +365,9 @@ fn wasm_opt(wasm: &std::path::Path) -> Result {
             "--enable-reference-types",
             "--enable-multivalue",
         ])
-        .arg(&wasm)
+        .arg(wasm)
         .arg("-o")
-        .arg(&wasm);
+        .arg(wasm);
         c
     })?;
     Ok(())
@@ -391,7 +391,8 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 /// wasm-bindgen tests of the browser peer in headless Chromium (the same
 /// tests `wasm-pack test --headless --chrome web` runs), loopback only.
 fn browser_tests() -> Result {
-    let profile_dir = std::env::temp_dir().join(format!("webswarm-chromedriver-{}", std::process::id()));
+    let profile_dir =
+        std::env::temp_dir().join(format!("webswarm-chromedriver-{}", std::process::id()));
     std::fs::create_dir_all(&profile_dir).map_err(|e| e.to_string())?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut c = loopback_only(&format!(
