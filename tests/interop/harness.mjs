@@ -94,7 +94,7 @@ export function startStatic({ extra = {} } = {}) {
 }
 
 /** A fresh headless Chromium that can make WebRTC connections over loopback. */
-export async function browser() {
+export async function browser({ tag } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
@@ -103,6 +103,8 @@ export async function browser() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       // Without these, Chromium in a loopback-only namespace gathers no ICE candidates.
       '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection',
+      // Lets a benchmark find this browser's processes (see browserCpu).
+      ...(tag ? [`--class=${tag}`] : []),
     ],
   });
 }
@@ -153,4 +155,32 @@ export function runWebswarm(args, { ready, timeoutMs = 60_000 } = {}) {
       else reject(new Error(`webswarm ${args.join(' ')} exited with ${code}: ${err}`));
     });
   });
+}
+
+/**
+ * CPU seconds used so far by the Chromium launched with `browser({ tag })`:
+ * its main process and every descendant (renderers, GPU, network, utility).
+ */
+export function browserCpu(tag) {
+  const procs = new Map();
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      procs.set(Number(pid), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), cmd });
+    } catch { /* the process ended */ }
+  }
+  const roots = [...procs].filter(([, p]) => p.cmd.includes(`--class=${tag}\0`) && !procs.get(p.ppid)?.cmd.includes(`--class=${tag}\0`));
+  const inTree = new Set(roots.map(([pid]) => pid));
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [pid, p] of procs) {
+      if (!inTree.has(pid) && inTree.has(p.ppid)) { inTree.add(pid); grew = true; }
+    }
+  }
+  let ticks = 0;
+  for (const pid of inTree) ticks += procs.get(pid).ticks;
+  return ticks / 100;
 }

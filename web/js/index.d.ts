@@ -50,6 +50,9 @@ export interface TorrentEventMap {
   'peer-disconnected': CustomEvent<number>;
 }
 
+/** Bytes of wasm linear memory: its peak, since wasm memory never shrinks. */
+export declare function wasmMemoryBytes(): number;
+
 export declare function init(wasm?: string | URL | Response | WebAssembly.Module): Promise<unknown>;
 
 export declare class Client {

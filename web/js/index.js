@@ -4,11 +4,19 @@
 import initWasm, { Client as RawClient } from './webswarm_web.js';
 
 let loading = null;
+let exports = null;
 
 /** Loads the wasm module once. Optional: every API call awaits it. */
 export function init(wasm) {
-  if (!loading) loading = initWasm(wasm === undefined ? undefined : { module_or_path: wasm });
+  if (!loading) {
+    loading = initWasm(wasm === undefined ? undefined : { module_or_path: wasm }).then((e) => { exports = e; return e; });
+  }
   return loading;
+}
+
+/** Bytes of wasm linear memory: its peak, since wasm memory never shrinks. */
+export function wasmMemoryBytes() {
+  return exports ? exports.memory.buffer.byteLength : 0;
 }
 
 export class Client {

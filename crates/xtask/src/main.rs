@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Some("bench-sim") => bench_sim(&args[1..]),
         Some("bench-wire") => bench_wire(),
         Some("bench-native") => bench_native(&args[1..]),
+        Some("bench-web") => bench_web(&args[1..]),
         Some("build-web") => build_web(args.get(1).map(String::as_str) == Some("--dev")).map(|_| ()),
         _ => Err(
             "usage: cargo xtask <test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...]>"
@@ -436,6 +437,25 @@ fn bench_native(args: &[String]) -> Result {
                 target_dir().join("release/webswarm-tracker"),
             )
             .env("WEBSWARM_BIN", target_dir().join("release/webswarm"));
+        c
+    })
+}
+
+/// Issue 5's benchmark: native -> our browser peer, ours -> ours, and
+/// WebTorrent -> WebTorrent, with OPFS and memory storage, in one run.
+fn bench_web(sizes: &[String]) -> Result {
+    setup()?;
+    build_web(false)?;
+    build_binaries()?;
+    run("browser peer benchmark", {
+        let mut c = loopback_only(&format!("node bench/web.mjs {}", sizes.join(" ")));
+        c.current_dir(root().join("tests"))
+            .env(
+                "WEBSWARM_TRACKER_BIN",
+                target_dir().join("release/webswarm-tracker"),
+            )
+            .env("WEBSWARM_BIN", target_dir().join("release/webswarm"))
+            .env("WEBSWARM_WEB_DIST", root().join("web/dist"));
         c
     })
 }
