@@ -3,7 +3,7 @@
 //! encoding for ids. Parsing turns JSON text into these types once; everything
 //! after that works with checked values.
 
-mod binstr;
+pub mod binstr;
 mod client;
 mod tracker;
 

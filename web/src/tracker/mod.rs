@@ -14,10 +14,10 @@ use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 use web_sys::{MessageEvent, WebSocket};
 use webswarm_core::host::backoff;
 use webswarm_core::{InfoHash, PeerId};
-use webswarm_tracker_proto::{
-    Announce, AnnounceEvent, Answer, ClientMessage, Offer, OfferId, RelayedAnswer, RelayedOffer,
-    Sdp, TrackerMessage,
-};
+use webswarm_tracker_proto::{AnnounceEvent, OfferId};
+
+mod messages;
+use messages::{Announce, Incoming};
 
 use crate::platform::{self, Interval};
 use crate::rtc;
@@ -117,7 +117,7 @@ impl Tracker {
     pub fn leave(&self, hash: InfoHash, handle: &Handle) {
         let joined = self.st.borrow_mut().torrents.remove(&hash);
         if joined.is_some_and(|j| j.started) {
-            self.send_announce(handle, Some(AnnounceEvent::Stopped), Vec::new());
+            self.send_announce(handle, Some(AnnounceEvent::Stopped), &[]);
         }
     }
 
@@ -129,7 +129,7 @@ impl Tracker {
             .get(&hash)
             .and_then(|j| j.torrent.upgrade());
         if let Some(h) = handle {
-            self.send_announce(&h, Some(AnnounceEvent::Completed), Vec::new());
+            self.send_announce(&h, Some(AnnounceEvent::Completed), &[]);
         }
     }
 
@@ -205,9 +205,9 @@ impl Tracker {
         st.reconnect_at = platform::now_ms() + wait.as_secs_f64() * 1000.0;
     }
 
-    fn send(&self, msg: &ClientMessage) {
+    fn send(&self, json: &str) {
         if let Some(s) = self.st.borrow().socket.as_ref().filter(|s| s.open) {
-            let _ = s.ws.send_with_str(&msg.to_json());
+            let _ = s.ws.send_with_str(json);
         }
     }
 
@@ -267,30 +267,32 @@ impl Tracker {
         for (h, first) in due {
             if first {
                 // Join at once; offers follow when they are ready.
-                self.send_announce(&h, Some(AnnounceEvent::Started), Vec::new());
+                self.send_announce(&h, Some(AnnounceEvent::Started), &[]);
             }
             self.announce_with_offers(h);
         }
     }
 
-    fn send_announce(&self, h: &Handle, event: Option<AnnounceEvent>, offers: Vec<Offer>) {
-        let msg = {
+    fn send_announce(
+        &self,
+        h: &Handle,
+        event: Option<AnnounceEvent>,
+        offers: &[(OfferId, String)],
+    ) {
+        let json = {
             let d = h.borrow();
             let e = d.engine();
-            ClientMessage::Announce(Announce {
-                action: "announce",
+            messages::announce(&Announce {
                 info_hash: e.info_hash(),
                 peer_id: e.peer_id(),
-                numwant: Some(offers.len() as u32),
                 uploaded: e.uploaded(),
                 downloaded: e.downloaded(),
                 left: e.bytes_left(),
                 event,
                 offers,
-                trackerid: None,
             })
         };
-        self.send(&msg);
+        self.send(&json);
     }
 
     /// Makes offers (as many as the connection budget allows, up to the
@@ -332,10 +334,7 @@ impl Tracker {
                 let mut st = t.st.borrow_mut();
                 for (offer, slot) in made.take() {
                     let id = OfferId(platform::random_id());
-                    offers.push(Offer {
-                        offer: Sdp::offer(offer.sdp.clone()),
-                        offer_id: id,
-                    });
+                    offers.push((id, offer.sdp.clone()));
                     st.offers.insert(
                         id,
                         PendingOffer {
@@ -348,7 +347,7 @@ impl Tracker {
                 }
             }
             if !offers.is_empty() {
-                t.send_announce(&h, None, offers);
+                t.send_announce(&h, None, &offers);
             }
         });
     }
@@ -356,31 +355,42 @@ impl Tracker {
     // ---- relayed messages -------------------------------------------------------------
 
     fn on_message(&self, text: &str) {
-        match TrackerMessage::from_json(text) {
-            Ok(TrackerMessage::Announced(r)) => {
-                if let Some(j) = self.st.borrow_mut().torrents.get_mut(&r.info_hash) {
-                    j.interval_ms = (f64::from(r.interval) * 1000.0).max(LONELY_INTERVAL_MS);
+        match messages::parse(text) {
+            Some(Incoming::Announced {
+                info_hash,
+                interval,
+            }) => {
+                if let Some(j) = self.st.borrow_mut().torrents.get_mut(&info_hash) {
+                    j.interval_ms = (f64::from(interval) * 1000.0).max(LONELY_INTERVAL_MS);
                 }
             }
-            Ok(TrackerMessage::Offer(o)) => self.on_offer(o),
-            Ok(TrackerMessage::Answer(a)) => self.on_answer(a),
-            Ok(TrackerMessage::Failure(f)) => {
-                self.st.borrow_mut().last_error =
-                    Some(format!("tracker {}: {}", self.url, f.reason));
+            Some(Incoming::Offer {
+                info_hash,
+                peer_id,
+                offer_id,
+                sdp,
+            }) => self.on_offer(info_hash, peer_id, offer_id, sdp),
+            Some(Incoming::Answer {
+                peer_id,
+                offer_id,
+                sdp,
+            }) => self.on_answer(peer_id, offer_id, sdp),
+            Some(Incoming::Failure(reason)) => {
+                self.st.borrow_mut().last_error = Some(format!("tracker {}: {reason}", self.url));
             }
-            Ok(TrackerMessage::Scrape(_)) | Err(_) => {}
+            None => {}
         }
     }
 
-    fn on_offer(&self, o: RelayedOffer) {
+    fn on_offer(&self, info_hash: InfoHash, remote: PeerId, offer_id: OfferId, offer_sdp: String) {
         let Some(shared) = self.shared.upgrade() else {
             return;
         };
-        let Some(h) = shared.torrent(&o.info_hash) else {
+        let Some(h) = shared.torrent(&info_hash) else {
             return;
         };
         let our_id = h.borrow().peer_id();
-        if o.peer_id == our_id || !h.borrow().wants_peers() {
+        if remote == our_id || !h.borrow().wants_peers() {
             return;
         }
         let Some(slot) = shared.take_slot() else {
@@ -389,27 +399,20 @@ impl Tracker {
         let cfg = shared.cfg.rtc.clone();
         let me = self.me.clone();
         spawn_local(async move {
-            let Ok((sdp, pending)) = rtc::answer_offer(&cfg, &o.offer.sdp).await else {
+            let Ok((sdp, pending)) = rtc::answer_offer(&cfg, &offer_sdp).await else {
                 return;
             };
             if let Some(t) = me.upgrade() {
-                t.send(&ClientMessage::Answer(Answer {
-                    action: "announce",
-                    info_hash: o.info_hash,
-                    peer_id: our_id,
-                    to_peer_id: o.peer_id,
-                    offer_id: o.offer_id,
-                    answer: Sdp::answer(sdp),
-                }));
+                t.send(&messages::answer(info_hash, our_id, remote, offer_id, &sdp));
             }
             if let Ok(ch) = pending.connected().await {
-                with(&h, |d| d.add_channel(ch, Some(o.peer_id), slot, false));
+                with(&h, |d| d.add_channel(ch, Some(remote), slot, false));
             }
         });
     }
 
-    fn on_answer(&self, a: RelayedAnswer) {
-        let Some(pending) = self.st.borrow_mut().offers.remove(&a.offer_id) else {
+    fn on_answer(&self, remote: PeerId, offer_id: OfferId, answer_sdp: String) {
+        let Some(pending) = self.st.borrow_mut().offers.remove(&offer_id) else {
             return;
         };
         let Some(shared) = self.shared.upgrade() else {
@@ -419,10 +422,9 @@ impl Tracker {
             return;
         };
         let cfg = shared.cfg.rtc.clone();
-        let remote: PeerId = a.peer_id;
         spawn_local(async move {
             let PendingOffer { offer, slot, .. } = pending;
-            if let Ok(ch) = offer.connect(&a.answer.sdp, &cfg).await {
+            if let Ok(ch) = offer.connect(&answer_sdp, &cfg).await {
                 with(&h, |d| d.add_channel(ch, Some(remote), slot, true));
             }
         });
