@@ -93,6 +93,24 @@ export function startStatic({ extra = {} } = {}) {
   });
 }
 
+/** Serves the files of `dir` on 127.0.0.1 (for a bundler's output). */
+export function startStaticDir(dir) {
+  const server = http.createServer((req, res) => {
+    const rel = path.normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^\/+/, '');
+    let file = path.join(dir, rel || 'index.html');
+    if (!file.startsWith(dir) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+      file = path.join(dir, 'index.html');
+    }
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      resolve({ url: `http://127.0.0.1:${server.address().port}/`, stop: () => server.close() });
+    });
+  });
+}
+
 /** A fresh headless Chromium that can make WebRTC connections over loopback. */
 export async function browser({ tag } = {}) {
   return chromium.launch({
