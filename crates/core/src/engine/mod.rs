@@ -330,6 +330,10 @@ impl Torrent {
                 .unwrap_or(Priority::Skip);
             picker.set_priority(piece, best);
         }
+        // Wanting more again: `Completed` is due again when that is done.
+        if !self.is_complete() {
+            self.completed = false;
+        }
         self.refresh_interest(now);
         self.after_input(now);
     }

@@ -368,4 +368,18 @@ fn skipped_files_are_not_downloaded_and_completion_counts_wanted_pieces_only() {
         vec![0, 1, 2, 3, 4, 8, 9, 10, 11]
     );
     assert_eq!(net.nodes[l].t.bytes_left(), Some(0));
+    // Wanting the skipped file later: it downloads, and completion is announced again.
+    let now = net.now;
+    net.nodes[l]
+        .t
+        .set_file_priority(now, 1, crate::picker::Priority::Normal);
+    assert!(!net.nodes[l].t.is_complete());
+    net.run(60);
+    assert!(net.nodes[l].t.is_seed());
+    let completions = net.nodes[l]
+        .events
+        .iter()
+        .filter(|e| **e == Event::Completed)
+        .count();
+    assert_eq!(completions, 2);
 }
