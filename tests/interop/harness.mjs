@@ -62,7 +62,7 @@ const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 
  */
 export function startStatic({ extra = {} } = {}) {
   const bundle = fs.readFileSync(path.join(here, '../node_modules/webtorrent/dist/webtorrent.min.js'));
-  const dist = webDist();
+  const dist = path.resolve(webDist());
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     if (url.pathname === '/webtorrent.min.js') {
@@ -94,7 +94,8 @@ export function startStatic({ extra = {} } = {}) {
 }
 
 /** Serves the files of `dir` on 127.0.0.1 (for a bundler's output). */
-export function startStaticDir(dir) {
+export function startStaticDir(where) {
+  const dir = path.resolve(where);
   const server = http.createServer((req, res) => {
     const rel = path.normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^\/+/, '');
     let file = path.join(dir, rel || 'index.html');
