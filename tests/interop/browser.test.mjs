@@ -281,3 +281,27 @@ test('a peer sending garbage is dropped and the download goes on', { timeout: 18
     await env.done();
   }
 });
+
+test('after a tracker restart the browser peer reconnects and is found again', { timeout: 180_000 }, async () => {
+  const env = await setup(2);
+  let tracker2;
+  try {
+    const seeder = await openPage(env.browsers[0], env.site.url);
+    const seeded = await ourSeed(seeder, 4 * MiB + 1, env.tracker.url);
+    const connected = () => seeder.evaluate(() => window.client.trackerStatus()[0]?.connected === true);
+    assert.ok(await connected(), 'the seeder never connected to the tracker');
+    await env.tracker.kill();
+    await seeder.waitForFunction(() => window.client.trackerStatus()[0]?.connected === false, null, { timeout: 10_000 });
+    tracker2 = await startTracker({ port: env.tracker.port });
+    const t0 = Date.now();
+    await seeder.waitForFunction(() => window.client.trackerStatus()[0]?.connected === true, null, { timeout: 30_000, polling: 50 });
+    const reconnectMs = Date.now() - t0;
+    const leecher = await openPage(env.browsers[1], env.site.url);
+    const got = await ourDownload(leecher, seeded.magnet, { tracker: tracker2.url, storage: 'memory' });
+    assert.equal(got.hex, seeded.hex, 'download after the restart has different bytes');
+    console.log(`tracker restart: reconnected ${reconnectMs} ms after the new tracker started; a new peer downloaded from the seeder`);
+  } finally {
+    tracker2?.stop();
+    await env.done();
+  }
+});

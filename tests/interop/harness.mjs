@@ -16,9 +16,9 @@ export function trackerBinary() {
   return path.join(target, 'release', 'webswarm-tracker');
 }
 
-/** Starts webswarm-tracker on 127.0.0.1 port 0 and resolves with its ws:// URL. */
-export function startTracker() {
-  const child = spawn(trackerBinary(), ['--bind', '127.0.0.1:0'], {
+/** Starts webswarm-tracker on 127.0.0.1 (port 0 unless given) and resolves with its ws:// URL. */
+export function startTracker({ port = 0 } = {}) {
+  const child = spawn(trackerBinary(), ['--bind', `127.0.0.1:${port}`], {
     env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -30,7 +30,13 @@ export function startTracker() {
       const m = out.match(/ws:\/\/127\.0\.0\.1:(\d+)/);
       if (m) {
         clearTimeout(timer);
-        resolve({ url: `ws://127.0.0.1:${m[1]}`, port: Number(m[1]), stop: () => child.kill('SIGINT') });
+        const exited = new Promise((r) => child.once('exit', r));
+        resolve({
+          url: `ws://127.0.0.1:${m[1]}`,
+          port: Number(m[1]),
+          stop: () => child.kill('SIGINT'),
+          kill: () => { child.kill('SIGKILL'); return exited; },
+        });
       }
     };
     child.stdout.on('data', onData);
