@@ -149,6 +149,7 @@ try {
       ];
       const mbps = (r) => size / r.seconds / 1e6;
       for (const [name, r] of rows) {
+        console.log(name, storage, mib, 'MiB:', JSON.stringify(r));
         lines.push(`| ${mib} MiB | ${storage} | ${name} | ${mbps(r).toFixed(1)} | ${(mbps(r) / mbps(ref)).toFixed(2)}x | ${r.cpu.toFixed(1)} | ${(r.cpu / ref.cpu).toFixed(2)}x | ${r.first?.toFixed(2) ?? '-'} | ${r.wasm ? (r.wasm / MiB).toFixed(1) : '-'} |`);
       }
     }

@@ -178,3 +178,29 @@ async fn opfs_download_resumes_after_the_client_is_gone() {
         .await
         .unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn removing_storage_mid_download_deletes_everything() {
+    let seeder = client("memory");
+    let s = seeded(&seeder, &pattern(8 << 20, 9)).await;
+    let leecher = client("opfs");
+    let l = leecher
+        .add_torrent(&s.torrent_file().unwrap().into(), &JsValue::UNDEFINED)
+        .await
+        .unwrap();
+    l.wait_ready().await.unwrap();
+    l.connect_direct(&s).await.unwrap();
+    wait_until("some progress", || l.progress() > 0.2).await;
+    // Piece and bitfield writes are in flight: removal must wait for them.
+    JsFuture::from(l.destroy(opts(&[("removeStorage", true.into())])))
+        .await
+        .expect("removal waits for in-flight writes");
+    leecher.destroy();
+    let again = client("opfs");
+    let magnet = format!("magnet:?xt=urn:btih:{}", l.info_hash());
+    let t = again
+        .add_torrent(&magnet.into(), &JsValue::UNDEFINED)
+        .await
+        .unwrap();
+    assert_eq!(t.length(), None, "nothing of the torrent is left in OPFS");
+}

@@ -84,6 +84,14 @@ async fn read_file(dir: &FileSystemDirectoryHandle, name: &str) -> Result<Uint8A
     Ok(Uint8Array::new(&buf))
 }
 
+/// A DOMException saying a file is open for writing elsewhere.
+fn is_busy(e: &JsValue) -> bool {
+    js_sys::Reflect::get(e, &JsValue::from_str("name"))
+        .ok()
+        .and_then(|n| n.as_string())
+        .is_some_and(|n| n == "NoModificationAllowedError" || n == "InvalidModificationError")
+}
+
 fn piece_name(piece: PieceIndex) -> String {
     format!("p{}", piece.get())
 }
@@ -124,10 +132,19 @@ impl OpfsStore {
         let ours: FileSystemDirectoryHandle = await_as(root.get_directory_handle(ROOT_DIR)).await?;
         let opts = FileSystemRemoveOptions::new();
         opts.set_recursive(true);
-        JsFuture::from(ours.remove_entry_with_options(&self.hash.to_hex(), &opts))
-            .await
-            .map_err(err)?;
-        Ok(())
+        // Writes still in flight (a piece, the bitfield) keep files open, and
+        // removal fails while they are: wait for them, up to a few seconds.
+        let mut tries = 0;
+        loop {
+            match JsFuture::from(ours.remove_entry_with_options(&self.hash.to_hex(), &opts)).await {
+                Ok(_) => return Ok(()),
+                Err(e) if tries < 60 && is_busy(&e) => {
+                    tries += 1;
+                    crate::platform::sleep(50.0).await;
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
     }
 }
 
