@@ -280,6 +280,11 @@ impl Channel {
         });
     }
 
+    /// The largest message the remote takes.
+    pub fn max_message(&self) -> usize {
+        self.max_message
+    }
+
     /// Queues bytes; returns `false` when the send buffer is now above its
     /// high-water mark (the caller stops reading blocks for this peer).
     pub fn send(&self, data: &[u8]) -> bool {

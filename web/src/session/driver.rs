@@ -32,7 +32,20 @@ const STORAGE_OPEN_WAIT_MS: f64 = 10_000.0;
 
 struct Link {
     channel: Channel,
+    /// Messages the engine produced in this turn, sent as one channel
+    /// message (up to the remote's limit) when the turn ends: Chromium's
+    /// data channels cost per message, and the channel is a byte stream.
+    out: Vec<u8>,
     _slot: Slot,
+}
+
+impl Link {
+    /// Sends what is queued; `false` if the channel is now over its high-water mark.
+    fn flush(&mut self) -> bool {
+        let ok = self.channel.send(&self.out);
+        self.out.clear();
+        ok
+    }
 }
 
 pub struct Driver {
@@ -240,6 +253,7 @@ impl Driver {
             key,
             Link {
                 channel,
+                out: Vec::new(),
                 _slot: slot,
             },
         );
@@ -344,11 +358,42 @@ impl Driver {
     // ---- outputs ------------------------------------------------------------------
 
     fn drain(&mut self) {
+        // Sending may mark peers unwritable, which can produce more output;
+        // a few rounds settle it (each round only repeats for blocked peers).
+        for _ in 0..8 {
+            self.drain_once();
+            if !self.flush_all() {
+                break;
+            }
+        }
+        if let Some(t) = &self.timer {
+            t.arm(self.engine.poll_timeout());
+        }
+    }
+
+    /// Sends every peer's queued bytes; returns whether the engine was told
+    /// about a peer going over its high-water mark.
+    fn flush_all(&mut self) -> bool {
+        let mut blocked = Vec::new();
+        for (key, link) in &mut self.peers {
+            if !link.out.is_empty() && !link.flush() {
+                blocked.push(*key);
+            }
+        }
+        let now = platform::now();
+        for key in &blocked {
+            self.engine.set_peer_writable(now, *key, false);
+        }
+        !blocked.is_empty()
+    }
+
+    fn drain_once(&mut self) {
         while let Some(out) = self.engine.poll_output() {
             match out {
                 Output::Send { peer, data } => {
-                    if let Some(link) = self.peers.get(&peer) {
-                        if !link.channel.send(&data) {
+                    if let Some(link) = self.peers.get_mut(&peer) {
+                        link.out.extend_from_slice(&data);
+                        if link.out.len() >= link.channel.max_message() && !link.flush() {
                             self.engine.set_peer_writable(platform::now(), peer, false);
                         }
                     }
@@ -366,9 +411,6 @@ impl Driver {
                 Output::Verify { piece, hash } => self.verify(piece, hash),
                 Output::Event(e) => self.on_event(e),
             }
-        }
-        if let Some(t) = &self.timer {
-            t.arm(self.engine.poll_timeout());
         }
     }
 
