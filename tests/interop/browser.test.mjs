@@ -24,9 +24,7 @@ async function ourDownload(page, source, { tracker, storage = 'opfs', reloadAt }
     await t.ready();
     await t.whenDone();
     const seconds = (performance.now() - started) / 1000;
-    const buf = await (await t.files[0].blob()).arrayBuffer();
-    const hex = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', buf)))
-      .map((x) => x.toString(16).padStart(2, '0')).join('');
+    const hex = await window.sha256hex(await (await t.files[0].blob()).arrayBuffer());
     return { hex, length: t.length, seconds, firstPiece: t.timeToFirstPiece, downloaded: t.downloaded, banned: t.banned };
   }, { source, tracker, storage, reloadAt });
 }
@@ -34,10 +32,8 @@ async function ourDownload(page, source, { tracker, storage = 'opfs', reloadAt }
 /** Runs in the page: seeds random bytes with our peer; returns magnet and hash. */
 async function ourSeed(page, size, tracker) {
   return page.evaluate(async ({ size, tracker }) => {
-    const data = new Uint8Array(size);
-    for (let i = 0; i < size; i += 65536) crypto.getRandomValues(data.subarray(i, Math.min(size, i + 65536)));
-    const hex = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', data)))
-      .map((x) => x.toString(16).padStart(2, '0')).join('');
+    const data = window.randomBytes(size);
+    const hex = await window.sha256hex(data);
     const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'memory' });
     window.client = client;
     const t = await client.seed(new File([data], 'from-webswarm.bin'));
@@ -117,29 +113,12 @@ test('our browser peer and WebTorrent exchange files both ways', { timeout: 180_
     const theirs = await openPage(env.browsers[1], env.site.url);
     // WebTorrent downloads from us.
     const seeded = await ourSeed(ours, 16 * MiB + 99, env.tracker.url);
-    const wt = await theirs.evaluate(async ({ magnet }) => {
-      const client = new window.WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } });
-      window.wt = client;
-      const started = performance.now();
-      return new Promise((resolve, reject) => {
-        client.on('error', (e) => reject(String(e)));
-        client.add(magnet, (t) => {
-          t.on('done', async () => {
-            const buf = await (await t.files[0].blob()).arrayBuffer();
-            const hex = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', buf)))
-              .map((x) => x.toString(16).padStart(2, '0')).join('');
-            resolve({ hex, seconds: (performance.now() - started) / 1000 });
-          });
-        });
-      });
-    }, { magnet: seeded.magnet });
+    const wt = await theirs.evaluate((magnet) => window.webtorrentDownload(magnet), seeded.magnet);
     assert.equal(wt.hex, seeded.hex, 'WebTorrent got different bytes from us');
     // We download from WebTorrent.
     const wtSeed = await theirs.evaluate(async ({ size, announce }) => {
-      const data = new Uint8Array(size);
-      for (let i = 0; i < size; i += 65536) crypto.getRandomValues(data.subarray(i, Math.min(size, i + 65536)));
-      const hex = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', data)))
-        .map((x) => x.toString(16).padStart(2, '0')).join('');
+      const data = window.randomBytes(size);
+      const hex = await window.sha256hex(data);
       const magnet = await new Promise((resolve) => {
         window.wt.seed(new File([data], 'from-webtorrent.bin'), { announce: [announce] }, (t) => resolve(t.magnetURI));
       });
@@ -174,9 +153,7 @@ test('a reload mid-download resumes from OPFS without refetching', { timeout: 18
       await t.ready();
       const atStart = t.progress;
       await t.whenDone();
-      const buf = await (await t.files[0].blob()).arrayBuffer();
-      const hex = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', buf)))
-        .map((x) => x.toString(16).padStart(2, '0')).join('');
+      const hex = await window.sha256hex(await (await t.files[0].blob()).arrayBuffer());
       return { atStart, hex, downloaded: t.downloaded, length: t.length, pieceLength: t.pieceLength };
     }, { magnet, tracker: env.tracker.url });
     assert.equal(resumed.hex, sha256(data), 'resumed download has different bytes');
@@ -266,9 +243,7 @@ test('a peer sending garbage is dropped and the download goes on', { timeout: 18
       window.torrent = t;
       window.result = (async () => {
         await t.whenDone();
-        const buf = await (await t.files[0].blob()).arrayBuffer();
-        return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', buf)))
-          .map((x) => x.toString(16).padStart(2, '0')).join('');
+        return window.sha256hex(await (await t.files[0].blob()).arrayBuffer());
       })();
       return { peerId: t.peerId, infoHash: t.infoHash };
     }, { magnet, tracker: env.tracker.url });

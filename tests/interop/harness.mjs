@@ -51,6 +51,29 @@ import WebTorrent from '/webtorrent.min.js';
 import * as webswarm from '/webswarm/index.js';
 window.WebTorrent = WebTorrent;
 window.webswarm = webswarm;
+// Helpers the tests call inside the page.
+window.sha256hex = async (buf) => Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', buf)))
+  .map((x) => x.toString(16).padStart(2, '0')).join('');
+window.randomBytes = (size) => {
+  const data = new Uint8Array(size);
+  for (let i = 0; i < size; i += 65536) crypto.getRandomValues(data.subarray(i, Math.min(size, i + 65536)));
+  return data;
+};
+// WebTorrent downloads a magnet; resolves with the first file's hash and timings.
+window.webtorrentDownload = (magnet) => {
+  const client = new WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } });
+  window.wt = client;
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    client.on('error', (e) => reject(String(e)));
+    client.add(magnet, (t) => {
+      t.on('done', async () => {
+        const hex = await window.sha256hex(await (await t.files[0].blob()).arrayBuffer());
+        resolve({ hex, length: t.length, seconds: (performance.now() - started) / 1000 });
+      });
+    });
+  });
+};
 await webswarm.init();
 window.ready = true;
 </script>`;

@@ -151,6 +151,15 @@ async fn transfer(storage: &str, len: usize) -> (Client, Torrent, Vec<u8>) {
     (leecher, l, data)
 }
 
+/// The same torrent added by magnet to a new OPFS client, as after a reload.
+async fn reopened(t: &Torrent) -> Torrent {
+    let magnet = format!("magnet:?xt=urn:btih:{}", t.info_hash());
+    client("opfs")
+        .add_torrent(&magnet.into(), &JsValue::UNDEFINED)
+        .await
+        .unwrap()
+}
+
 #[wasm_bindgen_test]
 async fn two_peers_in_one_page_transfer_over_webrtc() {
     transfer("memory", 3 << 20).await;
@@ -161,12 +170,7 @@ async fn opfs_download_resumes_after_the_client_is_gone() {
     let (leecher, l, data) = transfer("opfs", 2 << 20).await;
     leecher.destroy();
     // A new client (as after a reload) finds every piece verified on disk.
-    let again = client("opfs");
-    let magnet = format!("magnet:?xt=urn:btih:{}", l.info_hash());
-    let t = again
-        .add_torrent(&magnet.into(), &JsValue::UNDEFINED)
-        .await
-        .unwrap();
+    let t = reopened(&l).await;
     t.wait_ready().await.unwrap();
     assert!(t.done(), "resumed torrent should be complete without peers");
     assert_eq!(
@@ -196,11 +200,6 @@ async fn removing_storage_mid_download_deletes_everything() {
         .await
         .expect("removal waits for in-flight writes");
     leecher.destroy();
-    let again = client("opfs");
-    let magnet = format!("magnet:?xt=urn:btih:{}", l.info_hash());
-    let t = again
-        .add_torrent(&magnet.into(), &JsValue::UNDEFINED)
-        .await
-        .unwrap();
+    let t = reopened(&l).await;
     assert_eq!(t.length(), None, "nothing of the torrent is left in OPFS");
 }
