@@ -157,7 +157,9 @@ test('a reload mid-download resumes from OPFS without refetching', { timeout: 18
       return { atStart, hex, downloaded: t.downloaded, length: t.length, pieceLength: t.pieceLength };
     }, { magnet, tracker: env.tracker.url });
     assert.equal(resumed.hex, sha256(data), 'resumed download has different bytes');
-    assert.ok(resumed.atStart > 0, `nothing was resumed (progress ${resumed.atStart})`);
+    // Every piece verified before the reload is on disk and found again
+    // (unrecorded ones are re-hashed); 1 % slack for rounding.
+    assert.ok(resumed.atStart >= before - 0.01, `${before} verified before the reload, ${resumed.atStart} found after it`);
     // Verified pieces are not fetched again: at most the missing part plus
     // pieces in flight (and not yet recorded) at the reload.
     const missing = (1 - resumed.atStart) * resumed.length;

@@ -16,6 +16,19 @@ extern "C" {
     fn set_timeout(cb: &js_sys::Function, ms: i32) -> i32;
 }
 
+// Loses the verified-piece record, as a reload during its write can.
+#[wasm_bindgen(inline_js = r#"
+export async function dropHave(hex) {
+  const root = await navigator.storage.getDirectory();
+  const dir = await (await root.getDirectoryHandle('webswarm')).getDirectoryHandle(hex);
+  await dir.removeEntry('have');
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = dropHave)]
+    fn drop_have(hex: &str) -> js_sys::Promise;
+}
+
 fn opts(pairs: &[(&str, JsValue)]) -> JsValue {
     let o = Object::new();
     for (k, v) in pairs {
@@ -178,6 +191,24 @@ async fn opfs_download_resumes_after_the_client_is_gone() {
         data
     );
     assert_eq!(t.downloaded(), 0.0, "nothing was fetched again");
+    JsFuture::from(t.destroy(opts(&[("removeStorage", true.into())])))
+        .await
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn pieces_on_disk_are_recovered_when_the_record_is_lost() {
+    let (leecher, l, data) = transfer("opfs", 1 << 20).await;
+    leecher.destroy();
+    sleep(200).await;
+    JsFuture::from(drop_have(&l.info_hash())).await.unwrap();
+    let t = reopened(&l).await;
+    t.wait_ready().await.unwrap();
+    assert!(t.done(), "every piece file should be found and verified");
+    assert_eq!(
+        t.read_range(0, data.len() as u64).await.unwrap().to_vec(),
+        data
+    );
     JsFuture::from(t.destroy(opts(&[("removeStorage", true.into())])))
         .await
         .unwrap();

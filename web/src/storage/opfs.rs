@@ -21,10 +21,17 @@ export function opfsRoot() {
   const s = globalThis.navigator && navigator.storage;
   return s && s.getDirectory ? s.getDirectory() : null;
 }
+export async function entryNames(dir) {
+  const names = [];
+  for await (const name of dir.keys()) names.push(name);
+  return names;
+}
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = opfsRoot)]
     fn opfs_root() -> Option<Promise>;
+    #[wasm_bindgen(js_name = entryNames)]
+    fn entry_names(dir: &FileSystemDirectoryHandle) -> Promise;
 }
 
 const ROOT_DIR: &str = "webswarm";
@@ -168,12 +175,45 @@ pub async fn load_resume(hash: InfoHash) -> Resume {
     let Ok(info) = Info::from_bytes_checked(&raw.to_vec(), hash) else {
         return none;
     };
-    let have = match read_file(&dir, "have").await {
-        Ok(bits) => Bitfield::from_wire(&bits.to_vec(), info.layout.num_pieces()),
+    let n = info.layout.num_pieces();
+    let mut have = match read_file(&dir, "have").await {
+        Ok(bits) => Bitfield::from_wire(&bits.to_vec(), n),
         Err(_) => None,
-    };
+    }
+    .unwrap_or_else(|| Bitfield::new(n));
+    recover_unrecorded(&dir, &info, &mut have).await;
     Resume {
         info: Some(info),
-        have,
+        have: Some(have),
+    }
+}
+
+/// Piece files written after the last bitfield write (a reload can cut that
+/// write short): each is hashed and, if right, counted. Only these are
+/// hashed; pieces the bitfield records are trusted.
+async fn recover_unrecorded(dir: &FileSystemDirectoryHandle, info: &Info, have: &mut Bitfield) {
+    let Ok(names) = JsFuture::from(entry_names(dir)).await else {
+        return;
+    };
+    let names: js_sys::Array = names.unchecked_into();
+    for name in names.iter().filter_map(|n| n.as_string()) {
+        let Some(piece) = name
+            .strip_prefix('p')
+            .and_then(|i| i.parse::<u32>().ok())
+            .and_then(|i| info.layout.piece(i))
+        else {
+            continue;
+        };
+        if have.get(piece.get()) {
+            continue;
+        }
+        let Ok(data) = read_file(dir, &name).await else {
+            continue;
+        };
+        if data.length() == info.layout.piece_size(piece)
+            && crate::hash::sha1_js(&data).await == info.piece_hash(piece)
+        {
+            have.set(piece.get());
+        }
     }
 }
