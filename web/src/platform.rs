@@ -146,3 +146,17 @@ pub fn log_panics() {
         console_error(&format!("webswarm panic: {info}"))
     }));
 }
+
+/// Development builds log connection events to the console.
+#[cfg(debug_assertions)]
+pub fn debug_log(msg: &str) {
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(js_namespace = console, js_name = log)]
+        fn console_log(s: &str);
+    }
+    console_log(msg);
+}
+
+#[cfg(not(debug_assertions))]
+pub fn debug_log(_msg: &str) {}

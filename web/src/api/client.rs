@@ -94,7 +94,7 @@ impl Client {
     pub fn destroy(&self) {
         let torrents: Vec<_> = self.shared.torrents.borrow_mut().drain().collect();
         for (_, h) in torrents {
-            Torrent::new(self.shared.clone(), h, None).stop();
+            Torrent::new(self.shared.clone(), h, None).stop(true);
         }
         self.shared.trackers.borrow_mut().clear();
     }

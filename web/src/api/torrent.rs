@@ -38,12 +38,12 @@ impl Torrent {
     }
 
     /// Leaves the swarm and stops the torrent.
-    pub(crate) fn stop(&self) {
+    pub(crate) fn stop(&self, keep_record: bool) {
         let hash = self.hash();
         for url in self.h.borrow().trackers.clone() {
             self.shared.tracker(&url).leave(hash, &self.h);
         }
-        with(&self.h, |d| d.destroy());
+        with(&self.h, |d| d.destroy(keep_record));
         self.shared.torrents.borrow_mut().remove(&hash);
     }
 }
@@ -285,8 +285,8 @@ impl Torrent {
 
     /// Leaves the swarm. Options: `removeStorage` (delete what OPFS holds).
     pub fn destroy(&self, options: JsValue) -> Promise {
-        self.stop();
         let remove = get(&options, "removeStorage").is_some_and(|v| v.is_truthy());
+        self.stop(!remove);
         let storage = self.h.borrow().storage();
         future_to_promise(async move {
             if let (true, Some(s)) = (remove, storage) {

@@ -280,6 +280,7 @@ impl Driver {
     }
 
     fn peer_closed(&mut self, key: PeerKey) {
+        platform::debug_log("webswarm: the remote closed a channel");
         self.by_id.retain(|_, (k, _)| *k != key);
         if self.peers.remove(&key).is_some() {
             self.engine.peer_disconnected(platform::now(), key);
@@ -311,9 +312,13 @@ impl Driver {
     }
 
     /// Stops everything; pending reads and waits fail with `Destroyed`.
-    pub fn destroy(&mut self) {
+    /// `keep_record`: write the verified-piece record one last time (not
+    /// when the storage is about to be deleted: the write would race it).
+    pub fn destroy(&mut self, keep_record: bool) {
         self.close_all();
-        self.save_have();
+        if keep_record {
+            self.save_have();
+        }
         self.destroyed = true;
         self.timer = None;
         self.piece_waiters.clear();
@@ -398,7 +403,13 @@ impl Driver {
                         }
                     }
                 }
-                Output::Close { peer, .. } => {
+                Output::Close { peer, reason } => {
+                    if cfg!(debug_assertions) {
+                        platform::debug_log(&format!(
+                            "webswarm: closing peer {}: {reason}",
+                            peer.0
+                        ));
+                    }
                     self.peers.remove(&peer);
                     self.by_id.retain(|_, (k, _)| *k != peer);
                     self.events.push(
