@@ -160,3 +160,19 @@ pub fn debug_log(msg: &str) {
 
 #[cfg(not(debug_assertions))]
 pub fn debug_log(_msg: &str) {}
+
+/// `future_to_promise` behind one boxed future type, so its glue is
+/// compiled once instead of once per async export (wasm size).
+pub fn promise(
+    f: impl std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
+) -> Promise {
+    let boxed: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>> =
+        Box::pin(f);
+    wasm_bindgen_futures::future_to_promise(boxed)
+}
+
+/// `spawn_local` behind one boxed future type, for the same reason.
+pub fn spawn(f: impl std::future::Future<Output = ()> + 'static) {
+    let boxed: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> = Box::pin(f);
+    wasm_bindgen_futures::spawn_local(boxed);
+}

@@ -308,7 +308,7 @@ impl Drop for Channel {
         // The drop may happen inside one of these very callbacks (a peer's
         // bad bytes close it): free them after the current task instead.
         if let Some(h) = self.handlers.take() {
-            wasm_bindgen_futures::spawn_local(async move { drop(h) });
+            crate::platform::spawn(async move { drop(h) });
         }
     }
 }

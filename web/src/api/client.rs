@@ -2,7 +2,7 @@ use std::rc::Rc;
 
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 use webswarm_core::{Bitfield, Info, TorrentCreator};
 
@@ -44,7 +44,7 @@ impl Client {
     /// Resolves to the torrent at once; its metadata may come later.
     pub fn add(&self, source: JsValue, options: JsValue) -> Promise {
         let shared = self.shared.clone();
-        future_to_promise(async move {
+        crate::platform::promise(async move {
             let t = add(&shared, &source, &options).await?;
             Ok(t.into())
         })
@@ -55,7 +55,7 @@ impl Client {
     /// hashed; the torrent's `magnetURI` and `torrentFile` are then ready.
     pub fn seed(&self, files: JsValue, options: JsValue) -> Promise {
         let shared = self.shared.clone();
-        future_to_promise(async move {
+        crate::platform::promise(async move {
             let t = seed(&shared, &files, &options).await?;
             Ok(t.into())
         })

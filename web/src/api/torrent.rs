@@ -2,7 +2,6 @@ use std::rc::Rc;
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 use webswarm_core::picker::Priority;
 use webswarm_core::{InfoHash, Magnet, PieceIndex};
 
@@ -236,7 +235,7 @@ impl Torrent {
     /// Resolves when the metadata is known and storage is open.
     pub fn ready(&self) -> Promise {
         let rx = self.h.borrow_mut().wait_info();
-        future_to_promise(async move {
+        crate::platform::promise(async move {
             wait(rx).await?;
             Ok(JsValue::UNDEFINED)
         })
@@ -246,7 +245,7 @@ impl Torrent {
     /// moving them to the front of the download (streaming).
     pub fn read(&self, start: f64, end: f64) -> Promise {
         let h = self.h.clone();
-        future_to_promise(async move { Ok(read(&h, start, end).await?.into()) })
+        crate::platform::promise(async move { Ok(read(&h, start, end).await?.into()) })
     }
 
     /// Blob parts covering `[start, end)` (disk-backed with OPFS), waiting
@@ -254,7 +253,7 @@ impl Torrent {
     #[wasm_bindgen(js_name = blobParts)]
     pub fn blob_parts(&self, start: f64, end: f64) -> Promise {
         let h = self.h.clone();
-        future_to_promise(async move { Ok(blob_parts(&h, start, end).await?.into()) })
+        crate::platform::promise(async move { Ok(blob_parts(&h, start, end).await?.into()) })
     }
 
     /// Downloads the file (`true`) or skips it (`false`).
@@ -288,7 +287,7 @@ impl Torrent {
         let remove = get(&options, "removeStorage").is_some_and(|v| v.is_truthy());
         self.stop(!remove);
         let storage = self.h.borrow().storage();
-        future_to_promise(async move {
+        crate::platform::promise(async move {
             if let (true, Some(s)) = (remove, storage) {
                 s.remove().await?;
             }

@@ -11,7 +11,6 @@ use bytes::Bytes;
 use futures_channel::oneshot;
 use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::spawn_local;
 use webswarm_core::engine::{self, Event, Output, Source};
 use webswarm_core::host::{settle_glare, Glare, Lookup, ReadCache};
 use webswarm_core::{BlockRef, Info, InfoHash, PeerId, PeerKey, PieceIndex, Time};
@@ -437,7 +436,7 @@ impl Driver {
                 };
                 let me = self.me.clone();
                 let piece = block.piece;
-                spawn_local(async move {
+                crate::platform::spawn(async move {
                     let data = storage.read_piece(piece).await.ok();
                     let data = data.map(|d| Bytes::from(d.to_vec()));
                     if let Some(h) = me.upgrade() {
@@ -481,7 +480,7 @@ impl Driver {
             return;
         };
         let me = self.me.clone();
-        spawn_local(async move {
+        crate::platform::spawn(async move {
             let ok = hash::sha1_js(&buf).await == expected;
             if !ok {
                 if let Some(h) = me.upgrade() {
@@ -534,7 +533,7 @@ impl Driver {
                 let (shared, urls, hash) =
                     (self.shared.clone(), self.trackers.clone(), self.info_hash());
                 // The tracker reads this torrent's counters: not while it is borrowed here.
-                spawn_local(async move {
+                crate::platform::spawn(async move {
                     let Some(shared) = shared.upgrade() else {
                         return;
                     };
@@ -565,7 +564,7 @@ impl Driver {
         };
         let kind = self.storage_kind;
         let me = self.me.clone();
-        spawn_local(async move {
+        crate::platform::spawn(async move {
             let opened = async {
                 storage::save_info(kind, &info).await?;
                 storage::open(kind, &info).await
@@ -598,7 +597,7 @@ impl Driver {
         self.have_saving = true;
         self.have_dirty = false;
         let me = self.me.clone();
-        spawn_local(async move {
+        crate::platform::spawn(async move {
             let r = storage.save_have(&have).await;
             if let Some(h) = me.upgrade() {
                 with(&h, |d| {

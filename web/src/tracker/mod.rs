@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, WebSocket};
 use webswarm_core::host::backoff;
 use webswarm_core::{InfoHash, PeerId};
@@ -195,7 +195,7 @@ impl Tracker {
             detach(&s.ws);
             s.ws.close().ok();
             // This may run inside one of the socket's own handlers.
-            spawn_local(async move { drop(s) });
+            crate::platform::spawn(async move { drop(s) });
         }
         st.failures += 1;
         if st.last_error.is_none() {
@@ -316,7 +316,7 @@ impl Tracker {
             };
             let cfg = shared.cfg.rtc.clone();
             let made = made.clone();
-            promises.push(&future_to_promise(async move {
+            promises.push(&crate::platform::promise(async move {
                 if let Ok(o) = rtc::create_offer(&cfg).await {
                     made.borrow_mut().push((o, slot));
                 }
@@ -324,7 +324,7 @@ impl Tracker {
             }));
         }
         let me = self.me.clone();
-        spawn_local(async move {
+        crate::platform::spawn(async move {
             let _ = JsFuture::from(Promise::all(&promises)).await;
             let Some(t) = me.upgrade() else { return };
             let hash = h.borrow().info_hash();
@@ -398,7 +398,7 @@ impl Tracker {
         };
         let cfg = shared.cfg.rtc.clone();
         let me = self.me.clone();
-        spawn_local(async move {
+        crate::platform::spawn(async move {
             let Ok((sdp, pending)) = rtc::answer_offer(&cfg, &offer_sdp).await else {
                 return;
             };
@@ -422,7 +422,7 @@ impl Tracker {
             return;
         };
         let cfg = shared.cfg.rtc.clone();
-        spawn_local(async move {
+        crate::platform::spawn(async move {
             let PendingOffer { offer, slot, .. } = pending;
             if let Ok(ch) = offer.connect(&answer_sdp, &cfg).await {
                 with(&h, |d| d.add_channel(ch, Some(remote), slot, true));
@@ -447,7 +447,7 @@ impl Drop for Tracker {
         if let Some(s) = st.socket.take() {
             detach(&s.ws);
             s.ws.close().ok();
-            spawn_local(async move { drop(s) });
+            crate::platform::spawn(async move { drop(s) });
         }
     }
 }
