@@ -147,9 +147,20 @@ async fn seeding_makes_a_torrent_whose_data_reads_back() {
 /// Seeds in one client, downloads in another of the same page over a real
 /// data channel, and checks every byte.
 async fn transfer(storage: &str, len: usize) -> (Client, Torrent, Vec<u8>) {
-    let seeder = client("memory");
     let data = pattern(len, 7);
-    let s = seeded(&seeder, &data).await;
+    let (seeder, s, leecher, l) = connected(storage, &data).await;
+    wait_until("the download", || l.done()).await;
+    assert_eq!(l.read_range(0, len as u64).await.unwrap().to_vec(), data);
+    assert!(s.uploaded() >= len as f64);
+    drop(seeder);
+    (leecher, l, data)
+}
+
+/// A memory seeder of `data` and a leecher with `storage`, connected
+/// directly; returns both clients and torrents.
+async fn connected(storage: &str, data: &[u8]) -> (Client, Torrent, Client, Torrent) {
+    let seeder = client("memory");
+    let s = seeded(&seeder, data).await;
     let leecher = client(storage);
     let l = leecher
         .add_torrent(&s.torrent_file().unwrap().into(), &JsValue::UNDEFINED)
@@ -157,11 +168,7 @@ async fn transfer(storage: &str, len: usize) -> (Client, Torrent, Vec<u8>) {
         .unwrap();
     l.wait_ready().await.unwrap();
     l.connect_direct(&s).await.unwrap();
-    wait_until("the download", || l.done()).await;
-    assert_eq!(l.read_range(0, len as u64).await.unwrap().to_vec(), data);
-    assert!(s.uploaded() >= len as f64);
-    drop(seeder);
-    (leecher, l, data)
+    (seeder, s, leecher, l)
 }
 
 /// The same torrent added by magnet to a new OPFS client, as after a reload.
@@ -216,15 +223,7 @@ async fn pieces_on_disk_are_recovered_when_the_record_is_lost() {
 
 #[wasm_bindgen_test]
 async fn removing_storage_mid_download_deletes_everything() {
-    let seeder = client("memory");
-    let s = seeded(&seeder, &pattern(8 << 20, 9)).await;
-    let leecher = client("opfs");
-    let l = leecher
-        .add_torrent(&s.torrent_file().unwrap().into(), &JsValue::UNDEFINED)
-        .await
-        .unwrap();
-    l.wait_ready().await.unwrap();
-    l.connect_direct(&s).await.unwrap();
+    let (_seeder, _s, leecher, l) = connected("opfs", &pattern(8 << 20, 9)).await;
     wait_until("some progress", || l.progress() > 0.2).await;
     // Piece and bitfield writes are in flight: removal must wait for them.
     JsFuture::from(l.destroy(opts(&[("removeStorage", true.into())])))

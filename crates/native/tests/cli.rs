@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use common::*;
 
@@ -24,28 +23,7 @@ async fn one_process_seeds_several_torrents() {
     let (a, b) = (root.join("a.bin"), root.join("b.bin"));
     std::fs::write(&a, random_bytes(3 << 20, 1)).unwrap();
     std::fs::write(&b, random_bytes(5 << 20, 2)).unwrap();
-    let seeder = webswarm(&[
-        "seed",
-        a.to_str().unwrap(),
-        b.to_str().unwrap(),
-        "-t",
-        &tracker.url,
-        "--bind",
-        "127.0.0.1",
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    let mut seeder = Reap(seeder);
-    let mut out = BufReader::new(seeder.0.stdout.take().unwrap());
-    let magnets: Vec<String> = (0..2)
-        .map(|_| {
-            let mut l = String::new();
-            out.read_line(&mut l).unwrap();
-            l.trim().to_owned()
-        })
-        .collect();
+    let (_seeder, magnets) = seed_process(&[&a, &b], &tracker.url);
     for (m, src) in magnets.iter().zip([&a, &b]) {
         let dir = root.join("dl");
         let o = tokio::task::block_in_place(|| {

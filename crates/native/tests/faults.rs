@@ -14,29 +14,6 @@ use webswarm_native::session::{AddOptions, Client, What};
 
 const WAIT: Duration = Duration::from_secs(120);
 
-/// Starts `webswarm seed` and waits for the magnet line it prints when ready.
-fn seed_process(path: &Path, tracker: &str) -> Child {
-    let mut child = webswarm(&[])
-        .args([
-            "seed",
-            path.to_str().unwrap(),
-            "--tracker",
-            tracker,
-            "--bind",
-            "127.0.0.1",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("magnet:"), "seed printed {line:?}");
-    child
-}
-
 async fn poll_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !f() {
@@ -55,9 +32,7 @@ async fn seeder_killed_mid_transfer_another_seeder_finishes_it() {
     let src = make_dir(&root.join("src"), "data", &[96 << 20]);
     // The default piece length, as `webswarm seed` chooses it: the same torrent.
     let meta = torrent_for(&src, &tracker.url, None);
-    let mut a = Reap(tokio::task::block_in_place(|| {
-        seed_process(&src, &tracker.url)
-    }));
+    let mut a = tokio::task::block_in_place(|| seed_process(&[&src], &tracker.url)).0;
     let (_bc, _b) = seeder(&meta, &src).await;
     let dir = root.join("dl");
     let (_lc, h) = leecher(What::Torrent(Box::new(meta.clone())), &dir).await;

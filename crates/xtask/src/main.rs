@@ -251,17 +251,7 @@ fn test() -> Result {
     build_binaries()?;
     run(
         "end to end in Chromium (tracker, native peer, browser peer, WebTorrent)",
-        {
-            let mut c = loopback_only("node --test interop/");
-            c.current_dir(root().join("tests"))
-                .env(
-                    "WEBSWARM_TRACKER_BIN",
-                    target_dir().join("release/webswarm-tracker"),
-                )
-                .env("WEBSWARM_BIN", target_dir().join("release/webswarm"))
-                .env("WEBSWARM_WEB_DIST", root().join("web/dist"));
-            c
-        },
+        node_in_tests("node --test interop/"),
     )?;
     eprintln!(
         "\nxtask: every check passed in {:.0}s",
@@ -408,6 +398,20 @@ fn browser_tests() -> Result {
     r
 }
 
+/// A Node script in tests/, loopback only, pointed at the release binaries
+/// and the built browser package (`build_binaries` and `build_web` first).
+fn node_in_tests(script: &str) -> Command {
+    let mut c = loopback_only(script);
+    c.current_dir(root().join("tests"))
+        .env(
+            "WEBSWARM_TRACKER_BIN",
+            target_dir().join("release/webswarm-tracker"),
+        )
+        .env("WEBSWARM_BIN", target_dir().join("release/webswarm"))
+        .env("WEBSWARM_WEB_DIST", root().join("web/dist"));
+    c
+}
+
 fn build_binaries() -> Result {
     run("build the tracker and the webswarm CLI (release)", {
         let mut c = cargo();
@@ -427,18 +431,14 @@ fn build_binaries() -> Result {
 /// WebTorrent->WebTorrent, in one run.
 fn bench_native(args: &[String]) -> Result {
     setup()?;
+    // The test page loads the browser package too.
+    build_web(false)?;
     build_binaries()?;
     let size = args.first().map_or("256", String::as_str);
-    run("native peer benchmark", {
-        let mut c = loopback_only(&format!("node bench/native.mjs {size}"));
-        c.current_dir(root().join("tests"))
-            .env(
-                "WEBSWARM_TRACKER_BIN",
-                target_dir().join("release/webswarm-tracker"),
-            )
-            .env("WEBSWARM_BIN", target_dir().join("release/webswarm"));
-        c
-    })
+    run(
+        "native peer benchmark",
+        node_in_tests(&format!("node bench/native.mjs {size}")),
+    )
 }
 
 /// Issue 5's benchmark: native -> our browser peer, ours -> ours, and
@@ -447,17 +447,10 @@ fn bench_web(sizes: &[String]) -> Result {
     setup()?;
     build_web(false)?;
     build_binaries()?;
-    run("browser peer benchmark", {
-        let mut c = loopback_only(&format!("node bench/web.mjs {}", sizes.join(" ")));
-        c.current_dir(root().join("tests"))
-            .env(
-                "WEBSWARM_TRACKER_BIN",
-                target_dir().join("release/webswarm-tracker"),
-            )
-            .env("WEBSWARM_BIN", target_dir().join("release/webswarm"))
-            .env("WEBSWARM_WEB_DIST", root().join("web/dist"));
-        c
-    })
+    run(
+        "browser peer benchmark",
+        node_in_tests(&format!("node bench/web.mjs {}", sizes.join(" "))),
+    )
 }
 
 fn bench_sim(sizes: &[String]) -> Result {

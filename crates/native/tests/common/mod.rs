@@ -185,6 +185,35 @@ pub fn webswarm(args: &[&str]) -> std::process::Command {
     c
 }
 
+/// Starts `webswarm seed` on `paths` and waits for the magnet line it prints
+/// for each, in order, when ready.
+pub fn seed_process(paths: &[&Path], tracker: &str) -> (Reap, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut args = vec!["seed"];
+    args.extend(paths.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["--tracker", tracker, "--bind", "127.0.0.1"]);
+    let mut child = Reap(
+        webswarm(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    let magnets = paths
+        .iter()
+        .map(|_| {
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            assert!(line.starts_with("magnet:"), "seed printed {line:?}");
+            line.trim().to_owned()
+        })
+        .collect();
+    // Keep reading, so a later line of stdout never meets a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (child, magnets)
+}
+
 /// Kills the child process when dropped, so a failing test leaves nothing running.
 pub struct Reap(pub std::process::Child);
 
