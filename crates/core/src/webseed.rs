@@ -16,14 +16,25 @@ pub struct RangeRequest {
     pub dest: u32,
 }
 
-/// The requests that fetch `piece` from the webseed at `base`. Padding files
-/// (BEP 47) are skipped: their bytes are zeros the host fills in itself.
+/// The requests that fetch `piece` from the webseed at `base`.
 pub fn piece_requests(info: &Info, base: &str, piece: PieceIndex) -> Vec<RangeRequest> {
-    let start = info.layout.piece_offset(piece);
-    let len = u64::from(info.layout.piece_size(piece));
-    info.slices(start, len)
+    range_requests(info, base, piece, 0, info.layout.piece_size(piece))
+}
+
+/// The requests that fetch `len` bytes at `offset` in `piece` (one engine
+/// `Fetch`). Padding files (BEP 47) are skipped: their bytes are zeros the
+/// host fills in itself. `dest` is relative to `offset`.
+pub fn range_requests(
+    info: &Info,
+    base: &str,
+    piece: PieceIndex,
+    offset: u32,
+    len: u32,
+) -> Vec<RangeRequest> {
+    let start = info.layout.piece_offset(piece) + u64::from(offset);
+    info.slices(start, u64::from(len))
         .into_iter()
-        .filter(|s| !info.files[s.file].padding)
+        .filter(|s| !info.files[s.file].padding && s.len > 0)
         .map(|s| {
             let file = &info.files[s.file];
             RangeRequest {
@@ -125,5 +136,15 @@ mod tests {
         assert_eq!((r[1].start, r[1].end, r[1].dest), (0, 6_383, 10_000));
         let covered: u64 = r.iter().map(|x| x.end - x.start + 1).sum();
         assert_eq!(covered, 16384);
+        // A run inside the piece: only the second file, dest relative to the run.
+        let r = range_requests(
+            &i,
+            "http://h/seed",
+            i.layout.piece(0).unwrap(),
+            12_000,
+            4_000,
+        );
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].start, r[0].end, r[0].dest), (2_000, 5_999, 0));
     }
 }

@@ -173,6 +173,7 @@ async fn killed_download_resumes_without_fetching_verified_pieces() {
             trackers: vec![],
             verified: Some(Bitfield::full(meta.info.layout.num_pieces())),
             require_complete: false,
+            webseeds: Vec::new(),
         })
         .await
         .unwrap();

@@ -49,6 +49,7 @@ async fn a_wss_tracker_with_a_private_ca() {
             trackers: vec![],
             verified: Some(Bitfield::full(meta.info.layout.num_pieces())),
             require_complete: true,
+            webseeds: Vec::new(),
         })
         .await
         .unwrap();
@@ -61,6 +62,7 @@ async fn a_wss_tracker_with_a_private_ca() {
             trackers: vec![],
             verified: None,
             require_complete: false,
+            webseeds: Vec::new(),
         })
         .await
         .unwrap();
@@ -79,6 +81,7 @@ async fn a_wss_tracker_with_a_private_ca() {
             trackers: vec![],
             verified: None,
             require_complete: false,
+            webseeds: Vec::new(),
         })
         .await
         .unwrap();

@@ -156,6 +156,10 @@ async fn add(
         merge(options::get_strings(options, "trackers")?, &parsed.trackers),
         &shared.cfg.trackers,
     );
+    let webseeds = merge(options::get_strings(options, "webseeds")?, &parsed.webseeds)
+        .into_iter()
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+        .collect();
     let start = Start {
         info_hash: parsed.info_hash,
         info,
@@ -163,6 +167,7 @@ async fn add(
         storage: None,
         storage_kind: kind,
         trackers: browser_trackers(trackers),
+        webseeds,
     };
     Ok(register(shared, start, None))
 }
@@ -243,6 +248,7 @@ async fn seed(
         storage: Some(store),
         storage_kind: storage::StorageKind::Memory,
         trackers,
+        webseeds: Vec::new(),
     };
     if shared.torrent(&start.info_hash).is_some() {
         return Err(WebError::Duplicate);

@@ -24,6 +24,8 @@ pub struct Parsed {
     pub info_hash: InfoHash,
     pub info: Option<Info>,
     pub trackers: Vec<String>,
+    /// BEP 19 webseeds (magnet `ws=`, torrent `url-list`).
+    pub webseeds: Vec<String>,
 }
 
 pub async fn parse(source: &JsValue) -> Result<Parsed, WebError> {
@@ -37,6 +39,7 @@ pub async fn parse(source: &JsValue) -> Result<Parsed, WebError> {
                 info_hash: h,
                 info: None,
                 trackers: Vec::new(),
+                webseeds: Vec::new(),
             });
         }
         if s.starts_with("http://") || s.starts_with("https://") || s.starts_with('/') {
@@ -70,6 +73,7 @@ fn from_magnet(s: &str) -> Result<Parsed, WebError> {
         info_hash,
         info: None,
         trackers: m.trackers,
+        webseeds: m.webseeds,
     })
 }
 
@@ -80,5 +84,6 @@ fn from_torrent(bytes: &[u8]) -> Result<Parsed, WebError> {
         info_hash: m.info.info_hash,
         info: Some(m.info),
         trackers,
+        webseeds: m.url_list,
     })
 }

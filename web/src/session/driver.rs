@@ -72,6 +72,8 @@ pub struct Driver {
     first_piece_ms: Option<f64>,
     error: Option<String>,
     banned: u32,
+    /// Webseed base URLs by the engine's key for them.
+    webseeds: HashMap<PeerKey, String>,
 }
 
 /// What a torrent starts from.
@@ -82,6 +84,7 @@ pub struct Start {
     pub storage: Option<Storage>,
     pub storage_kind: StorageKind,
     pub trackers: Vec<String>,
+    pub webseeds: Vec<String>,
 }
 
 /// Runs `f` on the torrent, then carries out what the engine asked for and
@@ -108,13 +111,18 @@ impl Driver {
             None => Source::Magnet(s.info_hash),
         };
         let peer_id = engine::Torrent::generate_peer_id(platform::random_u64());
-        let engine = engine::Torrent::new(
+        let mut engine = engine::Torrent::new(
             shared.cfg.engine.clone(),
             source,
             peer_id,
             now,
             platform::random_u64(),
         );
+        let webseeds = s
+            .webseeds
+            .into_iter()
+            .map(|url| (engine.add_webseed(now), url))
+            .collect();
         let h = Rc::new_cyclic(|me: &Weak<RefCell<Driver>>| {
             let weak = me.clone();
             let timer = platform::Timer::new(move || {
@@ -145,6 +153,7 @@ impl Driver {
                 first_piece_ms: None,
                 error: None,
                 banned: 0,
+                webseeds,
             })
         });
         with(&h, |d| {
@@ -419,6 +428,12 @@ impl Driver {
                 Output::Read { peer, block } => self.read(peer, block),
                 Output::Write { block, data } => self.write(block, &data),
                 Output::Verify { piece, hash } => self.verify(piece, hash),
+                Output::Fetch {
+                    webseed,
+                    piece,
+                    offset,
+                    len,
+                } => self.fetch(webseed, piece, offset, len),
                 Output::Event(e) => self.on_event(e),
             }
         }
@@ -445,6 +460,31 @@ impl Driver {
                 });
             }
         }
+    }
+
+    fn fetch(&mut self, key: PeerKey, piece: PieceIndex, offset: u32, len: u32) {
+        let (Some(base), Some(info)) = (self.webseeds.get(&key), self.engine.info()) else {
+            return;
+        };
+        let reqs = webswarm_core::webseed::range_requests(info, base, piece, offset, len);
+        let me = self.me.clone();
+        crate::platform::spawn(async move {
+            let r = crate::webseed::fetch(reqs, len).await;
+            if let Some(h) = me.upgrade() {
+                with(&h, |d| {
+                    let now = platform::now();
+                    match r {
+                        Ok(data) => d.engine.webseed_data(now, key, piece, offset, data.into()),
+                        Err(e) => {
+                            if cfg!(debug_assertions) {
+                                platform::debug_log(&format!("webswarm: {e}"));
+                            }
+                            d.engine.webseed_failed(now, key, piece, offset)
+                        }
+                    }
+                });
+            }
+        });
     }
 
     fn piece_read(&mut self, piece: PieceIndex, data: Option<Bytes>) {
@@ -553,6 +593,12 @@ impl Driver {
                 "warning",
                 JsValue::from_str(&format!("piece {} failed its hash check", piece.get())),
             ),
+            Event::WebseedRemoved { webseed, reason } => {
+                if let Some(url) = self.webseeds.remove(&webseed) {
+                    let msg = format!("stopped using webseed {url}: {reason}");
+                    self.events.push("warning", JsValue::from_str(&msg));
+                }
+            }
             Event::PeerConnected { .. } => {}
         }
     }

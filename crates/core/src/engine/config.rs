@@ -36,6 +36,15 @@ pub struct Config {
     pub max_banned: usize,
     /// Bytes of unrequested or duplicate data tolerated from one peer.
     pub max_unwanted_bytes: u64,
+    /// Fetches outstanding per webseed (each one or more HTTP range requests).
+    pub webseed_fetches: usize,
+    /// Largest fetch; a fetch never spans pieces.
+    pub webseed_run_bytes: u32,
+    /// Below this many bytes/s from peers, webseeds may serve any piece;
+    /// above it only pieces no peer has or with a streaming deadline.
+    pub webseed_swarm_floor: f64,
+    /// Failed fetches in a row before a webseed is dropped.
+    pub webseed_max_failures: u32,
     /// Sent as `v` in the extension handshake.
     pub client_name: String,
 }
@@ -61,6 +70,10 @@ impl Default for Config {
             max_strikes: 3,
             max_banned: 1024,
             max_unwanted_bytes: 8 << 20,
+            webseed_fetches: 4,
+            webseed_run_bytes: 1 << 20,
+            webseed_swarm_floor: 2_000_000.0,
+            webseed_max_failures: 5,
             client_name: concat!("webswarm/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
     }

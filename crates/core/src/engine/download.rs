@@ -3,8 +3,7 @@
 
 use bytes::Bytes;
 
-use super::{CloseReason, Output, Torrent};
-use crate::picker::Received;
+use super::{CloseReason, Torrent};
 use crate::types::{BlockRef, PeerKey, Time, BLOCK_SIZE};
 use crate::wire::Message;
 
@@ -100,59 +99,37 @@ impl Torrent {
             return Ok(());
         };
         p.down.add(now, len);
+        let requested = block.is_some_and(|b| p.take_request(&b));
+        if requested {
+            p.last_block = now;
+        }
         let accepted = match block {
-            Some(b) => {
-                let requested = p.take_request(&b);
-                if requested {
-                    p.last_block = now;
-                }
-                // picker exists whenever info does, and block needs info.
-                let picker = self.picker.as_mut().expect("picker exists with info");
-                match picker.block_received(key, b) {
-                    Received::Accepted {
-                        cancel,
-                        piece_complete,
-                    } => Some((b, cancel, piece_complete)),
-                    Received::Unwanted => None,
-                }
-            }
-            None => None,
+            Some(b) => self.accept_block(now, key, b, data),
+            None => false,
         };
-        let Some((b, cancel, piece_complete)) = accepted else {
+        if accepted {
+            self.downloaded += len;
+        } else if let Some(p) = self.peers.get_mut(&key) {
             p.unwanted_bytes += len;
             if p.unwanted_bytes > self.cfg.max_unwanted_bytes {
                 return Err(CloseReason::Misbehaved("too much unrequested data"));
             }
-            return Ok(());
-        };
-        self.downloaded += len;
-        self.record_suspect_block(key, b, &data);
-        self.out.push_back(Output::Write { block: b, data });
-        for other in cancel {
-            if let Some(o) = self.peers.get_mut(&other) {
-                if o.take_request(&b) {
-                    self.send(
-                        other,
-                        now,
-                        &Message::Cancel {
-                            index,
-                            begin,
-                            len: b.len,
-                        },
-                    );
-                }
-            }
-        }
-        if piece_complete {
-            let hash = self.info.as_ref().map(|i| i.piece_hash(b.piece));
-            if let Some(hash) = hash {
-                self.out.push_back(Output::Verify {
-                    piece: b.piece,
-                    hash,
-                });
-            }
         }
         Ok(())
+    }
+
+    /// Another source delivered `b` first: a peer still asked for it gets a cancel.
+    pub(super) fn withdraw_request(&mut self, now: Time, key: PeerKey, b: BlockRef) {
+        if let Some(o) = self.peers.get_mut(&key) {
+            if o.take_request(&b) {
+                let m = Message::Cancel {
+                    index: b.piece.get(),
+                    begin: b.offset,
+                    len: b.len,
+                };
+                self.send(key, now, &m);
+            }
+        }
     }
 
     fn is_standard_block(&self, b: &BlockRef) -> bool {

@@ -10,6 +10,7 @@ mod output;
 mod peer;
 mod upload;
 mod verify;
+mod webseed;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -18,6 +19,7 @@ use bytes::Bytes;
 
 pub use config::Config;
 pub use output::{AddPeerError, CloseReason, Event, Output};
+pub use webseed::WebseedError;
 
 use crate::bitfield::Bitfield;
 use crate::metainfo::Info;
@@ -28,6 +30,7 @@ use crate::wire::Handshake;
 use metadata::MetadataFetch;
 use peer::Peer;
 use verify::SuspectPiece;
+use webseed::Webseed;
 
 /// How often timers (snubs, timeouts, keep-alives) are checked.
 const TICK: Duration = Duration::from_secs(1);
@@ -55,6 +58,7 @@ pub struct Torrent {
     picker: Option<Picker>,
     metadata: MetadataFetch,
     peers: BTreeMap<PeerKey, Peer>,
+    webseeds: BTreeMap<PeerKey, Webseed>,
     next_key: u64,
     banned: VecDeque<PeerId>,
     rng: Rng,
@@ -105,6 +109,7 @@ impl Torrent {
             picker: None,
             metadata: MetadataFetch::default(),
             peers: BTreeMap::new(),
+            webseeds: BTreeMap::new(),
             next_key: 0,
             banned: VecDeque::new(),
             rng: Rng::new(rng.next_u64()),
@@ -167,7 +172,12 @@ impl Torrent {
     pub fn peer_count(&self) -> usize {
         self.peers.len()
     }
+    /// From peers and webseeds together.
     pub fn download_rate(&self, now: Time) -> f64 {
+        self.swarm_rate(now) + self.webseed_rate(now)
+    }
+    /// From peers only.
+    pub fn swarm_rate(&self, now: Time) -> f64 {
         self.peers.values().map(|p| p.down.rate(now)).sum()
     }
     pub fn upload_rate(&self, now: Time) -> f64 {
@@ -382,6 +392,7 @@ impl Torrent {
             self.fill_requests(now, k);
             self.serve(now, k);
         }
+        self.fill_webseeds(now);
         self.flush();
     }
 

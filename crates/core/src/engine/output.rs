@@ -31,6 +31,15 @@ pub enum Output {
         piece: PieceIndex,
         hash: [u8; 20],
     },
+    /// Fetch `len` bytes at `offset` of `piece` from a webseed (BEP 19; map
+    /// it with `webseed::range_requests`) and answer with `webseed_data` or
+    /// `webseed_failed`.
+    Fetch {
+        webseed: PeerKey,
+        piece: PieceIndex,
+        offset: u32,
+        len: u32,
+    },
     Event(Event),
 }
 
@@ -52,6 +61,11 @@ pub enum Event {
     /// A peer sent bad data and will not be accepted again.
     PeerBanned {
         peer_id: PeerId,
+    },
+    /// A webseed was dropped; nothing more is fetched from it.
+    WebseedRemoved {
+        webseed: PeerKey,
+        reason: super::WebseedError,
     },
     /// Every wanted piece is verified.
     Completed,

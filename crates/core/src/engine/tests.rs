@@ -13,6 +13,9 @@ struct Node {
     t: Torrent,
     data: Vec<u8>,
     corrupt: bool,
+    /// What this node's webseed serves (`None`: it answers every fetch with an error).
+    webseed: Option<Vec<u8>>,
+    fetches: usize,
     events: Vec<Event>,
     closed: Vec<(PeerKey, CloseReason)>,
 }
@@ -45,13 +48,19 @@ impl Net {
     }
 
     fn add(&mut self, source: Source, data: Vec<u8>) -> usize {
+        self.add_with(Config::default(), source, data)
+    }
+
+    fn add_with(&mut self, cfg: Config, source: Source, data: Vec<u8>) -> usize {
         let i = self.nodes.len();
         let id = Torrent::generate_peer_id(i as u64);
-        let t = Torrent::new(Config::default(), source, id, self.now, i as u64);
+        let t = Torrent::new(cfg, source, id, self.now, i as u64);
         self.nodes.push(Node {
             t,
             data,
             corrupt: false,
+            webseed: None,
+            fetches: 0,
             events: Vec::new(),
             closed: Vec::new(),
         });
@@ -120,6 +129,24 @@ impl Net {
                     let s = l.piece_offset(piece) as usize;
                     let ok = sha1(&n.data[s..s + l.piece_size(piece) as usize]) == hash;
                     self.nodes[i].t.piece_verified(now, piece, ok);
+                }
+                Output::Fetch {
+                    webseed,
+                    piece,
+                    offset,
+                    len,
+                } => {
+                    let n = &mut self.nodes[i];
+                    n.fetches += 1;
+                    let start =
+                        n.t.info().unwrap().layout.piece_offset(piece) as usize + offset as usize;
+                    match &n.webseed {
+                        Some(w) => {
+                            let d = Bytes::copy_from_slice(&w[start..start + len as usize]);
+                            n.t.webseed_data(now, webseed, piece, offset, d);
+                        }
+                        None => n.t.webseed_failed(now, webseed, piece, offset),
+                    }
                 }
                 Output::Event(e) => self.nodes[i].events.push(e),
             }
@@ -382,4 +409,104 @@ fn skipped_files_are_not_downloaded_and_completion_counts_wanted_pieces_only() {
         .filter(|e| **e == Event::Completed)
         .count();
     assert_eq!(completions, 2);
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn a_torrent_without_peers_downloads_from_its_webseed() {
+    let (data, info) = torrent_bytes(3 << 20, 256 << 10);
+    let mut net = Net::new(1000);
+    let l = net.add(leecher(&info), Vec::new());
+    net.nodes[l].webseed = Some(data.clone());
+    net.nodes[l].t.add_webseed(net.now);
+    net.drain(l);
+    net.run(10);
+    assert!(net.nodes[l].t.is_complete());
+    assert_eq!(net.nodes[l].data, data);
+    // 1 MiB runs within 256 KiB pieces: one fetch per piece.
+    assert_eq!(net.nodes[l].fetches, 12);
+    assert!(net.nodes[l].events.contains(&Event::Completed));
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn a_webseed_with_wrong_bytes_is_dropped_and_peers_finish() {
+    let (data, info) = torrent_bytes(2 << 20, 256 << 10);
+    let mut net = Net::new(16384);
+    let s = net.add(seeder(&info), data.clone());
+    let l = net.add(leecher(&info), Vec::new());
+    let mut bad = data.clone();
+    bad.iter_mut().for_each(|b| *b ^= 1);
+    net.nodes[l].webseed = Some(bad);
+    let ws = net.nodes[l].t.add_webseed(net.now);
+    net.drain(l);
+    net.connect(s, l);
+    net.run(60);
+    assert!(net.nodes[l].t.is_complete());
+    assert_eq!(net.nodes[l].data, data);
+    assert!(net.nodes[l].events.contains(&Event::WebseedRemoved {
+        webseed: ws,
+        reason: WebseedError::BadData
+    }));
+    assert_eq!(net.nodes[l].t.webseed_count(), 0);
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn a_webseed_is_not_asked_for_pieces_fast_peers_have() {
+    let (data, info) = torrent_bytes(1 << 20, 64 << 10);
+    let mut net = Net::new(16384);
+    let s = net.add(seeder(&info), data.clone());
+    let cfg = Config {
+        webseed_swarm_floor: 0.0,
+        ..Config::default()
+    };
+    let l = net.add_with(cfg, leecher(&info), Vec::new());
+    net.connect(s, l);
+    // Bitfields exchanged: the seeder has every piece.
+    while let Some((j, k, d)) = net.wire.pop_front() {
+        net.nodes[j].t.handle_data(net.now, k, &d);
+        net.drain(j);
+    }
+    net.nodes[l].webseed = Some(data.clone());
+    net.nodes[l].t.add_webseed(net.now);
+    net.drain(l);
+    net.run(60);
+    assert!(net.nodes[l].t.is_complete());
+    assert_eq!(net.nodes[l].fetches, 0);
+    // A streaming deadline makes the webseed race the peers for that piece.
+    let l2 = net.add_with(
+        Config {
+            webseed_swarm_floor: 0.0,
+            ..Config::default()
+        },
+        leecher(&info),
+        Vec::new(),
+    );
+    net.connect(s, l2);
+    net.nodes[l2].webseed = Some(data.clone());
+    net.nodes[l2].t.add_webseed(net.now);
+    let now = net.now;
+    net.nodes[l2].t.set_deadline(now, 900_000, 900_001, now);
+    net.drain(l2);
+    assert!(net.nodes[l2].fetches >= 1);
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn an_unreachable_webseed_is_retried_with_backoff_then_dropped() {
+    let (_, info) = torrent_bytes(1 << 20, 64 << 10);
+    let mut net = Net::new(16384);
+    let l = net.add(leecher(&info), Vec::new());
+    let ws = net.nodes[l].t.add_webseed(net.now);
+    net.drain(l);
+    assert_eq!(net.nodes[l].fetches, 4, "four fetches at once, all failing");
+    net.run(120);
+    // 5 failures in a row drop it; backoff kept it from hammering the host.
+    assert!(net.nodes[l].fetches <= 8, "{}", net.nodes[l].fetches);
+    assert!(net.nodes[l].events.contains(&Event::WebseedRemoved {
+        webseed: ws,
+        reason: WebseedError::Unreachable(5)
+    }));
+    assert!(!net.nodes[l].t.is_complete());
 }

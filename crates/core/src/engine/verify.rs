@@ -93,6 +93,10 @@ impl Torrent {
         s.failed = std::mem::take(&mut s.current);
         let sole = contributors.len() == 1;
         for k in contributors {
+            if self.is_webseed(k) {
+                self.webseed_strike(k, sole);
+                continue;
+            }
             let Some(p) = self.peers.get_mut(&k) else {
                 continue;
             };

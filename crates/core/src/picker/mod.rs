@@ -166,6 +166,10 @@ impl Picker {
         self.deadlines = d.into_iter().map(|(t, p)| (t, p.get())).collect();
     }
 
+    pub fn has_deadline(&self, p: u32) -> bool {
+        self.deadlines.iter().any(|&(_, d)| d == p)
+    }
+
     pub fn peer_has(&mut self, p: PieceIndex) {
         let a = &mut self.availability[p.usize()];
         *a = a.saturating_add(1);

@@ -18,12 +18,20 @@ pub struct GetArgs {
     /// Keep seeding after the download finishes (until Ctrl-C).
     #[arg(long)]
     seed: bool,
+    /// BEP 19 webseed (HTTP base URL) besides the torrent's own; repeatable.
+    #[arg(long = "webseed")]
+    webseeds: Vec<String>,
     #[command(flatten)]
     net: NetArgs,
 }
 
 pub async fn run(a: GetArgs) -> Result<(), String> {
     let what = super::load_source(&a.torrent)?;
+    let has_webseed = !a.webseeds.is_empty()
+        || match &what {
+            crate::session::What::Torrent(m) => !m.url_list.is_empty(),
+            crate::session::What::Magnet(m) => !m.webseeds.is_empty(),
+        };
     let client = Client::new(a.net.client_config()?);
     let h = client
         .add(AddOptions {
@@ -32,6 +40,7 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
             trackers: a.net.trackers.clone(),
             verified: None,
             require_complete: false,
+            webseeds: a.webseeds.clone(),
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -42,7 +51,10 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
             s.pieces_have, s.pieces
         );
     }
-    super::wait_for_tracker(&h).await?;
+    match super::wait_for_tracker(&h).await {
+        Err(e) if has_webseed => eprintln!("{e}; downloading from the webseed alone"),
+        r => r?,
+    }
     let start = Instant::now();
     let bar = progress::bytes_bar(0, "downloading");
     let mut rx = h.watch();

@@ -129,6 +129,7 @@ async fn add_one(
         trackers: a.net.trackers.clone(),
         verified,
         require_complete: true,
+        webseeds: Vec::new(),
     };
     let h = client.add(add).await.map_err(|e| e.to_string())?;
     Ok((h, meta))

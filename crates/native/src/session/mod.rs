@@ -4,6 +4,7 @@
 pub mod peer;
 pub mod stats;
 pub mod torrent;
+pub mod webseed;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -62,7 +63,7 @@ pub enum SessionError {
     Storage(#[from] StorageError),
     #[error("torrent {0} is already added")]
     Duplicate(String),
-    #[error("torrent has no tracker: give one with --tracker")]
+    #[error("torrent has no tracker and no webseed: give one with --tracker or --webseed")]
     NoTracker,
     #[error("wrong data on disk: only {have} of {total} pieces of {name} in {dir} are correct")]
     Incomplete {
@@ -90,6 +91,8 @@ pub struct AddOptions {
     pub verified: Option<Bitfield>,
     /// Refuse (before joining any swarm) unless every piece is on disk.
     pub require_complete: bool,
+    /// BEP 19 webseeds besides the ones the torrent names.
+    pub webseeds: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -102,6 +105,7 @@ struct Inner {
     shared: Arc<Shared>,
     trackers: Mutex<HashMap<String, TrackerHandle>>,
     torrents: Mutex<HashMap<InfoHash, mpsc::Sender<Input>>>,
+    fetcher: Arc<webseed::Fetcher>,
 }
 
 impl Client {
@@ -127,16 +131,27 @@ impl Client {
                 shared,
                 trackers: Mutex::new(HashMap::new()),
                 torrents: Mutex::new(HashMap::new()),
+                fetcher: Arc::new(webseed::Fetcher::new()),
             }),
         }
     }
 
     /// Adds a torrent: opens (or re-checks) its files, then joins its swarms.
     pub async fn add(&self, opts: AddOptions) -> Result<TorrentHandle, SessionError> {
-        let (info, mut trackers) = match &opts.what {
-            What::Torrent(m) => (Some(m.info.clone()), m.tracker_urls()),
-            What::Magnet(m) => (load_info(&opts.dir, m.info_hash()), m.trackers.clone()),
+        let (info, mut trackers, mut webseeds) = match &opts.what {
+            What::Torrent(m) => (Some(m.info.clone()), m.tracker_urls(), m.url_list.clone()),
+            What::Magnet(m) => (
+                load_info(&opts.dir, m.info_hash()),
+                m.trackers.clone(),
+                m.webseeds.clone(),
+            ),
         };
+        for w in opts.webseeds {
+            if !webseeds.contains(&w) {
+                webseeds.push(w);
+            }
+        }
+        webseeds.retain(|w| w.starts_with("http://") || w.starts_with("https://"));
         let info_hash = match &opts.what {
             What::Torrent(m) => m.info.info_hash,
             What::Magnet(m) => m.info_hash(),
@@ -147,7 +162,7 @@ impl Client {
             }
         }
         trackers.retain(|t| t.starts_with("ws://") || t.starts_with("wss://"));
-        if trackers.is_empty() {
+        if trackers.is_empty() && webseeds.is_empty() {
             return Err(SessionError::NoTracker);
         }
         if self.lock_torrents().contains_key(&info_hash) {
@@ -181,6 +196,8 @@ impl Client {
             storage,
             dir: opts.dir,
             peer_id,
+            webseeds,
+            fetcher: self.inner.fetcher.clone(),
         };
         let task = TorrentTask::new(setup, tx.clone(), snap_tx);
         tokio::spawn(task.run(rx));

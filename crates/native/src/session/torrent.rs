@@ -10,10 +10,13 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
 use webswarm_core::engine::{self, Event, Output, Source};
 use webswarm_core::host::{settle_glare, Glare, Lookup, ReadCache};
-use webswarm_core::{Bitfield, BlockRef, Info, InfoHash, PeerId, PeerKey, PieceIndex, Time};
+use webswarm_core::{
+    webseed, Bitfield, BlockRef, Info, InfoHash, PeerId, PeerKey, PieceIndex, Time,
+};
 
 use super::peer::PeerLink;
 use super::stats::{Extra, Snapshot};
+use super::webseed::Fetcher;
 use crate::storage::DiskStorage;
 use crate::transport::Channel;
 use crate::util;
@@ -43,6 +46,8 @@ pub enum Input {
     PieceRead(PieceIndex, Option<Bytes>),
     /// Storage for a magnet download is ready (or failed).
     StorageOpened(Result<Arc<DiskStorage>, String>),
+    /// A webseed fetch finished: (webseed, piece, offset, bytes or why not).
+    Fetched(PeerKey, PieceIndex, u32, Result<Bytes, String>),
     Stop(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -56,6 +61,9 @@ pub struct Setup {
     pub storage: Option<Arc<DiskStorage>>,
     pub dir: PathBuf,
     pub peer_id: PeerId,
+    /// BEP 19 base URLs.
+    pub webseeds: Vec<String>,
+    pub fetcher: Arc<Fetcher>,
 }
 
 pub struct TorrentTask {
@@ -73,6 +81,8 @@ pub struct TorrentTask {
     cache: ReadCache,
     /// Open connections by the remote's tracker id, and whether we offered.
     by_id: HashMap<PeerId, (PeerKey, bool)>,
+    fetcher: Arc<Fetcher>,
+    webseeds: HashMap<PeerKey, String>,
 }
 
 impl TorrentTask {
@@ -89,6 +99,8 @@ impl TorrentTask {
             storage,
             dir,
             peer_id,
+            webseeds,
+            fetcher,
         } = setup;
         let source = match info {
             Some(info) => Source::Info {
@@ -97,7 +109,12 @@ impl TorrentTask {
             },
             None => Source::Magnet(info_hash),
         };
-        let engine = engine::Torrent::new(cfg, source, peer_id, util::now(), util::random_u64());
+        let mut engine =
+            engine::Torrent::new(cfg, source, peer_id, util::now(), util::random_u64());
+        let webseeds = webseeds
+            .into_iter()
+            .map(|url| (engine.add_webseed(util::now()), url))
+            .collect();
         let mut task = TorrentTask {
             engine,
             dir,
@@ -112,6 +129,8 @@ impl TorrentTask {
             extra: Extra::default(),
             cache: ReadCache::new(READ_CACHE_BYTES),
             by_id: HashMap::new(),
+            fetcher,
+            webseeds,
         };
         // Callers read the state right after adding: it must be there already.
         task.publish(true);
@@ -198,6 +217,13 @@ impl TorrentTask {
             }
             Input::StorageOpened(Ok(s)) => self.storage = Some(s),
             Input::StorageOpened(Err(e)) => self.extra.error = Some(e),
+            Input::Fetched(key, piece, offset, Ok(data)) => {
+                self.engine.webseed_data(now, key, piece, offset, data)
+            }
+            Input::Fetched(key, piece, offset, Err(e)) => {
+                tracing::debug!("{e}");
+                self.engine.webseed_failed(now, key, piece, offset)
+            }
             Input::Stop(_) => unreachable!("handled by run"),
         }
     }
@@ -237,6 +263,12 @@ impl TorrentTask {
                 Output::Read { peer, block } => self.read(peer, block),
                 Output::Write { block, data } => self.write(block, &data),
                 Output::Verify { piece, hash } => self.verify(piece, hash),
+                Output::Fetch {
+                    webseed,
+                    piece,
+                    offset,
+                    len,
+                } => self.fetch(webseed, piece, offset, len),
                 Output::Event(e) => self.on_event(e),
             }
         }
@@ -266,6 +298,19 @@ impl TorrentTask {
                 });
             }
         }
+    }
+
+    fn fetch(&mut self, key: PeerKey, piece: PieceIndex, offset: u32, len: u32) {
+        let (Some(base), Some(info)) = (self.webseeds.get(&key), self.engine.info()) else {
+            return;
+        };
+        let reqs = webseed::range_requests(info, base, piece, offset, len);
+        let fetcher = self.fetcher.clone();
+        let tx = self.input_tx.clone();
+        tokio::spawn(async move {
+            let r = fetcher.fetch(reqs, len).await.map_err(|e| e.to_string());
+            let _ = tx.send(Input::Fetched(key, piece, offset, r)).await;
+        });
     }
 
     fn write(&mut self, block: BlockRef, data: &[u8]) {
@@ -317,6 +362,11 @@ impl TorrentTask {
             }
             Event::PieceFailed { piece, .. } => {
                 tracing::info!("piece {} failed its hash check", piece.get())
+            }
+            Event::WebseedRemoved { webseed, reason } => {
+                if let Some(url) = self.webseeds.remove(&webseed) {
+                    tracing::warn!("stopped using webseed {url}: {reason}");
+                }
             }
             _ => {}
         }

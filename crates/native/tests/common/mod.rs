@@ -123,6 +123,7 @@ pub async fn seeder(meta: &Metainfo, path: &Path) -> (Client, TorrentHandle) {
             trackers: vec![],
             verified: Some(have),
             require_complete: false,
+            webseeds: Vec::new(),
         })
         .await
         .unwrap();
@@ -138,6 +139,7 @@ pub async fn leecher(what: What, dir: &Path) -> (Client, TorrentHandle) {
             trackers: vec![],
             verified: None,
             require_complete: false,
+            webseeds: Vec::new(),
         })
         .await
         .unwrap();
