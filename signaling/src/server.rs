@@ -450,6 +450,18 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(app, listener, Router::new(), shutdown).await
+}
+
+/// [`serve`] with more routes on the same port (`webswarm demo` serves its
+/// page and files beside the tracker). `extra` must not set a fallback: every
+/// other path is the tracker's.
+pub async fn serve_with(
+    app: Arc<App>,
+    listener: TcpListener,
+    extra: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let expiry = {
         let app = app.clone();
         tokio::spawn(async move {
@@ -461,7 +473,9 @@ pub async fn serve(
             }
         })
     };
-    let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let service = extra
+        .merge(router(app.clone()))
+        .into_make_service_with_connect_info::<SocketAddr>();
     let result = match (&app.cfg.tls_cert, &app.cfg.tls_key) {
         (Some(cert), Some(key)) => {
             let tls = crate::tls::server_config(cert, key).map_err(std::io::Error::other)?;

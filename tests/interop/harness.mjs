@@ -89,11 +89,12 @@ const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 
  * Serves on 127.0.0.1: the test page at `/`, WebTorrent's browser bundle,
  * our package under `/webswarm/`, and `extra` paths (name -> Buffer or file path).
  */
-export function startStatic({ extra = {} } = {}) {
+export function startStatic({ extra = {}, onRequest = () => {} } = {}) {
   const bundle = fs.readFileSync(path.join(here, '../node_modules/webtorrent/dist/webtorrent.min.js'));
   const dist = path.resolve(webDist());
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
+    onRequest(url.pathname, req.headers);
     if (url.pathname === '/webtorrent.min.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' });
       res.end(bundle);
@@ -107,9 +108,8 @@ export function startStatic({ extra = {} } = {}) {
       res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream' });
       fs.createReadStream(file).pipe(res);
     } else if (extra[url.pathname] !== undefined) {
-      const body = extra[url.pathname];
-      res.writeHead(200, { 'content-type': 'application/octet-stream' });
-      res.end(Buffer.isBuffer(body) ? body : fs.readFileSync(body));
+      const entry = extra[url.pathname];
+      sendBytes(req, res, Buffer.isBuffer(entry) ? entry : fs.readFileSync(entry));
     } else {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end(PAGE);
@@ -120,6 +120,29 @@ export function startStatic({ extra = {} } = {}) {
       resolve({ url: `http://127.0.0.1:${server.address().port}/`, stop: () => server.close() });
     });
   });
+}
+
+/** Answers with `body`, honouring a single `Range: bytes=a-b` (webseeds need it). */
+function sendBytes(req, res, body) {
+  const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range || '');
+  if (!m) {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length, 'accept-ranges': 'bytes' });
+    res.end(body);
+    return;
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? body.length - 1 : Math.min(Number(m[2]), body.length - 1);
+  if (start > end) {
+    res.writeHead(416, { 'content-range': `bytes */${body.length}` });
+    res.end();
+    return;
+  }
+  res.writeHead(206, {
+    'content-type': 'application/octet-stream',
+    'content-length': end - start + 1,
+    'content-range': `bytes ${start}-${end}/${body.length}`,
+  });
+  res.end(body.subarray(start, end + 1));
 }
 
 /** Serves the files of `dir` on 127.0.0.1 (for a bundler's output). */

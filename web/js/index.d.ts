@@ -24,6 +24,8 @@ export interface ClientOptions {
 
 export interface AddOptions {
   trackers?: string[];
+  /** BEP 19 webseeds (HTTP URLs) besides the torrent's own `url-list` / `ws=`. */
+  webseeds?: string[];
   storage?: 'opfs' | 'memory';
 }
 
@@ -116,6 +118,38 @@ export declare class TorrentFile {
   deselect(): void;
   blob(options?: { type?: string }): Promise<Blob>;
   arrayBuffer(): Promise<ArrayBuffer>;
+  /** A URL a <video> can play while the file downloads; needs `registerServiceWorker()`. */
+  streamURL(): string;
+  /** The whole file as a Response that streams as it downloads. */
+  response(): Response;
   /** Streams the file; reading drives the download order (streaming priority). */
   stream(range?: { start?: number; end?: number }): ReadableStream<Uint8Array>;
 }
+
+export interface FetchOptions extends AddOptions {
+  /** File path or name inside the torrent; default: the first file. */
+  path?: string;
+  /** Client to use; default: the page-wide one (`defaultClient()`). */
+  client?: Client;
+}
+
+/**
+ * One file of a torrent as a Response that streams while it downloads, from
+ * peers and the torrent's webseeds at once.
+ */
+export declare function fetch(source: string | URL | Uint8Array | ArrayBuffer, options?: FetchOptions): Promise<Response>;
+
+/** The page-wide client the widget and `fetch` share (created on first use). */
+export declare function defaultClient(options?: ClientOptions): Client;
+
+/** Adds `source` unless the client has it already (then returns that torrent). */
+export declare function addOnce(client: Client, source: string | URL | Uint8Array | ArrayBuffer, options?: AddOptions): Promise<Torrent>;
+
+/** The file at `path` (path or name), or the first file. */
+export declare function pickFile(torrent: Torrent, path?: string): TorrentFile | undefined;
+
+/**
+ * Registers webswarm's service worker (the package's sw.js, served from your
+ * site's root) and answers its requests; resolves once it controls the page.
+ */
+export declare function registerServiceWorker(url?: string, options?: { scope?: string }): Promise<ServiceWorkerRegistration>;

@@ -152,6 +152,23 @@ export class TorrentFile {
   }
 
   /**
+   * A URL a `<video>`, `<audio>` or `<img>` can load while the file downloads,
+   * with seeking: served by the service worker (see `registerServiceWorker`).
+   */
+  streamURL() {
+    if (!swScope) throw new Error('call registerServiceWorker() first: streaming URLs are served by it');
+    streamFiles.set(this._t.infoHash + '/' + this.index, this);
+    return swScope + 'webswarm-stream/' + this._t.infoHash + '/' + this.index + '/' + encodeURIComponent(this.name);
+  }
+
+  /** A Response of the whole file, streamed as it downloads. */
+  response() {
+    return new Response(this.stream(), {
+      headers: { 'Content-Type': contentType(this.name), 'Content-Length': String(this.length) },
+    });
+  }
+
+  /**
    * A ReadableStream of the file from `start` to `end` (exclusive). Each read
    * asks for the next chunk first, so playback position drives the download.
    */
@@ -170,4 +187,138 @@ export class TorrentFile {
       },
     }, { highWaterMark: 2 });
   }
+}
+
+// ---- streaming into media elements, through the service worker -------------
+
+const streamFiles = new Map();
+let swScope = null;
+
+/**
+ * Registers webswarm's service worker (sw.js from this package, served from
+ * your site's root) and starts answering its requests. Resolves once it
+ * controls the page, so `file.streamURL()` works right after.
+ */
+export async function registerServiceWorker(url = '/sw.js', options = {}) {
+  if (!('serviceWorker' in navigator)) throw new Error('this browser has no service workers (or the page is not https/localhost)');
+  navigator.serviceWorker.addEventListener('message', onWorkerMessage);
+  const reg = await navigator.serviceWorker.register(url, { scope: options.scope || '/' });
+  await navigator.serviceWorker.ready;
+  if (!navigator.serviceWorker.controller) {
+    await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
+  }
+  swScope = new URL(reg.scope).pathname;
+  return reg;
+}
+
+function onWorkerMessage(event) {
+  const m = event.data;
+  if (!m || m.webswarm !== 'stream' || !event.ports[0]) return;
+  const port = event.ports[0];
+  const [hash, index] = m.id.split('/');
+  const file = streamFiles.get(hash + '/' + index);
+  if (!file || file._t._destroyed) { port.postMessage({ status: 404 }); return; }
+  answer(file, m.range, port);
+}
+
+function answer(file, range, port) {
+  const len = file.length;
+  let start = 0;
+  let end = len - 1;
+  const r = range && /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+  if (r) {
+    if (r[1] === '') { start = Math.max(0, len - Number(r[2])); } else {
+      start = Number(r[1]);
+      if (r[2] !== '') end = Math.min(Number(r[2]), len - 1);
+    }
+    if (start >= len || start > end) {
+      port.postMessage({ status: 416, headers: { 'Content-Range': 'bytes */' + len } });
+      return;
+    }
+  }
+  const headers = {
+    'Content-Type': contentType(file.name),
+    'Content-Length': String(end - start + 1),
+    'Accept-Ranges': 'bytes',
+  };
+  if (r) headers['Content-Range'] = 'bytes ' + start + '-' + end + '/' + len;
+  port.postMessage({ status: r ? 206 : 200, headers });
+  const reader = file.stream({ start, end: end + 1 }).getReader();
+  port.onmessage = async (m) => {
+    if (m.data === 'cancel') { reader.cancel(); return; }
+    try {
+      const { value, done } = await reader.read();
+      if (done) port.postMessage(null);
+      else {
+        const copy = value.slice();
+        port.postMessage(copy, [copy.buffer]);
+      }
+    } catch (e) {
+      port.postMessage({ error: String(e && e.message || e) });
+    }
+  };
+}
+
+const TYPES = {
+  webm: 'video/webm', mp4: 'video/mp4', m4v: 'video/mp4', mkv: 'video/x-matroska', ogv: 'video/ogg',
+  mov: 'video/quicktime', mp3: 'audio/mpeg', m4a: 'audio/mp4', ogg: 'audio/ogg', opus: 'audio/ogg',
+  wav: 'audio/wav', flac: 'audio/flac', png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg',
+  gif: 'image/gif', webp: 'image/webp', svg: 'image/svg+xml', json: 'application/json',
+  txt: 'text/plain', html: 'text/html', wasm: 'application/wasm', glb: 'model/gltf-binary',
+  gltf: 'model/gltf+json', zip: 'application/zip', pdf: 'application/pdf',
+};
+
+function contentType(name) {
+  const ext = name.includes('.') ? name.split('.').pop().toLowerCase() : '';
+  return TYPES[ext] || 'application/octet-stream';
+}
+
+// ---- one call for a page's assets ------------------------------------------
+
+let shared = null;
+
+/** The page-wide client the widget and `fetch` use (created on first use). */
+export function defaultClient(options) {
+  if (!shared) shared = new Client(options || {});
+  return shared;
+}
+
+/**
+ * Fetches one file of a torrent as a `Response` that streams while it
+ * downloads, from peers and the torrent's webseeds at once:
+ * `const model = await (await webswarm.fetch(magnet, { path: 'model.glb' })).arrayBuffer()`.
+ * Options: `path` (file path or name; default the first file), `webseeds`,
+ * `trackers`, `storage`, `client`.
+ */
+export async function fetch(source, options = {}) {
+  const client = options.client || defaultClient();
+  await client.ready();
+  const torrent = await addOnce(client, source, options);
+  await torrent.ready();
+  const file = pickFile(torrent, options.path);
+  if (!file) throw new Error('no file ' + JSON.stringify(options.path) + ' in ' + torrent.name);
+  return file.response();
+}
+
+const added = new WeakMap();
+
+/** Adds `source` unless this client has it already (a page may ask twice). */
+export async function addOnce(client, source, options = {}) {
+  if (typeof source !== 'string' && !(source instanceof URL)) return client.add(source, options);
+  const key = String(source);
+  let bySource = added.get(client);
+  if (!bySource) { bySource = new Map(); added.set(client, bySource); }
+  const known = bySource.get(key);
+  const t = known && await known.catch(() => null);
+  if (t && !t._destroyed) return t;
+  const p = client.add(source, options);
+  bySource.set(key, p);
+  p.catch(() => bySource.delete(key));
+  return p;
+}
+
+export function pickFile(torrent, path) {
+  const files = torrent.files;
+  if (path === undefined || path === null || path === '') return files[0];
+  return files.find((f) => f.path === path || f.name === path || f.path.endsWith('/' + path));
 }

@@ -69,7 +69,7 @@ pub fn file_url(info: &Info, base: &str, path: &[String]) -> String {
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
-fn encode_segment(s: &str) -> String {
+pub fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

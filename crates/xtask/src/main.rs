@@ -312,7 +312,13 @@ fn build_web(dev: bool) -> Result<WebSizes> {
     if !dev {
         wasm_opt(&wasm)?;
     }
-    for f in ["index.js", "index.d.ts"] {
+    for f in [
+        "index.js",
+        "index.d.ts",
+        "widget.js",
+        "widget.d.ts",
+        "sw.js",
+    ] {
         std::fs::copy(root().join("web/js").join(f), dist.join(f))
             .map_err(|e| format!("copy {f}: {e}"))?;
     }

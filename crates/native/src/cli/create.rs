@@ -11,8 +11,8 @@ use crate::create::{create_torrent, CreateOptions};
 pub struct CreateArgs {
     /// File or directory to share.
     path: PathBuf,
-    /// Tracker URL (repeatable), e.g. ws://127.0.0.1:8000.
-    #[arg(long = "tracker", short = 't', required = true)]
+    /// Tracker URL (repeatable), e.g. ws://127.0.0.1:8000; optional with a webseed.
+    #[arg(long = "tracker", short = 't', required_unless_present = "webseeds")]
     trackers: Vec<String>,
     /// Web seed URL (BEP 19, repeatable).
     #[arg(long = "webseed")]

@@ -2,6 +2,7 @@
 //! a non-zero exit code.
 
 mod create;
+mod demo;
 mod get;
 mod progress;
 mod seed;
@@ -38,6 +39,9 @@ enum Command {
     Get(get::GetArgs),
     /// Run the WebSocket tracker.
     Tracker(tracker::TrackerArgs),
+    /// Serve a demo: tracker, native seeder for FILE (with webseed) and a page
+    /// that downloads and plays it through WebRTC.
+    Demo(demo::DemoArgs),
 }
 
 /// Network options shared by `seed` and `get`.
@@ -61,6 +65,26 @@ pub struct NetArgs {
     /// Most peer connections across all torrents.
     #[arg(long, default_value_t = 200)]
     max_connections: usize,
+    /// Upload limit per torrent in bytes per second (suffixes k, M: 500k, 2M).
+    #[arg(long, value_parser = parse_rate)]
+    max_upload_rate: Option<u64>,
+}
+
+fn parse_rate(s: &str) -> Result<u64, String> {
+    let (num, mult) = match s.strip_suffix(['k', 'K']) {
+        Some(n) => (n, 1_000),
+        None => match s.strip_suffix('M') {
+            Some(n) => (n, 1_000_000),
+            None => (s, 1),
+        },
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s} is not a rate: give bytes per second, e.g. 500k or 2M"))?;
+    if n <= 0.0 {
+        return Err("the rate must be above zero".into());
+    }
+    Ok((n * mult as f64) as u64)
 }
 
 impl NetArgs {
@@ -89,6 +113,7 @@ impl NetArgs {
         Ok(ClientConfig {
             rtc,
             max_connections: self.max_connections,
+            max_upload_rate: self.max_upload_rate,
             tracker_ca,
             ..ClientConfig::default()
         })
@@ -102,6 +127,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Seed(a) => seed::run(a).await,
         Command::Get(a) => get::run(a).await,
         Command::Tracker(a) => tracker::run(a).await,
+        Command::Demo(a) => demo::run(a).await,
     }
 }
 

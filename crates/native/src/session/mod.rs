@@ -3,6 +3,7 @@
 
 pub mod peer;
 pub mod stats;
+mod throttle;
 pub mod torrent;
 pub mod webseed;
 
@@ -40,6 +41,8 @@ pub struct ClientConfig {
     /// PEM certificates trusted for wss:// trackers besides the built-in
     /// Mozilla roots (a self-hosted tracker with a private CA).
     pub tracker_ca: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// Upload limit per torrent, bytes per second.
+    pub max_upload_rate: Option<u64>,
 }
 
 impl Default for ClientConfig {
@@ -53,6 +56,7 @@ impl Default for ClientConfig {
             announce_interval: Duration::from_secs(120),
             reconnect_max: Duration::from_secs(60),
             tracker_ca: Vec::new(),
+            max_upload_rate: None,
         }
     }
 }
@@ -198,6 +202,7 @@ impl Client {
             peer_id,
             webseeds,
             fetcher: self.inner.fetcher.clone(),
+            max_upload_rate: self.inner.cfg.max_upload_rate,
         };
         let task = TorrentTask::new(setup, tx.clone(), snap_tx);
         tokio::spawn(task.run(rx));

@@ -16,6 +16,7 @@ use webswarm_core::{
 
 use super::peer::PeerLink;
 use super::stats::{Extra, Snapshot};
+use super::throttle::Throttle;
 use super::webseed::Fetcher;
 use crate::storage::DiskStorage;
 use crate::transport::Channel;
@@ -64,6 +65,8 @@ pub struct Setup {
     /// BEP 19 base URLs.
     pub webseeds: Vec<String>,
     pub fetcher: Arc<Fetcher>,
+    /// Upload limit in bytes per second.
+    pub max_upload_rate: Option<u64>,
 }
 
 pub struct TorrentTask {
@@ -83,6 +86,7 @@ pub struct TorrentTask {
     by_id: HashMap<PeerId, (PeerKey, bool)>,
     fetcher: Arc<Fetcher>,
     webseeds: HashMap<PeerKey, String>,
+    throttle: Option<Throttle>,
 }
 
 impl TorrentTask {
@@ -101,6 +105,7 @@ impl TorrentTask {
             peer_id,
             webseeds,
             fetcher,
+            max_upload_rate,
         } = setup;
         let source = match info {
             Some(info) => Source::Info {
@@ -131,6 +136,7 @@ impl TorrentTask {
             by_id: HashMap::new(),
             fetcher,
             webseeds,
+            throttle: max_upload_rate.map(Throttle::new),
         };
         // Callers read the state right after adding: it must be there already.
         task.publish(true);
@@ -139,7 +145,10 @@ impl TorrentTask {
 
     pub async fn run(mut self, mut rx: mpsc::Receiver<Input>) {
         loop {
-            let wake = deadline(self.engine.poll_timeout());
+            let mut wake = deadline(self.engine.poll_timeout());
+            if let Some(t) = self.throttle.as_ref().and_then(Throttle::next_release) {
+                wake = wake.min(t.into());
+            }
             tokio::select! {
                 msg = rx.recv() => match msg {
                     Some(Input::Stop(done)) => {
@@ -152,7 +161,10 @@ impl TorrentTask {
                     Some(m) => self.handle(m),
                     None => return,
                 },
-                _ = tokio::time::sleep_until(wake) => self.engine.handle_timeout(util::now()),
+                _ = tokio::time::sleep_until(wake) => {
+                    self.engine.handle_timeout(util::now());
+                    self.release_throttled();
+                }
             }
             self.drain_outputs();
             if self.resume_dirty && self.last_resume.elapsed() >= RESUME_EVERY {
@@ -194,6 +206,9 @@ impl TorrentTask {
             Input::Data(key, data) => self.engine.handle_data(now, key, &data),
             Input::Closed(key) => {
                 self.by_id.retain(|_, (k, _)| *k != key);
+                if let Some(t) = self.throttle.as_mut() {
+                    t.forget(key);
+                }
                 if self.peers.remove(&key).is_some() {
                     self.engine.peer_disconnected(now, key);
                 }
@@ -208,9 +223,7 @@ impl TorrentTask {
                 for (key, b) in waiters {
                     let (s, e) = (b.offset as usize, (b.offset + b.len) as usize);
                     match &data {
-                        Some(d) if e <= d.len() => {
-                            self.engine.block_read(now, key, b, d.slice(s..e))
-                        }
+                        Some(d) if e <= d.len() => self.answer(key, b, d.slice(s..e)),
                         _ => self.engine.block_read_failed(now, key, b),
                     }
                 }
@@ -258,6 +271,9 @@ impl TorrentTask {
                 Output::Close { peer, reason } => {
                     tracing::debug!("closing peer {peer:?}: {reason}");
                     self.peers.remove(&peer);
+                    if let Some(t) = self.throttle.as_mut() {
+                        t.forget(peer);
+                    }
                     self.by_id.retain(|_, (k, _)| *k != peer);
                 }
                 Output::Read { peer, block } => self.read(peer, block),
@@ -277,7 +293,7 @@ impl TorrentTask {
     fn read(&mut self, peer: PeerKey, block: BlockRef) {
         let piece = block.piece;
         match self.cache.lookup(peer, block) {
-            Lookup::Hit(data) => self.engine.block_read(util::now(), peer, block, data),
+            Lookup::Hit(data) => self.answer(peer, block, data),
             Lookup::Pending => {}
             Lookup::Miss => {
                 let (Some(storage), Some(info)) = (self.storage.clone(), self.engine.info()) else {
@@ -297,6 +313,27 @@ impl TorrentTask {
                     let _ = tx.blocking_send(Input::PieceRead(piece, data));
                 });
             }
+        }
+    }
+
+    /// Hands a read block to the engine, through the upload limit if there is one.
+    fn answer(&mut self, peer: PeerKey, block: BlockRef, data: Bytes) {
+        match self.throttle.as_mut() {
+            Some(t) => {
+                t.push((peer, block, data));
+                self.release_throttled();
+            }
+            None => self.engine.block_read(util::now(), peer, block, data),
+        }
+    }
+
+    fn release_throttled(&mut self) {
+        let Some(t) = self.throttle.as_mut() else {
+            return;
+        };
+        let now = util::now();
+        for (peer, block, data) in t.release(Instant::now()) {
+            self.engine.block_read(now, peer, block, data);
         }
     }
 

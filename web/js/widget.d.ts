@@ -1,0 +1,17 @@
+import type { Torrent, TorrentFile } from './index';
+
+/** `<webswarm-download src=… webseed=… trackers=… file=… storage=… theme=…>` */
+export declare class WebswarmDownload extends HTMLElement {
+  readonly torrent: Torrent | null;
+  readonly file: TorrentFile | null;
+  /** loading, peers, downloading, verifying, paused, done or error. */
+  readonly state: string;
+  /** Streams the finished file to disk (save picker, or a download link). */
+  save(): Promise<void>;
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'webswarm-download': WebswarmDownload;
+  }
+}
