@@ -443,6 +443,8 @@ impl Sim {
                         t.piece_verified(now, piece, ok);
                     }
                 }
+                // The simulator adds no webseeds, so the engine asks for none.
+                Output::Fetch { .. } => {}
                 Output::Event(e) => self.on_event(i, e),
             }
         }

@@ -19,8 +19,9 @@ fn main() -> ExitCode {
         Some("bench-native") => bench_native(&args[1..]),
         Some("bench-web") => bench_web(&args[1..]),
         Some("build-web") => build_web(args.get(1).map(String::as_str) == Some("--dev")).map(|_| ()),
+        Some("demo") => demo(&args[1..]),
         _ => Err(
-            "usage: cargo xtask <test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...]>"
+            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...]>"
                 .into(),
         ),
     };
@@ -40,6 +41,20 @@ fn root() -> PathBuf {
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root());
+    // `cargo run` gives xtask its own package variables; passed on, they
+    // change what ring's build script sees and rebuild half the tree each time.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                &*k,
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            c.env_remove(&*k);
+        }
+    }
     c
 }
 
@@ -106,7 +121,9 @@ fn apt_install(packages: &[&str]) -> Result {
 }
 
 /// Installs everything the tests need; skips what is already there.
-fn setup() -> Result {
+/// What building the browser package needs: the wasm32 target,
+/// wasm-bindgen-cli at the Cargo.lock version, Node and npm's binaryen.
+fn setup_web() -> Result {
     let targets = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
     if !targets.lines().any(|t| t == "wasm32-unknown-unknown") {
         run("add wasm32 target", {
@@ -125,6 +142,25 @@ fn setup() -> Result {
             c
         })?;
     }
+    let missing: Vec<&str> = [("node", "nodejs"), ("npm", "npm")]
+        .into_iter()
+        .filter(|(cmd, _)| !have(cmd))
+        .map(|(_, pkg)| pkg)
+        .collect();
+    if !missing.is_empty() {
+        apt_install(&missing)?;
+    }
+    // binaryen's wasm-opt for the browser package (Debian's breaks wasm-bindgen output).
+    run("npm ci (binaryen)", {
+        let mut c = Command::new("npm");
+        c.args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+            .current_dir(root());
+        c
+    })
+}
+
+fn setup() -> Result {
+    setup_web()?;
     let mut missing = Vec::new();
     for (cmd, pkg) in [
         ("mktorrent", "mktorrent"),
@@ -146,17 +182,34 @@ fn setup() -> Result {
     // WebTorrent and playwright-core at the versions package-lock.json pins.
     // Install scripts stay off: one of WebTorrent's dependencies fails its
     // native build here, and the browser bundle does not need it.
-    // binaryen's wasm-opt for the browser package (Debian's breaks wasm-bindgen output).
-    run("npm ci (binaryen)", {
-        let mut c = Command::new("npm");
-        c.args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
-            .current_dir(root());
-        c
-    })?;
     run("npm ci (tests/)", {
         let mut c = Command::new("npm");
         c.args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
             .current_dir(root().join("tests"));
+        c
+    })
+}
+
+/// The README's main command: builds the browser package (installing what
+/// that needs), then runs `webswarm demo` on it with the given arguments.
+fn demo(args: &[String]) -> Result {
+    if !root().join("node_modules/.bin/wasm-opt").exists() || !have("wasm-bindgen") {
+        setup_web()?;
+    }
+    build_web(false)?;
+    run("webswarm demo", {
+        let mut c = cargo();
+        c.args([
+            "run",
+            "--release",
+            "-p",
+            "webswarm-native",
+            "--",
+            "demo",
+            "--web-dir",
+        ])
+        .arg(root().join("web/dist"))
+        .args(args);
         c
     })
 }
