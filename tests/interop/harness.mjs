@@ -109,7 +109,8 @@ export function startStatic({ extra = {}, onRequest = () => {} } = {}) {
       fs.createReadStream(file).pipe(res);
     } else if (extra[url.pathname] !== undefined) {
       const entry = extra[url.pathname];
-      sendBytes(req, res, Buffer.isBuffer(entry) ? entry : fs.readFileSync(entry));
+      const type = TYPES[path.extname(url.pathname)] || 'application/octet-stream';
+      sendBytes(req, res, Buffer.isBuffer(entry) ? entry : fs.readFileSync(entry), type);
     } else {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end(PAGE);
@@ -123,10 +124,10 @@ export function startStatic({ extra = {}, onRequest = () => {} } = {}) {
 }
 
 /** Answers with `body`, honouring a single `Range: bytes=a-b` (webseeds need it). */
-function sendBytes(req, res, body) {
+function sendBytes(req, res, body, type = 'application/octet-stream') {
   const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range || '');
   if (!m) {
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length, 'accept-ranges': 'bytes' });
+    res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'accept-ranges': 'bytes' });
     res.end(body);
     return;
   }

@@ -18,10 +18,11 @@ fn main() -> ExitCode {
         Some("bench-wire") => bench_wire(),
         Some("bench-native") => bench_native(&args[1..]),
         Some("bench-web") => bench_web(&args[1..]),
+        Some("bench-demo") => bench_demo(&args[1..]),
         Some("build-web") => build_web(args.get(1).map(String::as_str) == Some("--dev")).map(|_| ()),
         Some("demo") => demo(&args[1..]),
         _ => Err(
-            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...]>"
+            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs]>"
                 .into(),
         ),
     };
@@ -509,6 +510,21 @@ fn bench_web(sizes: &[String]) -> Result {
     run(
         "browser peer benchmark",
         node_in_tests(&format!("node bench/web.mjs {}", sizes.join(" "))),
+    )
+}
+
+/// Issue 6's benchmark: first video frame and a finished 64 MiB download,
+/// the demo page against WebTorrent's service-worker streaming.
+fn bench_demo(runs: &[String]) -> Result {
+    setup()?;
+    if !have("ffmpeg") {
+        apt_install(&["ffmpeg"])?;
+    }
+    build_web(false)?;
+    build_binaries()?;
+    run(
+        "demo page benchmark",
+        node_in_tests(&format!("node bench/demo.mjs {}", runs.join(" "))),
     )
 }
 

@@ -13,6 +13,8 @@ pub struct Snapshot {
     pub pieces: u32,
     pub pieces_have: u32,
     pub peers: usize,
+    /// Webseeds still in use (failing ones are dropped).
+    pub webseeds: usize,
     pub download_rate: f64,
     pub upload_rate: f64,
     pub downloaded: u64,
@@ -44,6 +46,7 @@ impl Snapshot {
             pieces: info.map_or(0, |i| i.layout.num_pieces()),
             pieces_have: t.have().map_or(0, |h| h.count()),
             peers: t.peer_count(),
+            webseeds: t.webseed_count(),
             download_rate: t.download_rate(now),
             upload_rate: t.upload_rate(now),
             downloaded: t.downloaded(),
