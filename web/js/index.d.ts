@@ -93,6 +93,10 @@ export declare class Torrent extends EventTarget {
   readonly downloadSpeed: number;
   readonly uploadSpeed: number;
   readonly numPeers: number;
+  /** The part of `downloadSpeed` from webseeds, bytes per second. */
+  readonly webseedSpeed: number;
+  /** Webseeds in use; one that fails or sends bad data is dropped. */
+  readonly numWebseeds: number;
   /** Peers banned for sending data that failed verification. */
   readonly banned: number;
   /** ms from `add` to the first verified piece, once there is one. */

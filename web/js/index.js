@@ -87,6 +87,8 @@ export class Torrent extends EventTarget {
   get downloadSpeed() { return this._raw.downloadSpeed; }
   get uploadSpeed() { return this._raw.uploadSpeed; }
   get numPeers() { return this._raw.numPeers; }
+  get webseedSpeed() { return this._raw.webseedSpeed; }
+  get numWebseeds() { return this._raw.numWebseeds; }
   get banned() { return this._raw.banned; }
   get timeToFirstPiece() { return this._raw.timeToFirstPiece; }
   get error() { return this._raw.error; }

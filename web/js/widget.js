@@ -157,7 +157,8 @@ export class WebswarmDownload extends HTMLElement {
     }
     const parts = [pct.toFixed(1) + '%'];
     if (state !== 'done') {
-      parts.push('↓ ' + fmtBytes(t.downloadSpeed) + '/s');
+      const web = t.webseedSpeed;
+      parts.push('↓ ' + fmtBytes(t.downloadSpeed) + '/s' + (web > 0 ? ' (' + fmtBytes(web) + '/s from the web)' : ''));
       if (total && t.downloadSpeed > 0) parts.push('ETA ' + fmtTime(total * (1 - progress) / t.downloadSpeed));
     }
     parts.push('↑ ' + fmtBytes(t.uploadSpeed) + '/s');

@@ -174,6 +174,18 @@ impl Torrent {
         self.h.borrow().engine().upload_rate(platform::now())
     }
 
+    /// The part of `downloadSpeed` that comes from webseeds.
+    #[wasm_bindgen(getter, js_name = webseedSpeed)]
+    pub fn webseed_speed(&self) -> f64 {
+        self.h.borrow().engine().webseed_rate(platform::now())
+    }
+
+    /// Webseeds in use (one that fails or sends bad data is dropped).
+    #[wasm_bindgen(getter, js_name = numWebseeds)]
+    pub fn num_webseeds(&self) -> u32 {
+        self.h.borrow().engine().webseed_count() as u32
+    }
+
     #[wasm_bindgen(getter, js_name = numPeers)]
     pub fn num_peers(&self) -> u32 {
         self.h.borrow().num_peers() as u32
