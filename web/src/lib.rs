@@ -7,6 +7,7 @@
 pub mod api;
 mod error;
 mod hash;
+mod http;
 mod platform;
 mod rtc;
 mod session;

@@ -7,34 +7,11 @@ use std::collections::{HashMap, VecDeque};
 
 use futures_channel::oneshot;
 use js_sys::Uint8Array;
-use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use webswarm_core::webseed::RangeRequest;
 
 use crate::error::{js_message, WebError};
-
-#[wasm_bindgen(inline_js = r#"
-export async function fetchRange(url, start, end) {
-  const want = end - start + 1;
-  const r = await fetch(url, {
-    headers: { Range: 'bytes=' + start + '-' + end },
-    signal: AbortSignal.timeout(30000),
-  });
-  // 200 is a server ignoring Range: usable only when the range is the whole body.
-  const whole = r.status === 200 && start === 0 && Number(r.headers.get('content-length')) === want;
-  if (r.status !== 206 && !whole) {
-    if (r.body) r.body.cancel();
-    throw new Error('HTTP ' + r.status);
-  }
-  const b = new Uint8Array(await r.arrayBuffer());
-  if (b.length !== want) throw new Error(b.length + ' bytes for a ' + want + '-byte range');
-  return b;
-}
-"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = fetchRange)]
-    fn fetch_range(url: &str, start: f64, end: f64) -> js_sys::Promise;
-}
+use crate::http::fetch_range;
 
 /// Requests in flight to one host (browsers open at most 6 connections per host).
 const PER_HOST: usize = 4;

@@ -7,18 +7,7 @@ use wasm_bindgen_futures::JsFuture;
 use webswarm_core::{Info, InfoHash, Magnet, Metainfo};
 
 use crate::error::{js_message, WebError};
-
-#[wasm_bindgen(inline_js = r#"
-export async function fetchBytes(url) {
-  const r = await fetch(url);
-  if (!r.ok) throw new Error('HTTP ' + r.status + ' ' + r.statusText);
-  return new Uint8Array(await r.arrayBuffer());
-}
-"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = fetchBytes)]
-    fn fetch_bytes(url: &str) -> js_sys::Promise;
-}
+use crate::http::fetch_bytes;
 
 pub struct Parsed {
     pub info_hash: InfoHash,
