@@ -425,6 +425,7 @@ fn a_torrent_without_peers_downloads_from_its_webseed() {
     assert_eq!(net.nodes[l].data, data);
     // 1 MiB runs within 256 KiB pieces: one fetch per piece.
     assert_eq!(net.nodes[l].fetches, 12);
+    assert_eq!(net.nodes[l].t.downloaded(), data.len() as u64);
     assert!(net.nodes[l].events.contains(&Event::Completed));
 }
 

@@ -90,11 +90,13 @@ impl Torrent {
         }
         ws.failures = 0;
         ws.down.add(now, data.len() as u64);
-        self.downloaded += data.len() as u64;
         for b in run.blocks {
             let at = (b.offset - offset) as usize;
             let block = data.slice(at..at + b.len as usize);
-            self.accept_block(now, key, b, block);
+            // Blocks a peer delivered first (endgame, deadlines) are not counted twice.
+            if self.accept_block(now, key, b, block) {
+                self.downloaded += u64::from(b.len);
+            }
         }
         self.after_input(now);
     }
