@@ -12,7 +12,7 @@ use futures_channel::oneshot;
 use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
 use webswarm_core::engine::{self, Event, Output, Source};
-use webswarm_core::host::{settle_glare, Glare, Lookup, ReadCache};
+use webswarm_core::host::{settle_glare, Glare, Lookup, ReadCache, StreamWindow};
 use webswarm_core::{BlockRef, Info, InfoHash, PeerId, PeerKey, PieceIndex, Time};
 
 use super::events::{deliver, EventSink};
@@ -74,6 +74,7 @@ pub struct Driver {
     banned: u32,
     /// Webseed base URLs by the engine's key for them.
     webseeds: HashMap<PeerKey, String>,
+    stream_window: StreamWindow,
 }
 
 /// What a torrent starts from.
@@ -154,6 +155,7 @@ impl Driver {
                 error: None,
                 banned: 0,
                 webseeds,
+                stream_window: StreamWindow::default(),
             })
         });
         with(&h, |d| {
@@ -359,9 +361,12 @@ impl Driver {
     }
 
     /// Streaming: the byte range is wanted now, ahead of everything else.
+    /// A stream read wants `start..end` now (see [`StreamWindow`] for why
+    /// read-ahead extends the deadlines instead of replacing them).
     pub fn want_range(&mut self, start: u64, end: u64) {
+        let (s, e) = self.stream_window.read(start, end);
         let now = platform::now();
-        self.engine.set_deadline(now, start, end, now);
+        self.engine.set_deadline(now, s, e, now);
     }
 
     pub fn set_file_priority(&mut self, file: usize, prio: webswarm_core::picker::Priority) {
