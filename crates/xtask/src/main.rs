@@ -194,9 +194,7 @@ fn setup() -> Result {
 /// The README's main command: builds the browser package (installing what
 /// that needs), then runs `webswarm demo` on it with the given arguments.
 fn demo(args: &[String]) -> Result {
-    if !root().join("node_modules/.bin/wasm-opt").exists() || !have("wasm-bindgen") {
-        setup_web()?;
-    }
+    setup_web()?;
     build_web(false)?;
     run("webswarm demo", {
         let mut c = cargo();

@@ -13,9 +13,13 @@ use bytes::Bytes;
 
 use super::{Event, Output, Torrent};
 use crate::bitfield::Bitfield;
+use crate::host::backoff;
 use crate::picker::Received;
 use crate::rate::RateMeter;
 use crate::types::{BlockRef, PeerKey, PieceIndex, Time, BLOCK_SIZE};
+
+/// Longest wait before a failing webseed is tried again.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(64);
 
 /// One outstanding fetch: contiguous blocks of one piece.
 #[derive(Debug, Clone)]
@@ -40,6 +44,17 @@ pub(super) struct Webseed {
     strikes: u32,
     retry_at: Time,
     pub(super) down: RateMeter,
+}
+
+impl Webseed {
+    /// Fetches it may have out: after a failure, one probes the host until one succeeds.
+    fn slots(&self, fetches: usize) -> usize {
+        if self.failures > 0 {
+            1
+        } else {
+            fetches
+        }
+    }
 }
 
 /// Why a webseed was dropped.
@@ -140,10 +155,8 @@ impl Torrent {
             self.remove_webseed(key, WebseedError::Unreachable(n));
             return;
         }
-        // 1, 2, 4 … s; the engine's own rng spreads retries of many clients.
-        let base = 1000u64 << (ws.failures - 1).min(6);
-        let jitter = self.rng.below(500) as u64;
-        ws.retry_at = now + Duration::from_millis(base + jitter);
+        // The engine's own rng spreads the retries of many clients.
+        ws.retry_at = now + backoff(ws.failures, MAX_RETRY_WAIT, self.rng.next_u64());
     }
 
     fn cancel_run(&mut self, key: PeerKey, run: &Run) {
@@ -184,7 +197,13 @@ impl Torrent {
 
     /// Gives every idle webseed slot a run of blocks, within the policy above.
     pub(super) fn fill_webseeds(&mut self, now: Time) {
-        if self.webseeds.is_empty() || self.picker.is_none() {
+        // Most calls find every webseed busy or waiting: skip the piece scan.
+        let fetches = self.cfg.webseed_fetches;
+        let idle = self
+            .webseeds
+            .values()
+            .any(|w| now >= w.retry_at && w.runs.len() < w.slots(fetches));
+        if !idle || self.picker.is_none() {
             return;
         }
         let any = self.swarm_rate(now) < self.cfg.webseed_swarm_floor;
@@ -231,12 +250,7 @@ impl Torrent {
             .map_or(BLOCK_SIZE, |i| i.layout.piece_len());
         let per_run = (self.cfg.webseed_run_bytes.min(piece_len) / BLOCK_SIZE).max(1) as usize;
         let can = |i: u32| allowed.get(i);
-        // After a failure, one fetch probes the host until one succeeds.
-        let slots = if ws.failures > 0 {
-            1
-        } else {
-            self.cfg.webseed_fetches
-        };
+        let slots = ws.slots(self.cfg.webseed_fetches);
         while ws.runs.len() < slots {
             let mut blocks = Vec::new();
             picker.pick(key, &can, per_run, now, &mut blocks);

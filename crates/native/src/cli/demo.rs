@@ -112,10 +112,7 @@ pub async fn run(a: DemoArgs) -> Result<(), String> {
         ..ClientConfig::default()
     });
     let all = Bitfield::full(meta.info.layout.num_pieces());
-    let dir = match file.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = super::seed::parent(&file);
     let h = client
         .add(AddOptions {
             what: What::Torrent(Box::new(meta)),

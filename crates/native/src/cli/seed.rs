@@ -135,7 +135,8 @@ async fn add_one(
     Ok((h, meta))
 }
 
-fn parent(p: &Path) -> PathBuf {
+/// The directory holding `p` (`.` for a bare file name).
+pub(super) fn parent(p: &Path) -> PathBuf {
     match p.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
