@@ -83,6 +83,10 @@ export class WebswarmDownload extends HTMLElement {
   async _start() {
     const src = this.getAttribute('src');
     if (!src) return this._fail('no src attribute: give a magnet link or a .torrent URL');
+    // A new src replaces whatever the element showed before.
+    clearInterval(this._timer);
+    this._error = null;
+    this._el('.error').hidden = true;
     this._setState('loading');
     this._started = performance.now();
     try {
