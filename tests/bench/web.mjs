@@ -7,6 +7,7 @@
 // add to done), the leecher browser's CPU seconds, time to the first verified
 // piece, wasm memory of the leecher, and ratios to the reference with the same
 // storage. Run it in a loopback-only namespace (`cargo xtask bench-web`).
+// BENCH_ONLY=native (or ours, ref; comma-separated) runs only those rows.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -127,6 +128,8 @@ async function webtorrentToWebtorrent(size, tracker, site, storage) {
   }
 }
 
+const ONLY = (process.env.BENCH_ONLY || 'native,ours,ref').split(',');
+const only = (what) => ONLY.includes(what);
 const tracker = await startTracker();
 const site = await startStatic();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-bench-web-'));
@@ -141,16 +144,16 @@ try {
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     for (const storage of ['opfs', 'memory']) {
-      const ref = await webtorrentToWebtorrent(size, tracker, site, storage);
-      const rows = [
-        ['native seeder -> webswarm browser', await nativeToOurs(file, tracker, site, storage)],
-        ['webswarm browser -> webswarm browser', await oursToOurs(size, tracker, site, storage)],
-        ['WebTorrent -> WebTorrent (ref)', ref],
-      ];
+      const ref = only('ref') ? await webtorrentToWebtorrent(size, tracker, site, storage) : null;
+      const rows = [];
+      if (only('native')) rows.push(['native seeder -> webswarm browser', await nativeToOurs(file, tracker, site, storage)]);
+      if (only('ours')) rows.push(['webswarm browser -> webswarm browser', await oursToOurs(size, tracker, site, storage)]);
+      if (ref) rows.push(['WebTorrent -> WebTorrent (ref)', ref]);
       const mbps = (r) => size / r.seconds / 1e6;
+      const ratio = (a, b) => (b ? `${(a / b).toFixed(2)}x` : '-');
       for (const [name, r] of rows) {
         console.log(name, storage, mib, 'MiB:', JSON.stringify(r));
-        lines.push(`| ${mib} MiB | ${storage} | ${name} | ${mbps(r).toFixed(1)} | ${(mbps(r) / mbps(ref)).toFixed(2)}x | ${r.cpu.toFixed(1)} | ${(r.cpu / ref.cpu).toFixed(2)}x | ${r.first?.toFixed(2) ?? '-'} | ${r.wasm ? (r.wasm / MiB).toFixed(1) : '-'} |`);
+        lines.push(`| ${mib} MiB | ${storage} | ${name} | ${mbps(r).toFixed(1)} | ${ratio(mbps(r), ref && mbps(ref))} | ${r.cpu.toFixed(1)} | ${ratio(r.cpu, ref?.cpu)} | ${r.first?.toFixed(2) ?? '-'} | ${r.wasm ? (r.wasm / MiB).toFixed(1) : '-'} |`);
       }
     }
     fs.rmSync(file, { force: true });

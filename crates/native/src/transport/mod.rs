@@ -4,6 +4,7 @@
 
 pub mod runtime;
 pub mod webrtc_rs;
+pub mod window;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,28 +1,30 @@
 //! [`Transport`] on the `webrtc` crate (webrtc-rs 0.21), tuned as measured in
 //! shared/docs/toolchain.md: ICE bound to configured addresses, mDNS off,
 //! 4 MiB UDP buffers, a dedicated reactor pool, 256 KiB SCTP messages and a
-//! bounded send buffer per channel.
+//! send window per channel that follows the round trip ([`super::window`]).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
-use tokio::sync::{oneshot, watch, Mutex};
+use tokio::sync::{oneshot, watch, Mutex, Notify};
 use webrtc::data_channel::{
     DataChannel, DataChannelEvent, RTCDataChannelInit, RTCDataChannelState,
 };
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
     RTCIceGatheringState, RTCIceServer, RTCPeerConnectionState, RTCSessionDescription,
-    SettingEngineBuilder,
+    RTCStatsReportEntry, SettingEngineBuilder, StatsSelector,
 };
 use webrtc::runtime::Runtime;
 
 use super::runtime::{TunedRuntime, UDP_BUFFER};
+use super::window::{chunk_size, send_window};
 use super::{Answer, BoxFuture, Channel, PendingOffer, Transport, TransportError};
 
 /// Largest message we send, when the remote accepts it (Chromium: 256 KiB).
@@ -63,7 +65,8 @@ pub struct RtcConfig {
     pub gather_timeout: Duration,
     /// Longest wait from the answer to an open channel.
     pub connect_timeout: Duration,
-    /// Bytes a channel may hold unacknowledged before `send` waits.
+    /// Most bytes a channel may hold unacknowledged before `send` waits; the
+    /// window that follows the round trip stays at or below it.
     pub send_buffer: usize,
 }
 
@@ -77,7 +80,7 @@ impl Default for RtcConfig {
             ice_servers: Vec::new(),
             gather_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(20),
-            send_buffer: 1 << 20,
+            send_buffer: 2 << 20,
         }
     }
 }
@@ -178,6 +181,7 @@ impl Transport for WebRtcTransport {
             handler,
             sdp,
             timeout: self.cfg.connect_timeout,
+            send_buffer: self.cfg.send_buffer,
             armed: true,
         }))
     }
@@ -197,13 +201,17 @@ impl Transport for WebRtcTransport {
         pc.set_local_description(answer).await.map_err(rtc_err)?;
         let sdp = self.gathered_sdp(&pc, &handler).await?;
         let timeout = self.cfg.connect_timeout;
+        let limits = Limits {
+            max_message: max,
+            send_buffer: self.cfg.send_buffer,
+        };
         let channel = Box::pin(async move {
             let opened = async {
                 let dc = rx.await.map_err(|_| TransportError::Closed)?;
                 wait_open(&dc, &handler).await?;
                 Ok(dc)
             };
-            finish_open(pc.clone(), handler.clone(), timeout, max, opened).await
+            finish_open(pc.clone(), handler.clone(), timeout, limits, opened).await
         });
         Ok(Answer { sdp, channel })
     }
@@ -215,6 +223,7 @@ struct WebRtcOffer {
     handler: Arc<Handler>,
     sdp: String,
     timeout: Duration,
+    send_buffer: usize,
     /// Close the connection when dropped (until `connect` hands it on).
     armed: bool,
 }
@@ -229,7 +238,10 @@ impl PendingOffer for WebRtcOffer {
         answer_sdp: String,
     ) -> BoxFuture<Result<Box<dyn Channel>, TransportError>> {
         Box::pin(async move {
-            let max = remote_max_message(&answer_sdp);
+            let limits = Limits {
+                max_message: remote_max_message(&answer_sdp),
+                send_buffer: self.send_buffer,
+            };
             let mut me = self;
             // The channel takes over the connection; the offer must not close it.
             me.armed = false;
@@ -245,7 +257,7 @@ impl PendingOffer for WebRtcOffer {
                 wait_open(&dc, &handler).await?;
                 Ok(dc)
             };
-            finish_open(pc.clone(), handler.clone(), timeout, max, opened).await
+            finish_open(pc.clone(), handler.clone(), timeout, limits, opened).await
         })
     }
 }
@@ -259,16 +271,24 @@ impl Drop for WebRtcOffer {
     }
 }
 
+/// What a channel's writes must respect.
+struct Limits {
+    /// Largest message the remote accepts.
+    max_message: usize,
+    /// Most bytes unacknowledged (the connection's send-buffer limit).
+    send_buffer: usize,
+}
+
 /// Waits up to `timeout` for `opened`; on failure the connection is closed.
 async fn finish_open(
     pc: Arc<dyn PeerConnection>,
     handler: Arc<Handler>,
     timeout: Duration,
-    max_message: usize,
+    limits: Limits,
     opened: impl std::future::Future<Output = Result<Arc<dyn DataChannel>, TransportError>>,
 ) -> Result<Box<dyn Channel>, TransportError> {
     let err = match tokio::time::timeout(timeout, opened).await {
-        Ok(Ok(dc)) => return Ok(Box::new(WebRtcChannel::new(pc, dc, handler, max_message))),
+        Ok(Ok(dc)) => return Ok(Box::new(WebRtcChannel::new(pc, dc, handler, limits))),
         Ok(Err(e)) => e,
         Err(_) => TransportError::Timeout(timeout),
     };
@@ -339,28 +359,117 @@ impl PeerConnectionEventHandler for Handler {
 }
 
 struct WebRtcChannel {
-    /// Largest message the remote accepts.
-    max_message: usize,
+    limits: Limits,
     pc: Arc<dyn PeerConnection>,
     dc: Arc<dyn DataChannel>,
     handler: Arc<Handler>,
     /// `recv` polls the channel's event stream; one reader at a time.
     reader: Mutex<()>,
+    /// Bytes that may be unacknowledged now ([`send_window`]); 0 until the
+    /// first write fits it.
+    window: AtomicUsize,
+    /// The shortest round trip seen: the path's own, without the queueing
+    /// and scheduling delays that a busy moment adds.
+    min_rtt: std::sync::Mutex<Option<Duration>>,
+    /// When the window was last fitted to the round trip.
+    fitted: std::sync::Mutex<Option<Instant>>,
+    /// Woken when the channel's buffered amount falls below its low mark,
+    /// which `recv` sees as an event.
+    drained: Notify,
 }
+
+/// How often the window follows a changed round trip.
+const REFIT_EVERY: Duration = Duration::from_secs(2);
+/// A blocked write looks again after this long even without a wake-up: the
+/// event that wakes it arrives only while someone is in `recv`.
+const RECHECK: Duration = Duration::from_millis(2);
 
 impl WebRtcChannel {
     fn new(
         pc: Arc<dyn PeerConnection>,
         dc: Arc<dyn DataChannel>,
         handler: Arc<Handler>,
-        max_message: usize,
+        limits: Limits,
     ) -> Self {
         WebRtcChannel {
-            max_message,
+            limits,
             pc,
             dc,
             handler,
             reader: Mutex::new(()),
+            window: AtomicUsize::new(0),
+            min_rtt: std::sync::Mutex::new(None),
+            fitted: std::sync::Mutex::new(None),
+            drained: Notify::new(),
+        }
+    }
+
+    /// The window, fitted again to the measured round trip when it is due.
+    async fn window(&self) -> usize {
+        let due = {
+            // A poisoned lock only means another writer panicked mid-update
+            // of an Option<Instant>: the value is still usable.
+            let mut at = self.fitted.lock().unwrap_or_else(|e| e.into_inner());
+            let due = at.is_none_or(|t| t.elapsed() >= REFIT_EVERY);
+            if due {
+                *at = Some(Instant::now());
+            }
+            due
+        };
+        if due {
+            let rtt = self.min_round_trip().await;
+            let window = send_window(rtt, self.limits.send_buffer);
+            if self.window.swap(window, Ordering::Relaxed) != window {
+                tracing::debug!(?rtt, window, "send window");
+                let low = window.saturating_sub(chunk_size(window, self.limits.max_message));
+                let low = u32::try_from(low).unwrap_or(u32::MAX);
+                let _ = self.dc.set_buffered_amount_low_threshold(low).await;
+            }
+        }
+        self.window.load(Ordering::Relaxed)
+    }
+
+    /// The shortest round trip the ICE checks have measured so far.
+    async fn min_round_trip(&self) -> Option<Duration> {
+        let now = self.round_trip().await;
+        let mut min = self.min_rtt.lock().unwrap_or_else(|e| e.into_inner());
+        *min = match (*min, now) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        *min
+    }
+
+    /// The selected candidate pair's latest round trip from the ICE checks.
+    async fn round_trip(&self) -> Option<Duration> {
+        let report = self.pc.get_stats(Instant::now(), StatsSelector::None).await;
+        let rtt = report.iter().find_map(|e| match e {
+            RTCStatsReportEntry::IceCandidatePair(p)
+                if p.nominated && p.current_round_trip_time > 0.0 =>
+            {
+                Duration::try_from_secs_f64(p.current_round_trip_time).ok()
+            }
+            _ => None,
+        });
+        rtt
+    }
+
+    /// Waits until fewer than `window` bytes are unacknowledged.
+    async fn wait_below(&self, window: usize) -> Result<(), TransportError> {
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            // Registered before looking, so a wake-up in between is not lost.
+            drained.as_mut().enable();
+            let out = self
+                .dc
+                .outstanding_bytes()
+                .await
+                .map_err(|_| TransportError::Closed)?;
+            if out < window {
+                return Ok(());
+            }
+            let _ = tokio::time::timeout(RECHECK, drained).await;
         }
     }
 }
@@ -369,7 +478,10 @@ impl WebRtcChannel {
 impl Channel for WebRtcChannel {
     async fn send(&self, mut data: Bytes) -> Result<(), TransportError> {
         while !data.is_empty() {
-            let chunk = data.split_to(data.len().min(self.max_message));
+            let window = self.window().await;
+            self.wait_below(window).await?;
+            let n = chunk_size(window, self.limits.max_message);
+            let chunk = data.split_to(data.len().min(n));
             let buf = chunk
                 .try_into_mut()
                 .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
@@ -388,6 +500,7 @@ impl Channel for WebRtcChannel {
             tokio::select! {
                 ev = self.dc.poll() => match ev {
                     Some(DataChannelEvent::OnMessage(m)) => return Some(m.data.freeze()),
+                    Some(DataChannelEvent::OnBufferedAmountLow) => self.drained.notify_waiters(),
                     Some(DataChannelEvent::OnClose) | None => return None,
                     Some(_) => {}
                 },

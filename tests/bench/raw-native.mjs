@@ -1,0 +1,45 @@
+// The ceiling the native seeder works under: our webrtc-rs transport sending
+// raw bytes (no BitTorrent) into a headless Chromium. The page offers (as our
+// browser peer does to a native seeder), the native side answers and sends.
+//   cargo build --release -p webswarm-native --example raw_send
+//   unshare --net sh -c 'ip link set lo up && exec "$@"' sh node bench/raw-native.mjs [MiB] [message bytes] [send buffer bytes]
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { startStatic, browser, openPage } from '../interop/harness.mjs';
+
+const MIB = Number(process.argv[2] || 64);
+const MSG = process.argv[3] || '262144';
+const SEND_BUFFER = process.argv[4];
+const bin = process.env.RAW_SEND_BIN || '../target/release/examples/raw_send';
+// A blank page: the bench needs nothing of the package.
+const site = await startStatic({ extra: { '/raw.html': Buffer.from('<!doctype html><script>window.ready = true</script>') } });
+const b = await browser();
+const child = spawn(bin, [String(MIB), MSG, ...(SEND_BUFFER ? [SEND_BUFFER] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+try {
+  const page = await openPage(b, site.url + 'raw.html');
+  const offer = await page.evaluate(async (total) => {
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    const dc = pc.createDataChannel('raw'); dc.binaryType = 'arraybuffer';
+    window.pc = pc;
+    window.got = new Promise((resolve) => {
+      let n = 0, t0 = 0;
+      dc.onmessage = (m) => {
+        if (!t0) t0 = performance.now();
+        n += m.data.byteLength;
+        if (n >= total) resolve({ n, s: (performance.now() - t0) / 1000 });
+      };
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise((r) => { if (pc.iceGatheringState === 'complete') r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); });
+    return pc.localDescription.sdp;
+  }, MIB * 1048576);
+  child.stdin.write(JSON.stringify(offer) + '\n');
+  const lines = createInterface({ input: child.stdout });
+  const answer = JSON.parse(await new Promise((r) => lines.once('line', r)));
+  await page.evaluate((sdp) => window.pc.setRemoteDescription({ type: 'answer', sdp }), answer);
+  const r = await Promise.race([
+    page.evaluate(() => window.got),
+    new Promise((_, rej) => setTimeout(() => rej(new Error('timed out after 120 s')), 120000).unref()),
+  ]);
+  console.log(`raw webrtc-rs -> Chromium, ${MIB} MiB of ${MSG} B writes: ${(r.n / r.s / 1e6).toFixed(1)} MB/s`);
+} finally { child.kill(); await b.close(); site.stop(); }
