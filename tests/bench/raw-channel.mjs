@@ -1,10 +1,13 @@
 // The ceiling our browser peer works under: a raw RTCDataChannel between two
 // headless Chromiums on this machine, no BitTorrent, 64 MiB of one message
-// size with bufferedAmount back-pressure. Prints MB/s (10^6 bytes/s):
+// size with bufferedAmount back-pressure. Prints MB/s (10^6 bytes/s) and the
+// receiving browser's CPU seconds (the floor under any leecher's CPU):
 //   unshare --net sh -c 'ip link set lo up && exec "$@"' sh node bench/raw-channel.mjs [message bytes] [high-water bytes]
-import { startStatic, browser, openPage } from '../interop/harness.mjs';
+import crypto from 'node:crypto';
+import { startStatic, browser, browserCpu, openPage } from '../interop/harness.mjs';
 const site = await startStatic();
-const b1 = await browser(), b2 = await browser();
+const tag = `webswarm-raw-${crypto.randomBytes(4).toString('hex')}`;
+const b1 = await browser(), b2 = await browser({ tag });
 const MSG = Number(process.argv[2] || 262144);
 try {
   const a = await openPage(b1, site.url), b = await openPage(b2, site.url);
@@ -32,6 +35,7 @@ try {
     await pc.setLocalDescription(await pc.createAnswer()); await gather(pc);
     return pc.localDescription.sdp;
   }, { offer, g: gather });
+  const cpu0 = browserCpu(tag);
   await a.evaluate(async ({ answer, MSG, HW }) => {
     await window.pc.setRemoteDescription({ type: 'answer', sdp: answer });
     const dc = window.dc;
@@ -45,5 +49,6 @@ try {
     }
   }, { answer, MSG, HW: process.argv[3] || 1048576 });
   const r = await b.evaluate(() => window.got);
-  console.log(`raw Chromium->Chromium, ${MSG} B messages: ${(r.n / r.s / 1e6).toFixed(1)} MB/s`);
+  const cpu = browserCpu(tag) - cpu0;
+  console.log(`raw Chromium->Chromium, ${MSG} B messages: ${(r.n / r.s / 1e6).toFixed(1)} MB/s, receiver CPU ${cpu.toFixed(2)} s per 64 MiB`);
 } finally { await b1.close(); await b2.close(); site.stop(); }
