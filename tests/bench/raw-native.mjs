@@ -4,6 +4,7 @@
 //   cargo build --release -p webswarm-native --example raw_send
 //   unshare --net sh -c 'ip link set lo up && exec "$@"' sh node bench/raw-native.mjs [MiB] [message bytes] [send buffer bytes]
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import { startStatic, browser, openPage } from '../interop/harness.mjs';
 
@@ -41,5 +42,8 @@ try {
     page.evaluate(() => window.got),
     new Promise((_, rej) => setTimeout(() => rej(new Error('timed out after 120 s')), 120000).unref()),
   ]);
-  console.log(`raw webrtc-rs -> Chromium, ${MIB} MiB of ${MSG} B writes: ${(r.n / r.s / 1e6).toFixed(1)} MB/s`);
+  // utime + stime of the sender, in clock ticks (100 per second here).
+  const f = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const cpu = (Number(f[11]) + Number(f[12])) / 100;
+  console.log(`raw webrtc-rs -> Chromium, ${MIB} MiB of ${MSG} B writes: ${(r.n / r.s / 1e6).toFixed(1)} MB/s, sender CPU ${cpu.toFixed(2)} s (setup included)`);
 } finally { child.kill(); await b.close(); site.stop(); }
