@@ -6,7 +6,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createInterface } from 'node:readline';
-import { startStatic, browser, openPage } from '../interop/harness.mjs';
+import crypto from 'node:crypto';
+import { startStatic, browser, browserCpu, openPage } from '../interop/harness.mjs';
 
 const MIB = Number(process.argv[2] || 64);
 const MSG = process.argv[3] || '262144';
@@ -14,7 +15,8 @@ const SEND_BUFFER = process.argv[4];
 const bin = process.env.RAW_SEND_BIN || '../target/release/examples/raw_send';
 // A blank page: the bench needs nothing of the package.
 const site = await startStatic({ extra: { '/raw.html': Buffer.from('<!doctype html><script>window.ready = true</script>') } });
-const b = await browser();
+const tag = `webswarm-raw-${crypto.randomBytes(4).toString('hex')}`;
+const b = await browser({ tag });
 const child = spawn(bin, [String(MIB), MSG, ...(SEND_BUFFER ? [SEND_BUFFER] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
 try {
   const page = await openPage(b, site.url + 'raw.html');
@@ -34,6 +36,7 @@ try {
     await new Promise((r) => { if (pc.iceGatheringState === 'complete') r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); });
     return pc.localDescription.sdp;
   }, MIB * 1048576);
+  const cpu0 = browserCpu(tag);
   child.stdin.write(JSON.stringify(offer) + '\n');
   const lines = createInterface({ input: child.stdout });
   const answer = JSON.parse(await new Promise((r) => lines.once('line', r)));
@@ -45,5 +48,6 @@ try {
   // utime + stime of the sender, in clock ticks (100 per second here).
   const f = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
   const cpu = (Number(f[11]) + Number(f[12])) / 100;
-  console.log(`raw webrtc-rs -> Chromium, ${MIB} MiB of ${MSG} B writes: ${(r.n / r.s / 1e6).toFixed(1)} MB/s, sender CPU ${cpu.toFixed(2)} s (setup included)`);
+  const rcpu = browserCpu(tag) - cpu0;
+  console.log(`raw webrtc-rs -> Chromium, ${MIB} MiB of ${MSG} B writes: ${(r.n / r.s / 1e6).toFixed(1)} MB/s, CPU (setup included): sender ${cpu.toFixed(2)} s, receiving browser ${rcpu.toFixed(2)} s`);
 } finally { child.kill(); await b.close(); site.stop(); }
