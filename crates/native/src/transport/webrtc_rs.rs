@@ -24,7 +24,7 @@ use webrtc::peer_connection::{
 use webrtc::runtime::Runtime;
 
 use super::runtime::{TunedRuntime, UDP_BUFFER};
-use super::window::{chunk_size, send_window};
+use super::window::{chunk_size, WindowFit};
 use super::{Answer, BoxFuture, Channel, PendingOffer, Transport, TransportError};
 
 /// Largest message we send, when the remote accepts it (Chromium: 256 KiB).
@@ -365,21 +365,14 @@ struct WebRtcChannel {
     handler: Arc<Handler>,
     /// `recv` polls the channel's event stream; one reader at a time.
     reader: Mutex<()>,
-    /// Bytes that may be unacknowledged now ([`send_window`]); 0 until the
-    /// first write fits it.
+    /// Bytes that may be unacknowledged now; 0 until the first write fits it.
     window: AtomicUsize,
-    /// The shortest round trip seen: the path's own, without the queueing
-    /// and scheduling delays that a busy moment adds.
-    min_rtt: std::sync::Mutex<Option<Duration>>,
-    /// When the window was last fitted to the round trip.
-    fitted: std::sync::Mutex<Option<Instant>>,
+    fit: std::sync::Mutex<WindowFit>,
     /// Woken when the channel's buffered amount falls below its low mark,
     /// which `recv` sees as an event.
     drained: Notify,
 }
 
-/// How often the window follows a changed round trip.
-const REFIT_EVERY: Duration = Duration::from_secs(2);
 /// A blocked write looks again after this long even without a wake-up: the
 /// event that wakes it arrives only while someone is in `recv`.
 const RECHECK: Duration = Duration::from_millis(2);
@@ -398,46 +391,31 @@ impl WebRtcChannel {
             handler,
             reader: Mutex::new(()),
             window: AtomicUsize::new(0),
-            min_rtt: std::sync::Mutex::new(None),
-            fitted: std::sync::Mutex::new(None),
+            fit: std::sync::Mutex::new(WindowFit::default()),
             drained: Notify::new(),
         }
     }
 
+    /// The fit's state. A poisoned lock only means a writer panicked while
+    /// it held two plain values: they are still usable.
+    fn fit(&self) -> std::sync::MutexGuard<'_, WindowFit> {
+        self.fit.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The window, fitted again to the measured round trip when it is due.
     async fn window(&self) -> usize {
-        let due = {
-            // A poisoned lock only means another writer panicked mid-update
-            // of an Option<Instant>: the value is still usable.
-            let mut at = self.fitted.lock().unwrap_or_else(|e| e.into_inner());
-            let due = at.is_none_or(|t| t.elapsed() >= REFIT_EVERY);
-            if due {
-                *at = Some(Instant::now());
-            }
-            due
-        };
+        let due = self.fit().due(Instant::now());
         if due {
-            let rtt = self.min_round_trip().await;
-            let window = send_window(rtt, self.limits.send_buffer);
+            let sample = self.round_trip().await;
+            let window = self.fit().fit(sample, self.limits.send_buffer);
             if self.window.swap(window, Ordering::Relaxed) != window {
-                tracing::debug!(?rtt, window, "send window");
+                tracing::debug!(min_rtt = ?self.fit().min_rtt(), window, "send window");
                 let low = window.saturating_sub(chunk_size(window, self.limits.max_message));
                 let low = u32::try_from(low).unwrap_or(u32::MAX);
                 let _ = self.dc.set_buffered_amount_low_threshold(low).await;
             }
         }
         self.window.load(Ordering::Relaxed)
-    }
-
-    /// The shortest round trip the ICE checks have measured so far.
-    async fn min_round_trip(&self) -> Option<Duration> {
-        let now = self.round_trip().await;
-        let mut min = self.min_rtt.lock().unwrap_or_else(|e| e.into_inner());
-        *min = match (*min, now) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        *min
     }
 
     /// The selected candidate pair's latest round trip from the ICE checks.

@@ -10,7 +10,7 @@
 //! the opposite (a 50 ms round trip at 48 KiB would be 1 MB/s), so the window
 //! scales with the round trip the ICE checks measure.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The window on a path with no measurable round trip (loopback, a LAN):
 /// 32 KiB ran raw at 44–53 MB/s here, and BitTorrent into our browser peer
@@ -32,6 +32,46 @@ pub fn send_window(rtt: Option<Duration>, max: usize) -> usize {
     let want = rtt.as_secs_f64() * RATE_BYTES_PER_SEC;
     // Casting a finite, non-negative f64 saturates at usize::MAX.
     (want as usize).clamp(MIN_WINDOW, max)
+}
+
+/// How often a channel's window follows a changed round trip.
+pub const REFIT_EVERY: Duration = Duration::from_secs(2);
+
+/// One channel's window over time: fitted to the shortest round trip seen,
+/// which is the path's own, without the queueing and scheduling delays a
+/// busy moment adds to a sample.
+#[derive(Debug, Default)]
+pub struct WindowFit {
+    fitted_at: Option<Instant>,
+    min_rtt: Option<Duration>,
+}
+
+impl WindowFit {
+    /// Whether a refit is due at `now` (the first always is); a `true`
+    /// counts as the refit, so concurrent writers do not all sample.
+    pub fn due(&mut self, now: Instant) -> bool {
+        let due = self
+            .fitted_at
+            .is_none_or(|t| now.saturating_duration_since(t) >= REFIT_EVERY);
+        if due {
+            self.fitted_at = Some(now);
+        }
+        due
+    }
+
+    /// Takes a round-trip sample (if the stats had one) and returns the
+    /// window for the shortest seen, within `max`.
+    pub fn fit(&mut self, sample: Option<Duration>, max: usize) -> usize {
+        self.min_rtt = match (self.min_rtt, sample) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        send_window(self.min_rtt, max)
+    }
+
+    pub fn min_rtt(&self) -> Option<Duration> {
+        self.min_rtt
+    }
 }
 
 /// A BitTorrent piece message carrying a 16 KiB block.
@@ -77,6 +117,22 @@ mod tests {
             send_window(Some(Duration::from_millis(50)), 1000),
             MIN_WINDOW
         );
+    }
+
+    #[test]
+    fn the_shortest_round_trip_sets_the_window_and_refits_are_spaced() {
+        let t0 = Instant::now();
+        let mut f = WindowFit::default();
+        assert!(f.due(t0));
+        assert!(!f.due(t0 + Duration::from_millis(500)));
+        assert_eq!(f.fit(None, 4 << 20), MIN_WINDOW);
+        assert_eq!(f.fit(Some(Duration::from_millis(40)), 4 << 20), 960_000);
+        // A busier moment's longer sample does not grow it; a shorter one shrinks it.
+        assert_eq!(f.fit(Some(Duration::from_millis(90)), 4 << 20), 960_000);
+        assert_eq!(f.fit(None, 4 << 20), 960_000);
+        assert_eq!(f.fit(Some(Duration::from_millis(20)), 4 << 20), 480_000);
+        assert_eq!(f.min_rtt(), Some(Duration::from_millis(20)));
+        assert!(f.due(t0 + REFIT_EVERY));
     }
 
     #[test]
