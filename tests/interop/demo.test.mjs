@@ -21,7 +21,15 @@ async function startDemo(args = []) {
   });
   const url = demo.line.match(/http:\/\/\S+\//)[0];
   const info = await (await fetch(url + 'demo.json')).json();
-  return { url, info, stop: () => demo.child.kill('SIGINT') };
+  // Waits for the exit (10 s at most): the demo writes into the seeded
+  // file's directory as it shuts down, which races the test's cleanup.
+  const stop = () => new Promise((resolve) => {
+    if (demo.child.exitCode !== null || demo.child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => { demo.child.kill('SIGKILL'); resolve(); }, 10_000);
+    demo.child.once('exit', () => { clearTimeout(timer); resolve(); });
+    demo.child.kill('SIGINT');
+  });
+  return { url, info, stop };
 }
 
 function tempFile(size, name) {
@@ -95,7 +103,7 @@ test('the widget downloads from the native seeder to 100 % and shows the real pr
     console.log(`widget: 24 MiB over WebRTC; screenshot ${shot}`);
   } finally {
     await b.close();
-    demo.stop();
+    await demo.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -127,7 +135,7 @@ test('the sample video plays before the download completes, and a seek to the en
     console.log(`seek to ${seek.target.toFixed(1)} s of ${seek.duration.toFixed(1)} s at ${(seek.progress * 100).toFixed(1)} % downloaded: played to the end`);
   } finally {
     await b.close();
-    demo.stop();
+    await demo.stop();
   }
 });
 
@@ -204,7 +212,7 @@ test('the real WebTorrent client joins the demo swarm beside the widget', { time
   } finally {
     await b.close();
     site.stop();
-    demo.stop();
+    await demo.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

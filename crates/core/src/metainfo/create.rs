@@ -2,21 +2,27 @@ use std::collections::BTreeMap;
 
 use super::{Metainfo, MetainfoError};
 use crate::bencode::{encode, OwnedValue};
+use crate::types::BLOCK_SIZE;
 use crate::util::Sha1Hasher;
 
-/// Smallest piece length we choose. Every piece costs a browser peer a
-/// hash call, an event and an OPFS file: measured in Chromium here, 64 MiB
-/// as 64 KiB files took 2.75 s of CPU to write and ran at 34 MB/s, as
-/// 256 KiB files 1.1 s and 91 MB/s (tests/bench/opfs-write.mjs), and a
-/// 64 MiB download from the native seeder into OPFS ran at 17 MB/s with
-/// 64 KiB pieces against 36 MB/s with 256 KiB.
-const MIN_AUTO_PIECE: u64 = 256 << 10;
+/// Pieces this long keep the piece count of a big torrent low. Every piece
+/// costs a browser peer a hash call, an event and an OPFS file: measured in
+/// Chromium here, 64 MiB as 64 KiB files took 2.75 s of CPU to write and
+/// ran at 34 MB/s, as 256 KiB files 1.1 s and 91 MB/s
+/// (tests/bench/opfs-write.mjs); a 64 MiB download from the native seeder
+/// into OPFS ran at 17–24 MB/s with 64 KiB pieces, 25–30 with 256 KiB.
+const LARGE_PIECE: u64 = 256 << 10;
 
-/// A power-of-two piece length giving roughly 1000–2000 pieces, within
-/// 256 KiB–16 MiB.
+/// A power-of-two piece length: roughly 1000–2000 pieces, but no more than
+/// about 256 until pieces reach 256 KiB, within 16 KiB–16 MiB. Small files
+/// keep small pieces: a stream cannot start before its first piece is
+/// verified, which on a slow link takes a whole piece's time (the demo's
+/// 1.9 MB sample at 200 kB/s first played after 0.9–1.6 s with 256 KiB
+/// pieces; it has 16 KiB ones).
 pub fn auto_piece_length(total_len: u64) -> u64 {
-    let target = total_len / 1500;
-    target.next_power_of_two().clamp(MIN_AUTO_PIECE, 16 << 20)
+    let by_count = (total_len / 1500).next_power_of_two();
+    let few = (total_len / 256).next_power_of_two().min(LARGE_PIECE);
+    by_count.max(few).clamp(u64::from(BLOCK_SIZE), 16 << 20)
 }
 
 /// Builds a torrent from file contents fed in order, hashing pieces as they fill.
@@ -214,8 +220,11 @@ mod tests {
         assert_eq!(m.info.files[1].offset, 20_000);
         assert_eq!(m.trackers.len(), 2);
         assert_eq!(auto_piece_length(1 << 30), 1 << 20);
+        assert_eq!(auto_piece_length(256 << 20), 256 << 10);
         assert_eq!(auto_piece_length(64 << 20), 256 << 10);
-        assert_eq!(auto_piece_length(10), 256 << 10);
+        assert_eq!(auto_piece_length(16 << 20), 64 << 10);
+        assert_eq!(auto_piece_length(1_900_000), 16 << 10);
+        assert_eq!(auto_piece_length(10), 16 << 10);
         assert_eq!(auto_piece_length(1 << 40), 16 << 20);
     }
 

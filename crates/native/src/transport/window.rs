@@ -6,8 +6,8 @@
 //! loss that fast retransmit misses costs a 1 s retransmission timeout.
 //! Measured here (64 MiB raw, native -> Chromium over loopback, 16 KiB
 //! writes): 1 MiB unacknowledged ran at 7–15 MB/s with hundreds of drops and
-//! 2–6 timeouts; 32–48 KiB ran at 40–49 MB/s with none. A long path needs
-//! the opposite (a 50 ms round trip at 48 KiB would be 1 MB/s), so the window
+//! 2–6 timeouts; 32–48 KiB ran at 40–53 MB/s with none. A long path needs
+//! the opposite (a 50 ms round trip at 32 KiB would be 0.7 MB/s), so the window
 //! scales with the round trip the ICE checks measure.
 
 use std::time::{Duration, Instant};
