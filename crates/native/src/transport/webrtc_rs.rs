@@ -373,9 +373,12 @@ struct WebRtcChannel {
     drained: Notify,
 }
 
-/// A blocked write looks again after this long even without a wake-up: the
-/// event that wakes it arrives only while someone is in `recv`.
+/// A blocked write looks again after this long even without a wake-up (the
+/// event that wakes it arrives only while someone is in `recv`), doubling
+/// up to `RECHECK_MAX` while the peer takes nothing, so a stalled peer
+/// costs a few checks a second, not hundreds.
 const RECHECK: Duration = Duration::from_millis(2);
+const RECHECK_MAX: Duration = Duration::from_millis(100);
 
 impl WebRtcChannel {
     fn new(
@@ -434,6 +437,7 @@ impl WebRtcChannel {
 
     /// Waits until fewer than `window` bytes are unacknowledged.
     async fn wait_below(&self, window: usize) -> Result<(), TransportError> {
+        let mut recheck = RECHECK;
         loop {
             let drained = self.drained.notified();
             tokio::pin!(drained);
@@ -447,7 +451,9 @@ impl WebRtcChannel {
             if out < window {
                 return Ok(());
             }
-            let _ = tokio::time::timeout(RECHECK, drained).await;
+            if tokio::time::timeout(recheck, drained).await.is_err() {
+                recheck = (recheck * 2).min(RECHECK_MAX);
+            }
         }
     }
 }
