@@ -75,3 +75,48 @@ async fn garbage_sdp_is_an_error_not_a_panic() {
     let b = WebRtcTransport::new(loopback());
     assert!(b.answer("not sdp".into()).await.is_err());
 }
+
+/// A peer that stops reading stops our writes (its receive window closes
+/// and the send window stays full) instead of letting them queue without
+/// bound; once it reads again every byte arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stops_reading_holds_back_our_writes() {
+    let a = WebRtcTransport::new(loopback());
+    let b = WebRtcTransport::new(loopback());
+    let run = async {
+        let offer = a.offer().await.unwrap();
+        let answer = b.answer(offer.sdp().to_owned()).await.unwrap();
+        let (ca, cb) = tokio::join!(offer.connect(answer.sdp), answer.channel);
+        let (ca, cb) = (ca.unwrap(), cb.unwrap());
+        let ca: std::sync::Arc<dyn webswarm_native::transport::Channel> = ca.into();
+        let total = 32usize << 20;
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let writer = tokio::spawn({
+            let (ca, sent) = (ca.clone(), sent.clone());
+            async move {
+                let chunk = Bytes::from(vec![9u8; 64 << 10]);
+                while sent.load(std::sync::atomic::Ordering::Relaxed) < total {
+                    ca.send(chunk.clone()).await.unwrap();
+                    sent.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        });
+        // Nobody reads on b for a while: the writer must stall well short
+        // of the total.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let stalled_at = sent.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            stalled_at < total / 2,
+            "{stalled_at} of {total} bytes went out with nobody reading"
+        );
+        let mut got = 0usize;
+        while got < total {
+            got += cb.recv().await.expect("channel stays open").len();
+        }
+        writer.await.unwrap();
+        assert_eq!(got, total);
+    };
+    tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .unwrap();
+}
