@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use webswarm_native::transport::webrtc_rs::{RtcConfig, WebRtcTransport};
-use webswarm_native::transport::Transport;
+use webswarm_native::transport::{Channel, Transport};
 
 fn loopback() -> RtcConfig {
     RtcConfig {
@@ -15,20 +15,26 @@ fn loopback() -> RtcConfig {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn offer_answer_opens_a_channel_that_moves_bytes() {
+/// Two transports on loopback and the open channel between them, the
+/// offerer's first.
+async fn connected_pair() -> (Box<dyn Channel>, Box<dyn Channel>) {
     let a = WebRtcTransport::new(loopback());
     let b = WebRtcTransport::new(loopback());
+    let offer = a.offer().await.unwrap();
+    assert!(
+        offer.sdp().contains("127.0.0.1"),
+        "loopback candidate in {}",
+        offer.sdp()
+    );
+    let answer = b.answer(offer.sdp().to_owned()).await.unwrap();
+    let (ca, cb) = tokio::join!(offer.connect(answer.sdp), answer.channel);
+    (ca.unwrap(), cb.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offer_answer_opens_a_channel_that_moves_bytes() {
     let run = async {
-        let offer = a.offer().await.unwrap();
-        assert!(
-            offer.sdp().contains("127.0.0.1"),
-            "loopback candidate in {}",
-            offer.sdp()
-        );
-        let answer = b.answer(offer.sdp().to_owned()).await.unwrap();
-        let (ca, cb) = tokio::join!(offer.connect(answer.sdp), answer.channel);
-        let (ca, cb) = (ca.unwrap(), cb.unwrap());
+        let (ca, cb) = connected_pair().await;
         // 8.4 MB in 100 kB writes (split into channel messages underneath,
         // at sizes that need not match the writes).
         let total = 84 * 100_000;
@@ -81,14 +87,9 @@ async fn garbage_sdp_is_an_error_not_a_panic() {
 /// bound; once it reads again every byte arrives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_stops_reading_holds_back_our_writes() {
-    let a = WebRtcTransport::new(loopback());
-    let b = WebRtcTransport::new(loopback());
     let run = async {
-        let offer = a.offer().await.unwrap();
-        let answer = b.answer(offer.sdp().to_owned()).await.unwrap();
-        let (ca, cb) = tokio::join!(offer.connect(answer.sdp), answer.channel);
-        let (ca, cb) = (ca.unwrap(), cb.unwrap());
-        let ca: std::sync::Arc<dyn webswarm_native::transport::Channel> = ca.into();
+        let (ca, cb) = connected_pair().await;
+        let ca: std::sync::Arc<dyn Channel> = ca.into();
         let total = 32usize << 20;
         let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let writer = tokio::spawn({
