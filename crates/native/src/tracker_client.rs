@@ -13,7 +13,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use webswarm_core::host::backoff;
+use webswarm_core::host::{backoff, lonely_wait};
 use webswarm_core::{InfoHash, PeerId};
 use webswarm_tracker_proto::{
     Announce, AnnounceEvent, Answer, ClientMessage, Offer, OfferId, RelayedAnswer, RelayedOffer,
@@ -29,22 +29,6 @@ use crate::util;
 const OFFER_TTL: Duration = Duration::from_secs(50);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const MIN_INTERVAL: Duration = Duration::from_secs(5);
-/// A downloader with no peer announces (with fresh offers) after this long,
-/// doubling up to [`LONELY_INTERVAL`], not only on the tracker's interval: a
-/// failed connection attempt is retried in seconds instead of minutes.
-const LONELY_FIRST: Duration = Duration::from_secs(2);
-const LONELY_INTERVAL: Duration = Duration::from_secs(8);
-
-/// The wait before the next announce for loneliness, after one now: each
-/// retry for loneliness waits twice as long as the last; a scheduled
-/// announce keeps the wait, and having peers resets it.
-fn next_lonely_wait(wait: Duration, lonely: bool, scheduled: bool) -> Duration {
-    match (lonely, scheduled) {
-        (false, _) => LONELY_FIRST,
-        (true, true) => wait,
-        (true, false) => (wait * 2).min(LONELY_INTERVAL),
-    }
-}
 
 /// What the tracker tasks share with the rest of the client.
 pub struct Shared {
@@ -108,8 +92,8 @@ struct Entry {
     t: TrackerTorrent,
     next_announce: Instant,
     last_offers: Instant,
-    /// How long after `last_offers` to announce again while it has no peer.
-    lonely_wait: Duration,
+    /// Announces in a row made because it had no peer ([`lonely_wait`]).
+    lonely_retries: u32,
     interval: Duration,
     started: bool,
     completed_sent: bool,
@@ -257,7 +241,7 @@ impl TrackerTask {
                     t,
                     next_announce: Instant::now(),
                     last_offers: Instant::now(),
-                    lonely_wait: LONELY_FIRST,
+                    lonely_retries: 0,
                     interval: self.shared.default_interval,
                     started: false,
                     completed_sent: false,
@@ -300,11 +284,15 @@ impl TrackerTask {
                 s.peers == 0 && !s.complete
             };
             let scheduled = now >= e.next_announce;
-            let due = scheduled || (lonely && now >= e.last_offers + e.lonely_wait);
+            let due = scheduled || (lonely && now >= e.last_offers + lonely_wait(e.lonely_retries));
             if due && !e.creating_offers {
                 e.next_announce = now + e.interval;
                 e.last_offers = now;
-                e.lonely_wait = next_lonely_wait(e.lonely_wait, lonely, scheduled);
+                e.lonely_retries = match (lonely, scheduled) {
+                    (false, _) => 0,
+                    (true, true) => e.lonely_retries,
+                    (true, false) => e.lonely_retries.saturating_add(1),
+                };
                 e.creating_offers = true;
                 let peers = e.t.stats.borrow().peers;
                 let want = self
@@ -509,23 +497,4 @@ fn random_id() -> [u8; 20] {
     let mut b = [0u8; 20];
     util::fill_random(&mut b);
     b
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lonely_retries_back_off_from_2_to_8_seconds_and_reset_with_peers() {
-        let s = Duration::from_secs;
-        // The first announce is scheduled: the first retry comes 2 s later.
-        let w = next_lonely_wait(LONELY_FIRST, true, true);
-        assert_eq!(w, s(2));
-        let w = next_lonely_wait(w, true, false);
-        assert_eq!(w, s(4));
-        let w = next_lonely_wait(w, true, false);
-        assert_eq!(w, s(8));
-        assert_eq!(next_lonely_wait(w, true, false), s(8));
-        assert_eq!(next_lonely_wait(w, false, true), s(2));
-    }
 }

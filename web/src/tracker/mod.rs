@@ -12,7 +12,7 @@ use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, WebSocket};
-use webswarm_core::host::backoff;
+use webswarm_core::host::{backoff, lonely_wait};
 use webswarm_core::{InfoHash, PeerId};
 use webswarm_tracker_proto::{AnnounceEvent, OfferId};
 
@@ -28,11 +28,9 @@ use crate::session::{Shared, Slot};
 const OFFER_TTL_MS: f64 = 50_000.0;
 /// Re-announce interval until the tracker names one.
 const DEFAULT_INTERVAL_MS: f64 = 120_000.0;
-/// A downloader with no peers asks again after this long, doubling up to
-/// [`LONELY_INTERVAL_MS`]: a first connection that fails (about 1 in 6
-/// browser <-> browser downloads here) then costs 2 s instead of 8.
-const LONELY_FIRST_MS: f64 = 2_000.0;
-const LONELY_INTERVAL_MS: f64 = 8_000.0;
+/// The shortest interval a tracker may set (a downloader with no peers
+/// announces sooner, on [`lonely_wait`]).
+const MIN_INTERVAL_MS: f64 = 8_000.0;
 const RECONNECT_MAX: Duration = Duration::from_secs(60);
 const TICK_MS: i32 = 1000;
 
@@ -40,8 +38,8 @@ struct Joined {
     torrent: Weak<RefCell<crate::session::Driver>>,
     next_announce: f64,
     interval_ms: f64,
-    /// The next wait while it has no peers.
-    lonely_ms: f64,
+    /// Announces in a row made while it had no peers ([`lonely_wait`]).
+    lonely_retries: u32,
     started: bool,
 }
 
@@ -112,7 +110,7 @@ impl Tracker {
                 torrent: Rc::downgrade(handle),
                 next_announce: 0.0,
                 interval_ms: DEFAULT_INTERVAL_MS,
-                lonely_ms: LONELY_FIRST_MS,
+                lonely_retries: 0,
                 started: false,
             },
         );
@@ -259,11 +257,11 @@ impl Tracker {
                     let lonely = d.num_peers() == 0 && !d.engine().is_complete();
                     j.next_announce = now
                         + if lonely {
-                            let wait = j.lonely_ms;
-                            j.lonely_ms = (wait * 2.0).min(LONELY_INTERVAL_MS);
-                            wait
+                            let wait = lonely_wait(j.lonely_retries);
+                            j.lonely_retries = j.lonely_retries.saturating_add(1);
+                            wait.as_secs_f64() * 1000.0
                         } else {
-                            j.lonely_ms = LONELY_FIRST_MS;
+                            j.lonely_retries = 0;
                             j.interval_ms
                         };
                     let first = !j.started;
@@ -370,7 +368,7 @@ impl Tracker {
                 interval,
             }) => {
                 if let Some(j) = self.st.borrow_mut().torrents.get_mut(&info_hash) {
-                    j.interval_ms = (f64::from(interval) * 1000.0).max(LONELY_INTERVAL_MS);
+                    j.interval_ms = (f64::from(interval) * 1000.0).max(MIN_INTERVAL_MS);
                 }
             }
             Some(Incoming::Offer {

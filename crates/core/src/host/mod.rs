@@ -7,7 +7,7 @@ mod glare;
 mod read_cache;
 mod stream_window;
 
-pub use backoff::backoff;
+pub use backoff::{backoff, lonely_wait};
 pub use glare::{settle_glare, Glare};
 pub use read_cache::{Lookup, ReadCache};
 pub use stream_window::StreamWindow;

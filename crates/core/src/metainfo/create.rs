@@ -10,7 +10,7 @@ use crate::util::Sha1Hasher;
 /// Chromium here, 64 MiB as 64 KiB files took 2.75 s of CPU to write and
 /// ran at 34 MB/s, as 256 KiB files 1.1 s and 91 MB/s
 /// (tests/bench/opfs-write.mjs); a 64 MiB download from the native seeder
-/// into OPFS ran at 17–24 MB/s with 64 KiB pieces, 25–30 with 256 KiB.
+/// into OPFS ran at 17–24 MB/s with 64 KiB pieces, 25–31 with 256 KiB.
 const LARGE_PIECE: u64 = 256 << 10;
 
 /// A power-of-two piece length: roughly 1000–2000 pieces, but no more than

@@ -24,7 +24,7 @@ use webrtc::peer_connection::{
 use webrtc::runtime::Runtime;
 
 use super::runtime::{TunedRuntime, UDP_BUFFER};
-use super::window::{chunk_size, WindowFit};
+use super::window::{chunk_size, WindowFit, MIN_WINDOW};
 use super::{Answer, BoxFuture, Channel, PendingOffer, Transport, TransportError};
 
 /// Largest message we send, when the remote accepts it (Chromium: 256 KiB).
@@ -418,7 +418,8 @@ impl WebRtcChannel {
                 let _ = self.dc.set_buffered_amount_low_threshold(low).await;
             }
         }
-        self.window.load(Ordering::Relaxed)
+        // Another writer may read it while the first fit is still sampling.
+        self.window.load(Ordering::Relaxed).max(MIN_WINDOW)
     }
 
     /// The selected candidate pair's latest round trip from the ICE checks.

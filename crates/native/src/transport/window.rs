@@ -5,16 +5,17 @@
 //! short path those bursts overflow Chromium's small UDP receive buffer; each
 //! loss that fast retransmit misses costs a 1 s retransmission timeout.
 //! Measured here (64 MiB raw, native -> Chromium over loopback, 16 KiB
-//! writes): 1 MiB unacknowledged ran at 7–15 MB/s with hundreds of drops and
-//! 2–6 timeouts; 32–48 KiB ran at 40–53 MB/s with none. A long path needs
+//! writes): 1 MiB unacknowledged ran at 7–15 MB/s (or stalled past 120 s)
+//! with hundreds to thousands of drops and 2–6 timeouts; 32–48 KiB ran at
+//! 40–53 MB/s with no timeouts and few or no drops. A long path needs
 //! the opposite (a 50 ms round trip at 32 KiB would be 0.7 MB/s), so the window
 //! scales with the round trip the ICE checks measure.
 
 use std::time::{Duration, Instant};
 
 /// The window on a path with no measurable round trip (loopback, a LAN):
-/// 32 KiB ran raw at 44–53 MB/s here, and BitTorrent into our browser peer
-/// at 33–35 MB/s (48 KiB: 23–33, with drops in one run of three).
+/// 32 KiB ran raw at 43–53 MB/s here, and BitTorrent into our browser peer
+/// at 32–35 MB/s (48 KiB: 23–33, with drops in one run of three).
 pub const MIN_WINDOW: usize = 32 << 10;
 /// The rate the window allows at any round trip up to the cap. The ICE
 /// checks' round trip includes both ends' scheduling (0.7–2.6 ms over
