@@ -3,7 +3,7 @@
 //! Debian tools used for interop checks) and runs every check, native and wasm.
 //! `cargo xtask bench-sim`, `bench-wire` and `bench-native [MiB]` run the benchmarks.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
@@ -35,8 +35,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// The workspace root. Read at run time (`cargo run` sets the variable):
+/// the compile-time value is stale when a target dir has been shared with
+/// another checkout, and xtask would then build and test that one.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    dir.join("../..")
 }
 
 fn cargo() -> Command {
