@@ -2,6 +2,8 @@
 // through createWritable (the page) and through createSyncAccessHandle (a
 // dedicated worker, the only place it exists). Prints MB/s and the
 // browser's CPU seconds. Writes one at a time, or CONCURRENT at once.
+// `oneFile`: the page posts each piece to a worker that keeps one sync
+// access handle open on one big file and writes the piece at its offset.
 //   node bench/opfs-write.mjs [piece KiB] [concurrent]
 import crypto from 'node:crypto';
 import { startStatic, browser, browserCpu, openPage } from '../interop/harness.mjs';
@@ -9,7 +11,7 @@ import { startStatic, browser, browserCpu, openPage } from '../interop/harness.m
 const site = await startStatic({ extra: { '/blank.html': Buffer.from('<!doctype html><script>window.ready = true</script>') } });
 const PIECE = Number(process.argv[2] || 256) * 1024, N = (64 << 20) / PIECE;
 const CONCURRENT = Number(process.argv[3] || 1);
-for (const how of CONCURRENT > 1 ? ['createWritable'] : ['createWritable', 'syncAccessHandle']) {
+for (const how of CONCURRENT > 1 ? ['createWritable'] : ['createWritable', 'syncAccessHandle', 'oneFile']) {
   const tag = `webswarm-opfs-${crypto.randomBytes(4).toString('hex')}`;
   const b = await browser({ tag });
   try {
@@ -32,6 +34,30 @@ for (const how of CONCURRENT > 1 ? ['createWritable'] : ['createWritable', 'sync
           }
         };
         await Promise.all(Array.from({ length: CONCURRENT }, one));
+      } else if (how === 'oneFile') {
+        const src = `let opened;
+        const open = async () => {
+          const root = await navigator.storage.getDirectory();
+          const dir = await root.getDirectoryHandle('bench', { create: true });
+          const fh = await dir.getFileHandle('all', { create: true });
+          return fh.createSyncAccessHandle();
+        };
+        onmessage = async (e) => {
+          const h = await (opened ||= open());
+          if (e.data.done) { h.flush(); h.close(); postMessage('done'); return; }
+          h.write(e.data.buf, { at: e.data.at });
+          postMessage(e.data.at);
+        };`;
+        const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })));
+        let acked = 0, waiter = null;
+        w.onmessage = (e) => { acked++; if (waiter) waiter(); };
+        for (let i = 0; i < N; i++) {
+          // A fresh copy each time, as a piece leaving wasm memory is.
+          const buf = data.slice();
+          w.postMessage({ at: i * PIECE, buf }, [buf.buffer]);
+          while (i - acked > 8) await new Promise((r) => { waiter = r; });
+        }
+        await new Promise((r) => { w.onmessage = (e) => { if (e.data === 'done') r(); }; w.postMessage({ done: true }); });
       } else {
         const src = `onmessage = async (e) => {
           const root = await navigator.storage.getDirectory();

@@ -18,6 +18,7 @@ pub mod rate;
 pub mod rng;
 pub mod types;
 pub mod util;
+pub mod vec_map;
 pub mod webseed;
 pub mod wire;
 

@@ -12,7 +12,9 @@ mod upload;
 mod verify;
 mod webseed;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
+
+use crate::vec_map::{VecMap, VecSet};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -57,18 +59,18 @@ pub struct Torrent {
     info: Option<Info>,
     picker: Option<Picker>,
     metadata: MetadataFetch,
-    peers: BTreeMap<PeerKey, Peer>,
-    webseeds: BTreeMap<PeerKey, Webseed>,
+    peers: VecMap<PeerKey, Peer>,
+    webseeds: VecMap<PeerKey, Webseed>,
     next_key: u64,
     banned: VecDeque<PeerId>,
     rng: Rng,
     out: VecDeque<Output>,
-    dirty: BTreeSet<PeerKey>,
+    dirty: VecSet<PeerKey>,
     next_tick: Time,
     next_rechoke: Time,
     rechoke_round: u32,
     completed: bool,
-    suspects: BTreeMap<u32, SuspectPiece>,
+    suspects: VecMap<u32, SuspectPiece>,
     file_prios: Vec<Priority>,
     uploaded: u64,
     downloaded: u64,
@@ -108,18 +110,18 @@ impl Torrent {
             info: None,
             picker: None,
             metadata: MetadataFetch::default(),
-            peers: BTreeMap::new(),
-            webseeds: BTreeMap::new(),
+            peers: VecMap::new(),
+            webseeds: VecMap::new(),
             next_key: 0,
             banned: VecDeque::new(),
             rng: Rng::new(rng.next_u64()),
             out: VecDeque::new(),
-            dirty: BTreeSet::new(),
+            dirty: VecSet::new(),
             next_tick: now + TICK,
             next_rechoke: now,
             rechoke_round: 0,
             completed: false,
-            suspects: BTreeMap::new(),
+            suspects: VecMap::new(),
             file_prios: Vec::new(),
             uploaded: 0,
             downloaded: 0,

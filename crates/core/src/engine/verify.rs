@@ -89,7 +89,9 @@ impl Torrent {
             piece,
             contributors: ids,
         });
-        let s = self.suspects.entry(piece.get()).or_default();
+        let s = self
+            .suspects
+            .get_or_insert_with(piece.get(), SuspectPiece::default);
         s.failed = std::mem::take(&mut s.current);
         let sole = contributors.len() == 1;
         for k in contributors {

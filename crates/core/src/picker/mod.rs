@@ -4,7 +4,7 @@
 
 mod order;
 
-use std::collections::BTreeMap;
+use crate::vec_map::VecMap;
 
 use crate::bitfield::Bitfield;
 use crate::rng::Rng;
@@ -65,9 +65,9 @@ pub struct Picker {
     availability: Vec<u16>,
     state: Vec<State>,
     order: Order,
-    partials: BTreeMap<u32, Partial>,
+    partials: VecMap<u32, Partial>,
     /// Contributors of pieces being verified, for blame if the hash fails.
-    verifying: BTreeMap<u32, Vec<PeerKey>>,
+    verifying: VecMap<u32, Vec<PeerKey>>,
     deadlines: Vec<(Time, u32)>,
     sequential: bool,
     avail_cap: u16,
@@ -96,8 +96,8 @@ impl Picker {
             availability: vec![0; n as usize],
             state,
             order: Order::new(initial, levels),
-            partials: BTreeMap::new(),
-            verifying: BTreeMap::new(),
+            partials: VecMap::new(),
+            verifying: VecMap::new(),
             deadlines: Vec::new(),
             sequential: false,
             avail_cap,
@@ -273,7 +273,7 @@ impl Picker {
             self.state[p as usize] = State::Partial;
             self.relevel(p);
         }
-        self.partials.entry(p).or_insert_with(|| {
+        self.partials.get_or_insert_with(p, || {
             // Pieces reaching here are valid indices of this layout.
             let n = layout.blocks_in(layout.piece(p).expect("picker pieces are in range"));
             Partial {

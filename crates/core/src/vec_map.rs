@@ -1,0 +1,206 @@
+//! Ordered maps and sets kept as one sorted `Vec`.
+//!
+//! The engine's maps (peers, webseeds, partial pieces, suspects) hold tens of
+//! entries, and iteration order must be deterministic for the simulator. A
+//! `BTreeMap` gives that too, but every key/value pair instantiates its node
+//! code again: in the browser wasm its instantiations came to 39 KB of 375 KB.
+//! A sorted `Vec` costs a binary search and a `memmove` per insert or remove,
+//! which at these sizes is cheaper than a B-tree's node walk anyway.
+
+/// A map ordered by key: the subset of `BTreeMap`'s API the engine uses.
+#[derive(Debug, Clone)]
+pub struct VecMap<K, V> {
+    entries: Vec<(K, V)>,
+}
+
+impl<K, V> Default for VecMap<K, V> {
+    fn default() -> Self {
+        VecMap {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<K: Ord, V> VecMap<K, V> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn find(&self, key: &K) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| k.cmp(key))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.find(key).ok().map(|i| &self.entries[i].1)
+    }
+
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.find(key).ok().map(|i| &mut self.entries[i].1)
+    }
+
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.find(key).is_ok()
+    }
+
+    /// Inserts or replaces; returns the value replaced.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.find(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Err(i) => {
+                self.entries.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.find(key).ok().map(|i| self.entries.remove(i).1)
+    }
+
+    /// The value for `key`, inserting `make()` first if there is none.
+    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        let i = match self.find(&key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.entries.insert(i, (key, make()));
+                i
+            }
+        };
+        &mut self.entries[i].1
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+}
+
+/// A set ordered by value, with the same trade-off as [`VecMap`].
+#[derive(Debug, Clone)]
+pub struct VecSet<K> {
+    items: Vec<K>,
+}
+
+impl<K> Default for VecSet<K> {
+    fn default() -> Self {
+        VecSet { items: Vec::new() }
+    }
+}
+
+impl<K: Ord> VecSet<K> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Returns whether `key` was new.
+    pub fn insert(&mut self, key: K) -> bool {
+        match self.items.binary_search(&key) {
+            Ok(_) => false,
+            Err(i) => {
+                self.items.insert(i, key);
+                true
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: &K) -> bool {
+        match self.items.binary_search(key) {
+            Ok(i) => {
+                self.items.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+impl<K> IntoIterator for VecSet<K> {
+    type Item = K;
+    type IntoIter = std::vec::IntoIter<K>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn map_keeps_keys_sorted_and_unique() {
+        let mut m = VecMap::new();
+        for k in [5, 1, 9, 3, 1] {
+            m.insert(k, k * 10);
+        }
+        assert_eq!(m.keys().copied().collect::<Vec<_>>(), vec![1, 3, 5, 9]);
+        assert_eq!(m.insert(3, 31), Some(30));
+        assert_eq!(m.get(&3), Some(&31));
+        assert_eq!(m.remove(&5), Some(50));
+        assert_eq!(m.remove(&5), None);
+        assert!(!m.contains_key(&5));
+        *m.get_or_insert_with(4, || 0) += 7;
+        *m.get_or_insert_with(4, || 100) += 1;
+        assert_eq!(
+            m.iter().map(|(&k, &v)| (k, v)).collect::<Vec<_>>(),
+            vec![(1, 10), (3, 31), (4, 8), (9, 90)]
+        );
+        assert_eq!(m.len(), 4);
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    proptest::proptest! {
+        /// Any sequence of inserts and removes leaves the same contents, in
+        /// the same order, as a BTreeMap given the same sequence.
+        #[test]
+        fn map_matches_btreemap(ops in proptest::collection::vec((proptest::bool::ANY, 0u8..32, 0u32..1000), 0..200)) {
+            let mut ours = VecMap::new();
+            let mut reference = std::collections::BTreeMap::new();
+            for (insert, k, v) in ops {
+                if insert {
+                    proptest::prop_assert_eq!(ours.insert(k, v), reference.insert(k, v));
+                } else {
+                    proptest::prop_assert_eq!(ours.remove(&k), reference.remove(&k));
+                }
+            }
+            let a: Vec<_> = ours.iter().map(|(&k, &v)| (k, v)).collect();
+            let b: Vec<_> = reference.into_iter().collect();
+            proptest::prop_assert_eq!(a, b);
+        }
+
+        #[test]
+        fn set_matches_btreeset(ops in proptest::collection::vec((proptest::bool::ANY, 0u8..32), 0..200)) {
+            let mut ours = VecSet::new();
+            let mut reference = std::collections::BTreeSet::new();
+            for (insert, k) in ops {
+                if insert {
+                    proptest::prop_assert_eq!(ours.insert(k), reference.insert(k));
+                } else {
+                    proptest::prop_assert_eq!(ours.remove(&k), reference.remove(&k));
+                }
+            }
+            let a: Vec<_> = ours.into_iter().collect();
+            let b: Vec<_> = reference.into_iter().collect();
+            proptest::prop_assert_eq!(a, b);
+        }
+    }
+}
