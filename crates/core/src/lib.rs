@@ -16,6 +16,7 @@ pub mod metainfo;
 pub mod picker;
 pub mod rate;
 pub mod rng;
+pub mod sort;
 pub mod types;
 pub mod util;
 pub mod vec_map;

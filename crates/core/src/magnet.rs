@@ -136,7 +136,7 @@ fn parse_select(v: &str) -> Result<Vec<u32>, MagnetError> {
         }
         out.extend(a..=b);
     }
-    out.sort_unstable();
+    crate::sort::sort_by_key(&mut out, |&i| i);
     out.dedup();
     Ok(out)
 }

@@ -8,7 +8,7 @@
 //! which at these sizes is cheaper than a B-tree's node walk anyway.
 
 /// A map ordered by key: the subset of `BTreeMap`'s API the engine uses.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VecMap<K, V> {
     entries: Vec<(K, V)>,
 }
@@ -91,6 +91,26 @@ impl<K: Ord, V> VecMap<K, V> {
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
         self.entries.iter_mut().map(|(_, v)| v)
+    }
+}
+
+/// Later entries replace earlier ones with the same key, as in `BTreeMap`.
+/// Sorted input (a parsed bencode dictionary) appends at the end each time.
+impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut map = VecMap::new();
+        for (k, v) in iter {
+            map.insert(k, v);
+        }
+        map
+    }
+}
+
+impl<'a, K, V> IntoIterator for &'a VecMap<K, V> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter().map(|(k, v)| (k, v))
     }
 }
 

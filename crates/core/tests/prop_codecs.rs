@@ -21,7 +21,7 @@ fn value() -> impl Strategy<Value = OwnedValue> {
                 inner,
                 0..8
             )
-            .prop_map(OwnedValue::Dict),
+            .prop_map(|m| OwnedValue::Dict(m.into_iter().collect())),
         ]
     })
 }

@@ -1,6 +1,5 @@
-use std::collections::BTreeMap;
-
 use super::Value;
+use crate::vec_map::VecMap;
 
 /// An owned bencode value; dictionaries are kept sorted as BEP 3 requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -8,7 +7,7 @@ pub enum OwnedValue {
     Int(i64),
     Bytes(Vec<u8>),
     List(Vec<OwnedValue>),
-    Dict(BTreeMap<Vec<u8>, OwnedValue>),
+    Dict(VecMap<Vec<u8>, OwnedValue>),
 }
 
 impl OwnedValue {

@@ -35,10 +35,11 @@ pub fn rechoke(
     rng: &mut Rng,
 ) -> Decision {
     let mut interested: Vec<&Candidate> = candidates.iter().filter(|c| c.interested).collect();
-    // Stable order for equal rates comes from a shuffle, not from key order,
-    // so that no peer is systematically favoured when nobody has a rate yet.
+    // Equal rates go in shuffled order, not key order, so that no peer is
+    // systematically favoured when nobody has a rate yet. (The sort is not
+    // stable, but a fixed reordering of a uniform shuffle is still uniform.)
     rng.shuffle(&mut interested);
-    interested.sort_by(|a, b| b.rate.total_cmp(&a.rate));
+    crate::sort::sort_by(&mut interested, |a, b| a.rate.total_cmp(&b.rate).is_gt());
     let regular: Vec<PeerKey> = interested
         .iter()
         .filter(|c| rotate || !c.optimistic)

@@ -140,8 +140,10 @@ impl Torrent {
             .filter(|(_, p)| p.am_choking && p.peer_interested && p.remote.is_some())
             .map(|(&k, p)| (recently_idle(p), k))
             .collect();
+        // Ties go in shuffled order: the sort is not stable, but a fixed
+        // reordering of a uniform shuffle is still uniform.
         self.rng.shuffle(&mut waiting);
-        waiting.sort_by_key(|&(idle, _)| idle);
+        crate::sort::sort_by_key(&mut waiting, |&(idle, _)| idle);
         for (_, k) in waiting.into_iter().take(free) {
             self.set_choking(now, k, false);
         }

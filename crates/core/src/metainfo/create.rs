@@ -1,9 +1,8 @@
-use std::collections::BTreeMap;
-
 use super::{Metainfo, MetainfoError};
 use crate::bencode::{encode, OwnedValue};
 use crate::types::BLOCK_SIZE;
 use crate::util::Sha1Hasher;
+use crate::vec_map::VecMap;
 
 /// Pieces this long keep the piece count of a big torrent low. Every piece
 /// costs a browser peer a hash call, an event and an OPFS file: measured in
@@ -129,7 +128,7 @@ impl TorrentCreator {
         if self.current_len > 0 {
             self.flush_piece();
         }
-        let mut info = BTreeMap::new();
+        let mut info = VecMap::new();
         info.insert(b"name".to_vec(), OwnedValue::bytes(&self.name));
         info.insert(
             b"piece length".to_vec(),
@@ -157,7 +156,7 @@ impl TorrentCreator {
         } else {
             info.insert(b"length".to_vec(), OwnedValue::Int(self.files[0].1 as i64));
         }
-        let mut root = BTreeMap::new();
+        let mut root = VecMap::new();
         root.insert(b"info".to_vec(), OwnedValue::Dict(info));
         if let Some(first) = self.trackers.first().and_then(|t| t.first()) {
             root.insert(b"announce".to_vec(), OwnedValue::bytes(first));

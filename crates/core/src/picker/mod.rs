@@ -162,7 +162,7 @@ impl Picker {
 
     /// Replaces the streaming deadlines: these pieces are picked first, earliest deadline first.
     pub fn set_deadlines(&mut self, mut d: Vec<(Time, PieceIndex)>) {
-        d.sort();
+        crate::sort::sort_by_key(&mut d, |&(t, p)| (t, p.get()));
         self.deadlines = d.into_iter().map(|(t, p)| (t, p.get())).collect();
     }
 
