@@ -3,11 +3,12 @@
 //! across every torrent of the page.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use futures_channel::oneshot;
 use js_sys::Uint8Array;
 use wasm_bindgen_futures::JsFuture;
+use webswarm_core::vec_map::VecMap;
 use webswarm_core::webseed::RangeRequest;
 
 use crate::error::{js_message, WebError};
@@ -17,10 +18,10 @@ use crate::http::fetch_range;
 const PER_HOST: usize = 4;
 
 /// Per host: requests in flight, and the ones waiting for a turn.
-type Hosts = HashMap<String, (usize, VecDeque<oneshot::Sender<()>>)>;
+type Hosts = VecMap<String, (usize, VecDeque<oneshot::Sender<()>>)>;
 
 thread_local! {
-    static HOSTS: RefCell<Hosts> = RefCell::new(HashMap::new());
+    static HOSTS: RefCell<Hosts> = RefCell::new(VecMap::new());
 }
 
 /// A turn to talk to one host; dropping it lets the next waiter go.
@@ -31,7 +32,7 @@ impl Turn {
         let host = url.split('/').take(3).collect::<Vec<_>>().join("/");
         let wait = HOSTS.with(|h| {
             let mut h = h.borrow_mut();
-            let e = h.entry(host.clone()).or_default();
+            let e = h.get_or_insert_with(host.clone(), Default::default);
             if e.0 < PER_HOST {
                 e.0 += 1;
                 None

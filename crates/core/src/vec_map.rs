@@ -5,7 +5,9 @@
 //! `BTreeMap` gives that too, but every key/value pair instantiates its node
 //! code again: in the browser wasm its instantiations came to 39 KB of 375 KB.
 //! A sorted `Vec` costs a binary search and a `memmove` per insert or remove,
-//! which at these sizes is cheaper than a B-tree's node walk anyway.
+//! which at these sizes is cheaper than a B-tree's node walk anyway. The
+//! browser peer's own maps use it for the same reason (one `HashMap`
+//! instantiation is ~1.5 KB of wasm).
 
 /// A map ordered by key: the subset of `BTreeMap`'s API the engine uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +79,15 @@ impl<K: Ord, V> VecMap<K, V> {
         &mut self.entries[i].1
     }
 
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Keeps the entries for which `keep` returns true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        self.entries.retain_mut(|(k, v)| keep(k, v));
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.entries.iter().map(|(k, v)| (k, v))
     }
@@ -87,6 +98,10 @@ impl<K: Ord, V> VecMap<K, V> {
 
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.entries.iter().map(|(_, v)| v)
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
+        self.entries.iter_mut().map(|(k, v)| (&*k, v))
     }
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
@@ -103,6 +118,14 @@ impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
             map.insert(k, v);
         }
         map
+    }
+}
+
+impl<K, V> IntoIterator for VecMap<K, V> {
+    type Item = (K, V);
+    type IntoIter = std::vec::IntoIter<(K, V)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
     }
 }
 
@@ -185,6 +208,14 @@ mod tests {
             vec![(1, 10), (3, 31), (4, 8), (9, 90)]
         );
         assert_eq!(m.len(), 4);
+        m.retain(|&k, v| {
+            *v += 1;
+            k != 3
+        });
+        assert_eq!(
+            m.into_iter().collect::<Vec<_>>(),
+            vec![(1, 11), (4, 9), (9, 91)]
+        );
     }
 
     #[cfg(not(target_arch = "wasm32"))]

@@ -92,7 +92,9 @@ impl Client {
 
     /// Stops every torrent and closes the tracker sockets.
     pub fn destroy(&self) {
-        let torrents: Vec<_> = self.shared.torrents.borrow_mut().drain().collect();
+        let torrents: Vec<_> = std::mem::take(&mut *self.shared.torrents.borrow_mut())
+            .into_iter()
+            .collect();
         for (_, h) in torrents {
             Torrent::new(self.shared.clone(), h, None).stop(true);
         }

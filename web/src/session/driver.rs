@@ -4,7 +4,6 @@
 //! to the page, so page code never runs while the torrent is borrowed.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
@@ -13,6 +12,7 @@ use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
 use webswarm_core::engine::{self, Event, Output, Source};
 use webswarm_core::host::{settle_glare, Glare, Lookup, ReadCache, StreamWindow};
+use webswarm_core::vec_map::VecMap;
 use webswarm_core::{BlockRef, Info, InfoHash, PeerId, PeerKey, PieceIndex, Time};
 
 use super::events::{deliver, EventSink};
@@ -54,15 +54,15 @@ pub struct Driver {
     pub trackers: Vec<String>,
     storage_kind: StorageKind,
     storage: Option<Storage>,
-    peers: HashMap<PeerKey, Link>,
+    peers: VecMap<PeerKey, Link>,
     /// Open connections by the remote's tracker id, and whether we offered.
-    by_id: HashMap<PeerId, (PeerKey, bool)>,
+    by_id: VecMap<PeerId, (PeerKey, bool)>,
     /// Pieces being received, in JS buffers until verified.
-    assembling: HashMap<PieceIndex, Uint8Array>,
+    assembling: VecMap<PieceIndex, Uint8Array>,
     cache: ReadCache,
     timer: Option<platform::Timer>,
     pub events: EventSink,
-    piece_waiters: HashMap<PieceIndex, Vec<oneshot::Sender<()>>>,
+    piece_waiters: VecMap<PieceIndex, Vec<oneshot::Sender<()>>>,
     info_waiters: Vec<oneshot::Sender<()>>,
     have_saving: bool,
     have_dirty: bool,
@@ -73,7 +73,7 @@ pub struct Driver {
     error: Option<String>,
     banned: u32,
     /// Webseed base URLs by the engine's key for them.
-    webseeds: HashMap<PeerKey, String>,
+    webseeds: VecMap<PeerKey, String>,
     stream_window: StreamWindow,
 }
 
@@ -138,13 +138,13 @@ impl Driver {
                 trackers: s.trackers,
                 storage_kind: s.storage_kind,
                 storage: s.storage,
-                peers: HashMap::new(),
-                by_id: HashMap::new(),
-                assembling: HashMap::new(),
+                peers: VecMap::new(),
+                by_id: VecMap::new(),
+                assembling: VecMap::new(),
                 cache: ReadCache::new(READ_CACHE_BYTES),
                 timer: Some(timer),
                 events: EventSink::default(),
-                piece_waiters: HashMap::new(),
+                piece_waiters: VecMap::new(),
                 info_waiters: Vec::new(),
                 have_saving: false,
                 have_dirty: false,
@@ -355,7 +355,9 @@ impl Driver {
         if self.engine.have().is_some_and(|h| h.get(piece.get())) {
             let _ = tx.send(());
         } else if !self.destroyed {
-            self.piece_waiters.entry(piece).or_default().push(tx);
+            self.piece_waiters
+                .get_or_insert_with(piece, Default::default)
+                .push(tx);
         }
         rx
     }
@@ -393,7 +395,7 @@ impl Driver {
     /// about a peer going over its high-water mark.
     fn flush_all(&mut self) -> bool {
         let mut blocked = Vec::new();
-        for (key, link) in &mut self.peers {
+        for (key, link) in self.peers.iter_mut() {
             if !link.out.is_empty() && !link.flush() {
                 blocked.push(*key);
             }
@@ -511,8 +513,7 @@ impl Driver {
         let size = info.layout.piece_size(block.piece);
         let buf = self
             .assembling
-            .entry(block.piece)
-            .or_insert_with(|| Uint8Array::new_with_length(size));
+            .get_or_insert_with(block.piece, || Uint8Array::new_with_length(size));
         let end = block.offset + data.len() as u32;
         if end <= size {
             buf.subarray(block.offset, end).copy_from(data);

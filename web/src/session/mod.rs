@@ -5,9 +5,9 @@ pub mod driver;
 mod events;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
+use webswarm_core::vec_map::VecMap;
 use webswarm_core::{engine, InfoHash};
 
 pub use driver::{Driver, Handle};
@@ -31,8 +31,8 @@ pub struct SessionConfig {
 pub struct Shared {
     pub cfg: SessionConfig,
     connections: Cell<usize>,
-    pub torrents: RefCell<HashMap<InfoHash, Handle>>,
-    pub trackers: RefCell<HashMap<String, Rc<Tracker>>>,
+    pub torrents: RefCell<VecMap<InfoHash, Handle>>,
+    pub trackers: RefCell<VecMap<String, Rc<Tracker>>>,
 }
 
 impl Shared {
@@ -69,8 +69,7 @@ impl Shared {
     pub fn tracker(self: &Rc<Self>, url: &str) -> Rc<Tracker> {
         let mut trackers = self.trackers.borrow_mut();
         trackers
-            .entry(url.to_owned())
-            .or_insert_with(|| Tracker::start(url, Rc::downgrade(self)))
+            .get_or_insert_with(url.to_owned(), || Tracker::start(url, Rc::downgrade(self)))
             .clone()
     }
 }

@@ -4,7 +4,6 @@
 //! tracker relays, and reconnects with backoff and jitter.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, WebSocket};
 use webswarm_core::host::{backoff, lonely_wait};
+use webswarm_core::vec_map::VecMap;
 use webswarm_core::{InfoHash, PeerId};
 use webswarm_tracker_proto::{AnnounceEvent, OfferId};
 
@@ -61,8 +61,8 @@ struct State {
     socket: Option<Socket>,
     failures: u32,
     reconnect_at: f64,
-    torrents: HashMap<InfoHash, Joined>,
-    offers: HashMap<OfferId, PendingOffer>,
+    torrents: VecMap<InfoHash, Joined>,
+    offers: VecMap<OfferId, PendingOffer>,
     last_error: Option<String>,
 }
 

@@ -3,9 +3,10 @@
 //! storage read and a round trip per block (in the native peer, perf showed
 //! worker-thread wake-ups as the seeder's largest cost with per-block reads).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::types::{BlockRef, PeerKey, PieceIndex};
+use crate::vec_map::VecMap;
 use bytes::Bytes;
 
 pub struct ReadCache {
@@ -14,7 +15,7 @@ pub struct ReadCache {
     /// Bytes of whole pieces kept (at least one piece is, whatever its size).
     capacity: usize,
     /// Blocks waiting for a piece read in flight.
-    waiting: HashMap<PieceIndex, Vec<(PeerKey, BlockRef)>>,
+    waiting: VecMap<PieceIndex, Vec<(PeerKey, BlockRef)>>,
 }
 
 /// What to do with a block request.
@@ -33,7 +34,7 @@ impl ReadCache {
             pieces: VecDeque::new(),
             bytes: 0,
             capacity,
-            waiting: HashMap::new(),
+            waiting: VecMap::new(),
         }
     }
 
@@ -44,7 +45,9 @@ impl ReadCache {
                 return Lookup::Hit(data.slice(start..end));
             }
         }
-        let waiting = self.waiting.entry(block.piece).or_default();
+        let waiting = self
+            .waiting
+            .get_or_insert_with(block.piece, Default::default);
         waiting.push((peer, block));
         if waiting.len() == 1 {
             Lookup::Miss
