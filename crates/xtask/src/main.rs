@@ -242,7 +242,7 @@ const WASM_CRATES: [&str; 2] = ["webswarm-core", "webswarm-tracker-proto"];
 const BROWSER_CRATE: &str = "webswarm-web";
 /// The browser package (wasm + JS, gzipped) may not grow past this. It is a
 /// guard against regressions, not the goal: the budget is 64 KB.
-const WEB_GZ_CEILING: u64 = 200_000;
+const WEB_GZ_CEILING: u64 = 145_000;
 
 fn test() -> Result {
     let started = Instant::now();
