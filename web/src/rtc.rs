@@ -2,7 +2,7 @@
 //! WebTorrent does it: a complete SDP per offer and answer (no trickle),
 //! gathered within a bounded wait.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::{Array, ArrayBuffer, Uint8Array};
@@ -28,11 +28,36 @@ export function gatherDone(pc, ms) {
     });
   });
 }
+// A message event with no listener is lost, and the remote's first message
+// (its handshake) can arrive before Rust attaches its handler a few tasks
+// later; on the offering side even before `setRemoteDescription`'s promise
+// has been seen to resolve. The decoder then saw a stream without a handshake
+// and closed the connection: 1 first browser <-> browser connection in 4 to
+// 12. Messages are kept from the channel's creation and handed over on attach.
+const early = new WeakMap();
+export function keepEarly(ch) {
+  if (early.has(ch)) return;
+  const kept = [];
+  const keep = (e) => kept.push(e.data);
+  ch.addEventListener('message', keep);
+  early.set(ch, () => {
+    ch.removeEventListener('message', keep);
+    for (const data of kept) ch.dispatchEvent(new MessageEvent('message', { data }));
+    if (ch.readyState === 'closed') ch.dispatchEvent(new Event('close'));
+  });
+}
+// Runs after the current task's code (no message task can come between), and
+// outside the caller's borrows.
+export function handOverEarly(ch) {
+  const f = early.get(ch);
+  if (f) { early.delete(ch); queueMicrotask(f); }
+}
 export function channelOpen(pc, dc, ms) {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('the connection did not open within ' + ms + ' ms')), ms);
     const ready = (ch) => {
       ch.binaryType = 'arraybuffer';
+      keepEarly(ch);
       if (ch.readyState === 'open') { clearTimeout(t); resolve(ch); return; }
       ch.addEventListener('open', () => { clearTimeout(t); resolve(ch); }, { once: true });
     };
@@ -56,6 +81,10 @@ extern "C" {
         -> js_sys::Promise;
     #[wasm_bindgen(js_name = maxMessageSize)]
     fn max_message_size(pc: &RtcPeerConnection) -> f64;
+    #[wasm_bindgen(js_name = keepEarly)]
+    fn keep_early(dc: &RtcDataChannel);
+    #[wasm_bindgen(js_name = handOverEarly)]
+    fn hand_over_early(dc: &RtcDataChannel);
 }
 
 /// Largest message sent when the remote does not say (RFC 8841's default).
@@ -97,6 +126,7 @@ pub async fn create_offer(cfg: &RtcConfig) -> Result<Offer, WebError> {
     let label = hex(&platform::random_id());
     let dc = pc.create_data_channel(&label);
     dc.set_binary_type(RtcDataChannelType::Arraybuffer);
+    keep_early(&dc);
     let offer = JsFuture::from(pc.create_offer()).await.map_err(rtc_err)?;
     let init: RtcSessionDescriptionInit = offer.unchecked_into();
     JsFuture::from(pc.set_local_description(&init))
@@ -178,7 +208,11 @@ pub struct PendingAnswer {
 impl PendingAnswer {
     pub async fn connected(self) -> Result<Channel, WebError> {
         match JsFuture::from(self.open).await {
-            Ok(dc) => Ok(Channel::new(self.pc, dc.unchecked_into())),
+            Ok(dc) => {
+                let ch = Channel::new(self.pc, dc.unchecked_into());
+                *ch.held.borrow_mut() = Some(Vec::new());
+                Ok(ch)
+            }
             Err(e) => {
                 self.pc.close();
                 Err(rtc_err(e))
@@ -219,6 +253,13 @@ pub struct Channel {
     max_message: usize,
     handlers: Option<Handlers>,
     closed: Rc<Cell<bool>>,
+    /// On the answering side, what we send before the remote's first message
+    /// arrives. Chromium's offering side drops data that reaches it before it
+    /// has taken our DCEP ACK (its channel is not open yet): our handshake,
+    /// sent at once, was lost in 1 first connection of 25 to 50, and the
+    /// offerer closed the stream that began without it. The offerer sends
+    /// only once open, so its first message proves our data will be taken.
+    held: Rc<RefCell<Option<Vec<u8>>>>,
 }
 
 struct Handlers {
@@ -242,6 +283,7 @@ impl Channel {
             max_message,
             handlers: None,
             closed: Rc::default(),
+            held: Rc::default(),
         }
     }
 
@@ -253,7 +295,11 @@ impl Channel {
             on_writable,
         } = ev;
         let closed = self.closed.clone();
+        let (held, dc, max_message) = (self.held.clone(), self.dc.clone(), self.max_message);
         let message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            if let Some(bytes) = held.take() {
+                send_chunks(&dc, max_message, &bytes);
+            }
             if let Ok(buf) = e.data().dyn_into::<ArrayBuffer>() {
                 on_data(Uint8Array::new(&buf).to_vec());
             } else if let Some(s) = e.data().as_string() {
@@ -278,6 +324,7 @@ impl Channel {
             _close: close,
             _low: low,
         });
+        hand_over_early(&self.dc);
     }
 
     /// The largest message the remote takes.
@@ -288,13 +335,23 @@ impl Channel {
     /// Queues bytes; returns `false` when the send buffer is now above its
     /// high-water mark (the caller stops reading blocks for this peer).
     pub fn send(&self, data: &[u8]) -> bool {
-        for chunk in data.chunks(self.max_message) {
-            if self.dc.send_with_u8_array(chunk).is_err() {
-                return false;
-            }
+        if let Some(held) = self.held.borrow_mut().as_mut() {
+            held.extend_from_slice(data);
+            return held.len() as u32 <= HIGH_WATER;
         }
-        self.dc.buffered_amount() <= HIGH_WATER
+        send_chunks(&self.dc, self.max_message, data)
     }
+}
+
+/// Sends `data` in messages of at most `max_message` bytes; `false` when the
+/// send buffer is above its high-water mark (or the channel refused).
+fn send_chunks(dc: &RtcDataChannel, max_message: usize, data: &[u8]) -> bool {
+    for chunk in data.chunks(max_message) {
+        if dc.send_with_u8_array(chunk).is_err() {
+            return false;
+        }
+    }
+    dc.buffered_amount() <= HIGH_WATER
 }
 
 impl Drop for Channel {
