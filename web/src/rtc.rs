@@ -369,3 +369,85 @@ impl Drop for Channel {
         }
     }
 }
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use wasm_bindgen_test::*;
+
+    use super::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    fn config() -> RtcConfig {
+        RtcConfig {
+            ice_servers: Array::new(),
+            gather_timeout_ms: 3000,
+            connect_timeout_ms: 10_000,
+        }
+    }
+
+    /// An offering and an answering channel of one page, connected.
+    async fn pair() -> (Channel, Channel) {
+        let cfg = config();
+        let offer = create_offer(&cfg).await.expect("offer");
+        let (sdp, pending) = answer_offer(&cfg, &offer.sdp).await.expect("answer");
+        // The answering side opens on its own (JS drives it): one at a time.
+        let offering = offer.connect(&sdp, &cfg).await.expect("offer side opens");
+        let answering = pending.connected().await.expect("answer side opens");
+        (offering, answering)
+    }
+
+    /// Attaches handlers that collect what arrives.
+    fn collect(ch: &mut Channel) -> Rc<RefCell<Vec<u8>>> {
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let sink = got.clone();
+        ch.attach(ChannelEvents {
+            on_data: Box::new(move |d| sink.borrow_mut().extend_from_slice(&d)),
+            on_close: Box::new(|| {}),
+            on_writable: Box::new(|| {}),
+        });
+        got
+    }
+
+    async fn wait_for(got: &Rc<RefCell<Vec<u8>>>, want: &[u8]) {
+        for _ in 0..200 {
+            if got.borrow().as_slice() == want {
+                return;
+            }
+            crate::platform::sleep(10.0).await;
+        }
+        panic!("expected {want:?}, got {:?}", got.borrow());
+    }
+
+    #[wasm_bindgen_test]
+    async fn the_answering_side_sends_nothing_until_the_offerer_has_spoken() {
+        let (mut offering, mut answering) = pair().await;
+        let at_offerer = collect(&mut offering);
+        let at_answerer = collect(&mut answering);
+        answering.send(b"answerer first");
+        crate::platform::sleep(300.0).await;
+        assert!(
+            at_offerer.borrow().is_empty(),
+            "held until the offerer spoke"
+        );
+        offering.send(b"hello");
+        wait_for(&at_answerer, b"hello").await;
+        wait_for(&at_offerer, b"answerer first").await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn messages_that_arrive_before_the_handler_are_kept() {
+        let (mut offering, mut answering) = pair().await;
+        let at_answerer = collect(&mut answering);
+        offering.send(b"hello");
+        wait_for(&at_answerer, b"hello").await;
+        answering.send(b"reply");
+        // The reply reaches the offering side while nothing listens there.
+        crate::platform::sleep(300.0).await;
+        let at_offerer = collect(&mut offering);
+        wait_for(&at_offerer, b"reply").await;
+    }
+}
