@@ -32,8 +32,9 @@ export function gatherDone(pc, ms) {
 // (its handshake) can arrive before Rust attaches its handler a few tasks
 // later; on the offering side even before `setRemoteDescription`'s promise
 // has been seen to resolve. The decoder then saw a stream without a handshake
-// and closed the connection: 1 first browser <-> browser connection in 4 to
-// 12. Messages are kept from the channel's creation and handed over on attach.
+// and closed the connection: 2 to 7 of 25 first browser <-> browser
+// connections. Messages are kept from the channel's creation and handed over
+// on attach.
 const early = new WeakMap();
 export function keepEarly(ch) {
   if (early.has(ch)) return;
@@ -256,8 +257,8 @@ pub struct Channel {
     /// On the answering side, what we send before the remote's first message
     /// arrives. Chromium's offering side drops data that reaches it before it
     /// has taken our DCEP ACK (its channel is not open yet): our handshake,
-    /// sent at once, was lost in 1 first connection of 25 to 50, and the
-    /// offerer closed the stream that began without it. The offerer sends
+    /// sent at once, was lost in 1 of 40 and 1 of 50 first connections, and
+    /// the offerer closed the stream that began without it. The offerer sends
     /// only once open, so its first message proves our data will be taken.
     held: Rc<RefCell<Option<Vec<u8>>>>,
 }
@@ -337,7 +338,7 @@ impl Channel {
     pub fn send(&self, data: &[u8]) -> bool {
         if let Some(held) = self.held.borrow_mut().as_mut() {
             held.extend_from_slice(data);
-            return held.len() as u32 <= HIGH_WATER;
+            return held.len() <= HIGH_WATER as usize;
         }
         send_chunks(&self.dc, self.max_message, data)
     }
