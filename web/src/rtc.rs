@@ -124,7 +124,7 @@ pub struct Offer {
 
 pub async fn create_offer(cfg: &RtcConfig) -> Result<Offer, WebError> {
     let pc = cfg.new_pc()?;
-    let label = hex(&platform::random_id());
+    let label = webswarm_core::util::hex_encode(&platform::random_id());
     let dc = pc.create_data_channel(&label);
     dc.set_binary_type(RtcDataChannelType::Arraybuffer);
     keep_early(&dc);
@@ -229,10 +229,6 @@ async fn gathered_sdp(pc: &RtcPeerConnection, timeout_ms: u32) -> Result<String,
         .ok_or_else(|| WebError::Rtc("no local description after gathering".into()))?;
     // WebTorrent strips this line: the SDP already holds every candidate.
     Ok(desc.sdp().replace("a=ice-options:trickle\r\n", ""))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// What a channel reports to its owner.
