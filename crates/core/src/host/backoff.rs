@@ -12,8 +12,8 @@ pub fn backoff(failures: u32, max: Duration, random: u64) -> Duration {
 
 /// How long a downloader with no peers waits before announcing again (with
 /// fresh offers) after `retries` such announces in a row: 2 s, 4 s, then
-/// 8 s. A first connection that fails (about 1 in 6 browser <-> browser
-/// downloads here) then costs seconds, not the tracker's interval.
+/// 8 s. A first connection that fails (the remote left, its answer or a
+/// handshake was lost) then costs seconds, not the tracker's interval.
 pub fn lonely_wait(retries: u32) -> Duration {
     Duration::from_secs(2u64 << retries.min(2))
 }
