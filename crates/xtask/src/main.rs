@@ -157,8 +157,9 @@ fn setup_web() -> Result {
     if !missing.is_empty() {
         apt_install(&missing)?;
     }
-    // binaryen's wasm-opt for the browser package (Debian's breaks wasm-bindgen output).
-    run("npm ci (binaryen)", {
+    // binaryen's wasm-opt for the browser package (Debian's breaks wasm-bindgen
+    // output) and terser for its generated JS.
+    run("npm ci (binaryen, terser)", {
         let mut c = Command::new("npm");
         c.args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
             .current_dir(root());
@@ -242,7 +243,7 @@ const WASM_CRATES: [&str; 2] = ["webswarm-core", "webswarm-tracker-proto"];
 const BROWSER_CRATE: &str = "webswarm-web";
 /// The browser package (wasm + JS, gzipped) may not grow past this. It is a
 /// guard against regressions, not the goal: the budget is 64 KB.
-const WEB_GZ_CEILING: u64 = 145_000;
+const WEB_GZ_CEILING: u64 = 140_000;
 
 fn test() -> Result {
     let started = Instant::now();
@@ -369,6 +370,9 @@ fn build_web(dev: bool) -> Result<WebSizes> {
     let wasm = dist.join("webswarm_web_bg.wasm");
     if !dev {
         wasm_opt(&wasm)?;
+        let mut generated = vec![dist.join("webswarm_web.js")];
+        generated.extend(walk(&dist.join("snippets")));
+        minify_js(&generated)?;
     }
     for f in [
         "index.js",
@@ -405,6 +409,22 @@ fn build_web(dev: bool) -> Result<WebSizes> {
         sizes.wasm_gz + sizes.js_gz
     );
     Ok(sizes)
+}
+
+/// Minifies wasm-bindgen's generated JS in place (its glue and inline
+/// snippets: -4 KB of the package's 15.5 KB gzipped JS). Our hand-written
+/// modules stay readable.
+fn minify_js(files: &[PathBuf]) -> Result {
+    for f in files {
+        run("terser (generated JS)", {
+            let mut c = Command::new(root().join("node_modules/.bin/terser"));
+            c.arg(f)
+                .args(["--module", "--compress", "--mangle", "-o"])
+                .arg(f);
+            c
+        })?;
+    }
+    Ok(())
 }
 
 fn wasm_opt(wasm: &std::path::Path) -> Result {
