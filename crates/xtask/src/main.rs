@@ -129,7 +129,7 @@ fn apt_install(packages: &[&str]) -> Result {
 
 /// Installs everything the tests need; skips what is already there.
 /// What building the browser package needs: the wasm32 target,
-/// wasm-bindgen-cli at the Cargo.lock version, Node and npm's binaryen.
+/// wasm-bindgen-cli at the Cargo.lock version, Node, and npm's binaryen and terser.
 fn setup_web() -> Result {
     let targets = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
     if !targets.lines().any(|t| t == "wasm32-unknown-unknown") {
