@@ -154,7 +154,7 @@ impl Offer {
         match JsFuture::from(open).await {
             Ok(_) => {
                 self.handed_off.set(true);
-                Ok(Channel::new(self.pc.clone(), self.dc.clone()))
+                Ok(Channel::new(self.pc.clone(), self.dc.clone(), false))
             }
             Err(e) => Err(rtc_err(e)),
         }
@@ -209,11 +209,7 @@ pub struct PendingAnswer {
 impl PendingAnswer {
     pub async fn connected(self) -> Result<Channel, WebError> {
         match JsFuture::from(self.open).await {
-            Ok(dc) => {
-                let ch = Channel::new(self.pc, dc.unchecked_into());
-                *ch.held.borrow_mut() = Some(Vec::new());
-                Ok(ch)
-            }
+            Ok(dc) => Ok(Channel::new(self.pc, dc.unchecked_into(), true)),
             Err(e) => {
                 self.pc.close();
                 Err(rtc_err(e))
@@ -266,7 +262,8 @@ struct Handlers {
 }
 
 impl Channel {
-    fn new(pc: RtcPeerConnection, dc: RtcDataChannel) -> Self {
+    /// `answering`: we answered the remote's offer (see `held`).
+    fn new(pc: RtcPeerConnection, dc: RtcDataChannel, answering: bool) -> Self {
         let remote_max = max_message_size(&pc) as usize;
         let max_message = if remote_max == 0 {
             DEFAULT_MAX_MESSAGE
@@ -280,7 +277,7 @@ impl Channel {
             max_message,
             handlers: None,
             closed: Rc::default(),
-            held: Rc::default(),
+            held: Rc::new(RefCell::new(answering.then(Vec::new))),
         }
     }
 

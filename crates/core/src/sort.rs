@@ -1,10 +1,11 @@
 //! One small in-place heapsort for the few lists the engine sorts.
 //!
 //! `slice::sort*` is fast but large: each call site instantiates a quicksort,
-//! a drift/merge sort and small-sort networks for its element type, 2–6 KB
-//! of wasm each, 22 KB of the browser peer in all. The lists sorted here are
-//! peers, deadlines, dictionary keys and file lists: O(n log n) matters (a
-//! hostile magnet link may select 100 000 files), speed beyond that does not.
+//! a drift/merge sort and small-sort networks for its element type, up to
+//! ~4 KB of wasm each, 22 KB of the browser peer in all (twiggy). The lists
+//! sorted here are peers, deadlines, dictionary keys and file lists:
+//! O(n log n) matters (a hostile magnet link may select 100 000 files),
+//! speed beyond that does not.
 //!
 //! Not stable: call sites that care about ties sort by a key that has none.
 

@@ -6,8 +6,9 @@
 //! code again: in the browser wasm its instantiations came to 39 KB of 375 KB.
 //! A sorted `Vec` costs a binary search and a `memmove` per insert or remove,
 //! which at these sizes is cheaper than a B-tree's node walk anyway. The
-//! browser peer's own maps use it for the same reason (one `HashMap`
-//! instantiation is ~1.5 KB of wasm).
+//! browser peer's own maps use it for the same reason: its eleven
+//! `HashMap`s (the read cache's among them) as `VecMap`s took the gzipped
+//! wasm from 128.8 to 119.6 KB.
 
 /// A map ordered by key: the subset of `BTreeMap`'s API the engine uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +90,7 @@ impl<K: Ord, V> VecMap<K, V> {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.entries.iter().map(|(k, v)| (k, v))
+        self.into_iter()
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &K> {

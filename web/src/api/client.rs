@@ -92,9 +92,7 @@ impl Client {
 
     /// Stops every torrent and closes the tracker sockets.
     pub fn destroy(&self) {
-        let torrents: Vec<_> = std::mem::take(&mut *self.shared.torrents.borrow_mut())
-            .into_iter()
-            .collect();
+        let torrents = std::mem::take(&mut *self.shared.torrents.borrow_mut());
         for (_, h) in torrents {
             Torrent::new(self.shared.clone(), h, None).stop(true);
         }
