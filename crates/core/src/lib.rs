@@ -6,6 +6,7 @@
 //! blocks to read or write, pieces to verify. The same code therefore runs
 //! natively, in WebAssembly, and under a fake clock in the swarm simulator.
 
+pub mod backoff;
 pub mod bencode;
 pub mod bitfield;
 pub mod choke;
@@ -17,6 +18,7 @@ pub mod picker;
 pub mod rate;
 pub mod rng;
 pub mod sort;
+pub mod tracker;
 pub mod types;
 pub mod util;
 pub mod vec_map;

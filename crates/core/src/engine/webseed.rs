@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::{Event, Output, Torrent};
 use crate::bitfield::Bitfield;
-use crate::host::backoff;
+use crate::backoff::backoff;
 use crate::picker::Received;
 use crate::rate::RateMeter;
 use crate::types::{BlockRef, PeerKey, PieceIndex, Time, BLOCK_SIZE};

@@ -2,12 +2,10 @@
 //! peers): decisions and caches that need no I/O, kept here so every host
 //! makes them the same way.
 
-mod backoff;
 mod glare;
 mod read_cache;
 mod stream_window;
 
-pub use backoff::{backoff, lonely_wait};
 pub use glare::{settle_glare, Glare};
 pub use read_cache::{Lookup, ReadCache};
 pub use stream_window::StreamWindow;

@@ -1,3 +1,5 @@
+//! Retry waits: reconnect backoff with jitter, and the lonely re-announce.
+
 use std::time::Duration;
 
 /// How long to wait before reconnecting after `failures` failed attempts in a

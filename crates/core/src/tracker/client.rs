@@ -1,0 +1,478 @@
+//! One WebSocket tracker, as every platform talks to it: the socket's
+//! reconnect schedule, each torrent's announce schedule, and the table of
+//! our offers waiting for answers. The platform owns the socket and the
+//! WebRTC objects; this decides when to connect, what to send, which offers
+//! to make, answer, accept or drop.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::backoff::{backoff, lonely_wait};
+use super::messages::{Announce, AnnounceEvent, Answer, Incoming, OfferId};
+use crate::rng::Rng;
+use crate::types::{InfoHash, PeerId, Time};
+use crate::vec_map::VecMap;
+
+/// Announce and socket timings; the defaults are WebTorrent's where it has one.
+#[derive(Clone, Debug)]
+pub struct TrackerConfig {
+    /// Offers sent with each announce (WebTorrent sends 5).
+    pub offers_per_announce: usize,
+    /// Re-announce interval until the tracker names one.
+    pub default_interval: Duration,
+    /// The shortest interval a tracker may set.
+    pub min_interval: Duration,
+    /// An offer nobody answered is dropped after this long.
+    pub offer_ttl: Duration,
+    /// Longest wait between attempts to reach the tracker.
+    pub reconnect_max: Duration,
+    /// A socket not open after this long counts as a failed attempt.
+    pub connect_timeout: Duration,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            offers_per_announce: 5,
+            default_interval: Duration::from_secs(120),
+            min_interval: Duration::from_secs(5),
+            offer_ttl: Duration::from_secs(50),
+            reconnect_max: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the tracker client needs to know of a torrent, refreshed by the
+/// platform with [`TrackerClient::set_status`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TorrentStatus {
+    /// Open connections.
+    pub peers: usize,
+    /// More connections it takes now (0 when full or paused).
+    pub room: usize,
+    /// Bytes still wanted; `None` before a magnet's metadata.
+    pub left: Option<u64>,
+    pub uploaded: u64,
+    pub downloaded: u64,
+    pub complete: bool,
+}
+
+/// Work for the platform, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum TrackerWork {
+    /// Open the socket; answer with `handle_connected` or `handle_disconnected`.
+    Connect,
+    /// Close the socket (it did not open in time); no answer is expected.
+    Disconnect,
+    /// Send this text frame.
+    Send(String),
+    /// Create one WebRTC offer per id and report them together with
+    /// `handle_offers_made` (fewer if the connection budget is spent).
+    MakeOffers { info_hash: InfoHash, ids: Vec<OfferId> },
+    /// Answer a remote offer: report the SDP with `handle_answer_made`, then
+    /// hand the channel, once open, to the torrent (we did not offer).
+    AnswerOffer {
+        info_hash: InfoHash,
+        remote: PeerId,
+        offer_id: OfferId,
+        sdp: String,
+    },
+    /// The remote answered our offer: apply the SDP and hand the channel,
+    /// once open, to the torrent (we offered).
+    AcceptAnswer {
+        info_hash: InfoHash,
+        remote: PeerId,
+        offer_id: OfferId,
+        sdp: String,
+    },
+    /// Close this offer's connection: nobody answered it in time, or the
+    /// socket it was sent on is gone.
+    DropOffer(OfferId),
+}
+
+enum Socket {
+    Down { retry_at: Time },
+    Connecting { deadline: Time },
+    Up,
+}
+
+struct Joined {
+    peer_id: PeerId,
+    status: TorrentStatus,
+    next_announce: Time,
+    last_offers: Time,
+    /// Announces in a row made because it had no peer ([`lonely_wait`]).
+    lonely_retries: u32,
+    interval: Duration,
+    started: bool,
+    completed_sent: bool,
+    /// Offers asked of the platform and not reported yet (since when).
+    making_offers: Option<Time>,
+}
+
+impl Joined {
+    fn lonely(&self) -> bool {
+        self.status.peers == 0 && !self.status.complete
+    }
+
+    fn lonely_due(&self) -> Time {
+        self.last_offers + lonely_wait(self.lonely_retries)
+    }
+
+    fn announce(&self, info_hash: InfoHash, event: Option<AnnounceEvent>) -> Announce {
+        Announce {
+            info_hash,
+            peer_id: self.peer_id,
+            uploaded: self.status.uploaded,
+            downloaded: self.status.downloaded,
+            left: self.status.left,
+            event,
+            offers: Vec::new(),
+        }
+    }
+}
+
+struct Pending {
+    info_hash: InfoHash,
+    expires: Time,
+}
+
+/// One tracker URL, shared by every torrent of a client.
+pub struct TrackerClient {
+    cfg: TrackerConfig,
+    socket: Socket,
+    failures: u32,
+    torrents: VecMap<InfoHash, Joined>,
+    offers: VecMap<OfferId, Pending>,
+    rng: Rng,
+    out: VecDeque<TrackerWork>,
+    last_error: Option<String>,
+}
+
+impl TrackerClient {
+    /// Starts connecting at once. `seed` drives offer ids and reconnect jitter.
+    pub fn new(cfg: TrackerConfig, now: Time, seed: u64) -> Self {
+        let mut t = TrackerClient {
+            cfg,
+            socket: Socket::Down { retry_at: now },
+            failures: 0,
+            torrents: VecMap::new(),
+            offers: VecMap::new(),
+            rng: Rng::new(seed),
+            out: VecDeque::new(),
+            last_error: None,
+        };
+        t.handle_timeout(now);
+        t
+    }
+
+    pub fn is_connected(&self) -> bool {
+        matches!(self.socket, Socket::Up)
+    }
+
+    /// Why the last attempt or request failed, until the socket is up again.
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
+    /// Offers waiting for an answer.
+    pub fn pending_offers(&self) -> usize {
+        self.offers.len()
+    }
+
+    pub fn poll_work(&mut self) -> Option<TrackerWork> {
+        self.out.pop_front()
+    }
+
+    /// The next time `handle_timeout` has work, if any.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        let offers = self.offers.values().map(|p| p.expires).min();
+        let socket = match self.socket {
+            Socket::Down { retry_at } => Some(retry_at),
+            Socket::Connecting { deadline } => Some(deadline),
+            Socket::Up => self
+                .torrents
+                .values()
+                .filter(|j| j.making_offers.is_none())
+                .map(|j| match j.lonely() {
+                    true => j.next_announce.min(j.lonely_due()),
+                    false => j.next_announce,
+                })
+                .min(),
+        };
+        [offers, socket].into_iter().flatten().min()
+    }
+
+    // ---- torrents -------------------------------------------------------------
+
+    /// Starts announcing a torrent.
+    pub fn join(&mut self, now: Time, info_hash: InfoHash, peer_id: PeerId, status: TorrentStatus) {
+        let j = Joined {
+            peer_id,
+            status,
+            next_announce: now,
+            last_offers: now,
+            lonely_retries: 0,
+            interval: self.cfg.default_interval,
+            started: false,
+            completed_sent: false,
+            making_offers: None,
+        };
+        self.torrents.insert(info_hash, j);
+        self.announce_due(now);
+    }
+
+    /// Stops announcing a torrent, telling the tracker, and drops its offers.
+    pub fn leave(&mut self, info_hash: InfoHash) {
+        let Some(j) = self.torrents.remove(&info_hash) else {
+            return;
+        };
+        self.drop_offers(|p| p.info_hash == info_hash);
+        if self.is_connected() && j.started {
+            let a = j.announce(info_hash, Some(AnnounceEvent::Stopped));
+            self.out.push_back(TrackerWork::Send(a.to_json()));
+        }
+    }
+
+    pub fn set_status(&mut self, now: Time, info_hash: InfoHash, status: TorrentStatus) {
+        if let Some(j) = self.torrents.get_mut(&info_hash) {
+            j.status = status;
+            self.announce_due(now);
+        }
+    }
+
+    // ---- the socket -------------------------------------------------------------
+
+    pub fn handle_connected(&mut self, now: Time) {
+        self.socket = Socket::Up;
+        self.failures = 0;
+        self.last_error = None;
+        // A new socket: every torrent joins again.
+        for j in self.torrents.values_mut() {
+            j.started = false;
+            j.next_announce = now;
+        }
+        self.announce_due(now);
+    }
+
+    /// The socket closed or could not open; `why` is kept for the user.
+    pub fn handle_disconnected(&mut self, now: Time, why: &str) {
+        if matches!(self.socket, Socket::Down { .. }) {
+            return;
+        }
+        self.failures += 1;
+        let wait = backoff(self.failures, self.cfg.reconnect_max, self.rng.next_u64());
+        self.socket = Socket::Down {
+            retry_at: now + wait,
+        };
+        self.last_error = Some(why.to_owned());
+        // Answers to offers sent over the old socket can no longer arrive.
+        self.drop_offers(|_| true);
+        for j in self.torrents.values_mut() {
+            j.started = false;
+            j.making_offers = None;
+        }
+    }
+
+    pub fn handle_message(&mut self, now: Time, text: &str) {
+        match Incoming::parse(text) {
+            Some(Incoming::Announced {
+                info_hash,
+                interval,
+            }) => {
+                if let Some(j) = self.torrents.get_mut(&info_hash) {
+                    let secs = Duration::from_secs(u64::from(interval));
+                    j.interval = secs.max(self.cfg.min_interval);
+                    j.next_announce = j.next_announce.min(now + j.interval);
+                }
+            }
+            Some(Incoming::Offer {
+                info_hash,
+                peer_id,
+                offer_id,
+                sdp,
+            }) => {
+                let wanted = self
+                    .torrents
+                    .get(&info_hash)
+                    .is_some_and(|j| j.peer_id != peer_id && j.status.room > 0);
+                if wanted {
+                    self.out.push_back(TrackerWork::AnswerOffer {
+                        info_hash,
+                        remote: peer_id,
+                        offer_id,
+                        sdp,
+                    });
+                }
+            }
+            Some(Incoming::Answer {
+                info_hash,
+                peer_id,
+                offer_id,
+                sdp,
+            }) => {
+                if self
+                    .offers
+                    .get(&offer_id)
+                    .is_some_and(|p| p.info_hash == info_hash)
+                {
+                    self.offers.remove(&offer_id);
+                    self.out.push_back(TrackerWork::AcceptAnswer {
+                        info_hash,
+                        remote: peer_id,
+                        offer_id,
+                        sdp,
+                    });
+                }
+            }
+            Some(Incoming::Failure { reason, info_hash }) => {
+                self.last_error = Some(reason);
+                if let Some(j) = info_hash.and_then(|h| self.torrents.get_mut(&h)) {
+                    j.making_offers = None;
+                }
+            }
+            Some(Incoming::Ignored) | None => {}
+        }
+    }
+
+    // ---- answers from the platform -------------------------------------------------
+
+    /// The offers asked for by `MakeOffers` (those the platform could make).
+    pub fn handle_offers_made(
+        &mut self,
+        now: Time,
+        info_hash: InfoHash,
+        made: Vec<(OfferId, String)>,
+    ) {
+        let up = self.is_connected();
+        let Some(j) = self.torrents.get_mut(&info_hash).filter(|_| up) else {
+            self.out
+                .extend(made.into_iter().map(|(id, _)| TrackerWork::DropOffer(id)));
+            return;
+        };
+        j.making_offers = None;
+        let mut a = j.announce(info_hash, None);
+        let expires = now + self.cfg.offer_ttl;
+        for (id, _) in &made {
+            self.offers.insert(*id, Pending { info_hash, expires });
+        }
+        a.offers = made;
+        self.out.push_back(TrackerWork::Send(a.to_json()));
+    }
+
+    /// Our answer to an `AnswerOffer`, ready to go back to the offerer.
+    pub fn handle_answer_made(
+        &mut self,
+        info_hash: InfoHash,
+        remote: PeerId,
+        offer_id: OfferId,
+        sdp: String,
+    ) {
+        let (Some(j), true) = (self.torrents.get(&info_hash), self.is_connected()) else {
+            return;
+        };
+        let a = Answer {
+            info_hash,
+            peer_id: j.peer_id,
+            to_peer_id: remote,
+            offer_id,
+            sdp,
+        };
+        self.out.push_back(TrackerWork::Send(a.to_json()));
+    }
+
+    // ---- time ----------------------------------------------------------------------------
+
+    pub fn handle_timeout(&mut self, now: Time) {
+        match self.socket {
+            Socket::Down { retry_at } if now >= retry_at => {
+                self.socket = Socket::Connecting {
+                    deadline: now + self.cfg.connect_timeout,
+                };
+                self.out.push_back(TrackerWork::Connect);
+            }
+            Socket::Connecting { deadline } if now >= deadline => {
+                self.out.push_back(TrackerWork::Disconnect);
+                let why = "the tracker did not answer in time";
+                self.handle_disconnected(now, why);
+            }
+            _ => {}
+        }
+        self.drop_offers(|p| p.expires <= now);
+        self.announce_due(now);
+    }
+
+    fn drop_offers(&mut self, which: impl Fn(&Pending) -> bool) {
+        let out = &mut self.out;
+        self.offers.retain(|id, p| {
+            let drop = which(p);
+            if drop {
+                out.push_back(TrackerWork::DropOffer(*id));
+            }
+            !drop
+        });
+    }
+
+    /// Sends what each torrent's schedule says is due.
+    fn announce_due(&mut self, now: Time) {
+        if !self.is_connected() {
+            return;
+        }
+        let per_announce = self.cfg.offers_per_announce;
+        let stale = self.cfg.offer_ttl;
+        for (&info_hash, j) in self.torrents.iter_mut() {
+            if !j.started {
+                // Join at once, so offers from others reach us while ours
+                // are still being made.
+                j.started = true;
+                j.completed_sent = j.status.complete;
+                let a = j.announce(info_hash, Some(AnnounceEvent::Started));
+                self.out.push_back(TrackerWork::Send(a.to_json()));
+            }
+            if j.status.complete && !j.completed_sent {
+                j.completed_sent = true;
+                let a = j.announce(info_hash, Some(AnnounceEvent::Completed));
+                self.out.push_back(TrackerWork::Send(a.to_json()));
+            }
+            // A platform that never reported its offers does not stall the schedule.
+            if j.making_offers.is_some_and(|since| now >= since + stale) {
+                j.making_offers = None;
+            }
+            let scheduled = now >= j.next_announce;
+            let lonely = j.lonely();
+            let due = scheduled || (lonely && now >= j.lonely_due());
+            if !due || j.making_offers.is_some() {
+                continue;
+            }
+            j.next_announce = now + j.interval;
+            j.last_offers = now;
+            // A scheduled announce of a lonely torrent does not advance its
+            // retry count: only the announces made because it was lonely do.
+            j.lonely_retries = match (lonely, scheduled) {
+                (false, _) => 0,
+                (true, true) => j.lonely_retries,
+                (true, false) => j.lonely_retries.saturating_add(1),
+            };
+            let n = per_announce.min(j.status.room);
+            if n == 0 {
+                let a = j.announce(info_hash, None);
+                self.out.push_back(TrackerWork::Send(a.to_json()));
+                continue;
+            }
+            j.making_offers = Some(now);
+            let mut ids = Vec::with_capacity(n);
+            for _ in 0..n {
+                let mut id = [0u8; 20];
+                self.rng.fill(&mut id);
+                ids.push(OfferId(id));
+            }
+            self.out
+                .push_back(TrackerWork::MakeOffers { info_hash, ids });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,326 @@
+//! The tracker client on a fake clock: what it sends, when, and what it asks
+//! the platform to do.
+
+use super::*;
+use crate::tracker::json::{self, Json};
+use crate::tracker::messages::binstr;
+
+const IH: InfoHash = InfoHash([1; 20]);
+const ME: PeerId = PeerId([2; 20]);
+const THEM: PeerId = PeerId([3; 20]);
+
+fn t(ms: u64) -> Time {
+    Time::from_millis(ms)
+}
+
+fn status(peers: usize, complete: bool) -> TorrentStatus {
+    TorrentStatus {
+        peers,
+        room: 50 - peers,
+        left: Some(if complete { 0 } else { 100 }),
+        uploaded: 0,
+        downloaded: 0,
+        complete,
+    }
+}
+
+fn drain(c: &mut TrackerClient) -> Vec<TrackerWork> {
+    std::iter::from_fn(|| c.poll_work()).collect()
+}
+
+/// A client with one torrent, connected at t=0, its first announces done.
+fn connected(st: TorrentStatus) -> TrackerClient {
+    let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 7);
+    assert_eq!(drain(&mut c), vec![TrackerWork::Connect]);
+    c.join(t(0), IH, ME, st);
+    c.handle_connected(t(0));
+    let work = drain(&mut c);
+    assert_eq!(event_of(&work[0]), Some("started".into()));
+    if let Some(TrackerWork::MakeOffers { ids, .. }) = work.get(1) {
+        make(&mut c, t(0), ids);
+    }
+    drain(&mut c);
+    c
+}
+
+fn make(c: &mut TrackerClient, now: Time, ids: &[OfferId]) {
+    let made = ids.iter().map(|id| (*id, "sdp".to_owned())).collect();
+    c.handle_offers_made(now, IH, made);
+}
+
+fn sent(w: &TrackerWork) -> Json {
+    match w {
+        TrackerWork::Send(text) => json::parse(text).expect("valid JSON"),
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+fn event_of(w: &TrackerWork) -> Option<String> {
+    sent(w).get("event").and_then(Json::as_str).map(str::to_owned)
+}
+
+/// Runs the clock in 100 ms steps to `until`; returns when offers were asked for.
+fn announces_until(c: &mut TrackerClient, from: u64, until: u64) -> Vec<u64> {
+    let mut at = Vec::new();
+    let mut now = from;
+    while now <= until {
+        if c.poll_timeout().is_some_and(|d| d <= t(now)) {
+            c.handle_timeout(t(now));
+        }
+        for w in drain(c) {
+            if let TrackerWork::MakeOffers { ids, .. } = w {
+                at.push(now);
+                make(c, t(now), &ids);
+                drain(c);
+            }
+        }
+        now += 100;
+    }
+    at
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn joining_sends_started_then_offers_in_one_announce() {
+    let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 1);
+    assert_eq!(drain(&mut c), vec![TrackerWork::Connect]);
+    c.join(t(0), IH, ME, status(0, false));
+    assert!(drain(&mut c).is_empty(), "nothing is sent before the socket is up");
+    c.handle_connected(t(5));
+    let work = drain(&mut c);
+    assert_eq!(work.len(), 2, "{work:?}");
+    assert_eq!(event_of(&work[0]), Some("started".into()));
+    let TrackerWork::MakeOffers { info_hash, ids } = &work[1] else {
+        panic!("{work:?}")
+    };
+    assert_eq!((*info_hash, ids.len()), (IH, 5));
+    make(&mut c, t(300), ids);
+    let work = drain(&mut c);
+    let msg = sent(&work[0]);
+    assert_eq!(msg.get("numwant"), Some(&Json::Num(5.0)));
+    assert_eq!(msg.get("event"), None);
+    let Some(Json::Arr(offers)) = msg.get("offers") else {
+        panic!("no offers in {msg:?}")
+    };
+    assert_eq!(offers.len(), 5);
+    assert_eq!(c.pending_offers(), 5);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_torrent_with_no_room_announces_without_offers() {
+    let mut st = status(50, true);
+    st.room = 0;
+    let mut c = connected(st);
+    c.handle_timeout(t(120_000));
+    let work = drain(&mut c);
+    assert_eq!(work.len(), 1, "{work:?}");
+    assert_eq!(sent(&work[0]).get("offers"), None);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_lonely_downloader_retries_after_2_4_then_every_8_seconds() {
+    let mut c = connected(status(0, false));
+    assert_eq!(
+        announces_until(&mut c, 100, 30_000),
+        vec![2000, 6000, 14_000, 22_000, 30_000]
+    );
+    // A peer arrives: back to the interval.
+    c.set_status(t(30_100), IH, status(1, false));
+    assert_eq!(announces_until(&mut c, 30_100, 120_000), Vec::<u64>::new());
+    assert_eq!(announces_until(&mut c, 120_100, 150_100), vec![150_000]);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_scheduled_announce_does_not_advance_the_lonely_retries() {
+    let mut c = connected(status(0, false));
+    // The tracker asks for 3 s: the 2 s lonely retry comes first, then the
+    // schedule takes over at 3 s intervals... but only lonely announces count.
+    let mut reply = String::from("{\"action\":\"announce\",\"interval\":3,\"info_hash\":");
+    json::write_str(&mut reply, &binstr::encode(&IH.0));
+    reply.push('}');
+    c.handle_message(t(0), &reply);
+    // min_interval (5 s) wins over 3 s.
+    assert_eq!(announces_until(&mut c, 100, 16_000), vec![2000, 6000, 11_000, 16_000]);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn the_tracker_interval_is_followed_within_bounds() {
+    let mut c = connected(status(3, false));
+    let mut reply = String::from("{\"action\":\"announce\",\"interval\":30,\"info_hash\":");
+    json::write_str(&mut reply, &binstr::encode(&IH.0));
+    reply.push('}');
+    c.handle_message(t(0), &reply);
+    assert_eq!(announces_until(&mut c, 100, 61_000), vec![30_000, 60_000]);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn completed_is_sent_once_when_the_download_finishes() {
+    let mut c = connected(status(2, false));
+    c.set_status(t(10), IH, status(2, true));
+    let work = drain(&mut c);
+    assert_eq!(work.len(), 1);
+    assert_eq!(event_of(&work[0]), Some("completed".into()));
+    c.set_status(t(20), IH, status(2, true));
+    assert!(drain(&mut c).is_empty());
+    // A torrent that was complete when it joined never sends it.
+    let mut seed = connected(status(0, true));
+    seed.set_status(t(10), IH, status(0, true));
+    assert!(drain(&mut seed).is_empty());
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn offers_are_matched_to_answers_and_dropped_when_stale() {
+    let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 3);
+    drain(&mut c);
+    c.join(t(0), IH, ME, status(0, false));
+    c.handle_connected(t(0));
+    let work = drain(&mut c);
+    let TrackerWork::MakeOffers { ids, .. } = &work[1] else {
+        panic!()
+    };
+    make(&mut c, t(100), ids);
+    drain(&mut c);
+    let answer = |offer: OfferId, ih: InfoHash| {
+        let mut m = String::from("{\"action\":\"announce\",\"answer\":{\"type\":\"answer\",\"sdp\":\"a\"}");
+        for (k, v) in [("offer_id", offer.0), ("peer_id", THEM.0), ("info_hash", ih.0)] {
+            m.push_str(&format!(",\"{k}\":"));
+            json::write_str(&mut m, &binstr::encode(&v));
+        }
+        m.push('}');
+        m
+    };
+    // An answer for another torrent, or an unknown offer, is ignored.
+    c.handle_message(t(200), &answer(ids[0], InfoHash([9; 20])));
+    c.handle_message(t(200), &answer(OfferId([8; 20]), IH));
+    assert!(drain(&mut c).is_empty());
+    c.handle_message(t(200), &answer(ids[0], IH));
+    assert_eq!(
+        drain(&mut c),
+        vec![TrackerWork::AcceptAnswer {
+            info_hash: IH,
+            remote: THEM,
+            offer_id: ids[0],
+            sdp: "a".into()
+        }]
+    );
+    // A second answer to the same offer finds nothing.
+    c.handle_message(t(300), &answer(ids[0], IH));
+    assert!(drain(&mut c).is_empty());
+    // The rest expire 50 s after they were made.
+    c.handle_timeout(t(50_099));
+    assert!(!drain(&mut c)
+        .iter()
+        .any(|w| matches!(w, TrackerWork::DropOffer(_))));
+    c.handle_timeout(t(50_100));
+    let dropped: Vec<_> = drain(&mut c)
+        .into_iter()
+        .filter(|w| matches!(w, TrackerWork::DropOffer(_)))
+        .collect();
+    assert_eq!(dropped.len(), 4);
+    assert_eq!(c.pending_offers(), 0);
+}
+
+fn offer_from(peer: PeerId) -> String {
+    let mut m = String::from("{\"action\":\"announce\",\"offer\":{\"type\":\"offer\",\"sdp\":\"o\"}");
+    for (k, v) in [("offer_id", [5; 20]), ("peer_id", peer.0), ("info_hash", IH.0)] {
+        m.push_str(&format!(",\"{k}\":"));
+        json::write_str(&mut m, &binstr::encode(&v));
+    }
+    m.push('}');
+    m
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn relayed_offers_are_answered_unless_from_ourselves_or_full() {
+    let mut c = connected(status(1, false));
+    c.handle_message(t(10), &offer_from(ME));
+    assert!(drain(&mut c).is_empty(), "our own offer, relayed back");
+    c.handle_message(t(10), &offer_from(THEM));
+    let work = drain(&mut c);
+    assert!(
+        matches!(&work[..], [TrackerWork::AnswerOffer { remote, .. }] if *remote == THEM),
+        "{work:?}"
+    );
+    c.handle_answer_made(IH, THEM, OfferId([5; 20]), "ans".into());
+    let msg = sent(&drain(&mut c)[0]);
+    assert_eq!(
+        msg.get("to_peer_id").and_then(Json::as_str),
+        Some(binstr::encode(&THEM.0).as_str())
+    );
+    let mut full = status(50, false);
+    full.room = 0;
+    c.set_status(t(20), IH, full);
+    c.handle_message(t(20), &offer_from(THEM));
+    assert!(drain(&mut c).is_empty());
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_lost_socket_drops_offers_and_reconnects_with_backoff() {
+    let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 5);
+    drain(&mut c);
+    c.join(t(0), IH, ME, status(0, false));
+    c.handle_connected(t(0));
+    let work = drain(&mut c);
+    let TrackerWork::MakeOffers { ids, .. } = &work[1] else {
+        panic!()
+    };
+    make(&mut c, t(0), ids);
+    drain(&mut c);
+    c.handle_disconnected(t(1000), "gone");
+    assert_eq!(c.last_error(), Some("gone"));
+    let work = drain(&mut c);
+    assert_eq!(work.len(), 5);
+    assert!(work.iter().all(|w| matches!(w, TrackerWork::DropOffer(_))));
+    // Reconnects after 1 s × jitter in 0.5–1.5, then 2 s × jitter, ...
+    let again = c.poll_timeout().unwrap();
+    let wait = again.saturating_since(t(1000));
+    assert!(wait >= Duration::from_millis(500) && wait <= Duration::from_millis(1500));
+    c.handle_timeout(again);
+    assert_eq!(drain(&mut c), vec![TrackerWork::Connect]);
+    c.handle_disconnected(again, "still gone");
+    let wait = c.poll_timeout().unwrap().saturating_since(again);
+    assert!(wait >= Duration::from_millis(1000) && wait <= Duration::from_millis(3000));
+    // Offers reported after the socket went are dropped, not announced.
+    c.handle_offers_made(again, IH, vec![(OfferId([4; 20]), "x".into())]);
+    assert_eq!(drain(&mut c), vec![TrackerWork::DropOffer(OfferId([4; 20]))]);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_socket_that_does_not_open_in_time_is_retried() {
+    let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 5);
+    assert_eq!(drain(&mut c), vec![TrackerWork::Connect]);
+    assert_eq!(c.poll_timeout(), Some(t(10_000)));
+    c.handle_timeout(t(10_000));
+    assert_eq!(drain(&mut c), vec![TrackerWork::Disconnect]);
+    assert!(c.last_error().is_some());
+    assert!(c.poll_timeout().unwrap() > t(10_000));
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn leaving_sends_stopped_and_drops_the_torrents_offers() {
+    let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 5);
+    drain(&mut c);
+    c.join(t(0), IH, ME, status(0, false));
+    c.handle_connected(t(0));
+    let work = drain(&mut c);
+    let TrackerWork::MakeOffers { ids, .. } = &work[1] else {
+        panic!()
+    };
+    make(&mut c, t(0), ids);
+    drain(&mut c);
+    c.leave(IH);
+    let work = drain(&mut c);
+    assert_eq!(work.len(), 6);
+    assert_eq!(event_of(&work[5]), Some("stopped".into()));
+    assert_eq!(c.poll_timeout(), None);
+}
