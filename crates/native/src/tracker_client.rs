@@ -1,9 +1,8 @@
-//! The WebSocket tracker client: one task per tracker URL, shared by every
-//! torrent of the process (as WebTorrent shares one socket per tracker). It
-//! announces with fresh WebRTC offers on the tracker's interval, answers the
-//! offers relayed to us, matches answers to our offers, and hands every open
-//! channel to its torrent. A lost socket is reopened with exponential backoff
-//! and jitter, then every torrent announces again.
+//! The WebSocket tracker client's I/O: one task per tracker URL, shared by
+//! every torrent of the process (as WebTorrent shares one socket per
+//! tracker). Core's `TrackerClient` decides what to send and when; this task
+//! owns the socket and the WebRTC offers and answers, and hands each open
+//! channel to its torrent.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,24 +10,17 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
-use tokio::time::Instant;
+use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
-use webswarm_core::host::{backoff, lonely_wait};
+use webswarm_core::tracker::{OfferId, TorrentStatus, TrackerClient, TrackerConfig, TrackerWork};
 use webswarm_core::{InfoHash, PeerId};
-use webswarm_tracker_proto::{
-    Announce, AnnounceEvent, Answer, ClientMessage, Offer, OfferId, RelayedAnswer, RelayedOffer,
-    Sdp, TrackerMessage,
-};
 
-use crate::session::stats::Snapshot;
-use crate::session::torrent::Input;
-use crate::transport::{PendingOffer, Transport};
+use crate::transport::{Channel, PendingOffer, Transport};
 use crate::util;
 
-/// An offer nobody answered is dropped after this long (WebTorrent: 50 s).
-const OFFER_TTL: Duration = Duration::from_secs(50);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const MIN_INTERVAL: Duration = Duration::from_secs(5);
+/// How often torrents' statuses are looked at (a download that completes
+/// or loses its last peer is announced within this).
+const STATUS_EVERY: Duration = Duration::from_millis(500);
 
 /// What the tracker tasks share with the rest of the client.
 pub struct Shared {
@@ -37,21 +29,27 @@ pub struct Shared {
     pub connections: Arc<Semaphore>,
     /// Offers waiting for answers, across all torrents.
     pub pending_offers: Arc<Semaphore>,
-    pub offers_per_announce: usize,
-    /// Interval used until the tracker says otherwise.
-    pub default_interval: Duration,
-    pub backoff_max: Duration,
+    pub tracker: TrackerConfig,
     /// TLS settings for wss:// trackers.
     pub tls: Arc<rustls::ClientConfig>,
+}
+
+/// An open channel for a torrent, with its share of the connection budget.
+pub struct NewChannel {
+    pub channel: Box<dyn Channel>,
+    /// The id the tracker gave for the remote.
+    pub remote: PeerId,
+    pub permit: OwnedSemaphorePermit,
+    /// We made the offer (the remote answered).
+    pub we_offered: bool,
 }
 
 /// A torrent as a tracker task sees it.
 pub struct TrackerTorrent {
     pub info_hash: InfoHash,
     pub peer_id: PeerId,
-    pub input: mpsc::Sender<Input>,
-    pub stats: watch::Receiver<Snapshot>,
-    pub max_peers: usize,
+    pub channels: mpsc::UnboundedSender<NewChannel>,
+    pub status: watch::Receiver<TorrentStatus>,
 }
 
 pub enum TrackerCmd {
@@ -80,7 +78,7 @@ impl TrackerHandle {
     pub fn spawn(url: String, shared: Arc<Shared>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let (state_tx, state) = watch::channel(TrackerState::Connecting);
-        tokio::spawn(TrackerTask::new(url.clone(), shared, rx, state_tx).run());
+        tokio::spawn(TrackerTask::new(url.clone(), shared, state_tx).run(rx));
         TrackerHandle { tx, url, state }
     }
     pub fn send(&self, cmd: TrackerCmd) {
@@ -88,360 +86,299 @@ impl TrackerHandle {
     }
 }
 
-struct Entry {
-    t: TrackerTorrent,
-    next_announce: Instant,
-    last_offers: Instant,
-    /// Announces in a row made because it had no peer ([`lonely_wait`]).
-    lonely_retries: u32,
-    interval: Duration,
-    started: bool,
-    completed_sent: bool,
-    creating_offers: bool,
-}
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-struct Pending {
-    info_hash: InfoHash,
-    offer: Box<dyn PendingOffer>,
-    expires: Instant,
-    permit: OwnedSemaphorePermit,
-}
-
-/// Work finished by helper tasks, returned to the tracker task.
-enum Internal {
-    Send(String),
-    Offers {
-        info_hash: InfoHash,
-        offers: Vec<(Box<dyn PendingOffer>, OwnedSemaphorePermit)>,
-    },
+/// Results of the helper tasks, back in the tracker task.
+enum Done {
+    Connected(Box<Ws>),
+    ConnectFailed(String),
+    Offers(
+        InfoHash,
+        Vec<(OfferId, Box<dyn PendingOffer>, OwnedSemaphorePermit)>,
+    ),
+    Answered(InfoHash, PeerId, OfferId, String),
 }
 
 struct TrackerTask {
     url: String,
     shared: Arc<Shared>,
-    cmds: mpsc::UnboundedReceiver<TrackerCmd>,
-    torrents: HashMap<InfoHash, Entry>,
-    pending: HashMap<OfferId, Pending>,
-    internal_tx: mpsc::UnboundedSender<Internal>,
-    internal_rx: mpsc::UnboundedReceiver<Internal>,
-    closed: bool,
+    client: TrackerClient,
+    ws: Option<Ws>,
+    connecting: Option<JoinHandle<()>>,
+    torrents: HashMap<InfoHash, TrackerTorrent>,
+    offers: HashMap<OfferId, (Box<dyn PendingOffer>, OwnedSemaphorePermit)>,
+    done_tx: mpsc::UnboundedSender<Done>,
     state: watch::Sender<TrackerState>,
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 impl TrackerTask {
-    fn new(
-        url: String,
-        shared: Arc<Shared>,
-        cmds: mpsc::UnboundedReceiver<TrackerCmd>,
-        state: watch::Sender<TrackerState>,
-    ) -> Self {
-        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+    fn new(url: String, shared: Arc<Shared>, state: watch::Sender<TrackerState>) -> Self {
+        let (done_tx, _) = mpsc::unbounded_channel();
+        let client = TrackerClient::new(shared.tracker.clone(), util::now(), util::random_u64());
         TrackerTask {
             url,
             shared,
-            cmds,
+            client,
+            ws: None,
+            connecting: None,
             torrents: HashMap::new(),
-            pending: HashMap::new(),
-            internal_tx,
-            internal_rx,
-            closed: false,
+            offers: HashMap::new(),
+            done_tx,
             state,
         }
     }
 
-    async fn run(mut self) {
-        let mut failures = 0u32;
-        while !self.closed {
-            let connect = tokio_tungstenite::connect_async_tls_with_config(
-                self.url.as_str(),
+    async fn run(mut self, mut cmds: mpsc::UnboundedReceiver<TrackerCmd>) {
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        self.done_tx = done_tx;
+        let mut statuses = tokio::time::interval(STATUS_EVERY);
+        loop {
+            self.perform().await;
+            let wake = self
+                .client
+                .poll_timeout()
+                .map_or(tokio::time::Instant::now() + STATUS_EVERY, deadline);
+            let now = util::now();
+            tokio::select! {
+                msg = next_message(&mut self.ws) => match msg {
+                    Some(text) => self.client.handle_message(now, &text),
+                    None => self.lost("the connection was lost".into()),
+                },
+                cmd = cmds.recv() => match cmd {
+                    Some(c) => self.on_cmd(c),
+                    None => {
+                        self.perform().await;
+                        if let Some(mut ws) = self.ws.take() {
+                            let _ = ws.close(None).await;
+                        }
+                        return;
+                    }
+                },
+                Some(d) = done_rx.recv() => self.on_done(d),
+                _ = statuses.tick() => self.refresh_statuses(),
+                _ = tokio::time::sleep_until(wake) => self.client.handle_timeout(util::now()),
+            }
+        }
+    }
+
+    fn on_cmd(&mut self, cmd: TrackerCmd) {
+        let now = util::now();
+        match cmd {
+            TrackerCmd::Add(t) => {
+                let status = *t.status.borrow();
+                self.client.join(now, t.info_hash, t.peer_id, status);
+                self.torrents.insert(t.info_hash, t);
+            }
+            TrackerCmd::Remove(h) => {
+                self.client.leave(h);
+                self.torrents.remove(&h);
+            }
+        }
+    }
+
+    fn refresh_statuses(&mut self) {
+        let now = util::now();
+        for (h, t) in &mut self.torrents {
+            if t.status.has_changed().unwrap_or(false) {
+                let s = *t.status.borrow_and_update();
+                self.client.set_status(now, *h, s);
+            }
+        }
+    }
+
+    fn lost(&mut self, why: String) {
+        self.ws = None;
+        tracing::warn!("tracker {}: {why}; retrying", self.url);
+        self.client.handle_disconnected(util::now(), &why);
+    }
+
+    fn on_done(&mut self, d: Done) {
+        let now = util::now();
+        match d {
+            Done::Connected(ws) => {
+                tracing::info!("connected to tracker {}", self.url);
+                self.connecting = None;
+                self.ws = Some(*ws);
+                self.client.handle_connected(now);
+            }
+            Done::ConnectFailed(e) => {
+                self.connecting = None;
+                self.lost(e);
+            }
+            Done::Offers(info_hash, made) => {
+                let mut sdps = Vec::with_capacity(made.len());
+                for (id, offer, permit) in made {
+                    sdps.push((id, offer.sdp().to_owned()));
+                    self.offers.insert(id, (offer, permit));
+                }
+                self.client.handle_offers_made(now, info_hash, sdps);
+            }
+            Done::Answered(info_hash, remote, offer_id, sdp) => {
+                self.client
+                    .handle_answer_made(info_hash, remote, offer_id, sdp);
+            }
+        }
+    }
+
+    /// Carries out the client's work.
+    async fn perform(&mut self) {
+        while let Some(w) = self.client.poll_work() {
+            match w {
+                TrackerWork::Connect => self.connect(),
+                TrackerWork::Disconnect => {
+                    if let Some(c) = self.connecting.take() {
+                        c.abort();
+                    }
+                    self.ws = None;
+                }
+                TrackerWork::Send(text) => {
+                    let sent = match self.ws.as_mut() {
+                        Some(ws) => ws.send(Message::text(text)).await.is_ok(),
+                        None => true,
+                    };
+                    if !sent {
+                        self.lost("the connection was lost".into());
+                    }
+                }
+                TrackerWork::MakeOffers { info_hash, ids } => self.make_offers(info_hash, ids),
+                TrackerWork::AnswerOffer {
+                    info_hash,
+                    remote,
+                    offer_id,
+                    sdp,
+                } => self.answer(info_hash, remote, offer_id, sdp),
+                TrackerWork::AcceptAnswer {
+                    info_hash,
+                    remote,
+                    offer_id,
+                    sdp,
+                } => self.accept(info_hash, remote, offer_id, sdp),
+                TrackerWork::DropOffer(id) => {
+                    self.offers.remove(&id);
+                }
+            }
+        }
+        let state = match (&self.ws, self.client.last_error()) {
+            (Some(_), _) => TrackerState::Connected,
+            (None, Some(e)) => TrackerState::Failed(e.to_owned()),
+            (None, None) => TrackerState::Connecting,
+        };
+        self.state.send_if_modified(|s| {
+            let changed = *s != state;
+            *s = state;
+            changed
+        });
+    }
+
+    fn connect(&mut self) {
+        let (url, tls, done) = (
+            self.url.clone(),
+            self.shared.tls.clone(),
+            self.done_tx.clone(),
+        );
+        self.connecting = Some(tokio::spawn(async move {
+            let r = tokio_tungstenite::connect_async_tls_with_config(
+                url.as_str(),
                 None,
                 false,
-                Some(tokio_tungstenite::Connector::Rustls(
-                    self.shared.tls.clone(),
-                )),
-            );
-            let err = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-                Ok(Ok((ws, _))) => {
-                    tracing::info!("connected to tracker {}", self.url);
-                    self.state.send_replace(TrackerState::Connected);
-                    failures = 0;
-                    self.session(ws).await;
-                    if self.closed {
-                        return;
-                    }
-                    "the connection was lost".to_owned()
-                }
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => format!("no answer in {CONNECT_TIMEOUT:?}"),
-            };
-            tracing::warn!("tracker {}: {err}; retrying", self.url);
-            self.state.send_replace(TrackerState::Failed(err));
-            failures += 1;
-            let wait = backoff(failures, self.shared.backoff_max, util::random_u64());
-            let until = Instant::now() + wait;
-            // Keep the torrent list current while waiting.
-            while !self.closed {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(until) => break,
-                    cmd = self.cmds.recv() => self.on_cmd(cmd, None).await,
-                }
-            }
-        }
+                Some(tokio_tungstenite::Connector::Rustls(tls)),
+            )
+            .await;
+            let _ = done.send(match r {
+                Ok((ws, _)) => Done::Connected(Box::new(ws)),
+                Err(e) => Done::ConnectFailed(e.to_string()),
+            });
+        }));
     }
 
-    /// One connected period; returns when the socket is gone.
-    async fn session(&mut self, mut ws: Ws) {
-        let now = Instant::now();
-        for e in self.torrents.values_mut() {
-            e.next_announce = now;
-            e.started = false;
-        }
-        // Answers to offers made over the old socket can no longer arrive.
-        self.pending.clear();
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        loop {
-            tokio::select! {
-                msg = ws.next() => match msg {
-                    Some(Ok(Message::Text(t))) => self.on_message(t.as_str()),
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                    Some(Ok(_)) => {}
-                },
-                cmd = self.cmds.recv() => {
-                    self.on_cmd(cmd, Some(&mut ws)).await;
-                    if self.closed {
-                        let _ = ws.close(None).await;
-                        return;
-                    }
-                }
-                Some(internal) = self.internal_rx.recv() => {
-                    if let Some(text) = self.on_internal(internal) {
-                        if ws.send(Message::text(text)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                _ = tick.tick() => {
-                    for text in self.on_tick() {
-                        if ws.send(Message::text(text)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    async fn on_cmd(&mut self, cmd: Option<TrackerCmd>, ws: Option<&mut Ws>) {
-        match cmd {
-            Some(TrackerCmd::Add(t)) => {
-                let e = Entry {
-                    t,
-                    next_announce: Instant::now(),
-                    last_offers: Instant::now(),
-                    lonely_retries: 0,
-                    interval: self.shared.default_interval,
-                    started: false,
-                    completed_sent: false,
-                    creating_offers: false,
-                };
-                self.torrents.insert(e.t.info_hash, e);
-            }
-            Some(TrackerCmd::Remove(h)) => {
-                if let Some(e) = self.torrents.remove(&h) {
-                    self.pending.retain(|_, p| p.info_hash != h);
-                    if let Some(ws) = ws {
-                        let msg = announce(&e, Some(AnnounceEvent::Stopped), Vec::new());
-                        let _ = ws.send(Message::text(msg)).await;
-                    }
-                }
-            }
-            None => self.closed = true,
-        }
-    }
-
-    fn on_tick(&mut self) -> Vec<String> {
-        let now = Instant::now();
-        self.pending.retain(|_, p| p.expires > now);
-        let mut out = Vec::new();
-        for e in self.torrents.values_mut() {
-            let complete = e.t.stats.borrow().complete;
-            if e.started && complete && !e.completed_sent {
-                e.completed_sent = true;
-                out.push(announce(e, Some(AnnounceEvent::Completed), Vec::new()));
-            }
-            if !e.started {
-                // Join at once, so offers from others reach us while ours
-                // are still being made (gathering takes a moment).
-                e.started = true;
-                e.completed_sent = complete;
-                out.push(announce(e, Some(AnnounceEvent::Started), Vec::new()));
-            }
-            let lonely = {
-                let s = e.t.stats.borrow();
-                s.peers == 0 && !s.complete
-            };
-            let scheduled = now >= e.next_announce;
-            let due = scheduled || (lonely && now >= e.last_offers + lonely_wait(e.lonely_retries));
-            if due && !e.creating_offers {
-                e.next_announce = now + e.interval;
-                e.last_offers = now;
-                e.lonely_retries = match (lonely, scheduled) {
-                    (false, _) => 0,
-                    (true, true) => e.lonely_retries,
-                    (true, false) => e.lonely_retries.saturating_add(1),
-                };
-                e.creating_offers = true;
-                let peers = e.t.stats.borrow().peers;
-                let want = self
+    /// Creates the offers within the shared budget, concurrently.
+    fn make_offers(&mut self, info_hash: InfoHash, ids: Vec<OfferId>) {
+        let permits: Vec<_> = ids
+            .into_iter()
+            .map_while(|id| {
+                let p = self
                     .shared
-                    .offers_per_announce
-                    .min(e.t.max_peers.saturating_sub(peers));
-                tokio::spawn(make_offers(
-                    e.t.info_hash,
-                    want,
-                    self.shared.clone(),
-                    self.internal_tx.clone(),
-                ));
-            }
-        }
-        out
+                    .pending_offers
+                    .clone()
+                    .try_acquire_owned()
+                    .ok()?;
+                Some((id, p))
+            })
+            .collect();
+        let (transport, done) = (self.shared.transport.clone(), self.done_tx.clone());
+        tokio::spawn(async move {
+            let made = futures_util::future::join_all(permits.into_iter().map(|(id, permit)| {
+                let t = transport.clone();
+                async move { t.offer().await.ok().map(|o| (id, o, permit)) }
+            }))
+            .await;
+            let _ = done.send(Done::Offers(
+                info_hash,
+                made.into_iter().flatten().collect(),
+            ));
+        });
     }
 
-    fn on_internal(&mut self, m: Internal) -> Option<String> {
-        match m {
-            Internal::Send(text) => Some(text),
-            Internal::Offers { info_hash, offers } => {
-                let e = self.torrents.get_mut(&info_hash)?;
-                e.creating_offers = false;
-                let expires = Instant::now() + OFFER_TTL;
-                let mut wire = Vec::with_capacity(offers.len());
-                for (offer, permit) in offers {
-                    let id = OfferId(random_id());
-                    wire.push(Offer {
-                        offer: Sdp::offer(offer.sdp()),
-                        offer_id: id,
-                    });
-                    self.pending.insert(
-                        id,
-                        Pending {
-                            info_hash,
-                            offer,
-                            expires,
-                            permit,
-                        },
-                    );
-                }
-                if wire.is_empty() {
-                    return None;
-                }
-                Some(announce(e, None, wire))
-            }
-        }
-    }
-
-    fn on_message(&mut self, text: &str) {
-        tracing::trace!("tracker {} says {}", self.url, &text[..text.len().min(120)]);
-        match TrackerMessage::from_json(text) {
-            Ok(TrackerMessage::Announced(r)) => {
-                if let Some(e) = self.torrents.get_mut(&r.info_hash) {
-                    e.interval = Duration::from_secs(u64::from(r.interval)).max(MIN_INTERVAL);
-                    e.next_announce = e.next_announce.min(Instant::now() + e.interval);
-                }
-            }
-            Ok(TrackerMessage::Offer(o)) => self.on_offer(o),
-            Ok(TrackerMessage::Answer(a)) => self.on_answer(a),
-            Ok(TrackerMessage::Failure(f)) => {
-                tracing::warn!("tracker {} refused: {}", self.url, f.reason);
-                if let Some(e) = f.info_hash.and_then(|h| self.torrents.get_mut(&h)) {
-                    e.creating_offers = false;
-                }
-            }
-            Ok(TrackerMessage::Scrape(_)) => {}
-            Err(e) => tracing::debug!("unreadable tracker message: {e}"),
-        }
-    }
-
-    /// Someone offers to connect: answer it if the torrent has room.
-    fn on_offer(&mut self, o: RelayedOffer) {
-        let Some(e) = self.torrents.get(&o.info_hash) else {
+    /// Someone offers to connect: answer it if the budget has room.
+    fn answer(&mut self, info_hash: InfoHash, remote: PeerId, offer_id: OfferId, sdp: String) {
+        let Some(t) = self.torrents.get(&info_hash) else {
             return;
         };
-        tracing::debug!("offer from {}", String::from_utf8_lossy(&o.peer_id.0));
-        if o.peer_id == e.t.peer_id || e.t.stats.borrow().peers >= e.t.max_peers {
-            return;
-        }
         let Ok(permit) = self.shared.connections.clone().try_acquire_owned() else {
             return;
         };
-        let transport = self.shared.transport.clone();
-        let input = e.t.input.clone();
-        let (info_hash, our_id) = (e.t.info_hash, e.t.peer_id);
-        let internal = self.internal_tx.clone();
+        let (transport, done, channels) = (
+            self.shared.transport.clone(),
+            self.done_tx.clone(),
+            t.channels.clone(),
+        );
         tokio::spawn(async move {
-            let answer = match transport.answer(o.offer.sdp).await {
+            let answer = match transport.answer(sdp).await {
                 Ok(a) => a,
                 Err(err) => {
                     tracing::debug!("cannot answer an offer: {err}");
                     return;
                 }
             };
-            let msg = ClientMessage::Answer(Answer {
-                action: "announce",
-                info_hash,
-                peer_id: our_id,
-                to_peer_id: o.peer_id,
-                offer_id: o.offer_id,
-                answer: Sdp::answer(answer.sdp),
-            });
-            let _ = internal.send(Internal::Send(msg.to_json()));
+            let _ = done.send(Done::Answered(info_hash, remote, offer_id, answer.sdp));
             match answer.channel.await {
                 Ok(channel) => {
-                    let _ = input
-                        .send(Input::Channel {
-                            channel,
-                            remote: Some(o.peer_id),
-                            permit,
-                            we_offered: false,
-                        })
-                        .await;
+                    let _ = channels.send(NewChannel {
+                        channel,
+                        remote,
+                        permit,
+                        we_offered: false,
+                    });
                 }
                 Err(err) => tracing::debug!("answered connection failed: {err}"),
             }
         });
     }
 
-    fn on_answer(&mut self, a: RelayedAnswer) {
-        let Some(p) = self.pending.remove(&a.offer_id) else {
+    /// The remote answered our offer: connect it.
+    fn accept(&mut self, info_hash: InfoHash, remote: PeerId, offer_id: OfferId, sdp: String) {
+        let Some((offer, offer_permit)) = self.offers.remove(&offer_id) else {
             return;
         };
-        let Some(e) = self.torrents.get(&p.info_hash) else {
+        let Some(t) = self.torrents.get(&info_hash) else {
             return;
         };
         let Ok(permit) = self.shared.connections.clone().try_acquire_owned() else {
             return;
         };
-        let input = e.t.input.clone();
+        let channels = t.channels.clone();
         tokio::spawn(async move {
-            let Pending {
-                offer,
-                permit: offer_permit,
-                ..
-            } = p;
-            let r = offer.connect(a.answer.sdp).await;
+            let r = offer.connect(sdp).await;
             drop(offer_permit);
             match r {
                 Ok(channel) => {
-                    let _ = input
-                        .send(Input::Channel {
-                            channel,
-                            remote: Some(a.peer_id),
-                            permit,
-                            we_offered: true,
-                        })
-                        .await;
+                    let _ = channels.send(NewChannel {
+                        channel,
+                        remote,
+                        permit,
+                        we_offered: true,
+                    });
                 }
                 Err(err) => tracing::debug!("offered connection failed: {err}"),
             }
@@ -449,52 +386,24 @@ impl TrackerTask {
     }
 }
 
-/// Creates up to `want` offers within the shared budget, concurrently.
-async fn make_offers(
-    info_hash: InfoHash,
-    want: usize,
-    shared: Arc<Shared>,
-    back: mpsc::UnboundedSender<Internal>,
-) {
-    let started = std::time::Instant::now();
-    let permits: Vec<_> = (0..want)
-        .map_while(|_| shared.pending_offers.clone().try_acquire_owned().ok())
-        .collect();
-    let made = futures_util::future::join_all(permits.into_iter().map(|permit| {
-        let t = shared.transport.clone();
-        async move { t.offer().await.ok().map(|o| (o, permit)) }
-    }))
-    .await;
-    let offers: Vec<_> = made.into_iter().flatten().collect();
-    tracing::debug!(
-        "made {} of {want} offers in {:?}",
-        offers.len(),
-        started.elapsed()
-    );
-    let _ = back.send(Internal::Offers { info_hash, offers });
+/// The next text frame, or `None` once the socket is gone; pends forever
+/// while there is no socket.
+async fn next_message(ws: &mut Option<Ws>) -> Option<String> {
+    let Some(ws) = ws.as_mut() else {
+        return std::future::pending().await;
+    };
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => return Some(t.as_str().to_owned()),
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(_)) => {}
+        }
+    }
 }
 
-fn announce(e: &Entry, event: Option<AnnounceEvent>, offers: Vec<Offer>) -> String {
-    let s = e.t.stats.borrow();
-    ClientMessage::Announce(Announce {
-        action: "announce",
-        info_hash: e.t.info_hash,
-        peer_id: e.t.peer_id,
-        numwant: (!offers.is_empty()).then_some(offers.len() as u32),
-        uploaded: s.uploaded,
-        downloaded: s.downloaded,
-        left: s.left,
-        event,
-        offers,
-        trackerid: None,
-    })
-    .to_json()
-}
-
-/// 1 s, 2 s, 4 s … up to `max`, each scaled by a random 0.5–1.5 so that many
-/// clients losing one tracker do not come back in step.
-fn random_id() -> [u8; 20] {
-    let mut b = [0u8; 20];
-    util::fill_random(&mut b);
-    b
+/// The tokio instant for an engine time.
+fn deadline(t: webswarm_core::Time) -> tokio::time::Instant {
+    let now = util::now();
+    let wait = Duration::from_micros(t.as_micros().saturating_sub(now.as_micros()));
+    tokio::time::Instant::now() + wait
 }

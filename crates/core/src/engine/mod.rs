@@ -174,6 +174,10 @@ impl Torrent {
     pub fn peer_count(&self) -> usize {
         self.peers.len()
     }
+    /// The keys of the open connections.
+    pub fn peer_keys(&self) -> impl Iterator<Item = PeerKey> + '_ {
+        self.peers.keys().copied()
+    }
     /// From peers and webseeds together.
     pub fn download_rate(&self, now: Time) -> f64 {
         self.swarm_rate(now) + self.webseed_rate(now)
@@ -292,6 +296,20 @@ impl Torrent {
     /// Answer to `Output::Verify`.
     pub fn piece_verified(&mut self, now: Time, piece: PieceIndex, ok: bool) {
         self.on_piece_verified(now, piece, ok);
+        self.after_input(now);
+    }
+
+    /// A piece found whole in storage outside a download (written after the
+    /// last resume record) whose hash the host checked: counted as verified.
+    pub fn piece_found(&mut self, now: Time, piece: PieceIndex) {
+        let Some(picker) = self.picker.as_mut() else {
+            return;
+        };
+        if picker.have().get(piece.get()) {
+            return;
+        }
+        picker.mark_have(piece);
+        self.piece_passed(now, piece);
         self.after_input(now);
     }
 

@@ -94,6 +94,9 @@ pub enum CloseReason {
     Idle,
     #[error("both sides are seeds")]
     BothSeeds,
+    /// The host paused or stopped the torrent.
+    #[error("the torrent was paused or stopped")]
+    Stopped,
 }
 
 /// Why `add_peer` refused a new connection.
@@ -105,4 +108,7 @@ pub enum AddPeerError {
     Banned,
     #[error("already connected to this peer")]
     Duplicate,
+    /// The torrent is paused, stopped or failed (returned by the host).
+    #[error("the torrent takes no connections now")]
+    NotAccepting,
 }

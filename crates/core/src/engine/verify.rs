@@ -45,7 +45,7 @@ impl Torrent {
         }
     }
 
-    fn piece_passed(&mut self, now: Time, piece: PieceIndex) {
+    pub(super) fn piece_passed(&mut self, now: Time, piece: PieceIndex) {
         let i = piece.get();
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for k in keys {

@@ -12,8 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{Event, Output, Torrent};
-use crate::bitfield::Bitfield;
 use crate::backoff::backoff;
+use crate::bitfield::Bitfield;
 use crate::picker::Received;
 use crate::rate::RateMeter;
 use crate::types::{BlockRef, PeerKey, PieceIndex, Time, BLOCK_SIZE};

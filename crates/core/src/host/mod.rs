@@ -1,11 +1,15 @@
-//! Pure helpers for hosts that drive the engine (the native and browser
-//! peers): decisions and caches that need no I/O, kept here so every host
-//! makes them the same way.
+//! The torrent host: everything between the engine and a platform that is
+//! the same on every platform. The native peer, the browser peer and the
+//! simulator drive one [`TorrentHost`] per torrent and carry out its
+//! [`Work`]; see ARCHITECTURE.md for the contract.
 
 mod glare;
 mod read_cache;
+mod resume;
 mod stream_window;
+mod throttle;
+mod torrent;
+mod work;
 
-pub use glare::{settle_glare, Glare};
-pub use read_cache::{Lookup, ReadCache};
-pub use stream_window::StreamWindow;
+pub use torrent::{HostConfig, Start, TorrentHost};
+pub use work::{Note, Stats, Work};

@@ -7,8 +7,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::backoff::{backoff, lonely_wait};
 use super::messages::{Announce, AnnounceEvent, Answer, Incoming, OfferId};
+use crate::backoff::{backoff, lonely_wait};
 use crate::rng::Rng;
 use crate::types::{InfoHash, PeerId, Time};
 use crate::vec_map::VecMap;
@@ -70,7 +70,10 @@ pub enum TrackerWork {
     Send(String),
     /// Create one WebRTC offer per id and report them together with
     /// `handle_offers_made` (fewer if the connection budget is spent).
-    MakeOffers { info_hash: InfoHash, ids: Vec<OfferId> },
+    MakeOffers {
+        info_hash: InfoHash,
+        ids: Vec<OfferId>,
+    },
     /// Answer a remote offer: report the SDP with `handle_answer_made`, then
     /// hand the channel, once open, to the torrent (we did not offer).
     AnswerOffer {

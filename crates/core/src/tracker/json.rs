@@ -304,8 +304,10 @@ mod tests {
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     fn parses_what_trackers_send() {
-        let v = parse(r#" {"a":[1, -2.5, 3e2, true, false, null], "b": {"c": "x\u00e9\n\"y\ud83d\ude00"}} "#)
-            .unwrap();
+        let v = parse(
+            r#" {"a":[1, -2.5, 3e2, true, false, null], "b": {"c": "x\u00e9\n\"y\ud83d\ude00"}} "#,
+        )
+        .unwrap();
         assert_eq!(
             v.get("a"),
             Some(&Json::Arr(vec![
@@ -327,8 +329,21 @@ mod tests {
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     fn refuses_malformed_and_deep_input() {
         for bad in [
-            "", "{", "{\"a\"}", "{\"a\":1,}", "[1 2]", "\"\\q\"", "\"a", "01x", "-", "1.", "tru",
-            "{} x", "\"\u{1}\"", "\"\\ud800\"", "1e",
+            "",
+            "{",
+            "{\"a\"}",
+            "{\"a\":1,}",
+            "[1 2]",
+            "\"\\q\"",
+            "\"a",
+            "01x",
+            "-",
+            "1.",
+            "tru",
+            "{} x",
+            "\"\u{1}\"",
+            "\"\\ud800\"",
+            "1e",
         ] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }

@@ -297,7 +297,8 @@ mod tests {
         let ih = binstr::encode(&b(1));
         let pid = binstr::encode(&b(2));
         let oid = binstr::encode(&b(3));
-        let mut offer = String::from("{\"action\":\"announce\",\"offer\":{\"type\":\"offer\",\"sdp\":\"s\"},");
+        let mut offer =
+            String::from("{\"action\":\"announce\",\"offer\":{\"type\":\"offer\",\"sdp\":\"s\"},");
         for (k, v) in [("offer_id", &oid), ("peer_id", &pid), ("info_hash", &ih)] {
             offer.push_str(&format!("\"{k}\":"));
             json::write_str(&mut offer, v);
@@ -314,8 +315,14 @@ mod tests {
                 sdp: "s".into()
             })
         );
-        let answer = offer.replace("\"offer\":{\"type\":\"offer\"", "\"answer\":{\"type\":\"answer\"");
-        assert!(matches!(Incoming::parse(&answer), Some(Incoming::Answer { .. })));
+        let answer = offer.replace(
+            "\"offer\":{\"type\":\"offer\"",
+            "\"answer\":{\"type\":\"answer\"",
+        );
+        assert!(matches!(
+            Incoming::parse(&answer),
+            Some(Incoming::Answer { .. })
+        ));
         let mut reply = String::from("{\"action\":\"announce\",\"interval\":120,\"info_hash\":");
         json::write_str(&mut reply, &ih);
         reply.push('}');

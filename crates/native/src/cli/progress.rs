@@ -2,7 +2,7 @@
 
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
-use crate::session::stats::Snapshot;
+use webswarm_core::host::Stats as Snapshot;
 
 pub fn bytes_bar(total: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);

@@ -59,7 +59,7 @@ pub async fn run(a: SeedArgs) -> Result<(), String> {
         tokio::select! {
             _ = tick.tick() => {
                 let all: Vec<_> = handles.iter().map(|h| h.stats()).collect();
-                let sum = crate::session::stats::Snapshot {
+                let sum = webswarm_core::host::Stats {
                     peers: all.iter().map(|s| s.peers).sum(),
                     download_rate: all.iter().map(|s| s.download_rate).sum(),
                     upload_rate: all.iter().map(|s| s.upload_rate).sum(),

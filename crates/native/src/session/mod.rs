@@ -1,19 +1,19 @@
 //! The client: many torrents in one process, sharing the WebRTC transport,
 //! the tracker sockets and the connection budget.
 
-pub mod peer;
-pub mod stats;
-mod throttle;
-pub mod torrent;
+mod input;
+mod peer;
+mod torrent;
 pub mod webseed;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
-use webswarm_core::engine::{self, Torrent};
+use webswarm_core::engine::{self, Source, Torrent};
+use webswarm_core::host::{HostConfig, Start, Stats, TorrentHost};
+use webswarm_core::tracker::{TorrentStatus, TrackerConfig};
 use webswarm_core::{Bitfield, Info, InfoHash, Magnet, Metainfo};
 
 use crate::storage::{DiskStorage, StorageError};
@@ -21,8 +21,8 @@ use crate::tracker_client::{Shared, TrackerCmd, TrackerHandle, TrackerTorrent};
 use crate::transport::webrtc_rs::{RtcConfig, WebRtcTransport};
 use crate::transport::Transport;
 use crate::util;
-use stats::Snapshot;
-use torrent::{Input, Setup, TorrentTask};
+use input::Input;
+use torrent::{Outlets, Setup, TorrentTask};
 
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -32,12 +32,8 @@ pub struct ClientConfig {
     pub max_connections: usize,
     /// Offers waiting for an answer across all torrents.
     pub max_pending_offers: usize,
-    /// Offers sent with each announce (WebTorrent sends 5).
-    pub offers_per_announce: usize,
-    /// Announce interval until a tracker gives its own.
-    pub announce_interval: Duration,
-    /// Longest wait between attempts to reach a tracker.
-    pub reconnect_max: Duration,
+    /// Announce schedule, offers per announce, reconnect backoff.
+    pub tracker: TrackerConfig,
     /// PEM certificates trusted for wss:// trackers besides the built-in
     /// Mozilla roots (a self-hosted tracker with a private CA).
     pub tracker_ca: Vec<rustls_pki_types::CertificateDer<'static>>,
@@ -52,9 +48,7 @@ impl Default for ClientConfig {
             engine: engine::Config::default(),
             max_connections: 200,
             max_pending_offers: 50,
-            offers_per_announce: 5,
-            announce_interval: Duration::from_secs(120),
-            reconnect_max: Duration::from_secs(60),
+            tracker: TrackerConfig::default(),
             tracker_ca: Vec::new(),
             max_upload_rate: None,
         }
@@ -124,9 +118,7 @@ impl Client {
             transport,
             connections: Arc::new(Semaphore::new(cfg.max_connections)),
             pending_offers: Arc::new(Semaphore::new(cfg.max_pending_offers)),
-            offers_per_announce: cfg.offers_per_announce,
-            default_interval: cfg.announce_interval,
-            backoff_max: cfg.reconnect_max,
+            tracker: cfg.tracker.clone(),
             tls: tls_config(&cfg.tracker_ca),
         });
         Client {
@@ -190,22 +182,42 @@ impl Client {
             }
         }
         let peer_id = Torrent::generate_peer_id(util::random_u64());
-        let (tx, rx) = mpsc::channel(4096);
-        let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
-        let setup = Setup {
-            cfg: self.inner.cfg.engine.clone(),
-            info,
-            info_hash,
-            have,
-            storage,
-            dir: opts.dir,
+        let source = match info {
+            Some(info) => Source::Info {
+                info: Box::new(info),
+                have,
+            },
+            None => Source::Magnet(info_hash),
+        };
+        let start = Start {
+            source,
             peer_id,
             webseeds,
-            fetcher: self.inner.fetcher.clone(),
-            max_upload_rate: self.inner.cfg.max_upload_rate,
+            storage_open: storage.is_some(),
+            recheck: Vec::new(),
         };
-        let task = TorrentTask::new(setup, tx.clone(), snap_tx);
-        tokio::spawn(task.run(rx));
+        let cfg = HostConfig {
+            engine: self.inner.cfg.engine.clone(),
+            max_upload_rate: self.inner.cfg.max_upload_rate,
+            ..HostConfig::default()
+        };
+        let host = TorrentHost::new(cfg, start, util::now(), util::random_u64());
+        let (tx, rx) = mpsc::channel(4096);
+        let (channels_tx, channels_rx) = mpsc::unbounded_channel();
+        let (stats_tx, stats_rx) = watch::channel(Stats::default());
+        let (status_tx, status_rx) = watch::channel(TorrentStatus::default());
+        let setup = Setup {
+            host,
+            storage,
+            dir: opts.dir,
+            fetcher: self.inner.fetcher.clone(),
+        };
+        let outlets = Outlets {
+            stats: stats_tx,
+            status: status_tx,
+        };
+        let task = TorrentTask::new(setup, tx.clone(), outlets);
+        tokio::spawn(task.run(rx, channels_rx));
         self.lock_torrents().insert(info_hash, tx.clone());
         let mut handles = Vec::new();
         for url in trackers {
@@ -213,16 +225,15 @@ impl Client {
             h.send(TrackerCmd::Add(TrackerTorrent {
                 info_hash,
                 peer_id,
-                input: tx.clone(),
-                stats: snap_rx.clone(),
-                max_peers: self.inner.cfg.engine.max_peers,
+                channels: channels_tx.clone(),
+                status: status_rx.clone(),
             }));
             handles.push(h);
         }
         Ok(TorrentHandle {
             info_hash,
             input: tx,
-            stats: snap_rx,
+            stats: stats_rx,
             trackers: handles,
             client: self.clone(),
         })
@@ -252,13 +263,13 @@ impl Client {
 pub struct TorrentHandle {
     pub info_hash: InfoHash,
     input: mpsc::Sender<Input>,
-    stats: watch::Receiver<Snapshot>,
+    stats: watch::Receiver<Stats>,
     trackers: Vec<TrackerHandle>,
     client: Client,
 }
 
 impl TorrentHandle {
-    pub fn stats(&self) -> Snapshot {
+    pub fn stats(&self) -> Stats {
         self.stats.borrow().clone()
     }
 
@@ -268,7 +279,7 @@ impl TorrentHandle {
     }
 
     /// A receiver that changes whenever the stats do.
-    pub fn watch(&self) -> watch::Receiver<Snapshot> {
+    pub fn watch(&self) -> watch::Receiver<Stats> {
         self.stats.clone()
     }
 

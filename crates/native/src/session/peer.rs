@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use webswarm_core::PeerKey;
 
-use super::torrent::Input;
+use super::input::Input;
 use crate::transport::Channel;
 
 /// Above this many queued bytes the engine is told the peer is not writable.

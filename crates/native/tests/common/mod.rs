@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use webswarm_core::tracker::TrackerConfig;
 use webswarm_core::{Bitfield, Metainfo};
 use webswarm_native::create::{create_torrent, CreateOptions};
 use webswarm_native::session::{AddOptions, Client, ClientConfig, TorrentHandle, What};
@@ -65,7 +66,10 @@ pub fn loopback_config() -> ClientConfig {
             bind: vec!["127.0.0.1:0".parse().unwrap()],
             ..RtcConfig::default()
         },
-        reconnect_max: Duration::from_secs(2),
+        tracker: TrackerConfig {
+            reconnect_max: Duration::from_secs(2),
+            ..TrackerConfig::default()
+        },
         ..ClientConfig::default()
     }
 }

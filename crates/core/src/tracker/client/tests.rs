@@ -56,7 +56,10 @@ fn sent(w: &TrackerWork) -> Json {
 }
 
 fn event_of(w: &TrackerWork) -> Option<String> {
-    sent(w).get("event").and_then(Json::as_str).map(str::to_owned)
+    sent(w)
+        .get("event")
+        .and_then(Json::as_str)
+        .map(str::to_owned)
 }
 
 /// Runs the clock in 100 ms steps to `until`; returns when offers were asked for.
@@ -85,7 +88,10 @@ fn joining_sends_started_then_offers_in_one_announce() {
     let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 1);
     assert_eq!(drain(&mut c), vec![TrackerWork::Connect]);
     c.join(t(0), IH, ME, status(0, false));
-    assert!(drain(&mut c).is_empty(), "nothing is sent before the socket is up");
+    assert!(
+        drain(&mut c).is_empty(),
+        "nothing is sent before the socket is up"
+    );
     c.handle_connected(t(5));
     let work = drain(&mut c);
     assert_eq!(work.len(), 2, "{work:?}");
@@ -143,7 +149,10 @@ fn a_scheduled_announce_does_not_advance_the_lonely_retries() {
     reply.push('}');
     c.handle_message(t(0), &reply);
     // min_interval (5 s) wins over 3 s.
-    assert_eq!(announces_until(&mut c, 100, 16_000), vec![2000, 6000, 11_000, 16_000]);
+    assert_eq!(
+        announces_until(&mut c, 100, 16_000),
+        vec![2000, 6000, 11_000, 16_000]
+    );
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -187,8 +196,13 @@ fn offers_are_matched_to_answers_and_dropped_when_stale() {
     make(&mut c, t(100), ids);
     drain(&mut c);
     let answer = |offer: OfferId, ih: InfoHash| {
-        let mut m = String::from("{\"action\":\"announce\",\"answer\":{\"type\":\"answer\",\"sdp\":\"a\"}");
-        for (k, v) in [("offer_id", offer.0), ("peer_id", THEM.0), ("info_hash", ih.0)] {
+        let mut m =
+            String::from("{\"action\":\"announce\",\"answer\":{\"type\":\"answer\",\"sdp\":\"a\"}");
+        for (k, v) in [
+            ("offer_id", offer.0),
+            ("peer_id", THEM.0),
+            ("info_hash", ih.0),
+        ] {
             m.push_str(&format!(",\"{k}\":"));
             json::write_str(&mut m, &binstr::encode(&v));
         }
@@ -227,8 +241,13 @@ fn offers_are_matched_to_answers_and_dropped_when_stale() {
 }
 
 fn offer_from(peer: PeerId) -> String {
-    let mut m = String::from("{\"action\":\"announce\",\"offer\":{\"type\":\"offer\",\"sdp\":\"o\"}");
-    for (k, v) in [("offer_id", [5; 20]), ("peer_id", peer.0), ("info_hash", IH.0)] {
+    let mut m =
+        String::from("{\"action\":\"announce\",\"offer\":{\"type\":\"offer\",\"sdp\":\"o\"}");
+    for (k, v) in [
+        ("offer_id", [5; 20]),
+        ("peer_id", peer.0),
+        ("info_hash", IH.0),
+    ] {
         m.push_str(&format!(",\"{k}\":"));
         json::write_str(&mut m, &binstr::encode(&v));
     }
@@ -290,7 +309,10 @@ fn a_lost_socket_drops_offers_and_reconnects_with_backoff() {
     assert!(wait >= Duration::from_millis(1000) && wait <= Duration::from_millis(3000));
     // Offers reported after the socket went are dropped, not announced.
     c.handle_offers_made(again, IH, vec![(OfferId([4; 20]), "x".into())]);
-    assert_eq!(drain(&mut c), vec![TrackerWork::DropOffer(OfferId([4; 20]))]);
+    assert_eq!(
+        drain(&mut c),
+        vec![TrackerWork::DropOffer(OfferId([4; 20]))]
+    );
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]

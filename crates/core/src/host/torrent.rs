@@ -1,0 +1,672 @@
+//! One torrent, the same on every platform: the engine plus everything a
+//! platform used to do around it (serving reads from whole pieces, settling
+//! duplicate connections, webseed URLs, holding storage work until storage
+//! is open, the upload limit, when to save the resume record, counters).
+//! The platform moves bytes and runs storage, hashing and HTTP; it calls the
+//! `handle_*` methods with the time and the results, drains
+//! [`TorrentHost::poll_work`], and wakes at [`TorrentHost::poll_timeout`].
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::glare::{settle_glare, Glare};
+use super::read_cache::{Lookup, ReadCache};
+use super::resume::ResumeSchedule;
+use super::stream_window::StreamWindow;
+use super::throttle::Throttle;
+use super::work::{ById, Known, Note, Stats, Work};
+use crate::bitfield::Bitfield;
+use crate::engine::{self, AddPeerError, CloseReason, Event, Output, Source};
+use crate::metainfo::Info;
+use crate::picker::Priority;
+use crate::tracker::TorrentStatus;
+use crate::types::{BlockRef, InfoHash, PeerId, PeerKey, PieceIndex, Time};
+use crate::vec_map::{VecMap, VecSet};
+use crate::webseed::range_requests;
+
+/// Received blocks kept while storage opens; beyond this they are dropped
+/// (and downloaded again) rather than growing without bound.
+const MAX_HELD_BYTES: usize = 16 << 20;
+
+/// How a host runs; the defaults suit both platforms.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    pub engine: engine::Config,
+    /// Bytes of whole pieces kept in memory for serving.
+    pub read_cache_bytes: usize,
+    /// How often the verified-piece record is rewritten while downloading.
+    pub resume_every: Duration,
+    /// Upload limit in bytes per second.
+    pub max_upload_rate: Option<u64>,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            engine: engine::Config::default(),
+            read_cache_bytes: 16 << 20,
+            resume_every: Duration::from_secs(5),
+            max_upload_rate: None,
+        }
+    }
+}
+
+/// What a torrent starts from.
+pub struct Start {
+    /// The info dictionary and verified pieces, or only the info-hash.
+    pub source: Source,
+    pub peer_id: PeerId,
+    /// BEP 19 base URLs.
+    pub webseeds: Vec<String>,
+    /// Storage is open already (the platform opened it to read the resume record).
+    pub storage_open: bool,
+    /// Pieces in storage that the resume record does not list (written
+    /// after its last save): hashed, and counted if right.
+    pub recheck: Vec<PieceIndex>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StorageState {
+    Closed,
+    Opening,
+    Open,
+    Failed,
+}
+
+/// One torrent's host state machine.
+pub struct TorrentHost {
+    engine: engine::Torrent,
+    max_peers: usize,
+    cache: ReadCache,
+    by_id: ById,
+    webseeds: VecMap<PeerKey, String>,
+    storage: StorageState,
+    /// Storage work waiting for storage to open, in order.
+    held: VecDeque<Work>,
+    held_bytes: usize,
+    rechecking: VecSet<PieceIndex>,
+    resume: ResumeSchedule,
+    throttle: Option<Throttle>,
+    stream: StreamWindow,
+    out: VecDeque<Work>,
+    started: Time,
+    first_piece_at: Option<Time>,
+    banned: u32,
+    error: Option<String>,
+    paused: bool,
+    stopped: bool,
+    ready_sent: bool,
+}
+
+impl TorrentHost {
+    /// `seed` drives every random choice of the engine.
+    pub fn new(cfg: HostConfig, start: Start, now: Time, seed: u64) -> Self {
+        let max_peers = cfg.engine.max_peers;
+        let engine = engine::Torrent::new(cfg.engine, start.source, start.peer_id, now, seed);
+        let mut h = TorrentHost {
+            engine,
+            max_peers,
+            cache: ReadCache::new(cfg.read_cache_bytes),
+            by_id: ById::new(),
+            webseeds: VecMap::new(),
+            storage: match start.storage_open {
+                true => StorageState::Open,
+                false => StorageState::Closed,
+            },
+            held: VecDeque::new(),
+            held_bytes: 0,
+            rechecking: VecSet::new(),
+            resume: ResumeSchedule::new(cfg.resume_every, now),
+            throttle: cfg.max_upload_rate.map(|r| Throttle::new(r, now)),
+            stream: StreamWindow::default(),
+            out: VecDeque::new(),
+            started: now,
+            first_piece_at: None,
+            banned: 0,
+            error: None,
+            paused: false,
+            stopped: false,
+            ready_sent: false,
+        };
+        for url in start.webseeds {
+            let key = h.engine.add_webseed(now);
+            h.webseeds.insert(key, url);
+        }
+        if h.engine.info().is_some() {
+            h.storage_known(now);
+        }
+        h.recheck(now, start.recheck);
+        h.pump(now);
+        h
+    }
+
+    // ---- state ----------------------------------------------------------------
+
+    /// The engine, for reading (peer statistics, rates).
+    pub fn engine(&self) -> &engine::Torrent {
+        &self.engine
+    }
+    pub fn info_hash(&self) -> InfoHash {
+        self.engine.info_hash()
+    }
+    pub fn peer_id(&self) -> PeerId {
+        self.engine.peer_id()
+    }
+    pub fn info(&self) -> Option<&Info> {
+        self.engine.info()
+    }
+    pub fn have(&self) -> Option<&Bitfield> {
+        self.engine.have()
+    }
+    pub fn is_complete(&self) -> bool {
+        self.engine.is_complete()
+    }
+    /// The info dictionary is known and storage is open.
+    pub fn is_ready(&self) -> bool {
+        self.engine.info().is_some() && self.storage == StorageState::Open
+    }
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+    pub fn num_peers(&self) -> usize {
+        self.engine.peer_count()
+    }
+    /// Why the download stopped, if it did.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    fn accepting(&self) -> bool {
+        !self.paused && !self.stopped && self.error.is_none()
+    }
+
+    /// More connections the torrent takes now.
+    pub fn room(&self) -> usize {
+        match self.accepting() {
+            true => self.max_peers.saturating_sub(self.num_peers()),
+            false => 0,
+        }
+    }
+
+    /// What its tracker clients announce.
+    pub fn tracker_status(&self) -> TorrentStatus {
+        TorrentStatus {
+            peers: self.num_peers(),
+            room: self.room(),
+            left: self.engine.bytes_left(),
+            uploaded: self.engine.uploaded(),
+            downloaded: self.engine.downloaded(),
+            complete: self.is_complete(),
+        }
+    }
+
+    pub fn stats(&self, now: Time) -> Stats {
+        let e = &self.engine;
+        let info = e.info();
+        Stats {
+            name: info.map(|i| i.name.clone()),
+            total_len: info.map(|i| i.layout.total_len()),
+            left: e.bytes_left(),
+            pieces: info.map_or(0, |i| i.layout.num_pieces()),
+            pieces_have: e.have().map_or(0, Bitfield::count),
+            peers: e.peer_count(),
+            webseeds: e.webseed_count(),
+            download_rate: e.download_rate(now),
+            webseed_rate: e.webseed_rate(now),
+            upload_rate: e.upload_rate(now),
+            downloaded: e.downloaded(),
+            uploaded: e.uploaded(),
+            complete: e.is_complete(),
+            paused: self.paused,
+            first_piece_after: self
+                .first_piece_at
+                .map(|t| t.saturating_since(self.started)),
+            banned: self.banned,
+            error: self.error.clone(),
+        }
+    }
+
+    pub fn poll_work(&mut self) -> Option<Work> {
+        self.out.pop_front()
+    }
+
+    /// The next time `handle_timeout` has work.
+    pub fn poll_timeout(&self) -> Time {
+        let mut t = self.engine.poll_timeout();
+        if let Some(r) = self.throttle.as_ref().and_then(Throttle::next_release) {
+            t = t.min(r);
+        }
+        if let Some(r) = self
+            .resume
+            .next()
+            .filter(|_| self.storage == StorageState::Open)
+        {
+            t = t.min(r);
+        }
+        t
+    }
+
+    // ---- connections ------------------------------------------------------------
+
+    /// A channel opened. `remote` is the id the tracker gave; `we_offered`
+    /// says which side made the offer. A second connection to the same peer
+    /// (both offered at once) is settled the same way on both sides, which
+    /// may close the older one here.
+    pub fn add_peer(
+        &mut self,
+        now: Time,
+        remote: Option<PeerId>,
+        we_offered: bool,
+    ) -> Result<PeerKey, AddPeerError> {
+        if !self.accepting() {
+            return Err(AddPeerError::NotAccepting);
+        }
+        if let Some(id) = remote {
+            self.settle_duplicate(now, id, we_offered)?;
+        }
+        let r = self.engine.add_peer(now, remote);
+        if let Ok(key) = r {
+            if let Some(id) = remote {
+                self.by_id.insert(id, Known { key, we_offered });
+            }
+            self.note_peers();
+        }
+        self.pump(now);
+        r
+    }
+
+    fn settle_duplicate(
+        &mut self,
+        now: Time,
+        remote: PeerId,
+        we_offered: bool,
+    ) -> Result<(), AddPeerError> {
+        let Some(&old) = self.by_id.get(&remote) else {
+            return Ok(());
+        };
+        let ours = self.engine.peer_id();
+        match settle_glare(ours, remote, old.we_offered, we_offered) {
+            Glare::KeepOld => Err(AddPeerError::Duplicate),
+            Glare::KeepNew => {
+                self.close_peer(now, old.key, CloseReason::Duplicate);
+                Ok(())
+            }
+        }
+    }
+
+    fn close_peer(&mut self, now: Time, key: PeerKey, reason: CloseReason) {
+        self.forget(key);
+        self.engine.peer_disconnected(now, key);
+        self.out.push_back(Work::Close { peer: key, reason });
+    }
+
+    fn forget(&mut self, key: PeerKey) {
+        self.by_id.retain(|_, k| k.key != key);
+        if let Some(t) = self.throttle.as_mut() {
+            t.forget(key);
+        }
+    }
+
+    fn note_peers(&mut self) {
+        self.out
+            .push_back(Work::Notify(Note::Peers(self.num_peers())));
+    }
+
+    /// Bytes arrived on a channel, split anywhere.
+    pub fn handle_data(&mut self, now: Time, key: PeerKey, data: &[u8]) {
+        self.engine.handle_data(now, key, data);
+        self.pump(now);
+    }
+
+    /// The remote closed the channel (or it failed).
+    pub fn handle_closed(&mut self, now: Time, key: PeerKey) {
+        let before = self.num_peers();
+        self.forget(key);
+        self.engine.peer_disconnected(now, key);
+        if self.num_peers() != before {
+            self.note_peers();
+        }
+        self.pump(now);
+    }
+
+    /// The channel's send buffer went over (`false`) or back under (`true`)
+    /// its high-water mark.
+    pub fn handle_writable(&mut self, now: Time, key: PeerKey, writable: bool) {
+        self.engine.set_peer_writable(now, key, writable);
+        self.pump(now);
+    }
+
+    // ---- storage, hashing, HTTP ---------------------------------------------------
+
+    /// The answer to `OpenStorage`.
+    pub fn handle_storage_opened(&mut self, now: Time, result: Result<(), String>) {
+        match result {
+            Ok(()) => {
+                self.storage = StorageState::Open;
+                self.out.extend(self.held.drain(..));
+                self.held_bytes = 0;
+                self.note_ready();
+            }
+            Err(e) => self.fail(now, e),
+        }
+        self.pump(now);
+    }
+
+    /// Storage failed in a way that is not the peers' fault (disk full,
+    /// quota, permissions): the download stops with this message.
+    pub fn handle_storage_failed(&mut self, now: Time, error: String) {
+        self.fail(now, error);
+        self.pump(now);
+    }
+
+    /// The answer to `ReadPiece` (`None`: it could not be read).
+    pub fn handle_piece_read(&mut self, now: Time, piece: PieceIndex, data: Option<Bytes>) {
+        let (waiters, data) = self.cache.filled(piece, data);
+        for (key, b) in waiters {
+            let (s, e) = (b.offset as usize, (b.offset + b.len) as usize);
+            match &data {
+                Some(d) if e <= d.len() => self.answer(now, key, b, d.slice(s..e)),
+                _ => self.engine.block_read_failed(now, key, b),
+            }
+        }
+        self.pump(now);
+    }
+
+    /// The answer to `CheckPiece`: whether it hashed right (and was stored).
+    pub fn handle_piece_checked(&mut self, now: Time, piece: PieceIndex, ok: bool) {
+        if self.rechecking.remove(&piece) {
+            if ok {
+                self.engine.piece_found(now, piece);
+            }
+        } else if !self.engine.have().is_some_and(|h| h.get(piece.get())) {
+            self.engine.piece_verified(now, piece, ok);
+        }
+        self.pump(now);
+    }
+
+    /// The answer to `Fetch`: the bytes, or why not.
+    pub fn handle_fetched(
+        &mut self,
+        now: Time,
+        webseed: PeerKey,
+        piece: PieceIndex,
+        offset: u32,
+        result: Result<Bytes, String>,
+    ) {
+        match result {
+            Ok(data) => self.engine.webseed_data(now, webseed, piece, offset, data),
+            Err(_) => self.engine.webseed_failed(now, webseed, piece, offset),
+        }
+        self.pump(now);
+    }
+
+    /// The answer to `SaveResume`.
+    pub fn handle_resume_saved(&mut self, now: Time, result: Result<(), String>) {
+        self.resume.saved();
+        if let Err(e) = result {
+            self.out.push_back(Work::Notify(Note::Warning(e)));
+        }
+        self.pump(now);
+    }
+
+    /// Timers; call at or after `poll_timeout`.
+    pub fn handle_timeout(&mut self, now: Time) {
+        if now >= self.engine.poll_timeout() {
+            self.engine.handle_timeout(now);
+        }
+        if let Some(t) = self.throttle.as_mut() {
+            for (peer, block, data) in t.release(now) {
+                self.engine.block_read(now, peer, block, data);
+            }
+        }
+        self.pump(now);
+    }
+
+    // ---- controls ---------------------------------------------------------------------
+
+    /// Downloads the file (`Normal`) or skips it (`Skip`).
+    pub fn set_file_priority(&mut self, now: Time, file: usize, prio: Priority) {
+        self.engine.set_file_priority(now, file, prio);
+        self.pump(now);
+    }
+
+    pub fn set_sequential(&mut self, on: bool) {
+        self.engine.set_sequential(on);
+    }
+
+    /// A stream reads `start..end` now: those pieces go first. Read-ahead
+    /// extends the window instead of replacing it ([`StreamWindow`]).
+    pub fn want_range(&mut self, now: Time, start: u64, end: u64) {
+        let (s, e) = self.stream.read(start, end);
+        self.engine.set_deadline(now, s, e, now);
+        self.pump(now);
+    }
+
+    /// Closes every connection and takes none until `resume`.
+    pub fn pause(&mut self, now: Time) {
+        self.paused = true;
+        self.close_all(now);
+        self.resume.urge();
+        self.pump(now);
+    }
+
+    pub fn resume(&mut self) {
+        self.paused = false;
+    }
+
+    /// Closes every connection for good; `keep_record` writes the resume
+    /// record a last time (not when the storage is about to be deleted).
+    pub fn stop(&mut self, now: Time, keep_record: bool) {
+        self.stopped = true;
+        self.close_all(now);
+        self.held.clear();
+        self.held_bytes = 0;
+        if keep_record && self.storage == StorageState::Open {
+            if let Some(have) = self.engine.have().cloned() {
+                self.resume.force(now);
+                self.out.push_back(Work::SaveResume { have });
+            }
+        }
+        self.pump(now);
+    }
+
+    fn close_all(&mut self, now: Time) {
+        let keys: Vec<PeerKey> = self.engine.peer_keys().collect();
+        for key in keys {
+            self.close_peer(now, key, CloseReason::Stopped);
+        }
+        self.note_peers();
+    }
+
+    fn fail(&mut self, now: Time, error: String) {
+        if self.error.is_some() {
+            return;
+        }
+        self.error = Some(error.clone());
+        self.storage = StorageState::Failed;
+        self.held.clear();
+        self.held_bytes = 0;
+        self.close_all(now);
+        self.out.push_back(Work::Notify(Note::Error(error)));
+    }
+
+    // ---- carrying out the engine's outputs --------------------------------------------
+
+    fn pump(&mut self, now: Time) {
+        while let Some(o) = self.engine.poll_output() {
+            match o {
+                Output::Send { peer, data } => self.out.push_back(Work::Send { peer, data }),
+                Output::Close { peer, reason } => {
+                    self.forget(peer);
+                    self.out.push_back(Work::Close { peer, reason });
+                    self.note_peers();
+                }
+                Output::Read { peer, block } => self.read(now, peer, block),
+                Output::Write { block, data } => {
+                    self.storage_work(now, Work::StoreBlock { block, data })
+                }
+                Output::Verify { piece, hash } => {
+                    self.storage_work(now, Work::CheckPiece { piece, hash })
+                }
+                Output::Fetch {
+                    webseed,
+                    piece,
+                    offset,
+                    len,
+                } => self.fetch(webseed, piece, offset, len),
+                Output::Event(e) => self.on_event(e, now),
+            }
+        }
+        if self.storage == StorageState::Open && self.resume.take_due(now) {
+            match self.engine.have().cloned() {
+                Some(have) => self.out.push_back(Work::SaveResume { have }),
+                None => self.resume.saved(),
+            }
+        }
+    }
+
+    /// Storage work goes out when storage is open, waits while it opens,
+    /// and is dropped once it failed.
+    fn storage_work(&mut self, now: Time, w: Work) {
+        match self.storage {
+            StorageState::Open => self.out.push_back(w),
+            StorageState::Failed => {}
+            StorageState::Closed | StorageState::Opening => {
+                if let Work::StoreBlock { block, data } = &w {
+                    if self.held_bytes + data.len() > MAX_HELD_BYTES {
+                        self.engine.block_write_failed(now, *block);
+                        return;
+                    }
+                    self.held_bytes += data.len();
+                }
+                self.held.push_back(w);
+            }
+        }
+    }
+
+    fn read(&mut self, now: Time, peer: PeerKey, block: BlockRef) {
+        match self.cache.lookup(peer, block) {
+            Lookup::Hit(data) => self.answer(now, peer, block, data),
+            Lookup::Pending => {}
+            Lookup::Miss => {
+                let len = self
+                    .engine
+                    .info()
+                    .map_or(0, |i| i.layout.piece_size(block.piece));
+                let w = Work::ReadPiece {
+                    piece: block.piece,
+                    len,
+                };
+                if self.storage == StorageState::Failed {
+                    let _ = self.cache.filled(block.piece, None);
+                    self.engine.block_read_failed(now, peer, block);
+                } else {
+                    self.storage_work(now, w);
+                }
+            }
+        }
+    }
+
+    /// Hands a read block to the engine, through the upload limit if there is one.
+    fn answer(&mut self, now: Time, peer: PeerKey, block: BlockRef, data: Bytes) {
+        match self.throttle.as_mut() {
+            Some(t) => {
+                t.push((peer, block, data));
+                for (p, b, d) in t.release(now) {
+                    self.engine.block_read(now, p, b, d);
+                }
+            }
+            None => self.engine.block_read(now, peer, block, data),
+        }
+    }
+
+    fn fetch(&mut self, webseed: PeerKey, piece: PieceIndex, offset: u32, len: u32) {
+        let (Some(base), Some(info)) = (self.webseeds.get(&webseed), self.engine.info()) else {
+            return;
+        };
+        let requests = range_requests(info, base, piece, offset, len);
+        self.out.push_back(Work::Fetch {
+            webseed,
+            piece,
+            offset,
+            len,
+            requests,
+        });
+    }
+
+    fn on_event(&mut self, e: Event, now: Time) {
+        let note = match e {
+            Event::MetadataReceived => {
+                self.storage_known(now);
+                return;
+            }
+            Event::PeerConnected { .. } => return,
+            Event::PieceVerified(p) => {
+                self.first_piece_at.get_or_insert(now);
+                self.resume.changed();
+                Note::Verified(p)
+            }
+            Event::Completed => {
+                self.resume.urge();
+                Note::Done
+            }
+            Event::PieceFailed { piece, .. } => {
+                Note::Warning(format!("piece {} failed its hash check", piece.get()))
+            }
+            Event::PeerBanned { .. } => {
+                self.banned += 1;
+                Note::Warning("a peer sent data that failed verification and was banned".into())
+            }
+            Event::WebseedRemoved { webseed, reason } => match self.webseeds.remove(&webseed) {
+                Some(url) => Note::Warning(format!("stopped using webseed {url}: {reason}")),
+                None => return,
+            },
+        };
+        self.out.push_back(Work::Notify(note));
+    }
+
+    /// The info dictionary is known: open storage unless it is open already.
+    fn storage_known(&mut self, _now: Time) {
+        match self.storage {
+            StorageState::Closed => {
+                self.storage = StorageState::Opening;
+                self.out.push_back(Work::OpenStorage);
+            }
+            StorageState::Open => self.note_ready(),
+            StorageState::Opening | StorageState::Failed => {}
+        }
+    }
+
+    fn note_ready(&mut self) {
+        if !self.ready_sent && self.engine.info().is_some() {
+            self.ready_sent = true;
+            self.out.push_back(Work::Notify(Note::Ready));
+        }
+    }
+
+    fn recheck(&mut self, now: Time, pieces: Vec<PieceIndex>) {
+        let Some(info) = self.engine.info() else {
+            return;
+        };
+        let have = self.engine.have();
+        let work: Vec<Work> = pieces
+            .into_iter()
+            .filter(|p| !have.is_some_and(|h| h.get(p.get())))
+            .map(|piece| Work::CheckPiece {
+                piece,
+                hash: info.piece_hash(piece),
+            })
+            .collect();
+        for w in work {
+            if let Work::CheckPiece { piece, .. } = w {
+                self.rechecking.insert(piece);
+            }
+            self.storage_work(now, w);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

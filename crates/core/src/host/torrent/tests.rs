@@ -1,0 +1,414 @@
+//! Hosts on a fake clock, connected in memory, with an in-memory platform
+//! that carries out their work exactly as the contract says.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::rng::Rng;
+use crate::util::sha1;
+use crate::TorrentCreator;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn content(len: usize) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    Rng::new(9).fill(&mut v);
+    v
+}
+
+fn info_for(data: &[u8], piece_len: u64) -> Info {
+    let mut c =
+        TorrentCreator::new("t.bin", vec![(vec![], data.len() as u64)], Some(piece_len)).unwrap();
+    c.update(data);
+    c.finish().unwrap().1.info
+}
+
+/// One host and the platform around it.
+struct Node {
+    host: TorrentHost,
+    /// Verified pieces in storage.
+    stored: BTreeMap<u32, Vec<u8>>,
+    /// Blocks of pieces not checked yet.
+    assembling: BTreeMap<u32, Vec<u8>>,
+    /// Answer `OpenStorage` at once.
+    open_storage: bool,
+    /// Fail the first block write with this message.
+    fail_writes: Option<String>,
+    storage_asked: bool,
+    saves: Vec<Time>,
+    notes: Vec<Note>,
+    /// Kinds of storage work seen.
+    storage_work: usize,
+}
+
+struct Net {
+    now: Time,
+    nodes: Vec<Node>,
+    /// (node, key) <-> (node, key)
+    links: Vec<[(usize, PeerKey); 2]>,
+    data: Vec<u8>,
+    info: Info,
+}
+
+fn cfg() -> HostConfig {
+    HostConfig::default()
+}
+
+impl Net {
+    fn new(len: usize, piece_len: u64) -> Net {
+        let data = content(len);
+        let info = info_for(&data, piece_len);
+        Net {
+            now: Time::from_millis(1000),
+            nodes: Vec::new(),
+            links: Vec::new(),
+            data,
+            info,
+        }
+    }
+
+    fn add(&mut self, cfg: HostConfig, seed: bool, storage_open: bool) -> usize {
+        let n = self.info.layout.num_pieces();
+        let have = seed.then(|| Bitfield::full(n));
+        let stored = match seed {
+            true => (0..n).map(|i| (i, self.piece(i).to_vec())).collect(),
+            false => BTreeMap::new(),
+        };
+        let i = self.nodes.len() as u64;
+        let start = Start {
+            source: Source::Info {
+                info: Box::new(self.info.clone()),
+                have,
+            },
+            peer_id: engine::Torrent::generate_peer_id(i + 1),
+            webseeds: Vec::new(),
+            storage_open,
+            recheck: Vec::new(),
+        };
+        self.nodes.push(Node {
+            host: TorrentHost::new(cfg, start, self.now, i + 7),
+            stored,
+            assembling: BTreeMap::new(),
+            open_storage: true,
+            fail_writes: None,
+            storage_asked: false,
+            saves: Vec::new(),
+            notes: Vec::new(),
+            storage_work: 0,
+        });
+        self.nodes.len() - 1
+    }
+
+    fn piece(&self, i: u32) -> &[u8] {
+        let p = self.info.layout.piece(i).unwrap();
+        let start = self.info.layout.piece_offset(p) as usize;
+        &self.data[start..start + self.info.layout.piece_size(p) as usize]
+    }
+
+    /// Opens a connection; `a` made the offer.
+    fn connect(&mut self, a: usize, b: usize) -> Option<(PeerKey, PeerKey)> {
+        let (ida, idb) = (self.nodes[a].host.peer_id(), self.nodes[b].host.peer_id());
+        let ka = self.nodes[a].host.add_peer(self.now, Some(idb), true).ok();
+        let kb = self.nodes[b].host.add_peer(self.now, Some(ida), false).ok();
+        match (ka, kb) {
+            (Some(ka), Some(kb)) => self.links.push([(a, ka), (b, kb)]),
+            // One side refused: the other sees the channel close.
+            (Some(k), None) => self.nodes[a].host.handle_closed(self.now, k),
+            (None, Some(k)) => self.nodes[b].host.handle_closed(self.now, k),
+            (None, None) => {}
+        }
+        self.settle();
+        ka.zip(kb)
+    }
+
+    fn peer_of(&self, node: usize, key: PeerKey) -> Option<(usize, PeerKey)> {
+        self.links.iter().find_map(|l| match (l[0], l[1]) {
+            (x, y) if x == (node, key) => Some(y),
+            (y, x) if x == (node, key) => Some(y),
+            _ => None,
+        })
+    }
+
+    /// Carries out work until nothing is left.
+    fn settle(&mut self) {
+        loop {
+            let mut busy = false;
+            for i in 0..self.nodes.len() {
+                while let Some(w) = self.nodes[i].host.poll_work() {
+                    busy = true;
+                    self.carry_out(i, w);
+                }
+            }
+            if !busy {
+                return;
+            }
+        }
+    }
+
+    fn carry_out(&mut self, i: usize, w: Work) {
+        let now = self.now;
+        match w {
+            Work::Send { peer, data } => {
+                if let Some((j, k)) = self.peer_of(i, peer) {
+                    self.nodes[j].host.handle_data(now, k, &data);
+                }
+            }
+            Work::Close { peer, .. } => {
+                if let Some((j, k)) = self.peer_of(i, peer) {
+                    self.links.retain(|l| !l.contains(&(i, peer)));
+                    self.nodes[j].host.handle_closed(now, k);
+                }
+            }
+            Work::ReadPiece { piece, len } => {
+                let n = &mut self.nodes[i];
+                n.storage_work += 1;
+                let data = n.stored.get(&piece.get()).cloned().map(Bytes::from);
+                assert!(data.as_ref().is_none_or(|d| d.len() == len as usize));
+                n.host.handle_piece_read(now, piece, data);
+            }
+            Work::StoreBlock { block, data } => {
+                let n = &mut self.nodes[i];
+                n.storage_work += 1;
+                if let Some(e) = n.fail_writes.take() {
+                    n.host.handle_storage_failed(now, e);
+                    return;
+                }
+                let size = self.info.layout.piece_size(block.piece) as usize;
+                let buf = n
+                    .assembling
+                    .entry(block.piece.get())
+                    .or_insert_with(|| vec![0; size]);
+                buf[block.offset as usize..][..data.len()].copy_from_slice(&data);
+            }
+            Work::CheckPiece { piece, hash } => {
+                let n = &mut self.nodes[i];
+                n.storage_work += 1;
+                let ok = match n.assembling.remove(&piece.get()) {
+                    Some(buf) => {
+                        let ok = sha1(&buf) == hash;
+                        if ok {
+                            n.stored.insert(piece.get(), buf);
+                        }
+                        ok
+                    }
+                    None => n.stored.get(&piece.get()).is_some_and(|b| sha1(b) == hash),
+                };
+                n.host.handle_piece_checked(now, piece, ok);
+            }
+            Work::Fetch { .. } => panic!("no webseeds here"),
+            Work::OpenStorage => {
+                let n = &mut self.nodes[i];
+                n.storage_asked = true;
+                if n.open_storage {
+                    n.host.handle_storage_opened(now, Ok(()));
+                }
+            }
+            Work::SaveResume { .. } => {
+                let n = &mut self.nodes[i];
+                n.saves.push(now);
+                n.host.handle_resume_saved(now, Ok(()));
+            }
+            Work::Notify(note) => self.nodes[i].notes.push(note),
+        }
+    }
+
+    /// Advances the clock in 10 ms steps until `done` or `limit`.
+    fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Net) -> bool) -> bool {
+        let end = self.now + limit;
+        while self.now < end {
+            if done(self) {
+                return true;
+            }
+            self.now = self.now + 10 * MS;
+            for i in 0..self.nodes.len() {
+                if self.nodes[i].host.poll_timeout() <= self.now {
+                    let now = self.now;
+                    self.nodes[i].host.handle_timeout(now);
+                }
+            }
+            self.settle();
+        }
+        done(self)
+    }
+
+    fn complete(&self, i: usize) -> bool {
+        self.nodes[i].host.is_complete()
+    }
+
+    fn assert_content(&self, i: usize) {
+        let n = self.info.layout.num_pieces();
+        for p in 0..n {
+            assert_eq!(
+                self.nodes[i].stored.get(&p).map(Vec::as_slice),
+                Some(self.piece(p)),
+                "piece {p}"
+            );
+        }
+    }
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn storage_work_waits_until_storage_is_open() {
+    let mut net = Net::new(1 << 20, 64 << 10);
+    let seed = net.add(cfg(), true, true);
+    let leech = net.add(cfg(), false, false);
+    net.nodes[leech].open_storage = false;
+    net.settle();
+    assert!(net.nodes[leech].storage_asked, "storage is opened at start");
+    net.connect(leech, seed).unwrap();
+    net.run_until(Duration::from_secs(1), |_| false);
+    let n = &net.nodes[leech];
+    assert!(n.host.engine().downloaded() > 0, "blocks arrived");
+    assert_eq!(
+        n.storage_work, 0,
+        "nothing was stored or checked before storage opened"
+    );
+    assert!(!n.notes.contains(&Note::Ready));
+    let now = net.now;
+    net.nodes[leech].host.handle_storage_opened(now, Ok(()));
+    net.settle();
+    assert!(net.run_until(Duration::from_secs(30), |n| n.complete(leech)));
+    net.assert_content(leech);
+    let notes = &net.nodes[leech].notes;
+    assert_eq!(notes.iter().filter(|n| **n == Note::Ready).count(), 1);
+    assert!(notes.contains(&Note::Done));
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn both_sides_keep_the_same_one_of_two_simultaneous_connections() {
+    for (first, second) in [(0, 1), (1, 0)] {
+        let mut net = Net::new(256 << 10, 16 << 10);
+        net.add(cfg(), true, true);
+        net.add(cfg(), false, true);
+        // Both offer at once: `first`'s offer opens first, then `second`'s.
+        let x = net.connect(first, second);
+        let y = net.connect(second, first);
+        assert!(x.is_some());
+        let keys = |net: &Net, i: usize| net.nodes[i].host.engine().peer_keys().collect::<Vec<_>>();
+        let (k0, k1) = (keys(&net, 0), keys(&net, 1));
+        assert_eq!(
+            (k0.len(), k1.len()),
+            (1, 1),
+            "one connection left on each side"
+        );
+        let survivor = net
+            .peer_of(0, k0[0])
+            .expect("the kept connection is one link");
+        assert_eq!(survivor, (1, k1[0]), "both kept the same connection");
+        // The lower id's offer wins.
+        let lower = usize::from(net.nodes[1].host.peer_id().0 < net.nodes[0].host.peer_id().0);
+        let kept_x =
+            net.links.len() == 1 && x.is_some_and(|(a, _)| k0.contains(&a) || k1.contains(&a));
+        assert_eq!(
+            kept_x,
+            first == lower,
+            "x offered by {first}, lower id {lower}, y {y:?}"
+        );
+        assert!(net.run_until(Duration::from_secs(30), |n| n.complete(1)));
+    }
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn the_upload_limit_paces_the_seeder_and_resume_records_follow_the_interval() {
+    let mut net = Net::new(1 << 20, 64 << 10);
+    let mut slow = cfg();
+    slow.max_upload_rate = Some(128 << 10);
+    let seed = net.add(slow, true, true);
+    let leech = net.add(cfg(), false, true);
+    net.connect(leech, seed).unwrap();
+    let start = net.now;
+    assert!(net.run_until(Duration::from_secs(30), |n| n.complete(leech)));
+    let took = net.now.saturating_since(start).as_secs_f64();
+    // 1 MiB at 128 KiB/s, less the 64 KiB burst.
+    assert!((7.0..9.5).contains(&took), "took {took} s");
+    net.assert_content(leech);
+    let saves = &net.nodes[leech].saves;
+    assert!(saves.len() >= 2, "{saves:?}");
+    for w in saves[..saves.len() - 1].windows(2) {
+        assert!(
+            w[1].saturating_since(w[0]) >= Duration::from_secs(5),
+            "{saves:?}"
+        );
+    }
+    // The last save is the completion's, right away.
+    let done_at = net.now;
+    assert!(done_at.saturating_since(*saves.last().unwrap()) < Duration::from_millis(20));
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn unrecorded_pieces_in_storage_count_once_they_hash_right() {
+    let mut net = Net::new(512 << 10, 64 << 10);
+    let n = net.info.layout.num_pieces();
+    let start = Start {
+        source: Source::Info {
+            info: Box::new(net.info.clone()),
+            have: Some(Bitfield::new(n)),
+        },
+        peer_id: engine::Torrent::generate_peer_id(1),
+        webseeds: Vec::new(),
+        storage_open: true,
+        recheck: (0..5).filter_map(|i| net.info.layout.piece(i)).collect(),
+    };
+    let mut stored: BTreeMap<u32, Vec<u8>> = (0..5).map(|i| (i, net.piece(i).to_vec())).collect();
+    stored.get_mut(&4).unwrap()[7] ^= 1;
+    net.nodes.push(Node {
+        host: TorrentHost::new(cfg(), start, net.now, 1),
+        stored,
+        assembling: BTreeMap::new(),
+        open_storage: true,
+        fail_writes: None,
+        storage_asked: false,
+        saves: Vec::new(),
+        notes: Vec::new(),
+        storage_work: 0,
+    });
+    net.settle();
+    let have = net.nodes[0].host.have().unwrap();
+    assert_eq!(
+        (0..n).filter(|&i| have.get(i)).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3]
+    );
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_storage_failure_stops_the_download_with_its_message() {
+    let mut net = Net::new(1 << 20, 64 << 10);
+    let seed = net.add(cfg(), true, true);
+    let leech = net.add(cfg(), false, true);
+    net.nodes[leech].fail_writes = Some("disk full".into());
+    net.connect(leech, seed).unwrap();
+    net.run_until(Duration::from_secs(2), |_| false);
+    let h = &net.nodes[leech].host;
+    assert_eq!(h.error(), Some("disk full"));
+    assert_eq!((h.num_peers(), h.room()), (0, 0));
+    assert!(net.links.is_empty());
+    assert!(net.nodes[leech]
+        .notes
+        .contains(&Note::Error("disk full".into())));
+    assert_eq!(h.stats(net.now).error.as_deref(), Some("disk full"));
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn pause_closes_every_connection_and_refuses_new_ones_until_resumed() {
+    let mut net = Net::new(1 << 20, 64 << 10);
+    let seed = net.add(cfg(), true, true);
+    let leech = net.add(cfg(), false, true);
+    net.connect(leech, seed).unwrap();
+    net.run_until(Duration::from_millis(100), |_| false);
+    let now = net.now;
+    net.nodes[leech].host.pause(now);
+    net.settle();
+    assert!(net.links.is_empty());
+    assert_eq!(net.nodes[leech].host.room(), 0);
+    assert!(net.connect(leech, seed).is_none());
+    net.nodes[leech].host.resume();
+    net.connect(leech, seed).unwrap();
+    assert!(net.run_until(Duration::from_secs(30), |n| n.complete(leech)));
+    net.assert_content(leech);
+}

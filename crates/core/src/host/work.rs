@@ -1,0 +1,116 @@
+//! What a [`TorrentHost`](super::TorrentHost) asks of its platform, and what
+//! it tells the application.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::bitfield::Bitfield;
+use crate::engine::CloseReason;
+use crate::types::{BlockRef, PeerId, PeerKey, PieceIndex};
+use crate::webseed::RangeRequest;
+
+/// Platform work, in order. Each kind says how its result comes back.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub enum Work {
+    /// Write these bytes to the peer's channel. If its send buffer is now
+    /// over its high-water mark, say so with `handle_writable(.., false)`.
+    Send { peer: PeerKey, data: Bytes },
+    /// Close the channel; the host has already forgotten the peer.
+    Close { peer: PeerKey, reason: CloseReason },
+    /// Read the whole verified piece (`len` bytes); answer with
+    /// `handle_piece_read`.
+    ReadPiece { piece: PieceIndex, len: u32 },
+    /// Keep a received block until its piece is checked. Blocks of a piece
+    /// come before its `CheckPiece`. A failure is `handle_storage_failed`.
+    StoreBlock { block: BlockRef, data: Bytes },
+    /// Hash the piece (its stored blocks, or the piece as stored already),
+    /// make it durable if it matches, and answer with `handle_piece_checked`.
+    CheckPiece { piece: PieceIndex, hash: [u8; 20] },
+    /// Fetch `len` bytes at `offset` of `piece` from a webseed with these
+    /// HTTP range requests (bytes no request covers are zeros); answer with
+    /// `handle_fetched`.
+    Fetch {
+        webseed: PeerKey,
+        piece: PieceIndex,
+        offset: u32,
+        len: u32,
+        requests: Vec<RangeRequest>,
+    },
+    /// The info dictionary is known (`TorrentHost::info`): keep it, open
+    /// storage for it, and answer with `handle_storage_opened`.
+    OpenStorage,
+    /// Record which pieces are verified; answer with `handle_resume_saved`.
+    SaveResume { have: Bitfield },
+    /// Tell the application.
+    Notify(Note),
+}
+
+/// Something the application may show or act on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Note {
+    /// The info dictionary is known and storage is open: files can be listed and read.
+    Ready,
+    /// Open connections changed to this many.
+    Peers(usize),
+    /// A piece is verified and stored.
+    Verified(PieceIndex),
+    /// Every wanted piece is verified.
+    Done,
+    /// Something went wrong that the download survives.
+    Warning(String),
+    /// The download stopped: storage failed.
+    Error(String),
+}
+
+/// A torrent as the application sees it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// `None` until the metadata is known.
+    pub name: Option<String>,
+    pub total_len: Option<u64>,
+    /// Wanted bytes not verified yet.
+    pub left: Option<u64>,
+    pub pieces: u32,
+    pub pieces_have: u32,
+    pub peers: usize,
+    /// Webseeds still in use (failing ones are dropped).
+    pub webseeds: usize,
+    /// Bytes per second from peers and webseeds.
+    pub download_rate: f64,
+    /// The part of `download_rate` from webseeds.
+    pub webseed_rate: f64,
+    pub upload_rate: f64,
+    pub downloaded: u64,
+    pub uploaded: u64,
+    pub complete: bool,
+    pub paused: bool,
+    /// From the start to the first verified piece.
+    pub first_piece_after: Option<Duration>,
+    /// Peers banned for sending data that failed verification.
+    pub banned: u32,
+    /// Why the download stopped, if it did.
+    pub error: Option<String>,
+}
+
+impl Stats {
+    /// Verified fraction of the wanted data, 0..=1.
+    pub fn progress(&self) -> f64 {
+        match (self.total_len, self.left) {
+            (Some(t), Some(l)) if t > 0 => 1.0 - l as f64 / t as f64,
+            (Some(_), Some(_)) => 1.0,
+            _ => 0.0,
+        }
+    }
+}
+
+/// A connection the host knows by the remote's tracker id.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Known {
+    pub key: PeerKey,
+    pub we_offered: bool,
+}
+
+/// Connections by remote id, for settling duplicates.
+pub(super) type ById = crate::vec_map::VecMap<PeerId, Known>;

@@ -1,0 +1,26 @@
+//! Everything that reaches a torrent task: from its connections, from the
+//! storage and HTTP work it started, and from its handle.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+use webswarm_core::{PeerKey, PieceIndex};
+
+use crate::storage::DiskStorage;
+
+pub enum Input {
+    Data(PeerKey, Bytes),
+    Closed(PeerKey),
+    Writable(PeerKey),
+    /// A piece hashed: whether it matched.
+    Checked(PieceIndex, bool),
+    /// A whole piece read for serving (`None`: the read failed).
+    PieceRead(PieceIndex, Option<Bytes>),
+    /// Storage for a magnet download is open (or why not).
+    StorageOpened(Result<Arc<DiskStorage>, String>),
+    /// A webseed fetch finished: (webseed, piece, offset, bytes or why not).
+    Fetched(PeerKey, PieceIndex, u32, Result<Bytes, String>),
+    /// Leave: close every connection, save the resume record, then answer.
+    Stop(oneshot::Sender<()>),
+}
