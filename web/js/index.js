@@ -1,100 +1,699 @@
-// webswarm-web: BitTorrent over WebRTC in the browser, from WebAssembly.
-// This file turns the raw wasm-bindgen classes into the public API:
-// torrents are EventTargets, files have blob()/arrayBuffer()/stream().
-import initWasm, { Client as RawClient } from './webswarm_web.js';
+// webswarm-web: BitTorrent over WebRTC in the browser.
+//
+// The WebAssembly module (webswarm.wasm, built from web/src) holds core's
+// torrent hosts and tracker client and decides everything; it imports
+// nothing. This file is the browser side of it: it carries out the module's
+// ops (data channels, WebSockets, OPFS, WebCrypto, fetch, timers), reports
+// the results back, and offers the public API: Client, Torrent (an
+// EventTarget), TorrentFile, fetch() and streaming through a service worker.
+// The op encoding is defined in web/src/ops.rs.
 
-let loading = null;
-let exports = null;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const now = () => performance.now();
+const HIGH_WATER = 1 << 20;
+const LOW_WATER = 256 << 10;
+// WebTorrent's default STUN servers: a page on the open internet needs one
+// to connect across NATs. Pass `iceServers` to use your own (or none).
+const DEFAULT_ICE = [{ urls: ['stun:stun.l.google.com:19302', 'stun:global.stun.twilio.com:3478'] }];
+const BAD_SOURCE = 'expected a magnet link, an info-hash, a .torrent URL or .torrent bytes';
 
-/** Loads the wasm module once. Optional: every API call awaits it. */
+let compiling = null;
+const instances = new Set();
+
+/** Compiles the wasm module once; every Client instantiates it. */
 export function init(wasm) {
-  if (!loading) {
-    loading = initWasm(wasm === undefined ? undefined : { module_or_path: wasm }).then((e) => { exports = e; return e; });
+  if (!compiling) {
+    compiling = (async () => {
+      if (wasm instanceof WebAssembly.Module) return wasm;
+      const r = await (wasm instanceof Response ? wasm : fetch(wasm || new URL('webswarm.wasm', import.meta.url)));
+      if (!r.ok) throw new Error('cannot load webswarm.wasm: HTTP ' + r.status);
+      return WebAssembly.compile(await r.arrayBuffer());
+    })();
   }
-  return loading;
+  return compiling;
 }
 
-/** Bytes of wasm linear memory: its peak, since wasm memory never shrinks. */
+/** Bytes of wasm linear memory of the live clients (it never shrinks). */
 export function wasmMemoryBytes() {
-  return exports ? exports.memory.buffer.byteLength : 0;
+  let n = 0;
+  for (const w of instances) n += w.memory.buffer.byteLength;
+  return n;
 }
+
+function opt(o, key, check, what) {
+  const v = o[key];
+  if (v !== undefined && v !== null && !check(v)) throw new Error('option `' + key + '` must be ' + what);
+  return v ?? undefined;
+}
+const count = (o, key) => opt(o, key, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
+const words = (o, key) => {
+  const v = opt(o, key, (x) => typeof x === 'string' || (Array.isArray(x) && x.every((s) => typeof s === 'string')),
+    'a string or an array of strings');
+  return v === undefined ? [] : [].concat(v);
+};
+const hasOpfs = () => !!(globalThis.navigator && navigator.storage && navigator.storage.getDirectory);
+function storageKind(o, dflt) {
+  const s = o.storage ?? dflt;
+  if (s !== 'opfs' && s !== 'memory') throw new Error('option `storage` must be "opfs" or "memory", not ' + JSON.stringify(s));
+  // No OPFS (old browser, some private modes): memory still works.
+  return s === 'opfs' && !hasOpfs() ? 'memory' : s;
+}
+
+const message = (e) => (e && e.message) || String(e);
+const sameBytes = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+const hex = (bytes) => Array.from(bytes, (x) => x.toString(16).padStart(2, '0')).join('');
 
 export class Client {
   /** @param {import('./index').ClientOptions} [options] */
   constructor(options = {}) {
-    this._raw = null;
-    this._ready = init(options.wasm).then(() => { this._raw = new RawClient(options); });
+    const o = options;
+    const max = count(o, 'maxConnections') ?? 100;
+    const offers = count(o, 'offersPerAnnounce') ?? 5;
+    const peers = count(o, 'maxPeersPerTorrent') ?? 50;
+    this._gather = count(o, 'iceGatherTimeout') ?? 3000;
+    this._connect = count(o, 'connectTimeout') ?? 20000;
+    this._ice = opt(o, 'iceServers', Array.isArray, 'an array of RTCIceServer') ?? DEFAULT_ICE;
+    this._storage = storageKind(o, 'opfs');
+    const trackers = words(o, 'trackers');
     this._torrents = new Map();
+    this._byId = new Map();
+    this._rtc = new Map();
+    this._ws = new Map();
+    this._events = [];
+    this._pumping = false;
+    this._timer = 0;
+    this._ready = (async () => {
+      const w = (this._w = (await WebAssembly.instantiate(await init(o.wasm), {})).exports);
+      instances.add(w);
+      for (const t of trackers) this._stage(1, t);
+      const r = crypto.getRandomValues(new Uint32Array(2));
+      w.setup((r[0] & 0x1fffff) * 2 ** 32 + r[1], Math.max(1, max), offers, Math.max(1, peers));
+    })();
+    // A failed load is reported by ready() and add(), not as an unhandled rejection.
+    this._ready.catch(() => {});
   }
 
   /** Resolves once the wasm module is loaded and the options were accepted. */
   ready() { return this._ready.then(() => this); }
 
+  // ---- talking to the module ------------------------------------------------------------
+
+  _put(x) {
+    const b = typeof x === 'string' ? enc.encode(x) : x;
+    const p = this._w.buf(b.length);
+    new Uint8Array(this._w.memory.buffer, p, b.length).set(b);
+  }
+  _reply() { const w = this._w; return new Uint8Array(w.memory.buffer, w.reply_ptr(), w.reply_len()).slice(); }
+  _replyText() { return dec.decode(this._reply()); }
+  _stage(kind, x, n = 0) { this._put(x); this._w.stage(kind, n); }
+
+  /** Calls the module (`input` first written, if given), then carries out its ops. */
+  _call(name, args, input) {
+    const w = this._w;
+    if (!w) return;
+    if (input !== undefined) this._put(input);
+    const r = w[name](...args);
+    if (!this._pumping) this._pump();
+    return r;
+  }
+
+  _pump() {
+    const w = this._w;
+    this._pumping = true;
+    try {
+      do {
+        for (let n; (n = w.take(now())); ) this._run(new Uint8Array(w.memory.buffer, w.taken_ptr(), n).slice());
+      } while (this._flush());
+    } finally {
+      this._pumping = false;
+    }
+    clearTimeout(this._timer);
+    const ms = w.next_timer(now());
+    if (ms >= 0) this._timer = setTimeout(() => this._call('tick', [now()]), Math.min(ms + 1, 2 ** 31 - 1));
+    // Page code runs last, with nothing half done: it may call back in.
+    const events = this._events.splice(0);
+    for (const [t, type, detail] of events) t.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  /** Carries out one batch of ops (see web/src/ops.rs). */
+  _run(ops) {
+    const dv = new DataView(ops.buffer);
+    let i = 0;
+    const u32 = () => { i += 4; return dv.getUint32(i - 4, true); };
+    const f64 = () => { i += 8; return dv.getFloat64(i - 8, true); };
+    const bytes = () => { const n = u32(); i += n; return ops.subarray(i - n, i); };
+    const str = () => dec.decode(bytes());
+    const t = () => this._byId.get(u32()) || NONE;
+    while (i < ops.length) {
+      switch (ops[i++]) {
+        case 1: this._send(u32(), bytes()); break;
+        case 2: this._drop(u32()); break;
+        case 3: { const x = t(); x._read(u32(), u32()); break; }
+        case 4: { const x = t(); x._storeBlock(u32(), u32(), u32(), bytes()); break; }
+        case 5: { const x = t(); x._check(u32(), bytes().slice()); break; }
+        case 6: {
+          const x = t(); const args = [u32(), u32(), u32()]; const len = u32(); const reqs = [];
+          for (let n = u32(); n > 0; n--) reqs.push([str(), f64(), f64(), u32()]);
+          x._fetch(args, len, reqs);
+          break;
+        }
+        case 7: { const x = t(); x._open(bytes().slice()); break; }
+        case 8: { const x = t(); x._save(bytes().slice()); break; }
+        case 9: { const x = t(); x._note(u32(), u32(), str()); break; }
+        case 10: this._wsOpen(u32(), str()); break;
+        case 11: { const r = u32(); const ws = this._ws.get(r); this._ws.delete(r); if (ws) ws.close(); break; }
+        case 12: { const ws = this._ws.get(u32()); const text = str(); if (ws && ws.readyState === 1) ws.send(text); break; }
+        case 13: this._offer(u32()); break;
+        case 14: this._answer(u32(), str()); break;
+        case 15: this._accept(u32(), str()); break;
+        default: throw new Error('webswarm: unknown op ' + ops[i - 1]);
+      }
+    }
+  }
+
+  _emit(t, type, detail) { this._events.push([t, type, detail]); }
+
+  // ---- tracker sockets -----------------------------------------------------------------------
+
+  _wsOpen(r, url) {
+    let ws;
+    const gone = () => { if (this._ws.get(r) === ws) { this._ws.delete(r); this._call('ws_closed', [now(), r]); } };
+    try {
+      ws = new WebSocket(url);
+    } catch {
+      queueMicrotask(() => this._call('ws_closed', [now(), r]));
+      return;
+    }
+    this._ws.set(r, ws);
+    ws.onopen = () => this._call('ws_opened', [now(), r]);
+    ws.onmessage = (e) => { if (typeof e.data === 'string') this._call('ws_message', [now(), r], e.data); };
+    ws.onclose = ws.onerror = gone;
+  }
+
+  // ---- WebRTC: one data channel per peer connection, full SDP (no trickle) as WebTorrent ----
+
+  _pc(h, answering) {
+    const c = { pc: new RTCPeerConnection({ iceServers: this._ice }), dc: null, open: false, early: [], out: [], max: 65536,
+      // On the answering side, what we send before the offerer's first message: Chromium's
+      // offering side drops data that reaches it before it has taken our DCEP ACK (our
+      // handshake was lost in 1 of 40 first connections). It only sends once open, so its
+      // first message proves our data will be taken.
+      held: answering ? [] : null };
+    this._rtc.set(h, c);
+    c.pc.onconnectionstatechange = () => {
+      const s = c.pc.connectionState;
+      if (s === 'failed' || s === 'closed') this._gone(h, c);
+    };
+    return c;
+  }
+
+  /** A channel's events; messages before the module knows the channel is open are kept. */
+  _channel(h, c, dc) {
+    c.dc = dc;
+    dc.binaryType = 'arraybuffer';
+    dc.bufferedAmountLowThreshold = LOW_WATER;
+    dc.onmessage = (e) => {
+      if (c.held) { const held = c.held; c.held = null; for (const b of held) this._sendNow(c, b); }
+      const data = typeof e.data === 'string' ? enc.encode(e.data) : new Uint8Array(e.data);
+      if (c.open) this._call('rtc_data', [now(), h], data); else c.early.push(data);
+    };
+    dc.onclose = () => this._gone(h, c);
+    dc.onbufferedamountlow = () => this._call('rtc_writable', [now(), h, 1]);
+  }
+
+  /** Waits for the channel to open within the connect timeout. */
+  _opened(c) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the connection did not open')), this._connect);
+      const check = () => { if (c.dc && c.dc.readyState === 'open') { clearTimeout(timer); resolve(); } };
+      c.wake = check;
+      check();
+    });
+  }
+
+  async _gathered(pc) {
+    await new Promise((resolve) => {
+      if (pc.iceGatheringState === 'complete') return resolve();
+      setTimeout(resolve, this._gather);
+      pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') resolve(); });
+    });
+    // WebTorrent strips this line: the SDP already holds every candidate.
+    return pc.localDescription.sdp.replace('a=ice-options:trickle\r\n', '');
+  }
+
+  async _offer(h) {
+    const c = this._pc(h, false);
+    const dc = c.pc.createDataChannel(hex(crypto.getRandomValues(new Uint8Array(20))));
+    this._channel(h, c, dc);
+    dc.onopen = () => c.wake && c.wake();
+    let sdp = null;
+    try {
+      await c.pc.setLocalDescription(await c.pc.createOffer());
+      sdp = await this._gathered(c.pc);
+    } catch { /* reported as a failed offer */ }
+    if (this._rtc.get(h) !== c) return;
+    if (sdp === null) this._drop(h);
+    this._call('offer_made', [now(), h, sdp === null ? 0 : 1], sdp ?? '');
+  }
+
+  async _accept(h, sdp) {
+    const c = this._rtc.get(h);
+    if (!c) return;
+    try {
+      await c.pc.setRemoteDescription({ type: 'answer', sdp });
+      await this._opened(c);
+      this._live(h, c);
+    } catch {
+      this._gone(h, c);
+    }
+  }
+
+  async _answer(h, offer) {
+    const c = this._pc(h, true);
+    c.pc.ondatachannel = (e) => { this._channel(h, c, e.channel); e.channel.onopen = () => c.wake && c.wake(); c.wake && c.wake(); };
+    let answered = false;
+    try {
+      await c.pc.setRemoteDescription({ type: 'offer', sdp: offer });
+      await c.pc.setLocalDescription(await c.pc.createAnswer());
+      const sdp = await this._gathered(c.pc);
+      if (this._rtc.get(h) !== c) return;
+      answered = true;
+      this._call('answer_made', [h, 1], sdp);
+      await this._opened(c);
+      this._live(h, c);
+    } catch {
+      if (answered) this._gone(h, c);
+      else if (this._rtc.get(h) === c) { this._drop(h); this._call('answer_made', [h, 0]); }
+    }
+  }
+
+  /** The channel is open: the module takes it, then what arrived early. */
+  _live(h, c) {
+    if (this._rtc.get(h) !== c) return;
+    c.open = true;
+    const max = c.pc.sctp && c.pc.sctp.maxMessageSize;
+    c.max = Math.min(max || 65536, 256 << 10);
+    this._call('rtc_open', [now(), h]);
+    for (const data of c.early.splice(0)) if (this._rtc.get(h) === c) this._call('rtc_data', [now(), h], data);
+  }
+
+  /** Closed by the remote or failed: the module is told once. */
+  _gone(h, c) {
+    if (this._rtc.get(h) !== c) return;
+    this._drop(h);
+    this._call('rtc_closed', [now(), h]);
+  }
+
+  /** Closed by us (the module forgot it already). */
+  _drop(h) {
+    const c = this._rtc.get(h);
+    if (!c) return;
+    this._rtc.delete(h);
+    c.pc.onconnectionstatechange = null;
+    if (c.dc) { c.dc.onclose = c.dc.onmessage = c.dc.onbufferedamountlow = null; c.dc.close(); }
+    c.pc.close();
+  }
+
+  /** Bytes for a channel; one batch's bytes go out together at `_flush`. */
+  _send(h, b) {
+    const c = this._rtc.get(h);
+    if (c) { c.out.push(b); this._dirty = true; }
+  }
+
+  /** Returns whether the module was told of a channel over its high-water mark. */
+  _flush() {
+    if (!this._dirty) return false;
+    this._dirty = false;
+    let told = false;
+    for (const [h, c] of this._rtc) {
+      if (!c.out.length) continue;
+      const parts = c.out.splice(0);
+      const all = parts.length === 1 ? parts[0] : concat(parts);
+      if (c.held) { c.held.push(all.slice()); c.heldBytes = (c.heldBytes || 0) + all.length; }
+      else this._sendNow(c, all);
+      const queued = c.held ? c.heldBytes : c.dc.bufferedAmount;
+      if (queued > HIGH_WATER) { this._w.rtc_writable(now(), h, 0); told = true; }
+    }
+    return told;
+  }
+
+  /** Sends in messages the remote takes (Chromium's data channels cost per message). */
+  _sendNow(c, b) {
+    try {
+      for (let at = 0; at < b.length; at += c.max) c.dc.send(b.subarray(at, at + c.max));
+    } catch { /* closing: its close event follows */ }
+  }
+
+  // ---- the public API ------------------------------------------------------------------------
+
+  /**
+   * Starts downloading. `source`: a magnet link, a hex info-hash, a .torrent
+   * URL, or .torrent bytes. Options: `trackers`, `webseeds`, `storage`.
+   * Resolves to the torrent at once; its metadata may come later.
+   */
   async add(source, options = {}) {
     await this._ready;
     if (source instanceof URL) source = source.href;
-    return this._wrap(await this._raw.add(source, options));
+    let text = null;
+    let bytes = null;
+    if (typeof source === 'string') {
+      const s = source.trim();
+      if (/^(https?:\/\/|\/)/.test(s)) bytes = await fetchBytes(s);
+      else text = s;
+    } else if (source instanceof ArrayBuffer) bytes = new Uint8Array(source);
+    else if (ArrayBuffer.isView(source)) bytes = new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+    else throw new Error(BAD_SOURCE);
+    const kind = storageKind(options, this._storage);
+    const trackers = words(options, 'trackers');
+    const webseeds = words(options, 'webseeds');
+    const w = this._w;
+    const probe = () => { this._put(text ?? bytes); if (!w.probe(text === null ? 0 : 1)) throw new Error(this._replyText()); return this._replyText(); };
+    const hash = probe();
+    if (this._torrents.has(hash)) throw new Error('this torrent is already added');
+    const resume = kind === 'opfs' ? await loadResume(hash) : null;
+    // Staging and start happen in one go: nothing else may stage in between.
+    probe();
+    if (resume) {
+      if (resume.info) this._stage(3, resume.info);
+      if (resume.have) this._stage(4, resume.have);
+      for (const p of resume.pieces) this._stage(5, '', p);
+    }
+    for (const u of trackers) this._stage(1, u);
+    for (const u of webseeds) this._stage(2, u);
+    const id = w.start(now());
+    if (!id) throw new Error(this._replyText());
+    return this._register(id, kind, null, null);
   }
 
+  /**
+   * Seeds a File, a Blob, or an array (or FileList) of them. Options: `name`,
+   * `trackers`, `pieceLength`. Resolves once every piece is hashed.
+   */
   async seed(files, options = {}) {
     await this._ready;
-    return this._wrap(await this._raw.seed(files, options));
+    const list = files instanceof Blob ? [files] : files && typeof files[Symbol.iterator] === 'function' ? [...files] : null;
+    if (!list || !list.every((f) => f instanceof Blob)) throw new Error('seed takes a File, a Blob, or an array of them');
+    if (!list.length) throw new Error('nothing to seed');
+    const names = list.map((f, i) => f.name || 'file' + i);
+    const name = typeof options.name === 'string' ? options.name : names[0];
+    const pieceLength = count(options, 'pieceLength') ?? 0;
+    const trackers = words(options, 'trackers');
+    const w = this._w;
+    const all = new Blob(list);
+    const begin = () => {
+      list.forEach((f, i) => this._stage(6, list.length === 1 ? '' : names[i], f.size));
+      this._put(name);
+      const l = w.create_begin(pieceLength);
+      if (l < 0) throw new Error(this._replyText());
+      return l;
+    };
+    const len = begin();
+    const hashes = [];
+    const read = (at) => all.slice(at, Math.min(at + len, all.size)).arrayBuffer();
+    let next = all.size > 0 ? read(0) : null;
+    for (let at = 0; next; at += len) {
+      const buf = new Uint8Array(await next);
+      next = at + len < all.size ? read(at + len) : null;
+      hashes.push([await this._sha1(buf), buf.length]);
+    }
+    // Hashing awaited: the torrent is made in one go, nothing else may stage in between.
+    begin();
+    for (const [h, n] of hashes) {
+      this._put(h);
+      if (!w.create_piece(n)) throw new Error(this._replyText());
+    }
+    for (const u of trackers) this._stage(1, u);
+    const id = w.create_finish(now());
+    if (!id) throw new Error(this._replyText());
+    return this._register(id, 'blob', this._reply(), new BlobStore(all, len));
   }
 
+  _register(id, kind, torrentFile, store) {
+    const t = new Torrent(this, id, kind, torrentFile, store);
+    this._byId.set(id, t);
+    this._torrents.set(t.infoHash, t);
+    this._pump();
+    return t;
+  }
+
+  async _sha1(data) {
+    if (globalThis.crypto && crypto.subtle) {
+      try { return new Uint8Array(await crypto.subtle.digest('SHA-1', data)); } catch { /* below */ }
+    }
+    // No WebCrypto (a page served over plain http from another host): the module's SHA-1.
+    this._put(data);
+    this._w.sha1();
+    return this._reply();
+  }
+
+  /** The torrents added, in no particular order. */
   get torrents() { return [...this._torrents.values()]; }
 
-  trackerStatus() { return this._raw ? this._raw.trackerStatus() : []; }
-
-  destroy() {
-    for (const t of this._torrents.values()) t._destroyed = true;
-    this._torrents.clear();
-    if (this._raw) this._raw.destroy();
+  /** Each tracker socket: its URL, whether it is open, and its last error. */
+  trackerStatus() {
+    if (!this._w) return [];
+    this._w.trackers();
+    return JSON.parse(this._replyText());
   }
 
-  _wrap(raw) {
-    const t = new Torrent(raw, this);
-    this._torrents.set(t.infoHash, t);
-    return t;
+  /** Stops every torrent and closes the tracker sockets. */
+  destroy() {
+    if (!this._w) return;
+    // The torrents are still known while the module stops them: their last records are saved.
+    this._call('destroy', [now()]);
+    for (const t of this._torrents.values()) t._gone();
+    this._torrents.clear();
+    this._byId.clear();
+    clearTimeout(this._timer);
+    instances.delete(this._w);
+    this._w = null;
   }
 }
 
-/** Everything read from a torrent goes through the raw object's promises. */
+function concat(parts) {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const all = new Uint8Array(n);
+  n = 0;
+  for (const p of parts) { all.set(p, n); n += p.length; }
+  return all;
+}
+
+async function fetchBytes(url) {
+  let r;
+  try {
+    r = await fetch(url);
+  } catch (e) {
+    throw new Error('fetching ' + url + ' failed: ' + message(e));
+  }
+  if (!r.ok) throw new Error('fetching ' + url + ' failed: HTTP ' + r.status + ' ' + r.statusText);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+// ---- webseeds: HTTP ranges, at most 4 requests per host across the page -------------------------
+
+const hosts = new Map();
+
+async function turn(url) {
+  const host = url.split('/').slice(0, 3).join('/');
+  let h = hosts.get(host);
+  if (!h) hosts.set(host, (h = { busy: 0, queue: [] }));
+  if (h.busy < 4) h.busy++;
+  else await new Promise((resolve) => h.queue.push(resolve));
+  // The slot passes to the next waiter, or is given back.
+  return () => { const next = h.queue.shift(); if (next) next(); else if (--h.busy === 0) hosts.delete(host); };
+}
+
+async function fetchRange(url, start, end) {
+  const done = await turn(url);
+  try {
+    const want = end - start + 1;
+    const r = await fetch(url, { headers: { Range: 'bytes=' + start + '-' + end }, signal: AbortSignal.timeout(30000) });
+    // 200 is a server ignoring Range: usable only when the range is the whole body.
+    const whole = r.status === 200 && start === 0 && Number(r.headers.get('content-length')) === want;
+    if (r.status !== 206 && !whole) {
+      if (r.body) r.body.cancel();
+      throw new Error('HTTP ' + r.status);
+    }
+    const b = new Uint8Array(await r.arrayBuffer());
+    if (b.length !== want) throw new Error(b.length + ' bytes for a ' + want + '-byte range');
+    return b;
+  } finally {
+    done();
+  }
+}
+
+// ---- storage: verified pieces only -------------------------------------------------------------
+
+/** Verified pieces kept as JS buffers, outside wasm memory (which never shrinks). */
+class MemoryStore {
+  constructor() { this.p = new Map(); }
+  async read(i) {
+    const b = this.p.get(i);
+    if (!b) throw new Error('piece ' + i + ' is not stored');
+    return b;
+  }
+  async write(i, b) { this.p.set(i, b); }
+  part(i) { return this.read(i); }
+  async saveHave() {}
+  async remove() { this.p.clear(); }
+}
+
+/** Seeding straight from the page's files: pieces are slices of them, nothing is copied. */
+class BlobStore {
+  constructor(blob, pieceLength) { this.b = blob; this.l = pieceLength; }
+  async part(i) { return this.b.slice(i * this.l, Math.min((i + 1) * this.l, this.b.size)); }
+  async read(i) { return new Uint8Array(await (await this.part(i)).arrayBuffer()); }
+  async write() { throw new Error('seeded files are read-only'); }
+  async saveHave() {}
+  async remove() {}
+}
+
+// The Origin Private File System: each torrent gets webswarm/<info-hash>/ holding one file per
+// verified piece (p<N>), the info dictionary (info) and the verified-piece bitfield (have). One
+// file per piece keeps every write a small new file: createWritable copies a big file on commit.
+
+async function opfsDir(hash, create) {
+  const root = await navigator.storage.getDirectory();
+  const ours = await root.getDirectoryHandle('webswarm', { create });
+  return ours.getDirectoryHandle(hash, { create });
+}
+
+async function writeFile(dir, name, data) {
+  const w = await (await dir.getFileHandle(name, { create: true })).createWritable();
+  await w.write(data);
+  await w.close();
+}
+
+async function readFile(dir, name) {
+  return new Uint8Array(await (await (await dir.getFileHandle(name)).getFile()).arrayBuffer());
+}
+
+class OpfsStore {
+  constructor(hash, dir) { this.h = hash; this.d = dir; }
+  read(i) { return readFile(this.d, 'p' + i); }
+  write(i, b) { return writeFile(this.d, 'p' + i, b); }
+  async part(i) { return (await this.d.getFileHandle('p' + i)).getFile(); }
+  saveHave(bits) { return writeFile(this.d, 'have', bits); }
+  async remove() {
+    let ours;
+    try {
+      ours = await (await navigator.storage.getDirectory()).getDirectoryHandle('webswarm');
+    } catch {
+      return;
+    }
+    // Writes still in flight (a piece, the bitfield) keep files open and removal fails while
+    // they are: wait for them, up to a few seconds.
+    for (let tries = 0; ; tries++) {
+      try {
+        return await ours.removeEntry(this.h, { recursive: true });
+      } catch (e) {
+        if (e && e.name === 'NotFoundError') return;
+        const busy = e && (e.name === 'NoModificationAllowedError' || e.name === 'InvalidModificationError');
+        if (!busy || tries >= 60) throw e;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+}
+
+/** What OPFS remembers of a torrent: its info dictionary, bitfield and piece files. */
+async function loadResume(hash) {
+  try {
+    const dir = await opfsDir(hash, false);
+    const info = await readFile(dir, 'info').catch(() => null);
+    const have = await readFile(dir, 'have').catch(() => null);
+    const pieces = [];
+    for await (const name of dir.keys()) if (/^p\d+$/.test(name)) pieces.push(Number(name.slice(1)));
+    return { info, have, pieces };
+  } catch {
+    return null;
+  }
+}
+
+// ---- torrents -------------------------------------------------------------------------------
+
+const NONE = { _read() {}, _storeBlock() {}, _check() {}, _fetch() {}, _open() {}, _save() {}, _note() {} };
+const STATS = ['progress', 'downloaded', 'uploaded', 'downloadSpeed', 'uploadSpeed', 'webseedSpeed', 'numPeers',
+  'numWebseeds', 'banned', 'firstPiece', 'done', 'paused', 'ready'];
+
 export class Torrent extends EventTarget {
-  constructor(raw, client) {
+  constructor(client, id, kind, torrentFile, store) {
     super();
-    this._raw = raw;
-    this._client = client;
+    this._c = client;
+    this._id = id;
+    this._kind = kind;
+    this._torrentFile = torrentFile;
+    this._store = store;
+    this._assembling = new Map();
+    this._waiters = new Map();
+    this._readyWaiters = [];
+    this._peers = 0;
+    this._meta = null;
     this._files = null;
+    this._stats = {};
+    this._error = undefined;
     this._destroyed = false;
-    raw.setListener((type, detail) => this.dispatchEvent(new CustomEvent(type, { detail })));
   }
 
   /** `torrent.on('done', fn)`: a shorthand for addEventListener with the detail. */
   on(type, fn) { this.addEventListener(type, (e) => fn(e.detail)); return this; }
 
-  get infoHash() { return this._raw.infoHash; }
-  get magnetURI() { return this._raw.magnetURI; }
-  get peerId() { return this._raw.peerId; }
-  get torrentFile() { return this._raw.torrentFile; }
-  get name() { return this._raw.name; }
-  get length() { return this._raw.length; }
-  get pieceLength() { return this._raw.pieceLength; }
-  get progress() { return this._raw.progress; }
-  get done() { return this._raw.done; }
-  get paused() { return this._raw.paused; }
-  get downloaded() { return this._raw.downloaded; }
-  get uploaded() { return this._raw.uploaded; }
-  get downloadSpeed() { return this._raw.downloadSpeed; }
-  get uploadSpeed() { return this._raw.uploadSpeed; }
-  get numPeers() { return this._raw.numPeers; }
-  get webseedSpeed() { return this._raw.webseedSpeed; }
-  get numWebseeds() { return this._raw.numWebseeds; }
-  get banned() { return this._raw.banned; }
-  get timeToFirstPiece() { return this._raw.timeToFirstPiece; }
-  get error() { return this._raw.error; }
+  _m() {
+    if (!this._meta || this._meta.name === null) {
+      const w = this._c._w;
+      if (!this._destroyed && w && w.meta(this._id)) this._meta = JSON.parse(this._c._replyText());
+    }
+    return this._meta;
+  }
 
-  /** Resolves when the metadata is known (at once for .torrent input). */
-  async ready() { await this._raw.ready(); return this; }
+  _s() {
+    const w = this._c._w;
+    if (!this._destroyed && w && w.stats(now(), this._id)) {
+      const v = new Float64Array(w.memory.buffer, w.stats_ptr(), STATS.length);
+      STATS.forEach((k, i) => { this._stats[k] = v[i]; });
+    }
+    return this._stats;
+  }
+
+  get infoHash() { return this._m().infoHash; }
+  get magnetURI() { return this._m().magnet; }
+  get peerId() { return this._m().peerId; }
+  get torrentFile() { return this._torrentFile || undefined; }
+  get name() { return this._m().name; }
+  get length() { return this._m().length; }
+  get pieceLength() { return this._m().pieceLength; }
+  get progress() { return this._s().progress; }
+  get done() { return !!this._s().done; }
+  get paused() { return !!this._s().paused; }
+  get downloaded() { return this._s().downloaded; }
+  get uploaded() { return this._s().uploaded; }
+  get downloadSpeed() { return this._s().downloadSpeed; }
+  get uploadSpeed() { return this._s().uploadSpeed; }
+  get webseedSpeed() { return this._s().webseedSpeed; }
+  get numPeers() { return this._s().numPeers; }
+  get numWebseeds() { return this._s().numWebseeds; }
+  get banned() { return this._s().banned; }
+  get timeToFirstPiece() { const f = this._s().firstPiece; return f >= 0 ? f : undefined; }
+  get error() { return this._error; }
+
+  /** `[]` until the metadata is known; see `ready()`. */
+  get files() {
+    if (!this._files) {
+      const m = this._m();
+      if (m.name === null) return [];
+      this._files = m.files.map((f, i) => new TorrentFile(this, i, f));
+    }
+    return this._files;
+  }
+
+  /** Resolves when the metadata is known and storage is open (at once for seeds). */
+  ready() {
+    if (this._destroyed) return Promise.reject(new Error('the torrent was destroyed'));
+    if (this._s().ready) return Promise.resolve(this);
+    return new Promise((resolve, reject) => this._readyWaiters.push([resolve, reject]));
+  }
 
   /** Resolves when every selected file is verified. */
   whenDone() {
@@ -108,24 +707,180 @@ export class Torrent extends EventTarget {
     });
   }
 
-  /** `[]` until the metadata is known; see `ready()`. */
-  get files() {
-    if (!this._files) {
-      const raw = this._raw.files;
-      if (raw.length === 0) return [];
-      this._files = raw.map((f, i) => new TorrentFile(this, i, f));
-    }
-    return this._files;
-  }
-
-  pause() { this._raw.pause(); }
-  resume() { this._raw.resume(); }
+  _select(i, wanted) { this._c._call('select', [now(), this._id, i, wanted ? 1 : 0]); }
+  pause() { this._c._call('pause', [now(), this._id]); }
+  resume() { this._c._call('resume', [now(), this._id]); }
 
   /** Leaves the swarm; `{removeStorage: true}` also deletes stored pieces. */
   async destroy(options = {}) {
+    if (this._destroyed) return;
+    const remove = !!options.removeStorage;
+    this._s();
+    this._c._call('stop', [now(), this._id, remove ? 0 : 1]);
+    this._c._torrents.delete(this.infoHash);
+    this._c._byId.delete(this._id);
+    this._gone();
+    const store = this._store || (this._kind === 'opfs' && new OpfsStore(this.infoHash));
+    if (remove && store) await store.remove();
+  }
+
+  _gone() {
     this._destroyed = true;
-    this._client._torrents.delete(this.infoHash);
-    await this._raw.destroy(options);
+    const err = new Error('the torrent was destroyed');
+    for (const [, reject] of this._readyWaiters.splice(0)) reject(err);
+    for (const list of this._waiters.values()) for (const [, reject] of list) reject(err);
+    this._waiters.clear();
+    this._assembling.clear();
+  }
+
+  // ---- what the module asks of a torrent -------------------------------------------------------
+
+  _answer(name, args, input) { if (!this._destroyed) this._c._call(name, [now(), this._id, ...args], input); }
+
+  async _open(info) {
+    try {
+      if (this._kind === 'opfs') {
+        const dir = await opfsDir(this.infoHash, true);
+        await writeFile(dir, 'info', info);
+        this._store = new OpfsStore(this.infoHash, dir);
+      } else this._store = new MemoryStore();
+      this._answer('opened', [1]);
+    } catch (e) {
+      this._answer('opened', [0], message(e));
+    }
+  }
+
+  async _read(piece) {
+    try {
+      const b = await this._store.read(piece);
+      this._answer('piece_read', [piece, 1], b);
+    } catch {
+      this._answer('piece_read', [piece, 0]);
+    }
+  }
+
+  _storeBlock(piece, size, offset, b) {
+    let buf = this._assembling.get(piece);
+    if (!buf) this._assembling.set(piece, (buf = new Uint8Array(size)));
+    if (offset + b.length <= size) buf.set(b, offset);
+  }
+
+  /** Hashes a piece just received (then stores it) or one already stored (a recheck). */
+  async _check(piece, hash) {
+    const fresh = this._assembling.get(piece);
+    this._assembling.delete(piece);
+    let buf = fresh;
+    try {
+      buf = buf || await this._store.read(piece);
+    } catch {
+      return this._answer('checked', [piece, 0]);
+    }
+    const ok = sameBytes(await this._c._sha1(buf), hash);
+    if (ok && fresh) {
+      try {
+        await this._store.write(piece, buf);
+      } catch (e) {
+        // Not the peers' fault: the download stops with the reason.
+        return this._answer('storage_failed', [], message(e));
+      }
+    }
+    this._answer('checked', [piece, ok ? 1 : 0]);
+  }
+
+  async _save(bits) {
+    try {
+      await this._store.saveHave(bits);
+      this._answer('saved', [1]);
+    } catch (e) {
+      this._answer('saved', [0], message(e));
+    }
+  }
+
+  async _fetch([webseed, piece, offset], len, reqs) {
+    const buf = new Uint8Array(len);
+    try {
+      for (const [url, start, end, dest] of reqs) buf.set(await fetchRange(url, start, end), dest);
+      this._answer('fetched', [webseed, piece, offset, 1], buf);
+    } catch (e) {
+      this._answer('fetched', [webseed, piece, offset, 0], message(e));
+    }
+  }
+
+  _note(kind, n, text) {
+    const emit = (type, detail) => this._c._emit(this, type, detail);
+    switch (kind) {
+      case 1:
+        for (const [resolve] of this._readyWaiters.splice(0)) resolve(this);
+        emit('metadata');
+        break;
+      case 2:
+        if (n !== this._peers) emit(n > this._peers ? 'peer-connected' : 'peer-disconnected', n);
+        this._peers = n;
+        break;
+      case 3:
+        for (const [resolve] of this._waiters.get(n) || []) resolve();
+        this._waiters.delete(n);
+        emit('verified', n);
+        emit('progress', this._s().progress);
+        break;
+      case 4: emit('done'); break;
+      case 5: emit('warning', text); break;
+      case 6: this._error = text; emit('error', text); break;
+    }
+  }
+
+  /** Resolves once piece `p` is verified and stored. */
+  _piece(p) {
+    const w = this._c._w;
+    if (this._destroyed) return Promise.reject(new Error('the torrent was destroyed'));
+    if (w.has(this._id, p)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      if (!this._waiters.has(p)) this._waiters.set(p, []);
+      this._waiters.get(p).push([resolve, reject]);
+    });
+  }
+
+  /** The pieces covering `[start, end)`, with the range clamped to the torrent. */
+  _range(start, end) {
+    const m = this._m();
+    if (m.length === null) throw new Error("the torrent's metadata is not known yet: await ready()");
+    if (!(start >= 0 && end >= start)) throw new Error('read needs 0 <= start <= end');
+    const s = Math.min(start, m.length);
+    const e = Math.min(end, m.length);
+    const pl = m.pieceLength;
+    const pieces = [];
+    for (let p = Math.floor(s / pl); p * pl < e; p++) pieces.push(p);
+    return { s, e, pl, pieces };
+  }
+
+  /** Bytes `[start, end)`, waiting for their pieces and moving them to the front (streaming). */
+  async _readRange(start, end) {
+    const { s, e, pl, pieces } = this._range(start, end);
+    this._c._call('want', [now(), this._id, s, e]);
+    const out = new Uint8Array(e - s);
+    for (const p of pieces) {
+      await this._piece(p);
+      const data = await this._store.read(p);
+      const from = Math.max(s, p * pl);
+      const to = Math.min(e, p * pl + data.length);
+      if (from < to) out.set(data.subarray(from - p * pl, to - p * pl), from - s);
+    }
+    return out;
+  }
+
+  /** Blob parts covering `[start, end)` (disk-backed with OPFS): `new Blob(parts)` costs no memory. */
+  async _blobParts(start, end) {
+    const { s, e, pl, pieces } = this._range(start, end);
+    const parts = [];
+    for (const p of pieces) {
+      await this._piece(p);
+      const part = await this._store.part(p);
+      const len = part.size ?? part.length;
+      const from = Math.max(s, p * pl) - p * pl;
+      const to = Math.min(e, p * pl + len) - p * pl;
+      parts.push(from === 0 && to === len ? part : part.slice ? part.slice(from, to) : part.subarray(from, to));
+    }
+    return parts;
   }
 }
 
@@ -139,18 +894,17 @@ export class TorrentFile {
     this.offset = meta.offset;
   }
 
-  select() { this._t._raw.select(this.index, true); }
-  deselect() { this._t._raw.select(this.index, false); }
+  select() { this._t._select(this.index, true); }
+  deselect() { this._t._select(this.index, false); }
 
   /** The whole file once downloaded. With OPFS the Blob is disk-backed. */
   async blob(options = {}) {
-    const parts = await this._t._raw.blobParts(this.offset, this.offset + this.length);
+    const parts = await this._t._blobParts(this.offset, this.offset + this.length);
     return new Blob(parts, { type: options.type || '' });
   }
 
   async arrayBuffer() {
-    const bytes = await this._t._raw.read(this.offset, this.offset + this.length);
-    return bytes.buffer;
+    return (await this._t._readRange(this.offset, this.offset + this.length)).buffer;
   }
 
   /**
@@ -183,7 +937,7 @@ export class TorrentFile {
       pull: async (controller) => {
         if (pos >= stop) { controller.close(); return; }
         const next = Math.min(pos + chunk - ((this.offset + pos) % chunk), stop);
-        const bytes = await t._raw.read(this.offset + pos, this.offset + next);
+        const bytes = await t._readRange(this.offset + pos, this.offset + next);
         pos = next;
         controller.enqueue(bytes);
       },
@@ -256,7 +1010,7 @@ function answer(file, range, port) {
         port.postMessage(copy, [copy.buffer]);
       }
     } catch (e) {
-      port.postMessage({ error: String(e && e.message || e) });
+      port.postMessage({ error: message(e) });
     }
   };
 }
@@ -292,7 +1046,7 @@ export function defaultClient(options) {
  * Options: `path` (file path or name; default the first file), `webseeds`,
  * `trackers`, `storage`, `client`.
  */
-export async function fetch(source, options = {}) {
+async function fetchFile(source, options = {}) {
   const client = options.client || defaultClient();
   await client.ready();
   const torrent = await addOnce(client, source, options);
@@ -301,6 +1055,7 @@ export async function fetch(source, options = {}) {
   if (!file) throw new Error('no file ' + JSON.stringify(options.path) + ' in ' + torrent.name);
   return file.response();
 }
+export { fetchFile as fetch };
 
 const added = new WeakMap();
 

@@ -175,6 +175,10 @@ impl<K: Ord> VecSet<K> {
             Err(_) => false,
         }
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
 }
 
 impl<K> IntoIterator for VecSet<K> {

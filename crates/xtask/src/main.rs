@@ -128,14 +128,24 @@ fn apt_install(packages: &[&str]) -> Result {
 }
 
 /// Installs everything the tests need; skips what is already there.
-/// What building the browser package needs: the wasm32 target,
-/// wasm-bindgen-cli at the Cargo.lock version, Node, and npm's binaryen and terser.
+/// What building the browser package needs: the wasm32 target, the standard
+/// library's source, wasm-bindgen-cli at the Cargo.lock version (the runner
+/// of core's wasm32 tests), Node, and npm's binaryen and terser.
 fn setup_web() -> Result {
     let targets = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
     if !targets.lines().any(|t| t == "wasm32-unknown-unknown") {
         run("add wasm32 target", {
             let mut c = Command::new("rustup");
             c.args(["target", "add", "wasm32-unknown-unknown"]);
+            c
+        })?;
+    }
+    // The browser package rebuilds the standard library (build-std) for size.
+    let components = output("rustup", &["component", "list", "--installed"]).unwrap_or_default();
+    if !components.lines().any(|c| c.starts_with("rust-src")) {
+        run("add rust-src", {
+            let mut c = Command::new("rustup");
+            c.args(["component", "add", "rust-src"]);
             c
         })?;
     }
@@ -299,7 +309,6 @@ fn test() -> Result {
         });
         c
     })?;
-    browser_tests()?;
     let sizes = build_web(false)?;
     let total = sizes.wasm_gz + sizes.js_gz;
     if total > WEB_GZ_CEILING {
@@ -336,12 +345,13 @@ fn gzip_len(path: &std::path::Path) -> Result<u64> {
     Ok(out.stdout.len() as u64)
 }
 
-/// Builds the npm package in web/dist: the wasm (size-optimised profile,
-/// then npm binaryen's wasm-opt -Oz), wasm-bindgen's `--target web` glue,
-/// and the hand-written API module and types.
-/// `dev`: an unoptimised build that prints panics to the console, for debugging.
+/// Builds the npm package in web/dist: the wasm module (size-first profile,
+/// the standard library rebuilt so a panic is a bare trap with no formatting
+/// code, then npm binaryen's wasm-opt -Oz), and our JS modules minified by
+/// terser. `dev`: an unoptimised module and readable JS, for debugging.
 fn build_web(dev: bool) -> Result<WebSizes> {
     let profile = if dev { "dev" } else { "wasm-release" };
+    let wasm_target = target_dir().join("web");
     run("build the browser peer (wasm32)", {
         let mut c = cargo();
         c.args([
@@ -352,27 +362,32 @@ fn build_web(dev: bool) -> Result<WebSizes> {
             "wasm32-unknown-unknown",
             "-p",
             "webswarm-web",
-        ]);
+        ])
+        .arg("--target-dir")
+        .arg(&wasm_target);
+        if !dev {
+            // Stable cargo takes -Z flags with RUSTC_BOOTSTRAP; rust-src comes from setup.
+            c.args(["-Zbuild-std=std,panic_abort"])
+                .env("RUSTC_BOOTSTRAP", "1")
+                .env(
+                    "RUSTFLAGS",
+                    "-Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none -Zlocation-detail=none",
+                );
+        }
         c
     })?;
     let out_dir = if dev { "debug" } else { "wasm-release" };
+    let built = wasm_target.join(format!(
+        "wasm32-unknown-unknown/{out_dir}/webswarm_web.wasm"
+    ));
     let dist = root().join("web/dist");
     let _ = std::fs::remove_dir_all(&dist);
-    run("wasm-bindgen --target web", {
-        let mut c = Command::new("wasm-bindgen");
-        c.args(["--target", "web", "--out-dir"])
-            .arg(&dist)
-            .arg(target_dir().join(format!(
-                "wasm32-unknown-unknown/{out_dir}/webswarm_web.wasm"
-            )));
-        c
-    })?;
-    let wasm = dist.join("webswarm_web_bg.wasm");
-    if !dev {
-        wasm_opt(&wasm)?;
-        let mut generated = vec![dist.join("webswarm_web.js")];
-        generated.extend(walk(&dist.join("snippets")));
-        minify_js(&generated)?;
+    std::fs::create_dir_all(&dist).map_err(|e| format!("create {}: {e}", dist.display()))?;
+    let wasm = dist.join("webswarm.wasm");
+    if dev {
+        std::fs::copy(&built, &wasm).map_err(|e| format!("copy the wasm: {e}"))?;
+    } else {
+        wasm_opt(&built, &wasm)?;
     }
     for f in [
         "index.js",
@@ -384,10 +399,11 @@ fn build_web(dev: bool) -> Result<WebSizes> {
         std::fs::copy(root().join("web/js").join(f), dist.join(f))
             .map_err(|e| format!("copy {f}: {e}"))?;
     }
-    let mut js_files = vec![dist.join("webswarm_web.js"), dist.join("index.js")];
-    let snippets = dist.join("snippets");
-    for entry in walk(&snippets) {
-        js_files.push(entry);
+    // What a page loads for the Client API and the widget (sw.js is loaded
+    // by the service worker only).
+    let js_files = [dist.join("index.js"), dist.join("widget.js")];
+    if !dev {
+        minify_js(&js_files)?;
     }
     let mut sizes = WebSizes {
         wasm: std::fs::metadata(&wasm).map_err(|e| e.to_string())?.len(),
@@ -411,15 +427,13 @@ fn build_web(dev: bool) -> Result<WebSizes> {
     Ok(sizes)
 }
 
-/// Minifies wasm-bindgen's generated JS in place (its glue and inline
-/// snippets: -4 KB of the package's 15.5 KB gzipped JS). Our hand-written
-/// modules stay readable.
+/// Minifies the package's JS modules in place (the sources in web/js stay readable).
 fn minify_js(files: &[PathBuf]) -> Result {
     for f in files {
-        run("terser (generated JS)", {
+        run("terser", {
             let mut c = Command::new(root().join("node_modules/.bin/terser"));
             c.arg(f)
-                .args(["--module", "--compress", "--mangle", "-o"])
+                .args(["--module", "--compress", "passes=2", "--mangle", "-o"])
                 .arg(f);
             c
         })?;
@@ -427,7 +441,7 @@ fn minify_js(files: &[PathBuf]) -> Result {
     Ok(())
 }
 
-fn wasm_opt(wasm: &std::path::Path) -> Result {
+fn wasm_opt(wasm: &std::path::Path, out: &std::path::Path) -> Result {
     run("wasm-opt -Oz (npm binaryen)", {
         let mut c = Command::new(root().join("node_modules/.bin/wasm-opt"));
         // The features rustc enables by default for wasm32-unknown-unknown.
@@ -440,46 +454,13 @@ fn wasm_opt(wasm: &std::path::Path) -> Result {
             "--enable-reference-types",
             "--enable-multivalue",
         ])
+        .args(["--strip-debug", "--strip-producers"])
         .arg(wasm)
         .arg("-o")
-        .arg(wasm);
+        .arg(out);
         c
     })?;
     Ok(())
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
-/// wasm-bindgen tests of the browser peer in headless Chromium (the same
-/// tests `wasm-pack test --headless --chrome web` runs), loopback only.
-fn browser_tests() -> Result {
-    let profile_dir =
-        std::env::temp_dir().join(format!("webswarm-chromedriver-{}", std::process::id()));
-    std::fs::create_dir_all(&profile_dir).map_err(|e| e.to_string())?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut c = loopback_only(&format!(
-        "'{cargo}' test --offline --target wasm32-unknown-unknown -p {BROWSER_CRATE}"
-    ));
-    c.current_dir(root())
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "180")
-        // Each run leaves a chromedriver profile in TMPDIR.
-        .env("TMPDIR", &profile_dir);
-    let r = run("browser peer tests (wasm-bindgen-test in Chromium)", c);
-    let _ = std::fs::remove_dir_all(&profile_dir);
-    r
 }
 
 /// A Node script in tests/, loopback only, pointed at the release binaries

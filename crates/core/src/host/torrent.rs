@@ -138,6 +138,7 @@ impl TorrentHost {
             h.storage_known(now);
         }
         h.recheck(now, start.recheck);
+        h.note_ready();
         h.pump(now);
         h
     }
@@ -163,9 +164,10 @@ impl TorrentHost {
     pub fn is_complete(&self) -> bool {
         self.engine.is_complete()
     }
-    /// The info dictionary is known and storage is open.
+    /// The info dictionary is known, storage is open and pieces found in
+    /// storage are counted (`Note::Ready` has been sent).
     pub fn is_ready(&self) -> bool {
-        self.engine.info().is_some() && self.storage == StorageState::Open
+        self.ready_sent
     }
     pub fn is_paused(&self) -> bool {
         self.paused
@@ -380,6 +382,7 @@ impl TorrentHost {
             if ok {
                 self.engine.piece_found(now, piece);
             }
+            self.note_ready();
         } else if !self.engine.have().is_some_and(|h| h.get(piece.get())) {
             self.engine.piece_verified(now, piece, ok);
         }
@@ -639,8 +642,11 @@ impl TorrentHost {
         }
     }
 
+    /// `Ready` once the info is known, storage is open and every recheck is
+    /// answered, so progress then counts everything storage holds.
     fn note_ready(&mut self) {
-        if !self.ready_sent && self.engine.info().is_some() {
+        let open = self.storage == StorageState::Open;
+        if !self.ready_sent && open && self.rechecking.is_empty() && self.engine.info().is_some() {
             self.ready_sent = true;
             self.out.push_back(Work::Notify(Note::Ready));
         }

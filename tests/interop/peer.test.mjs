@@ -1,0 +1,152 @@
+// The browser peer's own behaviour in headless Chromium, two clients of one
+// page talking through our tracker: input errors, seeding, transfers,
+// OPFS resume (with and without the verified-piece record) and removal.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTracker, startStatic, browser, openPage } from './harness.mjs';
+
+/** One tracker, one page; `run(page, tracker)` runs the test body. */
+async function inPage(run) {
+  const tracker = await startTracker();
+  const site = await startStatic();
+  const b = await browser();
+  try {
+    const page = await openPage(b, site.url);
+    await page.evaluate(() => {
+      window.pattern = (len, seed) => {
+        let x = (seed * 2654435761) | 1;
+        const d = new Uint8Array(len);
+        for (let i = 0; i < len; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; d[i] = x & 255; }
+        return d;
+      };
+      window.same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+      window.client = (storage, tracker) => new window.webswarm.Client({ iceServers: [], storage, trackers: [tracker] });
+    });
+    return await run(page, tracker.url);
+  } finally {
+    await b.close();
+    site.stop();
+    tracker.stop();
+  }
+}
+
+test('bad input is rejected with a clear error', { timeout: 60_000 }, () => inPage(async (page) => {
+  const errors = await page.evaluate(async () => {
+    const c = new window.webswarm.Client({ iceServers: [], storage: 'memory' });
+    const err = async (p) => { try { await p; return 'no error'; } catch (e) { return e.message; } };
+    let ctor = 'no error';
+    try { new window.webswarm.Client({ maxConnections: 'many' }); } catch (e) { ctor = e.message; }
+    return {
+      magnet: await err(c.add('magnet:?xt=urn:btih:nothex')),
+      torrent: await err(c.add(new TextEncoder().encode('d4:infoi3ee'))),
+      number: await err(c.add(42)),
+      storage: await err(c.add('magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567', { storage: 'disk' })),
+      seed: await err(c.seed('not a file')),
+      ctor,
+    };
+  });
+  assert.match(errors.magnet, /invalid magnet link/);
+  assert.match(errors.torrent, /invalid torrent file/);
+  assert.match(errors.number, /expected a magnet link/);
+  assert.match(errors.storage, /option `storage`/);
+  assert.match(errors.seed, /seed takes a File/);
+  assert.match(errors.ctor, /option `maxConnections`/);
+}));
+
+test('seeding makes a torrent whose data reads back', { timeout: 60_000 }, () => inPage(async (page) => {
+  const r = await page.evaluate(async () => {
+    const c = new window.webswarm.Client({ iceServers: [], storage: 'memory' });
+    const data = window.pattern(300_000, 1);
+    const t = await c.seed(new File([data], 'data.bin'), { pieceLength: 65536 });
+    const piece1 = new Uint8Array(await crypto.subtle.digest('SHA-1', data.subarray(65536, 131072)));
+    const file = t.torrentFile;
+    let hashInFile = false;
+    for (let i = 0; i + 20 <= file.length && !hashInFile; i++) hashInFile = window.same(file.subarray(i, i + 20), piece1);
+    const part = new Uint8Array(await new Blob(await t._blobParts(70_000, 200_000)).arrayBuffer());
+    const read = await t._readRange(70_000, 200_000);
+    let again = 'no error';
+    try { await c.seed(new File([data], 'data.bin'), { pieceLength: 65536 }); } catch (e) { again = e.message; }
+    // The .torrent, added elsewhere, is the same torrent.
+    const other = new window.webswarm.Client({ iceServers: [], storage: 'memory' });
+    const t2 = await other.add(file);
+    return {
+      length: t.length, done: t.done, magnet: t.magnetURI, hash: t.infoHash, hash2: t2.infoHash, hashInFile,
+      part: window.same(part, data.subarray(70_000, 200_000)), read: window.same(read, data.subarray(70_000, 200_000)), again,
+    };
+  });
+  assert.equal(r.length, 300_000);
+  assert.ok(r.done);
+  assert.ok(r.magnet.startsWith('magnet:?xt=urn:btih:' + r.hash), r.magnet);
+  assert.equal(r.hash2, r.hash);
+  assert.ok(r.hashInFile, 'the second piece hash is in the .torrent');
+  assert.ok(r.part && r.read, 'the seeded data reads back');
+  assert.match(r.again, /already added/);
+}));
+
+/** In the page: a memory seeder of `len` bytes and a leecher with `storage`, through the tracker. */
+const TRANSFER = async ({ storage, len, tracker, seed }) => {
+  const data = window.pattern(len, seed);
+  const seeder = window.client('memory', tracker);
+  const s = await seeder.seed(new File([data], 'data.bin'), { pieceLength: 65536 });
+  const leecher = window.client(storage, tracker);
+  const l = await leecher.add(s.torrentFile);
+  window.keep = { seeder, s, leecher, l, data };
+  return { hash: l.infoHash };
+};
+
+test('two clients of one page transfer over WebRTC', { timeout: 120_000 }, () => inPage(async (page, tracker) => {
+  await page.evaluate(TRANSFER, { storage: 'memory', len: 3 << 20, tracker, seed: 7 });
+  const r = await page.evaluate(async () => {
+    const { s, l, data } = window.keep;
+    await l.whenDone();
+    const got = new Uint8Array(await l.files[0].arrayBuffer());
+    return { same: window.same(got, data), uploaded: s.uploaded, len: data.length };
+  });
+  assert.ok(r.same, 'the leecher got different bytes');
+  assert.ok(r.uploaded >= r.len, `the seeder uploaded ${r.uploaded} bytes`);
+}));
+
+test('an OPFS download resumes after its client is gone, with and without the record', { timeout: 120_000 }, () => inPage(async (page, tracker) => {
+  await page.evaluate(TRANSFER, { storage: 'opfs', len: 2 << 20, tracker, seed: 8 });
+  const r = await page.evaluate(async () => {
+    const { seeder, leecher, l, data } = window.keep;
+    await l.whenDone();
+    const magnet = 'magnet:?xt=urn:btih:' + l.infoHash;
+    leecher.destroy();
+    seeder.destroy();
+    // Let the last record write land.
+    await new Promise((r) => setTimeout(r, 300));
+    // A new client (as after a reload) finds every piece verified on disk.
+    const again = async () => {
+      const t = await new window.webswarm.Client({ iceServers: [], storage: 'opfs' }).add(magnet);
+      await t.ready();
+      return { t, done: t.done, same: window.same(await t._readRange(0, data.length), data), downloaded: t.downloaded };
+    };
+    const first = await again();
+    first.t._c.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    // Losing the record (a reload during its write): the piece files are found and checked.
+    const root = await navigator.storage.getDirectory();
+    const dir = await (await root.getDirectoryHandle('webswarm')).getDirectoryHandle(l.infoHash);
+    await dir.removeEntry('have');
+    const second = await again();
+    await second.t.destroy({ removeStorage: true });
+    return { first: { done: first.done, same: first.same, downloaded: first.downloaded }, second: { done: second.done, same: second.same } };
+  });
+  assert.deepEqual(r.first, { done: true, same: true, downloaded: 0 }, 'resumed complete, nothing fetched again');
+  assert.deepEqual(r.second, { done: true, same: true }, 'recovered every piece file without the record');
+}));
+
+test('removing storage mid-download deletes everything', { timeout: 120_000 }, () => inPage(async (page, tracker) => {
+  await page.evaluate(TRANSFER, { storage: 'opfs', len: 8 << 20, tracker, seed: 9 });
+  const r = await page.evaluate(async () => {
+    const { l } = window.keep;
+    while (l.progress <= 0.2) await new Promise((r) => setTimeout(r, 20));
+    const hash = l.infoHash;
+    // Piece and bitfield writes are in flight: removal must wait for them.
+    await l.destroy({ removeStorage: true });
+    const t = await new window.webswarm.Client({ iceServers: [], storage: 'opfs' }).add('magnet:?xt=urn:btih:' + hash);
+    return { length: t.length };
+  });
+  assert.equal(r.length, null, 'nothing of the torrent is left in OPFS');
+}));
