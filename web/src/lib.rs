@@ -19,13 +19,37 @@ use std::cell::RefCell;
 use app::{time, App};
 use webswarm_core::picker::Priority;
 
-thread_local! {
-    static APP: RefCell<App> = RefCell::new(App::default());
+/// The client. wasm32 without threads: a plain static (`thread_local!`
+/// costs 3 KB of code there); elsewhere (native tests) a thread-local.
+#[cfg(target_arch = "wasm32")]
+mod global {
+    use super::*;
+
+    pub struct Global(RefCell<Option<App>>);
+    // SAFETY: this module is only built for wasm32-unknown-unknown, which
+    // has one thread: the cell is never reached from two threads.
+    unsafe impl Sync for Global {}
+    pub static APP: Global = Global(RefCell::new(None));
+
+    pub fn with<R>(f: impl FnOnce(&mut App) -> R) -> R {
+        f(APP.0.borrow_mut().get_or_insert_with(App::default))
+    }
 }
 
-fn with<R>(f: impl FnOnce(&mut App) -> R) -> R {
-    APP.with(|a| f(&mut a.borrow_mut()))
+#[cfg(not(target_arch = "wasm32"))]
+mod global {
+    use super::*;
+
+    thread_local! {
+        static APP: RefCell<App> = RefCell::new(App::default());
+    }
+
+    pub fn with<R>(f: impl FnOnce(&mut App) -> R) -> R {
+        APP.with(|a| f(&mut a.borrow_mut()))
+    }
 }
+
+use global::with;
 
 /// Replies with an error message and returns `fail`.
 fn answer<T>(a: &mut App, r: Result<T, String>, fail: T) -> T {
@@ -391,3 +415,4 @@ pub extern "C" fn tick(now: f64) {
 pub extern "C" fn next_timer(now: f64) -> f64 {
     with(|a| a.next_timer(time(now)))
 }
+
