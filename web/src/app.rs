@@ -699,6 +699,10 @@ impl App {
                     Note::Verified(p) => (note::VERIFIED, p.get(), String::new()),
                     Note::Done => (note::DONE, 0, String::new()),
                     Note::Warning(w) => (note::WARNING, 0, w),
+                    Note::Banned(_) => {
+                        let w = "a peer sent data that failed verification and was banned";
+                        (note::WARNING, 0, w.to_owned())
+                    }
                     Note::Error(e) => (note::ERROR, 0, e),
                 };
                 o.op(code::NOTE)
@@ -758,6 +762,13 @@ impl App {
                 let Some(torrent) = self.torrent_by_hash(info_hash) else {
                     return;
                 };
+                if !self
+                    .torrents
+                    .get(&torrent)
+                    .is_some_and(|e| e.host.accepts(remote))
+                {
+                    return;
+                }
                 let a = Handle::Answering {
                     tracker: r,
                     torrent,

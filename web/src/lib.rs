@@ -415,4 +415,3 @@ pub extern "C" fn tick(now: f64) {
 pub extern "C" fn next_timer(now: f64) -> f64 {
     with(|a| a.next_timer(time(now)))
 }
-

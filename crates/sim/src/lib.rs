@@ -1,4 +1,5 @@
-//! webswarm-sim: many webswarm-core engines in one process on a fake clock,
+//! webswarm-sim: many webswarm-core torrent hosts and tracker clients in one
+//! process on a fake clock,
 //! over a simulated network with per-peer upload and download capacity and
 //! latency. Every random choice comes from the scenario's seed, so a run replays
 //! exactly. It is the engine's main test bed and a benchmark (see the binary).
@@ -9,6 +10,7 @@ mod report;
 mod scenario;
 mod storage;
 mod swarm;
+mod tracker;
 
 pub use report::{PeerOutcome, Report};
 pub use scenario::{Behaviour, PeerSpec, Scenario, StorageMode};

@@ -15,11 +15,15 @@ pub struct PeerOutcome {
     pub completed: Option<Duration>,
     /// When the first MiB of the file (what a player needs to start) was verified.
     pub first_mib: Option<Duration>,
+    /// When its first connection opened.
+    pub first_peer: Option<Duration>,
     /// Pieces in the order they were verified.
     pub verified_order: Vec<u32>,
     /// When each piece of that first MiB was verified.
     pub prefix_pieces: Vec<Duration>,
     pub uploaded: u64,
+    /// Storage work carried out before its storage opened (must be 0).
+    pub early_storage_work: usize,
     pub verified_pieces: u32,
     /// Real storage mode: whether the stored bytes equal the content.
     pub content_matches: Option<bool>,
@@ -40,6 +44,12 @@ pub struct Report {
     /// Per simulated second: bytes sent over the upload capacity of peers
     /// that had at least one piece.
     pub utilization: Vec<f64>,
+    /// Connections opened through the tracker.
+    pub connections: usize,
+    /// Most connections two peers had open at once (duplicates are settled: 1).
+    pub max_links_per_pair: usize,
+    /// Announces with offers the tracker received: (peer, when, offers).
+    pub announces: Vec<(usize, Duration, usize)>,
 }
 
 impl Report {

@@ -28,6 +28,9 @@ pub struct PeerSpec {
     pub behaviour: Behaviour,
     /// Asks for the first bytes of the file first (streaming deadline).
     pub streaming: bool,
+    /// Its storage opens this long after it starts (as OPFS or a disk can
+    /// be slow); until then the host holds what it would store.
+    pub storage_delay: Option<Duration>,
 }
 
 impl PeerSpec {
@@ -41,6 +44,7 @@ impl PeerSpec {
             seed: false,
             behaviour: Behaviour::Honest,
             streaming: false,
+            storage_delay: None,
         }
     }
 

@@ -1,30 +1,43 @@
-//! The simulation loop: peers join, announce to a simulated tracker, connect,
-//! and run real webswarm-core engines over the simulated network.
+//! The simulation loop: peers join, announce through a simulated tracker with
+//! their real tracker clients, connect when an offer is answered, and run the
+//! real torrent hosts (the same `TorrentHost` the native and browser peers
+//! drive) over the simulated network.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
-use webswarm_core::engine::{Event, Output, Source, Torrent};
+use webswarm_core::engine::Source;
+use webswarm_core::host::{HostConfig, Note, Start, TorrentHost, Work};
 use webswarm_core::rng::Rng;
-use webswarm_core::{Bitfield, Info, PeerKey, Time, TorrentCreator};
+use webswarm_core::tracker::{TorrentStatus, TrackerClient, TrackerConfig, TrackerWork};
+use webswarm_core::{engine, Bitfield, BlockRef, Info, PeerId, PeerKey, Time, TorrentCreator};
 
+use crate::diagnose::{self, Second};
 use crate::network::{water_fill, Dir, Link, HIGH_WATER, LOW_WATER};
 use crate::report::{PeerOutcome, Report};
 use crate::scenario::{Behaviour, PeerSpec, Scenario};
 use crate::storage::Storage;
+use crate::tracker::SimTracker;
 
 pub(crate) struct Node {
     pub(crate) spec: PeerSpec,
-    pub(crate) torrent: Option<Torrent>,
+    pub(crate) host: Option<TorrentHost>,
+    tracker: Option<TrackerClient>,
     storage: Storage,
     pub(crate) conns: BTreeMap<PeerKey, usize>,
-    next_announce: Time,
+    /// What the tracker client was last told.
+    told: TorrentStatus,
     done_at: Option<Time>,
     prefix_at: Option<Time>,
     prefix_times: Vec<Time>,
     verified: Vec<u32>,
     left_at: Option<Time>,
+    /// When the first connection opened.
+    pub(crate) first_peer_at: Option<Time>,
+    /// When its storage opens, once the host asked for it.
+    storage_opens: Option<Time>,
+    /// Storage work carried out before storage opened (must stay 0).
+    early_storage_work: usize,
 }
 
 pub struct Sim {
@@ -34,7 +47,6 @@ pub struct Sim {
     pub(crate) links: Vec<Option<Link>>,
     busy: BTreeSet<(usize, usize)>,
     flying: BTreeSet<(usize, usize)>,
-    rng: Rng,
     pub(crate) now: Time,
     trace: u64,
     bans: Vec<(usize, usize)>,
@@ -43,6 +55,13 @@ pub struct Sim {
     sent_this_second: f64,
     pub(crate) seed_reads: Vec<u32>,
     utilization: Vec<f64>,
+    tracker: SimTracker,
+    /// Tracker frames on their way to peers: (arrival, peer, frame).
+    inbox: VecDeque<(Time, usize, String)>,
+    /// Connections opened, in order: (offerer, answerer).
+    pub(crate) opened: Vec<(usize, usize, Time)>,
+    /// Most links two peers ever had open at once.
+    max_links_per_pair: usize,
 }
 
 /// The leading bytes a streaming player needs first.
@@ -73,19 +92,24 @@ impl Sim {
             .iter()
             .map(|spec| Node {
                 spec: spec.clone(),
-                torrent: None,
+                host: None,
+                tracker: None,
                 storage: Storage::new(sc.storage, info.layout, data.clone(), spec.seed),
                 conns: BTreeMap::new(),
-                next_announce: Time::ZERO + spec.join,
+                told: TorrentStatus::default(),
                 done_at: None,
                 prefix_at: None,
                 prefix_times: Vec::new(),
                 verified: Vec::new(),
                 left_at: None,
+                first_peer_at: None,
+                storage_opens: None,
+                early_storage_work: 0,
             })
             .collect();
+        let interval = sc.reannounce.as_secs() as u32;
         Sim {
-            rng: Rng::new(sc.seed),
+            tracker: SimTracker::new(interval, sc.seed ^ 0x7a11),
             sc,
             info,
             nodes,
@@ -99,6 +123,9 @@ impl Sim {
             sent_this_second: 0.0,
             seed_reads: Vec::new(),
             utilization: Vec::new(),
+            inbox: VecDeque::new(),
+            opened: Vec::new(),
+            max_links_per_pair: 0,
         }
     }
 
@@ -109,6 +136,7 @@ impl Sim {
             self.step_membership();
             self.step_network();
             self.step_timers();
+            self.deliver_frames();
             self.now = self.now + self.sc.tick;
             if self.now.as_micros() % 1_000_000 == 0 {
                 self.sample_utilization();
@@ -120,20 +148,22 @@ impl Sim {
     /// Upload used in the last second over the capacity of peers that had
     /// something to give (everyone but leechers with no verified piece).
     fn sample_utilization(&mut self) {
+        let has_data = |n: &Node| {
+            n.host
+                .as_ref()
+                .is_some_and(|h| h.have().is_some_and(|b| b.count() > 0))
+        };
         let cap: f64 = self
             .nodes
             .iter()
-            .filter(|n| {
-                n.torrent
-                    .as_ref()
-                    .is_some_and(|t| t.have().is_some_and(|h| h.count() > 0))
-            })
+            .filter(|n| has_data(n))
             .map(|n| n.spec.up)
             .sum();
         self.utilization.push(self.sent_this_second / cap.max(1.0));
         if self.sc.diagnostics {
-            crate::diagnose::print_second(self);
+            diagnose::print_second(&self.second());
         }
+        self.seed_reads.clear();
         self.sent_this_second = 0.0;
     }
 
@@ -153,7 +183,7 @@ impl Sim {
         );
     }
 
-    // ---- membership: joining, leaving, the tracker ------------------------
+    // ---- membership -------------------------------------------------------------
 
     fn step_membership(&mut self) {
         for i in 0..self.nodes.len() {
@@ -161,16 +191,12 @@ impl Sim {
             if n.left_at.is_some() {
                 continue;
             }
-            if n.torrent.is_none() && self.now >= Time::ZERO + n.spec.join {
+            if n.host.is_none() && self.now >= Time::ZERO + n.spec.join {
                 self.start(i);
             }
             let n = &self.nodes[i];
-            if n.torrent.is_some() && n.spec.leave.is_some_and(|l| self.now >= Time::ZERO + l) {
+            if n.host.is_some() && n.spec.leave.is_some_and(|l| self.now >= Time::ZERO + l) {
                 self.leave(i);
-                continue;
-            }
-            if n.torrent.is_some() && self.now >= n.next_announce {
-                self.announce(i);
             }
         }
     }
@@ -180,19 +206,45 @@ impl Sim {
         let have = spec
             .seed
             .then(|| Bitfield::full(self.info.layout.num_pieces()));
-        let source = Source::Info {
-            info: Box::new(self.info.clone()),
-            have,
-        };
         let seed = self.sc.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
-        let id = Torrent::generate_peer_id(seed);
-        let mut t = Torrent::new(self.sc.engine.clone(), source, id, self.now, seed);
+        let peer_id = engine::Torrent::generate_peer_id(seed);
+        let start = Start {
+            source: Source::Info {
+                info: Box::new(self.info.clone()),
+                have,
+            },
+            peer_id,
+            webseeds: Vec::new(),
+            storage_open: spec.storage_delay.is_none(),
+            recheck: Vec::new(),
+        };
+        let cfg = HostConfig {
+            engine: self.sc.engine.clone(),
+            ..HostConfig::default()
+        };
+        let mut host = TorrentHost::new(cfg, start, self.now, seed);
         if spec.streaming {
-            // Ask for the first bytes within a second: the deadline picker goes first.
-            t.set_deadline(self.now, 0, PREFIX, self.now + Duration::from_secs(1));
+            // The player reads the first bytes at once: the deadline picker goes first.
+            host.want_range(self.now, 0, PREFIX);
         }
-        self.nodes[i].torrent = Some(t);
+        let tcfg = TrackerConfig {
+            offers_per_announce: self.sc.numwant,
+            default_interval: self.sc.reannounce,
+            ..TrackerConfig::default()
+        };
+        let mut tracker = TrackerClient::new(tcfg, self.now, seed ^ 0x51);
+        tracker.join(
+            self.now,
+            self.info.info_hash,
+            peer_id,
+            host.tracker_status(),
+        );
+        let n = &mut self.nodes[i];
+        n.told = host.tracker_status();
+        n.host = Some(host);
+        n.tracker = Some(tracker);
         self.log(i, "join");
+        self.drain(i);
     }
 
     fn leave(&mut self, i: usize) {
@@ -200,70 +252,75 @@ impl Sim {
         for l in links {
             self.drop_link(l, None);
         }
-        self.nodes[i].torrent = None;
-        self.nodes[i].left_at = Some(self.now);
+        if let Some(t) = self.nodes[i].tracker.as_mut() {
+            t.leave(self.info.info_hash);
+        }
+        self.drain(i);
+        let n = &mut self.nodes[i];
+        n.host = None;
+        n.tracker = None;
+        n.left_at = Some(self.now);
         self.log(i, "leave");
     }
 
-    /// Connects to random live peers until the node has `numwant` connections.
-    fn announce(&mut self, i: usize) {
-        self.nodes[i].next_announce = self.now + self.sc.reannounce;
-        let want = self.sc.numwant.saturating_sub(self.nodes[i].conns.len());
-        if want == 0 {
-            return;
-        }
-        let mut candidates: Vec<usize> = (0..self.nodes.len())
-            .filter(|&j| j != i && self.nodes[j].torrent.is_some())
-            .filter(|&j| !self.connected(i, j))
-            .collect();
-        self.rng.shuffle(&mut candidates);
-        for j in candidates.into_iter().take(want) {
-            self.connect(i, j);
-        }
+    fn node_of(&self, id: PeerId) -> Option<usize> {
+        self.nodes
+            .iter()
+            .position(|n| n.host.as_ref().is_some_and(|h| h.peer_id() == id))
     }
 
-    fn connected(&self, a: usize, b: usize) -> bool {
-        self.nodes[a].conns.values().any(|&l| {
-            self.links[l]
-                .as_ref()
-                .is_some_and(|link| link.ends[0].0 == b || link.ends[1].0 == b)
-        })
-    }
-
+    /// A channel opened between `a` (which offered) and `b`.
     fn connect(&mut self, a: usize, b: usize) {
         let now = self.now;
-        let id_b = self.nodes[b].torrent.as_ref().map(Torrent::peer_id);
-        let id_a = self.nodes[a].torrent.as_ref().map(Torrent::peer_id);
-        let Some(Ok(ka)) = self.nodes[a]
-            .torrent
-            .as_mut()
-            .map(|t| t.add_peer(now, id_b))
-        else {
+        let id = |n: &Node| n.host.as_ref().map(TorrentHost::peer_id);
+        let (Some(id_a), Some(id_b)) = (id(&self.nodes[a]), id(&self.nodes[b])) else {
             return;
         };
-        let Some(Ok(kb)) = self.nodes[b]
-            .torrent
-            .as_mut()
-            .map(|t| t.add_peer(now, id_a))
-        else {
-            // b refused (full or banned): a forgets the half-open connection.
-            if let Some(t) = self.nodes[a].torrent.as_mut() {
-                t.peer_disconnected(now, ka);
+        let add = |n: &mut Node, remote, we_offered| {
+            n.host
+                .as_mut()
+                .and_then(|h| h.add_peer(now, Some(remote), we_offered).ok())
+        };
+        let ka = add(&mut self.nodes[a], id_b, true);
+        let kb = add(&mut self.nodes[b], id_a, false);
+        match (ka, kb) {
+            (Some(ka), Some(kb)) => {
+                let latency = self.nodes[a].spec.latency + self.nodes[b].spec.latency;
+                let l = self.links.len();
+                self.links.push(Some(Link {
+                    ends: [(a, ka), (b, kb)],
+                    dirs: [Dir::default(), Dir::default()],
+                    latency,
+                }));
+                self.nodes[a].conns.insert(ka, l);
+                self.nodes[b].conns.insert(kb, l);
+                self.opened.push((a, b, now));
+
+                for x in [a, b] {
+                    self.nodes[x].first_peer_at.get_or_insert(now);
+                }
             }
-            self.drain(a);
-            return;
-        };
-        let latency = self.nodes[a].spec.latency + self.nodes[b].spec.latency;
-        let id = self.links.len();
-        self.links.push(Some(Link {
-            ends: [(a, ka), (b, kb)],
-            dirs: [Dir::default(), Dir::default()],
-            latency,
-        }));
-        self.nodes[a].conns.insert(ka, id);
-        self.nodes[b].conns.insert(kb, id);
+            // One side refused (full, banned, a duplicate): the other sees it close.
+            (Some(k), None) => self.closed_by_remote(a, k),
+            (None, Some(k)) => self.closed_by_remote(b, k),
+            (None, None) => {}
+        }
         self.drain(a);
         self.drain(b);
+        // Once both sides settled a duplicate, one connection is left.
+        let pair = |k: &Link| {
+            let (x, y) = (k.ends[0].0, k.ends[1].0);
+            (x.min(y), x.max(y)) == (a.min(b), a.max(b))
+        };
+        let open = self.links.iter().flatten().filter(|k| pair(k)).count();
+        self.max_links_per_pair = self.max_links_per_pair.max(open);
+    }
+
+    fn closed_by_remote(&mut self, node: usize, key: PeerKey) {
+        let now = self.now;
+        if let Some(h) = self.nodes[node].host.as_mut() {
+            h.handle_closed(now, key);
+        }
     }
 
     /// Tears a link down; the side that did not close it is told.
@@ -271,13 +328,10 @@ impl Sim {
         let Some(link) = self.links[l].take() else {
             return;
         };
-        let now = self.now;
         for (node, key) in link.ends {
             self.nodes[node].conns.remove(&key);
             if Some(node) != closed_by {
-                if let Some(t) = self.nodes[node].torrent.as_mut() {
-                    t.peer_disconnected(now, key);
-                }
+                self.closed_by_remote(node, key);
             }
         }
         for (node, _) in link.ends {
@@ -287,7 +341,71 @@ impl Sim {
         }
     }
 
-    // ---- the network ------------------------------------------------------
+    // ---- signalling through the tracker ---------------------------------------------
+
+    /// Frames reach a peer after the sender's and its own latency to the
+    /// tracker (at the network core): two peers can offer to each other at once.
+    fn deliver_frames(&mut self) {
+        loop {
+            let now = self.now;
+            let Some(k) = self.inbox.iter().position(|(t, _, _)| *t <= now) else {
+                return;
+            };
+            let Some((_, i, text)) = self.inbox.remove(k) else {
+                return;
+            };
+            if let Some(t) = self.nodes[i].tracker.as_mut() {
+                t.handle_message(now, &text);
+                self.drain(i);
+            }
+        }
+    }
+
+    fn tracker_work(&mut self, i: usize, w: TrackerWork) {
+        let now = self.now;
+        let n = &mut self.nodes[i];
+        let (Some(t), host) = (n.tracker.as_mut(), n.host.as_ref()) else {
+            return;
+        };
+        match w {
+            TrackerWork::Connect => t.handle_connected(now),
+            TrackerWork::Disconnect | TrackerWork::DropOffer(_) => {}
+            TrackerWork::Send(text) => {
+                let mut out = Vec::new();
+                self.tracker
+                    .receive(now.saturating_since(Time::ZERO), i, &text, &mut out);
+                let from = self.nodes[i].spec.latency;
+                for (to, frame) in out {
+                    let at = now + from + self.nodes[to].spec.latency;
+                    self.inbox.push_back((at, to, frame));
+                }
+            }
+            TrackerWork::MakeOffers { info_hash, ids } => {
+                let made = ids
+                    .into_iter()
+                    .map(|id| (id, format!("offer of {i}")))
+                    .collect();
+                t.handle_offers_made(now, info_hash, made);
+            }
+            TrackerWork::AnswerOffer {
+                info_hash,
+                remote,
+                offer_id,
+                ..
+            } => {
+                if host.is_some_and(|h| h.accepts(remote)) {
+                    t.handle_answer_made(info_hash, remote, offer_id, format!("answer of {i}"));
+                }
+            }
+            TrackerWork::AcceptAnswer { remote, .. } => {
+                if let Some(j) = self.node_of(remote) {
+                    self.connect(i, j);
+                }
+            }
+        }
+    }
+
+    // ---- the network ------------------------------------------------------------
 
     fn step_network(&mut self) {
         self.transmit();
@@ -360,8 +478,8 @@ impl Sim {
                 };
                 let (node, key) = link.ends[1 - d];
                 let now = self.now;
-                if let Some(t) = self.nodes[node].torrent.as_mut() {
-                    t.handle_data(now, key, &data);
+                if let Some(h) = self.nodes[node].host.as_mut() {
+                    h.handle_data(now, key, &data);
                 }
                 self.drain(node);
             }
@@ -371,18 +489,17 @@ impl Sim {
     fn unblock(&mut self) {
         let now = self.now;
         let mut wake = Vec::new();
-        for (l, link) in self.links.iter_mut().enumerate() {
-            let Some(link) = link else { continue };
+        for link in self.links.iter_mut().flatten() {
             for d in 0..2 {
                 if link.dirs[d].blocked && link.dirs[d].queued < LOW_WATER {
                     link.dirs[d].blocked = false;
-                    wake.push((l, link.ends[d]));
+                    wake.push(link.ends[d]);
                 }
             }
         }
-        for (_, (node, key)) in wake {
-            if let Some(t) = self.nodes[node].torrent.as_mut() {
-                t.set_peer_writable(now, key, true);
+        for (node, key) in wake {
+            if let Some(h) = self.nodes[node].host.as_mut() {
+                h.handle_writable(now, key, true);
             }
             self.drain(node);
         }
@@ -391,62 +508,126 @@ impl Sim {
     fn step_timers(&mut self) {
         let now = self.now;
         for i in 0..self.nodes.len() {
-            let due = self.nodes[i]
-                .torrent
-                .as_ref()
-                .is_some_and(|t| t.poll_timeout() <= now);
-            if due {
-                if let Some(t) = self.nodes[i].torrent.as_mut() {
-                    t.handle_timeout(now);
+            let n = &mut self.nodes[i];
+            let mut due = false;
+            if let Some(h) = n.host.as_mut().filter(|h| h.poll_timeout() <= now) {
+                h.handle_timeout(now);
+                due = true;
+            }
+            if n.storage_opens.is_some_and(|t| t <= now) {
+                n.storage_opens = None;
+                if let Some(h) = n.host.as_mut() {
+                    h.handle_storage_opened(now, Ok(()));
                 }
+                due = true;
+            }
+            if let Some(t) = n
+                .tracker
+                .as_mut()
+                .filter(|t| t.poll_timeout().is_some_and(|d| d <= now))
+            {
+                t.handle_timeout(now);
+                due = true;
+            }
+            if due {
                 self.drain(i);
             }
         }
     }
 
-    // ---- carrying out engine outputs --------------------------------------
+    // ---- carrying out a node's work ---------------------------------------------------
 
     fn drain(&mut self, i: usize) {
-        let now = self.now;
         loop {
-            let Some(out) = self.nodes[i]
-                .torrent
-                .as_mut()
-                .and_then(Torrent::poll_output)
-            else {
-                return;
-            };
-            match out {
-                Output::Send { peer, data } => self.send(i, peer, data),
-                Output::Close { peer, reason } => {
-                    *self.closes.entry(format!("{reason}")).or_default() += 1;
-                    if let Some(&l) = self.nodes[i].conns.get(&peer) {
-                        self.drop_link(l, Some(i));
-                    }
-                }
-                Output::Read { peer, block } => {
-                    if self.nodes[i].spec.seed && self.sc.diagnostics {
-                        self.seed_reads.push(block.piece.get());
-                    }
-                    let n = &self.nodes[i];
-                    let data = n
-                        .storage
-                        .read(block, n.spec.behaviour == Behaviour::Corrupt);
-                    if let Some(t) = self.nodes[i].torrent.as_mut() {
-                        t.block_read(now, peer, block, data);
-                    }
-                }
-                Output::Write { block, data } => self.nodes[i].storage.write(block, &data),
-                Output::Verify { piece, hash } => {
-                    let ok = self.nodes[i].storage.verify(piece, hash);
-                    if let Some(t) = self.nodes[i].torrent.as_mut() {
-                        t.piece_verified(now, piece, ok);
-                    }
-                }
-                // The simulator adds no webseeds, so the engine asks for none.
-                Output::Fetch { .. } => {}
-                Output::Event(e) => self.on_event(i, e),
+            let mut busy = false;
+            while let Some(w) = self.nodes[i].host.as_mut().and_then(TorrentHost::poll_work) {
+                busy = true;
+                self.host_work(i, w);
             }
+            self.tell_tracker(i);
+            while let Some(w) = self.nodes[i]
+                .tracker
+                .as_mut()
+                .and_then(TrackerClient::poll_work)
+            {
+                busy = true;
+                self.tracker_work(i, w);
+            }
+            if !busy {
+                return;
+            }
+        }
+    }
+
+    fn tell_tracker(&mut self, i: usize) {
+        let now = self.now;
+        let ih = self.info.info_hash;
+        let n = &mut self.nodes[i];
+        let (Some(h), Some(t)) = (n.host.as_ref(), n.tracker.as_mut()) else {
+            return;
+        };
+        let s = h.tracker_status();
+        if s != n.told {
+            n.told = s;
+            t.set_status(now, ih, s);
+        }
+    }
+
+    fn host_work(&mut self, i: usize, w: Work) {
+        let now = self.now;
+        let n = &mut self.nodes[i];
+        let storage_work = matches!(
+            w,
+            Work::ReadPiece { .. } | Work::StoreBlock { .. } | Work::CheckPiece { .. }
+        );
+        if storage_work && n.storage_opens.is_some() {
+            n.early_storage_work += 1;
+        }
+        match w {
+            Work::Send { peer, data } => self.send(i, peer, data),
+            Work::Close { peer, reason } => {
+                *self.closes.entry(format!("{reason}")).or_default() += 1;
+                if let Some(&l) = self.nodes[i].conns.get(&peer) {
+                    self.drop_link(l, Some(i));
+                }
+            }
+            Work::ReadPiece { piece, len } => {
+                if self.nodes[i].spec.seed && self.sc.diagnostics {
+                    self.seed_reads.push(piece.get());
+                }
+                let n = &mut self.nodes[i];
+                let whole = BlockRef {
+                    piece,
+                    offset: 0,
+                    len,
+                };
+                let data = n
+                    .storage
+                    .read(whole, n.spec.behaviour == Behaviour::Corrupt);
+                if let Some(h) = n.host.as_mut() {
+                    h.handle_piece_read(now, piece, Some(data));
+                }
+            }
+            Work::StoreBlock { block, data } => self.nodes[i].storage.write(block, &data),
+            Work::CheckPiece { piece, hash } => {
+                let n = &mut self.nodes[i];
+                let ok = n.storage.verify(piece, hash);
+                if let Some(h) = n.host.as_mut() {
+                    h.handle_piece_checked(now, piece, ok);
+                }
+            }
+            // The simulator adds no webseeds.
+            Work::Fetch { .. } => {}
+            Work::OpenStorage => {
+                let n = &mut self.nodes[i];
+                n.storage_opens = Some(now + n.spec.storage_delay.unwrap_or_default());
+            }
+            Work::SaveResume { .. } => {
+                if let Some(h) = self.nodes[i].host.as_mut() {
+                    h.handle_resume_saved(now, Ok(()));
+                }
+            }
+            Work::Notify(note) => self.on_note(i, note),
         }
     }
 
@@ -464,46 +645,79 @@ impl Sim {
         if !dir.blocked && dir.queued > HIGH_WATER {
             dir.blocked = true;
             let now = self.now;
-            if let Some(t) = self.nodes[i].torrent.as_mut() {
-                t.set_peer_writable(now, peer, false);
+            if let Some(h) = self.nodes[i].host.as_mut() {
+                h.handle_writable(now, peer, false);
             }
         }
     }
 
-    fn on_event(&mut self, i: usize, e: Event) {
-        match &e {
-            Event::PieceVerified(p) => {
+    fn on_note(&mut self, i: usize, note: Note) {
+        match &note {
+            Note::Verified(p) => {
                 let prefix = self.info.layout.pieces_in_range(0, PREFIX);
                 self.nodes[i].verified.push(p.get());
                 if prefix.contains(&p.get()) {
                     self.nodes[i].prefix_times.push(self.now);
                 }
                 let have_prefix = self.nodes[i]
-                    .torrent
+                    .host
                     .as_ref()
-                    .and_then(Torrent::have)
+                    .and_then(TorrentHost::have)
                     .is_some_and(|h| prefix.clone().all(|j| h.get(j)));
                 if have_prefix && self.nodes[i].prefix_at.is_none() {
                     self.nodes[i].prefix_at = Some(self.now);
                 }
                 self.log(i, &format!("v{}", p.get()));
             }
-            Event::Completed => {
+            Note::Done => {
                 self.nodes[i].done_at = Some(self.now);
                 self.log(i, "done");
             }
-            Event::PeerBanned { peer_id } => {
-                let who = self
-                    .nodes
-                    .iter()
-                    .position(|n| n.torrent.as_ref().is_some_and(|t| t.peer_id() == *peer_id));
-                if let Some(w) = who {
+            Note::Banned(peer_id) => {
+                if let Some(w) = self.node_of(*peer_id) {
                     self.bans.push((i, w));
                 }
                 self.log(i, &format!("ban{peer_id}"));
             }
             other => self.log(i, &format!("{other:?}")),
         }
+    }
+
+    // ---- results ----------------------------------------------------------------------
+
+    /// This second's numbers for the diagnostics.
+    fn second(&self) -> Second {
+        let mut s = Second {
+            at: self.now.saturating_since(Time::ZERO),
+            seed_piece_reads: self.seed_reads.len(),
+            distinct_seed_pieces: self.seed_reads.iter().collect::<BTreeSet<_>>().len(),
+            ..Second::default()
+        };
+        for (i, node) in self.nodes.iter().enumerate() {
+            let Some(h) = node.host.as_ref() else {
+                continue;
+            };
+            if h.have().is_none_or(|b| b.count() == 0) {
+                continue;
+            }
+            let queued = node.conns.values().any(|&l| {
+                self.links[l].as_ref().is_some_and(|link| {
+                    let d = usize::from(link.ends[0].0 != i);
+                    link.dirs[d].queued > 0
+                })
+            });
+            let stats = h.engine().peer_stats(self.now);
+            if queued || stats.iter().any(|p| p.requests_in > 0) {
+                s.sending += 1;
+            } else if !stats.iter().any(|p| p.peer_interested) {
+                s.unwanted += 1;
+            } else if !stats.iter().any(|p| p.peer_interested && !p.am_choking) {
+                s.choking += 1;
+            } else {
+                s.unasked += 1;
+            }
+        }
+        s
     }
 
     fn report(&self) -> Report {
@@ -518,13 +732,15 @@ impl Sim {
                 left: n.left_at.map(|t| t - Time::ZERO),
                 completed: n.done_at.map(|t| t - Time::ZERO),
                 first_mib: n.prefix_at.map(|t| t - Time::ZERO),
+                first_peer: n.first_peer_at.map(|t| t - Time::ZERO),
                 verified_order: n.verified.clone(),
                 prefix_pieces: n.prefix_times.iter().map(|&t| t - Time::ZERO).collect(),
-                uploaded: n.torrent.as_ref().map_or(0, Torrent::uploaded),
+                uploaded: n.host.as_ref().map_or(0, |h| h.engine().uploaded()),
+                early_storage_work: n.early_storage_work,
                 verified_pieces: n
-                    .torrent
+                    .host
                     .as_ref()
-                    .and_then(Torrent::have)
+                    .and_then(TorrentHost::have)
                     .map_or(0, Bitfield::count),
                 content_matches: n.storage.matches_content(),
             })
@@ -538,6 +754,9 @@ impl Sim {
             bans: self.bans.clone(),
             closes: self.closes.clone(),
             utilization: self.utilization.clone(),
+            connections: self.opened.len(),
+            max_links_per_pair: self.max_links_per_pair,
+            announces: self.tracker.announces().to_vec(),
         }
     }
 }

@@ -122,3 +122,73 @@ fn a_streaming_leecher_gets_the_first_bytes_early() {
         "plain {plain_prefix} vs streaming {streaming_prefix}"
     );
 }
+
+#[test]
+fn peers_never_hold_two_connections_to_each_other() {
+    // Every peer offers to random others through the tracker, so offers
+    // reach peers already connected to the offerer; those are not answered
+    // (the host's `accepts`), and a pair that offers to each other at once
+    // is settled by the hosts (unit-tested in core's host). One connection
+    // per pair, always, and none closed as a duplicate.
+    let r = Sim::new(Scenario::mixed(12, 60, 2 << 20, 32 << 10)).run();
+    assert!(r.all_complete());
+    assert_eq!(r.max_links_per_pair, 1);
+    assert_eq!(
+        r.closes.get("already connected to this peer"),
+        None,
+        "{:?}",
+        r.closes
+    );
+}
+
+#[test]
+fn a_lonely_leecher_reannounces_after_2_4_then_every_8_seconds() {
+    // One leecher alone for 30 s, then a seeder joins.
+    let mut sc = Scenario::new(
+        5,
+        1 << 20,
+        32 << 10,
+        vec![PeerSpec::leecher(512.0 * KIB, 2048.0 * KIB, 20)],
+    );
+    let mut seed = PeerSpec::seeder(1024.0 * KIB, 20);
+    seed.join = Duration::from_secs(30);
+    sc.peers.push(seed);
+    let r = Sim::new(sc).run();
+    let leecher: Vec<f64> = r
+        .announces
+        .iter()
+        .filter(|a| a.0 == 0)
+        .map(|a| a.1.as_secs_f64())
+        .take_while(|&t| t < 30.0)
+        .collect();
+    assert_eq!(
+        leecher,
+        [0.0, 2.0, 6.0, 14.0, 22.0],
+        "offers announced at {leecher:?}"
+    );
+    // The seeder's own offers reach the waiting leecher as soon as it joins.
+    let first = r.peers[0].first_peer.expect("connected");
+    assert!(
+        first >= Duration::from_secs(30) && first < Duration::from_millis(30_100),
+        "{first:?}"
+    );
+    assert!(r.all_complete());
+}
+
+#[test]
+fn storage_that_opens_late_holds_the_download_without_losing_it() {
+    let mut sc = Scenario::mixed(6, 10, 1 << 20, 32 << 10);
+    for p in sc.peers.iter_mut().filter(|p| !p.seed).step_by(2) {
+        p.storage_delay = Some(Duration::from_millis(1500));
+    }
+    let r = real(sc);
+    let r = Sim::new(r).run();
+    assert!(r.all_complete());
+    for p in r.peers.iter().filter(|p| !p.seed) {
+        assert_eq!(
+            p.early_storage_work, 0,
+            "storage work before storage opened"
+        );
+        assert_eq!(p.content_matches, Some(true));
+    }
+}

@@ -1,27 +1,11 @@
-//! WebTorrent's "binary strings": 20 bytes carried as a JSON string of 20
-//! characters whose code points are the byte values (U+0000–U+00FF).
+//! WebTorrent's "binary strings" (core's `tracker::binstr`) for serde.
 
 use std::fmt;
 
 use serde::de::{self, Visitor};
 use serde::{Deserializer, Serializer};
 
-/// Encodes 20 bytes as a latin-1 string.
-pub fn to_string(bytes: &[u8; 20]) -> String {
-    bytes.iter().map(|&b| char::from(b)).collect()
-}
-
-/// Decodes a latin-1 string of exactly 20 characters.
-pub fn from_str(s: &str) -> Option<[u8; 20]> {
-    let mut out = [0u8; 20];
-    let mut n = 0;
-    for c in s.chars() {
-        let b = u8::try_from(u32::from(c)).ok()?;
-        *out.get_mut(n)? = b;
-        n += 1;
-    }
-    (n == 20).then_some(out)
-}
+pub use webswarm_core::tracker::binstr::{decode as from_str, encode as to_string};
 
 pub(crate) fn serialize<S: Serializer>(bytes: &[u8; 20], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&to_string(bytes))

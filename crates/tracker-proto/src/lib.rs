@@ -18,9 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use webswarm_core::{InfoHash, PeerId};
 
-/// Names one WebRTC offer so the answer can be matched to it.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-pub struct OfferId(pub [u8; 20]);
+pub use webswarm_core::tracker::OfferId;
 
 /// A session description as RTCPeerConnection produces it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

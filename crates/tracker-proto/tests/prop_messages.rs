@@ -48,3 +48,52 @@ proptest! {
         let _ = ClientMessage::from_json(&lossy);
     }
 }
+
+// The peers' own codec (core's tracker client, used by the native and
+// browser peers) against this one (the tracker's).
+mod client_codec {
+    use super::*;
+    use webswarm_core::tracker as core;
+
+    proptest! {
+        #[test]
+        fn what_peers_send_parses_here(ih in id(), pid in id(), oid in id(), left in proptest::option::of(any::<u64>()), sdp in ".{0,200}", n in 0usize..6, up in any::<u64>()) {
+            let a = core::Announce {
+                info_hash: InfoHash(ih),
+                peer_id: PeerId(pid),
+                uploaded: up,
+                downloaded: 2,
+                left,
+                event: (n % 2 == 0).then_some(core::AnnounceEvent::Completed),
+                offers: (0..n).map(|_| (OfferId(oid), sdp.clone())).collect(),
+            };
+            let ClientMessage::Announce(got) = ClientMessage::from_json(&a.to_json()).unwrap() else { panic!() };
+            prop_assert_eq!((got.info_hash, got.peer_id, got.uploaded, got.left), (a.info_hash, a.peer_id, up, left));
+            prop_assert_eq!(got.numwant, (n > 0).then_some(n as u32));
+            prop_assert_eq!(got.event.is_some(), n % 2 == 0);
+            prop_assert_eq!(got.offers.len(), n);
+            for o in &got.offers {
+                prop_assert_eq!((&o.offer.sdp, o.offer_id), (&sdp, OfferId(oid)));
+            }
+            let ans = core::Answer { info_hash: InfoHash(ih), peer_id: PeerId(pid), to_peer_id: PeerId(oid), offer_id: OfferId(oid), sdp: sdp.clone() };
+            let ClientMessage::Answer(got) = ClientMessage::from_json(&ans.to_json()).unwrap() else { panic!() };
+            prop_assert_eq!((got.to_peer_id, got.answer.sdp), (PeerId(oid), sdp));
+        }
+
+        #[test]
+        fn what_trackers_send_parses_there(ih in id(), pid in id(), oid in id(), sdp in ".{0,200}", interval in any::<u32>()) {
+            let offer = TrackerMessage::Offer(RelayedOffer { action: "announce".into(), offer: Sdp::offer(sdp.clone()), offer_id: OfferId(oid), peer_id: PeerId(pid), info_hash: InfoHash(ih) });
+            prop_assert_eq!(core::Incoming::parse(&offer.to_json()), Some(core::Incoming::Offer { info_hash: InfoHash(ih), peer_id: PeerId(pid), offer_id: OfferId(oid), sdp: sdp.clone() }));
+            let answer = TrackerMessage::Answer(RelayedAnswer { action: "announce".into(), answer: Sdp::answer(sdp.clone()), offer_id: OfferId(oid), peer_id: PeerId(pid), info_hash: InfoHash(ih) });
+            prop_assert_eq!(core::Incoming::parse(&answer.to_json()), Some(core::Incoming::Answer { info_hash: InfoHash(ih), peer_id: PeerId(pid), offer_id: OfferId(oid), sdp }));
+            let reply = TrackerMessage::Announced(AnnounceResponse { action: "announce".into(), info_hash: InfoHash(ih), complete: 1, incomplete: 2, interval });
+            prop_assert_eq!(core::Incoming::parse(&reply.to_json()), Some(core::Incoming::Announced { info_hash: InfoHash(ih), interval }));
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics_the_peers_parser(text in ".{0,300}") {
+            let _ = core::Incoming::parse(&text);
+            let _ = core::json::parse(&text);
+        }
+    }
+}

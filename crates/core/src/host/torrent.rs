@@ -192,6 +192,19 @@ impl TorrentHost {
         }
     }
 
+    /// Whether a connection to `remote` would be taken now: room, not
+    /// banned, and not connected already. An offer from a peer we are
+    /// connected to is left unanswered: answering it would open a second
+    /// connection that duplicate settlement may close the working one for.
+    pub fn accepts(&self, remote: PeerId) -> bool {
+        self.room() > 0 && !self.by_id.contains_key(&remote) && !self.engine.is_banned(&remote)
+    }
+
+    /// The remote ids of the open connections (the ids trackers gave).
+    pub fn connected_ids(&self) -> Vec<PeerId> {
+        self.by_id.keys().copied().collect()
+    }
+
     /// What its tracker clients announce.
     pub fn tracker_status(&self) -> TorrentStatus {
         TorrentStatus {
@@ -618,9 +631,9 @@ impl TorrentHost {
             Event::PieceFailed { piece, .. } => {
                 Note::Warning(format!("piece {} failed its hash check", piece.get()))
             }
-            Event::PeerBanned { .. } => {
+            Event::PeerBanned { peer_id } => {
                 self.banned += 1;
-                Note::Warning("a peer sent data that failed verification and was banned".into())
+                Note::Banned(peer_id)
             }
             Event::WebseedRemoved { webseed, reason } => match self.webseeds.remove(&webseed) {
                 Some(url) => Note::Warning(format!("stopped using webseed {url}: {reason}")),

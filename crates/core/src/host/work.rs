@@ -58,6 +58,8 @@ pub enum Note {
     Verified(PieceIndex),
     /// Every wanted piece is verified.
     Done,
+    /// A peer sent data that failed verification and is not accepted again.
+    Banned(PeerId),
     /// Something went wrong that the download survives.
     Warning(String),
     /// The download stopped: storage failed.

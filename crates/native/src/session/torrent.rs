@@ -190,6 +190,10 @@ impl TorrentTask {
                 self.publish(true);
             }
             Note::Warning(w) => tracing::warn!("{w}"),
+            Note::Banned(id) => tracing::warn!(
+                "banned peer {} for sending corrupt data",
+                String::from_utf8_lossy(&id.0[..8])
+            ),
             Note::Ready | Note::Peers(_) | Note::Verified(_) => {}
         }
     }
