@@ -77,6 +77,15 @@ impl Magnet {
         Ok(m)
     }
 
+    /// The link for a torrent: its info-hash, name, trackers and webseeds.
+    pub fn of(meta: &crate::Metainfo) -> Self {
+        let mut m = Magnet::new(meta.info.info_hash);
+        m.name = Some(meta.info.name.clone());
+        m.trackers = meta.tracker_urls();
+        m.webseeds = meta.url_list.clone();
+        m
+    }
+
     /// Formats the link with a hex info-hash, as WebTorrent does.
     pub fn to_uri(&self) -> String {
         let mut s = format!("magnet:?xt=urn:btih:{}", self.info_hash().to_hex());

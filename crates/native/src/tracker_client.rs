@@ -44,12 +44,20 @@ pub struct NewChannel {
     pub we_offered: bool,
 }
 
+/// What a torrent task shows its tracker tasks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TorrentView {
+    pub status: TorrentStatus,
+    /// Remote ids of its open connections: their offers are not answered.
+    pub connected: Vec<PeerId>,
+}
+
 /// A torrent as a tracker task sees it.
 pub struct TrackerTorrent {
     pub info_hash: InfoHash,
     pub peer_id: PeerId,
     pub channels: mpsc::UnboundedSender<NewChannel>,
-    pub status: watch::Receiver<TorrentStatus>,
+    pub view: watch::Receiver<TorrentView>,
 }
 
 pub enum TrackerCmd {
@@ -166,7 +174,7 @@ impl TrackerTask {
         let now = util::now();
         match cmd {
             TrackerCmd::Add(t) => {
-                let status = *t.status.borrow();
+                let status = t.view.borrow().status;
                 self.client.join(now, t.info_hash, t.peer_id, status);
                 self.torrents.insert(t.info_hash, t);
             }
@@ -180,8 +188,8 @@ impl TrackerTask {
     fn refresh_statuses(&mut self) {
         let now = util::now();
         for (h, t) in &mut self.torrents {
-            if t.status.has_changed().unwrap_or(false) {
-                let s = *t.status.borrow_and_update();
+            if t.view.has_changed().unwrap_or(false) {
+                let s = t.view.borrow_and_update().status;
                 self.client.set_status(now, *h, s);
             }
         }
@@ -325,6 +333,9 @@ impl TrackerTask {
         let Some(t) = self.torrents.get(&info_hash) else {
             return;
         };
+        if t.view.borrow().connected.contains(&remote) {
+            return;
+        }
         let Ok(permit) = self.shared.connections.clone().try_acquire_owned() else {
             return;
         };

@@ -219,7 +219,7 @@ fn demo(args: &[String]) -> Result {
             "run",
             "--release",
             "-p",
-            "webswarm-native",
+            "webswarm-cli",
             "--",
             "demo",
             "--web-dir",
@@ -486,7 +486,7 @@ fn build_binaries() -> Result {
             "-p",
             "webswarm-signaling",
             "-p",
-            "webswarm-native",
+            "webswarm-cli",
         ]);
         c
     })

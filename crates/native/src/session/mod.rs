@@ -13,11 +13,11 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use webswarm_core::engine::{self, Source, Torrent};
 use webswarm_core::host::{HostConfig, Start, Stats, TorrentHost};
-use webswarm_core::tracker::{TorrentStatus, TrackerConfig};
+use webswarm_core::tracker::TrackerConfig;
 use webswarm_core::{Bitfield, Info, InfoHash, Magnet, Metainfo};
 
 use crate::storage::{DiskStorage, StorageError};
-use crate::tracker_client::{Shared, TrackerCmd, TrackerHandle, TrackerTorrent};
+use crate::tracker_client::{Shared, TorrentView, TrackerCmd, TrackerHandle, TrackerTorrent};
 use crate::transport::webrtc_rs::{RtcConfig, WebRtcTransport};
 use crate::transport::Transport;
 use crate::util;
@@ -63,6 +63,13 @@ pub enum SessionError {
     Duplicate(String),
     #[error("torrent has no tracker and no webseed: give one with --tracker or --webseed")]
     NoTracker,
+    #[error("the torrent stopped before it finished")]
+    Stopped,
+    /// The download stopped (storage failed); the message says why.
+    #[error("{0}")]
+    Failed(String),
+    #[error("cannot read certificates from {path}: {reason}")]
+    Certificates { path: String, reason: String },
     #[error("wrong data on disk: only {have} of {total} pieces of {name} in {dir} are correct")]
     Incomplete {
         have: u32,
@@ -205,7 +212,7 @@ impl Client {
         let (tx, rx) = mpsc::channel(4096);
         let (channels_tx, channels_rx) = mpsc::unbounded_channel();
         let (stats_tx, stats_rx) = watch::channel(Stats::default());
-        let (status_tx, status_rx) = watch::channel(TorrentStatus::default());
+        let (view_tx, view_rx) = watch::channel(TorrentView::default());
         let setup = Setup {
             host,
             storage,
@@ -214,7 +221,7 @@ impl Client {
         };
         let outlets = Outlets {
             stats: stats_tx,
-            status: status_tx,
+            view: view_tx,
         };
         let task = TorrentTask::new(setup, tx.clone(), outlets);
         tokio::spawn(task.run(rx, channels_rx));
@@ -226,7 +233,7 @@ impl Client {
                 info_hash,
                 peer_id,
                 channels: channels_tx.clone(),
-                status: status_rx.clone(),
+                view: view_rx.clone(),
             }));
             handles.push(h);
         }
@@ -283,15 +290,15 @@ impl TorrentHandle {
         self.stats.clone()
     }
 
-    /// Waits until every wanted piece is verified or storage failed.
-    pub async fn wait_complete(&self) -> Result<(), String> {
+    /// Waits until every wanted piece is verified or the download failed.
+    pub async fn wait_complete(&self) -> Result<(), SessionError> {
         let mut rx = self.stats.clone();
         let s = rx
             .wait_for(|s| s.complete || s.error.is_some())
             .await
-            .map_err(|_| "the torrent stopped".to_owned())?;
+            .map_err(|_| SessionError::Stopped)?;
         match &s.error {
-            Some(e) => Err(e.clone()),
+            Some(e) => Err(SessionError::Failed(e.clone())),
             None => Ok(()),
         }
     }
@@ -363,13 +370,19 @@ fn tls_config(extra: &[rustls_pki_types::CertificateDer<'static>]) -> Arc<rustls
 }
 
 /// Reads the PEM certificates of a `--tracker-ca` file.
-pub fn load_ca_file(path: &Path) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
+pub fn load_ca_file(
+    path: &Path,
+) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, SessionError> {
     use rustls_pki_types::pem::PemObject;
+    let bad = |reason: String| SessionError::Certificates {
+        path: path.display().to_string(),
+        reason,
+    };
     let certs: Vec<_> = rustls_pki_types::CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("cannot read certificates from {}: {e}", path.display()))?;
+        .map_err(|e| bad(e.to_string()))?;
     if certs.is_empty() {
-        return Err(format!("{} holds no PEM certificate", path.display()));
+        return Err(bad("it holds no PEM certificate".into()));
     }
     Ok(certs)
 }

@@ -10,14 +10,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 use webswarm_core::host::{Note, Stats, TorrentHost, Work};
-use webswarm_core::tracker::TorrentStatus;
 use webswarm_core::{BlockRef, PeerKey, PieceIndex, Time};
 
 use super::input::Input;
 use super::peer::PeerLink;
 use super::webseed::Fetcher;
 use crate::storage::DiskStorage;
-use crate::tracker_client::NewChannel;
+use crate::tracker_client::{NewChannel, TorrentView};
 use crate::util;
 
 /// How often the shared snapshot is refreshed.
@@ -35,7 +34,7 @@ pub struct Setup {
 /// What the task shows the rest of the process.
 pub struct Outlets {
     pub stats: watch::Sender<Stats>,
-    pub status: watch::Sender<TorrentStatus>,
+    pub view: watch::Sender<TorrentView>,
 }
 
 pub struct TorrentTask {
@@ -264,10 +263,13 @@ impl TorrentTask {
         self.outlets
             .stats
             .send_replace(self.host.stats(util::now()));
-        self.outlets.status.send_if_modified(|s| {
-            let new = self.host.tracker_status();
-            let changed = *s != new;
-            *s = new;
+        let view = TorrentView {
+            status: self.host.tracker_status(),
+            connected: self.host.connected_ids(),
+        };
+        self.outlets.view.send_if_modified(|v| {
+            let changed = *v != view;
+            *v = view;
             changed
         });
     }

@@ -1,10 +1,15 @@
 //! `webswarm`: create torrents, seed files into browser swarms, download, and
 //! run the tracker.
 
+mod cli;
+mod demo;
+
 use std::process::ExitCode;
 
 use clap::Parser;
-use webswarm_native::cli::{run, Cli};
+use cli::{run, Cli};
+// The peer library's modules, under the names the commands use.
+use webswarm_native::{create, session, tracker_client, transport, util};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -77,7 +77,7 @@ pub async fn run(a: DemoArgs) -> Result<(), String> {
     )
     .await?;
     let info = DemoInfo {
-        magnet: super::seed::magnet_of(&meta),
+        magnet: webswarm_core::Magnet::of(&meta).to_uri(),
         torrent: "/demo.torrent".into(),
         name: meta.info.name.clone(),
         length: meta.info.layout.total_len(),
@@ -112,7 +112,7 @@ pub async fn run(a: DemoArgs) -> Result<(), String> {
         ..ClientConfig::default()
     });
     let all = Bitfield::full(meta.info.layout.num_pieces());
-    let dir = super::seed::parent(&file);
+    let dir = super::parent(&file);
     let h = client
         .add(AddOptions {
             what: What::Torrent(Box::new(meta)),

@@ -90,7 +90,7 @@ fn parse_rate(s: &str) -> Result<u64, String> {
 impl NetArgs {
     fn client_config(&self) -> Result<ClientConfig, String> {
         let tracker_ca = match &self.tracker_ca {
-            Some(p) => crate::session::load_ca_file(p)?,
+            Some(p) => crate::session::load_ca_file(p).map_err(|e| e.to_string())?,
             None => Vec::new(),
         };
         let mut rtc = RtcConfig::default();
@@ -187,5 +187,13 @@ async fn wait_for_tracker(h: &crate::session::TorrentHandle) -> Result<(), Strin
             return Err(format!("cannot reach the tracker ({})", why.join("; ")));
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The directory a file is in (`.` for a bare name).
+fn parent(p: &std::path::Path) -> std::path::PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
     }
 }

@@ -32,7 +32,7 @@ pub async fn run(a: CreateArgs) -> Result<(), String> {
         .unwrap_or_else(|| PathBuf::from(format!("{}.torrent", meta.info.name)));
     std::fs::write(&out, &bytes).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     eprintln!("wrote {}", out.display());
-    println!("{}", super::seed::magnet_of(&meta));
+    println!("{}", webswarm_core::Magnet::of(&meta).to_uri());
     Ok(())
 }
 

@@ -30,21 +30,13 @@ pub struct SeedArgs {
     net: NetArgs,
 }
 
-pub fn magnet_of(meta: &Metainfo) -> String {
-    let mut m = Magnet::new(meta.info.info_hash);
-    m.name = Some(meta.info.name.clone());
-    m.trackers = meta.tracker_urls();
-    m.webseeds = meta.url_list.clone();
-    m.to_uri()
-}
-
 pub async fn run(a: SeedArgs) -> Result<(), String> {
     let client = Client::new(a.net.client_config()?);
     let mut handles = Vec::new();
     for path in &a.paths {
         let (h, meta) = add_one(&client, &a, path).await?;
         super::wait_for_tracker(&h).await?;
-        println!("{}", magnet_of(&meta));
+        println!("{}", Magnet::of(&meta).to_uri());
         eprintln!(
             "seeding {} ({})",
             meta.info.name,
@@ -97,7 +89,7 @@ async fn add_one(
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let meta = Metainfo::from_bytes(&bytes)
             .map_err(|e| format!("{} is not a valid .torrent: {e}", path.display()))?;
-        let dir = a.dir.clone().unwrap_or_else(|| parent(path));
+        let dir = a.dir.clone().unwrap_or_else(|| super::parent(path));
         eprintln!("checking the data in {} …", dir.display());
         (meta, dir, None)
     } else {
@@ -121,7 +113,7 @@ async fn add_one(
                 .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
         }
         let all = Bitfield::full(meta.info.layout.num_pieces());
-        (meta, parent(path), Some(all))
+        (meta, super::parent(path), Some(all))
     };
     let add = AddOptions {
         what: What::Torrent(Box::new(meta.clone())),
@@ -133,12 +125,4 @@ async fn add_one(
     };
     let h = client.add(add).await.map_err(|e| e.to_string())?;
     Ok((h, meta))
-}
-
-/// The directory holding `p` (`.` for a bare file name).
-pub(super) fn parent(p: &Path) -> PathBuf {
-    match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }

@@ -1,0 +1,57 @@
+//! The native tests' set-up (crates/native/tests/common) plus the `webswarm`
+//! binary these tests run.
+
+#![allow(dead_code)]
+
+#[path = "../../../native/tests/common/mod.rs"]
+mod shared;
+
+use std::path::Path;
+
+pub use shared::*;
+
+/// The `webswarm` binary built with these tests.
+pub fn webswarm(args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_webswarm"));
+    c.args(args).env("NO_COLOR", "1");
+    c
+}
+
+/// Starts `webswarm seed` on `paths` and waits for the magnet line it prints
+/// for each, in order, when ready.
+pub fn seed_process(paths: &[&Path], tracker: &str) -> (Reap, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut args = vec!["seed"];
+    args.extend(paths.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["--tracker", tracker, "--bind", "127.0.0.1"]);
+    let mut child = Reap(
+        webswarm(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    let magnets = paths
+        .iter()
+        .map(|_| {
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            assert!(line.starts_with("magnet:"), "seed printed {line:?}");
+            line.trim().to_owned()
+        })
+        .collect();
+    // Keep reading, so a later line of stdout never meets a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (child, magnets)
+}
+
+/// Kills the child process when dropped, so a failing test leaves nothing running.
+pub struct Reap(pub std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
