@@ -21,7 +21,7 @@ use std::sync::atomic::AtomicBool;
 use tokio::net::TcpListener;
 
 use tokio::sync::Notify;
-use webswarm_core::rng::Rng;
+use webswarm_core::Rng;
 use webswarm_core::Time;
 use webswarm_tracker_proto::{ClientMessage, Failure, TrackerMessage};
 

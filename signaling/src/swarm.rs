@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use webswarm_core::rng::Rng;
+use webswarm_core::Rng;
 use webswarm_core::Time;
 use webswarm_tracker_proto::{
     Announce, AnnounceEvent, AnnounceResponse, Answer, ClientMessage, Failure, InfoHash, OfferId,

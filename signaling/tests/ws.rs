@@ -10,7 +10,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
-use webswarm_core::rng::Rng;
+use webswarm_core::Rng;
 use webswarm_signaling::config::Config;
 use webswarm_signaling::server::{serve, App};
 use webswarm_tracker_proto::{binstr_encode, TrackerMessage};

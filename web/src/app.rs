@@ -9,9 +9,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use webswarm_core::engine::Source;
 use webswarm_core::host::{HostConfig, Note, Start, TorrentHost, Work};
-use webswarm_core::rng::Rng;
 use webswarm_core::tracker::{OfferId, TorrentStatus, TrackerClient, TrackerConfig, TrackerWork};
-use webswarm_core::vec_map::VecMap;
+use webswarm_core::Rng;
+use webswarm_core::VecMap;
 use webswarm_core::{engine, Bitfield, InfoHash, PeerId, PeerKey, Time, TorrentCreator};
 
 use crate::ops::{code, note, Out};

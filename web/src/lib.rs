@@ -17,7 +17,7 @@ mod source;
 use std::cell::RefCell;
 
 use app::{time, App};
-use webswarm_core::picker::Priority;
+use webswarm_core::Priority;
 
 /// The client. wasm32 without threads: a plain static (`thread_local!`
 /// costs 3 KB of code there); elsewhere (native tests) a thread-local.

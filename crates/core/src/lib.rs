@@ -1,32 +1,51 @@
-//! webswarm-core: a sans-IO BitTorrent engine.
+//! webswarm-core: a sans-IO BitTorrent engine and everything around it that
+//! is the same on every platform.
 //!
-//! The engine owns no socket, clock, thread or random source. A host (the native
-//! peer, the browser peer, the simulator) feeds it time, received bytes, storage
-//! results and hash results, and carries out the actions it emits: bytes to send,
-//! blocks to read or write, pieces to verify. The same code therefore runs
-//! natively, in WebAssembly, and under a fake clock in the swarm simulator.
+//! Nothing here owns a socket, clock, thread, file or random source (the
+//! crate's `clippy.toml` refuses them): a platform (the native peer, the
+//! browser peer, the simulator) feeds in time, bytes and results, and carries
+//! out the work that comes back. The same code therefore runs natively, in
+//! WebAssembly, and under a fake clock in the swarm simulator.
+//!
+//! - [`host::TorrentHost`]: one torrent, with the engine inside; what a
+//!   platform drives.
+//! - [`tracker::TrackerClient`]: one WebSocket tracker, shared by torrents.
+//! - [`engine::Torrent`]: the BitTorrent state machine itself.
+//! - Formats: [`bencode`], [`Metainfo`] / [`Info`] (.torrent files),
+//!   [`Magnet`], [`wire`] (the peer protocol), [`webseed`] (BEP 19 ranges).
 
-pub mod backoff;
+#![forbid(unsafe_code)]
+// #![warn(missing_docs)] comes with the docs pass
+
 pub mod bencode;
-pub mod bitfield;
-pub mod choke;
 pub mod engine;
 pub mod host;
-pub mod magnet;
-pub mod metainfo;
-pub mod picker;
-pub mod rate;
-pub mod rng;
-pub mod sort;
 pub mod tracker;
-pub mod types;
-pub mod util;
-pub mod vec_map;
 pub mod webseed;
 pub mod wire;
 
+mod backoff;
+mod bitfield;
+mod choke;
+mod magnet;
+mod metainfo;
+mod picker;
+mod rate;
+mod rng;
+mod sort;
+mod types;
+mod util;
+mod vec_map;
+
 pub use bitfield::Bitfield;
 pub use magnet::{Magnet, MagnetError};
-pub use metainfo::{Info, Metainfo, MetainfoError, TorrentCreator};
-pub use types::{BlockRef, InfoHash, Layout, PeerId, PeerKey, PieceIndex, Time, BLOCK_SIZE};
-pub use util::sha1;
+pub use metainfo::{
+    auto_piece_length, FileEntry, FileSlice, Info, Metainfo, MetainfoError, TorrentCreator,
+};
+pub use picker::Priority;
+pub use rng::Rng;
+pub use types::{
+    BlockRef, InfoHash, Layout, LayoutError, PeerId, PeerKey, PieceIndex, Time, BLOCK_SIZE,
+};
+pub use util::{hex_decode, hex_encode, sha1, Sha1Hasher};
+pub use vec_map::VecMap;

@@ -34,6 +34,7 @@ impl RateMeter {
         self.acc * (-dt / TAU_SECS).exp() / TAU_SECS
     }
 
+    #[cfg(test)]
     pub fn total(&self) -> u64 {
         self.total
     }

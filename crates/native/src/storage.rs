@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use webswarm_core::bencode::{decode, encode, OwnedValue};
-use webswarm_core::metainfo::FileSlice;
-use webswarm_core::util::Sha1Hasher;
+use webswarm_core::FileSlice;
+use webswarm_core::Sha1Hasher;
 use webswarm_core::{Bitfield, BlockRef, Info, PieceIndex};
 
 /// Name of the resume record, stored beside the torrent's data.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use webswarm_core::engine::Config;
-use webswarm_core::rng::Rng;
+use webswarm_core::Rng;
 
 /// How a simulated peer behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

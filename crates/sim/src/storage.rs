@@ -1,7 +1,7 @@
 //! Per-peer storage for the simulator.
 
 use bytes::Bytes;
-use webswarm_core::util::Sha1Hasher;
+use webswarm_core::Sha1Hasher;
 use webswarm_core::{BlockRef, Layout, PieceIndex};
 
 use crate::scenario::StorageMode;

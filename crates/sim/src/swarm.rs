@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use bytes::Bytes;
 use webswarm_core::engine::Source;
 use webswarm_core::host::{HostConfig, Note, Start, TorrentHost, Work};
-use webswarm_core::rng::Rng;
 use webswarm_core::tracker::{TorrentStatus, TrackerClient, TrackerConfig, TrackerWork};
+use webswarm_core::Rng;
 use webswarm_core::{engine, Bitfield, BlockRef, Info, PeerId, PeerKey, Time, TorrentCreator};
 
 use crate::diagnose::{self, Second};

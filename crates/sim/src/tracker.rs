@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use webswarm_core::rng::Rng;
 use webswarm_core::PeerId;
+use webswarm_core::Rng;
 use webswarm_tracker_proto::{
     AnnounceEvent, AnnounceResponse, ClientMessage, RelayedAnswer, RelayedOffer, TrackerMessage,
 };

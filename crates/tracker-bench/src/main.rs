@@ -21,7 +21,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
-use webswarm_core::rng::Rng;
+use webswarm_core::Rng;
 use webswarm_tracker_proto::{binstr_encode, TrackerMessage};
 
 const OFFERS: usize = 10;
@@ -65,8 +65,8 @@ a=candidate:1 1 udp 2113937151 127.0.0.1 50712 typ host generation 0 network-cos
 a=ice-ufrag:{}\r\na=ice-pwd:{}\r\na=ice-options:trickle\r\n\
 a=fingerprint:sha-256 {}\r\na=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\na=max-message-size:262144\r\n",
         rng.next_u64(),
-        webswarm_core::util::hex_encode(&ufrag),
-        webswarm_core::util::hex_encode(&ufrag).repeat(3),
+        webswarm_core::hex_encode(&ufrag),
+        webswarm_core::hex_encode(&ufrag).repeat(3),
         (0..32).map(|i| format!("{:02X}", (i * 7) as u8)).collect::<Vec<_>>().join(":")
     )
 }

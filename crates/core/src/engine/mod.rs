@@ -327,10 +327,12 @@ impl Torrent {
     }
 
     /// The next time `handle_timeout` has work.
+    #[must_use]
     pub fn poll_timeout(&self) -> Time {
         self.next_tick.min(self.next_rechoke)
     }
 
+    #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()
     }

@@ -196,6 +196,7 @@ impl TorrentHost {
     /// banned, and not connected already. An offer from a peer we are
     /// connected to is left unanswered: answering it would open a second
     /// connection that duplicate settlement may close the working one for.
+    #[must_use]
     pub fn accepts(&self, remote: PeerId) -> bool {
         self.room() > 0 && !self.by_id.contains_key(&remote) && !self.engine.is_banned(&remote)
     }
@@ -206,6 +207,7 @@ impl TorrentHost {
     }
 
     /// What its tracker clients announce.
+    #[must_use]
     pub fn tracker_status(&self) -> TorrentStatus {
         TorrentStatus {
             peers: self.num_peers(),
@@ -217,6 +219,7 @@ impl TorrentHost {
         }
     }
 
+    #[must_use]
     pub fn stats(&self, now: Time) -> Stats {
         let e = &self.engine;
         let info = e.info();
@@ -243,11 +246,13 @@ impl TorrentHost {
         }
     }
 
+    #[must_use]
     pub fn poll_work(&mut self) -> Option<Work> {
         self.out.pop_front()
     }
 
     /// The next time `handle_timeout` has work.
+    #[must_use]
     pub fn poll_timeout(&self) -> Time {
         let mut t = self.engine.poll_timeout();
         if let Some(r) = self.throttle.as_ref().and_then(Throttle::next_release) {

@@ -152,10 +152,6 @@ impl Picker {
         self.relevel(p.get());
     }
 
-    pub fn priority(&self, p: PieceIndex) -> Priority {
-        self.priority[p.usize()]
-    }
-
     pub fn set_sequential(&mut self, on: bool) {
         self.sequential = on;
     }
@@ -429,10 +425,6 @@ impl Picker {
         self.verifying.remove(&p.get());
         self.state[p.usize()] = State::Missing;
         self.relevel(p.get());
-    }
-
-    pub fn in_progress(&self) -> usize {
-        self.partials.len() + self.verifying.len()
     }
 }
 

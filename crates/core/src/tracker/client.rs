@@ -185,11 +185,13 @@ impl TrackerClient {
         self.offers.len()
     }
 
+    #[must_use]
     pub fn poll_work(&mut self) -> Option<TrackerWork> {
         self.out.pop_front()
     }
 
     /// The next time `handle_timeout` has work, if any.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Time> {
         let offers = self.offers.values().map(|p| p.expires).min();
         let socket = match self.socket {

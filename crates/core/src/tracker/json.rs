@@ -44,6 +44,7 @@ impl Json {
 
 /// Parses one JSON document; `None` for anything malformed, too deep, or
 /// followed by more than whitespace.
+#[must_use]
 pub fn parse(text: &str) -> Option<Json> {
     let mut p = Parser {
         b: text.as_bytes(),

@@ -191,6 +191,7 @@ fn sdp_of(v: &Json, k: &str) -> Option<String> {
 
 impl Incoming {
     /// Parses one tracker message; `None` for anything malformed.
+    #[must_use]
     pub fn parse(text: &str) -> Option<Incoming> {
         let v = json::parse(text)?;
         if let Some(reason) = v.get("failure reason") {
