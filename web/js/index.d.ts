@@ -1,5 +1,4 @@
-// Hand-written types for webswarm-web's public API (index.js). The raw
-// wasm-bindgen declarations are in webswarm_web.d.ts.
+// Hand-written types for webswarm-web's public API (index.js).
 
 export interface ClientOptions {
   /** ws:// or wss:// trackers added to every torrent. */
@@ -52,10 +51,11 @@ export interface TorrentEventMap {
   'peer-disconnected': CustomEvent<number>;
 }
 
-/** Bytes of wasm linear memory: its peak, since wasm memory never shrinks. */
+/** Bytes of wasm linear memory of the live clients (one module instance each; it never shrinks). */
 export declare function wasmMemoryBytes(): number;
 
-export declare function init(wasm?: string | URL | Response | WebAssembly.Module): Promise<unknown>;
+/** Compiles webswarm.wasm once (every Client awaits it; calling it early only starts it sooner). */
+export declare function init(wasm?: string | URL | Response | WebAssembly.Module): Promise<WebAssembly.Module>;
 
 export declare class Client {
   constructor(options?: ClientOptions);
