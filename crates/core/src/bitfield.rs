@@ -1,6 +1,8 @@
 //! A fixed-length set of pieces in BEP 3 bit order (piece 0 is the high bit of byte 0).
 
 #[derive(Clone, PartialEq, Eq, Debug)]
+/// Which pieces a peer (or we) have: one bit per piece, most significant bit
+/// of the first byte first, as the `bitfield` message carries it.
 pub struct Bitfield {
     bytes: Vec<u8>,
     len: u32,
@@ -8,6 +10,7 @@ pub struct Bitfield {
 }
 
 impl Bitfield {
+    /// `len` bits, all clear.
     pub fn new(len: u32) -> Self {
         Bitfield {
             bytes: vec![0; len.div_ceil(8) as usize],
@@ -16,6 +19,7 @@ impl Bitfield {
         }
     }
 
+    /// `len` bits, all set.
     pub fn full(len: u32) -> Self {
         let mut b = Bitfield::new(len);
         (0..len).for_each(|i| {
@@ -41,22 +45,28 @@ impl Bitfield {
         })
     }
 
+    /// The bytes as the wire carries them (spare bits clear).
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
+    /// Number of bits (pieces).
     pub fn len(&self) -> u32 {
         self.len
     }
+    /// Whether it has no bits at all.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+    /// Number of set bits.
     pub fn count(&self) -> u32 {
         self.ones
     }
+    /// Whether every bit is set.
     pub fn is_full(&self) -> bool {
         self.ones == self.len
     }
 
+    /// Whether bit `i` is set (`false` beyond the end).
     pub fn get(&self, i: u32) -> bool {
         i < self.len && self.bytes[(i / 8) as usize] & (0x80 >> (i % 8)) != 0
     }
@@ -71,6 +81,7 @@ impl Bitfield {
         true
     }
 
+    /// Clears bit `i`; returns whether it was set.
     pub fn clear(&mut self, i: u32) -> bool {
         if !self.get(i) {
             return false;
@@ -80,6 +91,7 @@ impl Bitfield {
         true
     }
 
+    /// The indices of the set bits, in order.
     pub fn iter_ones(&self) -> impl Iterator<Item = u32> + '_ {
         (0..self.len).filter(|&i| self.get(i))
     }

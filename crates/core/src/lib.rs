@@ -15,7 +15,7 @@
 //!   [`Magnet`], [`wire`] (the peer protocol), [`webseed`] (BEP 19 ranges).
 
 #![forbid(unsafe_code)]
-// #![warn(missing_docs)] comes with the docs pass
+#![warn(missing_docs)]
 
 pub mod bencode;
 pub mod engine;

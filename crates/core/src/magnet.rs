@@ -4,10 +4,15 @@ use crate::types::InfoHash;
 use crate::util::{base32_decode, base32_encode, percent_decode, percent_encode};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A magnet link (BEP 9): what it names and where to look for it.
 pub struct Magnet {
+    /// From `xt=urn:btih:` (hex or base32).
     pub info_hash: Option<InfoHash>,
+    /// `dn`: a display name.
     pub name: Option<String>,
+    /// `tr`: trackers.
     pub trackers: Vec<String>,
+    /// `ws`: BEP 19 webseeds.
     pub webseeds: Vec<String>,
     /// `xs`: URLs where the .torrent file can be fetched.
     pub exact_sources: Vec<String>,
@@ -16,16 +21,22 @@ pub struct Magnet {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a magnet link was refused.
 pub enum MagnetError {
     #[error("not a magnet link (it must start with `magnet:?`)")]
+    /// It does not start with `magnet:?`.
     NotMagnet,
     #[error("magnet link has no `xt=urn:btih:` info-hash")]
+    /// No `xt=urn:btih:` parameter.
     NoInfoHash,
     #[error("magnet info-hash {0:?} is neither 40 hex nor 32 base32 characters")]
+    /// The info-hash is neither 40 hex nor 32 base32 characters.
     BadInfoHash(String),
     #[error("magnet parameter `{0}` has a malformed %-escape or is not UTF-8")]
+    /// A `%` escape is malformed.
     BadEscape(String),
     #[error("magnet `so` value {0:?} is not a list of file indices or ranges")]
+    /// `so` is not a list of file indices and ranges.
     BadSelectOnly(String),
 }
 
@@ -33,11 +44,13 @@ pub enum MagnetError {
 const MAX_SELECT: u32 = 100_000;
 
 impl Magnet {
+    /// The info-hash (the one `parse` required).
     pub fn info_hash(&self) -> InfoHash {
         // parse() refuses links without an info-hash, and `new` requires one.
         self.info_hash.unwrap_or(InfoHash([0; 20]))
     }
 
+    /// A link with only an info-hash.
     pub fn new(info_hash: InfoHash) -> Self {
         Magnet {
             info_hash: Some(info_hash),
@@ -45,6 +58,7 @@ impl Magnet {
         }
     }
 
+    /// Parses a link; unknown parameters are ignored.
     pub fn parse(link: &str) -> Result<Self, MagnetError> {
         let query = link
             .strip_prefix("magnet:?")
@@ -110,6 +124,7 @@ impl Magnet {
         s
     }
 
+    /// The info-hash in base32, as some clients write it.
     pub fn base32_info_hash(&self) -> String {
         base32_encode(&self.info_hash().0)
     }

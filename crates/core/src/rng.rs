@@ -2,9 +2,11 @@
 //! source: the host passes a seed, so a simulation replays exactly.
 
 #[derive(Clone, Debug)]
+/// xoshiro256**, seeded by the platform.
 pub struct Rng([u64; 4]);
 
 impl Rng {
+    /// A generator whose whole stream follows from `seed`.
     pub fn new(seed: u64) -> Self {
         // SplitMix64 expands the seed so that nearby seeds give unrelated streams.
         let mut x = seed;
@@ -18,6 +20,7 @@ impl Rng {
         Rng([next(), next(), next(), next()])
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         let s = &mut self.0;
         let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
@@ -36,6 +39,7 @@ impl Rng {
         (self.next_u64() % n.max(1) as u64) as usize
     }
 
+    /// Fills `out` with random bytes.
     pub fn fill(&mut self, out: &mut [u8]) {
         for chunk in out.chunks_mut(8) {
             let v = self.next_u64().to_le_bytes();
@@ -43,6 +47,7 @@ impl Rng {
         }
     }
 
+    /// Shuffles `v` uniformly (Fisher–Yates).
     pub fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {
             v.swap(i, self.below(i + 1));

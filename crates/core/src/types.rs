@@ -15,9 +15,11 @@ pub struct PeerId(pub [u8; 20]);
 macro_rules! id20 {
     ($t:ident) => {
         impl $t {
+            /// Lowercase hex.
             pub fn to_hex(&self) -> String {
                 crate::util::hex_encode(&self.0)
             }
+            /// From 40 hex digits (either case).
             pub fn from_hex(s: &str) -> Option<Self> {
                 crate::util::hex_decode(s)
                     .and_then(|v| <[u8; 20]>::try_from(v).ok())
@@ -49,9 +51,11 @@ pub const MAX_REQUEST_LEN: u32 = 128 * 1024;
 pub struct PieceIndex(u32);
 
 impl PieceIndex {
+    /// The index.
     pub fn get(self) -> u32 {
         self.0
     }
+    /// The index, for slicing.
     pub fn usize(self) -> usize {
         self.0 as usize
     }
@@ -60,8 +64,11 @@ impl PieceIndex {
 /// A byte range inside one piece, already checked against the layout.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct BlockRef {
+    /// The piece it is in.
     pub piece: PieceIndex,
+    /// Byte offset in the piece.
     pub offset: u32,
+    /// Bytes.
     pub len: u32,
 }
 
@@ -81,16 +88,21 @@ pub struct Layout {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a piece geometry is impossible.
 pub enum LayoutError {
+    /// The piece length is zero or not a multiple of 16 KiB.
     #[error("piece length {0} is not a positive multiple of 16 KiB")]
     BadPieceLength(u64),
+    /// The torrent is empty.
     #[error("a torrent must contain at least one byte")]
     Empty,
+    /// Too many pieces for a 32-bit index.
     #[error("torrent of {0} bytes has more pieces than fit in 32 bits")]
     TooManyPieces(u64),
 }
 
 impl Layout {
+    /// Checks the geometry: `piece_len` a positive multiple of 16 KiB, at least one byte, fewer than 2³² pieces.
     pub fn new(total_len: u64, piece_len: u64) -> Result<Self, LayoutError> {
         if piece_len == 0 || piece_len % u64::from(BLOCK_SIZE) != 0 || piece_len > 1 << 30 {
             return Err(LayoutError::BadPieceLength(piece_len));
@@ -107,29 +119,37 @@ impl Layout {
             num_pieces,
         })
     }
+    /// Bytes in the torrent.
     pub fn total_len(&self) -> u64 {
         self.total_len
     }
+    /// Bytes per piece (the last may be shorter).
     pub fn piece_len(&self) -> u32 {
         self.piece_len
     }
+    /// Pieces in the torrent.
     pub fn num_pieces(&self) -> u32 {
         self.num_pieces
     }
+    /// The piece at `index`, if there is one.
     pub fn piece(&self, index: u32) -> Option<PieceIndex> {
         (index < self.num_pieces).then_some(PieceIndex(index))
     }
+    /// Every piece, in order.
     pub fn pieces(&self) -> impl Iterator<Item = PieceIndex> + 'static {
         (0..self.num_pieces).map(PieceIndex)
     }
+    /// Where piece `p` starts in the torrent.
     pub fn piece_offset(&self, p: PieceIndex) -> u64 {
         u64::from(p.0) * u64::from(self.piece_len)
     }
+    /// Bytes in piece `p`.
     pub fn piece_size(&self, p: PieceIndex) -> u32 {
         let rest = self.total_len - self.piece_offset(p);
         // rest is positive for a valid index and the min is at most piece_len.
         rest.min(u64::from(self.piece_len)) as u32
     }
+    /// 16 KiB blocks in piece `p` (the last may be shorter).
     pub fn blocks_in(&self, p: PieceIndex) -> u32 {
         self.piece_size(p).div_ceil(BLOCK_SIZE)
     }
@@ -171,16 +191,21 @@ impl Layout {
 pub struct Time(u64);
 
 impl Time {
+    /// The clock's origin.
     pub const ZERO: Time = Time(0);
+    /// `us` microseconds after the origin.
     pub fn from_micros(us: u64) -> Self {
         Time(us)
     }
+    /// `ms` milliseconds after the origin.
     pub fn from_millis(ms: u64) -> Self {
         Time(ms.saturating_mul(1000))
     }
+    /// Microseconds since the origin.
     pub fn as_micros(self) -> u64 {
         self.0
     }
+    /// How long after `earlier` this is (zero if before).
     pub fn saturating_since(self, earlier: Time) -> Duration {
         Duration::from_micros(self.0.saturating_sub(earlier.0))
     }

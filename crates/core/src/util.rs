@@ -12,14 +12,17 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
 pub struct Sha1Hasher(Sha1);
 
 impl Sha1Hasher {
+    /// Hashes the next bytes.
     pub fn update(&mut self, data: &[u8]) {
         self.0.update(data);
     }
+    /// The SHA-1 of everything given.
     pub fn finish(self) -> [u8; 20] {
         self.0.finalize().into()
     }
 }
 
+/// Lowercase hex.
 pub fn hex_encode(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -30,6 +33,7 @@ pub fn hex_encode(bytes: &[u8]) -> String {
     s
 }
 
+/// Bytes from hex (either case); `None` for anything else.
 pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
     fn nibble(c: u8) -> Option<u8> {
         match c {

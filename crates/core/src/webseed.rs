@@ -9,10 +9,13 @@ use crate::types::PieceIndex;
 /// bytes land at `dest` in the piece.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangeRequest {
+    /// The file's URL.
     pub url: String,
+    /// First byte, inclusive.
     pub start: u64,
     /// Inclusive, as the Range header wants it.
     pub end: u64,
+    /// Where the bytes go in the fetch's buffer.
     pub dest: u32,
 }
 

@@ -6,9 +6,13 @@ const MAX_DEPTH: usize = 64;
 /// A decoded bencode value borrowing from its input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value<'a> {
+    /// An integer (`i…e`).
     Int(i64),
+    /// A byte string (`<len>:…`), borrowed from the input.
     Bytes(&'a [u8]),
+    /// A list (`l…e`).
     List(Vec<Value<'a>>),
+    /// A dictionary (`d…e`), keys in the order they came.
     Dict(Dict<'a>),
 }
 
@@ -20,55 +24,68 @@ pub struct Dict<'a> {
 }
 
 impl<'a> Dict<'a> {
+    /// The value of `key`, if present.
     pub fn get(&self, key: &[u8]) -> Option<&Value<'a>> {
         self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
+    /// The exact bytes the dictionary was decoded from (an info dictionary's hash is over these).
     pub fn raw(&self) -> &'a [u8] {
         self.raw
     }
+    /// Every entry, in input order.
     pub fn entries(&self) -> &[(&'a [u8], Value<'a>)] {
         &self.entries
     }
+    /// `key`'s value if it is an integer.
     pub fn get_int(&self, key: &[u8]) -> Option<i64> {
         self.get(key).and_then(Value::as_int)
     }
+    /// `key`'s value if it is a byte string.
     pub fn get_bytes(&self, key: &[u8]) -> Option<&'a [u8]> {
         self.get(key).and_then(Value::as_bytes)
     }
+    /// `key`'s value if it is a UTF-8 byte string.
     pub fn get_str(&self, key: &[u8]) -> Option<&'a str> {
         self.get_bytes(key)
             .and_then(|b| std::str::from_utf8(b).ok())
     }
+    /// `key`'s value if it is a dictionary.
     pub fn get_dict(&self, key: &[u8]) -> Option<&Dict<'a>> {
         self.get(key).and_then(Value::as_dict)
     }
+    /// `key`'s value if it is a list.
     pub fn get_list(&self, key: &[u8]) -> Option<&[Value<'a>]> {
         self.get(key).and_then(Value::as_list)
     }
 }
 
 impl<'a> Value<'a> {
+    /// The integer, if this is one.
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Value::Int(i) => Some(*i),
             _ => None,
         }
     }
+    /// The byte string, if this is one.
     pub fn as_bytes(&self) -> Option<&'a [u8]> {
         match self {
             Value::Bytes(b) => Some(b),
             _ => None,
         }
     }
+    /// The byte string as UTF-8, if it is one and valid.
     pub fn as_str(&self) -> Option<&'a str> {
         self.as_bytes().and_then(|b| std::str::from_utf8(b).ok())
     }
+    /// The items, if this is a list.
     pub fn as_list(&self) -> Option<&[Value<'a>]> {
         match self {
             Value::List(l) => Some(l),
             _ => None,
         }
     }
+    /// The dictionary, if this is one.
     pub fn as_dict(&self) -> Option<&Dict<'a>> {
         match self {
             Value::Dict(d) => Some(d),

@@ -4,17 +4,23 @@ use crate::vec_map::VecMap;
 /// An owned bencode value; dictionaries are kept sorted as BEP 3 requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OwnedValue {
+    /// An integer.
     Int(i64),
+    /// A byte string.
     Bytes(Vec<u8>),
+    /// A list.
     List(Vec<OwnedValue>),
+    /// A dictionary; keys are kept sorted, as bencode requires.
     Dict(VecMap<Vec<u8>, OwnedValue>),
 }
 
 impl OwnedValue {
+    /// A byte string value.
     pub fn bytes(b: impl AsRef<[u8]>) -> Self {
         OwnedValue::Bytes(b.as_ref().to_vec())
     }
 
+    /// A dictionary of `entries` (their order does not matter).
     pub fn dict<K: AsRef<[u8]>>(entries: impl IntoIterator<Item = (K, OwnedValue)>) -> Self {
         OwnedValue::Dict(
             entries
@@ -24,6 +30,7 @@ impl OwnedValue {
         )
     }
 
+    /// Appends the encoding to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
             OwnedValue::Int(i) => {
@@ -71,6 +78,7 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+/// The encoding of `v`.
 pub fn encode(v: &OwnedValue) -> Vec<u8> {
     let mut out = Vec::new();
     v.encode_into(&mut out);

@@ -9,7 +9,9 @@ pub struct Config {
     pub unchoke_slots: usize,
     /// Optimistic unchoke slots, rotated every `optimistic_rounds` rechokes.
     pub optimistic_slots: usize,
+    /// How often unchoke slots are reassigned.
     pub rechoke_interval: Duration,
+    /// Rechokes between moves of the optimistic slot.
     pub optimistic_rounds: u32,
     /// Requests from one peer we queue (advertised as `reqq`); more are refused.
     pub max_incoming_requests: usize,
@@ -23,8 +25,11 @@ pub struct Config {
     pub request_timeout: Duration,
     /// An unchoked peer that requests nothing for this long gives its slot to a waiting peer.
     pub idle_unchoke_timeout: Duration,
+    /// A peer must complete its handshake within this.
     pub handshake_timeout: Duration,
+    /// A connection with nothing received for this long is closed.
     pub idle_timeout: Duration,
+    /// A keep-alive is sent after this long without sending.
     pub keepalive_interval: Duration,
     /// Largest wire message accepted.
     pub max_message_len: u32,

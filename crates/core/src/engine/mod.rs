@@ -44,7 +44,9 @@ pub enum Source {
     /// A full info dictionary (from a .torrent or resume data), with the pieces
     /// already verified on disk.
     Info {
+        /// The info dictionary.
         info: Box<Info>,
+        /// Pieces known to be verified on disk (`None`: none).
         have: Option<Bitfield>,
     },
     /// Only the info-hash (magnet link): the info dictionary is fetched from peers.
@@ -79,15 +81,25 @@ pub struct Torrent {
 /// A snapshot of one connection for display.
 #[derive(Debug, Clone)]
 pub struct PeerStats {
+    /// The engine's key for the connection.
     pub peer: PeerKey,
+    /// The id from its handshake, once received.
     pub peer_id: Option<PeerId>,
+    /// Its client name (`v` of the extension handshake).
     pub client: Option<String>,
+    /// Pieces it has.
     pub pieces: u32,
+    /// Bytes per second we receive from it.
     pub download_rate: f64,
+    /// Bytes per second we send it.
     pub upload_rate: f64,
+    /// We refuse its requests.
     pub am_choking: bool,
+    /// It refuses ours.
     pub peer_choking: bool,
+    /// We want pieces it has.
     pub am_interested: bool,
+    /// It wants pieces we have.
     pub peer_interested: bool,
     /// Our requests waiting at the peer.
     pub requests_out: usize,
@@ -143,21 +155,27 @@ impl Torrent {
         PeerId(id)
     }
 
+    /// The torrent's info-hash.
     pub fn info_hash(&self) -> InfoHash {
         self.info_hash
     }
+    /// Our peer id in this swarm.
     pub fn peer_id(&self) -> PeerId {
         self.our_id
     }
+    /// The info dictionary, once known (magnet links: from peers).
     pub fn info(&self) -> Option<&Info> {
         self.info.as_ref()
     }
+    /// Verified pieces, once the info dictionary is known.
     pub fn have(&self) -> Option<&Bitfield> {
         self.picker.as_ref().map(Picker::have)
     }
+    /// Every wanted piece is verified.
     pub fn is_complete(&self) -> bool {
         self.picker.as_ref().is_some_and(Picker::is_done)
     }
+    /// Every piece is verified (not just the wanted ones).
     pub fn is_seed(&self) -> bool {
         self.have().is_some_and(Bitfield::is_full)
     }
@@ -165,12 +183,15 @@ impl Torrent {
     pub fn bytes_left(&self) -> Option<u64> {
         self.picker.as_ref().map(Picker::wanted_left)
     }
+    /// Bytes of blocks sent to peers.
     pub fn uploaded(&self) -> u64 {
         self.uploaded
     }
+    /// Bytes of blocks received (from peers and webseeds), verified or not.
     pub fn downloaded(&self) -> u64 {
         self.downloaded
     }
+    /// Open connections.
     pub fn peer_count(&self) -> usize {
         self.peers.len()
     }
@@ -186,13 +207,16 @@ impl Torrent {
     pub fn swarm_rate(&self, now: Time) -> f64 {
         self.peers.values().map(|p| p.down.rate(now)).sum()
     }
+    /// Bytes per second sent to peers.
     pub fn upload_rate(&self, now: Time) -> f64 {
         self.peers.values().map(|p| p.up.rate(now)).sum()
     }
+    /// Whether `id` sent bad data and is refused.
     pub fn is_banned(&self, id: &PeerId) -> bool {
         self.banned.contains(id)
     }
 
+    /// One entry per open connection.
     pub fn peer_stats(&self, now: Time) -> Vec<PeerStats> {
         self.peers
             .iter()
@@ -333,6 +357,7 @@ impl Torrent {
     }
 
     #[must_use]
+    /// The next action for the host, in order; `None` when there is none.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()
     }

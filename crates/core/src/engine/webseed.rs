@@ -61,8 +61,10 @@ impl Webseed {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WebseedError {
     #[error("webseed failed {0} fetches in a row")]
+    /// It failed this many fetches in a row.
     Unreachable(u32),
     #[error("webseed sent data that failed verification")]
+    /// Its bytes failed verification.
     BadData,
 }
 
@@ -134,10 +136,12 @@ impl Torrent {
         self.after_input(now);
     }
 
+    /// Webseeds still in use.
     pub fn webseed_count(&self) -> usize {
         self.webseeds.len()
     }
 
+    /// Bytes per second received from webseeds.
     pub fn webseed_rate(&self, now: Time) -> f64 {
         self.webseeds.values().map(|w| w.down.rate(now)).sum()
     }

@@ -33,6 +33,7 @@ const MAX_HELD_BYTES: usize = 16 << 20;
 /// How a host runs; the defaults suit both platforms.
 #[derive(Clone, Debug)]
 pub struct HostConfig {
+    /// The engine's settings.
     pub engine: engine::Config,
     /// Bytes of whole pieces kept in memory for serving.
     pub read_cache_bytes: usize,
@@ -57,6 +58,7 @@ impl Default for HostConfig {
 pub struct Start {
     /// The info dictionary and verified pieces, or only the info-hash.
     pub source: Source,
+    /// Our peer id in this swarm.
     pub peer_id: PeerId,
     /// BEP 19 base URLs.
     pub webseeds: Vec<String>,
@@ -149,18 +151,23 @@ impl TorrentHost {
     pub fn engine(&self) -> &engine::Torrent {
         &self.engine
     }
+    /// The torrent's info-hash.
     pub fn info_hash(&self) -> InfoHash {
         self.engine.info_hash()
     }
+    /// Our peer id in this swarm.
     pub fn peer_id(&self) -> PeerId {
         self.engine.peer_id()
     }
+    /// The info dictionary, once known.
     pub fn info(&self) -> Option<&Info> {
         self.engine.info()
     }
+    /// Verified pieces, once the info dictionary is known.
     pub fn have(&self) -> Option<&Bitfield> {
         self.engine.have()
     }
+    /// Every wanted piece is verified.
     pub fn is_complete(&self) -> bool {
         self.engine.is_complete()
     }
@@ -169,9 +176,11 @@ impl TorrentHost {
     pub fn is_ready(&self) -> bool {
         self.ready_sent
     }
+    /// Paused with `pause` (and not resumed).
     pub fn is_paused(&self) -> bool {
         self.paused
     }
+    /// Open connections.
     pub fn num_peers(&self) -> usize {
         self.engine.peer_count()
     }
@@ -220,6 +229,7 @@ impl TorrentHost {
     }
 
     #[must_use]
+    /// What the application shows: progress, rates, counters.
     pub fn stats(&self, now: Time) -> Stats {
         let e = &self.engine;
         let info = e.info();
@@ -247,6 +257,7 @@ impl TorrentHost {
     }
 
     #[must_use]
+    /// The next work for the platform, in order; `None` when there is none.
     pub fn poll_work(&mut self) -> Option<Work> {
         self.out.pop_front()
     }
@@ -453,6 +464,7 @@ impl TorrentHost {
         self.pump(now);
     }
 
+    /// Downloads pieces in order instead of rarest first.
     pub fn set_sequential(&mut self, on: bool) {
         self.engine.set_sequential(on);
     }
@@ -473,6 +485,7 @@ impl TorrentHost {
         self.pump(now);
     }
 
+    /// Takes connections again after `pause`.
     pub fn resume(&mut self) {
         self.paused = false;
     }

@@ -16,33 +16,66 @@ use crate::webseed::RangeRequest;
 pub enum Work {
     /// Write these bytes to the peer's channel. If its send buffer is now
     /// over its high-water mark, say so with `handle_writable(.., false)`.
-    Send { peer: PeerKey, data: Bytes },
+    Send {
+        /// The connection.
+        peer: PeerKey,
+        /// The bytes, in order.
+        data: Bytes,
+    },
     /// Close the channel; the host has already forgotten the peer.
-    Close { peer: PeerKey, reason: CloseReason },
+    Close {
+        /// The connection.
+        peer: PeerKey,
+        /// Why (for logs).
+        reason: CloseReason,
+    },
     /// Read the whole verified piece (`len` bytes); answer with
     /// `handle_piece_read`.
-    ReadPiece { piece: PieceIndex, len: u32 },
+    ReadPiece {
+        /// The piece.
+        piece: PieceIndex,
+        /// Its size.
+        len: u32,
+    },
     /// Keep a received block until its piece is checked. Blocks of a piece
     /// come before its `CheckPiece`. A failure is `handle_storage_failed`.
-    StoreBlock { block: BlockRef, data: Bytes },
+    StoreBlock {
+        /// Where it goes.
+        block: BlockRef,
+        /// Its bytes.
+        data: Bytes,
+    },
     /// Hash the piece (its stored blocks, or the piece as stored already),
     /// make it durable if it matches, and answer with `handle_piece_checked`.
-    CheckPiece { piece: PieceIndex, hash: [u8; 20] },
+    CheckPiece {
+        /// The piece.
+        piece: PieceIndex,
+        /// The SHA-1 it must have.
+        hash: [u8; 20],
+    },
     /// Fetch `len` bytes at `offset` of `piece` from a webseed with these
     /// HTTP range requests (bytes no request covers are zeros); answer with
     /// `handle_fetched`.
     Fetch {
+        /// The webseed (answer with this key).
         webseed: PeerKey,
+        /// The piece.
         piece: PieceIndex,
+        /// Byte offset in the piece.
         offset: u32,
+        /// Bytes wanted.
         len: u32,
+        /// The HTTP requests that fetch them.
         requests: Vec<RangeRequest>,
     },
     /// The info dictionary is known (`TorrentHost::info`): keep it, open
     /// storage for it, and answer with `handle_storage_opened`.
     OpenStorage,
     /// Record which pieces are verified; answer with `handle_resume_saved`.
-    SaveResume { have: Bitfield },
+    SaveResume {
+        /// The verified pieces.
+        have: Bitfield,
+    },
     /// Tell the application.
     Notify(Note),
 }
@@ -71,11 +104,15 @@ pub enum Note {
 pub struct Stats {
     /// `None` until the metadata is known.
     pub name: Option<String>,
+    /// Bytes of the torrent, once known.
     pub total_len: Option<u64>,
     /// Wanted bytes not verified yet.
     pub left: Option<u64>,
+    /// Pieces in the torrent (0 before the metadata).
     pub pieces: u32,
+    /// Pieces verified.
     pub pieces_have: u32,
+    /// Open connections.
     pub peers: usize,
     /// Webseeds still in use (failing ones are dropped).
     pub webseeds: usize,
@@ -83,10 +120,15 @@ pub struct Stats {
     pub download_rate: f64,
     /// The part of `download_rate` from webseeds.
     pub webseed_rate: f64,
+    /// Bytes per second to peers.
     pub upload_rate: f64,
+    /// Bytes received from peers and webseeds.
     pub downloaded: u64,
+    /// Bytes sent to peers.
     pub uploaded: u64,
+    /// Every wanted piece is verified.
     pub complete: bool,
+    /// Paused (no connections until resumed).
     pub paused: bool,
     /// From the start to the first verified piece.
     pub first_piece_after: Option<Duration>,

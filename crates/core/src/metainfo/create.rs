@@ -35,11 +35,17 @@ pub struct TorrentCreator {
     current: Sha1Hasher,
     current_len: u64,
     fed: u64,
+    /// Announce tiers (`announce-list`); the first URL is also `announce`.
     pub trackers: Vec<Vec<String>>,
+    /// BEP 19 webseeds.
     pub url_list: Vec<String>,
+    /// `comment`.
     pub comment: Option<String>,
+    /// `created by` (default: webswarm and its version).
     pub created_by: Option<String>,
+    /// `creation date`, seconds since the Unix epoch.
     pub creation_date: Option<i64>,
+    /// BEP 27: only the torrent's own trackers find peers.
     pub private: bool,
 }
 
@@ -73,10 +79,12 @@ impl TorrentCreator {
         })
     }
 
+    /// Bytes of all files together.
     pub fn total_len(&self) -> u64 {
         self.files.iter().map(|f| f.1).sum()
     }
 
+    /// Bytes per piece.
     pub fn piece_len(&self) -> u64 {
         self.piece_len
     }

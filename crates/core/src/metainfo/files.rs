@@ -5,7 +5,9 @@ use crate::types::{BlockRef, Layout};
 pub struct FileEntry {
     /// Path components below the torrent's name (single-file torrents: just the name).
     pub path: Vec<String>,
+    /// Bytes.
     pub length: u64,
+    /// Where it starts in the torrent's concatenated data.
     pub offset: u64,
     /// BEP 47 padding file: never written to disk, always zeros.
     pub padding: bool,
@@ -14,9 +16,11 @@ pub struct FileEntry {
 /// The part of one file that a byte range of the torrent covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileSlice {
+    /// Index into `Info::files`.
     pub file: usize,
     /// Offset inside the file.
     pub offset: u64,
+    /// Bytes.
     pub len: u64,
 }
 

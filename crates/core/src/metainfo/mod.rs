@@ -12,18 +12,32 @@ pub use parse::{Info, Metainfo};
 /// Why a torrent or info dictionary was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MetainfoError {
+    /// The file is not bencode.
     #[error("not valid bencode: {0}")]
     Bencode(#[from] crate::bencode::BencodeError),
+    /// A required field is missing or of the wrong type.
     #[error("torrent field `{0}` is missing or has the wrong type")]
     Field(&'static str),
+    /// A field has a value that cannot be right.
     #[error("torrent field `{0}` has an invalid value")]
     Invalid(&'static str),
+    /// A file path that could escape the download directory.
     #[error("file path {0:?} is unsafe (empty, `..`, or contains a separator)")]
     UnsafePath(String),
+    /// The piece hashes do not match the length.
     #[error("torrent has {have} piece hashes but its {len} bytes need {need}")]
-    PieceCount { have: usize, need: u32, len: u64 },
+    PieceCount {
+        /// Hashes given.
+        have: usize,
+        /// Hashes the length needs.
+        need: u32,
+        /// The torrent's length.
+        len: u64,
+    },
+    /// The piece length or total length is impossible.
     #[error(transparent)]
     Layout(#[from] crate::types::LayoutError),
+    /// The info dictionary does not hash to the expected info-hash.
     #[error("info dictionary does not match the info-hash")]
     HashMismatch,
 }

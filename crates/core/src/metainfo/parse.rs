@@ -7,13 +7,19 @@ use crate::util::sha1;
 /// A torrent's info dictionary: what the info-hash names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Info {
+    /// SHA-1 of the bencoded info dictionary.
     pub info_hash: InfoHash,
+    /// The torrent's name (a file name, or the directory of a multi-file torrent).
     pub name: String,
+    /// Piece geometry.
     pub layout: Layout,
+    /// Each piece's SHA-1.
     pub piece_hashes: Vec<[u8; 20]>,
+    /// The files in order, padding files (BEP 47) included.
     pub files: Vec<FileEntry>,
     /// True for a multi-file torrent (files live in a directory named `name`).
     pub multi_file: bool,
+    /// BEP 27: use only the torrent's own trackers.
     pub private: bool,
     /// The exact bytes the info-hash was computed over (served over BEP 9).
     pub raw: Vec<u8>,
@@ -22,17 +28,22 @@ pub struct Info {
 /// A parsed .torrent file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Metainfo {
+    /// The info dictionary.
     pub info: Info,
     /// Tracker tiers: `announce-list` if present, else `[[announce]]`.
     pub trackers: Vec<Vec<String>>,
     /// BEP 19 webseeds.
     pub url_list: Vec<String>,
+    /// `comment`.
     pub comment: Option<String>,
+    /// `created by`.
     pub created_by: Option<String>,
+    /// `creation date`, seconds since the Unix epoch.
     pub creation_date: Option<i64>,
 }
 
 impl Metainfo {
+    /// Parses a .torrent file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, MetainfoError> {
         let root = decode(bytes)?;
         let root = root.as_dict().ok_or(MetainfoError::Field("root"))?;
@@ -164,6 +175,7 @@ impl Info {
         })
     }
 
+    /// The SHA-1 piece `p` must have.
     pub fn piece_hash(&self, p: PieceIndex) -> [u8; 20] {
         // PieceIndex values come from this torrent's Layout, which was checked
         // against piece_hashes.len() when parsing.
@@ -175,6 +187,7 @@ impl Info {
         files::slices(&self.files, start, len)
     }
 
+    /// The file ranges that hold block `b`.
     pub fn block_slices(&self, b: BlockRef) -> Vec<FileSlice> {
         files::block_slices(&self.files, &self.layout, b)
     }

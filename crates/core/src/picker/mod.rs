@@ -14,9 +14,12 @@ use order::Order;
 /// How much a piece (or file) is wanted.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default)]
 pub enum Priority {
+    /// Not downloaded.
     Skip,
     #[default]
+    /// Downloaded in the usual order.
     Normal,
+    /// Downloaded before `Normal` pieces.
     High,
 }
 

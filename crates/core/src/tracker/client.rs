@@ -53,8 +53,11 @@ pub struct TorrentStatus {
     pub room: usize,
     /// Bytes still wanted; `None` before a magnet's metadata.
     pub left: Option<u64>,
+    /// Bytes sent to peers.
     pub uploaded: u64,
+    /// Bytes received.
     pub downloaded: u64,
+    /// Every wanted piece is verified.
     pub complete: bool,
 }
 
@@ -71,23 +74,33 @@ pub enum TrackerWork {
     /// Create one WebRTC offer per id and report them together with
     /// `handle_offers_made` (fewer if the connection budget is spent).
     MakeOffers {
+        /// The torrent.
         info_hash: InfoHash,
+        /// One id per offer.
         ids: Vec<OfferId>,
     },
     /// Answer a remote offer: report the SDP with `handle_answer_made`, then
     /// hand the channel, once open, to the torrent (we did not offer).
     AnswerOffer {
+        /// The torrent.
         info_hash: InfoHash,
+        /// The offerer's id.
         remote: PeerId,
+        /// Names the offer in our answer.
         offer_id: OfferId,
+        /// The offer's SDP.
         sdp: String,
     },
     /// The remote answered our offer: apply the SDP and hand the channel,
     /// once open, to the torrent (we offered).
     AcceptAnswer {
+        /// The torrent.
         info_hash: InfoHash,
+        /// The answerer's id.
         remote: PeerId,
+        /// Our offer.
         offer_id: OfferId,
+        /// The answer's SDP.
         sdp: String,
     },
     /// Close this offer's connection: nobody answered it in time, or the
@@ -171,6 +184,7 @@ impl TrackerClient {
         t
     }
 
+    /// The socket is open.
     pub fn is_connected(&self) -> bool {
         matches!(self.socket, Socket::Up)
     }
@@ -186,6 +200,7 @@ impl TrackerClient {
     }
 
     #[must_use]
+    /// The next work for the platform, in order; `None` when there is none.
     pub fn poll_work(&mut self) -> Option<TrackerWork> {
         self.out.pop_front()
     }
@@ -241,6 +256,7 @@ impl TrackerClient {
         }
     }
 
+    /// The torrent's status changed (peers, counters, completion).
     pub fn set_status(&mut self, now: Time, info_hash: InfoHash, status: TorrentStatus) {
         if let Some(j) = self.torrents.get_mut(&info_hash) {
             j.status = status;
@@ -250,6 +266,7 @@ impl TrackerClient {
 
     // ---- the socket -------------------------------------------------------------
 
+    /// The socket opened: every torrent announces again.
     pub fn handle_connected(&mut self, now: Time) {
         self.socket = Socket::Up;
         self.failures = 0;
@@ -281,6 +298,7 @@ impl TrackerClient {
         }
     }
 
+    /// A text frame from the tracker; anything malformed is ignored.
     pub fn handle_message(&mut self, now: Time, text: &str) {
         match Incoming::parse(text) {
             Some(Incoming::Announced {
@@ -390,6 +408,7 @@ impl TrackerClient {
 
     // ---- time ----------------------------------------------------------------------------
 
+    /// Timers; call at or after `poll_timeout`.
     pub fn handle_timeout(&mut self, now: Time) {
         match self.socket {
             Socket::Down { retry_at } if now >= retry_at => {

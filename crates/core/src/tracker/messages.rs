@@ -33,8 +33,11 @@ pub mod binstr {
 /// The `event` of an announce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AnnounceEvent {
+    /// Joining the swarm.
     Started,
+    /// Leaving it.
     Stopped,
+    /// The download finished.
     Completed,
 }
 
@@ -52,12 +55,17 @@ impl AnnounceEvent {
 /// An announce: joining, updating or leaving a swarm, maybe with offers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Announce {
+    /// The torrent.
     pub info_hash: InfoHash,
+    /// Our id.
     pub peer_id: PeerId,
+    /// Bytes sent to peers.
     pub uploaded: u64,
+    /// Bytes received.
     pub downloaded: u64,
     /// `None` for a magnet download without metadata (sent as `null`).
     pub left: Option<u64>,
+    /// `started`, `stopped`, `completed`, or a periodic update.
     pub event: Option<AnnounceEvent>,
     /// Complete SDPs, no trickle.
     pub offers: Vec<(OfferId, String)>,
@@ -66,10 +74,15 @@ pub struct Announce {
 /// The answer to a relayed offer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
+    /// The torrent.
     pub info_hash: InfoHash,
+    /// Our id.
     pub peer_id: PeerId,
+    /// The offerer.
     pub to_peer_id: PeerId,
+    /// The offer answered.
     pub offer_id: OfferId,
+    /// Our SDP.
     pub sdp: String,
 }
 
@@ -101,6 +114,7 @@ fn num(out: &mut String, k: &str, v: u64) {
 }
 
 impl Announce {
+    /// The frame to send.
     pub fn to_json(&self) -> String {
         let mut o = String::from("{\"action\":\"announce\"");
         id(&mut o, "info_hash", &self.info_hash.0);
@@ -141,6 +155,7 @@ impl Announce {
 }
 
 impl Answer {
+    /// The frame to send.
     pub fn to_json(&self) -> String {
         let mut o = String::from("{\"action\":\"announce\"");
         id(&mut o, "info_hash", &self.info_hash.0);
@@ -157,24 +172,39 @@ impl Answer {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Incoming {
     /// The reply to our announce.
-    Announced { info_hash: InfoHash, interval: u32 },
+    Announced {
+        /// The torrent.
+        info_hash: InfoHash,
+        /// Seconds until the next announce.
+        interval: u32,
+    },
     /// Another peer's offer, relayed to us.
     Offer {
+        /// The torrent.
         info_hash: InfoHash,
+        /// The offerer.
         peer_id: PeerId,
+        /// Names the offer in our answer.
         offer_id: OfferId,
+        /// Its SDP.
         sdp: String,
     },
     /// The answer to one of our offers.
     Answer {
+        /// The torrent.
         info_hash: InfoHash,
+        /// The answerer.
         peer_id: PeerId,
+        /// Our offer it answers.
         offer_id: OfferId,
+        /// Its SDP.
         sdp: String,
     },
     /// The tracker refused something.
     Failure {
+        /// The tracker's words.
         reason: String,
+        /// The torrent it concerns, if it said.
         info_hash: Option<InfoHash>,
     },
     /// Valid, but nothing for a peer to do (a scrape reply).

@@ -13,6 +13,7 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// A decoder that refuses messages over `max_len` bytes.
     pub fn new(max_len: u32) -> Self {
         Decoder {
             buf: BytesMut::new(),
@@ -21,6 +22,7 @@ impl Decoder {
         }
     }
 
+    /// Appends received bytes, split anywhere.
     pub fn feed(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);
     }

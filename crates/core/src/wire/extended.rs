@@ -5,6 +5,7 @@ use crate::bencode::{decode, decode_prefix, encode, OwnedValue};
 
 /// Extended message ids we assign locally (the same numbers WebTorrent uses).
 pub const LOCAL_UT_METADATA: u8 = 1;
+/// Our id for `lt_donthave` in the extension handshake.
 pub const LOCAL_LT_DONTHAVE: u8 = 2;
 
 /// Largest info dictionary accepted over BEP 9 (about 800k pieces).
@@ -15,14 +16,18 @@ pub const MAX_METADATA_SIZE: u32 = 16 << 20;
 pub struct ExtendedHandshake {
     /// The peer's id for ut_metadata, if it supports it.
     pub ut_metadata: Option<u8>,
+    /// The remote's id for `lt_donthave`.
     pub lt_donthave: Option<u8>,
+    /// Bytes of the info dictionary, from a peer that has it.
     pub metadata_size: Option<u32>,
     /// How many outstanding requests the peer will queue.
     pub reqq: Option<u32>,
+    /// `v`: the client's name.
     pub client: Option<String>,
 }
 
 impl ExtendedHandshake {
+    /// Parses the payload of extended message 0.
     pub fn parse(payload: &[u8]) -> Result<Self, WireError> {
         let v = decode(payload).map_err(|_| WireError::BadExtension("handshake is not bencode"))?;
         let d = v
@@ -52,6 +57,7 @@ impl ExtendedHandshake {
         })
     }
 
+    /// The payload of extended message 0.
     pub fn encode(&self) -> Vec<u8> {
         let mut m = Vec::new();
         if let Some(i) = self.ut_metadata {
@@ -75,22 +81,31 @@ impl ExtendedHandshake {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// BEP 9 message types.
 pub enum MetadataMsgType {
+    /// Asks for a metadata piece.
     Request,
+    /// Carries one.
     Data,
+    /// Refuses a request.
     Reject,
 }
 
 /// A BEP 9 ut_metadata message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetadataMessage {
+    /// What the message is.
     pub msg_type: MetadataMsgType,
+    /// The 16 KiB metadata piece.
     pub piece: u32,
+    /// The info dictionary's size (`Data` only).
     pub total_size: Option<u32>,
+    /// The piece's bytes (`Data` only).
     pub data: Bytes,
 }
 
 impl MetadataMessage {
+    /// Parses a `ut_metadata` payload (dictionary, then the raw piece).
     pub fn parse(payload: &Bytes) -> Result<Self, WireError> {
         let (v, used) = decode_prefix(payload)
             .map_err(|_| WireError::BadExtension("ut_metadata is not bencode"))?;

@@ -5,23 +5,73 @@ use super::WireError;
 /// One peer wire message (after the handshake).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
+    /// Nothing but a length of zero.
     KeepAlive,
+    /// We refuse your requests.
     Choke,
+    /// We take your requests.
     Unchoke,
+    /// We want pieces you have.
     Interested,
+    /// We want nothing from you.
     NotInterested,
+    /// We have this piece now.
     Have(u32),
+    /// Every piece we have (right after the handshake).
     Bitfield(Bytes),
-    Request { index: u32, begin: u32, len: u32 },
-    Piece { index: u32, begin: u32, data: Bytes },
-    Cancel { index: u32, begin: u32, len: u32 },
+    /// Asks for a block.
+    Request {
+        /// The piece.
+        index: u32,
+        /// Byte offset in it.
+        begin: u32,
+        /// Bytes.
+        len: u32,
+    },
+    /// A block's bytes.
+    Piece {
+        /// The piece.
+        index: u32,
+        /// Byte offset in it.
+        begin: u32,
+        /// The bytes.
+        data: Bytes,
+    },
+    /// Withdraws a request.
+    Cancel {
+        /// The piece.
+        index: u32,
+        /// Byte offset in it.
+        begin: u32,
+        /// Bytes.
+        len: u32,
+    },
+    /// A DHT port (ignored).
     Port(u16),
+    /// BEP 6: a piece worth asking for.
     Suggest(u32),
+    /// BEP 6: we have every piece.
     HaveAll,
+    /// BEP 6: we have none.
     HaveNone,
-    Reject { index: u32, begin: u32, len: u32 },
+    /// BEP 6: a request refused.
+    Reject {
+        /// The piece.
+        index: u32,
+        /// Byte offset in it.
+        begin: u32,
+        /// Bytes.
+        len: u32,
+    },
+    /// BEP 6: a piece you may request while choked.
     AllowedFast(u32),
-    Extended { id: u8, payload: Bytes },
+    /// BEP 10: an extension message.
+    Extended {
+        /// 0: the extension handshake; else the id the receiver assigned.
+        id: u8,
+        /// The message.
+        payload: Bytes,
+    },
 }
 
 /// The 13 bytes that precede a block's data in a `piece` message; hosts send
@@ -151,6 +201,7 @@ impl Message {
         }
     }
 
+    /// The encoded message, length prefix included.
     pub fn to_bytes(&self) -> Bytes {
         let mut b = BytesMut::new();
         self.encode(&mut b);

@@ -19,14 +19,29 @@ pub use message::{piece_header, Message};
 /// Why a peer's bytes were refused; the connection is closed with this reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
+    /// The stream did not start with the BitTorrent handshake.
     #[error("handshake does not start with the BitTorrent protocol string")]
     BadProtocol,
+    /// A length prefix over the limit.
     #[error("message of {len} bytes exceeds the {max}-byte limit")]
-    TooLong { len: u32, max: u32 },
+    TooLong {
+        /// Its length prefix.
+        len: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// A payload of the wrong length for its message.
     #[error("message id {id} with a {len}-byte payload is malformed")]
-    BadMessage { id: u8, len: u32 },
+    BadMessage {
+        /// The message id.
+        id: u8,
+        /// Its payload length.
+        len: u32,
+    },
+    /// A message id nobody defined.
     #[error("unknown message id {0}")]
     UnknownId(u8),
+    /// An extension message that does not parse.
     #[error("extension message is malformed: {0}")]
     BadExtension(&'static str),
 }
