@@ -251,9 +251,11 @@ fn loopback_only(script: &str) -> Command {
 const WASM_CRATES: [&str; 2] = ["webswarm-core", "webswarm-tracker-proto"];
 /// The browser peer: linted for wasm32, tested in Chromium.
 const BROWSER_CRATE: &str = "webswarm-web";
-/// The browser package (wasm + JS, gzipped) may not grow past this. It is a
-/// guard against regressions, not the goal: the budget is 64 KB.
-const WEB_GZ_CEILING: u64 = 140_000;
+/// What a page loads for the Client API and the widget (webswarm.wasm,
+/// index.js, widget.js; gzip -9 each, summed) may not grow past this. It is
+/// what the package measures now plus a little, a guard against regressions;
+/// the goal is WebTorrent's 63.5 KB.
+const WEB_GZ_CEILING: u64 = 94_000;
 
 fn test() -> Result {
     let started = Instant::now();
@@ -309,13 +311,7 @@ fn test() -> Result {
         });
         c
     })?;
-    let sizes = build_web(false)?;
-    let total = sizes.wasm_gz + sizes.js_gz;
-    if total > WEB_GZ_CEILING {
-        return Err(format!(
-            "the browser package grew to {total} B gzipped (ceiling {WEB_GZ_CEILING} B)"
-        ));
-    }
+    build_web(false)?;
     build_binaries()?;
     run(
         "end to end in Chromium (tracker, native peer, browser peer, WebTorrent)",
@@ -424,6 +420,12 @@ fn build_web(dev: bool) -> Result<WebSizes> {
         js_files.len(),
         sizes.wasm_gz + sizes.js_gz
     );
+    let total = sizes.wasm_gz + sizes.js_gz;
+    if !dev && total > WEB_GZ_CEILING {
+        return Err(format!(
+            "the browser package grew to {total} B gzipped (ceiling {WEB_GZ_CEILING} B)"
+        ));
+    }
     Ok(sizes)
 }
 
