@@ -83,6 +83,8 @@ export class Client {
     this._events = [];
     this._pumping = false;
     this._timer = 0;
+    this._due = -1;
+    this._full = [];
     this._ready = (async () => {
       const w = (this._w = (await WebAssembly.instantiate(await init(o.wasm), {})).exports);
       instances.add(w);
@@ -123,22 +125,39 @@ export class Client {
     this._pumping = true;
     try {
       do {
-        for (let n; (n = w.take(now())); ) this._run(new Uint8Array(w.memory.buffer, w.taken_ptr(), n).slice());
-      } while (this._flush());
+        // A view of the module's memory, not a copy: nothing in `_run` calls the module,
+        // and the batch's sends go out (copied by the channel) before the next call.
+        for (let n; (n = w.take(now())); ) {
+          this._run(new Uint8Array(w.memory.buffer, w.taken_ptr(), n));
+          this._flush();
+        }
+      } while (this._tellUnwritable());
     } finally {
       this._pumping = false;
     }
-    clearTimeout(this._timer);
-    const ms = w.next_timer(now());
-    if (ms >= 0) this._timer = setTimeout(() => this._call('tick', [now()]), Math.min(ms + 1, 2 ** 31 - 1));
+    this._arm(w.next_timer(now()));
     // Page code runs last, with nothing half done: it may call back in.
     const events = this._events.splice(0);
-    for (const [t, type, detail] of events) t.dispatchEvent(new CustomEvent(type, { detail }));
+    for (const [t, type, detail] of events) {
+      t.dispatchEvent(new CustomEvent(type, { detail: typeof detail === 'function' ? detail() : detail }));
+    }
+  }
+
+  /** One timer for the module's next deadline, re-armed only when the deadline moves. */
+  _arm(ms) {
+    const due = ms < 0 ? -1 : Math.round(now() + ms);
+    if (due === this._due && (this._timer || due < 0)) return;
+    clearTimeout(this._timer);
+    this._timer = 0;
+    this._due = due;
+    if (due >= 0) {
+      this._timer = setTimeout(() => { this._timer = 0; this._call('tick', [now()]); }, Math.min(ms + 1, 2 ** 31 - 1));
+    }
   }
 
   /** Carries out one batch of ops (see web/src/ops.rs). */
   _run(ops) {
-    const dv = new DataView(ops.buffer);
+    const dv = new DataView(ops.buffer, ops.byteOffset, ops.byteLength);
     let i = 0;
     const u32 = () => { i += 4; return dv.getUint32(i - 4, true); };
     const f64 = () => { i += 8; return dv.getFloat64(i - 8, true); };
@@ -321,21 +340,25 @@ export class Client {
     if (c) { c.out.push(b); this._dirty = true; }
   }
 
-  /** Returns whether the module was told of a channel over its high-water mark. */
+  /** Sends what the batch queued; channels now over their high-water mark are noted. */
   _flush() {
-    if (!this._dirty) return false;
+    if (!this._dirty) return;
     this._dirty = false;
-    let told = false;
     for (const [h, c] of this._rtc) {
       if (!c.out.length) continue;
       const parts = c.out.splice(0);
       const all = parts.length === 1 ? parts[0] : concat(parts);
       if (c.held) { c.held.push(all.slice()); c.heldBytes = (c.heldBytes || 0) + all.length; }
       else this._sendNow(c, all);
-      const queued = c.held ? c.heldBytes : c.dc.bufferedAmount;
-      if (queued > HIGH_WATER) { this._w.rtc_writable(now(), h, 0); told = true; }
+      if ((c.held ? c.heldBytes : c.dc.bufferedAmount) > HIGH_WATER) this._full.push(h);
     }
-    return told;
+  }
+
+  /** Tells the module which channels are full; returns whether there were any. */
+  _tellUnwritable() {
+    const full = this._full.splice(0);
+    for (const h of full) this._w.rtc_writable(now(), h, 0);
+    return full.length > 0;
   }
 
   /** Sends in messages the remote takes (Chromium's data channels cost per message). */
@@ -441,7 +464,9 @@ export class Client {
     if (globalThis.crypto && crypto.subtle) {
       try { return new Uint8Array(await crypto.subtle.digest('SHA-1', data)); } catch { /* below */ }
     }
-    // No WebCrypto (a page served over plain http from another host): the module's SHA-1.
+    // No WebCrypto (a page served over plain http from another host): the module's SHA-1,
+    // after a microtask, so that it is never called from inside `_run`.
+    await null;
     this._put(data);
     this._w.sha1();
     return this._reply();
@@ -735,7 +760,10 @@ export class Torrent extends EventTarget {
 
   // ---- what the module asks of a torrent -------------------------------------------------------
 
-  _answer(name, args, input) { if (!this._destroyed) this._c._call(name, [now(), this._id, ...args], input); }
+  /** Answers the module; never from inside `_run` (which must not call it), so after a microtask. */
+  _answer(name, args, input) {
+    queueMicrotask(() => { if (!this._destroyed) this._c._call(name, [now(), this._id, ...args], input); });
+  }
 
   async _open(info) {
     try {
@@ -821,7 +849,8 @@ export class Torrent extends EventTarget {
         for (const [resolve] of this._waiters.get(n) || []) resolve();
         this._waiters.delete(n);
         emit('verified', n);
-        emit('progress', this._s().progress);
+        // Read when dispatched: `_run` never calls the module.
+        emit('progress', () => this.progress);
         break;
       case 4: emit('done'); break;
       case 5: emit('warning', text); break;
