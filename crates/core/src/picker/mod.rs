@@ -75,6 +75,10 @@ pub struct Picker {
     sequential: bool,
     avail_cap: u16,
     rng: Rng,
+    /// Bytes of wanted pieces not verified: kept up to date, because hosts
+    /// read it (and `is_done`) on every input, and a walk over every piece
+    /// would cost O(pieces) each time.
+    left: u64,
 }
 
 impl Picker {
@@ -105,9 +109,32 @@ impl Picker {
             sequential: false,
             avail_cap,
             rng: Rng::new(rng.next_u64()),
+            left: 0,
         };
         (0..n).for_each(|i| p.relevel(i));
+        p.left = p.count_left();
         p
+    }
+
+    fn count_left(&self) -> u64 {
+        self.layout
+            .pieces()
+            .filter(|p| self.wants(p.get()))
+            .map(|p| u64::from(self.layout.piece_size(p)))
+            .sum()
+    }
+
+    /// Runs `change` on piece `p`, keeping `left` right if it changes whether
+    /// the piece is wanted.
+    fn tracking<R>(&mut self, p: PieceIndex, change: impl FnOnce(&mut Self) -> R) -> R {
+        let before = self.wants(p.get());
+        let r = change(self);
+        match (before, self.wants(p.get())) {
+            (false, true) => self.left += u64::from(self.layout.piece_size(p)),
+            (true, false) => self.left -= u64::from(self.layout.piece_size(p)),
+            _ => {}
+        }
+        r
     }
 
     pub fn have(&self) -> &Bitfield {
@@ -124,15 +151,13 @@ impl Picker {
 
     /// All wanted pieces are verified.
     pub fn is_done(&self) -> bool {
-        (0..self.layout.num_pieces()).all(|p| !self.wants(p))
+        // Every piece holds at least one byte.
+        self.left == 0
     }
 
+    /// Bytes of wanted pieces not verified yet.
     pub fn wanted_left(&self) -> u64 {
-        self.layout
-            .pieces()
-            .filter(|p| self.wants(p.get()))
-            .map(|p| u64::from(self.layout.piece_size(p)))
-            .sum()
+        self.left
     }
 
     fn relevel(&mut self, p: u32) {
@@ -151,7 +176,7 @@ impl Picker {
     }
 
     pub fn set_priority(&mut self, p: PieceIndex, prio: Priority) {
-        self.priority[p.usize()] = prio;
+        self.tracking(p, |s| s.priority[p.usize()] = prio);
         self.relevel(p.get());
     }
 
@@ -400,7 +425,7 @@ impl Picker {
         }
         let contributors = self.verifying.remove(&p.get()).unwrap_or_default();
         if ok {
-            self.state[i] = State::Have;
+            self.tracking(p, |s| s.state[i] = State::Have);
             self.have.set(p.get());
             self.deadlines.retain(|&(_, d)| d != p.get());
         } else {
@@ -414,7 +439,7 @@ impl Picker {
     pub fn mark_have(&mut self, p: PieceIndex) {
         self.partials.remove(&p.get());
         self.verifying.remove(&p.get());
-        self.state[p.usize()] = State::Have;
+        self.tracking(p, |s| s.state[p.usize()] = State::Have);
         self.have.set(p.get());
         self.relevel(p.get());
     }
@@ -442,6 +467,37 @@ mod tests {
 
     fn idx(p: &Picker, i: u32) -> PieceIndex {
         p.layout.piece(i).unwrap()
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn the_running_count_of_bytes_left_matches_a_full_count() {
+        // 5 pieces of 32 KiB and a short last one.
+        let layout = Layout::new(5 * 32768 + 1000, 32768).unwrap();
+        let mut p = Picker::new(layout, Bitfield::new(6), 50, &mut Rng::new(2));
+        let mut rng = Rng::new(3);
+        for _ in 0..500 {
+            let i = idx(&p, rng.below(6) as u32);
+            match rng.below(5) {
+                0 => p.set_priority(
+                    i,
+                    [Priority::Skip, Priority::Normal, Priority::High][rng.below(3)],
+                ),
+                1 => p.mark_have(i),
+                2 => p.reset_piece(i),
+                // A piece being downloaded gets its verdict (a verified piece never goes back).
+                3 if p.state[i.usize()] != State::Have => {
+                    p.state[i.usize()] = State::Verifying;
+                    p.verified(i, rng.below(2) == 0);
+                }
+                _ => {
+                    let mut out = Vec::new();
+                    p.pick(PeerKey(1), &|_| true, 4, Time::ZERO, &mut out);
+                }
+            }
+            assert_eq!(p.wanted_left(), p.count_left());
+            assert_eq!(p.is_done(), p.count_left() == 0);
+        }
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
