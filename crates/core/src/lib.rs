@@ -32,11 +32,13 @@ mod metainfo;
 mod picker;
 mod rate;
 mod rng;
+mod sha1;
 mod sort;
 mod types;
 mod util;
 mod vec_map;
 
+pub use crate::sha1::{sha1, Sha1Hasher};
 pub use bitfield::Bitfield;
 pub use magnet::{Magnet, MagnetError};
 pub use metainfo::{
@@ -47,5 +49,5 @@ pub use rng::Rng;
 pub use types::{
     BlockRef, InfoHash, Layout, LayoutError, PeerId, PeerKey, PieceIndex, Time, BLOCK_SIZE,
 };
-pub use util::{hex_decode, hex_encode, sha1, Sha1Hasher};
+pub use util::{hex_decode, hex_encode};
 pub use vec_map::VecMap;

@@ -1,26 +1,4 @@
-//! Small encoding helpers (hex, base32, percent-encoding) and the built-in SHA-1.
-
-use sha1::{Digest, Sha1};
-
-/// SHA-1 of `data`, for hosts that hash pieces themselves without WebCrypto or a worker.
-pub fn sha1(data: &[u8]) -> [u8; 20] {
-    Sha1::digest(data).into()
-}
-
-/// Incremental SHA-1 for pieces stored as several blocks.
-#[derive(Default, Clone)]
-pub struct Sha1Hasher(Sha1);
-
-impl Sha1Hasher {
-    /// Hashes the next bytes.
-    pub fn update(&mut self, data: &[u8]) {
-        self.0.update(data);
-    }
-    /// The SHA-1 of everything given.
-    pub fn finish(self) -> [u8; 20] {
-        self.0.finalize().into()
-    }
-}
+//! Small encoding helpers (hex, base32, percent-encoding).
 
 /// Lowercase hex.
 pub fn hex_encode(bytes: &[u8]) -> String {
@@ -146,9 +124,5 @@ mod tests {
         );
         assert!(percent_decode("%zz").is_none());
         assert!(percent_decode("%4").is_none());
-        assert_eq!(
-            hex_encode(&sha1(b"abc")),
-            "a9993e364706816aba3e25717850c26c9cd0d89d"
-        );
     }
 }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::metainfo::TorrentCreator;
-use crate::util::sha1;
+use crate::sha1::sha1;
 use crate::wire::Message;
 
 struct Node {

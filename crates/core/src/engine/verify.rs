@@ -6,8 +6,8 @@
 //! whose blocks differ from the good ones are banned and the others cleared.
 
 use super::{Event, Torrent};
+use crate::sha1::sha1;
 use crate::types::{BlockRef, PeerId, PeerKey, PieceIndex, Time};
-use crate::util::sha1;
 use crate::wire::Message;
 
 /// (block index, who sent it, their id, SHA-1 of the block)

@@ -1,7 +1,7 @@
 use super::{Metainfo, MetainfoError};
 use crate::bencode::{encode, OwnedValue};
+use crate::sha1::Sha1Hasher;
 use crate::types::BLOCK_SIZE;
-use crate::util::Sha1Hasher;
 use crate::vec_map::VecMap;
 
 /// Pieces this long keep the piece count of a big torrent low. Every piece
@@ -198,7 +198,7 @@ impl TorrentCreator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::util::sha1;
+    use crate::sha1::sha1;
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]

@@ -1,8 +1,8 @@
 use super::files::{self, FileEntry, FileSlice};
 use super::MetainfoError;
 use crate::bencode::{decode, Dict, Value};
+use crate::sha1::sha1;
 use crate::types::{BlockRef, InfoHash, Layout, PieceIndex};
-use crate::util::sha1;
 
 /// A torrent's info dictionary: what the info-hash names.
 #[derive(Debug, Clone, PartialEq, Eq)]

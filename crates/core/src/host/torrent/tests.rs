@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::rng::Rng;
-use crate::util::sha1;
+use crate::sha1::sha1;
 use crate::TorrentCreator;
 
 const MS: Duration = Duration::from_millis(1);
