@@ -11,6 +11,7 @@
 
 mod app;
 mod describe;
+mod heap;
 pub mod ops;
 mod source;
 
@@ -50,6 +51,10 @@ mod global {
 }
 
 use global::with;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static HEAP: heap::Allocator = heap::Allocator::new();
 
 /// Replies with an error message and returns `fail`.
 fn answer<T>(a: &mut App, r: Result<T, String>, fail: T) -> T {
