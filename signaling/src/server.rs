@@ -30,6 +30,8 @@ use crate::swarm::{ConnId, SwarmCounters, Swarms};
 
 /// Close code for policy violations (RFC 6455): used when a client stops reading.
 const CLOSE_POLICY: u16 = 1008;
+/// Close code for a message over `max_message_bytes` (RFC 6455 "message too big").
+const CLOSE_TOO_BIG: u16 = 1009;
 /// A client that accepts none of our bytes for this long is closed, even if
 /// nobody else is sending to it (its queue then never fills).
 const WRITE_STALL: Duration = Duration::from_secs(10);
@@ -365,7 +367,9 @@ async fn serve_socket(app: Arc<App>, socket: WebSocket, addr: SocketAddr) {
                     let text = App::failure_text("binary frames are not supported; send JSON text");
                     outbox.push(text, app.cfg.send_queue);
                 }
-                Some(Ok(Message::Close(_)) | Err(_)) | None => break Ending::Normal,
+                Some(Err(e)) if is_too_big(&e) => break Ending::TooBig,
+                Some(Err(_)) => break Ending::Normal,
+                Some(Ok(Message::Close(_))) | None => break Ending::Normal,
                 Some(Ok(_)) => {}
             },
         }
@@ -375,17 +379,18 @@ async fn serve_socket(app: Arc<App>, socket: WebSocket, addr: SocketAddr) {
         inner.conns.remove(&id);
         inner.swarms.disconnect(id);
     }
-    let reason = match ending {
+    let close = match ending {
         Ending::Normal => None,
-        Ending::QueueFull => Some("send queue full"),
+        Ending::QueueFull => Some((CLOSE_POLICY, "send queue full")),
         Ending::Stalled => {
             app.slow_closed.fetch_add(1, Ordering::Relaxed);
-            Some("client is not reading")
+            Some((CLOSE_POLICY, "client is not reading"))
         }
+        Ending::TooBig => Some((CLOSE_TOO_BIG, "message over the tracker's size limit")),
     };
-    if let Some(reason) = reason {
+    if let Some((code, reason)) = close {
         let frame = CloseFrame {
-            code: CLOSE_POLICY,
+            code,
             reason: reason.into(),
         };
         let _ = tokio::time::timeout(
@@ -406,6 +411,16 @@ enum Ending {
     QueueFull,
     /// It accepted no bytes for `WRITE_STALL`.
     Stalled,
+    /// It sent a frame or message over `max_message_bytes`.
+    TooBig,
+}
+
+/// Whether a read failed on a frame or message over the size limit (the
+/// socket is still writable then: the client gets a close frame saying so).
+fn is_too_big(e: &axum::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|e| e.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }
 
 /// Writes everything queued with one flush (one syscall). Gives up when the

@@ -376,3 +376,46 @@ async fn random_frames_never_take_the_tracker_down() {
     assert_eq!(t.http("/health").await.0, 200);
     t.stop().await;
 }
+
+/// What the client reads after sending `text`: the close frame's code, if
+/// any came before the socket ended.
+async fn close_code_after(ws: &mut Ws, text: String) -> Option<u16> {
+    // The send itself may fail once the tracker has closed; what counts is what comes back.
+    let _ = ws.send(Message::text(text)).await;
+    loop {
+        match timeout(WAIT, ws.next())
+            .await
+            .expect("the socket stayed open")
+        {
+            Some(Ok(Message::Close(f))) => return f.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_message_over_the_limit_gets_a_1009_close_frame() {
+    let t = Tracker::start(Config::default()).await;
+    for size in [70_000, 200_000] {
+        let mut ws = t.client().await;
+        let text = format!(r#"{{"action":"announce","pad":"{}"}}"#, "x".repeat(size));
+        assert_eq!(
+            close_code_after(&mut ws, text).await,
+            Some(1009),
+            "{size} B"
+        );
+    }
+    // Under the limit, a bad message gets its failure reply and the socket stays open.
+    let mut ws = t.client().await;
+    send(
+        &mut ws,
+        format!(r#"{{"action":"nope","pad":"{}"}}"#, "x".repeat(60_000)),
+    )
+    .await;
+    assert!(matches!(recv(&mut ws).await, TrackerMessage::Failure(_)));
+    let (_, body) = t.http("/stats.json").await;
+    let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(stats["connections"], 1, "the oversize clients are gone");
+    t.stop().await;
+}
