@@ -9,6 +9,8 @@ use std::time::Instant;
 
 type Result<T = ()> = std::result::Result<T, String>;
 
+mod fuzz;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -21,8 +23,9 @@ fn main() -> ExitCode {
         Some("bench-demo") => bench_demo(&args[1..]),
         Some("build-web") => build_web(args.get(1).map(String::as_str) == Some("--dev")).map(|_| ()),
         Some("demo") => demo(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
         _ => Err(
-            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs]>"
+            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | fuzz [SECONDS] [TARGET ...]>"
                 .into(),
         ),
     };

@@ -1,0 +1,99 @@
+//! The parsers of network and disk input, each with its round trip.
+
+use bytes::BytesMut;
+use webswarm_core::bencode::{self, OwnedValue};
+use webswarm_core::tracker::{json, Incoming};
+use webswarm_core::wire::Decoder;
+use webswarm_core::{Magnet, Metainfo};
+use webswarm_tracker_proto::{ClientMessage, TrackerMessage};
+
+use crate::cursor::Cursor;
+
+/// Decoded values encode to bytes that decode to the same value.
+pub fn bencode(data: &[u8]) {
+    let _ = bencode::decode_prefix(data);
+    let Ok(v) = bencode::decode(data) else {
+        return;
+    };
+    let once = bencode::encode(&OwnedValue::from(&v));
+    let again = bencode::decode(&once).expect("our encoding decodes");
+    assert_eq!(bencode::encode(&OwnedValue::from(&again)), once);
+}
+
+/// A .torrent that parses names itself in a magnet link that parses back.
+pub fn metainfo(data: &[u8]) {
+    let Ok(m) = Metainfo::from_bytes(data) else {
+        return;
+    };
+    let layout = m.info.layout;
+    let files: u64 = m.info.files.iter().map(|f| f.length).sum();
+    assert_eq!(files, layout.total_len(), "files cover the torrent");
+    let uri = Magnet::of(&m).to_uri();
+    let back = Magnet::parse(&uri).expect("our magnet link parses");
+    assert_eq!(back.info_hash(), m.info.info_hash);
+}
+
+/// A magnet link that parses prints as one that parses to the same link.
+pub fn magnet(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(m) = Magnet::parse(text) else {
+        return;
+    };
+    let back = Magnet::parse(&m.to_uri()).expect("our magnet link parses");
+    assert_eq!(back.info_hash(), m.info_hash());
+    assert_eq!(back.name, m.name);
+    assert_eq!(back.trackers, m.trackers);
+}
+
+/// The peer wire decoder fed a handshake and messages split at any points:
+/// each message decoded encodes to bytes that decode to it again.
+pub fn wire(data: &[u8]) {
+    let mut c = Cursor::new(data);
+    let mut d = Decoder::new(1 << 17);
+    let mut shook = false;
+    while !c.is_empty() {
+        d.feed(c.bytes(4096));
+        if !shook {
+            match d.handshake() {
+                Ok(Some(_)) => shook = true,
+                Ok(None) => continue,
+                Err(_) => return,
+            }
+        }
+        loop {
+            match d.next_message() {
+                Ok(Some(m)) => {
+                    let mut out = BytesMut::new();
+                    m.encode(&mut out);
+                    let mut again = Decoder::new(1 << 17);
+                    again.feed(&out);
+                    assert_eq!(again.next_message().ok().flatten(), Some(m));
+                }
+                Ok(None) => break,
+                Err(_) => return,
+            }
+        }
+        assert!(
+            d.buffered() <= (1 << 17) + 4096 + 4,
+            "the decoder's buffer is bounded"
+        );
+    }
+}
+
+/// The tracker protocol's text both ways: the tracker's parser of client
+/// messages, the clients' parser of tracker messages (ours and serde's).
+pub fn tracker_json(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = json::parse(&text);
+    let _ = Incoming::parse(&text);
+    if let Ok(m) = ClientMessage::from_json(&text) {
+        let back = ClientMessage::from_json(&m.to_json()).expect("our encoding parses");
+        assert_eq!(back, m);
+    }
+    if let Ok(m) = TrackerMessage::from_json(&text) {
+        let back = TrackerMessage::from_json(&m.to_json()).expect("our encoding parses");
+        assert_eq!(back, m);
+    }
+}
