@@ -8,6 +8,7 @@
 //! their channels are.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -180,13 +181,23 @@ fn start(c: &mut Cursor, info: &Info) -> Start {
     }
 }
 
+/// The torrent's content and info dictionary, made once per process.
+fn torrent() -> &'static (Vec<u8>, Info) {
+    static T: OnceLock<(Vec<u8>, Info)> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut data = vec![0u8; LEN];
+        Rng::new(5).fill(&mut data);
+        let mut creator =
+            TorrentCreator::new("f", vec![(vec![], LEN as u64)], Some(PIECE)).unwrap();
+        creator.update(&data);
+        let info = creator.finish().unwrap().1.info;
+        (data, info)
+    })
+}
+
 pub fn run(input: &[u8]) {
     let mut c = Cursor::new(input);
-    let mut data = vec![0u8; LEN];
-    Rng::new(5).fill(&mut data);
-    let mut creator = TorrentCreator::new("f", vec![(vec![], LEN as u64)], Some(PIECE)).unwrap();
-    creator.update(&data);
-    let info = creator.finish().unwrap().1.info;
+    let (data, info) = torrent().clone();
     let st = start(&mut c, &info);
     let seeding = matches!(&st.source, Source::Info { have: Some(_), .. });
     let mut now = Time::from_millis(1000);

@@ -118,7 +118,16 @@ pub fn torrent_for(path: &Path, tracker: &str, piece_len: Option<u64>) -> Metain
 
 /// A client seeding `path` (already hashed: no re-check).
 pub async fn seeder(meta: &Metainfo, path: &Path) -> (Client, TorrentHandle) {
-    let client = Client::new(loopback_config());
+    seeder_with(loopback_config(), meta, path).await
+}
+
+/// `seeder` with its own client settings.
+pub async fn seeder_with(
+    cfg: ClientConfig,
+    meta: &Metainfo,
+    path: &Path,
+) -> (Client, TorrentHandle) {
+    let client = Client::new(cfg);
     let have = Bitfield::full(meta.info.layout.num_pieces());
     let h = client
         .add(AddOptions {
