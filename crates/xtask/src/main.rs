@@ -24,8 +24,9 @@ fn main() -> ExitCode {
         Some("build-web") => build_web(args.get(1).map(String::as_str) == Some("--dev")).map(|_| ()),
         Some("demo") => demo(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
+        Some("crash-loop") => crash_loop(args.get(1).map(String::as_str).unwrap_or("100")),
         _ => Err(
-            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | fuzz [SECONDS] [TARGET ...]>"
+            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | fuzz [SECONDS] [TARGET ...] | crash-loop [KILLS]>"
                 .into(),
         ),
     };
@@ -248,6 +249,20 @@ fn loopback_only(script: &str) -> Command {
         &format!("ip link set lo up && exec {script}"),
     ]);
     c
+}
+
+/// `webswarm get` killed with SIGKILL KILLS times at random moments and
+/// restarted (crates/cli/tests/crash.rs; CI runs a short version).
+fn crash_loop(kills: &str) -> Result {
+    let kills: u32 = kills.parse().map_err(|_| format!("KILLS: a number, not {kills:?}"))?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run("crash-consistency loop (loopback-only namespace)", {
+        let mut c = loopback_only(&format!(
+            "'{cargo}' test --release -p webswarm-cli --test crash -- --nocapture"
+        ));
+        c.current_dir(root()).env("WEBSWARM_CRASH_KILLS", kills.to_string());
+        c
+    })
 }
 
 /// Crates whose tests also run as wasm32 under Node.
