@@ -254,13 +254,16 @@ fn loopback_only(script: &str) -> Command {
 /// `webswarm get` killed with SIGKILL KILLS times at random moments and
 /// restarted (crates/cli/tests/crash.rs; CI runs a short version).
 fn crash_loop(kills: &str) -> Result {
-    let kills: u32 = kills.parse().map_err(|_| format!("KILLS: a number, not {kills:?}"))?;
+    let kills: u32 = kills
+        .parse()
+        .map_err(|_| format!("KILLS: a number, not {kills:?}"))?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run("crash-consistency loop (loopback-only namespace)", {
         let mut c = loopback_only(&format!(
             "'{cargo}' test --release -p webswarm-cli --test crash -- --nocapture"
         ));
-        c.current_dir(root()).env("WEBSWARM_CRASH_KILLS", kills.to_string());
+        c.current_dir(root())
+            .env("WEBSWARM_CRASH_KILLS", kills.to_string());
         c
     })
 }

@@ -337,6 +337,17 @@ impl Torrent {
         self.after_input(now);
     }
 
+    /// A verified piece is no longer right in storage (its file changed
+    /// under us): requests for it are refused from now on, and it is
+    /// downloaded again.
+    pub fn piece_lost(&mut self, now: Time, piece: PieceIndex) {
+        if !self.picker.as_mut().is_some_and(|p| p.lose(piece)) {
+            return;
+        }
+        self.piece_wanted_again(now, piece);
+        self.after_input(now);
+    }
+
     /// Timers; call at or after `poll_timeout`.
     pub fn handle_timeout(&mut self, now: Time) {
         if now >= self.next_tick {

@@ -5,6 +5,8 @@
 //! kept; when it finally passes, contributors of the earlier failed attempt
 //! whose blocks differ from the good ones are banned and the others cleared.
 
+use bytes::Bytes;
+
 use super::{Event, Torrent};
 use crate::sha1::sha1;
 use crate::types::{BlockRef, PeerId, PeerKey, PieceIndex, Time};
@@ -42,6 +44,28 @@ impl Torrent {
             self.piece_passed(now, piece);
         } else {
             self.piece_failed(now, piece, contributors);
+        }
+    }
+
+    /// A piece we had is wanted again: peers that have it are interesting
+    /// again, and peers that speak `lt_donthave` (BEP 54) hear that we no
+    /// longer have it, so they stop asking for it.
+    pub(super) fn piece_wanted_again(&mut self, now: Time, piece: PieceIndex) {
+        let i = piece.get();
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            let Some(p) = self.peers.get_mut(&k) else {
+                continue;
+            };
+            let donthave = p.remote.is_some().then_some(p.ext.lt_donthave).flatten();
+            if p.has.as_ref().is_some_and(|h| h.get(i)) {
+                p.interesting += 1;
+                self.update_interest(now, k);
+            }
+            if let Some(id) = donthave {
+                let payload = Bytes::copy_from_slice(&i.to_be_bytes());
+                self.send(k, now, &Message::Extended { id, payload });
+            }
         }
     }
 

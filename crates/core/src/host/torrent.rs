@@ -405,6 +405,24 @@ impl TorrentHost {
         self.pump(now);
     }
 
+    /// The answer to `ReadPiece` when the piece is no longer right in storage
+    /// (its file changed since it was verified): it is not served, it is
+    /// downloaded again, and the application is told.
+    pub fn handle_piece_lost(&mut self, now: Time, piece: PieceIndex) {
+        // Peers hear `lt_donthave` before the refusals of what they asked.
+        self.engine.piece_lost(now, piece);
+        let (waiters, _) = self.cache.filled(piece, None);
+        for (key, b) in waiters {
+            self.engine.block_read_failed(now, key, b);
+        }
+        self.resume.changed();
+        self.out.push_back(Work::Notify(Note::Warning(format!(
+            "piece {} changed on disk since it was verified: no longer served, downloading it again",
+            piece.get()
+        ))));
+        self.pump(now);
+    }
+
     /// The answer to `CheckPiece`: whether it hashed right (and was stored).
     pub fn handle_piece_checked(&mut self, now: Time, piece: PieceIndex, ok: bool) {
         if self.rechecking.remove(&piece) {

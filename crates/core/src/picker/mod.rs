@@ -444,6 +444,18 @@ impl Picker {
         self.relevel(p.get());
     }
 
+    /// A verified piece is no longer right in storage: it is wanted again.
+    /// Returns whether it was verified.
+    pub fn lose(&mut self, p: PieceIndex) -> bool {
+        if self.state[p.usize()] != State::Have {
+            return false;
+        }
+        self.tracking(p, |s| s.state[p.usize()] = State::Missing);
+        self.have.clear(p.get());
+        self.relevel(p.get());
+        true
+    }
+
     /// A piece whose blocks could not be stored goes back to the pool.
     pub fn reset_piece(&mut self, p: PieceIndex) {
         if matches!(self.state[p.usize()], State::Have) {

@@ -39,6 +39,8 @@ struct Node {
     notes: Vec<Note>,
     /// Kinds of storage work seen.
     storage_work: usize,
+    /// Hash pieces read for serving and report wrong ones as lost.
+    verify_reads: bool,
 }
 
 struct Net {
@@ -95,6 +97,7 @@ impl Net {
             saves: Vec::new(),
             notes: Vec::new(),
             storage_work: 0,
+            verify_reads: false,
         });
         self.nodes.len() - 1
     }
@@ -164,7 +167,12 @@ impl Net {
                 n.storage_work += 1;
                 let data = n.stored.get(&piece.get()).cloned().map(Bytes::from);
                 assert!(data.as_ref().is_none_or(|d| d.len() == len as usize));
-                n.host.handle_piece_read(now, piece, data);
+                let hash = self.info.piece_hash(piece);
+                if n.verify_reads && data.as_ref().is_some_and(|d| sha1(d) != hash) {
+                    n.host.handle_piece_lost(now, piece);
+                } else {
+                    n.host.handle_piece_read(now, piece, data);
+                }
             }
             Work::StoreBlock { block, data } => {
                 let n = &mut self.nodes[i];
@@ -365,6 +373,7 @@ fn unrecorded_pieces_in_storage_count_once_they_hash_right() {
         saves: Vec::new(),
         notes: Vec::new(),
         storage_work: 0,
+        verify_reads: false,
     });
     net.settle();
     let have = net.nodes[0].host.have().unwrap();
@@ -411,4 +420,47 @@ fn pause_closes_every_connection_and_refuses_new_ones_until_resumed() {
     net.connect(leech, seed).unwrap();
     assert!(net.run_until(Duration::from_secs(30), |n| n.complete(leech)));
     net.assert_content(leech);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_piece_changed_in_storage_is_never_served_and_is_downloaded_again() {
+    let mut net = Net::new(1 << 20, 64 << 10);
+    let seed = net.add(cfg(), true, true);
+    net.nodes[seed].verify_reads = true;
+    // The seeder's file changed under it: piece 3 is no longer what it verified.
+    net.nodes[seed].stored.get_mut(&3).unwrap()[100] ^= 1;
+    let leech = net.add(cfg(), false, true);
+    net.connect(leech, seed).unwrap();
+    net.run_until(Duration::from_secs(20), |n| {
+        n.nodes[leech].stored.len() == 15
+    });
+    assert_eq!(
+        net.nodes[leech].stored.len(),
+        15,
+        "every other piece arrives"
+    );
+    assert!(!net.nodes[leech].stored.contains_key(&3));
+    assert!(
+        !net.nodes[leech]
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::Banned(_))),
+        "the seeder never sent the changed piece"
+    );
+    assert!(!net.nodes[seed].host.have().unwrap().get(3));
+    assert!(net.nodes[seed]
+        .notes
+        .iter()
+        .any(|n| matches!(n, Note::Warning(w) if w.contains("piece 3 changed on disk"))));
+    // A second seeder with the right data: both finish, the first with its piece 3 repaired.
+    let other = net.add(cfg(), true, true);
+    net.connect(leech, other).unwrap();
+    net.connect(seed, other).unwrap();
+    net.run_until(Duration::from_secs(20), |n| {
+        n.complete(leech) && n.complete(seed)
+    });
+    net.assert_content(leech);
+    assert!(net.complete(seed));
+    assert_eq!(net.nodes[seed].stored[&3], net.piece(3));
 }
