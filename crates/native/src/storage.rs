@@ -28,12 +28,15 @@ pub enum StorageError {
     Write { path: PathBuf, source: io::Error },
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
+    #[error("piece {piece} changed on disk since it was verified")]
+    Changed { piece: u32 },
 }
 
 pub struct DiskStorage {
     info: Info,
     paths: Vec<PathBuf>,
     files: Vec<Option<File>>,
+    changes: Changes,
     resume: PathBuf,
 }
 
@@ -83,6 +86,7 @@ impl DiskStorage {
         Ok(DiskStorage {
             info: info.clone(),
             paths,
+            changes: Changes::new(&files),
             files,
             resume,
         })
@@ -110,14 +114,45 @@ impl DiskStorage {
     }
 
     pub fn write_block(&self, block: BlockRef, data: &[u8]) -> Result<(), StorageError> {
-        self.each_slice(
-            self.info.block_slices(block),
-            |file, _, offset, at, len| match file {
-                Some(file) => file.write_all_at(&data[at..at + len], offset),
-                None => Ok(()),
-            },
-        )
-        .map_err(|(path, source)| StorageError::Write { path, source })
+        let mut at = 0;
+        for s in self.info.block_slices(block) {
+            let len = s.len as usize;
+            at += len;
+            let Some(file) = self.files[s.file].as_ref() else {
+                continue;
+            };
+            let at = at - len;
+            self.changes
+                .writing(s.file, file, || {
+                    file.write_all_at(&data[at..at + len], s.offset)
+                })
+                .map_err(|source| StorageError::Write {
+                    path: self.paths[s.file].clone(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// A verified piece, for serving. Read from a file changed by someone
+    /// else since we opened or wrote it, it is hashed first: `Changed` if it
+    /// is no longer the piece the torrent describes.
+    pub fn read_piece(&self, piece: PieceIndex) -> Result<Vec<u8>, StorageError> {
+        let whole = BlockRef {
+            piece,
+            offset: 0,
+            len: self.info.layout.piece_size(piece),
+        };
+        let data = self.read_block(whole)?;
+        let changed = self.info.block_slices(whole).iter().any(|s| {
+            self.files[s.file]
+                .as_ref()
+                .is_some_and(|f| self.changes.changed(s.file, f))
+        });
+        if changed && webswarm_core::sha1(&data) != self.info.piece_hash(piece) {
+            return Err(StorageError::Changed { piece: piece.get() });
+        }
+        Ok(data)
     }
 
     pub fn read_block(&self, block: BlockRef) -> Result<Vec<u8>, StorageError> {
@@ -221,3 +256,6 @@ impl DiskStorage {
 
 #[cfg(test)]
 mod tests;
+
+mod changes;
+use changes::Changes;

@@ -17,6 +17,8 @@ pub enum Input {
     Checked(PieceIndex, bool),
     /// A whole piece read for serving (`None`: the read failed).
     PieceRead(PieceIndex, Option<Bytes>),
+    /// A piece read for serving is no longer the verified one.
+    PieceLost(PieceIndex),
     /// Storage for a magnet download is open (or why not).
     StorageOpened(Result<Arc<DiskStorage>, String>),
     /// A webseed fetch finished: (webseed, piece, offset, bytes or why not).

@@ -15,7 +15,7 @@ use webswarm_core::{BlockRef, PeerKey, PieceIndex, Time};
 use super::input::Input;
 use super::peer::PeerLink;
 use super::webseed::Fetcher;
-use crate::storage::DiskStorage;
+use crate::storage::{DiskStorage, StorageError};
 use crate::tracker_client::{NewChannel, TorrentView};
 use crate::util;
 
@@ -123,6 +123,7 @@ impl TorrentTask {
             Input::Writable(key) => h.handle_writable(now, key, true),
             Input::Checked(piece, ok) => h.handle_piece_checked(now, piece, ok),
             Input::PieceRead(piece, data) => h.handle_piece_read(now, piece, data),
+            Input::PieceLost(piece) => h.handle_piece_lost(now, piece),
             Input::StorageOpened(r) => {
                 let r = r.map(|s| self.storage = Some(s));
                 h.handle_storage_opened(now, r);
@@ -202,15 +203,14 @@ impl TorrentTask {
             self.host.handle_piece_read(util::now(), piece, None);
             return;
         };
-        let whole = BlockRef {
-            piece,
-            offset: 0,
-            len,
-        };
         // Off the event loop: a cold disk would otherwise stall every peer.
         tokio::task::spawn_blocking(move || {
-            let data = storage.read_block(whole).ok().map(Bytes::from);
-            let _ = tx.blocking_send(Input::PieceRead(piece, data));
+            let input = match storage.read_piece(piece) {
+                Ok(d) if d.len() == len as usize => Input::PieceRead(piece, Some(Bytes::from(d))),
+                Err(StorageError::Changed { .. }) => Input::PieceLost(piece),
+                Ok(_) | Err(_) => Input::PieceRead(piece, None),
+            };
+            let _ = tx.blocking_send(input);
         });
     }
 

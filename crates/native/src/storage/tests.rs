@@ -129,3 +129,34 @@ fn errors_name_the_file() {
     let e = DiskStorage::open(&dir.0, &info).err().expect("must fail");
     assert!(e.to_string().contains("multi"), "{e}");
 }
+
+#[test]
+fn a_piece_read_from_a_file_changed_under_us_is_refused_if_wrong() {
+    let dir = Dir::new("changed");
+    let (data, info) = torrent();
+    let s = DiskStorage::open(&dir.0, &info).unwrap();
+    write_all(&s, &info, &data);
+    let piece = |i| info.layout.piece(i).unwrap();
+    // Our own writes are not someone else's change.
+    assert_eq!(s.read_piece(piece(2)).unwrap().len(), 32768);
+    // Someone rewrites a byte of c.bin (piece 3's part of it), and the
+    // modification time moves on.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let c = OpenOptions::new()
+        .write(true)
+        .open(dir.0.join("multi/sub/c.bin"))
+        .unwrap();
+    let at = 3 * 32768 - 40_005 + 10;
+    c.write_all_at(&[data[3 * 32768 + 10] ^ 0xff], at as u64)
+        .unwrap();
+    assert!(matches!(
+        s.read_piece(piece(3)),
+        Err(StorageError::Changed { piece: 3 })
+    ));
+    // Pieces of c.bin that still hash right are served; a.bin is untouched.
+    assert!(s.read_piece(piece(2)).is_ok());
+    assert!(s.read_piece(piece(0)).is_ok());
+    // Restoring the byte makes the piece right again.
+    c.write_all_at(&[data[3 * 32768 + 10]], at as u64).unwrap();
+    assert!(s.read_piece(piece(3)).is_ok());
+}
