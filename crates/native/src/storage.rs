@@ -14,7 +14,7 @@ use std::time::UNIX_EPOCH;
 
 use webswarm_core::bencode::{decode, encode, OwnedValue};
 use webswarm_core::FileSlice;
-use webswarm_core::Sha1Hasher;
+use webswarm_core::{sha1, Sha1Hasher};
 use webswarm_core::{Bitfield, BlockRef, Info, PieceIndex};
 
 /// Name of the resume record, stored beside the torrent's data.
@@ -143,16 +143,21 @@ impl DiskStorage {
             offset: 0,
             len: self.info.layout.piece_size(piece),
         };
-        let data = self.read_block(whole)?;
-        let changed = self.info.block_slices(whole).iter().any(|s| {
-            self.files[s.file]
-                .as_ref()
-                .is_some_and(|f| self.changes.changed(s.file, f))
-        });
-        if changed && webswarm_core::sha1(&data) != self.info.piece_hash(piece) {
-            return Err(StorageError::Changed { piece: piece.get() });
+        let changed = || {
+            self.info.block_slices(whole).iter().any(|s| {
+                self.files[s.file]
+                    .as_ref()
+                    .is_some_and(|f| self.changes.changed(s.file, f))
+            })
+        };
+        let lost = StorageError::Changed { piece: piece.get() };
+        match self.read_block(whole) {
+            // A file truncated under us.
+            Err(_) if changed() => Err(lost),
+            Err(e) => Err(e),
+            Ok(data) if changed() && sha1(&data) != self.info.piece_hash(piece) => Err(lost),
+            Ok(data) => Ok(data),
         }
-        Ok(data)
     }
 
     pub fn read_block(&self, block: BlockRef) -> Result<Vec<u8>, StorageError> {

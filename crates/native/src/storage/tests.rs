@@ -159,4 +159,10 @@ fn a_piece_read_from_a_file_changed_under_us_is_refused_if_wrong() {
     // Restoring the byte makes the piece right again.
     c.write_all_at(&[data[3 * 32768 + 10]], at as u64).unwrap();
     assert!(s.read_piece(piece(3)).is_ok());
+    // Truncated under us: the pieces past the new end are lost.
+    c.set_len(50_000).unwrap();
+    assert!(matches!(
+        s.read_piece(piece(3)),
+        Err(StorageError::Changed { piece: 3 })
+    ));
 }
