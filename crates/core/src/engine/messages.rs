@@ -17,15 +17,23 @@ impl Torrent {
             let Some(p) = self.peers.get_mut(&key) else {
                 return;
             };
+            // The idle timer counts whole messages, not bytes: a peer that
+            // trickles a message a byte at a time is idle.
             let step = if p.remote.is_none() {
                 match p.decoder.handshake() {
-                    Ok(Some(h)) => self.on_handshake(now, key, h),
+                    Ok(Some(h)) => {
+                        p.last_recv = now;
+                        self.on_handshake(now, key, h)
+                    }
                     Ok(None) => return,
                     Err(e) => Err(e.into()),
                 }
             } else {
                 match p.decoder.next_message() {
-                    Ok(Some(m)) => self.on_message(now, key, m),
+                    Ok(Some(m)) => {
+                        p.last_recv = now;
+                        self.on_message(now, key, m)
+                    }
                     Ok(None) => return,
                     Err(e) => Err(e.into()),
                 }

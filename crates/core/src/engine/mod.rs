@@ -276,7 +276,6 @@ impl Torrent {
     pub fn handle_data(&mut self, now: Time, key: PeerKey, data: &[u8]) {
         if let Some(p) = self.peers.get_mut(&key) {
             p.decoder.feed(data);
-            p.last_recv = now;
             self.process_input(now, key);
             self.after_input_from(now, key);
         }

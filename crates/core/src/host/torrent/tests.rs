@@ -50,6 +50,19 @@ struct Net {
     links: Vec<[(usize, PeerKey); 2]>,
     data: Vec<u8>,
     info: Info,
+    /// Connections whose far end is the test itself (hostile peers): what
+    /// the host sent them, and whether it was closed.
+    raw: Vec<Raw>,
+}
+
+struct Raw {
+    node: usize,
+    key: PeerKey,
+    sent: usize,
+    closed: bool,
+    /// The far end never reads: past this many bytes the channel reports
+    /// itself full (the browser's and the native send buffers are 1 MiB).
+    buffer: usize,
 }
 
 fn cfg() -> HostConfig {
@@ -66,6 +79,7 @@ impl Net {
             links: Vec::new(),
             data,
             info,
+            raw: Vec::new(),
         }
     }
 
@@ -155,8 +169,18 @@ impl Net {
                 if let Some((j, k)) = self.peer_of(i, peer) {
                     self.nodes[j].host.handle_data(now, k, &data);
                 }
+                if let Some(r) = self.raw.iter_mut().find(|r| (r.node, r.key) == (i, peer)) {
+                    let full = r.sent >= r.buffer;
+                    r.sent += data.len();
+                    if !full && r.sent >= r.buffer {
+                        self.nodes[i].host.handle_writable(now, peer, false);
+                    }
+                }
             }
             Work::Close { peer, .. } => {
+                if let Some(r) = self.raw.iter_mut().find(|r| (r.node, r.key) == (i, peer)) {
+                    r.closed = true;
+                }
                 if let Some((j, k)) = self.peer_of(i, peer) {
                     self.links.retain(|l| !l.contains(&(i, peer)));
                     self.nodes[j].host.handle_closed(now, k);
@@ -463,4 +487,121 @@ fn a_piece_changed_in_storage_is_never_served_and_is_downloaded_again() {
     net.assert_content(leech);
     assert!(net.complete(seed));
     assert_eq!(net.nodes[seed].stored[&3], net.piece(3));
+}
+
+// ---- hostile peers -------------------------------------------------------------------
+
+impl Net {
+    /// A connection to `node` whose far end is the test; returns its index in `raw`.
+    fn raw_peer(&mut self, node: usize, tag: u8) -> usize {
+        let key = self.nodes[node]
+            .host
+            .add_peer(self.now, Some(PeerId([tag; 20])), false)
+            .unwrap();
+        self.raw.push(Raw {
+            node,
+            key,
+            sent: 0,
+            closed: false,
+            buffer: 1 << 20,
+        });
+        self.settle();
+        self.raw.len() - 1
+    }
+
+    fn raw_send(&mut self, r: usize, bytes: &[u8]) {
+        let (node, key) = (self.raw[r].node, self.raw[r].key);
+        let now = self.now;
+        self.nodes[node].host.handle_data(now, key, bytes);
+        self.settle();
+    }
+
+    fn raw_handshake(&mut self, r: usize, tag: u8) {
+        let hs = crate::wire::Handshake::new(self.info.info_hash, PeerId([tag; 20])).encode();
+        self.raw_send(r, &hs);
+    }
+
+    fn raw_message(&mut self, r: usize, m: crate::wire::Message) {
+        self.raw_send(r, &m.to_bytes());
+    }
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_peer_that_never_finishes_its_handshake_is_dropped_after_the_handshake_timeout() {
+    let mut net = Net::new(1 << 20, 64 << 10);
+    let seed = net.add(cfg(), true, true);
+    let r = net.raw_peer(seed, 9);
+    net.raw_send(r, &[19, b'B', b'i', b't']);
+    net.run_until(Duration::from_secs(19), |n| n.raw[r].closed);
+    assert!(!net.raw[r].closed, "not before the timeout");
+    net.run_until(Duration::from_secs(3), |n| n.raw[r].closed);
+    assert!(
+        net.raw[r].closed,
+        "dropped once the handshake timeout passed"
+    );
+    assert_eq!(net.nodes[seed].host.num_peers(), 0);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_peer_that_trickles_a_byte_a_second_is_dropped_as_idle() {
+    let mut net = Net::new(1 << 20, 64 << 10);
+    let seed = net.add(cfg(), true, true);
+    let r = net.raw_peer(seed, 9);
+    net.raw_handshake(r, 9);
+    net.raw_message(r, crate::wire::Message::Interested);
+    // A piece message announced as 16 KiB + 9 bytes, sent a byte a second.
+    let head = [0u8, 0, 0x40, 9, 7, 0, 0, 0, 0];
+    let idle = cfg().engine.idle_timeout;
+    let mut closed_after = None;
+    for s in 0..idle.as_secs() + 30 {
+        let b = head.get(s as usize).copied().unwrap_or(0);
+        net.raw_send(r, &[b]);
+        net.run_until(Duration::from_secs(1), |n| n.raw[r].closed);
+        if net.raw[r].closed {
+            closed_after = Some(s + 1);
+            break;
+        }
+    }
+    let after = closed_after.expect("the trickler was never dropped");
+    assert!(after <= idle.as_secs() + 12, "dropped after {after} s");
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_peer_that_asks_for_everything_and_never_reads_costs_a_bounded_amount() {
+    let mut net = Net::new(4 << 20, 64 << 10);
+    let seed = net.add(cfg(), true, true);
+    let r = net.raw_peer(seed, 9);
+    net.raw_handshake(r, 9);
+    net.raw_message(r, crate::wire::Message::Interested);
+    net.run_until(Duration::from_secs(11), |_| false);
+    // Every block of the torrent, asked for at once, again and again.
+    for _ in 0..3 {
+        for p in net.info.layout.pieces() {
+            for i in 0..net.info.layout.blocks_in(p) {
+                let b = net.info.layout.block(p, i);
+                let m = crate::wire::Message::Request {
+                    index: p.get(),
+                    begin: b.offset,
+                    len: b.len,
+                };
+                net.raw_message(r, m);
+            }
+        }
+    }
+    // Meanwhile an honest leecher downloads the whole torrent.
+    let leech = net.add(cfg(), false, true);
+    net.connect(leech, seed).unwrap();
+    // (This in-memory network has no bandwidth: the honest download's speed
+    // beside a hostile peer needs a real network to measure.)
+    assert!(net.run_until(Duration::from_secs(60), |n| n.complete(leech)));
+    net.assert_content(leech);
+    // The hostile peer got at most its buffer and the block in flight.
+    assert!(
+        net.raw[r].sent <= (1 << 20) + (32 << 10),
+        "sent {}",
+        net.raw[r].sent
+    );
 }
