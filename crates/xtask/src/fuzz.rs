@@ -62,12 +62,24 @@ pub fn fuzz(args: &[String]) -> Result {
             .status()
             .map_err(|e| format!("cargo fuzz: {e}"))?;
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let done = text
-            .lines()
-            .rev()
-            .find(|l| l.contains(" DONE ") || l.contains("cov: "))
-            .unwrap_or("")
-            .to_owned();
+        let last = |key: &str| text.lines().rev().find(|l| l.contains(key)).unwrap_or("");
+        // "#N\tDONE   cov: C ft: F corp: K/SIZE ..." and "Done N runs in S second(s)".
+        let status_line = last("cov: ");
+        let field = |name: &str| {
+            status_line
+                .split_whitespace()
+                .skip_while(|w| *w != name)
+                .nth(1)
+                .unwrap_or("?")
+                .to_owned()
+        };
+        let done = format!(
+            "{} | {} | {} | {}",
+            last("Done ").trim(),
+            field("cov:"),
+            field("ft:"),
+            field("corp:")
+        );
         if !status.success() {
             return Err(format!(
                 "fuzz target {t} failed: see {} and fuzz/artifacts/{t}/; keep the input in fuzz/regressions/{t}/",
@@ -76,9 +88,9 @@ pub fn fuzz(args: &[String]) -> Result {
         }
         rows.push((t.clone(), done));
     }
-    println!("\n| target | seconds | libFuzzer's last status line |\n|---|---|---|");
+    println!("\n| target | runs | coverage (edges) | features | corpus (inputs/bytes) |\n|---|---|---|---|---|");
     for (t, done) in rows {
-        println!("| {t} | {secs} | `{}` |", done.trim());
+        println!("| {t} | {done} |");
     }
     Ok(())
 }
