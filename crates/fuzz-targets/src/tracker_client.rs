@@ -41,7 +41,7 @@ fn tracker_text(c: &mut Cursor) -> String {
 pub fn run(data: &[u8]) {
     let mut c = Cursor::new(data);
     let cfg = TrackerConfig::default();
-    let budget = 3 * cfg.offers_per_announce * 4;
+    let budget = cfg.max_pending_offers;
     let mut now = Time::from_millis(0);
     let mut t = TrackerClient::new(cfg, now, 9);
     let status = |left| TorrentStatus {

@@ -28,6 +28,9 @@ pub struct TrackerConfig {
     pub reconnect_max: Duration,
     /// A socket not open after this long counts as a failed attempt.
     pub connect_timeout: Duration,
+    /// Offers waiting for an answer, across torrents: each holds a
+    /// connection being set up on the platform.
+    pub max_pending_offers: usize,
 }
 
 impl Default for TrackerConfig {
@@ -39,6 +42,7 @@ impl Default for TrackerConfig {
             offer_ttl: Duration::from_secs(50),
             reconnect_max: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
+            max_pending_offers: 50,
         }
     }
 }
@@ -124,8 +128,8 @@ struct Joined {
     interval: Duration,
     started: bool,
     completed_sent: bool,
-    /// Offers asked of the platform and not reported yet (since when).
-    making_offers: Option<Time>,
+    /// Offers asked of the platform and not reported yet (since when, how many).
+    making_offers: Option<(Time, usize)>,
 }
 
 impl Joined {
@@ -376,6 +380,16 @@ impl TrackerClient {
             return;
         };
         j.making_offers = None;
+        // Reports that come after their request was given up (a failure,
+        // a stale wait) may find the budget spent meanwhile.
+        let room = self
+            .cfg
+            .max_pending_offers
+            .saturating_sub(self.offers.len());
+        let mut made = made;
+        for (id, _) in made.split_off(room.min(made.len())) {
+            self.out.push_back(TrackerWork::DropOffer(id));
+        }
         let mut a = j.announce(info_hash, None);
         let expires = now + self.cfg.offer_ttl;
         for (id, _) in &made {
@@ -446,6 +460,16 @@ impl TrackerClient {
         }
         let per_announce = self.cfg.offers_per_announce;
         let stale = self.cfg.offer_ttl;
+        let asked: usize = self
+            .torrents
+            .values()
+            .filter_map(|j| j.making_offers)
+            .map(|m| m.1)
+            .sum();
+        let mut budget = self
+            .cfg
+            .max_pending_offers
+            .saturating_sub(self.offers.len() + asked);
         for (&info_hash, j) in self.torrents.iter_mut() {
             if !j.started {
                 // Join at once, so offers from others reach us while ours
@@ -461,7 +485,9 @@ impl TrackerClient {
                 self.out.push_back(TrackerWork::Send(a.to_json()));
             }
             // A platform that never reported its offers does not stall the schedule.
-            if j.making_offers.is_some_and(|since| now >= since + stale) {
+            if j.making_offers
+                .is_some_and(|(since, _)| now >= since + stale)
+            {
                 j.making_offers = None;
             }
             let scheduled = now >= j.next_announce;
@@ -479,13 +505,14 @@ impl TrackerClient {
                 (true, true) => j.lonely_retries,
                 (true, false) => j.lonely_retries.saturating_add(1),
             };
-            let n = per_announce.min(j.status.room);
+            let n = per_announce.min(j.status.room).min(budget);
+            budget -= n;
             if n == 0 {
                 let a = j.announce(info_hash, None);
                 self.out.push_back(TrackerWork::Send(a.to_json()));
                 continue;
             }
-            j.making_offers = Some(now);
+            j.making_offers = Some((now, n));
             let mut ids = Vec::with_capacity(n);
             for _ in 0..n {
                 let mut id = [0u8; 20];

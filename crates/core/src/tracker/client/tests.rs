@@ -346,3 +346,43 @@ fn leaving_sends_stopped_and_drops_the_torrents_offers() {
     assert_eq!(event_of(&work[5]), Some("stopped".into()));
     assert_eq!(c.poll_timeout(), None);
 }
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn pending_offers_stay_within_the_budget_across_torrents() {
+    // Lonely torrents announce every few seconds and nobody answers: without
+    // a budget, offers (each a connection being set up) pile up for their TTL.
+    let cfg = TrackerConfig {
+        max_pending_offers: 12,
+        ..TrackerConfig::default()
+    };
+    let mut c = TrackerClient::new(cfg, t(0), 7);
+    drain(&mut c);
+    let hashes: Vec<InfoHash> = (1..=3).map(|i| InfoHash([i; 20])).collect();
+    for &ih in &hashes {
+        c.join(t(0), ih, ME, status(0, false));
+    }
+    c.handle_connected(t(0));
+    let mut most = 0;
+    let mut late = Vec::new();
+    for s in 0..60u64 {
+        let now = t(s * 1000);
+        if c.poll_timeout().is_some_and(|d| d <= now) {
+            c.handle_timeout(now);
+        }
+        for w in drain(&mut c) {
+            if let TrackerWork::MakeOffers { info_hash, ids } = w {
+                let made: Vec<_> = ids.iter().map(|id| (*id, "sdp".to_owned())).collect();
+                late.push((info_hash, made.clone()));
+                c.handle_offers_made(now, info_hash, made);
+            }
+        }
+        most = most.max(c.pending_offers());
+    }
+    assert!(most > 0 && most <= 12, "{most} offers pending at most");
+    // Reports that arrive after their request was given up stay within it too.
+    for (ih, made) in late {
+        c.handle_offers_made(t(60_000), ih, made);
+        assert!(c.pending_offers() <= 12);
+    }
+}
