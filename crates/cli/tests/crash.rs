@@ -78,18 +78,21 @@ async fn a_download_killed_at_random_moments_never_trusts_a_wrong_piece() {
     let mut rng = Rng::new(u64::from(kills));
     let (mut killed, mut rounds, mut claimed_total) = (0, 0, 0u64);
     let mut round_dir = root.join("dl-0");
+    let torrent = root.join("data.torrent");
+    let get = |dir: &Path| {
+        let mut c = webswarm(&[
+            "get",
+            torrent.to_str().unwrap(),
+            "--bind",
+            "127.0.0.1",
+            "-o",
+        ]);
+        c.arg(dir).stdout(Stdio::null()).stderr(Stdio::piped());
+        c
+    };
     let started = Instant::now();
     while killed < kills {
-        let mut child = Reap(
-            webswarm(&[])
-                .args(["get", root.join("data.torrent").to_str().unwrap(), "-o"])
-                .arg(&round_dir)
-                .args(["--bind", "127.0.0.1"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
+        let mut child = Reap(get(&round_dir).stderr(Stdio::null()).spawn().unwrap());
         let delay = Duration::from_millis(100 + rng.below(4500) as u64);
         tokio::time::sleep(delay).await;
         let finished = child.0.try_wait().unwrap();
@@ -109,16 +112,7 @@ async fn a_download_killed_at_random_moments_never_trusts_a_wrong_piece() {
         }
     }
     // The last round, to the end, without a kill.
-    let last = tokio::task::block_in_place(|| {
-        webswarm(&[])
-            .args(["get", root.join("data.torrent").to_str().unwrap(), "-o"])
-            .arg(&round_dir)
-            .args(["--bind", "127.0.0.1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap()
-    });
+    let last = tokio::task::block_in_place(|| get(&round_dir).output().unwrap());
     assert!(
         last.status.success(),
         "{}",

@@ -30,9 +30,8 @@ pub struct ClientConfig {
     pub engine: engine::Config,
     /// Open connections across all torrents.
     pub max_connections: usize,
-    /// Offers waiting for an answer across all torrents.
-    pub max_pending_offers: usize,
-    /// Announce schedule, offers per announce, reconnect backoff.
+    /// Announce schedule, offers per announce, the budget of pending
+    /// offers across torrents, reconnect backoff.
     pub tracker: TrackerConfig,
     /// PEM certificates trusted for wss:// trackers besides the built-in
     /// Mozilla roots (a self-hosted tracker with a private CA).
@@ -47,7 +46,6 @@ impl Default for ClientConfig {
             rtc: RtcConfig::default(),
             engine: engine::Config::default(),
             max_connections: 200,
-            max_pending_offers: 50,
             tracker: TrackerConfig::default(),
             tracker_ca: Vec::new(),
             max_upload_rate: None,
@@ -124,7 +122,7 @@ impl Client {
         let shared = Arc::new(Shared {
             transport,
             connections: Arc::new(Semaphore::new(cfg.max_connections)),
-            pending_offers: Arc::new(Semaphore::new(cfg.max_pending_offers)),
+            pending_offers: Arc::new(Semaphore::new(cfg.tracker.max_pending_offers)),
             tracker: cfg.tracker.clone(),
             tls: tls_config(&cfg.tracker_ca),
         });
