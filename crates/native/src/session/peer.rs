@@ -23,8 +23,21 @@ pub struct PeerLink {
     tx: mpsc::UnboundedSender<Bytes>,
     queued: Arc<AtomicUsize>,
     blocked: Arc<AtomicBool>,
+    /// Closed when the link goes: the writer may be blocked on a full
+    /// window and the reader on a peer that sends nothing, and neither
+    /// would notice the link is gone.
+    channel: Arc<dyn Channel>,
     /// Returned to the client-wide connection budget when the link goes.
     _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for PeerLink {
+    fn drop(&mut self) {
+        let channel = self.channel.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { channel.close().await });
+        }
+    }
 }
 
 impl PeerLink {
@@ -47,11 +60,12 @@ impl PeerLink {
             blocked.clone(),
             input.clone(),
         ));
-        tokio::spawn(read_loop(key, channel, input));
+        tokio::spawn(read_loop(key, channel.clone(), input));
         PeerLink {
             tx,
             queued,
             blocked,
+            channel,
             _permit: permit,
         }
     }
@@ -100,4 +114,73 @@ async fn write_loop(
     // The engine dropped the peer (or the channel failed): close it, which
     // also ends the reader.
     channel.close().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::TransportError;
+    use async_trait::async_trait;
+    use std::time::Duration;
+    use tokio::sync::Notify;
+
+    /// A live peer that never reads: sends block until the channel is
+    /// closed, and nothing is ever received.
+    #[derive(Default)]
+    struct Stuck {
+        closed: AtomicBool,
+        wake: Notify,
+    }
+
+    impl Stuck {
+        async fn until_closed(&self) {
+            loop {
+                let woken = self.wake.notified();
+                if self.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                woken.await;
+            }
+        }
+    }
+
+    #[async_trait]
+    impl Channel for Arc<Stuck> {
+        async fn send(&self, _: Bytes) -> Result<(), TransportError> {
+            self.until_closed().await;
+            Err(TransportError::Closed)
+        }
+        async fn recv(&self) -> Option<Bytes> {
+            self.until_closed().await;
+            None
+        }
+        async fn close(&self) {
+            self.closed.store(true, Ordering::Release);
+            self.wake.notify_waiters();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dropped_link_closes_its_channel_and_both_tasks_end() {
+        let stuck = Arc::new(Stuck::default());
+        let (input, mut inputs) = mpsc::channel(8);
+        let permit = Arc::new(tokio::sync::Semaphore::new(1))
+            .try_acquire_owned()
+            .unwrap();
+        let link = PeerLink::start(PeerKey(1), Box::new(stuck.clone()), input, permit);
+        link.send(Bytes::from_static(b"blocks the writer"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!stuck.closed.load(Ordering::Acquire));
+        drop(link);
+        // The reader reports the close; then both tasks have let go.
+        let closed = tokio::time::timeout(Duration::from_secs(2), inputs.recv()).await;
+        assert!(matches!(closed, Ok(Some(Input::Closed(_)))));
+        tokio::time::timeout(Duration::from_secs(2), async {
+            while Arc::strong_count(&stuck) > 1 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("a task still holds the channel");
+    }
 }

@@ -439,7 +439,14 @@ impl WebRtcChannel {
     /// Waits until fewer than `window` bytes are unacknowledged.
     async fn wait_below(&self, window: usize) -> Result<(), TransportError> {
         let mut recheck = RECHECK;
+        let mut dead = self.handler.dead.subscribe();
         loop {
+            // A connection that died (or that we closed) may still report
+            // a full window forever: without this the writer never ends,
+            // and keeps the connection and its task alive.
+            if *dead.borrow_and_update() {
+                return Err(TransportError::Closed);
+            }
             let drained = self.drained.notified();
             tokio::pin!(drained);
             // Registered before looking, so a wake-up in between is not lost.
@@ -452,8 +459,11 @@ impl WebRtcChannel {
             if out < window {
                 return Ok(());
             }
-            if tokio::time::timeout(recheck, drained).await.is_err() {
-                recheck = (recheck * 2).min(RECHECK_MAX);
+            tokio::select! {
+                r = tokio::time::timeout(recheck, drained) => if r.is_err() {
+                    recheck = (recheck * 2).min(RECHECK_MAX);
+                },
+                _ = dead.changed() => {}
             }
         }
     }
@@ -495,6 +505,8 @@ impl Channel for WebRtcChannel {
     }
 
     async fn close(&self) {
+        // Ends a reader or writer of this channel that is waiting.
+        self.handler.dead.send_replace(true);
         let _ = self.dc.close().await;
         let _ = self.pc.close().await;
     }
