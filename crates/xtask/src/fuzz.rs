@@ -1,4 +1,4 @@
-//! `cargo xtask fuzz [SECONDS] [TARGET ...]`: runs each fuzz target under
+//! `cargo xtask fuzz [TARGET ...] [SECONDS]` (either order): runs each fuzz target under
 //! libFuzzer (cargo-fuzz, nightly) for SECONDS (default 60), starting from
 //! the committed corpus and the target's working corpus in target/fuzz/, and
 //! prints executions and coverage per target. A crash stops the run; keep
@@ -11,14 +11,20 @@ use std::process::{Command, Stdio};
 use crate::{output, root, run, Result};
 
 pub fn fuzz(args: &[String]) -> Result {
-    let (secs, targets) = match args.first().and_then(|a| a.parse::<u64>().ok()) {
-        Some(s) => (s, &args[1..]),
-        None => (60, args),
-    };
-    let targets: Vec<String> = if targets.is_empty() {
+    // Seconds and target names in either order: `fuzz 1800 wire`, `fuzz wire 1800`.
+    let secs = args
+        .iter()
+        .find_map(|a| a.parse::<u64>().ok())
+        .unwrap_or(60);
+    let named: Vec<String> = args
+        .iter()
+        .filter(|a| a.parse::<u64>().is_err())
+        .cloned()
+        .collect();
+    let targets = if named.is_empty() {
         all_targets()?
     } else {
-        targets.to_vec()
+        named
     };
     if Command::new("rustup")
         .args(["run", "nightly", "rustc", "--version"])
