@@ -25,15 +25,20 @@ export function startTracker({ port = 0 } = {}) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('tracker did not start in 10 s')), 10_000);
     let out = '';
+    let started = false;
     const onData = (chunk) => {
       out += chunk;
-      const m = out.match(/ws:\/\/127\.0\.0\.1:(\d+)/);
+      const m = !started && out.match(/ws:\/\/127\.0\.0\.1:(\d+)/);
       if (m) {
+        started = true;
         clearTimeout(timer);
         const exited = new Promise((r) => child.once('exit', r));
         resolve({
           url: `ws://127.0.0.1:${m[1]}`,
           port: Number(m[1]),
+          pid: child.pid,
+          /** Everything the tracker printed so far. */
+          output: () => out,
           stop: () => child.kill('SIGINT'),
           kill: () => { child.kill('SIGKILL'); return exited; },
         });

@@ -25,8 +25,9 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("crash-loop") => crash_loop(args.get(1).map(String::as_str).unwrap_or("100")),
+        Some("soak") => soak(args.get(1).map(String::as_str).unwrap_or("30")),
         _ => Err(
-            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | fuzz [SECONDS] [TARGET ...] | crash-loop [KILLS]>"
+            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | soak [MINUTES]>"
                 .into(),
         ),
     };
@@ -266,6 +267,31 @@ fn crash_loop(kills: &str) -> Result {
             .env("WEBSWARM_CRASH_KILLS", kills.to_string());
         c
     })
+}
+
+/// The churn soak (tests/interop/soak.test.mjs; CI runs 2 minutes of it):
+/// a tracker, a seeder and native and browser peers coming and going for
+/// MINUTES. The report, RSS curve included, goes to target/soak/report.json.
+fn soak(minutes: &str) -> Result {
+    let minutes: u32 = minutes
+        .parse()
+        .map_err(|_| format!("MINUTES: a number, not {minutes:?}"))?;
+    setup()?;
+    build_web(false)?;
+    build_binaries()?;
+    let report = target_dir().join("soak/report.json");
+    std::fs::create_dir_all(report.parent().unwrap()).map_err(|e| e.to_string())?;
+    run(
+        &format!("soak for {minutes} min (loopback-only namespace)"),
+        {
+            let mut c = node_in_tests("node --test interop/soak.test.mjs");
+            c.env("WEBSWARM_SOAK_MINUTES", minutes.to_string())
+                .env("WEBSWARM_SOAK_REPORT", &report);
+            c
+        },
+    )?;
+    eprintln!("report: {}", report.display());
+    Ok(())
 }
 
 /// Crates whose tests also run as wasm32 under Node.

@@ -26,6 +26,10 @@ pub struct SeedArgs {
     /// Write the .torrent made from a path here (a directory when seeding several).
     #[arg(long)]
     torrent_out: Option<PathBuf>,
+    /// Print a JSON status line on stdout every SECS seconds (peers,
+    /// bytes uploaded, live tasks), for logs and monitoring.
+    #[arg(long, value_name = "SECS")]
+    status_every: Option<u64>,
     #[command(flatten)]
     net: NetArgs,
 }
@@ -47,8 +51,13 @@ pub async fn run(a: SeedArgs) -> Result<(), String> {
     eprintln!("Ctrl-C to stop");
     let bar = indicatif::ProgressBar::new_spinner();
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+    let mut status = tokio::time::interval(std::time::Duration::from_secs(
+        a.status_every.unwrap_or(3600).max(1),
+    ));
+    status.tick().await;
     loop {
         tokio::select! {
+            _ = status.tick(), if a.status_every.is_some() => print_status(&handles),
             _ = tick.tick() => {
                 let all: Vec<_> = handles.iter().map(|h| h.stats()).collect();
                 let sum = webswarm_core::host::Stats {
@@ -125,4 +134,19 @@ async fn add_one(
     };
     let h = client.add(add).await.map_err(|e| e.to_string())?;
     Ok((h, meta))
+}
+
+/// One JSON line: what a long-running seeder's supervisor (or the soak test)
+/// watches for leaks and stalls.
+fn print_status(handles: &[TorrentHandle]) {
+    let all: Vec<_> = handles.iter().map(|h| h.stats()).collect();
+    let line = serde_json::json!({
+        "torrents": all.len(),
+        "peers": all.iter().map(|s| s.peers).sum::<usize>(),
+        "uploaded": all.iter().map(|s| s.uploaded).sum::<u64>(),
+        "upload_rate": all.iter().map(|s| s.upload_rate).sum::<f64>().max(0.0).round(),
+        "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+        "rtc_tasks": webswarm_native::transport::runtime::live_tasks(),
+    });
+    println!("{line}");
 }

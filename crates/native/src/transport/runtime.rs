@@ -35,11 +35,36 @@ impl TunedRuntime {
     }
 }
 
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Tasks webrtc-rs has spawned that have not ended.
+pub fn live_tasks() -> usize {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+struct Live;
+impl Drop for Live {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn counted(
+    future: Pin<Box<dyn Future<Output = ()> + Send>>,
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let live = Live;
+    Box::pin(async move {
+        let _live = live;
+        future.await
+    })
+}
+
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 impl Runtime for TunedRuntime {
     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) -> Box<dyn JoinHandle> {
-        self.inner.spawn(future)
+        self.inner.spawn(counted(future))
     }
 
     fn spawn_reactor(
@@ -47,7 +72,7 @@ impl Runtime for TunedRuntime {
         pool: usize,
         future: Pin<Box<dyn Future<Output = ()> + Send>>,
     ) -> Box<dyn JoinHandle> {
-        self.inner.spawn_reactor(pool, future)
+        self.inner.spawn_reactor(pool, counted(future))
     }
 
     fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
