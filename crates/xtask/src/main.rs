@@ -26,8 +26,11 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("crash-loop") => crash_loop(args.get(1).map(String::as_str).unwrap_or("100")),
         Some("soak") => soak(args.get(1).map(String::as_str).unwrap_or("30")),
+        Some("tracker-abuse") => {
+            tracker_abuse(args.get(1).map(String::as_str).unwrap_or("10"), 10_000)
+        }
         _ => Err(
-            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | soak [MINUTES]>"
+            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | soak [MINUTES] | tracker-abuse [MINUTES]>"
                 .into(),
         ),
     };
@@ -294,6 +297,35 @@ fn soak(minutes: &str) -> Result {
     Ok(())
 }
 
+/// The tracker under abuse for MINUTES (may be fractional): CONNECTIONS
+/// in a closed announce loop, readers that stop reading, oversize frames,
+/// honest pairs counted (crates/tracker-bench/src/bin/webswarm-tracker-abuse.rs).
+fn tracker_abuse(minutes: &str, connections: u32) -> Result {
+    let minutes: f64 = minutes
+        .parse()
+        .map_err(|_| format!("MINUTES: a number, not {minutes:?}"))?;
+    run("build the tracker and its abuse client (release)", {
+        let mut c = cargo();
+        c.args([
+            "build",
+            "--release",
+            "-p",
+            "webswarm-signaling",
+            "-p",
+            "webswarm-tracker-bench",
+        ]);
+        c
+    })?;
+    run(&format!("tracker abuse, {connections} connections"), {
+        let mut c = Command::new(target_dir().join("release/webswarm-tracker-abuse"));
+        c.arg("--tracker")
+            .arg(target_dir().join("release/webswarm-tracker"))
+            .args(["--connections", &connections.to_string()])
+            .args(["--seconds", &((minutes * 60.0).round() as u64).to_string()]);
+        c
+    })
+}
+
 /// Crates whose tests also run as wasm32 under Node.
 const WASM_CRATES: [&str; 2] = ["webswarm-core", "webswarm-tracker-proto"];
 /// The browser peer: linted for wasm32, tested in Chromium.
@@ -360,6 +392,8 @@ fn test() -> Result {
     })?;
     build_web(false)?;
     build_binaries()?;
+    // The short version of `cargo xtask tracker-abuse`.
+    tracker_abuse("0.75", 1000)?;
     run(
         "end to end in Chromium (tracker, native peer, browser peer, WebTorrent)",
         node_in_tests("node --test interop/"),
