@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 
+use super::peer::REFUSED_BACKOFF;
 use super::{CloseReason, Torrent};
 use crate::types::{BlockRef, PeerKey, Time, BLOCK_SIZE};
 use crate::wire::Message;
@@ -25,9 +26,12 @@ impl Torrent {
         if p.requests.len() + batch > target {
             return;
         }
+        p.refused.retain(|&(_, until)| until > now);
         let choked = p.peer_choking;
-        let allowed = &p.allowed_fast;
-        let can = |i: u32| has.get(i) && (!choked || allowed.contains(&i));
+        let (allowed, refused) = (&p.allowed_fast, &p.refused);
+        let can = |i: u32| {
+            has.get(i) && (!choked || allowed.contains(&i)) && !refused.iter().any(|r| r.0 == i)
+        };
         let mut blocks = Vec::new();
         picker.pick(key, &can, target - p.requests.len(), now, &mut blocks);
         if p.requests.is_empty() {
@@ -70,7 +74,7 @@ impl Torrent {
         }
     }
 
-    pub(super) fn on_reject(&mut self, key: PeerKey, index: u32, begin: u32, len: u32) {
+    pub(super) fn on_reject(&mut self, now: Time, key: PeerKey, index: u32, begin: u32, len: u32) {
         let (Some(picker), Some(p)) = (self.picker.as_mut(), self.peers.get_mut(&key)) else {
             return;
         };
@@ -81,6 +85,12 @@ impl Torrent {
         if let Some(i) = pos {
             if let Some((b, _)) = p.requests.remove(i) {
                 picker.cancel(key, b);
+            }
+            // A reject because the peer choked us is expected; one while it
+            // unchokes us (or of an allowed-fast piece) says it will not
+            // serve this piece now.
+            if !p.peer_choking || p.allowed_fast.contains(&index) {
+                p.refuse(index, now + REFUSED_BACKOFF);
             }
         }
     }
@@ -192,7 +202,7 @@ impl Torrent {
             .filter(|(_, p)| {
                 p.has
                     .as_ref()
-                    .is_some_and(|h| picker.has_requestable(&|i| h.get(i)))
+                    .is_some_and(|h| picker.has_requestable(&|i| h.get(i) && !p.refuses(i, now)))
             })
             .map(|(&k, _)| k)
             .collect();

@@ -152,7 +152,7 @@ impl Torrent {
             Message::Piece { index, begin, data } => self.on_piece(now, key, index, begin, data),
             Message::Reject { index, begin, len } => {
                 needs_fast(fast)?;
-                self.on_reject(key, index, begin, len);
+                self.on_reject(now, key, index, begin, len);
                 Ok(())
             }
             Message::AllowedFast(i) => {

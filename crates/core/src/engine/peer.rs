@@ -1,4 +1,5 @@
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
@@ -20,6 +21,13 @@ pub(super) struct EarlyHave {
 pub(super) const MAX_EARLY_HAVES: usize = 1 << 16;
 /// Allowed-fast pieces remembered per peer.
 pub(super) const MAX_ALLOWED_FAST: usize = 32;
+/// Pieces remembered as refused by one peer; the oldest is forgotten first.
+const MAX_REFUSED: usize = 64;
+/// How long a piece a peer refused while unchoking us is not asked of it
+/// again. Without it, a peer that advertised a piece it no longer serves
+/// (and does not say so with lt_donthave, as WebTorrent does not) is asked
+/// again at once after every reject, one round trip per retry, for ever.
+pub(super) const REFUSED_BACKOFF: Duration = Duration::from_secs(15);
 
 /// One connection's state.
 pub(super) struct Peer {
@@ -54,6 +62,9 @@ pub(super) struct Peer {
     /// requested from others: we say "not interested" so its slot goes to
     /// someone who can use it, until something becomes requestable.
     pub starved: bool,
+    /// Pieces the peer rejected while unchoking us, and until when we do
+    /// not ask it for them again.
+    pub refused: Vec<(u32, Time)>,
     pub strikes: u32,
     pub optimistic: bool,
     pub unwanted_bytes: u64,
@@ -68,6 +79,22 @@ pub(super) struct Peer {
 }
 
 impl Peer {
+    /// Remembers that the peer refused `piece` (bounded).
+    pub fn refuse(&mut self, piece: u32, until: Time) {
+        self.refused.retain(|&(p, _)| p != piece);
+        if self.refused.len() >= MAX_REFUSED {
+            self.refused.remove(0);
+        }
+        self.refused.push((piece, until));
+    }
+
+    /// Whether `piece` is not to be asked of this peer at `now`.
+    pub fn refuses(&self, piece: u32, now: Time) -> bool {
+        self.refused
+            .iter()
+            .any(|&(p, until)| p == piece && until > now)
+    }
+
     pub fn new(now: Time, expected_id: Option<PeerId>, cfg: &Config) -> Self {
         Peer {
             decoder: Decoder::new(cfg.max_message_len),
@@ -93,6 +120,7 @@ impl Peer {
             last_block: now,
             interesting: 0,
             starved: false,
+            refused: Vec::new(),
             strikes: 0,
             optimistic: false,
             unwanted_bytes: 0,

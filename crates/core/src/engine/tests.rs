@@ -511,3 +511,57 @@ fn an_unreachable_webseed_is_retried_with_backoff_then_dropped() {
     }));
     assert!(!net.nodes[l].t.is_complete());
 }
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn a_peer_that_unchokes_but_rejects_every_request_is_not_asked_again_at_once() {
+    // A fast peer that says it has everything, unchokes, and rejects every
+    // request (as a peer that lost the pieces but does not speak
+    // lt_donthave). Each reject is answered at once, for 60 s.
+    let (_, info) = torrent_bytes(8 * 16384, 16384);
+    let mut t = Torrent::new(
+        Config::default(),
+        leecher(&info),
+        PeerId([1; 20]),
+        Time::ZERO,
+        1,
+    );
+    let k = t.add_peer(Time::ZERO, None).unwrap();
+    let mut input = crate::wire::Handshake::new(info.info_hash, PeerId([2; 20]))
+        .encode()
+        .to_vec();
+    input.extend_from_slice(&Message::HaveAll.to_bytes());
+    input.extend_from_slice(&Message::Unchoke.to_bytes());
+    let mut decoder = crate::wire::Decoder::new(1 << 20);
+    let mut handshake_seen = false;
+    let mut requests = 0u32;
+    for step in 0..600u64 {
+        let now = Time::from_millis(step * 100);
+        if !input.is_empty() {
+            t.handle_data(now, k, &std::mem::take(&mut input));
+        }
+        t.handle_timeout(now);
+        while let Some(o) = t.poll_output() {
+            let Output::Send { data, .. } = o else {
+                continue;
+            };
+            decoder.feed(&data);
+        }
+        if !handshake_seen {
+            handshake_seen = decoder.handshake().unwrap().is_some();
+        }
+        while let Some(m) = decoder.next_message().unwrap() {
+            if let Message::Request { index, begin, len } = m {
+                requests += 1;
+                input.extend_from_slice(&Message::Reject { index, begin, len }.to_bytes());
+            }
+        }
+    }
+    assert!(handshake_seen);
+    // 8 blocks, each asked again at most every 15 s over 60 s: 5 rounds.
+    assert!(requests > 0, "nothing was requested");
+    assert!(
+        requests <= 8 * 5,
+        "{requests} requests for 8 blocks in 60 s"
+    );
+}
