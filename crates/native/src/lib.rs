@@ -11,6 +11,7 @@
 //! - [`util`]: clock and randomness for the sans-IO core.
 
 pub mod create;
+pub mod half_open;
 pub mod session;
 pub mod storage;
 pub mod tracker_client;

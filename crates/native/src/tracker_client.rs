@@ -29,6 +29,8 @@ pub struct Shared {
     pub connections: Arc<Semaphore>,
     /// Offers waiting for answers, across all torrents.
     pub pending_offers: Arc<Semaphore>,
+    /// Offers we answered whose connections are not open yet.
+    pub half_open: Arc<crate::half_open::HalfOpen>,
     pub tracker: TrackerConfig,
     /// TLS settings for wss:// trackers.
     pub tls: Arc<rustls::ClientConfig>,
@@ -344,16 +346,36 @@ impl TrackerTask {
             self.done_tx.clone(),
             t.channels.clone(),
         );
+        let (ticket, mut given_up) = self.shared.half_open.admit();
         tokio::spawn(async move {
-            let answer = match transport.answer(sdp).await {
-                Ok(a) => a,
-                Err(err) => {
-                    tracing::debug!("cannot answer an offer: {err}");
-                    return;
+            // `None`: given up for a newer offer while half-open; dropping
+            // the answer's futures closes its connection.
+            let opening = async {
+                let answer = tokio::select! {
+                    a = transport.answer(sdp) => a,
+                    _ = &mut given_up => return None,
+                };
+                let answer = match answer {
+                    Ok(a) => a,
+                    Err(e) => return Some(Err(e)),
+                };
+                let _ = done.send(Done::Answered(info_hash, remote, offer_id, answer.sdp));
+                let (mut reachable, mut channel) = (answer.reachable, answer.channel);
+                tokio::select! {
+                    r = &mut channel => return Some(r),
+                    _ = reachable.wait_for(|r| *r) => {}
+                    _ = &mut given_up => return None,
                 }
+                // A real peer: it gives up its half-open place, and newer
+                // offers can no longer make us drop it.
+                drop(ticket);
+                Some(channel.await)
             };
-            let _ = done.send(Done::Answered(info_hash, remote, offer_id, answer.sdp));
-            match answer.channel.await {
+            let Some(opened) = opening.await else {
+                tracing::debug!("gave up a half-open connection for a newer offer");
+                return;
+            };
+            match opened {
                 Ok(channel) => {
                     let _ = channels.send(NewChannel {
                         channel,

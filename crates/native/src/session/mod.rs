@@ -30,6 +30,9 @@ pub struct ClientConfig {
     pub engine: engine::Config,
     /// Open connections across all torrents.
     pub max_connections: usize,
+    /// Answered offers whose connections are not open yet, across all
+    /// torrents; past it the oldest attempt is given up (see `half_open`).
+    pub max_half_open: usize,
     /// Announce schedule, offers per announce, the budget of pending
     /// offers across torrents, reconnect backoff.
     pub tracker: TrackerConfig,
@@ -46,6 +49,7 @@ impl Default for ClientConfig {
             rtc: RtcConfig::default(),
             engine: engine::Config::default(),
             max_connections: 200,
+            max_half_open: 24,
             tracker: TrackerConfig::default(),
             tracker_ca: Vec::new(),
             max_upload_rate: None,
@@ -123,6 +127,7 @@ impl Client {
             transport,
             connections: Arc::new(Semaphore::new(cfg.max_connections)),
             pending_offers: Arc::new(Semaphore::new(cfg.tracker.max_pending_offers)),
+            half_open: crate::half_open::HalfOpen::new(cfg.max_half_open),
             tracker: cfg.tracker.clone(),
             tls: tls_config(&cfg.tracker_ca),
         });

@@ -53,6 +53,9 @@ pub trait PendingOffer: Send + 'static {
 pub struct Answer {
     pub sdp: String,
     pub channel: BoxFuture<Result<Box<dyn Channel>, TransportError>>,
+    /// Becomes `true` once the remote has answered connectivity checks: a
+    /// real peer, not an offer naming addresses nobody listens on.
+    pub reachable: tokio::sync::watch::Receiver<bool>,
 }
 
 #[async_trait]

@@ -18,8 +18,8 @@ use webrtc::data_channel::{
 };
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceGatheringState, RTCIceServer, RTCPeerConnectionState, RTCSessionDescription,
-    RTCStatsReportEntry, SettingEngineBuilder, StatsSelector,
+    RTCIceConnectionState, RTCIceGatheringState, RTCIceServer, RTCPeerConnectionState,
+    RTCSessionDescription, RTCStatsReportEntry, SettingEngineBuilder, StatsSelector,
 };
 use webrtc::runtime::Runtime;
 
@@ -190,6 +190,8 @@ impl Transport for WebRtcTransport {
         let (tx, rx) = oneshot::channel();
         let handler = Arc::new(Handler::new(Some(tx)));
         let pc = self.build(handler.clone()).await?;
+        // Closed if the caller gives up on this answer before it opens.
+        let guard = CloseOnDrop(Some(pc.clone()));
         let max = remote_max_message(&offer_sdp);
         let offer = RTCSessionDescription::offer(offer_sdp)
             .map_err(|e| TransportError::BadSdp(e.to_string()))?;
@@ -200,6 +202,7 @@ impl Transport for WebRtcTransport {
         let answer = pc.create_answer(None).await.map_err(rtc_err)?;
         pc.set_local_description(answer).await.map_err(rtc_err)?;
         let sdp = self.gathered_sdp(&pc, &handler).await?;
+        let reachable = handler.reachable.subscribe();
         let timeout = self.cfg.connect_timeout;
         let limits = Limits {
             max_message: max,
@@ -211,9 +214,15 @@ impl Transport for WebRtcTransport {
                 wait_open(&dc, &handler).await?;
                 Ok(dc)
             };
-            finish_open(pc.clone(), handler.clone(), timeout, limits, opened).await
+            let r = finish_open(pc.clone(), handler.clone(), timeout, limits, opened).await;
+            guard.disarm();
+            r
         });
-        Ok(Answer { sdp, channel })
+        Ok(Answer {
+            sdp,
+            channel,
+            reachable,
+        })
     }
 }
 
@@ -319,6 +328,8 @@ async fn wait_open(dc: &Arc<dyn DataChannel>, handler: &Handler) -> Result<(), T
 struct Handler {
     gathering: watch::Sender<RTCIceGatheringState>,
     dead: watch::Sender<bool>,
+    /// ICE found a working pair: the remote is really there.
+    reachable: watch::Sender<bool>,
     incoming: std::sync::Mutex<Option<oneshot::Sender<Arc<dyn DataChannel>>>>,
 }
 
@@ -327,6 +338,7 @@ impl Handler {
         Handler {
             gathering: watch::channel(RTCIceGatheringState::New).0,
             dead: watch::channel(false).0,
+            reachable: watch::channel(false).0,
             incoming: std::sync::Mutex::new(incoming),
         }
     }
@@ -336,6 +348,15 @@ impl Handler {
 impl PeerConnectionEventHandler for Handler {
     async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
         self.gathering.send_replace(state);
+    }
+
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        if matches!(
+            state,
+            RTCIceConnectionState::Connected | RTCIceConnectionState::Completed
+        ) {
+            self.reachable.send_replace(true);
+        }
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
@@ -515,6 +536,24 @@ impl Channel for WebRtcChannel {
 impl Drop for WebRtcChannel {
     fn drop(&mut self) {
         close_later(self.pc.clone());
+    }
+}
+
+/// Closes a connection when dropped, unless disarmed (it opened, or was
+/// closed already).
+struct CloseOnDrop(Option<Arc<dyn PeerConnection>>);
+
+impl CloseOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        if let Some(pc) = self.0.take() {
+            close_later(pc);
+        }
     }
 }
 
