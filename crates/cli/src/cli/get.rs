@@ -58,6 +58,9 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
     let start = Instant::now();
     let bar = progress::bytes_bar(0, "downloading");
     let mut rx = h.watch();
+    // One listener for the whole loop (see `seed`): none made anew each turn.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         let s = rx.borrow_and_update().clone();
         if let Some(e) = s.error {
@@ -76,7 +79,7 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
         }
         tokio::select! {
             r = rx.changed() => if r.is_err() { return Err("the download stopped".into()) },
-            _ = tokio::signal::ctrl_c() => {
+            _ = &mut ctrl_c => {
                 bar.abandon();
                 h.stop().await;
                 return Err("interrupted; run the same command again to resume".into());
@@ -99,7 +102,7 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
     );
     if a.seed {
         eprintln!("seeding; Ctrl-C to stop");
-        let _ = tokio::signal::ctrl_c().await;
+        let _ = ctrl_c.await;
     }
     h.stop().await;
     Ok(())

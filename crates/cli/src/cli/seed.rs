@@ -55,6 +55,10 @@ pub async fn run(a: SeedArgs) -> Result<(), String> {
         a.status_every.unwrap_or(3600).max(1),
     ));
     status.tick().await;
+    // One listener for the whole loop: a Ctrl-C that arrives while another
+    // branch runs would be missed by a listener made anew each turn.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
             _ = status.tick(), if a.status_every.is_some() => print_status(&handles),
@@ -70,7 +74,7 @@ pub async fn run(a: SeedArgs) -> Result<(), String> {
                 bar.set_message(format!("{}  uploaded {}", progress::describe(&sum), indicatif::HumanBytes(sum.uploaded)));
                 bar.tick();
             }
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut ctrl_c => break,
         }
     }
     bar.finish_and_clear();
