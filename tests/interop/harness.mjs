@@ -213,6 +213,20 @@ export function runWebswarm(args, { ready, timeoutMs = 60_000 } = {}) {
   let out = '';
   let err = '';
   child.stderr.on('data', (c) => { err += c; });
+  // A child that ignores the tests' SIGINT would keep this process (and CI)
+  // waiting on its pipes for ever: it gets SIGKILL after 15 s, said loudly.
+  const kill = child.kill.bind(child);
+  child.kill = (sig = 'SIGTERM') => {
+    if (sig !== 'SIGKILL') {
+      setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) {
+          console.error(`webswarm ${args[0]} ignored ${sig} for 15 s; sending SIGKILL`);
+          kill('SIGKILL');
+        }
+      }, 15_000).unref();
+    }
+    return kill(sig);
+  };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
