@@ -304,18 +304,7 @@ fn tracker_abuse(minutes: &str, connections: u32) -> Result {
     let minutes: f64 = minutes
         .parse()
         .map_err(|_| format!("MINUTES: a number, not {minutes:?}"))?;
-    run("build the tracker and its abuse client (release)", {
-        let mut c = cargo();
-        c.args([
-            "build",
-            "--release",
-            "-p",
-            "webswarm-signaling",
-            "-p",
-            "webswarm-tracker-bench",
-        ]);
-        c
-    })?;
+    build_binaries()?;
     run(&format!("tracker abuse, {connections} connections"), {
         let mut c = Command::new(target_dir().join("release/webswarm-tracker-abuse"));
         c.arg("--tracker")
@@ -561,18 +550,23 @@ fn node_in_tests(script: &str) -> Command {
 }
 
 fn build_binaries() -> Result {
-    run("build the tracker and the webswarm CLI (release)", {
-        let mut c = cargo();
-        c.args([
-            "build",
-            "--release",
-            "-p",
-            "webswarm-signaling",
-            "-p",
-            "webswarm-cli",
-        ]);
-        c
-    })
+    run(
+        "build the tracker, the webswarm CLI and the tracker's load tools (release)",
+        {
+            let mut c = cargo();
+            c.args([
+                "build",
+                "--release",
+                "-p",
+                "webswarm-signaling",
+                "-p",
+                "webswarm-cli",
+                "-p",
+                "webswarm-tracker-bench",
+            ]);
+            c
+        },
+    )
 }
 
 /// Issue 4's benchmark: native->native, native->WebTorrent in Chromium, and
