@@ -89,6 +89,9 @@ pub struct TorrentHost {
     held: VecDeque<Work>,
     held_bytes: usize,
     rechecking: VecSet<PieceIndex>,
+    /// Pieces whose last read failed; the user hears of each once, until it
+    /// is read again.
+    unreadable: VecSet<PieceIndex>,
     resume: ResumeSchedule,
     throttle: Option<Throttle>,
     stream: StreamWindow,
@@ -120,6 +123,7 @@ impl TorrentHost {
             held: VecDeque::new(),
             held_bytes: 0,
             rechecking: VecSet::new(),
+            unreadable: VecSet::new(),
             resume: ResumeSchedule::new(cfg.resume_every, now),
             throttle: cfg.max_upload_rate.map(|r| Throttle::new(r, now)),
             stream: StreamWindow::default(),
@@ -394,6 +398,9 @@ impl TorrentHost {
 
     /// The answer to `ReadPiece` (`None`: it could not be read).
     pub fn handle_piece_read(&mut self, now: Time, piece: PieceIndex, data: Option<Bytes>) {
+        if data.is_some() {
+            self.unreadable.remove(&piece);
+        }
         let (waiters, data) = self.cache.filled(piece, data);
         for (key, b) in waiters {
             let (s, e) = (b.offset as usize, (b.offset + b.len) as usize);
@@ -403,6 +410,20 @@ impl TorrentHost {
             }
         }
         self.pump(now);
+    }
+
+    /// The answer to `ReadPiece` when storage failed to read it (an I/O
+    /// error): requests for it are refused and the user is told, once per
+    /// piece until it reads again. It stays verified: the bytes were right,
+    /// and a failing disk is the user's to fix, not a reason to fetch again.
+    pub fn handle_piece_unreadable(&mut self, now: Time, piece: PieceIndex, error: &str) {
+        if self.unreadable.insert(piece) {
+            self.out.push_back(Work::Notify(Note::Warning(format!(
+                "piece {} could not be read from storage ({error}): requests for it are refused until it reads again",
+                piece.get()
+            ))));
+        }
+        self.handle_piece_read(now, piece, None);
     }
 
     /// The answer to `ReadPiece` when the piece is no longer right in storage
@@ -417,7 +438,7 @@ impl TorrentHost {
         }
         self.resume.changed();
         self.out.push_back(Work::Notify(Note::Warning(format!(
-            "piece {} changed on disk since it was verified: no longer served, downloading it again",
+            "piece {} is no longer in storage as it was verified (changed or removed): no longer served, downloading it again",
             piece.get()
         ))));
         self.pump(now);

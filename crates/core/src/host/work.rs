@@ -30,7 +30,8 @@ pub enum Work {
         reason: CloseReason,
     },
     /// Read the whole verified piece (`len` bytes); answer with
-    /// `handle_piece_read`, or with `handle_piece_lost` if the platform can
+    /// `handle_piece_read`, with `handle_piece_unreadable` on an I/O error,
+    /// or with `handle_piece_lost` if the platform can
     /// tell the bytes are no longer the verified ones (the native peer hashes
     /// reads from files changed since it opened or wrote them).
     ReadPiece {

@@ -13,10 +13,12 @@ pub enum Input {
     Data(PeerKey, Bytes),
     Closed(PeerKey),
     Writable(PeerKey),
-    /// A piece hashed: whether it matched.
-    Checked(PieceIndex, bool),
-    /// A whole piece read for serving (`None`: the read failed).
+    /// A piece hashed: whether it matched, or why it could not be read.
+    Checked(PieceIndex, Result<bool, String>),
+    /// A whole piece read for serving (`None`: it is not in storage).
     PieceRead(PieceIndex, Option<Bytes>),
+    /// Reading a piece for serving failed with an I/O error.
+    PieceUnreadable(PieceIndex, String),
     /// A piece read for serving is no longer the verified one.
     PieceLost(PieceIndex),
     /// Storage for a magnet download is open (or why not).

@@ -121,8 +121,13 @@ impl TorrentTask {
                 }
             }
             Input::Writable(key) => h.handle_writable(now, key, true),
-            Input::Checked(piece, ok) => h.handle_piece_checked(now, piece, ok),
+            // A disk that cannot read back what was written is not the
+            // peers' fault: the download stops with the reason instead of
+            // blaming (and banning) the peers who sent the piece.
+            Input::Checked(piece, Ok(ok)) => h.handle_piece_checked(now, piece, ok),
+            Input::Checked(_, Err(e)) => h.handle_storage_failed(now, e),
             Input::PieceRead(piece, data) => h.handle_piece_read(now, piece, data),
+            Input::PieceUnreadable(piece, e) => h.handle_piece_unreadable(now, piece, &e),
             Input::PieceLost(piece) => h.handle_piece_lost(now, piece),
             Input::StorageOpened(r) => {
                 let r = r.map(|s| self.storage = Some(s));
@@ -208,7 +213,8 @@ impl TorrentTask {
             let input = match storage.read_piece(piece) {
                 Ok(d) if d.len() == len as usize => Input::PieceRead(piece, Some(Bytes::from(d))),
                 Err(StorageError::Changed { .. }) => Input::PieceLost(piece),
-                Ok(_) | Err(_) => Input::PieceRead(piece, None),
+                Err(e) => Input::PieceUnreadable(piece, e.to_string()),
+                Ok(_) => Input::PieceRead(piece, None),
             };
             let _ = tx.blocking_send(input);
         });
@@ -233,7 +239,16 @@ impl TorrentTask {
         };
         let tx = self.input_tx.clone();
         tokio::task::spawn_blocking(move || {
-            let ok = storage.hash_piece(piece).is_ok_and(|h| h == hash);
+            let ok = match storage.hash_piece(piece) {
+                Ok(h) => Ok(h == hash),
+                // Cut short under us: those bytes are simply not there.
+                Err(StorageError::Read { source, .. })
+                    if source.kind() == std::io::ErrorKind::UnexpectedEof =>
+                {
+                    Ok(false)
+                }
+                Err(e) => Err(e.to_string()),
+            };
             let _ = tx.blocking_send(Input::Checked(piece, ok));
         });
     }

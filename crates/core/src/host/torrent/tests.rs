@@ -1,7 +1,7 @@
 //! Hosts on a fake clock, connected in memory, with an in-memory platform
 //! that carries out their work exactly as the contract says.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
 use crate::rng::Rng;
@@ -41,6 +41,8 @@ struct Node {
     storage_work: usize,
     /// Hash pieces read for serving and report wrong ones as lost.
     verify_reads: bool,
+    /// Pieces whose reads fail with an I/O error.
+    unreadable: BTreeSet<u32>,
 }
 
 struct Net {
@@ -112,6 +114,7 @@ impl Net {
             notes: Vec::new(),
             storage_work: 0,
             verify_reads: false,
+            unreadable: BTreeSet::new(),
         });
         self.nodes.len() - 1
     }
@@ -192,7 +195,10 @@ impl Net {
                 let data = n.stored.get(&piece.get()).cloned().map(Bytes::from);
                 assert!(data.as_ref().is_none_or(|d| d.len() == len as usize));
                 let hash = self.info.piece_hash(piece);
-                if n.verify_reads && data.as_ref().is_some_and(|d| sha1(d) != hash) {
+                if n.unreadable.contains(&piece.get()) {
+                    n.host
+                        .handle_piece_unreadable(now, piece, "Input/output error (os error 5)");
+                } else if n.verify_reads && data.as_ref().is_some_and(|d| sha1(d) != hash) {
                     n.host.handle_piece_lost(now, piece);
                 } else {
                     n.host.handle_piece_read(now, piece, data);
@@ -398,6 +404,7 @@ fn unrecorded_pieces_in_storage_count_once_they_hash_right() {
         notes: Vec::new(),
         storage_work: 0,
         verify_reads: false,
+        unreadable: BTreeSet::new(),
     });
     net.settle();
     let have = net.nodes[0].host.have().unwrap();
@@ -476,7 +483,7 @@ fn a_piece_changed_in_storage_is_never_served_and_is_downloaded_again() {
     assert!(net.nodes[seed]
         .notes
         .iter()
-        .any(|n| matches!(n, Note::Warning(w) if w.contains("piece 3 changed on disk"))));
+        .any(|n| matches!(n, Note::Warning(w) if w.contains("piece 3 is no longer in storage"))));
     // A second seeder with the right data: both finish, the first with its piece 3 repaired.
     let other = net.add(cfg(), true, true);
     net.connect(leech, other).unwrap();
@@ -487,6 +494,45 @@ fn a_piece_changed_in_storage_is_never_served_and_is_downloaded_again() {
     net.assert_content(leech);
     assert!(net.complete(seed));
     assert_eq!(net.nodes[seed].stored[&3], net.piece(3));
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_piece_storage_cannot_read_is_refused_with_one_warning_and_stays_verified() {
+    let mut net = Net::new(1 << 20, 64 << 10);
+    let seed = net.add(cfg(), true, true);
+    net.nodes[seed].unreadable.insert(3);
+    let leech = net.add(cfg(), false, true);
+    net.connect(leech, seed).unwrap();
+    net.run_until(Duration::from_secs(20), |n| {
+        n.nodes[leech].stored.len() == 15
+    });
+    assert_eq!(
+        net.nodes[leech].stored.len(),
+        15,
+        "every other piece arrives"
+    );
+    let warnings = |n: &Net| {
+        n.nodes[seed]
+            .notes
+            .iter()
+            .filter(|n| matches!(n, Note::Warning(w) if w.contains("piece 3 could not be read")))
+            .count()
+    };
+    assert_eq!(warnings(&net), 1, "{:?}", net.nodes[seed].notes);
+    assert!(
+        net.nodes[seed].host.have().unwrap().get(3),
+        "a read error does not lose a verified piece"
+    );
+    assert!(!net.nodes[leech]
+        .notes
+        .iter()
+        .any(|n| matches!(n, Note::Banned(_))));
+    // The disk recovers: the piece is served again at the next ask.
+    net.nodes[seed].unreadable.clear();
+    assert!(net.run_until(Duration::from_secs(60), |n| n.complete(leech)));
+    net.assert_content(leech);
+    assert_eq!(warnings(&net), 1);
 }
 
 // ---- hostile peers -------------------------------------------------------------------
