@@ -190,3 +190,77 @@ test('the answering side sends nothing until the offerer has spoken', { timeout:
   });
   assert.deepEqual(r, { beforeOffererSpoke: '', atOfferer: 'answerer first', atAnswerer: 'hello' });
 }));
+
+// The origin's storage quota runs out mid-download (Chromium's quota is
+// lowered through the DevTools protocol): the torrent stops with an error
+// that names the quota, nothing crashes, and once there is room again a new
+// client finds every piece verified before the failure and finishes.
+test('OPFS quota exceeded: a clear error, and nothing verified is lost', { timeout: 120_000 }, () => inPage(async (page, tracker) => {
+  const cdp = await page.context().newCDPSession(page);
+  const origin = new URL(page.url()).origin;
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 3 << 20 });
+  await page.evaluate(TRANSFER, { storage: 'opfs', len: 8 << 20, tracker, seed: 10 });
+  const failed = await page.evaluate(async () => {
+    const { l } = window.keep;
+    const error = await new Promise((resolve) => { l.on('error', resolve); l.on('done', () => resolve(null)); });
+    const at = l.progress;
+    // The page lives on, and the torrent stops: checks already in flight
+    // may still land (their writes fit), then nothing more.
+    await new Promise((r) => setTimeout(r, 1000));
+    const later = l.progress;
+    await new Promise((r) => setTimeout(r, 1000));
+    return { error, at, later, latest: l.progress };
+  });
+  assert.ok(failed.error, 'the download finished inside a 3 MiB quota');
+  assert.match(failed.error, /quota/i);
+  assert.ok(failed.at > 0 && failed.at < 1, `progress at the error: ${failed.at}`);
+  assert.equal(failed.latest, failed.later, 'the torrent went on after its storage failed');
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+  const again = await page.evaluate(async (tracker) => {
+    const { leecher, l, data } = window.keep;
+    leecher.destroy();
+    const t = await window.client('opfs', tracker).add('magnet:?xt=urn:btih:' + l.infoHash);
+    await t.ready();
+    const atStart = t.progress;
+    await t.whenDone();
+    const same = window.same(new Uint8Array(await t.files[0].arrayBuffer()), data);
+    await t.destroy({ removeStorage: true });
+    return { atStart, same };
+  }, tracker);
+  console.log(`quota: error "${failed.error}" at ${(failed.at * 100).toFixed(0)} %; ${(again.atStart * 100).toFixed(0)} % found again with room`);
+  assert.ok(again.atStart >= failed.later, `${failed.later} verified before the error, ${again.atStart} found after`);
+  assert.ok(again.same, 'the resumed download has different bytes');
+}));
+
+// A verified piece's file vanishes from OPFS (evicted, or site data cleared
+// by hand): asked for it, the peer says so, stops offering it and fetches it
+// again, instead of refusing it for ever.
+test('a piece gone from OPFS is reported and fetched again', { timeout: 120_000 }, () => inPage(async (page, tracker) => {
+  await page.evaluate(TRANSFER, { storage: 'opfs', len: 2 << 20, tracker, seed: 11 });
+  const r = await page.evaluate(async (tracker) => {
+    const { seeder, s, l, data } = window.keep;
+    await l.whenDone();
+    const warnings = [];
+    l.on('warning', (w) => warnings.push(w));
+    const root = await navigator.storage.getDirectory();
+    const dir = await (await root.getDirectoryHandle('webswarm')).getDirectoryHandle(l.infoHash);
+    await dir.removeEntry('p3');
+    // The OPFS leecher is now the only source: a new peer asks it for everything.
+    seeder.destroy();
+    const other = await window.client('memory', tracker).add(s.torrentFile);
+    while (!warnings.length) await new Promise((r) => setTimeout(r, 20));
+    const missing = !l.done;
+    // A seeder comes back: piece 3 is fetched again, and both finish.
+    window.client('memory', tracker).seed(new File([data], 'data.bin'), { pieceLength: 65536 });
+    // `done` fires again: a repaired torrent is complete anew.
+    await l.whenDone();
+    await other.whenDone();
+    const same = window.same(new Uint8Array(await l.files[0].arrayBuffer()), data)
+      && window.same(new Uint8Array(await other.files[0].arrayBuffer()), data);
+    await l.destroy({ removeStorage: true });
+    return { warnings, missing, same };
+  }, tracker);
+  assert.match(r.warnings[0], /piece 3 is no longer in storage/);
+  assert.ok(r.missing, 'the piece was still counted as verified');
+  assert.ok(r.same, 'different bytes after the repair');
+}));

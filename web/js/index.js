@@ -782,8 +782,11 @@ export class Torrent extends EventTarget {
     try {
       const b = await this._store.read(piece);
       this._answer('piece_read', [piece, 1], b);
-    } catch {
-      this._answer('piece_read', [piece, 0]);
+    } catch (e) {
+      // Gone (the browser evicted it, or the user cleared site data): it is
+      // downloaded again. Any other failure is reported and the piece kept.
+      if (e && e.name === 'NotFoundError') this._answer('piece_read', [piece, 2]);
+      else this._answer('piece_read', [piece, 0], message(e));
     }
   }
 
@@ -809,7 +812,10 @@ export class Torrent extends EventTarget {
         await this._store.write(piece, buf);
       } catch (e) {
         // Not the peers' fault: the download stops with the reason.
-        return this._answer('storage_failed', [], message(e));
+        const why = e && e.name === 'QuotaExceededError'
+          ? `the browser's storage quota for this site is full (${message(e)}); free some space, or use storage: 'memory'`
+          : message(e);
+        return this._answer('storage_failed', [], why);
       }
     }
     this._answer('checked', [piece, ok ? 1 : 0]);

@@ -851,13 +851,21 @@ impl App {
         self.reply_text(&s);
     }
 
-    /// A piece read from storage (`ok`: the bytes are in `input`).
-    pub fn piece_read(&mut self, now: Time, t: u32, piece: u32, ok: bool) {
-        let data = ok.then(|| Bytes::copy_from_slice(&self.input));
+    /// A piece read from storage (see the `piece_read` export for `result`).
+    pub fn piece_read(&mut self, now: Time, t: u32, piece: u32, result: u32) {
+        let input = std::mem::take(&mut self.input);
         if let Some(h) = self.host(t) {
             if let Some(p) = h.info().and_then(|i| i.layout.piece(piece)) {
-                h.handle_piece_read(now, p, data);
+                match result {
+                    1 => h.handle_piece_read(now, p, Some(Bytes::copy_from_slice(&input))),
+                    2 => h.handle_piece_lost(now, p),
+                    _ => {
+                        let why = std::str::from_utf8(&input).unwrap_or("read failed");
+                        h.handle_piece_unreadable(now, p, why);
+                    }
+                }
             }
         }
+        self.input = input;
     }
 }

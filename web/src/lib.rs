@@ -301,10 +301,11 @@ pub extern "C" fn opened(now: f64, t: u32, ok: u32) {
     })
 }
 
-/// A stored piece read (`ok`: its bytes are in `input`).
+/// A stored piece read. `result`: 1, its bytes are in `input`; 2, it is
+/// gone from storage; 0, reading failed (the reason in `input`).
 #[no_mangle]
-pub extern "C" fn piece_read(now: f64, t: u32, piece: u32, ok: u32) {
-    with(|a| a.piece_read(time(now), t, piece, ok != 0))
+pub extern "C" fn piece_read(now: f64, t: u32, piece: u32, result: u32) {
+    with(|a| a.piece_read(time(now), t, piece, result))
 }
 
 /// A piece hashed (and stored if right).

@@ -322,8 +322,10 @@ const BROWSER_CRATE: &str = "webswarm-web";
 /// What a page loads for the Client API and the widget (webswarm.wasm,
 /// index.js, widget.js; gzip -9 each, summed) may not grow past this. It is
 /// what the package measures now plus under 1 %, a guard against regressions;
-/// the goal is WebTorrent's 63.5 KB.
-const WEB_GZ_CEILING: u64 = 90_000;
+/// the goal is WebTorrent's 63.5 KB. Raised from 90,000 for the storage
+/// faults of issue 19 (a read error reported, an evicted piece fetched
+/// again: 1.1 KB gzipped, measured).
+const WEB_GZ_CEILING: u64 = 91_000;
 
 fn test() -> Result {
     let started = Instant::now();

@@ -343,6 +343,8 @@ impl Torrent {
         if !self.picker.as_mut().is_some_and(|p| p.lose(piece)) {
             return;
         }
+        // Incomplete again: `Completed` is due again once it is repaired.
+        self.completed = false;
         self.piece_wanted_again(now, piece);
         self.after_input(now);
     }

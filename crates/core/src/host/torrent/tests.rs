@@ -485,6 +485,14 @@ fn a_piece_changed_in_storage_is_never_served_and_is_downloaded_again() {
         .iter()
         .any(|n| matches!(n, Note::Warning(w) if w.contains("piece 3 is no longer in storage"))));
     // A second seeder with the right data: both finish, the first with its piece 3 repaired.
+    let dones = |n: &Net| {
+        n.nodes[seed]
+            .notes
+            .iter()
+            .filter(|n| matches!(n, Note::Done))
+            .count()
+    };
+    let done_before = dones(&net);
     let other = net.add(cfg(), true, true);
     net.connect(leech, other).unwrap();
     net.connect(seed, other).unwrap();
@@ -494,6 +502,7 @@ fn a_piece_changed_in_storage_is_never_served_and_is_downloaded_again() {
     net.assert_content(leech);
     assert!(net.complete(seed));
     assert_eq!(net.nodes[seed].stored[&3], net.piece(3));
+    assert_eq!(dones(&net), done_before + 1, "complete again, and told so");
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
