@@ -59,6 +59,8 @@ struct Torrent {
     peers: HashMap<PeerId, Peer>,
     /// The same ids in a vector, for O(1) random choice.
     order: Vec<PeerId>,
+    /// The complete ones, likewise.
+    seeds: Vec<PeerId>,
     downloaded: u32,
 }
 
@@ -69,17 +71,57 @@ impl Torrent {
     }
 
     fn insert(&mut self, id: PeerId, peer: Peer) {
-        if self.peers.insert(id, peer).is_none() {
-            self.order.push(id);
+        let complete = peer.complete;
+        match self.peers.insert(id, peer) {
+            None => self.order.push(id),
+            Some(old) if old.complete => {
+                if !complete {
+                    forget(&mut self.seeds, &id);
+                }
+                return;
+            }
+            Some(_) => {}
+        }
+        if complete {
+            self.seeds.push(id);
         }
     }
 
     fn remove(&mut self, id: &PeerId) -> Option<Peer> {
         let p = self.peers.remove(id)?;
-        if let Some(i) = self.order.iter().position(|x| x == id) {
-            self.order.swap_remove(i);
+        forget(&mut self.order, id);
+        if p.complete {
+            forget(&mut self.seeds, id);
         }
         Some(p)
+    }
+
+    /// Whom a peer's offers go to: random peers, but a downloader's reach
+    /// a seed whenever the swarm has one. Otherwise peers that only claim to
+    /// download (fakes, or many idle ones) can absorb every offer of an
+    /// honest downloader and keep it from the seed for whole announces.
+    fn targets(&self, n: usize, from: &PeerId, downloading: bool, rng: &mut Rng) -> Vec<PeerId> {
+        let mut targets = self.sample(n, from, rng);
+        let has_seed = |t: &[PeerId]| {
+            t.iter()
+                .any(|p| self.peers.get(p).is_some_and(|p| p.complete))
+        };
+        if !downloading || targets.is_empty() || has_seed(&targets) {
+            return targets;
+        }
+        // `from` is in `seeds` at most once: a second draw always differs.
+        let others = self.seeds.len() - usize::from(self.seeds.contains(from));
+        if others > 0 {
+            let seed = loop {
+                let s = self.seeds[rng.below(self.seeds.len())];
+                if s != *from {
+                    break s;
+                }
+            };
+            let last = targets.len() - 1;
+            targets[last] = seed;
+        }
+        targets
     }
 
     /// Up to `n` distinct random peers other than `not`.
@@ -104,6 +146,13 @@ impl Torrent {
             }
         }
         out
+    }
+}
+
+/// Removes `id` from an unordered list of ids.
+fn forget(list: &mut Vec<PeerId>, id: &PeerId) {
+    if let Some(i) = list.iter().position(|x| x == id) {
+        list.swap_remove(i);
     }
 }
 
@@ -302,7 +351,7 @@ impl Swarms {
             .into_iter()
             .take(self.limits.max_offers_per_announce)
             .collect();
-        let targets = torrent.sample(offers.len(), &a.peer_id, rng);
+        let targets = torrent.targets(offers.len(), &a.peer_id, !complete, rng);
         let expires = now + self.limits.offer_timeout;
         for (to, offer) in targets.iter().zip(offers) {
             let Some(peer) = torrent.peers.get_mut(to) else {

@@ -51,6 +51,7 @@ pub fn run(data: &[u8]) {
         uploaded: 0,
         downloaded: 0,
         complete: left == Some(0),
+        last_progress: Time::from_millis(0),
     };
     let mut asked: Vec<(InfoHash, Vec<OfferId>)> = Vec::new();
     while !c.is_empty() {

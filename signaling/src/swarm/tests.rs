@@ -260,3 +260,45 @@ fn offers_to_a_peer_that_never_answers_stay_bounded() {
     let answerable = t.s.torrents[&IH].peers[&pid(1)].answerable.len();
     assert!(answerable <= 40, "{answerable}");
 }
+
+#[test]
+fn a_downloaders_offers_reach_a_seed_whenever_the_swarm_has_one() {
+    let mut t = T::new();
+    // One seed among 13 downloaders (fakes that never answer, say).
+    t.join(1);
+    t.send(1, announce(1, 0, Some(0), Some(AnnounceEvent::Started)));
+    for c in 2..=14 {
+        t.join(c);
+        t.send(
+            c,
+            announce(c as u8, 0, Some(5), Some(AnnounceEvent::Started)),
+        );
+    }
+    t.join(15);
+    // Within the announce burst (50).
+    for _ in 0..40 {
+        let out = t.send(15, announce(15, 3, Some(5), None));
+        let to: Vec<ConnId> = out
+            .iter()
+            .filter(|(_, m)| matches!(m, TrackerMessage::Offer(_)))
+            .map(|(c, _)| *c)
+            .collect();
+        assert_eq!(to.len(), 3);
+        assert!(to.contains(&1), "no offer reached the seed: {to:?}");
+        let mut distinct = to.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 3);
+    }
+    // A seed's own offers are not steered; a seed that stops seeding is no
+    // longer one.
+    t.send(1, announce(1, 0, Some(7), None));
+    let out = t.send(15, announce(15, 3, Some(5), None));
+    assert_eq!(
+        out.iter()
+            .filter(|(_, m)| matches!(m, TrackerMessage::Offer(_)))
+            .count(),
+        3
+    );
+    assert!(t.s.torrents.get(&IH).unwrap().seeds.is_empty());
+}

@@ -98,6 +98,10 @@ pub struct TorrentHost {
     out: VecDeque<Work>,
     started: Time,
     first_piece_at: Option<Time>,
+    /// When the downloaded count last grew (the tracker client looks for
+    /// other peers when it stalls), and that count.
+    progress_at: Time,
+    progress_bytes: u64,
     banned: u32,
     error: Option<String>,
     paused: bool,
@@ -130,6 +134,8 @@ impl TorrentHost {
             out: VecDeque::new(),
             started: now,
             first_piece_at: None,
+            progress_at: now,
+            progress_bytes: 0,
             banned: 0,
             error: None,
             paused: false,
@@ -229,6 +235,7 @@ impl TorrentHost {
             uploaded: self.engine.uploaded(),
             downloaded: self.engine.downloaded(),
             complete: self.is_complete(),
+            last_progress: self.progress_at,
         }
     }
 
@@ -568,6 +575,10 @@ impl TorrentHost {
     // ---- carrying out the engine's outputs --------------------------------------------
 
     fn pump(&mut self, now: Time) {
+        if self.engine.downloaded() != self.progress_bytes {
+            self.progress_bytes = self.engine.downloaded();
+            self.progress_at = now;
+        }
         while let Some(o) = self.engine.poll_output() {
             match o {
                 Output::Send { peer, data } => self.out.push_back(Work::Send { peer, data }),

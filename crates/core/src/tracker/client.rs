@@ -31,6 +31,10 @@ pub struct TrackerConfig {
     /// Offers waiting for an answer, across torrents: each holds a
     /// connection being set up on the platform.
     pub max_pending_offers: usize,
+    /// An incomplete torrent that has received nothing for this long looks
+    /// for peers as one with none does: its peers may all be fakes or
+    /// stalled, and the tracker picks at random whom our offers reach.
+    pub stall_after: Duration,
 }
 
 impl Default for TrackerConfig {
@@ -43,6 +47,7 @@ impl Default for TrackerConfig {
             reconnect_max: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
             max_pending_offers: 50,
+            stall_after: Duration::from_secs(5),
         }
     }
 }
@@ -63,6 +68,8 @@ pub struct TorrentStatus {
     pub downloaded: u64,
     /// Every wanted piece is verified.
     pub complete: bool,
+    /// When data last arrived (or the torrent started).
+    pub last_progress: Time,
 }
 
 /// Work for the platform, in order.
@@ -133,8 +140,13 @@ struct Joined {
 }
 
 impl Joined {
-    fn lonely(&self) -> bool {
-        self.status.peers == 0 && !self.status.complete
+    /// No peer, or none that sends anything: worth announcing again soon.
+    fn lonely(&self, now: Time, stall: Duration) -> bool {
+        !self.status.complete && (self.status.peers == 0 || now >= self.stalls_at(stall))
+    }
+
+    fn stalls_at(&self, stall: Duration) -> Time {
+        self.status.last_progress + stall
     }
 
     fn lonely_due(&self) -> Time {
@@ -220,9 +232,13 @@ impl TrackerClient {
                 .torrents
                 .values()
                 .filter(|j| j.making_offers.is_none())
-                .map(|j| match j.lonely() {
-                    true => j.next_announce.min(j.lonely_due()),
-                    false => j.next_announce,
+                .map(|j| match (j.status.complete, j.status.peers) {
+                    (true, _) => j.next_announce,
+                    (false, 0) => j.next_announce.min(j.lonely_due()),
+                    // It turns lonely at `stalls_at` if nothing arrives.
+                    (false, _) => j
+                        .next_announce
+                        .min(j.lonely_due().max(j.stalls_at(self.cfg.stall_after))),
                 })
                 .min(),
         };
@@ -491,7 +507,7 @@ impl TrackerClient {
                 j.making_offers = None;
             }
             let scheduled = now >= j.next_announce;
-            let lonely = j.lonely();
+            let lonely = j.lonely(now, self.cfg.stall_after);
             let due = scheduled || (lonely && now >= j.lonely_due());
             if !due || j.making_offers.is_some() {
                 continue;

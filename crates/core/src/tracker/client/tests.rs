@@ -21,6 +21,8 @@ fn status(peers: usize, complete: bool) -> TorrentStatus {
         uploaded: 0,
         downloaded: 0,
         complete,
+        // Data keeps arriving (far in the future): only a peerless torrent is lonely.
+        last_progress: t(1 << 40),
     }
 }
 
@@ -136,6 +138,35 @@ fn a_lonely_downloader_retries_after_2_4_then_every_8_seconds() {
     c.set_status(t(30_100), IH, status(1, false));
     assert_eq!(announces_until(&mut c, 30_100, 120_000), Vec::<u64>::new());
     assert_eq!(announces_until(&mut c, 120_100, 150_100), vec![150_000]);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn peers_that_send_nothing_count_as_none_after_the_stall_time() {
+    // Peers, but nothing arrives after t=1 s (fakes, or all stalled): the
+    // torrent looks for others from 6 s on, as a lonely one does.
+    let stalled = TorrentStatus {
+        last_progress: t(1000),
+        ..status(3, false)
+    };
+    let mut c = connected(stalled);
+    assert_eq!(
+        announces_until(&mut c, 100, 30_000),
+        vec![6000, 10_000, 18_000, 26_000]
+    );
+    // Data flows again (the status moves on with each block): the interval.
+    let mut now = 30_100;
+    let mut at = Vec::new();
+    while now < 110_000 {
+        let flowing = TorrentStatus {
+            last_progress: t(now),
+            ..status(3, false)
+        };
+        c.set_status(t(now), IH, flowing);
+        at.extend(announces_until(&mut c, now, now + 900));
+        now += 1000;
+    }
+    assert_eq!(at, Vec::<u64>::new());
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
