@@ -9,7 +9,7 @@ mod common;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
@@ -58,22 +58,6 @@ fn flood(
             }
         });
     }
-}
-
-/// Seconds an honest `webswarm get` of `magnet` takes, start to finish.
-fn timed_get(magnet: &str, dir: &std::path::Path) -> f64 {
-    let started = Instant::now();
-    let out = webswarm(&["get", magnet, "--bind", "127.0.0.1", "-o"])
-        .arg(dir)
-        .stdout(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    started.elapsed().as_secs_f64()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,12 +25,13 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("crash-loop") => crash_loop(args.get(1).map(String::as_str).unwrap_or("100")),
+        Some("hostile") => hostile(),
         Some("soak") => soak(args.get(1).map(String::as_str).unwrap_or("30")),
         Some("tracker-abuse") => {
             tracker_abuse(args.get(1).map(String::as_str).unwrap_or("10"), 10_000)
         }
         _ => Err(
-            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | soak [MINUTES] | tracker-abuse [MINUTES]>"
+            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
                 .into(),
         ),
     };
@@ -268,6 +269,20 @@ fn crash_loop(kills: &str) -> Result {
         ));
         c.current_dir(root())
             .env("WEBSWARM_CRASH_KILLS", kills.to_string());
+        c
+    })
+}
+
+/// Hostile peers over real WebRTC, waiting until the seeder has dropped
+/// every one (about 3 minutes: the idle timeout); CI runs the part that
+/// needs no more than the handshake timeout.
+fn hostile() -> Result {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run("hostile peers over WebRTC (loopback-only namespace)", {
+        let mut c = loopback_only(&format!(
+            "'{cargo}' test --release -p webswarm-cli --test hostile_webrtc -- --nocapture"
+        ));
+        c.current_dir(root()).env("WEBSWARM_HOSTILE_FULL", "1");
         c
     })
 }

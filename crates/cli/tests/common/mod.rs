@@ -55,3 +55,19 @@ impl Drop for Reap {
         let _ = self.0.wait();
     }
 }
+
+/// Seconds an honest `webswarm get` of `magnet` into `dir` takes, start to finish.
+pub fn timed_get(magnet: &str, dir: &Path) -> f64 {
+    let started = std::time::Instant::now();
+    let out = webswarm(&["get", magnet, "--bind", "127.0.0.1", "-o"])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    started.elapsed().as_secs_f64()
+}
