@@ -26,12 +26,15 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("crash-loop") => crash_loop(args.get(1).map(String::as_str).unwrap_or("100")),
         Some("hostile") => hostile(),
+        Some("browser-crash-loop") => {
+            browser_crash_loop(args.get(1).map(String::as_str).unwrap_or("100"))
+        }
         Some("soak") => soak(args.get(1).map(String::as_str).unwrap_or("30")),
         Some("tracker-abuse") => {
             tracker_abuse(args.get(1).map(String::as_str).unwrap_or("10"), 10_000)
         }
         _ => Err(
-            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
+            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | browser-crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
                 .into(),
         ),
     };
@@ -285,6 +288,25 @@ fn hostile() -> Result {
         c.current_dir(root()).env("WEBSWARM_HOSTILE_FULL", "1");
         c
     })
+}
+
+/// The browser peer killed KILLS times mid-download into OPFS and resumed
+/// (tests/interop/resume-loop.test.mjs; CI runs 5 kills).
+fn browser_crash_loop(kills: &str) -> Result {
+    let kills: u32 = kills
+        .parse()
+        .map_err(|_| format!("KILLS: a number, not {kills:?}"))?;
+    setup()?;
+    build_web(false)?;
+    build_binaries()?;
+    run(
+        &format!("browser crash loop, {kills} kills (loopback-only namespace)"),
+        {
+            let mut c = node_in_tests("node --test interop/resume-loop.test.mjs");
+            c.env("WEBSWARM_RESUME_KILLS", kills.to_string());
+            c
+        },
+    )
 }
 
 /// The churn soak (tests/interop/soak.test.mjs; CI runs 2 minutes of it):

@@ -1,0 +1,137 @@
+// Crash consistency of the browser peer: a page downloading into OPFS from a
+// rate-capped native seeder is killed at a random moment (its renderer
+// crashed, or the page closed without unload handlers), then a new page of
+// the same origin resumes. After every kill, every piece the page left in
+// OPFS, and every piece its record lists, must hash right; a new page must
+// find at least what the killed one had verified; each finished round is
+// compared byte for byte and the next starts from nothing.
+// WEBSWARM_RESUME_KILLS sets the kills (CI: 5; `cargo xtask browser-crash-loop 100`).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startTracker, startStatic, browser, openPage, runWebswarm } from './harness.mjs';
+
+const MiB = 1024 * 1024;
+const KILLS = Number(process.env.WEBSWARM_RESUME_KILLS || 5);
+const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
+const EMPTY = sha256(Buffer.alloc(0));
+
+/** In the page: what OPFS holds for the torrent, hashed (piece files and the record). */
+async function stored(hash) {
+  const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
+  let dir;
+  try {
+    dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('webswarm')).getDirectoryHandle(hash);
+  } catch {
+    return { pieces: {}, have: null };
+  }
+  const pieces = {};
+  let have = null;
+  for await (const [name, h] of dir.entries()) {
+    const bytes = await (await h.getFile()).arrayBuffer();
+    if (/^p\d+$/.test(name)) pieces[name.slice(1)] = hex(await crypto.subtle.digest('SHA-256', bytes));
+    if (name === 'have') have = Array.from(new Uint8Array(bytes));
+  }
+  return { pieces, have };
+}
+
+test(`the browser peer resumes right after ${KILLS} kills at random moments`, { timeout: 120_000 + KILLS * 20_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-resume-loop-'));
+  const tracker = await startTracker();
+  const site = await startStatic();
+  const b = await browser();
+  // One context: its pages share the origin's OPFS (each `browser.newPage()` would get its own).
+  const ctx = await b.newContext();
+  const file = path.join(dir, 'loop.bin');
+  const data = crypto.randomBytes(16 * MiB);
+  fs.writeFileSync(file, data);
+  const seed = await runWebswarm(['seed', file, '--tracker', tracker.url, '--bind', '127.0.0.1', '--max-upload-rate', '4M'], {
+    ready: (l) => l.startsWith('magnet:'),
+  });
+  const magnet = seed.line.trim();
+  let page;
+  try {
+    let kills = 0;
+    let rounds = 0;
+    let checked = 0;
+    let empty = 0;
+    let before = 0;
+    let expected = null;
+    while (kills < KILLS) {
+      page = await openPage(ctx, site.url);
+      const started = await page.evaluate(async ({ magnet, tracker }) => {
+        const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'opfs' });
+        const t = await client.add(magnet);
+        await t.ready();
+        window.torrent = t;
+        return { atStart: t.progress, hash: t.infoHash, pieceLength: t.pieceLength, done: t.done };
+      }, { magnet, tracker: tracker.url });
+      if (!expected) {
+        expected = [];
+        for (let at = 0; at < data.length; at += started.pieceLength) {
+          expected.push(sha256(data.subarray(at, at + started.pieceLength)));
+        }
+      }
+      assert.ok(started.atStart >= before, `kill ${kills}: ${before} verified before it, ${started.atStart} found after`);
+      // Kill at a random moment of the download (it takes about 4 s).
+      const wait = 200 + Math.random() * 3500;
+      const r = await page.evaluate(async (wait) => {
+        const t = window.torrent;
+        await Promise.race([t.whenDone(), new Promise((r) => setTimeout(r, wait))]);
+        return { progress: t.progress, done: t.done };
+      }, wait);
+      if (r.done) {
+        const hex = await page.evaluate(async () => window.sha256hex(await (await window.torrent.files[0].blob()).arrayBuffer()));
+        assert.equal(hex, sha256(data), `round ${rounds}: different bytes`);
+        await page.evaluate(() => window.torrent.destroy({ removeStorage: true }));
+        await page.close();
+        rounds++;
+        before = 0;
+        continue;
+      }
+      before = r.progress;
+      if (kills % 2 === 0) {
+        const cdp = await page.context().newCDPSession(page);
+        cdp.send('Page.crash').catch(() => {});
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await page.close({ runBeforeUnload: false });
+      kills++;
+      // What the killed page left must be right, whatever it was doing.
+      page = await openPage(ctx, site.url);
+      const s = await page.evaluate(stored, started.hash);
+      await page.close();
+      for (const [i, h] of Object.entries(s.pieces)) {
+        // OPFS creates a file before its first write commits (writes are
+        // atomic at close): a kill in between leaves it empty. A new page
+        // hashes unrecorded files, so such a file is never trusted.
+        if (h === EMPTY) { empty++; continue; }
+        assert.equal(h, expected[i], `kill ${kills}: piece file ${i} has wrong bytes`);
+        checked++;
+      }
+      if (s.have) {
+        s.have.forEach((byte, k) => {
+          for (let bit = 0; bit < 8; bit++) {
+            const i = k * 8 + bit;
+            if (byte & (0x80 >> bit)) {
+              assert.equal(s.pieces[i], expected[i], `kill ${kills}: the record lists piece ${i}, not stored right`);
+            }
+          }
+        });
+      }
+    }
+    console.log(`browser crash loop: ${KILLS} kills over ${rounds} finished rounds; ${checked} stored pieces hashed after kills, all right; ${empty} empty files of cut-short first writes`);
+  } finally {
+    await b.close();
+    // It writes its resume record on the way out, into `dir`.
+    const exited = new Promise((r) => seed.child.once('exit', r));
+    seed.child.kill('SIGINT');
+    await exited;
+    site.stop();
+    tracker.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
