@@ -29,6 +29,12 @@ pub struct Config {
     pub handshake_timeout: Duration,
     /// A connection with nothing received for this long is closed.
     pub idle_timeout: Duration,
+    /// A connection whose send buffer stays full for this long is closed:
+    /// the peer takes nothing (it never reads, or its link is dead), and
+    /// keep-alives from it would otherwise hold its slot and buffer for ever.
+    /// The shells report "writable" again below 256 KiB of a 1 MiB mark, so
+    /// at 120 s only a peer taking under ~6.5 KB/s for two minutes is dropped.
+    pub write_stall_timeout: Duration,
     /// A keep-alive is sent after this long without sending.
     pub keepalive_interval: Duration,
     /// Largest wire message accepted.
@@ -69,6 +75,7 @@ impl Default for Config {
             idle_unchoke_timeout: Duration::from_secs(2),
             handshake_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(180),
+            write_stall_timeout: Duration::from_secs(120),
             keepalive_interval: Duration::from_secs(60),
             max_message_len: 1 << 20,
             max_reads_in_flight: 8,

@@ -170,6 +170,12 @@ impl Torrent {
                 self.close(now, key, CloseReason::Idle);
                 continue;
             }
+            if p.unwritable_since
+                .is_some_and(|t| now - t > self.cfg.write_stall_timeout)
+            {
+                self.close(now, key, CloseReason::WriteStalled);
+                continue;
+            }
             if we_seed && p.is_seed() {
                 self.close(now, key, CloseReason::BothSeeds);
                 continue;

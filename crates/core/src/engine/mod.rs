@@ -292,6 +292,10 @@ impl Torrent {
     pub fn set_peer_writable(&mut self, now: Time, key: PeerKey, writable: bool) {
         if let Some(p) = self.peers.get_mut(&key) {
             p.writable = writable;
+            p.unwritable_since = match writable {
+                true => None,
+                false => p.unwritable_since.or(Some(now)),
+            };
             self.after_input_from(now, key);
         }
     }

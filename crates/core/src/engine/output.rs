@@ -128,6 +128,9 @@ pub enum CloseReason {
     #[error("both sides are seeds")]
     /// Neither side wants anything from the other.
     BothSeeds,
+    /// Its send buffer stayed full for `write_stall_timeout`.
+    #[error("peer took nothing we sent for too long")]
+    WriteStalled,
     /// The host paused or stopped the torrent.
     #[error("the torrent was paused or stopped")]
     Stopped,

@@ -48,6 +48,8 @@ pub(super) struct Peer {
     pub incoming: VecDeque<BlockRef>,
     pub reading: usize,
     pub writable: bool,
+    /// Since when the send buffer has been full without a break.
+    pub unwritable_since: Option<Time>,
     pub allowed_fast: Vec<u32>,
     pub down: RateMeter,
     pub up: RateMeter,
@@ -111,6 +113,7 @@ impl Peer {
             incoming: VecDeque::new(),
             reading: 0,
             writable: true,
+            unwritable_since: None,
             allowed_fast: Vec::new(),
             down: RateMeter::default(),
             up: RateMeter::default(),

@@ -660,3 +660,39 @@ fn a_peer_that_asks_for_everything_and_never_reads_costs_a_bounded_amount() {
         net.raw[r].sent
     );
 }
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_peer_that_never_reads_but_keeps_alive_is_dropped_when_its_buffer_stays_full() {
+    let mut net = Net::new(4 << 20, 64 << 10);
+    let seed = net.add(cfg(), true, true);
+    let r = net.raw_peer(seed, 9);
+    net.raw_handshake(r, 9);
+    net.raw_message(r, crate::wire::Message::Interested);
+    net.run_until(Duration::from_secs(11), |_| false);
+    for p in net.info.layout.pieces().take(32) {
+        for i in 0..net.info.layout.blocks_in(p) {
+            let b = net.info.layout.block(p, i);
+            let m = crate::wire::Message::Request {
+                index: p.get(),
+                begin: b.offset,
+                len: b.len,
+            };
+            net.raw_message(r, m);
+        }
+    }
+    net.run_until(Duration::from_secs(1), |_| false);
+    assert!(net.raw[r].sent >= net.raw[r].buffer, "its buffer is full");
+    let full_at = net.now;
+    // Keep-alives every 30 s: never idle, but it takes nothing.
+    while !net.raw[r].closed && net.now - full_at < Duration::from_secs(240) {
+        net.raw_message(r, crate::wire::Message::KeepAlive);
+        net.run_until(Duration::from_secs(30), |n| n.raw[r].closed);
+    }
+    let after = net.now - full_at;
+    assert!(net.raw[r].closed, "still connected after {after:?}");
+    assert!(
+        after >= Duration::from_secs(119) && after <= Duration::from_secs(122),
+        "dropped after {after:?}"
+    );
+}
