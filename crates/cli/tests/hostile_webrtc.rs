@@ -2,15 +2,17 @@
 //! honest `webswarm get`s: peers that join the swarm through the tracker,
 //! open real data channels and then misbehave.
 //!
-//! - never reads: asks for every piece, then takes nothing off its channel;
+//! - never reads: asks for every piece, then takes nothing off its channel
+//!   (and sends keep-alives);
 //! - trickles: starts a 16 KiB message and sends it a byte a second;
 //! - never handshakes: opens the channel and says nothing;
 //! - silent bitfield: says it has every piece, unchokes, then goes silent.
 //!
 //! Checked: the seeder's memory stays bounded, honest downloads keep their
 //! speed (within 10 %), and each bad peer is dropped within its documented
-//! time (never handshakes: the 20 s handshake timeout; the others send no
-//! whole message, so the 180 s idle timeout). CI waits only for the first;
+//! time (never handshakes: the 20 s handshake timeout; never reads: the
+//! 120 s write-stall timeout; the others send no whole message, so the
+//! 180 s idle timeout). CI waits only for the first;
 //! `WEBSWARM_HOSTILE_FULL=1` (`cargo xtask hostile`) waits for them all.
 
 mod common;
@@ -106,7 +108,23 @@ async fn misbehave(
                     }
                 }
             }
-            // Reads nothing, ever: the seeder's sends back up into its buffers.
+            // Reads nothing, ever: the seeder's sends back up into its
+            // buffers. Keep-alives keep it from looking idle, so only the
+            // write-stall timeout can end it.
+            // (Every 5 s: a failed send also tells when the seeder closed it.)
+            let (alive, swarm2) = (ch.clone(), swarm.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    if alive.send(encode(&Message::KeepAlive)).await.is_err() {
+                        if to_seeder {
+                            let lived = opened.elapsed();
+                            swarm2.closed.lock().unwrap().push((kind, lived));
+                        }
+                        return;
+                    }
+                }
+            });
             swarm.held.lock().unwrap().push(ch);
             return;
         }
@@ -388,12 +406,18 @@ async fn hostile_peers_over_webrtc_are_dropped_and_cost_honest_peers_nothing() {
         let gone = last.elapsed();
         eprintln!("the seeder has no peer {gone:.1?} after the last bad channel opened");
         assert!(gone < Duration::from_secs(185), "{gone:?}");
-        for k in [Kind::Trickles, Kind::SilentBitfield] {
+        // Never reads: the buffer fills within seconds, then 120 s; the
+        // keep-alive that notices comes within 5 s.
+        for (k, limit) in [
+            (Kind::NeverReads, 130),
+            (Kind::Trickles, 183),
+            (Kind::SilentBitfield, 183),
+        ] {
             let c = closed(k);
             eprintln!("{k:?}: dropped after {c:.1?}");
             assert!(!c.is_empty(), "{k:?} never dropped");
             assert!(
-                c.iter().all(|d| *d < Duration::from_secs(183)),
+                c.iter().all(|d| *d < Duration::from_secs(limit)),
                 "{k:?}: {c:?}"
             );
         }
