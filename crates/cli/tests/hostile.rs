@@ -67,30 +67,8 @@ async fn an_offer_flood_does_not_starve_honest_peers_of_a_seeder() {
     std::fs::create_dir_all(root.join("src")).unwrap();
     let src = root.join("src/data.bin");
     std::fs::write(&src, random_bytes(24 << 20, 3)).unwrap();
-    let mut seeder = Reap(
-        webswarm(&[
-            "seed",
-            src.to_str().unwrap(),
-            "--tracker",
-            &tracker.url,
-            "--bind",
-            "127.0.0.1",
-            "--max-upload-rate",
-            "6M",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
-    );
-    let magnet = {
-        use std::io::BufRead;
-        let mut line = String::new();
-        std::io::BufReader::new(seeder.0.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        line.trim().to_owned()
-    };
+    let extra = ["--max-upload-rate", "6M"];
+    let (seeder, magnet, _) = spawn_seed(&src, &tracker.url, &extra, Stdio::null());
     let info_hash = webswarm_core::Magnet::parse(&magnet)
         .unwrap()
         .info_hash

@@ -18,7 +18,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -287,19 +287,8 @@ async fn hostile_peers_over_webrtc_are_dropped_and_cost_honest_peers_nothing() {
     std::fs::write(&src, random_bytes(24 << 20, 5)).unwrap();
     // The same torrent `webswarm seed` makes: its geometry, for the requests.
     let meta = torrent_for(&src, &tracker.url, None);
-    let mut seeder = Reap(
-        webswarm(&["seed", src.to_str().unwrap(), "--tracker", &tracker.url])
-            .args(["--bind", "127.0.0.1", "--max-upload-rate", "6M"])
-            .args(["--status-every", "1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut out = BufReader::new(seeder.0.stdout.take().unwrap());
-    let mut magnet = String::new();
-    out.read_line(&mut magnet).unwrap();
-    let magnet = magnet.trim().to_owned();
+    let extra = ["--max-upload-rate", "6M", "--status-every", "1"];
+    let (seeder, magnet, out) = spawn_seed(&src, &tracker.url, &extra, Stdio::null());
     let status: Status = Arc::new(Mutex::new(Value::Null));
     let s = status.clone();
     std::thread::spawn(move || {

@@ -107,18 +107,7 @@ async fn a_read_error_under_a_seeder_is_reported_once_and_the_piece_is_kept() {
     let _mount = fuser::spawn_mount(fs, &shown, &Config::default())
         .expect("mounting FUSE (needs root and /dev/fuse)");
 
-    let mut seeder = Reap(
-        webswarm(&["seed", shown.to_str().unwrap(), "--tracker", &tracker.url])
-            .args(["--bind", "127.0.0.1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut out = BufReader::new(seeder.0.stdout.take().unwrap());
-    let mut magnet = String::new();
-    out.read_line(&mut magnet).unwrap();
-    assert!(magnet.starts_with("magnet:"), "seed printed {magnet:?}");
+    let (mut seeder, magnet, mut out) = spawn_seed(&shown, &tracker.url, &[], Stdio::piped());
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let err = BufReader::new(seeder.0.stderr.take().unwrap());

@@ -71,3 +71,29 @@ pub fn timed_get(magnet: &str, dir: &Path) -> f64 {
     );
     started.elapsed().as_secs_f64()
 }
+
+/// Starts `webswarm seed FILE --tracker URL --bind 127.0.0.1` plus `extra`
+/// and waits for its magnet line; returns the child (stderr as asked), the
+/// magnet and the rest of its stdout.
+pub fn spawn_seed(
+    file: &Path,
+    tracker: &str,
+    extra: &[&str],
+    stderr: std::process::Stdio,
+) -> (Reap, String, std::io::BufReader<std::process::ChildStdout>) {
+    use std::io::BufRead;
+    let mut child = Reap(
+        webswarm(&["seed", file.to_str().unwrap(), "--tracker", tracker])
+            .args(["--bind", "127.0.0.1"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = std::io::BufReader::new(child.0.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.starts_with("magnet:"), "seed printed {line:?}");
+    (child, line.trim().to_owned(), out)
+}
