@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::connection::ConnLimits;
 use crate::swarm::SwarmLimits;
 
 /// Every field with its default; parsed in a test so it cannot drift.
@@ -15,6 +16,12 @@ pub const DEFAULT_TOML: &str = r#"# webswarm-tracker configuration. Every field 
 
 # Address and port to listen on (HTTP and WebSocket on the same port).
 bind = "127.0.0.1:8000"
+# Swarm worker threads; torrents are spread over them by info-hash.
+# 0: one per core.
+workers = 0
+# Threads serving connections (each keeps the connections it accepted).
+# 0: one per core.
+io_threads = 0
 # Seconds between announces that clients are told to wait.
 interval_secs = 120
 # Seconds without an announce after which a peer leaves its swarms.
@@ -25,8 +32,10 @@ offer_timeout_secs = 60
 max_message_bytes = 65536
 # Offers relayed per announce; extra offers are ignored.
 max_offers_per_announce = 10
-# Torrents one connection may join.
-max_torrents_per_connection = 100
+# Torrents one connection may join; an announce for one more gets a failure
+# reply ("too many torrents on this connection"). Each joined torrent costs
+# about 250 bytes of tracker memory.
+max_torrents_per_connection = 5000
 # Info-hashes one scrape may name.
 max_scrape_hashes = 255
 # Announces per second one connection may send (sustained), and the burst allowed.
@@ -48,6 +57,8 @@ trusted_proxies = []
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub bind: SocketAddr,
+    pub workers: usize,
+    pub io_threads: usize,
     pub interval_secs: u64,
     pub peer_timeout_secs: u64,
     pub offer_timeout_secs: u64,
@@ -68,12 +79,14 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            workers: 0,
+            io_threads: 0,
             interval_secs: 120,
             peer_timeout_secs: 180,
             offer_timeout_secs: 60,
             max_message_bytes: 64 * 1024,
             max_offers_per_announce: 10,
-            max_torrents_per_connection: 100,
+            max_torrents_per_connection: 5000,
             max_scrape_hashes: 255,
             announces_per_second: 10.0,
             announce_burst: 50.0,
@@ -145,11 +158,33 @@ impl Config {
             peer_timeout: Duration::from_secs(self.peer_timeout_secs),
             offer_timeout: Duration::from_secs(self.offer_timeout_secs),
             max_offers_per_announce: self.max_offers_per_announce,
-            max_torrents_per_connection: self.max_torrents_per_connection,
+        }
+    }
+
+    pub fn conn_limits(&self) -> ConnLimits {
+        ConnLimits {
+            max_torrents: self.max_torrents_per_connection,
             max_scrape_hashes: self.max_scrape_hashes,
             announces_per_second: self.announces_per_second,
             announce_burst: self.announce_burst,
         }
+    }
+
+    /// `workers`, with 0 meaning one per core.
+    pub fn worker_count(&self) -> usize {
+        per_core(self.workers)
+    }
+
+    /// `io_threads`, with 0 meaning one per core.
+    pub fn io_thread_count(&self) -> usize {
+        per_core(self.io_threads)
+    }
+}
+
+fn per_core(n: usize) -> usize {
+    match n {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
     }
 }
 

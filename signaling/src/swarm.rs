@@ -9,14 +9,14 @@ use std::time::Duration;
 use webswarm_core::Rng;
 use webswarm_core::Time;
 use webswarm_tracker_proto::{
-    Announce, AnnounceEvent, AnnounceResponse, Answer, ClientMessage, Failure, InfoHash, OfferId,
-    PeerId, RelayedAnswer, RelayedOffer, Scrape, ScrapeFile, ScrapeResponse, TrackerMessage,
+    Announce, AnnounceEvent, AnnounceResponse, Answer, Failure, InfoHash, OfferId, PeerId,
+    RelayedAnswer, RelayedOffer, ScrapeFile, TrackerMessage,
 };
 
 /// A WebSocket connection, numbered by the server.
 pub type ConnId = u64;
 
-/// Limits and timings of the swarm logic.
+/// Timings and bounds of the swarm logic.
 #[derive(Clone, Debug)]
 pub struct SwarmLimits {
     pub interval: Duration,
@@ -24,11 +24,6 @@ pub struct SwarmLimits {
     /// How long an offer relayed to a peer may still be answered.
     pub offer_timeout: Duration,
     pub max_offers_per_announce: usize,
-    pub max_torrents_per_connection: usize,
-    pub max_scrape_hashes: usize,
-    /// Announces per connection: sustained rate and burst.
-    pub announces_per_second: f64,
-    pub announce_burst: f64,
 }
 
 impl Default for SwarmLimits {
@@ -38,10 +33,6 @@ impl Default for SwarmLimits {
             peer_timeout: Duration::from_secs(180),
             offer_timeout: Duration::from_secs(60),
             max_offers_per_announce: 10,
-            max_torrents_per_connection: 100,
-            max_scrape_hashes: 255,
-            announces_per_second: 10.0,
-            announce_burst: 50.0,
         }
     }
 }
@@ -156,16 +147,17 @@ fn forget(list: &mut Vec<PeerId>, id: &PeerId) {
     }
 }
 
-#[derive(Default)]
-struct Conn {
-    /// (torrent, the peer id this connection uses in it)
-    joined: Vec<(InfoHash, PeerId)>,
-    tokens: f64,
-    refilled: Time,
+/// What the swarm logic asks its shell to do, in order.
+#[derive(Debug)]
+pub enum Out {
+    /// Send this to a connection.
+    To(ConnId, TrackerMessage),
+    /// The connection's peer left this torrent without the connection saying
+    /// so (it timed out, or another connection took its peer id over).
+    Dropped(ConnId, InfoHash, PeerId),
 }
 
-/// Messages to deliver, in order.
-pub type Outbox = Vec<(ConnId, TrackerMessage)>;
+pub type Outbox = Vec<Out>;
 
 /// Counters for `/stats.json` and `/metrics`.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
@@ -178,10 +170,14 @@ pub struct SwarmCounters {
     pub failures: u64,
 }
 
+/// The torrents of one shard. A connection's peers here are listed so that
+/// its disconnection leaves them all; the connection's own limits (rate,
+/// torrents, peer id) are checked before a message gets here
+/// ([`crate::connection`]).
 pub struct Swarms {
     limits: SwarmLimits,
     torrents: HashMap<InfoHash, Torrent>,
-    conns: HashMap<ConnId, Conn>,
+    conns: HashMap<ConnId, Vec<(InfoHash, PeerId)>>,
     pub counters: SwarmCounters,
 }
 
@@ -207,24 +203,23 @@ impl Swarms {
         &self.limits
     }
 
-    pub fn connect(&mut self, conn: ConnId, now: Time) {
-        self.conns.insert(
-            conn,
-            Conn {
-                joined: Vec::new(),
-                tokens: self.limits.announce_burst,
-                refilled: now,
-            },
-        );
-    }
-
     /// The socket closed: every swarm it joined sees it as stopped.
     pub fn disconnect(&mut self, conn: ConnId) {
-        let Some(c) = self.conns.remove(&conn) else {
+        let Some(joined) = self.conns.remove(&conn) else {
             return;
         };
-        for (ih, id) in c.joined {
+        for (ih, id) in joined {
             self.leave(&ih, &id);
+        }
+    }
+
+    /// Removes `conn`'s record of (ih, id), dropping the record when empty.
+    fn unlist(&mut self, conn: ConnId, ih: &InfoHash, id: &PeerId) {
+        if let Some(joined) = self.conns.get_mut(&conn) {
+            joined.retain(|(h, p)| !(h == ih && p == id));
+            if joined.is_empty() {
+                self.conns.remove(&conn);
+            }
         }
     }
 
@@ -237,91 +232,42 @@ impl Swarms {
         }
     }
 
-    pub fn handle(&mut self, conn: ConnId, msg: ClientMessage, now: Time, rng: &mut Rng) -> Outbox {
+    /// An announce the connection's rules admitted
+    /// ([`crate::connection::ConnRules::admit`]): joins, updates or leaves
+    /// the torrent and relays its offers.
+    pub fn announce(&mut self, conn: ConnId, a: Announce, now: Time, rng: &mut Rng) -> Outbox {
         let mut out = Outbox::new();
-        match msg {
-            ClientMessage::Announce(a) => self.announce(conn, a, now, rng, &mut out),
-            ClientMessage::Answer(a) => self.answer(conn, a, now, &mut out),
-            ClientMessage::Scrape(s) => self.scrape(conn, s, &mut out),
-        }
-        self.counters.failures += out
-            .iter()
-            .filter(|(c, m)| *c == conn && matches!(m, TrackerMessage::Failure(_)))
-            .count() as u64;
+        self.join(conn, a, now, rng, &mut out);
         out
     }
 
-    /// Takes one announce token from the connection's bucket.
-    fn take_token(&mut self, conn: ConnId, now: Time) -> bool {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return false;
-        };
-        let dt = now.saturating_since(c.refilled).as_secs_f64();
-        c.tokens =
-            (c.tokens + dt * self.limits.announces_per_second).min(self.limits.announce_burst);
-        c.refilled = now;
-        if c.tokens >= 1.0 {
-            c.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn announce(&mut self, conn: ConnId, a: Announce, now: Time, rng: &mut Rng, out: &mut Outbox) {
+    fn join(&mut self, conn: ConnId, a: Announce, now: Time, rng: &mut Rng, out: &mut Outbox) {
         let ih = a.info_hash;
-        if !self.take_token(conn, now) {
-            out.push((
-                conn,
-                failure("too many announces: slow down", "announce", Some(ih)),
-            ));
-            return;
-        }
         self.counters.announces += 1;
-        let Some(c) = self.conns.get(&conn) else {
-            return;
-        };
-        let existing = c.joined.iter().find(|(h, _)| *h == ih).map(|(_, id)| *id);
-        match existing {
-            Some(id) if id != a.peer_id => {
-                out.push((
-                    conn,
-                    failure(
-                        "one peer id per torrent per connection",
-                        "announce",
-                        Some(ih),
-                    ),
-                ));
-                return;
-            }
-            None if c.joined.len() >= self.limits.max_torrents_per_connection => {
-                out.push((
-                    conn,
-                    failure("too many torrents on this connection", "announce", Some(ih)),
-                ));
-                return;
-            }
-            _ => {}
-        }
         if a.event == Some(AnnounceEvent::Stopped) {
-            self.leave(&ih, &a.peer_id);
-            if let Some(c) = self.conns.get_mut(&conn) {
-                c.joined.retain(|(h, _)| *h != ih);
+            let ours = self
+                .torrents
+                .get(&ih)
+                .and_then(|t| t.peers.get(&a.peer_id))
+                .is_some_and(|p| p.conn == conn);
+            if ours {
+                self.leave(&ih, &a.peer_id);
+                self.unlist(conn, &ih, &a.peer_id);
             }
             return;
         }
         // The same peer id from another connection is taken over by this one.
-        let torrent = self.torrents.entry(ih).or_default();
-        if let Some(old) = torrent
-            .peers
-            .get(&a.peer_id)
+        let old = self
+            .torrents
+            .get(&ih)
+            .and_then(|t| t.peers.get(&a.peer_id))
             .map(|p| p.conn)
-            .filter(|&c| c != conn)
-        {
-            if let Some(c) = self.conns.get_mut(&old) {
-                c.joined.retain(|(h, _)| *h != ih);
-            }
+            .filter(|&c| c != conn);
+        if let Some(old) = old {
+            self.unlist(old, &ih, &a.peer_id);
+            out.push(Out::Dropped(old, ih, a.peer_id));
         }
+        let torrent = self.torrents.entry(ih).or_default();
         let complete = a.left == Some(0) || a.event == Some(AnnounceEvent::Completed);
         let was_complete = torrent.peers.get(&a.peer_id).is_some_and(|p| p.complete);
         if a.event == Some(AnnounceEvent::Completed) && !was_complete {
@@ -341,10 +287,9 @@ impl Swarms {
                 answerable,
             },
         );
-        if existing.is_none() {
-            if let Some(c) = self.conns.get_mut(&conn) {
-                c.joined.push((ih, a.peer_id));
-            }
+        let joined = self.conns.entry(conn).or_default();
+        if !joined.contains(&(ih, a.peer_id)) {
+            joined.push((ih, a.peer_id));
         }
         let offers: Vec<_> = a
             .offers
@@ -367,7 +312,7 @@ impl Swarms {
             }
             peer.answerable.insert(offer.offer_id, (a.peer_id, expires));
             self.counters.offers_relayed += 1;
-            out.push((
+            out.push(Out::To(
                 peer.conn,
                 TrackerMessage::Offer(RelayedOffer {
                     action: "announce".into(),
@@ -379,7 +324,7 @@ impl Swarms {
             ));
         }
         let (complete, incomplete) = torrent.counts();
-        out.push((
+        out.push(Out::To(
             conn,
             TrackerMessage::Announced(AnnounceResponse {
                 action: "announce".into(),
@@ -391,10 +336,22 @@ impl Swarms {
         ));
     }
 
-    fn answer(&mut self, conn: ConnId, a: Answer, now: Time, out: &mut Outbox) {
+    /// Relays an answer to the peer whose offer it answers, if this peer
+    /// was sent that offer; otherwise the answerer gets a failure reply.
+    pub fn answer(&mut self, conn: ConnId, a: Answer, now: Time) -> Outbox {
+        let mut out = Outbox::new();
+        self.relay_answer(conn, a, now, &mut out);
+        if matches!(out.first(), Some(Out::To(_, TrackerMessage::Failure(_)))) {
+            self.counters.failures += 1;
+        }
+        out
+    }
+
+    fn relay_answer(&mut self, conn: ConnId, a: Answer, now: Time, out: &mut Outbox) {
         let ih = a.info_hash;
-        let refuse =
-            |out: &mut Outbox, why: &str| out.push((conn, failure(why, "announce", Some(ih))));
+        let refuse = |out: &mut Outbox, why: &str| {
+            out.push(Out::To(conn, failure(why, "announce", Some(ih))))
+        };
         let Some(torrent) = self.torrents.get_mut(&ih) else {
             self.counters.answers_refused += 1;
             return refuse(out, "answer for a torrent you have not joined");
@@ -420,7 +377,7 @@ impl Swarms {
             return refuse(out, "the offering peer has left");
         };
         self.counters.answers_relayed += 1;
-        out.push((
+        out.push(Out::To(
             offerer.conn,
             TrackerMessage::Answer(RelayedAnswer {
                 action: "announce".into(),
@@ -432,49 +389,26 @@ impl Swarms {
         ));
     }
 
-    fn scrape(&mut self, conn: ConnId, s: Scrape, out: &mut Outbox) {
+    /// Counts for each named torrent (zero for one this shard does not hold).
+    pub fn scrape(&mut self, hashes: &[InfoHash]) -> Vec<ScrapeFile> {
         self.counters.scrapes += 1;
-        if s.info_hashes.is_empty() {
-            out.push((
-                conn,
-                failure("scrape needs at least one info_hash", "scrape", None),
-            ));
-            return;
-        }
-        if s.info_hashes.len() > self.limits.max_scrape_hashes {
-            let why = format!(
-                "scrape of at most {} info_hashes",
-                self.limits.max_scrape_hashes
-            );
-            out.push((conn, failure(&why, "scrape", None)));
-            return;
-        }
-        let files = s
-            .info_hashes
+        hashes
             .iter()
             .map(|ih| {
-                let f = self.torrents.get(ih).map_or(ScrapeFile::default(), |t| {
+                self.torrents.get(ih).map_or(ScrapeFile::default(), |t| {
                     let (complete, incomplete) = t.counts();
                     ScrapeFile {
                         complete,
                         incomplete,
                         downloaded: t.downloaded,
                     }
-                });
-                (*ih, f)
+                })
             })
-            .collect();
-        out.push((
-            conn,
-            TrackerMessage::Scrape(ScrapeResponse {
-                files,
-                min_request_interval: self.limits.interval.as_secs() as u32,
-            }),
-        ));
+            .collect()
     }
 
     /// Drops peers not heard from within the timeout. Call periodically.
-    pub fn expire(&mut self, now: Time) {
+    pub fn expire(&mut self, now: Time) -> Outbox {
         let timeout = self.limits.peer_timeout;
         let mut gone: Vec<(InfoHash, PeerId, ConnId)> = Vec::new();
         for (ih, t) in &self.torrents {
@@ -484,12 +418,13 @@ impl Swarms {
                 }
             }
         }
-        for (ih, id, conn) in gone {
-            self.leave(&ih, &id);
-            if let Some(c) = self.conns.get_mut(&conn) {
-                c.joined.retain(|(h, p)| !(*h == ih && *p == id));
-            }
-        }
+        gone.into_iter()
+            .map(|(ih, id, conn)| {
+                self.leave(&ih, &id);
+                self.unlist(conn, &ih, &id);
+                Out::Dropped(conn, ih, id)
+            })
+            .collect()
     }
 
     /// (torrents, seeders, leechers)

@@ -13,7 +13,8 @@ use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 use webswarm_core::Rng;
 use webswarm_signaling::config::Config;
 use webswarm_signaling::server::{serve, App};
-use webswarm_tracker_proto::{binstr_encode, TrackerMessage};
+use webswarm_signaling::shard::owner_of;
+use webswarm_tracker_proto::{binstr_encode, InfoHash, TrackerMessage};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const WAIT: Duration = Duration::from_secs(5);
@@ -417,5 +418,100 @@ async fn a_message_over_the_limit_gets_a_1009_close_frame() {
     let (_, body) = t.http("/stats.json").await;
     let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(stats["connections"], 1, "the oversize clients are gone");
+    t.stop().await;
+}
+
+/// The `k`th info-hash owned by worker `k % 4` of 4.
+fn ih_on(k: u8) -> String {
+    let ih = (0u8..=255)
+        .map(|b| InfoHash([b; 20]))
+        .filter(|ih| owner_of(ih, 4) == usize::from(k % 4))
+        .nth(usize::from(k / 4))
+        .expect("enough info-hashes on each worker");
+    binstr_encode(&ih.0)
+}
+
+#[tokio::test]
+async fn four_workers_relay_scrape_and_disconnect_across_their_torrents() {
+    let cfg = Config {
+        workers: 4,
+        ..Config::default()
+    };
+    let t = Tracker::start(cfg).await;
+    let (a_id, b_id) = (id('a'), id('b'));
+    let (mut a, mut b) = (t.client().await, t.client().await);
+    // Eight torrents, two on each worker: A seeds all of them, B offers to each.
+    for k in 0..8 {
+        send(&mut a, announce(&ih_on(k), &a_id, Some(0), &[])).await;
+        assert!(matches!(recv(&mut a).await, TrackerMessage::Announced(_)));
+    }
+    for k in 0..8 {
+        let offer = binstr_encode(&[k; 20]);
+        send(
+            &mut b,
+            announce(&ih_on(k), &b_id, Some(9), &[(&offer, "v=0")]),
+        )
+        .await;
+    }
+    let mut offered = Vec::new();
+    for _ in 0..8 {
+        let TrackerMessage::Offer(o) = recv(&mut a).await else {
+            panic!("expected an offer")
+        };
+        let answer = serde_json::json!({"action": "announce", "info_hash": binstr_encode(&o.info_hash.0),
+            "peer_id": a_id, "to_peer_id": b_id, "offer_id": binstr_encode(&o.offer_id.0),
+            "answer": {"type": "answer", "sdp": "v=0\r\nA"}});
+        send(&mut a, answer.to_string()).await;
+        offered.push(binstr_encode(&o.info_hash.0));
+    }
+    offered.sort_unstable();
+    let mut expected: Vec<String> = (0..8).map(ih_on).collect();
+    expected.sort_unstable();
+    assert_eq!(offered, expected);
+    let (mut answers, mut announced) = (0, 0);
+    while answers + announced < 16 {
+        match recv(&mut b).await {
+            TrackerMessage::Answer(_) => answers += 1,
+            TrackerMessage::Announced(r) => {
+                assert_eq!((r.complete, r.incomplete), (1, 1));
+                announced += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let scrape = |hashes: Vec<String>| serde_json::json!({"action": "scrape", "info_hash": hashes});
+    let mut all: Vec<String> = (0..8).map(ih_on).collect();
+    all.push(binstr_encode(&[b'x'; 20]));
+    send(&mut b, scrape(all.clone()).to_string()).await;
+    let TrackerMessage::Scrape(s) = recv(&mut b).await else {
+        panic!()
+    };
+    let counts: Vec<(u32, u32)> = s
+        .files
+        .iter()
+        .map(|(_, f)| (f.complete, f.incomplete))
+        .collect();
+    assert_eq!(counts[..8], [(1, 1); 8]);
+    assert_eq!(counts[8], (0, 0), "a torrent nobody joined");
+    let (_, body) = t.http("/stats.json").await;
+    let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (&stats["workers"], &stats["torrents"], &stats["seeders"]),
+        (&4.into(), &8.into(), &8.into())
+    );
+    assert_eq!(
+        (&stats["offers_relayed"], &stats["answers_relayed"]),
+        (&8.into(), &8.into())
+    );
+    // A's socket closing leaves every torrent, whichever worker owns it.
+    a.close(None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    send(&mut b, scrape(all).to_string()).await;
+    let TrackerMessage::Scrape(s) = recv(&mut b).await else {
+        panic!()
+    };
+    assert!(s.files[..8]
+        .iter()
+        .all(|(_, f)| (f.complete, f.incomplete) == (0, 1)));
     t.stop().await;
 }

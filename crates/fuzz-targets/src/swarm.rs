@@ -1,12 +1,14 @@
-//! The tracker's swarm rules fed any sequence of connects, announces,
+//! The tracker's connection and swarm rules fed any sequence of announces,
 //! answers, scrapes, disconnects and expiry from four connections, with
 //! small id spaces so that ids collide: replies only go to open
-//! connections, and a tracker whose connections all left holds nothing.
+//! connections, a connection's torrents stay within its limit, and a tracker
+//! whose connections all left holds nothing.
 
 use std::time::Duration;
 
 use webswarm_core::{Rng, Time};
-use webswarm_signaling::swarm::{SwarmLimits, Swarms};
+use webswarm_signaling::connection::{check_scrape, ConnLimits, ConnRules};
+use webswarm_signaling::swarm::{Out, SwarmLimits, Swarms};
 use webswarm_tracker_proto::{
     Announce, AnnounceEvent, Answer, ClientMessage, InfoHash, Offer, OfferId, PeerId, Scrape, Sdp,
 };
@@ -66,36 +68,58 @@ pub fn run(data: &[u8]) {
     let mut c = Cursor::new(data);
     let limits = SwarmLimits {
         max_offers_per_announce: 3,
-        max_torrents_per_connection: 2,
         ..SwarmLimits::default()
+    };
+    let conn_limits = ConnLimits {
+        max_torrents: 2,
+        max_scrape_hashes: 3,
+        ..ConnLimits::default()
     };
     let mut s = Swarms::new(limits);
     let mut rng = Rng::new(1);
     let mut now = Time::from_millis(0);
-    let mut open = [false; CONNS as usize];
+    let mut rules: [Option<ConnRules>; CONNS as usize] = Default::default();
     while !c.is_empty() {
         let conn = c.below(CONNS);
         let i = usize::from(conn);
-        match c.below(4) {
+        let out = match c.below(4) {
             0 => {
                 s.disconnect(u64::from(conn));
-                open[i] = false;
+                rules[i] = None;
+                continue;
             }
             1 => {
                 now = now + Duration::from_millis(u64::from(c.u16()) * 10);
-                s.expire(now);
+                s.expire(now)
             }
             _ => {
-                if !open[i] {
-                    s.connect(u64::from(conn), now);
-                    open[i] = true;
-                }
-                let out = s.handle(u64::from(conn), message(&mut c), now, &mut rng);
-                assert!(out.len() <= 16, "one message, a bounded fan-out");
-                for (to, _) in &out {
-                    assert!(open[*to as usize], "a reply to a closed connection");
+                let r = rules[i].get_or_insert_with(|| ConnRules::new(&conn_limits, now));
+                match message(&mut c) {
+                    ClientMessage::Announce(a) => match r.admit(&conn_limits, &a, now) {
+                        Ok(()) => s.announce(u64::from(conn), a, now, &mut rng),
+                        Err(_) => continue,
+                    },
+                    ClientMessage::Answer(a) => s.answer(u64::from(conn), a, now),
+                    ClientMessage::Scrape(sc) => {
+                        if check_scrape(&conn_limits, &sc.info_hashes).is_ok() {
+                            let files = s.scrape(&sc.info_hashes);
+                            assert_eq!(files.len(), sc.info_hashes.len());
+                        }
+                        continue;
+                    }
                 }
             }
+        };
+        assert!(out.len() <= 16, "one message, a bounded fan-out");
+        for o in out {
+            let (Out::To(to, _) | Out::Dropped(to, ..)) = &o;
+            let Some(r) = rules[*to as usize].as_mut() else {
+                panic!("a message for a closed connection: {o:?}");
+            };
+            if let Out::Dropped(_, ih, peer) = o {
+                r.forget(&ih, &peer);
+            }
+            assert!(r.joined() <= conn_limits.max_torrents);
         }
     }
     for conn in 0..CONNS {

@@ -35,6 +35,12 @@ struct Opts {
     connections: usize,
     idle: usize,
     seconds: u64,
+    /// Swarm workers for webswarm-tracker (its default when unset).
+    workers: Option<usize>,
+    /// Connection threads for webswarm-tracker (its default when unset).
+    io_threads: Option<usize>,
+    /// Skip bittorrent-tracker (to compare configurations of ours quickly).
+    no_reference: bool,
 }
 
 #[derive(Default)]
@@ -382,9 +388,16 @@ async fn main() {
         connections: 200,
         idle: 10_000,
         seconds: 10,
+        workers: None,
+        io_threads: None,
+        no_reference: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
+        if a == "--no-reference" {
+            o.no_reference = true;
+            continue;
+        }
         let v = args.next().unwrap_or_else(|| panic!("{a} needs a value"));
         match a.as_str() {
             "--tracker" => o.tracker = v,
@@ -393,6 +406,8 @@ async fn main() {
             "--connections" => o.connections = v.parse().expect("number"),
             "--idle" => o.idle = v.parse().expect("number"),
             "--seconds" => o.seconds = v.parse().expect("number"),
+            "--workers" => o.workers = Some(v.parse().expect("number")),
+            "--io-threads" => o.io_threads = Some(v.parse().expect("number")),
             _ => panic!("unknown argument {a}"),
         }
     }
@@ -400,6 +415,12 @@ async fn main() {
     ours.args(["--bind", "127.0.0.1:0", "--max-connections", "20000"])
         .env("RUST_LOG", "warn,webswarm_tracker=info")
         .env("NO_COLOR", "1");
+    if let Some(w) = o.workers {
+        ours.args(["--workers", &w.to_string()]);
+    }
+    if let Some(n) = o.io_threads {
+        ours.args(["--io-threads", &n.to_string()]);
+    }
     let mut reference = Command::new("node");
     reference.arg(&o.node_script);
     let a = measure(
@@ -408,6 +429,10 @@ async fn main() {
         &o,
     )
     .await;
+    if o.no_reference {
+        println!("{a:#?}");
+        return;
+    }
     let b = measure(
         "bittorrent-tracker",
         start("bittorrent-tracker", reference).await,

@@ -1,5 +1,5 @@
 use super::*;
-use webswarm_tracker_proto::{Offer, Sdp};
+use webswarm_tracker_proto::{ClientMessage, Offer, Sdp};
 
 const IH: InfoHash = InfoHash([7; 20]);
 
@@ -57,11 +57,14 @@ impl T {
             now: Time::from_millis(1000),
         }
     }
-    fn join(&mut self, conn: ConnId) {
-        self.s.connect(conn, self.now);
-    }
-    fn send(&mut self, conn: ConnId, m: ClientMessage) -> Outbox {
-        self.s.handle(conn, m, self.now, &mut self.rng)
+    /// What the swarm sends to connections (drops are in `dropped`).
+    fn send(&mut self, conn: ConnId, m: ClientMessage) -> Vec<(ConnId, TrackerMessage)> {
+        let out = match m {
+            ClientMessage::Announce(a) => self.s.announce(conn, a, self.now, &mut self.rng),
+            ClientMessage::Answer(a) => self.s.answer(conn, a, self.now),
+            ClientMessage::Scrape(_) => unreachable!("scrapes are asked with Swarms::scrape"),
+        };
+        sent(out)
     }
     /// Peer 2 announces one offer; returns it as relayed to peer 1 (connection 1).
     fn offer_to_peer_1(&mut self) -> RelayedOffer {
@@ -73,7 +76,25 @@ impl T {
     }
 }
 
-fn failures(out: &Outbox) -> Vec<String> {
+fn sent(out: Outbox) -> Vec<(ConnId, TrackerMessage)> {
+    out.into_iter()
+        .filter_map(|o| match o {
+            Out::To(c, m) => Some((c, m)),
+            Out::Dropped(..) => None,
+        })
+        .collect()
+}
+
+fn dropped(out: &Outbox) -> Vec<(ConnId, PeerId)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Out::Dropped(c, _, p) => Some((*c, *p)),
+            Out::To(..) => None,
+        })
+        .collect()
+}
+
+fn failures(out: &[(ConnId, TrackerMessage)]) -> Vec<String> {
     out.iter()
         .filter_map(|(_, m)| match m {
             TrackerMessage::Failure(f) => Some(f.reason.clone()),
@@ -86,13 +107,11 @@ fn failures(out: &Outbox) -> Vec<String> {
 fn offers_go_to_distinct_other_peers_and_counts_treat_null_left_as_incomplete() {
     let mut t = T::new();
     for c in 1..=4 {
-        t.join(c);
         t.send(
             c,
             announce(c as u8, 0, Some(0), Some(AnnounceEvent::Started)),
         );
     }
-    t.join(9);
     let out = t.send(9, announce(9, 10, None, Some(AnnounceEvent::Started)));
     let targets: Vec<ConnId> = out
         .iter()
@@ -115,9 +134,7 @@ fn offers_go_to_distinct_other_peers_and_counts_treat_null_left_as_incomplete() 
 #[test]
 fn answers_are_relayed_only_for_offers_actually_forwarded_and_only_once() {
     let mut t = T::new();
-    t.join(1);
     t.send(1, announce(1, 0, Some(0), None));
-    t.join(2);
     let offer_id = t.offer_to_peer_1().offer_id;
     // An answer to an offer never sent, and one naming the wrong offerer, are refused.
     assert_eq!(
@@ -135,16 +152,13 @@ fn answers_are_relayed_only_for_offers_actually_forwarded_and_only_once() {
         "only once"
     );
     // An answer from a connection that did not announce that peer id.
-    t.join(5);
     assert_eq!(failures(&t.send(5, answer(1, 2, o.offer_id))).len(), 1);
 }
 
 #[test]
 fn offers_expire_and_peers_time_out() {
     let mut t = T::new();
-    t.join(1);
     t.send(1, announce(1, 0, Some(0), None));
-    t.join(2);
     let o = t.offer_to_peer_1();
     t.now = t.now + Duration::from_secs(61);
     assert_eq!(
@@ -158,101 +172,71 @@ fn offers_expire_and_peers_time_out() {
 }
 
 #[test]
-fn one_peer_id_per_torrent_per_connection_and_disconnect_leaves_every_swarm() {
+fn disconnect_leaves_every_swarm() {
     let mut t = T::new();
-    t.join(1);
     t.send(1, announce(1, 0, Some(3), None));
-    assert_eq!(
-        failures(&t.send(1, announce(2, 0, Some(3), None))),
-        vec!["one peer id per torrent per connection"]
-    );
-    t.send(1, announce(1, 0, Some(0), Some(AnnounceEvent::Completed)));
-    assert_eq!(t.s.totals(), (1, 1, 0));
+    let mut other = announce(1, 0, Some(0), Some(AnnounceEvent::Completed));
+    if let ClientMessage::Announce(a) = &mut other {
+        a.info_hash = InfoHash([8; 20]);
+    }
+    t.send(1, other);
+    assert_eq!(t.s.totals(), (2, 1, 1));
     t.s.disconnect(1);
     assert_eq!(t.s.totals(), (0, 0, 0));
+    assert!(t.s.conns.is_empty());
+}
+
+#[test]
+fn a_peer_id_taken_over_or_timed_out_is_reported_dropped_to_its_connection() {
+    let mut t = T::new();
+    t.send(1, announce(1, 0, Some(3), None));
+    // Another connection announces the same peer id: it takes the peer over,
+    // and connection 1 learns it no longer holds it.
+    let out = t.s.announce(
+        2,
+        match announce(1, 0, Some(3), None) {
+            ClientMessage::Announce(a) => a,
+            _ => unreachable!(),
+        },
+        t.now,
+        &mut t.rng,
+    );
+    assert_eq!(dropped(&out), vec![(1, pid(1))]);
+    // A stopped from the old connection does not remove the new one's peer.
+    t.send(1, announce(1, 0, Some(3), Some(AnnounceEvent::Stopped)));
+    assert_eq!(t.s.totals(), (1, 0, 1));
+    t.s.disconnect(1);
+    assert_eq!(t.s.totals(), (1, 0, 1));
+    t.now = t.now + Duration::from_secs(200);
+    assert_eq!(dropped(&t.s.expire(t.now)), vec![(2, pid(1))]);
+    assert_eq!(t.s.totals(), (0, 0, 0));
+    assert!(t.s.conns.is_empty(), "nothing left for connection 2");
 }
 
 #[test]
 fn stopped_leaves_and_completed_counts_downloads_once() {
     let mut t = T::new();
-    t.join(1);
     t.send(1, announce(1, 0, Some(3), Some(AnnounceEvent::Started)));
     t.send(1, announce(1, 0, Some(0), Some(AnnounceEvent::Completed)));
     t.send(1, announce(1, 0, Some(0), Some(AnnounceEvent::Completed)));
-    let out = t.send(
-        1,
-        ClientMessage::Scrape(Scrape {
-            info_hashes: vec![IH, InfoHash([8; 20])],
-        }),
-    );
-    let Some((1, TrackerMessage::Scrape(s))) = out.first() else {
-        panic!()
-    };
+    let files = t.s.scrape(&[IH, InfoHash([8; 20])]);
     assert_eq!(
-        s.files[0].1,
+        files[0],
         ScrapeFile {
             complete: 1,
             incomplete: 0,
             downloaded: 1
         }
     );
-    assert_eq!(s.files[1].1, ScrapeFile::default());
+    assert_eq!(files[1], ScrapeFile::default());
     t.send(1, announce(1, 0, Some(0), Some(AnnounceEvent::Stopped)));
     assert_eq!(t.s.totals(), (0, 0, 0));
 }
 
 #[test]
-fn limits_reply_with_failures_that_name_action_and_info_hash() {
-    let mut t = T::new();
-    t.s = Swarms::new(SwarmLimits {
-        announce_burst: 3.0,
-        announces_per_second: 1.0,
-        max_torrents_per_connection: 1,
-        max_scrape_hashes: 2,
-        ..SwarmLimits::default()
-    });
-    t.join(1);
-    for _ in 0..3 {
-        assert!(failures(&t.send(1, announce(1, 0, Some(1), None))).is_empty());
-    }
-    let out = t.send(1, announce(1, 0, Some(1), None));
-    let Some((1, TrackerMessage::Failure(f))) = out.first() else {
-        panic!()
-    };
-    assert_eq!(
-        (f.action.as_deref(), f.info_hash),
-        (Some("announce"), Some(IH))
-    );
-    t.now = t.now + Duration::from_secs(2);
-    let mut other = announce(1, 0, Some(1), None);
-    if let ClientMessage::Announce(a) = &mut other {
-        a.info_hash = InfoHash([9; 20]);
-    }
-    assert_eq!(
-        failures(&t.send(1, other)),
-        vec!["too many torrents on this connection"]
-    );
-    let scrape = |n: u8| {
-        ClientMessage::Scrape(Scrape {
-            info_hashes: (0..n).map(|i| InfoHash([i; 20])).collect(),
-        })
-    };
-    assert_eq!(
-        failures(&t.send(1, scrape(3))),
-        vec!["scrape of at most 2 info_hashes"]
-    );
-    assert_eq!(
-        failures(&t.send(1, scrape(0))),
-        vec!["scrape needs at least one info_hash"]
-    );
-}
-
-#[test]
 fn offers_to_a_peer_that_never_answers_stay_bounded() {
     let mut t = T::new();
-    t.join(1);
     t.send(1, announce(1, 0, Some(0), None));
-    t.join(2);
     for _ in 0..100 {
         t.now = t.now + Duration::from_millis(500);
         t.send(2, announce(2, 10, Some(5), None));
@@ -265,16 +249,13 @@ fn offers_to_a_peer_that_never_answers_stay_bounded() {
 fn a_downloaders_offers_reach_a_seed_whenever_the_swarm_has_one() {
     let mut t = T::new();
     // One seed among 13 downloaders (fakes that never answer, say).
-    t.join(1);
     t.send(1, announce(1, 0, Some(0), Some(AnnounceEvent::Started)));
     for c in 2..=14 {
-        t.join(c);
         t.send(
             c,
             announce(c as u8, 0, Some(5), Some(AnnounceEvent::Started)),
         );
     }
-    t.join(15);
     // Within the announce burst (50).
     for _ in 0..40 {
         let out = t.send(15, announce(15, 3, Some(5), None));

@@ -1,0 +1,257 @@
+//! One WebSocket connection: its task reads messages, checks them against
+//! the connection's rules, hands them to the swarm worker that owns their
+//! torrent, and writes out what workers queue for it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use webswarm_tracker_proto::{
+    ClientMessage, Failure, InfoHash, Scrape, ScrapeResponse, TrackerMessage,
+};
+
+use crate::connection::{check_scrape, ConnRules, Refusal};
+use crate::link::Link;
+use crate::server::App;
+use crate::shard::Command;
+use crate::swarm::ConnId;
+
+/// Close code for policy violations (RFC 6455): used when a client stops reading.
+const CLOSE_POLICY: u16 = 1008;
+/// Close code for a message over `max_message_bytes` (RFC 6455 "message too big").
+const CLOSE_TOO_BIG: u16 = 1009;
+/// A client that accepts none of our bytes for this long is closed, even if
+/// nobody else is sending to it (its queue then never fills).
+const WRITE_STALL: Duration = Duration::from_secs(10);
+
+fn failure(reason: String, action: &str, info_hash: Option<InfoHash>) -> String {
+    TrackerMessage::Failure(Failure {
+        reason,
+        // WebTorrent's client treats a failure without `action` as a broken socket.
+        action: Some(action.into()),
+        info_hash,
+    })
+    .to_json()
+}
+
+/// One connection as the tracker sees it.
+struct Conn {
+    app: Arc<App>,
+    id: ConnId,
+    link: Arc<Link>,
+}
+
+impl Conn {
+    /// Replies to this connection (never blocks; a full queue kills it).
+    fn reply(&self, text: String) {
+        if self.link.push(text, self.app.cfg.send_queue) {
+            self.app
+                .counters
+                .messages_out
+                .fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.link.kill();
+        }
+    }
+
+    fn refuse(&self, r: Refusal, ih: Option<InfoHash>) {
+        let c = &self.app.counters;
+        c.refused_announces.fetch_add(1, Ordering::Relaxed);
+        self.reply(failure(r.reason(), r.action(), ih));
+    }
+
+    /// Handles one text frame. `false` once the workers are gone.
+    async fn on_text(&self, text: &str) -> bool {
+        let now = self.app.clock.now();
+        let shards = &self.app.shards;
+        match ClientMessage::from_json(text) {
+            Ok(ClientMessage::Announce(a)) => {
+                let ih = a.info_hash;
+                let admitted = self.link.rules().admit(&self.app.conn_limits, &a, now);
+                if let Err(r) = admitted {
+                    self.refuse(r, Some(ih));
+                    return true;
+                }
+                let cmd = Command::Announce {
+                    conn: self.id,
+                    link: self.link.clone(),
+                    announce: a,
+                    now,
+                };
+                shards.send(shards.owner(&ih), cmd).await
+            }
+            Ok(ClientMessage::Answer(a)) => {
+                let shard = shards.owner(&a.info_hash);
+                let cmd = Command::Answer {
+                    conn: self.id,
+                    link: self.link.clone(),
+                    answer: a,
+                    now,
+                };
+                shards.send(shard, cmd).await
+            }
+            Ok(ClientMessage::Scrape(s)) => {
+                self.scrape(s).await;
+                true
+            }
+            Err(e) => {
+                self.app
+                    .counters
+                    .bad_messages
+                    .fetch_add(1, Ordering::Relaxed);
+                let action = e.action.unwrap_or_else(|| "announce".into());
+                self.reply(failure(e.reason, &action, e.info_hash));
+                true
+            }
+        }
+    }
+
+    async fn scrape(&self, s: Scrape) {
+        if let Err(r) = check_scrape(&self.app.conn_limits, &s.info_hashes) {
+            return self.refuse(r, None);
+        }
+        let files = self.app.shards.scrape(&s.info_hashes).await;
+        let response = TrackerMessage::Scrape(ScrapeResponse {
+            files: s.info_hashes.into_iter().zip(files).collect(),
+            min_request_interval: self.app.cfg.interval_secs as u32,
+        });
+        self.reply(response.to_json());
+    }
+}
+
+pub(crate) async fn serve_socket(app: Arc<App>, socket: WebSocket, addr: SocketAddr) {
+    let id = app.next_conn();
+    app.open.fetch_add(1, Ordering::Relaxed);
+    let rules = ConnRules::new(&app.conn_limits, app.clock.now());
+    let conn = Conn {
+        app: app.clone(),
+        id,
+        link: Arc::new(Link::new(rules)),
+    };
+    tracing::debug!(conn = id, %addr, "connected");
+    let ending = serve_frames(&conn, socket).await;
+    app.shards.disconnect(id).await;
+    app.open.fetch_sub(1, Ordering::Relaxed);
+    tracing::debug!(conn = id, ?ending, "disconnected");
+}
+
+/// Reads, writes and watches for a kill in one task: an idle connection then
+/// costs one small future, not two.
+async fn serve_frames(conn: &Conn, socket: WebSocket) -> Ending {
+    let link = &conn.link;
+    let (mut sink, mut stream) = socket.split();
+    let ending = loop {
+        // Checked on every turn, not only on a wake-up: the kill watcher in
+        // `write_queued` may consume the notification for a message queued
+        // while it was writing.
+        if link.killed() {
+            break Ending::QueueFull;
+        }
+        if !link.queue().is_empty() {
+            if let Err(e) = write_queued(&mut sink, link).await {
+                break e;
+            }
+            continue;
+        }
+        tokio::select! {
+            biased;
+            _ = link.ready.notified() => {}
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    if !conn.on_text(text.as_str()).await {
+                        break Ending::Normal;
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    let why = "binary frames are not supported; send JSON text";
+                    conn.reply(failure(why.into(), "announce", None));
+                }
+                Some(Err(e)) if is_too_big(&e) => break Ending::TooBig,
+                Some(Err(_)) => break Ending::Normal,
+                Some(Ok(Message::Close(_))) | None => break Ending::Normal,
+                Some(Ok(_)) => {}
+            },
+        }
+    };
+    let close = match ending {
+        Ending::Normal => None,
+        Ending::QueueFull => Some((CLOSE_POLICY, "send queue full")),
+        Ending::Stalled => {
+            let c = &conn.app.counters;
+            c.slow_closed.fetch_add(1, Ordering::Relaxed);
+            Some((CLOSE_POLICY, "client is not reading"))
+        }
+        Ending::TooBig => Some((CLOSE_TOO_BIG, "message over the tracker's size limit")),
+    };
+    if let Some((code, reason)) = close {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = tokio::time::timeout(
+            Duration::from_millis(200),
+            sink.send(Message::Close(Some(frame))),
+        )
+        .await;
+    }
+    ending
+}
+
+/// Why a connection's task ended.
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    /// The client closed, or the socket broke.
+    Normal,
+    /// Its send queue filled up (`deliver` killed it).
+    QueueFull,
+    /// It accepted no bytes for `WRITE_STALL`.
+    Stalled,
+    /// It sent a frame or message over `max_message_bytes`.
+    TooBig,
+}
+
+/// Whether a read failed on a frame or message over the size limit (the
+/// socket is still writable then: the client gets a close frame saying so).
+fn is_too_big(e: &axum::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|e| e.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+}
+
+/// Writes everything queued with one flush (one syscall). Gives up when the
+/// connection is killed meanwhile or the client accepts nothing for
+/// `WRITE_STALL`: a client that does not read could otherwise hold it forever.
+async fn write_queued(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    link: &Link,
+) -> Result<(), Ending> {
+    let batch = async {
+        loop {
+            let next = link.queue().pop_front();
+            let Some(text) = next else { break };
+            sink.feed(Message::Text(text.into())).await?;
+        }
+        sink.flush().await
+    };
+    let killed = async {
+        loop {
+            link.ready.notified().await;
+            if link.killed() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        sent = tokio::time::timeout(WRITE_STALL, batch) => match sent {
+            Ok(result) => result.map_err(|_| Ending::Normal),
+            Err(_) => {
+                tracing::info!("closing a client that accepted nothing for {WRITE_STALL:?}");
+                Err(Ending::Stalled)
+            }
+        },
+        _ = killed => Err(Ending::QueueFull),
+    }
+}

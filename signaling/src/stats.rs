@@ -1,0 +1,102 @@
+//! What `/stats.json` and `/metrics` report.
+
+use crate::swarm::SwarmCounters;
+
+#[derive(serde::Serialize, Debug)]
+pub struct Stats {
+    pub torrents: usize,
+    pub seeders: u64,
+    pub leechers: u64,
+    pub connections: usize,
+    /// Swarm worker threads.
+    pub workers: usize,
+    pub messages_out: u64,
+    pub slow_clients_closed: u64,
+    pub refused_connections: u64,
+    /// Announces and scrapes refused by the connection's limits.
+    pub refused_announces: u64,
+    #[serde(flatten)]
+    pub swarm: SwarmCounters,
+    pub uptime_secs: u64,
+}
+
+impl Stats {
+    /// Prometheus text exposition format.
+    pub fn prometheus(&self) -> String {
+        let gauges: [(&str, &str, f64); 5] = [
+            (
+                "torrents",
+                "Torrents with at least one peer.",
+                self.torrents as f64,
+            ),
+            (
+                "seeders",
+                "Peers with the whole torrent.",
+                self.seeders as f64,
+            ),
+            (
+                "leechers",
+                "Peers still downloading (or without metadata).",
+                self.leechers as f64,
+            ),
+            (
+                "connections",
+                "Open WebSocket connections.",
+                self.connections as f64,
+            ),
+            ("workers", "Swarm worker threads.", self.workers as f64),
+        ];
+        let w = &self.swarm;
+        let counters: [(&str, &str, u64); 10] = [
+            ("announces_total", "Announces handled.", w.announces),
+            (
+                "offers_relayed_total",
+                "WebRTC offers relayed.",
+                w.offers_relayed,
+            ),
+            (
+                "answers_relayed_total",
+                "WebRTC answers relayed.",
+                w.answers_relayed,
+            ),
+            (
+                "answers_refused_total",
+                "Answers refused (no matching relayed offer).",
+                w.answers_refused,
+            ),
+            ("scrapes_total", "Scrapes handled.", w.scrapes),
+            ("failures_total", "Failure replies sent.", w.failures),
+            (
+                "messages_out_total",
+                "Messages queued to clients.",
+                self.messages_out,
+            ),
+            (
+                "slow_clients_closed_total",
+                "Clients closed because they stopped reading.",
+                self.slow_clients_closed,
+            ),
+            (
+                "refused_connections_total",
+                "Connections refused at the connection limit.",
+                self.refused_connections,
+            ),
+            (
+                "refused_announces_total",
+                "Announces and scrapes refused by a connection's limits.",
+                self.refused_announces,
+            ),
+        ];
+        let mut s = String::new();
+        let gauge_rows = gauges.iter().map(|&(n, h, v)| (n, "gauge", h, v));
+        let counter_rows = counters
+            .iter()
+            .map(|&(n, h, v)| (n, "counter", h, v as f64));
+        for (name, kind, help, v) in gauge_rows.chain(counter_rows) {
+            s.push_str(&format!(
+                "# HELP webswarm_tracker_{name} {help}\n# TYPE webswarm_tracker_{name} {kind}\nwebswarm_tracker_{name} {v}\n"
+            ));
+        }
+        s
+    }
+}
