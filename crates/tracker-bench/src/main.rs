@@ -4,7 +4,8 @@
 //! Workload: C connections spread over T torrents; every announce carries 10
 //! offers with realistic SDP; every relayed offer is answered at once.
 //! - light load (default 200 connections, 200 announces/s): offer relay latency;
-//! - heavy load (2000 announces/s offered): tracker CPU per announce, messages/s;
+//! - heavy load (2000 announces/s offered, or --heavy-rate): tracker CPU per
+//!   announce, messages/s;
 //! - idle: RSS growth per connection with 10k connections that announced once.
 //!
 //! Usage: webswarm-tracker-bench [--tracker PATH] [--node-script PATH]
@@ -39,6 +40,8 @@ struct Opts {
     workers: Option<usize>,
     /// Connection threads for webswarm-tracker (its default when unset).
     io_threads: Option<usize>,
+    /// Announces per second offered in the heavy phase.
+    heavy_rate: f64,
     /// Skip bittorrent-tracker (to compare configurations of ours quickly).
     no_reference: bool,
 }
@@ -340,8 +343,8 @@ async fn measure(name: &str, started: (Child, String), o: &Opts) -> Measured {
     r.offers_lost = light.offers_lost;
     r.answers_lost = light.answers_lost;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    eprintln!("{name}: heavy load (2000 announces/s offered)");
-    let heavy = load(&url, pid, o, 1, 2000.0, o.seconds.min(5), false).await;
+    eprintln!("{name}: heavy load ({} announces/s offered)", o.heavy_rate);
+    let heavy = load(&url, pid, o, 1, o.heavy_rate, o.seconds.min(5), false).await;
     r.cpu_us_per_announce = heavy.cpu_secs * 1e6 / heavy.announces as f64;
     r.msgs_per_sec = heavy.messages as f64 / heavy.elapsed.as_secs_f64();
     r.offers_lost += heavy.offers_lost;
@@ -391,6 +394,7 @@ async fn main() {
         workers: None,
         io_threads: None,
         no_reference: false,
+        heavy_rate: 2000.0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -407,6 +411,7 @@ async fn main() {
             "--idle" => o.idle = v.parse().expect("number"),
             "--seconds" => o.seconds = v.parse().expect("number"),
             "--workers" => o.workers = Some(v.parse().expect("number")),
+            "--heavy-rate" => o.heavy_rate = v.parse().expect("number"),
             "--io-threads" => o.io_threads = Some(v.parse().expect("number")),
             _ => panic!("unknown argument {a}"),
         }
