@@ -20,12 +20,12 @@ pub struct TrackerArgs {
     /// Seconds between announces that clients are told to wait.
     #[arg(long)]
     pub interval: Option<u64>,
-    /// Swarm worker threads (0: one per core).
+    /// Swarm shards, each with its own lock (0: one per core).
     #[arg(long)]
-    pub workers: Option<usize>,
+    pub shards: Option<usize>,
     /// Threads serving connections (0: one per core).
     #[arg(long)]
-    pub io_threads: Option<usize>,
+    pub threads: Option<usize>,
     /// Most open WebSocket connections.
     #[arg(long)]
     pub max_connections: Option<usize>,
@@ -57,8 +57,8 @@ pub async fn run(args: TrackerArgs) -> Result<(), RunError> {
     cfg.bind = args.bind.unwrap_or(cfg.bind);
     cfg.interval_secs = args.interval.unwrap_or(cfg.interval_secs);
     cfg.max_connections = args.max_connections.unwrap_or(cfg.max_connections);
-    cfg.workers = args.workers.unwrap_or(cfg.workers);
-    cfg.io_threads = args.io_threads.unwrap_or(cfg.io_threads);
+    cfg.shards = args.shards.unwrap_or(cfg.shards);
+    cfg.threads = args.threads.unwrap_or(cfg.threads);
     let listener = tokio::net::TcpListener::bind(cfg.bind)
         .await
         .map_err(|e| fail(1, format!("cannot listen on {}: {e}", cfg.bind)))?;

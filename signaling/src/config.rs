@@ -16,12 +16,12 @@ pub const DEFAULT_TOML: &str = r#"# webswarm-tracker configuration. Every field 
 
 # Address and port to listen on (HTTP and WebSocket on the same port).
 bind = "127.0.0.1:8000"
-# Swarm worker threads; torrents are spread over them by info-hash.
-# 0: one per core.
-workers = 0
-# Threads serving connections (each keeps the connections it accepted).
-# 0: one per core.
-io_threads = 0
+# Threads serving connections; each keeps the connections it accepted and
+# handles their messages. 0: one per core.
+threads = 0
+# Torrents are spread by info-hash over this many shards, each with its own
+# lock (no lock is shared by every announce). 0: one per core.
+shards = 0
 # Seconds between announces that clients are told to wait.
 interval_secs = 120
 # Seconds without an announce after which a peer leaves its swarms.
@@ -57,8 +57,8 @@ trusted_proxies = []
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub bind: SocketAddr,
-    pub workers: usize,
-    pub io_threads: usize,
+    pub threads: usize,
+    pub shards: usize,
     pub interval_secs: u64,
     pub peer_timeout_secs: u64,
     pub offer_timeout_secs: u64,
@@ -79,8 +79,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
-            workers: 0,
-            io_threads: 0,
+            threads: 0,
+            shards: 0,
             interval_secs: 120,
             peer_timeout_secs: 180,
             offer_timeout_secs: 60,
@@ -170,14 +170,14 @@ impl Config {
         }
     }
 
-    /// `workers`, with 0 meaning one per core.
-    pub fn worker_count(&self) -> usize {
-        per_core(self.workers)
+    /// `threads`, with 0 meaning one per core.
+    pub fn thread_count(&self) -> usize {
+        per_core(self.threads)
     }
 
-    /// `io_threads`, with 0 meaning one per core.
-    pub fn io_thread_count(&self) -> usize {
-        per_core(self.io_threads)
+    /// `shards`, with 0 meaning one per core.
+    pub fn shard_count(&self) -> usize {
+        per_core(self.shards)
     }
 }
 

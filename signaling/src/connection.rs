@@ -1,7 +1,7 @@
 //! Rules about one connection, without sockets: how fast it may announce (a
 //! token bucket), which torrents it has joined (a bounded number) and the one
 //! peer id it uses in each. They are checked where the connection is served,
-//! before anything reaches a swarm worker: a refusal costs one reply and
+//! before any shard is locked: a refusal costs one reply and
 //! touches no shared state.
 
 use std::collections::HashMap;

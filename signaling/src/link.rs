@@ -1,9 +1,10 @@
-//! What a connection shares with the swarm workers: its send queue (workers
-//! push relayed messages into it, the connection's task writes them out) and
-//! its rules (a worker tells them when the connection's peer was dropped).
+//! What a connection shares with the shards: its send queue (relayed
+//! messages go into it from whichever thread handles the sender, the
+//! connection's task writes them out) and its rules (a shard tells them when
+//! the connection's peer was dropped).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::Notify;
@@ -19,6 +20,9 @@ pub struct Link {
     /// Set when the queue overflowed: the connection must close.
     killed: AtomicBool,
     rules: Mutex<ConnRules>,
+    /// Shards this connection sent messages to (bit `i % 64`): only those
+    /// need to hear that it closed.
+    touched: AtomicU64,
 }
 
 fn unpoisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -33,6 +37,7 @@ impl Link {
             ready: Notify::new(),
             killed: AtomicBool::new(false),
             rules: Mutex::new(rules),
+            touched: AtomicU64::new(0),
         }
     }
 
@@ -59,6 +64,14 @@ impl Link {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Relaxed);
         self.ready.notify_one();
+    }
+
+    pub fn touch(&self, shard: usize) {
+        self.touched.fetch_or(1 << (shard % 64), Ordering::Relaxed);
+    }
+
+    pub fn touched(&self, shard: usize) -> bool {
+        self.touched.load(Ordering::Relaxed) & (1 << (shard % 64)) != 0
     }
 
     pub fn killed(&self) -> bool {

@@ -1,5 +1,5 @@
 //! The axum layer: WebSocket upgrades (served in [`crate::socket`]), the
-//! swarm workers ([`crate::shard`]) behind them; `/stats.json`, `/metrics` and
+//! swarm shards ([`crate::shard`]) behind them; `/stats.json`, `/metrics` and
 //! `/health` on the same port.
 
 use std::net::SocketAddr;
@@ -20,7 +20,7 @@ use crate::shard::{Clock, Shards};
 use crate::stats::Stats;
 use crate::swarm::ConnId;
 
-/// The tracker: connection limits and counters here, swarms in the workers.
+/// The tracker: connection limits and counters here, swarms in the shards.
 pub struct App {
     pub(crate) cfg: Config,
     pub(crate) shards: Shards,
@@ -31,7 +31,7 @@ pub struct App {
     pub(crate) counters: AppCounters,
 }
 
-/// What connections count outside the workers.
+/// What connections count outside the shards.
 #[derive(Default)]
 pub(crate) struct AppCounters {
     pub refused_connections: AtomicU64,
@@ -44,11 +44,11 @@ pub(crate) struct AppCounters {
 }
 
 impl App {
-    /// Starts the swarm workers (`cfg.workers`, or one per core).
+    /// `cfg.shards` empty shards.
     pub fn new(cfg: Config, seed: u64) -> Arc<Self> {
         let clock = Clock::start();
         let shards = Shards::start(
-            cfg.worker_count(),
+            cfg.shard_count(),
             cfg.swarm_limits(),
             cfg.send_queue,
             seed,
@@ -69,8 +69,8 @@ impl App {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub async fn stats(&self) -> Stats {
-        let r = self.shards.report().await;
+    pub fn stats(&self) -> Stats {
+        let r = self.shards.report();
         let c = &self.counters;
         let mut swarm = r.counters;
         let refused = c.refused_announces.load(Ordering::Relaxed);
@@ -80,7 +80,7 @@ impl App {
             seeders: r.seeders,
             leechers: r.leechers,
             connections: self.open.load(Ordering::Relaxed),
-            workers: self.shards.count(),
+            shards: self.shards.count(),
             messages_out: r.messages_out + c.messages_out.load(Ordering::Relaxed),
             slow_clients_closed: r.slow_closed + c.slow_closed.load(Ordering::Relaxed),
             refused_connections: c.refused_connections.load(Ordering::Relaxed),
@@ -95,11 +95,11 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route(
             "/stats.json",
-            get(|State(app): State<Arc<App>>| async move { Json(app.stats().await) }),
+            get(|State(app): State<Arc<App>>| async move { Json(app.stats()) }),
         )
         .route(
             "/metrics",
-            get(|State(app): State<Arc<App>>| async move { app.stats().await.prometheus() }),
+            get(|State(app): State<Arc<App>>| async move { app.stats().prometheus() }),
         )
         .route("/health", get(|| async { "ok\n" }))
         // Any other path takes WebSocket announces, as the reference tracker does.
@@ -170,9 +170,9 @@ pub async fn serve_with(
         }
         _ => None,
     };
-    let threads = app.cfg.io_thread_count();
+    let threads = app.cfg.thread_count();
     let routes = extra.merge(router(app));
-    crate::io_threads::serve_on_threads(listener, routes, threads, tls, shutdown).await
+    crate::threads::serve_on_threads(listener, routes, threads, tls, shutdown).await
 }
 
 #[cfg(test)]

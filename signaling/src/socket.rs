@@ -1,6 +1,6 @@
 //! One WebSocket connection: its task reads messages, checks them against
-//! the connection's rules, hands them to the swarm worker that owns their
-//! torrent, and writes out what workers queue for it.
+//! the connection's rules, handles them in the shard that owns their
+//! torrent, and writes out what is queued for it.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -16,7 +16,6 @@ use webswarm_tracker_proto::{
 use crate::connection::{check_scrape, ConnRules, Refusal};
 use crate::link::Link;
 use crate::server::App;
-use crate::shard::Command;
 use crate::swarm::ConnId;
 
 /// Close code for policy violations (RFC 6455): used when a client stops reading.
@@ -63,57 +62,35 @@ impl Conn {
         self.reply(failure(r.reason(), r.action(), ih));
     }
 
-    /// Handles one text frame. `false` once the workers are gone.
-    async fn on_text(&self, text: &str) -> bool {
+    /// Handles one text frame.
+    fn on_text(&self, text: &str) {
         let now = self.app.clock.now();
         let shards = &self.app.shards;
         match ClientMessage::from_json(text) {
             Ok(ClientMessage::Announce(a)) => {
                 let ih = a.info_hash;
                 let admitted = self.link.rules().admit(&self.app.conn_limits, &a, now);
-                if let Err(r) = admitted {
-                    self.refuse(r, Some(ih));
-                    return true;
+                match admitted {
+                    Ok(()) => shards.announce(self.id, &self.link, a, now),
+                    Err(r) => self.refuse(r, Some(ih)),
                 }
-                let cmd = Command::Announce {
-                    conn: self.id,
-                    link: self.link.clone(),
-                    announce: a,
-                    now,
-                };
-                shards.send(shards.owner(&ih), cmd).await
             }
-            Ok(ClientMessage::Answer(a)) => {
-                let shard = shards.owner(&a.info_hash);
-                let cmd = Command::Answer {
-                    conn: self.id,
-                    link: self.link.clone(),
-                    answer: a,
-                    now,
-                };
-                shards.send(shard, cmd).await
-            }
-            Ok(ClientMessage::Scrape(s)) => {
-                self.scrape(s).await;
-                true
-            }
+            Ok(ClientMessage::Answer(a)) => shards.answer(self.id, &self.link, a, now),
+            Ok(ClientMessage::Scrape(s)) => self.scrape(s),
             Err(e) => {
-                self.app
-                    .counters
-                    .bad_messages
-                    .fetch_add(1, Ordering::Relaxed);
+                let c = &self.app.counters;
+                c.bad_messages.fetch_add(1, Ordering::Relaxed);
                 let action = e.action.unwrap_or_else(|| "announce".into());
                 self.reply(failure(e.reason, &action, e.info_hash));
-                true
             }
         }
     }
 
-    async fn scrape(&self, s: Scrape) {
+    fn scrape(&self, s: Scrape) {
         if let Err(r) = check_scrape(&self.app.conn_limits, &s.info_hashes) {
             return self.refuse(r, None);
         }
-        let files = self.app.shards.scrape(&s.info_hashes).await;
+        let files = self.app.shards.scrape(&s.info_hashes);
         let response = TrackerMessage::Scrape(ScrapeResponse {
             files: s.info_hashes.into_iter().zip(files).collect(),
             min_request_interval: self.app.cfg.interval_secs as u32,
@@ -133,7 +110,7 @@ pub(crate) async fn serve_socket(app: Arc<App>, socket: WebSocket, addr: SocketA
     };
     tracing::debug!(conn = id, %addr, "connected");
     let ending = serve_frames(&conn, socket).await;
-    app.shards.disconnect(id).await;
+    app.shards.disconnect(id, &conn.link);
     app.open.fetch_sub(1, Ordering::Relaxed);
     tracing::debug!(conn = id, ?ending, "disconnected");
 }
@@ -160,11 +137,7 @@ async fn serve_frames(conn: &Conn, socket: WebSocket) -> Ending {
             biased;
             _ = link.ready.notified() => {}
             frame = stream.next() => match frame {
-                Some(Ok(Message::Text(text))) => {
-                    if !conn.on_text(text.as_str()).await {
-                        break Ending::Normal;
-                    }
-                }
+                Some(Ok(Message::Text(text))) => conn.on_text(text.as_str()),
                 Some(Ok(Message::Binary(_))) => {
                     let why = "binary frames are not supported; send JSON text";
                     conn.reply(failure(why.into(), "announce", None));

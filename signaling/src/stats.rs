@@ -8,8 +8,8 @@ pub struct Stats {
     pub seeders: u64,
     pub leechers: u64,
     pub connections: usize,
-    /// Swarm worker threads.
-    pub workers: usize,
+    /// Swarm shards.
+    pub shards: usize,
     pub messages_out: u64,
     pub slow_clients_closed: u64,
     pub refused_connections: u64,
@@ -44,7 +44,7 @@ impl Stats {
                 "Open WebSocket connections.",
                 self.connections as f64,
             ),
-            ("workers", "Swarm worker threads.", self.workers as f64),
+            ("shards", "Swarm shards.", self.shards as f64),
         ];
         let w = &self.swarm;
         let counters: [(&str, &str, u64); 10] = [

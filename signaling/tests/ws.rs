@@ -421,7 +421,7 @@ async fn a_message_over_the_limit_gets_a_1009_close_frame() {
     t.stop().await;
 }
 
-/// The `k`th info-hash owned by worker `k % 4` of 4.
+/// The `k`th info-hash owned by shard `k % 4` of 4.
 fn ih_on(k: u8) -> String {
     let ih = (0u8..=255)
         .map(|b| InfoHash([b; 20]))
@@ -432,15 +432,15 @@ fn ih_on(k: u8) -> String {
 }
 
 #[tokio::test]
-async fn four_workers_relay_scrape_and_disconnect_across_their_torrents() {
+async fn four_shards_relay_scrape_and_disconnect_across_their_torrents() {
     let cfg = Config {
-        workers: 4,
+        shards: 4,
         ..Config::default()
     };
     let t = Tracker::start(cfg).await;
     let (a_id, b_id) = (id('a'), id('b'));
     let (mut a, mut b) = (t.client().await, t.client().await);
-    // Eight torrents, two on each worker: A seeds all of them, B offers to each.
+    // Eight torrents, two on each shard: A seeds all of them, B offers to each.
     for k in 0..8 {
         send(&mut a, announce(&ih_on(k), &a_id, Some(0), &[])).await;
         assert!(matches!(recv(&mut a).await, TrackerMessage::Announced(_)));
@@ -496,14 +496,14 @@ async fn four_workers_relay_scrape_and_disconnect_across_their_torrents() {
     let (_, body) = t.http("/stats.json").await;
     let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
-        (&stats["workers"], &stats["torrents"], &stats["seeders"]),
+        (&stats["shards"], &stats["torrents"], &stats["seeders"]),
         (&4.into(), &8.into(), &8.into())
     );
     assert_eq!(
         (&stats["offers_relayed"], &stats["answers_relayed"]),
         (&8.into(), &8.into())
     );
-    // A's socket closing leaves every torrent, whichever worker owns it.
+    // A's socket closing leaves every torrent, whichever shard owns it.
     a.close(None).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     send(&mut b, scrape(all).to_string()).await;

@@ -36,10 +36,9 @@ struct Opts {
     connections: usize,
     idle: usize,
     seconds: u64,
-    /// Swarm workers for webswarm-tracker (its default when unset).
-    workers: Option<usize>,
-    /// Connection threads for webswarm-tracker (its default when unset).
-    io_threads: Option<usize>,
+    /// Shards and threads for webswarm-tracker (its defaults when unset).
+    shards: Option<usize>,
+    threads: Option<usize>,
     /// Announces per second offered in the heavy phase.
     heavy_rate: f64,
     /// Skip bittorrent-tracker (to compare configurations of ours quickly).
@@ -391,8 +390,8 @@ async fn main() {
         connections: 200,
         idle: 10_000,
         seconds: 10,
-        workers: None,
-        io_threads: None,
+        shards: None,
+        threads: None,
         no_reference: false,
         heavy_rate: 2000.0,
     };
@@ -410,9 +409,9 @@ async fn main() {
             "--connections" => o.connections = v.parse().expect("number"),
             "--idle" => o.idle = v.parse().expect("number"),
             "--seconds" => o.seconds = v.parse().expect("number"),
-            "--workers" => o.workers = Some(v.parse().expect("number")),
+            "--shards" => o.shards = Some(v.parse().expect("number")),
             "--heavy-rate" => o.heavy_rate = v.parse().expect("number"),
-            "--io-threads" => o.io_threads = Some(v.parse().expect("number")),
+            "--threads" => o.threads = Some(v.parse().expect("number")),
             _ => panic!("unknown argument {a}"),
         }
     }
@@ -420,11 +419,11 @@ async fn main() {
     ours.args(["--bind", "127.0.0.1:0", "--max-connections", "20000"])
         .env("RUST_LOG", "warn,webswarm_tracker=info")
         .env("NO_COLOR", "1");
-    if let Some(w) = o.workers {
-        ours.args(["--workers", &w.to_string()]);
+    if let Some(n) = o.shards {
+        ours.args(["--shards", &n.to_string()]);
     }
-    if let Some(n) = o.io_threads {
-        ours.args(["--io-threads", &n.to_string()]);
+    if let Some(n) = o.threads {
+        ours.args(["--threads", &n.to_string()]);
     }
     let mut reference = Command::new("node");
     reference.arg(&o.node_script);
