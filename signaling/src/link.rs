@@ -61,6 +61,15 @@ impl Link {
         true
     }
 
+    /// Frees an empty queue's buffer: an idle connection should not keep
+    /// what its busiest moment needed.
+    pub fn release_idle_queue(&self) {
+        let mut q = self.queue();
+        if q.is_empty() && q.capacity() > 0 {
+            *q = VecDeque::new();
+        }
+    }
+
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Relaxed);
         self.ready.notify_one();

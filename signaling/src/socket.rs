@@ -207,6 +207,7 @@ async fn write_queued(
             let Some(text) = next else { break };
             sink.feed(Message::Text(text.into())).await?;
         }
+        link.release_idle_queue();
         sink.flush().await
     };
     let killed = async {

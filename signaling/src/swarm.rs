@@ -365,7 +365,12 @@ impl Swarms {
         };
         answerer.last_seen = now;
         // Relay only an answer to an offer we forwarded to this peer, once.
-        match answerer.answerable.remove(&a.offer_id) {
+        let forwarded = answerer.answerable.remove(&a.offer_id);
+        if answerer.answerable.is_empty() {
+            // An idle peer should not keep the table its busiest moment needed.
+            answerer.answerable = HashMap::new();
+        }
+        match forwarded {
             Some((offerer, exp)) if offerer == a.to_peer_id && exp > now => {}
             _ => {
                 self.counters.answers_refused += 1;

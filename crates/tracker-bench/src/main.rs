@@ -6,10 +6,12 @@
 //! - light load (default 200 connections, 200 announces/s): offer relay latency;
 //! - heavy load (2000 announces/s offered, or --heavy-rate): tracker CPU per
 //!   announce, messages/s;
-//! - idle: RSS growth per connection with 10k connections that announced once.
+//! - idle: RSS growth per connection with 10k connections that announced once
+//!   (with 10 offers, answered by the peers already there) and then idle.
 //!
 //! Usage: webswarm-tracker-bench [--tracker PATH] [--node-script PATH]
-//!        [--connections C] [--idle K] [--seconds S]
+//!        [--connections C] [--idle K] [--seconds S] [--short-sdp]
+//!        [--shards N] [--threads N] [--heavy-rate R] [--no-reference]
 
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +29,8 @@ use webswarm_tracker_proto::{binstr_encode, TrackerMessage};
 
 const OFFERS: usize = 10;
 const TORRENTS: usize = 10;
+/// A 47-byte SDP, for `--short-sdp`.
+const SHORT_SDP: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=\r\n";
 
 struct Opts {
     tracker: String,
@@ -39,6 +43,8 @@ struct Opts {
     /// Shards and threads for webswarm-tracker (its defaults when unset).
     shards: Option<usize>,
     threads: Option<usize>,
+    /// Idle connections' offers carry a 47-byte SDP instead of a 1 KB one.
+    short_sdp: bool,
     /// Announces per second offered in the heavy phase.
     heavy_rate: f64,
     /// Skip bittorrent-tracker (to compare configurations of ours quickly).
@@ -358,14 +364,27 @@ async fn measure(name: &str, started: (Child, String), o: &Opts) -> Measured {
         record: Default::default(),
     });
     let mut idle = Vec::with_capacity(o.idle);
+    let mut rng = Rng::new(11);
     for i in 0..o.idle {
         let peer = id_from(1_000_000 + i as u64, b'q');
         match client(url.clone(), peer, shared.clone()).await {
             Some(tx) => {
+                // One announce with offers, as a page makes on joining; the
+                // peers already connected answer them.
+                let offers = (0..OFFERS)
+                    .map(|k| {
+                        let oid = id_from((i * OFFERS + k) as u64, b'z');
+                        let sdp = match o.short_sdp {
+                            true => SHORT_SDP.to_owned(),
+                            false => sdp(&mut rng),
+                        };
+                        serde_json::json!({"offer": {"type": "offer", "sdp": sdp}, "offer_id": binstr_encode(&oid)})
+                    })
+                    .collect();
                 let _ = tx.send(announce(
                     &id_from((i % 100) as u64, b'j'),
                     &peer,
-                    Vec::new(),
+                    offers,
                     Some("started"),
                 ));
                 idle.push(tx);
@@ -393,12 +412,14 @@ async fn main() {
         shards: None,
         threads: None,
         no_reference: false,
+        short_sdp: false,
         heavy_rate: 2000.0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--no-reference" {
-            o.no_reference = true;
+        if a == "--no-reference" || a == "--short-sdp" {
+            o.no_reference |= a == "--no-reference";
+            o.short_sdp |= a == "--short-sdp";
             continue;
         }
         let v = args.next().unwrap_or_else(|| panic!("{a} needs a value"));
