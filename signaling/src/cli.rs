@@ -6,8 +6,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use std::sync::Arc;
+
+use webswarm_tracker_proto::InfoHash;
+
 use crate::config::{Config, DEFAULT_TOML};
 use crate::server::{serve, App};
+use crate::token::{self, Scope};
 
 #[derive(Args, Debug, Clone)]
 pub struct TrackerArgs {
@@ -29,9 +34,70 @@ pub struct TrackerArgs {
     /// Most open WebSocket connections.
     #[arg(long)]
     pub max_connections: Option<usize>,
+    /// Only these torrents: a file of hex info-hashes, reloaded on SIGHUP.
+    #[arg(long)]
+    pub allow_list: Option<PathBuf>,
+    /// Require signed tokens (?token=…); the HMAC secret is in this file.
+    #[arg(long)]
+    pub token_secret_file: Option<PathBuf>,
     /// Print the default configuration, with every field explained, and exit.
     #[arg(long)]
     pub print_config: bool,
+    #[command(subcommand)]
+    pub command: Option<TrackerCommand>,
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum TrackerCommand {
+    /// Print a signed announce token (what a site's backend issues; the
+    /// scheme is documented in the README for backends in any language).
+    Token {
+        /// File holding the tracker's token secret.
+        #[arg(long)]
+        secret_file: PathBuf,
+        /// The torrent's info-hash in hex; omit for any torrent.
+        #[arg(long)]
+        info_hash: Option<String>,
+        /// Seconds from now until it expires.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        /// What it allows: announce (and scrape), or scrape only.
+        #[arg(long, default_value = "announce")]
+        scope: String,
+    },
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn print_token(
+    secret_file: &std::path::Path,
+    info_hash: Option<&str>,
+    ttl: u64,
+    scope: &str,
+) -> Result<(), RunError> {
+    let fail = |message: String| RunError { code: 2, message };
+    let secret = std::fs::read(secret_file)
+        .map_err(|e| fail(format!("cannot read {}: {e}", secret_file.display())))?;
+    let ih = match info_hash {
+        Some(h) => Some(InfoHash(
+            webswarm_core::hex_decode(h)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| fail(format!("{h:?} is not a 40-digit hex info-hash")))?,
+        )),
+        None => None,
+    };
+    let scope = match scope {
+        "announce" => Scope::Announce,
+        "scrape" => Scope::Scrape,
+        other => return Err(fail(format!("scope {other:?}: use announce or scrape"))),
+    };
+    let token = token::issue(secret.trim_ascii(), ih.as_ref(), unix_now() + ttl, scope);
+    println!("{token}");
+    Ok(())
 }
 
 /// Why the tracker did not run; `code` is the process exit code.
@@ -49,6 +115,15 @@ pub async fn run(args: TrackerArgs) -> Result<(), RunError> {
         print!("{DEFAULT_TOML}");
         return Ok(());
     }
+    if let Some(TrackerCommand::Token {
+        secret_file,
+        info_hash,
+        ttl,
+        scope,
+    }) = &args.command
+    {
+        return print_token(secret_file, info_hash.as_deref(), *ttl, scope);
+    }
     let fail = |code, message: String| RunError { code, message };
     let mut cfg = match args.config {
         Some(p) => Config::load(p).map_err(|e| fail(2, e.to_string()))?,
@@ -59,19 +134,42 @@ pub async fn run(args: TrackerArgs) -> Result<(), RunError> {
     cfg.max_connections = args.max_connections.unwrap_or(cfg.max_connections);
     cfg.shards = args.shards.unwrap_or(cfg.shards);
     cfg.threads = args.threads.unwrap_or(cfg.threads);
+    cfg.allow_list = args.allow_list.or(cfg.allow_list);
+    cfg.token_secret_file = args.token_secret_file.or(cfg.token_secret_file);
+    let app = App::new(cfg.clone(), seed()).map_err(|e| fail(2, e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(cfg.bind)
         .await
         .map_err(|e| fail(1, format!("cannot listen on {}: {e}", cfg.bind)))?;
     let addr = listener.local_addr().map_or(cfg.bind, |a| a);
     let scheme = if cfg.tls_cert.is_some() { "wss" } else { "ws" };
     eprintln!("tracker listening on {scheme}://{addr} (stats: http://{addr}/stats.json)");
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    serve(App::new(cfg, seed), listener, shutdown)
-        .await
-        .map_err(|e| fail(1, e.to_string()))
+    let reloads = tokio::spawn(reload_on_hangup(app.clone()));
+    let result = serve(app, listener, shutdown).await;
+    reloads.abort();
+    result.map_err(|e| fail(1, e.to_string()))
+}
+
+fn seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// SIGHUP reads the allow-list again; a broken file keeps the old list.
+async fn reload_on_hangup(app: Arc<App>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => return tracing::warn!("cannot watch SIGHUP (no allow-list reloads): {e}"),
+    };
+    while hup.recv().await.is_some() {
+        match app.reload_access() {
+            Ok(Some(n)) => tracing::info!("allow-list reloaded: {n} info-hashes"),
+            Ok(None) => tracing::info!("SIGHUP: no allow-list configured"),
+            Err(e) => tracing::error!("{e}; keeping the previous allow-list"),
+        }
+    }
 }

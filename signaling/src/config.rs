@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::access::AccessConfig;
 use crate::connection::ConnLimits;
 use crate::swarm::SwarmLimits;
 
@@ -48,6 +49,19 @@ max_connections = 10000
 send_queue = 256
 # Proxies whose X-Forwarded-For header names the real client address.
 trusted_proxies = []
+
+# Access control; every rule is optional and the default is open.
+# Only these torrents: a file with one hex info-hash per line (# comments);
+# reloaded on SIGHUP (a file with an error keeps the old list).
+# allow_list = "/etc/webswarm/allowed.txt"
+# Signed tokens required (`?token=…` in the tracker URL): the HMAC-SHA256
+# secret, in a file of its own. See `webswarm-tracker token --help`.
+# token_secret_file = "/etc/webswarm/token.secret"
+# Pages allowed to connect (their Origin header), e.g. ["https://example.com"].
+# Empty: any. Clients that send no Origin (native peers) are not refused.
+allowed_origins = []
+# Connections one client address may hold; 0: no cap.
+max_connections_per_ip = 0
 # Serve wss:// directly: PEM certificate chain and private key (both or neither).
 # tls_cert = "/etc/webswarm/fullchain.pem"
 # tls_key = "/etc/webswarm/privkey.pem"
@@ -71,6 +85,10 @@ pub struct Config {
     pub max_connections: usize,
     pub send_queue: usize,
     pub trusted_proxies: Vec<IpAddr>,
+    pub allow_list: Option<PathBuf>,
+    pub token_secret_file: Option<PathBuf>,
+    pub allowed_origins: Vec<String>,
+    pub max_connections_per_ip: usize,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
 }
@@ -93,6 +111,10 @@ impl Default for Config {
             max_connections: 10_000,
             send_queue: 256,
             trusted_proxies: Vec::new(),
+            allow_list: None,
+            token_secret_file: None,
+            allowed_origins: Vec::new(),
+            max_connections_per_ip: 0,
             tls_cert: None,
             tls_key: None,
         }
@@ -167,6 +189,15 @@ impl Config {
             max_scrape_hashes: self.max_scrape_hashes,
             announces_per_second: self.announces_per_second,
             announce_burst: self.announce_burst,
+        }
+    }
+
+    pub fn access(&self) -> AccessConfig {
+        AccessConfig {
+            allow_list: self.allow_list.clone(),
+            token_secret_file: self.token_secret_file.clone(),
+            allowed_origins: self.allowed_origins.clone(),
+            max_connections_per_ip: self.max_connections_per_ip,
         }
     }
 

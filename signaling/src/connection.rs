@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use webswarm_core::Time;
 use webswarm_tracker_proto::{Announce, AnnounceEvent, InfoHash, PeerId};
 
+use crate::refusal::Refusal;
+
 /// Limits on one connection.
 #[derive(Clone, Debug)]
 pub struct ConnLimits {
@@ -26,37 +28,6 @@ impl Default for ConnLimits {
             max_scrape_hashes: 255,
             announces_per_second: 10.0,
             announce_burst: 50.0,
-        }
-    }
-}
-
-/// Why an announce or scrape was refused; `reason()` is what the client reads.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Refusal {
-    TooFast,
-    OtherPeerId,
-    TooManyTorrents(usize),
-    EmptyScrape,
-    ScrapeTooLong(usize),
-}
-
-impl Refusal {
-    pub fn reason(&self) -> String {
-        match self {
-            Refusal::TooFast => "too many announces: slow down".into(),
-            Refusal::OtherPeerId => "one peer id per torrent per connection".into(),
-            Refusal::TooManyTorrents(n) => format!(
-                "too many torrents on this connection (at most {n}): open another connection for more"
-            ),
-            Refusal::EmptyScrape => "scrape needs at least one info_hash".into(),
-            Refusal::ScrapeTooLong(n) => format!("scrape of at most {n} info_hashes"),
-        }
-    }
-
-    pub fn action(&self) -> &'static str {
-        match self {
-            Refusal::EmptyScrape | Refusal::ScrapeTooLong(_) => "scrape",
-            _ => "announce",
         }
     }
 }

@@ -4,10 +4,12 @@
 //! one WebSocket, `threads` runs the threads that serve them, [`server`] is
 //! the thin axum layer around it all.
 
+pub mod access;
 pub mod cli;
 pub mod config;
 pub mod connection;
 mod link;
+pub mod refusal;
 pub mod server;
 pub mod shard;
 mod socket;
@@ -15,3 +17,4 @@ pub mod stats;
 pub mod swarm;
 mod threads;
 pub mod tls;
+pub mod token;

@@ -8,14 +8,16 @@ use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 
+use crate::access::{Access, AccessError};
 use crate::config::Config;
 use crate::connection::ConnLimits;
+use crate::refusal::RefusalCounts;
 use crate::shard::{Clock, Shards};
 use crate::stats::Stats;
 use crate::swarm::ConnId;
@@ -26,6 +28,7 @@ pub struct App {
     pub(crate) shards: Shards,
     pub(crate) clock: Clock,
     pub(crate) conn_limits: ConnLimits,
+    pub(crate) access: Access,
     next_id: AtomicU64,
     pub(crate) open: AtomicUsize,
     pub(crate) counters: AppCounters,
@@ -37,15 +40,16 @@ pub(crate) struct AppCounters {
     pub refused_connections: AtomicU64,
     pub slow_closed: AtomicU64,
     pub messages_out: AtomicU64,
-    /// Announces and scrapes refused by the connection's own rules.
-    pub refused_announces: AtomicU64,
+    /// Connections, announces and scrapes refused, by kind.
+    pub refusals: RefusalCounts,
     /// Malformed messages.
     pub bad_messages: AtomicU64,
 }
 
 impl App {
-    /// `cfg.shards` empty shards.
-    pub fn new(cfg: Config, seed: u64) -> Arc<Self> {
+    /// `cfg.shards` empty shards; fails if an access-control file cannot be read.
+    pub fn new(cfg: Config, seed: u64) -> Result<Arc<Self>, AccessError> {
+        let access = Access::load(&cfg.access())?;
         let clock = Clock::start();
         let shards = Shards::start(
             cfg.shard_count(),
@@ -54,15 +58,22 @@ impl App {
             seed,
             clock,
         );
-        Arc::new(App {
+        Ok(Arc::new(App {
             conn_limits: cfg.conn_limits(),
+            access,
             cfg,
             shards,
             clock,
             next_id: AtomicU64::new(1),
             open: AtomicUsize::new(0),
             counters: AppCounters::default(),
-        })
+        }))
+    }
+
+    /// Reads the allow-list again (SIGHUP): the number of info-hashes now
+    /// allowed, `None` without a list.
+    pub fn reload_access(&self) -> Result<Option<usize>, AccessError> {
+        self.access.reload()
     }
 
     pub(crate) fn next_conn(&self) -> ConnId {
@@ -73,7 +84,8 @@ impl App {
         let r = self.shards.report();
         let c = &self.counters;
         let mut swarm = r.counters;
-        let refused = c.refused_announces.load(Ordering::Relaxed);
+        let refusals = c.refusals.snapshot();
+        let refused: u64 = refusals.iter().map(|(_, n)| n).sum();
         swarm.failures += refused + c.bad_messages.load(Ordering::Relaxed);
         Stats {
             torrents: r.torrents,
@@ -84,7 +96,7 @@ impl App {
             messages_out: r.messages_out + c.messages_out.load(Ordering::Relaxed),
             slow_clients_closed: r.slow_closed + c.slow_closed.load(Ordering::Relaxed),
             refused_connections: c.refused_connections.load(Ordering::Relaxed),
-            refused_announces: refused,
+            refusals: refusals.into_iter().collect(),
             swarm,
             uptime_secs: self.clock.uptime().as_secs(),
         }
@@ -122,6 +134,7 @@ fn client_addr(app: &App, peer: SocketAddr, headers: &HeaderMap) -> SocketAddr {
 async fn upgrade(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -136,13 +149,46 @@ async fn upgrade(
             .into_response();
     }
     let addr = client_addr(&app, peer, &headers);
+    let origin = headers.get("origin").and_then(|v| v.to_str().ok());
+    let token = uri.query().and_then(token_of);
+    let admission = app.access.admit(origin, token.as_deref(), addr.ip());
     let max = app.cfg.max_message_bytes;
     ws.max_message_size(max)
         .max_frame_size(max)
         // tungstenite's 128 KiB default buffers cost ~130 KB per idle socket.
         .read_buffer_size(1024)
         .write_buffer_size(1024)
-        .on_upgrade(move |socket| crate::socket::serve_socket(app, socket, addr))
+        .on_upgrade(move |socket| crate::socket::serve_socket(app, socket, addr, admission))
+}
+
+/// The `token` parameter of a query string, percent-decoded.
+fn token_of(query: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let v = kv.strip_prefix("token=")?;
+        Some(percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Serves until the future `shutdown` completes: plain ws://, or wss:// when
@@ -187,13 +233,13 @@ mod tests {
             "x-forwarded-for",
             "203.0.113.9, 198.51.100.7".parse().unwrap(),
         );
-        let untrusted = App::new(Config::default(), 1);
+        let untrusted = App::new(Config::default(), 1).unwrap();
         assert_eq!(client_addr(&untrusted, proxy, &headers), proxy);
         let cfg = Config {
             trusted_proxies: vec![proxy.ip()],
             ..Config::default()
         };
-        let trusted = App::new(cfg, 1);
+        let trusted = App::new(cfg, 1).unwrap();
         // The last hop is the one our proxy added; earlier ones are client-supplied.
         assert_eq!(
             client_addr(&trusted, proxy, &headers).ip().to_string(),

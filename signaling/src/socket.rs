@@ -13,10 +13,13 @@ use webswarm_tracker_proto::{
     ClientMessage, Failure, InfoHash, Scrape, ScrapeResponse, TrackerMessage,
 };
 
-use crate::connection::{check_scrape, ConnRules, Refusal};
+use crate::access::IpGuard;
+use crate::connection::{check_scrape, ConnRules};
 use crate::link::Link;
+use crate::refusal::Refusal;
 use crate::server::App;
 use crate::swarm::ConnId;
+use crate::token::Grant;
 
 /// Close code for policy violations (RFC 6455): used when a client stops reading.
 const CLOSE_POLICY: u16 = 1008;
@@ -41,6 +44,8 @@ struct Conn {
     app: Arc<App>,
     id: ConnId,
     link: Arc<Link>,
+    /// What its token allows (when tokens are required).
+    grant: Option<Grant>,
 }
 
 impl Conn {
@@ -57,9 +62,16 @@ impl Conn {
     }
 
     fn refuse(&self, r: Refusal, ih: Option<InfoHash>) {
-        let c = &self.app.counters;
-        c.refused_announces.fetch_add(1, Ordering::Relaxed);
+        self.app.counters.refusals.add(&r);
         self.reply(failure(r.reason(), r.action(), ih));
+    }
+
+    /// The access rules for one torrent (an announce, or a scrape).
+    fn permitted(&self, ih: &InfoHash, scrape: bool) -> Result<(), Refusal> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.app.access.check(self.grant.as_ref(), ih, scrape, now)
     }
 
     /// Handles one text frame.
@@ -69,7 +81,9 @@ impl Conn {
         match ClientMessage::from_json(text) {
             Ok(ClientMessage::Announce(a)) => {
                 let ih = a.info_hash;
-                let admitted = self.link.rules().admit(&self.app.conn_limits, &a, now);
+                let admitted = self
+                    .permitted(&ih, false)
+                    .and_then(|()| self.link.rules().admit(&self.app.conn_limits, &a, now));
                 match admitted {
                     Ok(()) => shards.announce(self.id, &self.link, a, now),
                     Err(r) => self.refuse(r, Some(ih)),
@@ -87,7 +101,12 @@ impl Conn {
     }
 
     fn scrape(&self, s: Scrape) {
-        if let Err(r) = check_scrape(&self.app.conn_limits, &s.info_hashes) {
+        let checked = check_scrape(&self.app.conn_limits, &s.info_hashes).and_then(|()| {
+            s.info_hashes
+                .iter()
+                .try_for_each(|ih| self.permitted(ih, true))
+        });
+        if let Err(r) = checked {
             return self.refuse(r, None);
         }
         let files = self.app.shards.scrape(&s.info_hashes);
@@ -99,7 +118,32 @@ impl Conn {
     }
 }
 
-pub(crate) async fn serve_socket(app: Arc<App>, socket: WebSocket, addr: SocketAddr) {
+/// Serves one WebSocket. A connection the access rules refused gets one
+/// failure message saying why and is closed (1008).
+pub(crate) async fn serve_socket(
+    app: Arc<App>,
+    mut socket: WebSocket,
+    addr: SocketAddr,
+    admission: Result<(Option<Grant>, Option<IpGuard>), Refusal>,
+) {
+    let (grant, _slot) = match admission {
+        Ok(a) => a,
+        Err(r) => {
+            app.counters.refusals.add(&r);
+            tracing::debug!(%addr, "refused: {}", r.reason());
+            let text = failure(r.reason(), r.action(), None);
+            let frame = CloseFrame {
+                code: CLOSE_POLICY,
+                reason: "refused".into(),
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                socket.send(Message::Text(text.into())).await?;
+                socket.send(Message::Close(Some(frame))).await
+            })
+            .await;
+            return;
+        }
+    };
     let id = app.next_conn();
     app.open.fetch_add(1, Ordering::Relaxed);
     let rules = ConnRules::new(&app.conn_limits, app.clock.now());
@@ -107,6 +151,7 @@ pub(crate) async fn serve_socket(app: Arc<App>, socket: WebSocket, addr: SocketA
         app: app.clone(),
         id,
         link: Arc::new(Link::new(rules)),
+        grant,
     };
     tracing::debug!(conn = id, %addr, "connected");
     let ending = serve_frames(&conn, socket).await;

@@ -13,8 +13,8 @@ pub struct Stats {
     pub messages_out: u64,
     pub slow_clients_closed: u64,
     pub refused_connections: u64,
-    /// Announces and scrapes refused by the connection's limits.
-    pub refused_announces: u64,
+    /// Connections, announces and scrapes refused, by kind.
+    pub refusals: std::collections::BTreeMap<&'static str, u64>,
     #[serde(flatten)]
     pub swarm: SwarmCounters,
     pub uptime_secs: u64,
@@ -47,7 +47,7 @@ impl Stats {
             ("shards", "Swarm shards.", self.shards as f64),
         ];
         let w = &self.swarm;
-        let counters: [(&str, &str, u64); 10] = [
+        let counters: [(&str, &str, u64); 9] = [
             ("announces_total", "Announces handled.", w.announces),
             (
                 "offers_relayed_total",
@@ -81,11 +81,6 @@ impl Stats {
                 "Connections refused at the connection limit.",
                 self.refused_connections,
             ),
-            (
-                "refused_announces_total",
-                "Announces and scrapes refused by a connection's limits.",
-                self.refused_announces,
-            ),
         ];
         let mut s = String::new();
         let gauge_rows = gauges.iter().map(|&(n, h, v)| (n, "gauge", h, v));
@@ -95,6 +90,14 @@ impl Stats {
         for (name, kind, help, v) in gauge_rows.chain(counter_rows) {
             s.push_str(&format!(
                 "# HELP webswarm_tracker_{name} {help}\n# TYPE webswarm_tracker_{name} {kind}\nwebswarm_tracker_{name} {v}\n"
+            ));
+        }
+        s.push_str(
+            "# HELP webswarm_tracker_refusals_total Connections, announces and scrapes refused, by kind.\n# TYPE webswarm_tracker_refusals_total counter\n",
+        );
+        for (kind, n) in &self.refusals {
+            s.push_str(&format!(
+                "webswarm_tracker_refusals_total{{kind=\"{kind}\"}} {n}\n"
             ));
         }
         s

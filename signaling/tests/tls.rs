@@ -29,7 +29,7 @@ async fn announces_work_over_wss() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(App::new(cfg, 1), listener, async {
+    let server = tokio::spawn(serve(App::new(cfg, 1).unwrap(), listener, async {
         let _ = stopped.await;
     }));
 

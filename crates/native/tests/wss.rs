@@ -27,7 +27,7 @@ async fn a_wss_tracker_with_a_private_ca() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = tokio::spawn(serve(
-        App::new(cfg, 1),
+        App::new(cfg, 1).unwrap(),
         listener,
         std::future::pending::<()>(),
     ));

@@ -89,7 +89,8 @@ pub async fn run(a: DemoArgs) -> Result<(), String> {
     let app = webswarm_signaling::server::App::new(
         webswarm_signaling::config::Config::default(),
         crate::util::random_u64(),
-    );
+    )
+    .map_err(|e| e.to_string())?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(webswarm_signaling::server::serve_with(
         app,

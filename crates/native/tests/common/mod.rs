@@ -36,7 +36,7 @@ impl Tracker {
             interval_secs: 10,
             ..Config::default()
         };
-        let app = App::new(cfg, 7);
+        let app = App::new(cfg, 7).unwrap();
         let task = tokio::spawn(async move {
             let _ = serve(app, listener, async {
                 let _ = stopped.await;
