@@ -29,13 +29,17 @@ impl Tracker {
     }
 
     pub async fn start_on(addr: SocketAddr) -> Self {
-        let listener = TcpListener::bind(addr).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let cfg = Config {
             interval_secs: 10,
             ..Config::default()
         };
+        Self::start_with(addr, cfg).await
+    }
+
+    pub async fn start_with(addr: SocketAddr, cfg: Config) -> Self {
+        let listener = TcpListener::bind(addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = App::new(cfg, 7).unwrap();
         let task = tokio::spawn(async move {
             let _ = serve(app, listener, async {
