@@ -40,6 +40,9 @@ pub struct TrackerArgs {
     /// Require signed tokens (?token=…); the HMAC secret is in this file.
     #[arg(long)]
     pub token_secret_file: Option<PathBuf>,
+    /// Join a cluster of nodes through this Redis (redis://HOST:PORT/).
+    #[arg(long)]
+    pub redis_url: Option<String>,
     /// Print the default configuration, with every field explained, and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -136,6 +139,7 @@ pub async fn run(args: TrackerArgs) -> Result<(), RunError> {
     cfg.threads = args.threads.unwrap_or(cfg.threads);
     cfg.allow_list = args.allow_list.or(cfg.allow_list);
     cfg.token_secret_file = args.token_secret_file.or(cfg.token_secret_file);
+    cfg.cluster.redis_url = args.redis_url.or(cfg.cluster.redis_url);
     let app = App::new(cfg.clone(), seed()).map_err(|e| fail(2, e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(cfg.bind)
         .await

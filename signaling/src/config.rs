@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::access::AccessConfig;
+use crate::cluster::ClusterConfig;
 use crate::connection::ConnLimits;
 use crate::swarm::SwarmLimits;
 
@@ -65,6 +66,18 @@ max_connections_per_ip = 0
 # Serve wss:// directly: PEM certificate chain and private key (both or neither).
 # tls_cert = "/etc/webswarm/fullchain.pem"
 # tls_key = "/etc/webswarm/privkey.pem"
+
+# Several nodes serving one set of swarms, linked through Redis (a single
+# server, or any node of a Redis Cluster: only pub/sub is used). Without
+# redis_url this node runs alone.
+[cluster]
+# redis_url = "redis://127.0.0.1:6379/"
+# Channel prefix: clusters sharing one Redis need different names.
+name = "webswarm"
+# Each node says it is alive this often; a node silent for node_timeout_ms is
+# gone, and its peers leave every other node's view.
+heartbeat_ms = 1000
+node_timeout_ms = 3000
 "#;
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -91,6 +104,7 @@ pub struct Config {
     pub max_connections_per_ip: usize,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub cluster: ClusterConfig,
 }
 
 impl Default for Config {
@@ -117,6 +131,7 @@ impl Default for Config {
             max_connections_per_ip: 0,
             tls_cert: None,
             tls_key: None,
+            cluster: ClusterConfig::default(),
         }
     }
 }

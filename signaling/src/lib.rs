@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 mod link;

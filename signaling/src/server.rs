@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use tokio::net::TcpListener;
 
 use crate::access::{Access, AccessError};
+use crate::cluster::{self, ClusterStatus, NodeStats};
 use crate::config::Config;
 use crate::connection::ConnLimits;
 use crate::refusal::RefusalCounts;
@@ -25,12 +26,13 @@ use crate::swarm::ConnId;
 /// The tracker: connection limits and counters here, swarms in the shards.
 pub struct App {
     pub(crate) cfg: Config,
-    pub(crate) shards: Shards,
+    pub(crate) shards: Arc<Shards>,
     pub(crate) clock: Clock,
     pub(crate) conn_limits: ConnLimits,
     pub(crate) access: Access,
     next_id: AtomicU64,
-    pub(crate) open: AtomicUsize,
+    pub(crate) open: Arc<AtomicUsize>,
+    pub(crate) cluster: Option<Arc<ClusterStatus>>,
     pub(crate) counters: AppCounters,
 }
 
@@ -51,23 +53,70 @@ impl App {
     pub fn new(cfg: Config, seed: u64) -> Result<Arc<Self>, AccessError> {
         let access = Access::load(&cfg.access())?;
         let clock = Clock::start();
-        let shards = Shards::start(
+        let url = cfg.cluster.redis_url.clone();
+        let (outbound, crossings) = match url {
+            Some(_) => {
+                let (tx, rx) = cluster::outbound();
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
+        let cluster = outbound.as_ref().map(|o| {
+            Arc::new(ClusterStatus {
+                // Distinct per process and start, for a node's lifetime.
+                node: seed ^ (u64::from(std::process::id()) << 32) ^ clock.now().as_micros(),
+                dropped: o.dropped.clone(),
+                ..ClusterStatus::default()
+            })
+        });
+        let shards = Arc::new(Shards::start(
             cfg.shard_count(),
             cfg.swarm_limits(),
             cfg.send_queue,
             seed,
             clock,
-        );
-        Ok(Arc::new(App {
+            outbound,
+        ));
+        let app = Arc::new(App {
             conn_limits: cfg.conn_limits(),
             access,
             cfg,
             shards,
             clock,
             next_id: AtomicU64::new(1),
-            open: AtomicUsize::new(0),
+            open: Arc::new(AtomicUsize::new(0)),
             counters: AppCounters::default(),
-        }))
+            cluster,
+        });
+        if let (Some(url), Some(rx), Some(status)) = (url, crossings, &app.cluster) {
+            // Weak: the link must not keep the shards (and itself) alive.
+            let (shards, open) = (Arc::downgrade(&app.shards), app.open.clone());
+            let own: cluster::OwnStats = Arc::new(move || {
+                shards
+                    .upgrade()
+                    .map_or_else(NodeStats::default, |s| own_stats(&s, &open))
+            });
+            let started = cluster::start(
+                app.cfg.cluster.clone(),
+                url,
+                Arc::downgrade(&app.shards),
+                rx,
+                status.clone(),
+                clock,
+                own,
+            );
+            if let Err(e) = started {
+                tracing::error!("cannot start the cluster link (running alone): {e}");
+            }
+        }
+        Ok(app)
+    }
+
+    /// Whether this node is cut off from its cluster (for `/health`).
+    pub fn redis_down(&self) -> bool {
+        self.cluster
+            .as_ref()
+            .is_some_and(|c| !c.redis_up.load(Ordering::Relaxed))
     }
 
     /// Reads the allow-list again (SIGHUP): the number of info-hashes now
@@ -99,7 +148,21 @@ impl App {
             refusals: refusals.into_iter().collect(),
             swarm,
             uptime_secs: self.clock.uptime().as_secs(),
+            cluster: self
+                .cluster
+                .as_ref()
+                .map(|c| c.stats(own_stats(&self.shards, &self.open))),
         }
+    }
+}
+
+fn own_stats(shards: &Shards, open: &AtomicUsize) -> NodeStats {
+    let r = shards.report();
+    NodeStats {
+        connections: open.load(Ordering::Relaxed) as u64,
+        announces: r.counters.announces,
+        offers_relayed: r.counters.offers_relayed,
+        answers_relayed: r.counters.answers_relayed,
     }
 }
 
@@ -113,7 +176,15 @@ pub fn router(app: Arc<App>) -> Router {
             "/metrics",
             get(|State(app): State<Arc<App>>| async move { app.stats().prometheus() }),
         )
-        .route("/health", get(|| async { "ok\n" }))
+        .route(
+            "/health",
+            get(|State(app): State<Arc<App>>| async move {
+                match app.redis_down() {
+                    false => "ok\n",
+                    true => "degraded: Redis unreachable, serving local swarms only\n",
+                }
+            }),
+        )
         // Any other path takes WebSocket announces, as the reference tracker does.
         .fallback(get(upgrade))
         .with_state(app)

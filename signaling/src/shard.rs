@@ -18,7 +18,7 @@ use webswarm_core::{Rng, Time};
 use webswarm_tracker_proto::{Announce, Answer, InfoHash, ScrapeFile};
 
 use crate::link::Link;
-use crate::swarm::{ConnId, Out, Outbox, SwarmCounters, SwarmLimits, Swarms};
+use crate::swarm::{ConnId, Event, NodeId, Out, Outbox, Relay, SwarmCounters, SwarmLimits, Swarms};
 
 /// How often peers that stopped announcing are dropped.
 const EXPIRY_EVERY: Duration = Duration::from_secs(15);
@@ -76,6 +76,31 @@ pub struct Shards {
     shards: Arc<[Mutex<Shard>]>,
 }
 
+/// Where shards send what crosses nodes (a bounded queue to the cluster's
+/// Redis link: when it is full, messages are dropped and counted, never
+/// queued without bound).
+#[derive(Clone)]
+pub struct Outbound {
+    pub tx: tokio::sync::mpsc::Sender<Crossing>,
+    pub dropped: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A message for other nodes.
+#[derive(Debug)]
+pub enum Crossing {
+    Publish(Event),
+    Relay(NodeId, Relay),
+}
+
+impl Outbound {
+    fn send(&self, c: Crossing) {
+        if self.tx.try_send(c).is_err() {
+            self.dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     // A panic under the lock would be a bug; keep serving anyway.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -89,6 +114,7 @@ impl Shards {
         send_queue: usize,
         seed: u64,
         clock: Clock,
+        cluster: Option<Outbound>,
     ) -> Self {
         let shards: Arc<[Mutex<Shard>]> = (0..n.max(1))
             .map(|i| {
@@ -97,6 +123,7 @@ impl Shards {
                     links: HashMap::new(),
                     rng: Rng::new(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
                     send_queue,
+                    cluster: cluster.clone(),
                     messages_out: 0,
                     slow_closed: 0,
                 })
@@ -147,6 +174,7 @@ impl Shards {
                 let mut s = lock(shard);
                 s.links.remove(&conn);
                 s.swarms.disconnect(conn);
+                s.publish_departures();
             }
         }
     }
@@ -156,6 +184,50 @@ impl Shards {
         hashes
             .iter()
             .map(|ih| lock(&self.shards[self.owner(ih)]).swarms.scrape(&[*ih])[0])
+            .collect()
+    }
+
+    /// Another node's peer joined, changed or left.
+    pub fn remote_event(&self, node: NodeId, e: &Event) {
+        let ih = match e {
+            Event::Joined { ih, .. } | Event::Left { ih, .. } => ih,
+        };
+        let mut s = lock(&self.shards[self.owner(ih)]);
+        match e {
+            Event::Joined { .. } => {
+                let out = s.swarms.remote_joined(node, e);
+                s.deliver(out);
+            }
+            Event::Left { ih, peer } => s.swarms.remote_left(node, ih, peer),
+        }
+    }
+
+    /// Forgets `node`'s peers (`None`: every other node's).
+    pub fn forget_node(&self, node: Option<NodeId>) {
+        for shard in self.shards.iter() {
+            lock(shard).swarms.forget_node(node);
+        }
+    }
+
+    /// An offer or answer relayed by another node for a peer connected here.
+    pub fn remote_relay(&self, relay: Relay, now: Time) {
+        let ih = match &relay {
+            Relay::Offer { offer, .. } => offer.info_hash,
+            Relay::Answer { answer, .. } => answer.info_hash,
+        };
+        let mut s = lock(&self.shards[self.owner(&ih)]);
+        let out = match relay {
+            Relay::Offer { to, offer } => s.swarms.remote_offer(&to, offer, now),
+            Relay::Answer { to, answer } => s.swarms.remote_answer(&to, answer),
+        };
+        s.deliver(out);
+    }
+
+    /// Every peer connected to this node.
+    pub fn local_peers(&self) -> Vec<Event> {
+        self.shards
+            .iter()
+            .flat_map(|s| lock(s).swarms.local_peers())
             .collect()
     }
 
@@ -200,6 +272,7 @@ struct Shard {
     links: HashMap<ConnId, Arc<Link>>,
     rng: Rng,
     send_queue: usize,
+    cluster: Option<Outbound>,
     messages_out: u64,
     slow_closed: u64,
 }
@@ -226,7 +299,22 @@ impl Shard {
                         link.rules().forget(&ih, &peer);
                     }
                 }
+                Out::Relay(node, r) => self.cross(Crossing::Relay(node, r)),
+                Out::Publish(e) => self.cross(Crossing::Publish(e)),
             }
+        }
+    }
+
+    fn cross(&self, c: Crossing) {
+        if let Some(cluster) = &self.cluster {
+            cluster.send(c);
+        }
+    }
+
+    /// Tells other nodes about local peers that left with a connection.
+    fn publish_departures(&mut self) {
+        for e in self.swarms.take_published() {
+            self.cross(Crossing::Publish(e));
         }
     }
 
@@ -241,6 +329,7 @@ impl Shard {
             link.kill();
             self.links.remove(&to);
             self.swarms.disconnect(to);
+            self.publish_departures();
             self.slow_closed += 1;
             tracing::info!(conn = to, "closing a client whose send queue is full");
         }

@@ -1,5 +1,6 @@
 //! What `/stats.json` and `/metrics` report.
 
+use crate::cluster::ClusterStats;
 use crate::swarm::SwarmCounters;
 
 #[derive(serde::Serialize, Debug)]
@@ -18,6 +19,9 @@ pub struct Stats {
     #[serde(flatten)]
     pub swarm: SwarmCounters,
     pub uptime_secs: u64,
+    /// Present when this node is part of a cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterStats>,
 }
 
 impl Stats {
@@ -99,6 +103,45 @@ impl Stats {
             s.push_str(&format!(
                 "webswarm_tracker_refusals_total{{kind=\"{kind}\"}} {n}\n"
             ));
+        }
+        if let Some(c) = &self.cluster {
+            let rows: [(&str, &str, &str, f64); 5] = [
+                (
+                    "cluster_redis_up",
+                    "gauge",
+                    "1 when this node reaches Redis.",
+                    f64::from(u8::from(c.redis_up)),
+                ),
+                (
+                    "cluster_nodes",
+                    "gauge",
+                    "Live nodes in the cluster, this one included.",
+                    c.nodes as f64,
+                ),
+                (
+                    "cluster_messages_sent_total",
+                    "counter",
+                    "Messages published to other nodes.",
+                    c.messages_sent as f64,
+                ),
+                (
+                    "cluster_messages_received_total",
+                    "counter",
+                    "Messages received from other nodes.",
+                    c.messages_received as f64,
+                ),
+                (
+                    "cluster_messages_dropped_total",
+                    "counter",
+                    "Messages for other nodes dropped (Redis down or queue full).",
+                    c.messages_dropped as f64,
+                ),
+            ];
+            for (name, kind, help, v) in rows {
+                s.push_str(&format!(
+                    "# HELP webswarm_tracker_{name} {help}\n# TYPE webswarm_tracker_{name} {kind}\nwebswarm_tracker_{name} {v}\n"
+                ));
+            }
         }
         s
     }

@@ -37,8 +37,20 @@ impl Default for SwarmLimits {
     }
 }
 
+/// A tracker node of a cluster ([`crate::cluster`]).
+pub type NodeId = u64;
+
+/// Where a peer is connected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Home {
+    /// To this node, on this connection.
+    Local(ConnId),
+    /// To another node of the cluster.
+    Remote(NodeId),
+}
+
 struct Peer {
-    conn: ConnId,
+    home: Home,
     complete: bool,
     last_seen: Time,
     /// Offers relayed to this peer that it may answer: offer id -> (offerer, expiry).
@@ -140,6 +152,29 @@ impl Torrent {
     }
 }
 
+impl Peer {
+    /// Records that this peer was sent `offer` and may answer it until
+    /// `expires`; `false` if it has too many unanswered offers already (old
+    /// ones are dropped first).
+    fn expect_answer(
+        &mut self,
+        offer: &RelayedOffer,
+        expires: Time,
+        now: Time,
+        max: usize,
+    ) -> bool {
+        if self.answerable.len() >= max {
+            self.answerable.retain(|_, (_, exp)| *exp > now);
+            if self.answerable.len() >= max {
+                return false;
+            }
+        }
+        self.answerable
+            .insert(offer.offer_id, (offer.peer_id, expires));
+        true
+    }
+}
+
 /// Removes `id` from an unordered list of ids.
 fn forget(list: &mut Vec<PeerId>, id: &PeerId) {
     if let Some(i) = list.iter().position(|x| x == id) {
@@ -155,6 +190,34 @@ pub enum Out {
     /// The connection's peer left this torrent without the connection saying
     /// so (it timed out, or another connection took its peer id over).
     Dropped(ConnId, InfoHash, PeerId),
+    /// Send this to the node where its peer is connected.
+    Relay(NodeId, Relay),
+    /// Tell the other nodes: a peer connected here changed.
+    Publish(Event),
+}
+
+/// A message for a peer connected to another node.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Relay {
+    Offer { to: PeerId, offer: RelayedOffer },
+    Answer { to: PeerId, answer: RelayedAnswer },
+}
+
+/// A change in a swarm, as other nodes learn it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// Joined, or its state changed; `completed`: it just finished the
+    /// download (counted once, cluster-wide).
+    Joined {
+        ih: InfoHash,
+        peer: PeerId,
+        complete: bool,
+        completed: bool,
+    },
+    Left {
+        ih: InfoHash,
+        peer: PeerId,
+    },
 }
 
 pub type Outbox = Vec<Out>;
@@ -178,6 +241,8 @@ pub struct Swarms {
     limits: SwarmLimits,
     torrents: HashMap<InfoHash, Torrent>,
     conns: HashMap<ConnId, Vec<(InfoHash, PeerId)>>,
+    /// Local peers that left on a disconnection, for other nodes.
+    published: Vec<Event>,
     pub counters: SwarmCounters,
 }
 
@@ -195,6 +260,7 @@ impl Swarms {
             limits,
             torrents: HashMap::new(),
             conns: HashMap::new(),
+            published: Vec::new(),
             counters: SwarmCounters::default(),
         }
     }
@@ -210,7 +276,14 @@ impl Swarms {
         };
         for (ih, id) in joined {
             self.leave(&ih, &id);
+            self.published.push(Event::Left { ih, peer: id });
         }
+    }
+
+    /// Membership changes of local peers made outside `announce` (a
+    /// disconnection): for the other nodes of a cluster.
+    pub fn take_published(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.published)
     }
 
     /// Removes `conn`'s record of (ih, id), dropping the record when empty.
@@ -249,29 +322,41 @@ impl Swarms {
                 .torrents
                 .get(&ih)
                 .and_then(|t| t.peers.get(&a.peer_id))
-                .is_some_and(|p| p.conn == conn);
+                .is_some_and(|p| p.home == Home::Local(conn));
             if ours {
                 self.leave(&ih, &a.peer_id);
                 self.unlist(conn, &ih, &a.peer_id);
+                out.push(Out::Publish(Event::Left {
+                    ih,
+                    peer: a.peer_id,
+                }));
             }
             return;
         }
-        // The same peer id from another connection is taken over by this one.
-        let old = self
+        let before = self
             .torrents
             .get(&ih)
             .and_then(|t| t.peers.get(&a.peer_id))
-            .map(|p| p.conn)
-            .filter(|&c| c != conn);
-        if let Some(old) = old {
+            .map(|p| (p.home, p.complete));
+        // The same peer id from another connection is taken over by this one.
+        if let Some((Home::Local(old), _)) = before.filter(|(h, _)| *h != Home::Local(conn)) {
             self.unlist(old, &ih, &a.peer_id);
             out.push(Out::Dropped(old, ih, a.peer_id));
         }
         let torrent = self.torrents.entry(ih).or_default();
         let complete = a.left == Some(0) || a.event == Some(AnnounceEvent::Completed);
-        let was_complete = torrent.peers.get(&a.peer_id).is_some_and(|p| p.complete);
-        if a.event == Some(AnnounceEvent::Completed) && !was_complete {
+        let was_complete = before.is_some_and(|(_, c)| c);
+        let completed = a.event == Some(AnnounceEvent::Completed) && !was_complete;
+        if completed {
             torrent.downloaded += 1;
+        }
+        if before != Some((Home::Local(conn), complete)) || completed {
+            out.push(Out::Publish(Event::Joined {
+                ih,
+                peer: a.peer_id,
+                complete,
+                completed,
+            }));
         }
         let answerable = torrent
             .peers
@@ -281,7 +366,7 @@ impl Swarms {
         torrent.insert(
             a.peer_id,
             Peer {
-                conn,
+                home: Home::Local(conn),
                 complete,
                 last_seen: now,
                 answerable,
@@ -298,30 +383,36 @@ impl Swarms {
             .collect();
         let targets = torrent.targets(offers.len(), &a.peer_id, !complete, rng);
         let expires = now + self.limits.offer_timeout;
+        let max_answerable = 4 * self.limits.max_offers_per_announce;
         for (to, offer) in targets.iter().zip(offers) {
             let Some(peer) = torrent.peers.get_mut(to) else {
                 continue;
             };
-            // Bounded: at most one live entry per offer id, and old ones are
-            // dropped when the map grows past a few announces' worth.
-            if peer.answerable.len() >= 4 * self.limits.max_offers_per_announce {
-                peer.answerable.retain(|_, (_, exp)| *exp > now);
-                if peer.answerable.len() >= 4 * self.limits.max_offers_per_announce {
-                    continue;
+            let relayed = RelayedOffer {
+                action: "announce".into(),
+                offer: offer.offer,
+                offer_id: offer.offer_id,
+                peer_id: a.peer_id,
+                info_hash: ih,
+            };
+            let o = match peer.home {
+                // Its node records what it may answer.
+                Home::Remote(node) => Out::Relay(
+                    node,
+                    Relay::Offer {
+                        to: *to,
+                        offer: relayed,
+                    },
+                ),
+                Home::Local(c) => {
+                    if !peer.expect_answer(&relayed, expires, now, max_answerable) {
+                        continue;
+                    }
+                    Out::To(c, TrackerMessage::Offer(relayed))
                 }
-            }
-            peer.answerable.insert(offer.offer_id, (a.peer_id, expires));
+            };
             self.counters.offers_relayed += 1;
-            out.push(Out::To(
-                peer.conn,
-                TrackerMessage::Offer(RelayedOffer {
-                    action: "announce".into(),
-                    offer: offer.offer,
-                    offer_id: offer.offer_id,
-                    peer_id: a.peer_id,
-                    info_hash: ih,
-                }),
-            ));
+            out.push(o);
         }
         let (complete, incomplete) = torrent.counts();
         out.push(Out::To(
@@ -356,7 +447,8 @@ impl Swarms {
             self.counters.answers_refused += 1;
             return refuse(out, "answer for a torrent you have not joined");
         };
-        let Some(answerer) = torrent.peers.get_mut(&a.peer_id).filter(|p| p.conn == conn) else {
+        let answerer = torrent.peers.get_mut(&a.peer_id);
+        let Some(answerer) = answerer.filter(|p| p.home == Home::Local(conn)) else {
             self.counters.answers_refused += 1;
             return refuse(
                 out,
@@ -382,16 +474,23 @@ impl Swarms {
             return refuse(out, "the offering peer has left");
         };
         self.counters.answers_relayed += 1;
-        out.push(Out::To(
-            offerer.conn,
-            TrackerMessage::Answer(RelayedAnswer {
-                action: "announce".into(),
-                answer: a.answer,
-                offer_id: a.offer_id,
-                peer_id: a.peer_id,
-                info_hash: ih,
-            }),
-        ));
+        let answer = RelayedAnswer {
+            action: "announce".into(),
+            answer: a.answer,
+            offer_id: a.offer_id,
+            peer_id: a.peer_id,
+            info_hash: ih,
+        };
+        out.push(match offerer.home {
+            Home::Local(c) => Out::To(c, TrackerMessage::Answer(answer)),
+            Home::Remote(node) => Out::Relay(
+                node,
+                Relay::Answer {
+                    to: a.to_peer_id,
+                    answer,
+                },
+            ),
+        });
     }
 
     /// Counts for each named torrent (zero for one this shard does not hold).
@@ -412,24 +511,29 @@ impl Swarms {
             .collect()
     }
 
-    /// Drops peers not heard from within the timeout. Call periodically.
+    /// Drops local peers not heard from within the timeout (remote ones are
+    /// their own node's to drop). Call periodically.
     pub fn expire(&mut self, now: Time) -> Outbox {
         let timeout = self.limits.peer_timeout;
         let mut gone: Vec<(InfoHash, PeerId, ConnId)> = Vec::new();
         for (ih, t) in &self.torrents {
             for (id, p) in &t.peers {
-                if now.saturating_since(p.last_seen) > timeout {
-                    gone.push((*ih, *id, p.conn));
+                match p.home {
+                    Home::Local(c) if now.saturating_since(p.last_seen) > timeout => {
+                        gone.push((*ih, *id, c))
+                    }
+                    _ => {}
                 }
             }
         }
-        gone.into_iter()
-            .map(|(ih, id, conn)| {
-                self.leave(&ih, &id);
-                self.unlist(conn, &ih, &id);
-                Out::Dropped(conn, ih, id)
-            })
-            .collect()
+        let mut out = Outbox::new();
+        for (ih, peer, conn) in gone {
+            self.leave(&ih, &peer);
+            self.unlist(conn, &ih, &peer);
+            out.push(Out::Dropped(conn, ih, peer));
+            out.push(Out::Publish(Event::Left { ih, peer }));
+        }
+        out
     }
 
     /// (torrents, seeders, leechers)
@@ -444,5 +548,6 @@ impl Swarms {
     }
 }
 
+mod remote;
 #[cfg(test)]
 mod tests;

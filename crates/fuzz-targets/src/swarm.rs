@@ -112,7 +112,11 @@ pub fn run(data: &[u8]) {
         };
         assert!(out.len() <= 16, "one message, a bounded fan-out");
         for o in out {
-            let (Out::To(to, _) | Out::Dropped(to, ..)) = &o;
+            let to = match &o {
+                Out::To(to, _) | Out::Dropped(to, ..) => to,
+                Out::Publish(_) => continue,
+                Out::Relay(..) => panic!("a relay with no other node: {o:?}"),
+            };
             let Some(r) = rules[*to as usize].as_mut() else {
                 panic!("a message for a closed connection: {o:?}");
             };

@@ -80,7 +80,7 @@ fn sent(out: Outbox) -> Vec<(ConnId, TrackerMessage)> {
     out.into_iter()
         .filter_map(|o| match o {
             Out::To(c, m) => Some((c, m)),
-            Out::Dropped(..) => None,
+            _ => None,
         })
         .collect()
 }
@@ -89,7 +89,7 @@ fn dropped(out: &Outbox) -> Vec<(ConnId, PeerId)> {
     out.iter()
         .filter_map(|o| match o {
             Out::Dropped(c, _, p) => Some((*c, *p)),
-            Out::To(..) => None,
+            _ => None,
         })
         .collect()
 }
@@ -282,4 +282,108 @@ fn a_downloaders_offers_reach_a_seed_whenever_the_swarm_has_one() {
         3
     );
     assert!(t.s.torrents.get(&IH).unwrap().seeds.is_empty());
+}
+
+fn ann(peer: u8, offers: usize, left: Option<u64>) -> Announce {
+    match announce(peer, offers, left, None) {
+        ClientMessage::Announce(a) => a,
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn local_changes_are_published_once_and_remote_peers_get_relays() {
+    let mut t = T::new();
+    let out = t.s.announce(1, ann(1, 0, Some(0)), t.now, &mut t.rng);
+    let published = |out: &Outbox| out.iter().filter(|o| matches!(o, Out::Publish(_))).count();
+    assert_eq!(published(&out), 1, "a new local peer is published");
+    let out = t.s.announce(1, ann(1, 0, Some(0)), t.now, &mut t.rng);
+    assert_eq!(published(&out), 0, "an unchanged re-announce is not");
+    // Peer 2 lives on node 9: an offer to it is relayed to node 9, which
+    // records what may be answered; its answer comes back as a relay too.
+    let joined = Event::Joined {
+        ih: IH,
+        peer: pid(2),
+        complete: false,
+        completed: false,
+    };
+    assert!(t.s.remote_joined(9, &joined).is_empty());
+    assert_eq!(t.s.totals(), (1, 1, 1));
+    let out = t.s.announce(1, ann(1, 1, Some(0)), t.now, &mut t.rng);
+    let relayed: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            Out::Relay(9, Relay::Offer { to, offer }) => Some((*to, offer.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(relayed.len(), 1);
+    assert_eq!(relayed[0].0, pid(2));
+    assert!(t.s.torrents[&IH].peers[&pid(2)].answerable.is_empty());
+    // An answer relayed here for the local offerer is delivered to its connection.
+    let answer = RelayedAnswer {
+        action: "announce".into(),
+        answer: webswarm_tracker_proto::Sdp::answer("a"),
+        offer_id: relayed[0].1.offer_id,
+        peer_id: pid(2),
+        info_hash: IH,
+    };
+    let out = sent(t.s.remote_answer(&pid(1), answer));
+    assert!(matches!(out.as_slice(), [(1, TrackerMessage::Answer(_))]));
+    // Node 9 leaves the cluster: its peer goes; ours stays.
+    t.s.forget_node(Some(9));
+    assert_eq!(t.s.totals(), (1, 1, 0));
+}
+
+#[test]
+fn remote_offers_are_answerable_once_and_remote_joins_take_a_peer_id_over() {
+    let mut t = T::new();
+    t.s.announce(1, ann(1, 0, Some(0)), t.now, &mut t.rng);
+    let offer = RelayedOffer {
+        action: "announce".into(),
+        offer: webswarm_tracker_proto::Sdp::offer("o"),
+        offer_id: OfferId([5; 20]),
+        peer_id: pid(2),
+        info_hash: IH,
+    };
+    let joined = Event::Joined {
+        ih: IH,
+        peer: pid(2),
+        complete: false,
+        completed: false,
+    };
+    t.s.remote_joined(9, &joined);
+    let out = sent(t.s.remote_offer(&pid(1), offer, t.now));
+    assert!(matches!(out.as_slice(), [(1, TrackerMessage::Offer(_))]));
+    // The answer goes back to node 9, once; a forged one is refused here.
+    let out = t.s.answer(
+        1,
+        match answer(1, 2, OfferId([5; 20])) {
+            ClientMessage::Answer(a) => a,
+            _ => unreachable!(),
+        },
+        t.now,
+    );
+    assert!(matches!(
+        out.as_slice(),
+        [Out::Relay(9, Relay::Answer { .. })]
+    ));
+    assert_eq!(
+        failures(&t.send(1, answer(1, 2, OfferId([5; 20])))).len(),
+        1
+    );
+    // The client of peer 1 reconnected to node 8: it is dropped here.
+    let moved = Event::Joined {
+        ih: IH,
+        peer: pid(1),
+        complete: true,
+        completed: false,
+    };
+    assert_eq!(dropped(&t.s.remote_joined(8, &moved)), vec![(1, pid(1))]);
+    assert!(t.s.local_peers().is_empty());
+    // A late "left" from node 9 about peer 1 does not remove node 8's entry.
+    t.s.remote_left(9, &IH, &pid(1));
+    assert_eq!(t.s.totals(), (1, 1, 1));
+    t.s.forget_node(None);
+    assert_eq!(t.s.totals(), (0, 0, 0));
 }

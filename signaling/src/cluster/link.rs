@@ -1,0 +1,314 @@
+//! The node's connection to Redis: publishes what shards send across, reads
+//! the bus and this node's channel, heartbeats, and reconnects with backoff.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc::Receiver;
+use tokio::time::{timeout, Instant};
+
+use super::nodes::Nodes;
+use super::wire::{Batch, Incoming, Message};
+use super::{ClusterStatus, OwnStats};
+use crate::shard::{Clock, Crossing, Shards};
+use crate::swarm::{NodeId, Relay};
+
+/// A Redis command that takes longer than this counts as Redis being down.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Crossings published together, at most.
+const BATCH: usize = 512;
+/// Peers per snapshot message.
+const SNAPSHOT_CHUNK: usize = 500;
+
+pub struct Link {
+    pub timeout: Duration,
+    pub heartbeat: Duration,
+    pub prefix: String,
+    pub bus: String,
+    pub url: String,
+    pub shards: Weak<Shards>,
+    pub status: Arc<ClusterStatus>,
+    pub clock: Clock,
+    pub own: OwnStats,
+}
+
+type Publisher = redis::aio::MultiplexedConnection;
+
+/// Why a connection to Redis ended.
+#[derive(Debug)]
+enum Lost {
+    Redis(String),
+    /// The tracker is shutting down.
+    Shutdown,
+}
+
+impl From<redis::RedisError> for Lost {
+    fn from(e: redis::RedisError) -> Self {
+        Lost::Redis(e.to_string())
+    }
+}
+
+impl Link {
+    fn channel(&self, node: NodeId) -> String {
+        format!("{}:node:{node:016x}", self.prefix)
+    }
+
+    pub async fn run(self, mut rx: Receiver<Crossing>) {
+        let mut backoff = Duration::from_millis(100);
+        let mut nodes = Nodes::new(self.timeout);
+        loop {
+            match self.serve(&mut rx, &mut nodes).await {
+                Lost::Shutdown => return,
+                Lost::Redis(why) => {
+                    if self.status.redis_up.swap(false, Ordering::Relaxed) {
+                        tracing::warn!("lost Redis ({why}): serving local swarms only");
+                        // Peers of other nodes cannot be reached now: stop
+                        // handing them out.
+                        nodes.clear();
+                        if let Ok(mut live) = self.status.nodes.lock() {
+                            live.clear();
+                        }
+                        if let Some(s) = self.shards.upgrade() {
+                            s.forget_node(None);
+                        }
+                    } else {
+                        tracing::debug!("Redis still unreachable: {why}");
+                    }
+                }
+            }
+            // Jitter: nodes that lost Redis together do not return together.
+            let jitter = self.clock.now().as_micros() % 100;
+            let until = Instant::now() + backoff + Duration::from_millis(jitter);
+            if !self.discard_until(&mut rx, until).await {
+                return;
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+            self.status.reconnects.fetch_add(1, Ordering::Relaxed);
+            if self.shards.strong_count() == 0 {
+                return;
+            }
+        }
+    }
+
+    /// Drops what shards send while Redis is down (it would be stale when
+    /// Redis returns). `false` once the shards are gone.
+    async fn discard_until(&self, rx: &mut Receiver<Crossing>, until: Instant) -> bool {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => return true,
+                c = rx.recv() => match c {
+                    None => return false,
+                    Some(_) => { self.status.dropped.fetch_add(1, Ordering::Relaxed); }
+                },
+            }
+        }
+    }
+
+    async fn serve(&self, rx: &mut Receiver<Crossing>, nodes: &mut Nodes) -> Lost {
+        let client = match redis::Client::open(self.url.as_str()) {
+            Ok(c) => c,
+            Err(e) => return Lost::Redis(e.to_string()),
+        };
+        let connected = timeout(COMMAND_TIMEOUT, async {
+            let publisher = client.get_multiplexed_async_connection().await?;
+            let mut sub = client.get_async_pubsub().await?;
+            sub.subscribe(&self.bus).await?;
+            sub.subscribe(self.channel(self.status.node)).await?;
+            Ok::<_, redis::RedisError>((publisher, sub))
+        })
+        .await;
+        let (mut publisher, mut sub) = match connected {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return e.into(),
+            Err(_) => return Lost::Redis("timed out connecting".into()),
+        };
+        // What was sent while disconnected was dropped; what others sent us
+        // meanwhile was missed: start again from everyone's full state.
+        while rx.try_recv().is_ok() {
+            self.status.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        nodes.clear();
+        if let Some(s) = self.shards.upgrade() {
+            s.forget_node(None);
+        }
+        let mut hello = vec![Message::Hello];
+        hello.extend(self.snapshot());
+        if let Err(e) = self.publish(&mut publisher, &self.bus, hello).await {
+            return e;
+        }
+        self.status.redis_up.store(true, Ordering::Relaxed);
+        tracing::info!(node = %format!("{:016x}", self.status.node), "joined the cluster through Redis");
+        let mut beat = tokio::time::interval(self.heartbeat);
+        let mut stream = sub.on_message();
+        loop {
+            let result = tokio::select! {
+                msg = stream.next() => match msg {
+                    None => return Lost::Redis("subscription closed".into()),
+                    Some(m) => {
+                        let replies = self.receive(m.get_payload_bytes(), nodes);
+                        self.send_all(&mut publisher, replies).await
+                    }
+                },
+                c = rx.recv() => match c {
+                    None => return Lost::Shutdown,
+                    Some(c) => self.cross(&mut publisher, c, rx).await,
+                },
+                _ = beat.tick() => self.beat(&mut publisher, nodes).await,
+            };
+            if let Err(e) = result {
+                return e;
+            }
+        }
+    }
+
+    /// `Reset`, then every local peer: this node's whole share of the swarms.
+    fn snapshot(&self) -> Vec<Message> {
+        let mut m = vec![Message::Reset];
+        if let Some(s) = self.shards.upgrade() {
+            m.extend(s.local_peers().iter().map(Message::from));
+        }
+        m
+    }
+
+    async fn publish(
+        &self,
+        publisher: &mut Publisher,
+        channel: &str,
+        messages: Vec<Message>,
+    ) -> Result<(), Lost> {
+        for chunk in messages.chunks(SNAPSHOT_CHUNK) {
+            let n = chunk.len() as u64;
+            let batch = Batch {
+                from: self.status.node,
+                m: chunk.to_vec(),
+            };
+            let text = serde_json::to_string(&batch).map_err(|e| Lost::Redis(e.to_string()))?;
+            let sent = timeout(
+                COMMAND_TIMEOUT,
+                redis::cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(text)
+                    .query_async::<i64>(publisher),
+            )
+            .await;
+            match sent {
+                Ok(Ok(_)) => self.status.sent.fetch_add(n, Ordering::Relaxed),
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => return Err(Lost::Redis("PUBLISH timed out".into())),
+            };
+        }
+        Ok(())
+    }
+
+    async fn send_all(
+        &self,
+        publisher: &mut Publisher,
+        out: Vec<(String, Vec<Message>)>,
+    ) -> Result<(), Lost> {
+        for (channel, messages) in out {
+            self.publish(publisher, &channel, messages).await?;
+        }
+        Ok(())
+    }
+
+    /// Publishes `first` and whatever else is already queued, one batch per
+    /// channel.
+    async fn cross(
+        &self,
+        publisher: &mut Publisher,
+        first: Crossing,
+        rx: &mut Receiver<Crossing>,
+    ) -> Result<(), Lost> {
+        let mut bus = Vec::new();
+        let mut to_node: HashMap<NodeId, Vec<Message>> = HashMap::new();
+        let mut next = Some(first);
+        let mut n = 0;
+        while let Some(c) = next {
+            match c {
+                Crossing::Publish(e) => bus.push(Message::from(&e)),
+                Crossing::Relay(node, r) => to_node.entry(node).or_default().push(r.into()),
+            }
+            n += 1;
+            next = if n < BATCH { rx.try_recv().ok() } else { None };
+        }
+        let mut out: Vec<(String, Vec<Message>)> = Vec::new();
+        if !bus.is_empty() {
+            out.push((self.bus.clone(), bus));
+        }
+        out.extend(to_node.into_iter().map(|(n, m)| (self.channel(n), m)));
+        self.send_all(publisher, out).await
+    }
+
+    async fn beat(&self, publisher: &mut Publisher, nodes: &mut Nodes) -> Result<(), Lost> {
+        let gone = nodes.expire(self.clock.now());
+        if let Some(s) = self.shards.upgrade() {
+            for n in &gone {
+                tracing::info!(node = %format!("{n:016x}"), "node gone: dropping its peers");
+                s.forget_node(Some(*n));
+            }
+        }
+        if let Ok(mut live) = self.status.nodes.lock() {
+            *live = nodes.all();
+        }
+        let stats = (self.own)();
+        let bus = self.bus.clone();
+        self.publish(publisher, &bus, vec![Message::Heartbeat { stats }])
+            .await
+    }
+
+    /// Applies one batch from another node; returns what to publish in reply.
+    fn receive(&self, payload: &[u8], nodes: &mut Nodes) -> Vec<(String, Vec<Message>)> {
+        let Ok(batch) = serde_json::from_slice::<Batch>(payload) else {
+            self.status.malformed.fetch_add(1, Ordering::Relaxed);
+            return Vec::new();
+        };
+        let from = batch.from;
+        if from == self.status.node {
+            return Vec::new(); // our own bus messages come back to us
+        }
+        let Some(shards) = self.shards.upgrade() else {
+            return Vec::new();
+        };
+        let now = self.clock.now();
+        let mut replies = Vec::new();
+        let mut ask_state = false;
+        let mut give_state = false;
+        for m in batch.m {
+            self.status.received.fetch_add(1, Ordering::Relaxed);
+            let Some(m) = m.parse() else {
+                self.status.malformed.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            let new = nodes.heard(from, now);
+            match m {
+                Incoming::Hello => give_state = true,
+                Incoming::Resync => give_state = true,
+                Incoming::Reset => shards.forget_node(Some(from)),
+                Incoming::Heartbeat(stats) => {
+                    ask_state |= new;
+                    nodes.stats(from, stats);
+                }
+                Incoming::Event(e) => {
+                    ask_state |= new;
+                    shards.remote_event(from, &e);
+                }
+                Incoming::Offer(to, offer) => shards.remote_relay(Relay::Offer { to, offer }, now),
+                Incoming::Answer(to, answer) => {
+                    shards.remote_relay(Relay::Answer { to, answer }, now)
+                }
+            }
+        }
+        if give_state {
+            replies.push((self.bus.clone(), self.snapshot()));
+        }
+        if ask_state {
+            // A node we had given up on (or never heard say hello): its
+            // peers were dropped here, so ask for all of them.
+            replies.push((self.channel(from), vec![Message::Resync]));
+        }
+        replies
+    }
+}

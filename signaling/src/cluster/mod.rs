@@ -1,0 +1,158 @@
+//! Several tracker nodes serving one set of swarms, linked through Redis
+//! pub/sub. Each node keeps its own connections and, in its shards, every
+//! node's peers (remote ones marked with their node); only what crosses
+//! nodes goes through Redis:
+//! - membership changes (a peer joined, changed or left) on one channel
+//!   that every node reads, with a heartbeat per node each second;
+//! - offers and answers for a peer of another node, on that node's channel.
+//!
+//! Redis holds no state: a node that stops heartbeating is gone from every
+//! other node's view after `node_timeout_ms`, with its peers, without any
+//! cleanup; a node that (re)connects says hello and every node publishes its
+//! peers again. The README explains the choice.
+
+mod link;
+mod nodes;
+pub mod wire;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::shard::{Clock, Crossing, Outbound, Shards};
+use crate::swarm::NodeId;
+pub use wire::NodeStats;
+
+/// Messages waiting to cross to other nodes; more are dropped (and counted).
+const OUTBOUND: usize = 65_536;
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    pub redis_url: Option<String>,
+    /// Channel prefix: clusters sharing one Redis need different names.
+    pub name: String,
+    pub heartbeat_ms: u64,
+    pub node_timeout_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            redis_url: None,
+            name: "webswarm".into(),
+            heartbeat_ms: 1000,
+            node_timeout_ms: 3000,
+        }
+    }
+}
+
+/// How the cluster link is doing, for `/stats.json`, `/metrics`, `/health`.
+#[derive(Default)]
+pub struct ClusterStatus {
+    pub node: NodeId,
+    pub redis_up: AtomicBool,
+    pub dropped: Arc<AtomicU64>,
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    pub malformed: AtomicU64,
+    pub reconnects: AtomicU64,
+    /// Other live nodes and their last reported counters.
+    pub nodes: Mutex<Vec<(NodeId, NodeStats)>>,
+}
+
+/// The cluster part of `/stats.json`.
+#[derive(Serialize, Debug, Clone)]
+pub struct ClusterStats {
+    pub node: String,
+    pub redis_up: bool,
+    /// Live nodes, this one included.
+    pub nodes: usize,
+    /// Cluster-wide sums (this node's counters plus the others' last heartbeats).
+    pub connections: u64,
+    pub announces: u64,
+    pub offers_relayed: u64,
+    pub answers_relayed: u64,
+    pub messages_sent: u64,
+    pub messages_received: u64,
+    pub messages_dropped: u64,
+    pub malformed: u64,
+}
+
+impl ClusterStatus {
+    pub fn stats(&self, own: NodeStats) -> ClusterStats {
+        let nodes = self.nodes.lock().map(|n| n.clone()).unwrap_or_default();
+        let mut sum = own;
+        for (_, s) in &nodes {
+            sum.connections += s.connections;
+            sum.announces += s.announces;
+            sum.offers_relayed += s.offers_relayed;
+            sum.answers_relayed += s.answers_relayed;
+        }
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ClusterStats {
+            node: format!("{:016x}", self.node),
+            redis_up: self.redis_up.load(Ordering::Relaxed),
+            nodes: nodes.len() + 1,
+            connections: sum.connections,
+            announces: sum.announces,
+            offers_relayed: sum.offers_relayed,
+            answers_relayed: sum.answers_relayed,
+            messages_sent: n(&self.sent),
+            messages_received: n(&self.received),
+            messages_dropped: n(&self.dropped),
+            malformed: n(&self.malformed),
+        }
+    }
+}
+
+/// This node's counters, as its heartbeat reports them.
+pub type OwnStats = Arc<dyn Fn() -> NodeStats + Send + Sync>;
+
+/// The queue shards send crossings into, and its receiving end for [`start`].
+pub fn outbound() -> (Outbound, tokio::sync::mpsc::Receiver<Crossing>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(OUTBOUND);
+    let out = Outbound {
+        tx,
+        dropped: Arc::new(AtomicU64::new(0)),
+    };
+    (out, rx)
+}
+
+/// Starts the link to Redis on a thread of its own; it reconnects (with
+/// backoff) for as long as the shards exist.
+pub fn start(
+    cfg: ClusterConfig,
+    url: String,
+    shards: std::sync::Weak<Shards>,
+    rx: tokio::sync::mpsc::Receiver<Crossing>,
+    status: Arc<ClusterStatus>,
+    clock: Clock,
+    own: OwnStats,
+) -> std::io::Result<()> {
+    let link = link::Link {
+        timeout: Duration::from_millis(cfg.node_timeout_ms),
+        heartbeat: Duration::from_millis(cfg.heartbeat_ms),
+        bus: format!("{}:bus", cfg.name),
+        prefix: cfg.name,
+        url,
+        shards,
+        status,
+        clock,
+        own,
+    };
+    std::thread::Builder::new()
+        .name("cluster".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(link.run(rx)),
+                Err(e) => tracing::error!("cluster link cannot start: {e}"),
+            }
+        })?;
+    Ok(())
+}
