@@ -8,46 +8,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTracker, startStatic, browser, openPage, runWebswarm } from './harness.mjs';
+import {
+  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile,
+} from './harness.mjs';
 
 const MiB = 1024 * 1024;
 const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
-
-/** Runs in the page: downloads `source` with our peer and hashes the file. */
-async function ourDownload(page, source, { tracker, storage = 'opfs', reloadAt } = {}) {
-  return page.evaluate(async ({ source, tracker, storage }) => {
-    const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage });
-    window.client = client;
-    const started = performance.now();
-    const t = await client.add(source);
-    window.torrent = t;
-    await t.ready();
-    await t.whenDone();
-    const seconds = (performance.now() - started) / 1000;
-    const hex = await window.sha256hex(await (await t.files[0].blob()).arrayBuffer());
-    return { hex, length: t.length, seconds, firstPiece: t.timeToFirstPiece, downloaded: t.downloaded, banned: t.banned };
-  }, { source, tracker, storage, reloadAt });
-}
-
-/** Runs in the page: seeds random bytes with our peer; returns magnet and hash. */
-async function ourSeed(page, size, tracker) {
-  return page.evaluate(async ({ size, tracker }) => {
-    const data = window.randomBytes(size);
-    const hex = await window.sha256hex(data);
-    const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'memory' });
-    window.client = client;
-    const t = await client.seed(new File([data], 'from-webswarm.bin'));
-    window.torrent = t;
-    return { magnet: t.magnetURI, hex };
-  }, { size, tracker });
-}
-
-function randomFile(dir, name, size) {
-  const file = path.join(dir, name);
-  const data = crypto.randomBytes(size);
-  fs.writeFileSync(file, data);
-  return { file, data };
-}
 
 /** Tracker, static site, browsers and temp dir for one test; `done()` stops all. */
 async function setup(nBrowsers = 1) {

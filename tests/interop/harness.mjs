@@ -1,6 +1,7 @@
 // Shared pieces of the browser interop tests: our tracker binary, a static
 // server for the page and WebTorrent's browser bundle, and headless Chromium.
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,8 +18,8 @@ export function trackerBinary() {
 }
 
 /** Starts webswarm-tracker on 127.0.0.1 (port 0 unless given) and resolves with its ws:// URL. */
-export function startTracker({ port = 0 } = {}) {
-  const child = spawn(trackerBinary(), ['--bind', `127.0.0.1:${port}`], {
+export function startTracker({ port = 0, args = [] } = {}) {
+  const child = spawn(trackerBinary(), ['--bind', `127.0.0.1:${port}`, ...args], {
     env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -274,4 +275,40 @@ export function browserCpu(tag) {
   let ticks = 0;
   for (const pid of inTree) ticks += procs.get(pid).ticks;
   return ticks / 100;
+}
+
+/** Runs in the page: downloads `source` with our peer and hashes the file. */
+export async function ourDownload(page, source, { tracker, storage = 'opfs', reloadAt } = {}) {
+  return page.evaluate(async ({ source, tracker, storage }) => {
+    const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage });
+    window.client = client;
+    const started = performance.now();
+    const t = await client.add(source);
+    window.torrent = t;
+    await t.ready();
+    await t.whenDone();
+    const seconds = (performance.now() - started) / 1000;
+    const hex = await window.sha256hex(await (await t.files[0].blob()).arrayBuffer());
+    return { hex, length: t.length, seconds, firstPiece: t.timeToFirstPiece, downloaded: t.downloaded, banned: t.banned };
+  }, { source, tracker, storage, reloadAt });
+}
+
+/** Runs in the page: seeds random bytes with our peer; returns magnet and hash. */
+export async function ourSeed(page, size, tracker) {
+  return page.evaluate(async ({ size, tracker }) => {
+    const data = window.randomBytes(size);
+    const hex = await window.sha256hex(data);
+    const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'memory' });
+    window.client = client;
+    const t = await client.seed(new File([data], 'from-webswarm.bin'));
+    window.torrent = t;
+    return { magnet: t.magnetURI, hex };
+  }, { size, tracker });
+}
+
+export function randomFile(dir, name, size) {
+  const file = path.join(dir, name);
+  const data = crypto.randomBytes(size);
+  fs.writeFileSync(file, data);
+  return { file, data };
 }

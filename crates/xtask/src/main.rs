@@ -201,6 +201,9 @@ fn setup() -> Result {
         ("chromedriver", "chromium-driver"),
         ("unshare", "util-linux"),
         ("ip", "iproute2"),
+        // The tracker cluster's tests start their own Redis and nginx.
+        ("redis-server", "redis-server"),
+        ("nginx", "nginx-light"),
     ] {
         if !have(cmd) {
             missing.push(pkg);
