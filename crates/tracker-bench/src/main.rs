@@ -1,5 +1,6 @@
-//! Tracker benchmark: the same WebSocket workload against webswarm-tracker and
-//! the npm `bittorrent-tracker` server, in one run, printed side by side.
+//! Tracker benchmark: the same WebSocket workload against webswarm-tracker
+//! (one thread, one per core, and two nodes linked through Redis) and the npm
+//! `bittorrent-tracker` server, in one run, printed side by side.
 //!
 //! Workload: C connections spread over T torrents; every announce carries 10
 //! offers with realistic SDP; every relayed offer is answered at once.
@@ -12,6 +13,7 @@
 //! Usage: webswarm-tracker-bench [--tracker PATH] [--node-script PATH]
 //!        [--connections C] [--idle K] [--seconds S] [--short-sdp]
 //!        [--shards N] [--threads N] [--heavy-rate R] [--no-reference]
+//!        [--no-cluster] [--aquatic PATH]
 
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,6 +51,8 @@ struct Opts {
     heavy_rate: f64,
     /// Skip bittorrent-tracker (to compare configurations of ours quickly).
     no_reference: bool,
+    /// Skip the two-node cluster.
+    no_cluster: bool,
 }
 
 #[derive(Default)]
@@ -61,11 +65,48 @@ struct Counters {
     responses: AtomicU64,
 }
 
+/// Relay latencies in µs: [offers same node, offers across nodes,
+/// answers same node, answers across nodes].
+type Latencies = [Vec<u64>; 4];
+
 struct Shared {
     start: Instant,
     counters: Counters,
-    latencies_us: Mutex<Vec<u64>>,
+    latencies_us: Mutex<Latencies>,
     record: std::sync::atomic::AtomicBool,
+    /// Tracker nodes the clients are spread over.
+    nodes: usize,
+}
+
+impl Shared {
+    fn new(nodes: usize, record: bool) -> Arc<Self> {
+        Arc::new(Shared {
+            start: Instant::now(),
+            counters: Counters::default(),
+            latencies_us: Mutex::new(Default::default()),
+            record: std::sync::atomic::AtomicBool::new(record),
+            nodes,
+        })
+    }
+
+    fn record(&self, bucket: usize, sent_us: u64) {
+        if self.record.load(Ordering::Relaxed) {
+            let now_us = self.start.elapsed().as_micros() as u64;
+            if let Ok(mut l) = self.latencies_us.lock() {
+                l[bucket].push(now_us.saturating_sub(sent_us));
+            }
+        }
+    }
+}
+
+/// The node client `i` connects to: peers of one torrent alternate nodes.
+fn node_of(i: u64, nodes: usize) -> usize {
+    ((i / TORRENTS as u64) % nodes as u64) as usize
+}
+
+/// The client index a benchmark peer id was made from (`id_from`).
+fn index_of(peer: &[u8; 20]) -> u64 {
+    u64::from_be_bytes(peer[..8].try_into().unwrap_or([0; 8])) % 1_000_000
 }
 
 type Tx = mpsc::UnboundedSender<Message>;
@@ -95,24 +136,33 @@ async fn client(url: String, peer: [u8; 20], shared: Arc<Shared>) -> Option<Tx> 
             match TrackerMessage::from_json(text.as_str()) {
                 Ok(TrackerMessage::Offer(o)) => {
                     c.offers_received.fetch_add(1, Ordering::Relaxed);
-                    if shared.record.load(Ordering::Relaxed) {
-                        let sent_us =
-                            u64::from_be_bytes(o.offer_id.0[..8].try_into().unwrap_or([0; 8]));
-                        let now_us = shared.start.elapsed().as_micros() as u64;
-                        if let Ok(mut l) = shared.latencies_us.lock() {
-                            l.push(now_us.saturating_sub(sent_us));
-                        }
-                    }
+                    let n = shared.nodes;
+                    let cross = node_of(index_of(&o.peer_id.0), n) != node_of(index_of(&peer), n);
+                    let sent_us =
+                        u64::from_be_bytes(o.offer_id.0[..8].try_into().unwrap_or([0; 8]));
+                    shared.record(usize::from(cross), sent_us);
+                    let now_us = shared.start.elapsed().as_micros();
                     let answer = serde_json::json!({"action": "announce",
                         "info_hash": binstr_encode(&o.info_hash.0), "peer_id": binstr_encode(&peer),
                         "to_peer_id": binstr_encode(&o.peer_id.0), "offer_id": binstr_encode(&o.offer_id.0),
-                        "answer": {"type": "answer", "sdp": "v=0\r\na=answer\r\n"}});
+                        "answer": {"type": "answer", "sdp": format!("v=0\r\na=ts:{now_us}\r\n")}});
                     c.answers_sent.fetch_add(1, Ordering::Relaxed);
                     c.sent.fetch_add(1, Ordering::Relaxed);
                     let _ = answer_tx.send(Message::text(answer.to_string()));
                 }
-                Ok(TrackerMessage::Answer(_)) => {
+                Ok(TrackerMessage::Answer(a)) => {
                     c.answers_received.fetch_add(1, Ordering::Relaxed);
+                    let n = shared.nodes;
+                    let cross = node_of(index_of(&a.peer_id.0), n) != node_of(index_of(&peer), n);
+                    let sent = a
+                        .answer
+                        .sdp
+                        .split("a=ts:")
+                        .nth(1)
+                        .and_then(|t| t.trim().parse().ok());
+                    if let Some(sent_us) = sent {
+                        shared.record(2 + usize::from(cross), sent_us);
+                    }
                 }
                 Ok(TrackerMessage::Announced(_)) => {
                     c.responses.fetch_add(1, Ordering::Relaxed);
@@ -124,53 +174,9 @@ async fn client(url: String, peer: [u8; 20], shared: Arc<Shared>) -> Option<Tx> 
     Some(tx)
 }
 
-/// Prints ours against one reference, with ratios (how many times better ours is).
-fn print_table(a: &Measured, b: &Measured, name: &str) {
-    println!(
-        "\n{:<34} {:>18} {:>20} {:>9}",
-        "metric", "webswarm-tracker", name, "ratio"
-    );
-    let row = |metric: &str, x: f64, y: f64, lower_better: bool| {
-        let ratio = if lower_better { y / x } else { x / y };
-        println!("{metric:<34} {x:>18.2} {y:>20.2} {ratio:>8.2}x");
-    };
-    row(
-        "CPU µs per announce (10 offers)",
-        a.cpu_us_per_announce,
-        b.cpu_us_per_announce,
-        true,
-    );
-    row(
-        "messages per second (heavy)",
-        a.msgs_per_sec,
-        b.msgs_per_sec,
-        false,
-    );
-    row("offer relay p50 ms (light)", a.p50_ms, b.p50_ms, true);
-    row("offer relay p99 ms (light)", a.p99_ms, b.p99_ms, true);
-    row(
-        "RSS KB per idle connection",
-        a.rss_per_conn_kb,
-        b.rss_per_conn_kb,
-        true,
-    );
-    println!(
-        "{:<34} {:>18} {:>20}",
-        "idle connections held", a.idle_held, b.idle_held
-    );
-    println!(
-        "{:<34} {:>18} {:>20}",
-        "offers lost", a.offers_lost, b.offers_lost
-    );
-    println!(
-        "{:<34} {:>18} {:>20}",
-        "answers lost", a.answers_lost, b.answers_lost
-    );
-}
-
 /// Starts aquatic_ws on a free loopback port with its default settings
 /// (it prints no address, so readiness is a successful TCP connect).
-async fn start_aquatic(path: &str) -> (Child, String) {
+async fn start_aquatic(path: &str) -> Target {
     let defaults = std::process::Command::new(path)
         .arg("-p")
         .output()
@@ -198,23 +204,104 @@ async fn start_aquatic(path: &str) -> (Child, String) {
             .await
             .is_ok()
         {
-            return (child, format!("ws://127.0.0.1:{port}"));
+            return Target::single(
+                "aquatic_ws 0.9.0",
+                (child, format!("ws://127.0.0.1:{port}")),
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("aquatic_ws did not start");
 }
 
+/// What runs the workload: one tracker process, or several nodes (and the
+/// Redis linking them); CPU and memory are summed over every process.
+struct Target {
+    name: String,
+    children: Vec<Child>,
+    urls: Vec<String>,
+}
+
+impl Target {
+    fn single(name: &str, (child, url): (Child, String)) -> Self {
+        Target {
+            name: name.into(),
+            children: vec![child],
+            urls: vec![url],
+        }
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        self.children.iter().filter_map(|c| c.id()).collect()
+    }
+
+    fn cpu_secs(&self) -> f64 {
+        self.pids().into_iter().map(cpu_secs).sum()
+    }
+
+    fn rss_kb(&self) -> u64 {
+        self.pids().into_iter().map(rss_kb).sum()
+    }
+}
+
 #[derive(Default, Debug)]
 struct Measured {
-    p50_ms: f64,
-    p99_ms: f64,
+    /// p50 and p99 in ms: offers same node, offers across nodes, answers same, answers across.
+    latency_ms: [(f64, f64); 4],
     cpu_us_per_announce: f64,
     msgs_per_sec: f64,
     offers_lost: u64,
     answers_lost: u64,
     rss_per_conn_kb: f64,
     idle_held: usize,
+}
+
+/// Prints every target side by side.
+fn print_table(all: &[(String, Measured)]) {
+    print!("\n{:<36}", "metric");
+    for (name, _) in all {
+        print!(" {name:>20}");
+    }
+    println!();
+    let row = |metric: &str, f: &dyn Fn(&Measured) -> String| {
+        print!("{metric:<36}");
+        for (_, m) in all {
+            print!(" {:>20}", f(m));
+        }
+        println!();
+    };
+    let ms = |v: f64| {
+        if v.is_nan() {
+            "-".to_owned()
+        } else {
+            format!("{v:.2}")
+        }
+    };
+    row("CPU µs per announce (10 offers)", &|m| {
+        format!("{:.1}", m.cpu_us_per_announce)
+    });
+    row("messages per second (heavy)", &|m| {
+        format!("{:.0}", m.msgs_per_sec)
+    });
+    row("offer relay p50/p99 ms, same node", &|m| {
+        format!("{} / {}", ms(m.latency_ms[0].0), ms(m.latency_ms[0].1))
+    });
+    row("offer relay p50/p99 ms, across", &|m| {
+        format!("{} / {}", ms(m.latency_ms[1].0), ms(m.latency_ms[1].1))
+    });
+    row("answer relay p50/p99 ms, same node", &|m| {
+        format!("{} / {}", ms(m.latency_ms[2].0), ms(m.latency_ms[2].1))
+    });
+    row("answer relay p50/p99 ms, across", &|m| {
+        format!("{} / {}", ms(m.latency_ms[3].0), ms(m.latency_ms[3].1))
+    });
+    row("offers / answers lost", &|m| {
+        format!("{} / {}", m.offers_lost, m.answers_lost)
+    });
+    row("RSS KB per idle connection", &|m| {
+        format!("{:.2}", m.rss_per_conn_kb)
+    });
+    row("idle connections held", &|m| m.idle_held.to_string());
 }
 
 /// What one load phase measured.
@@ -229,27 +316,22 @@ struct Phase {
 }
 
 async fn load(
-    url: &str,
-    pid: u32,
+    target: &Target,
     o: &Opts,
     phase: u8,
     rate: f64,
     seconds: u64,
     record: bool,
 ) -> Phase {
-    let shared = Arc::new(Shared {
-        start: Instant::now(),
-        counters: Counters::default(),
-        latencies_us: Mutex::new(Vec::new()),
-        record: std::sync::atomic::AtomicBool::new(false),
-    });
+    let shared = Shared::new(target.urls.len(), false);
     let mut rng = Rng::new(9);
     let mut peers = Vec::new();
     for i in 0..o.connections {
         // Fresh ids per phase: a tracker may keep relaying to an old socket
         // that announced the same peer id.
         let peer = id_from(i as u64, b'a' + phase);
-        let tx = client(url.to_owned(), peer, shared.clone())
+        let url = &target.urls[node_of(i as u64, target.urls.len())];
+        let tx = client(url.clone(), peer, shared.clone())
             .await
             .expect("connect");
         let ih = id_from((i % TORRENTS) as u64, b'i');
@@ -258,11 +340,13 @@ async fn load(
         shared.counters.sent.fetch_add(1, Ordering::Relaxed);
         peers.push((tx, ih, peer));
     }
+    // Joins cross nodes before the offers do.
     tokio::time::sleep(Duration::from_millis(500)).await;
     shared.record.store(record, Ordering::Relaxed);
     let swarm = o.connections / TORRENTS;
     let expected_per = OFFERS.min(swarm.saturating_sub(1)) as u64;
-    let (cpu0, t0) = (cpu_secs(pid), Instant::now());
+    let (cpu0, t0) = (target.cpu_secs(), Instant::now());
+    let split0: Vec<f64> = target.pids().into_iter().map(cpu_secs).collect();
     let before = (
         shared.counters.sent.load(Ordering::Relaxed),
         shared.counters.received.load(Ordering::Relaxed),
@@ -302,7 +386,20 @@ async fn load(
         last = now;
     }
     let elapsed = t0.elapsed();
-    let cpu = cpu_secs(pid) - cpu0;
+    let cpu = target.cpu_secs() - cpu0;
+    if target.children.len() > 1 {
+        let split: Vec<String> = target
+            .pids()
+            .into_iter()
+            .zip(split0)
+            .map(|(p, c0)| format!("{:.2}", cpu_secs(p) - c0))
+            .collect();
+        eprintln!(
+            "{}: CPU seconds by process: {}",
+            target.name,
+            split.join(" + ")
+        );
+    }
     let c = &shared.counters;
     let msgs = (c.sent.load(Ordering::Relaxed) - before.0)
         + (c.received.load(Ordering::Relaxed) - before.1);
@@ -324,49 +421,50 @@ async fn load(
     }
 }
 
-async fn measure(name: &str, started: (Child, String), o: &Opts) -> Measured {
-    let (child, url) = started;
-    let pid = child.id().expect("running");
+fn percentiles(mut v: Vec<u64>) -> (f64, f64) {
+    v.sort_unstable();
+    let pct = |q: f64| {
+        v.get(((v.len().max(1) - 1) as f64 * q) as usize)
+            .map_or(f64::NAN, |&x| x as f64 / 1000.0)
+    };
+    (pct(0.5), pct(0.99))
+}
+
+async fn measure(target: Target, o: &Opts) -> (String, Measured) {
+    let name = target.name.clone();
     let mut r = Measured::default();
     eprintln!(
         "{name}: light load ({} connections, 200 announces/s, {} s)",
         o.connections, o.seconds
     );
-    let light = load(&url, pid, o, 0, 200.0, o.seconds, true).await;
-    let mut lat = light
+    let light = load(&target, o, 0, 200.0, o.seconds, true).await;
+    let lat = light
         .shared
         .latencies_us
         .lock()
         .map(|l| l.clone())
         .unwrap_or_default();
-    lat.sort_unstable();
-    let pct = |q: f64| {
-        lat.get(((lat.len().max(1) - 1) as f64 * q) as usize)
-            .map_or(f64::NAN, |&v| v as f64 / 1000.0)
-    };
-    (r.p50_ms, r.p99_ms) = (pct(0.5), pct(0.99));
+    for (k, v) in lat.into_iter().enumerate() {
+        r.latency_ms[k] = percentiles(v);
+    }
     r.offers_lost = light.offers_lost;
     r.answers_lost = light.answers_lost;
     tokio::time::sleep(Duration::from_secs(1)).await;
     eprintln!("{name}: heavy load ({} announces/s offered)", o.heavy_rate);
-    let heavy = load(&url, pid, o, 1, o.heavy_rate, o.seconds.min(5), false).await;
+    let heavy = load(&target, o, 1, o.heavy_rate, o.seconds.min(5), false).await;
     r.cpu_us_per_announce = heavy.cpu_secs * 1e6 / heavy.announces as f64;
     r.msgs_per_sec = heavy.messages as f64 / heavy.elapsed.as_secs_f64();
     r.offers_lost += heavy.offers_lost;
     r.answers_lost += heavy.answers_lost;
     tokio::time::sleep(Duration::from_secs(2)).await;
     eprintln!("{name}: {} idle connections", o.idle);
-    let rss0 = rss_kb(pid);
-    let shared = Arc::new(Shared {
-        start: Instant::now(),
-        counters: Counters::default(),
-        latencies_us: Mutex::new(Vec::new()),
-        record: Default::default(),
-    });
+    let rss0 = target.rss_kb();
+    let shared = Shared::new(target.urls.len(), false);
     let mut idle = Vec::with_capacity(o.idle);
     let mut rng = Rng::new(11);
     for i in 0..o.idle {
         let peer = id_from(1_000_000 + i as u64, b'q');
+        let url = &target.urls[node_of(i as u64, target.urls.len())];
         match client(url.clone(), peer, shared.clone()).await {
             Some(tx) => {
                 // One announce with offers, as a page makes on joining; the
@@ -394,10 +492,72 @@ async fn measure(name: &str, started: (Child, String), o: &Opts) -> Measured {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     r.idle_held = idle.len();
-    r.rss_per_conn_kb = (rss_kb(pid).saturating_sub(rss0)) as f64 / idle.len().max(1) as f64;
+    r.rss_per_conn_kb = (target.rss_kb().saturating_sub(rss0)) as f64 / idle.len().max(1) as f64;
     drop(idle);
-    drop(child);
-    r
+    drop(target);
+    (name, r)
+}
+
+fn ours(o: &Opts, name: &str, extra: &[String]) -> Command {
+    let mut c = Command::new(&o.tracker);
+    c.args(["--bind", "127.0.0.1:0", "--max-connections", "20000"])
+        .args(extra)
+        .env(
+            "RUST_LOG",
+            "warn,webswarm_tracker=info,webswarm_signaling=info",
+        )
+        .env("NO_COLOR", "1");
+    if let Some(n) = o.shards {
+        c.args(["--shards", &n.to_string()]);
+    }
+    if let Some(n) = o.threads {
+        c.args(["--threads", &n.to_string()]);
+    }
+    let _ = name;
+    c
+}
+
+/// Two webswarm-tracker nodes linked through a redis-server started here.
+async fn cluster(o: &Opts) -> Target {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let redis = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server (Debian's redis-server package)");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = format!("redis://127.0.0.1:{port}/");
+    let extra = ["--redis-url".to_owned(), url];
+    let a = start("node A", ours(o, "node A", &extra)).await;
+    let b = start("node B", ours(o, "node B", &extra)).await;
+    // Until each node has heard the other's heartbeat.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    Target {
+        name: "2 nodes + Redis".into(),
+        urls: vec![a.1, b.1],
+        children: vec![a.0, b.0, redis],
+    }
 }
 
 #[tokio::main]
@@ -412,65 +572,57 @@ async fn main() {
         shards: None,
         threads: None,
         no_reference: false,
+        no_cluster: false,
         short_sdp: false,
         heavy_rate: 2000.0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--no-reference" || a == "--short-sdp" {
-            o.no_reference |= a == "--no-reference";
-            o.short_sdp |= a == "--short-sdp";
-            continue;
-        }
-        let v = args.next().unwrap_or_else(|| panic!("{a} needs a value"));
         match a.as_str() {
-            "--tracker" => o.tracker = v,
-            "--aquatic" => o.aquatic = Some(v),
-            "--node-script" => o.node_script = v,
-            "--connections" => o.connections = v.parse().expect("number"),
-            "--idle" => o.idle = v.parse().expect("number"),
-            "--seconds" => o.seconds = v.parse().expect("number"),
-            "--shards" => o.shards = Some(v.parse().expect("number")),
-            "--heavy-rate" => o.heavy_rate = v.parse().expect("number"),
-            "--threads" => o.threads = Some(v.parse().expect("number")),
-            _ => panic!("unknown argument {a}"),
+            "--no-reference" => o.no_reference = true,
+            "--no-cluster" => o.no_cluster = true,
+            "--short-sdp" => o.short_sdp = true,
+            _ => {
+                let v = args.next().unwrap_or_else(|| panic!("{a} needs a value"));
+                match a.as_str() {
+                    "--tracker" => o.tracker = v,
+                    "--aquatic" => o.aquatic = Some(v),
+                    "--node-script" => o.node_script = v,
+                    "--connections" => o.connections = v.parse().expect("number"),
+                    "--idle" => o.idle = v.parse().expect("number"),
+                    "--seconds" => o.seconds = v.parse().expect("number"),
+                    "--shards" => o.shards = Some(v.parse().expect("number")),
+                    "--threads" => o.threads = Some(v.parse().expect("number")),
+                    "--heavy-rate" => o.heavy_rate = v.parse().expect("number"),
+                    _ => panic!("unknown argument {a}"),
+                }
+            }
         }
     }
-    let mut ours = Command::new(&o.tracker);
-    ours.args(["--bind", "127.0.0.1:0", "--max-connections", "20000"])
-        .env("RUST_LOG", "warn,webswarm_tracker=info")
-        .env("NO_COLOR", "1");
-    if let Some(n) = o.shards {
-        ours.args(["--shards", &n.to_string()]);
+    let mut all = Vec::new();
+    if o.shards.is_none() && o.threads.is_none() {
+        let one = ["--shards", "1", "--threads", "1"].map(String::from);
+        let started = start("webswarm-tracker", ours(&o, "1 thread", &one)).await;
+        all.push(measure(Target::single("ours, 1 thread", started), &o).await);
     }
-    if let Some(n) = o.threads {
-        ours.args(["--threads", &n.to_string()]);
+    let started = start("webswarm-tracker", ours(&o, "default", &[])).await;
+    all.push(measure(Target::single("ours, 1 per core", started), &o).await);
+    if !o.no_cluster {
+        all.push(measure(cluster(&o).await, &o).await);
     }
-    let mut reference = Command::new("node");
-    reference.arg(&o.node_script);
-    let a = measure(
-        "webswarm-tracker",
-        start("webswarm-tracker", ours).await,
-        &o,
-    )
-    .await;
-    if o.no_reference {
-        println!("{a:#?}");
-        return;
+    if !o.no_reference {
+        let mut reference = Command::new("node");
+        reference.arg(&o.node_script);
+        let started = start("bittorrent-tracker", reference).await;
+        all.push(measure(Target::single("bittorrent-tracker", started), &o).await);
     }
-    let b = measure(
-        "bittorrent-tracker",
-        start("bittorrent-tracker", reference).await,
-        &o,
-    )
-    .await;
-    let c = match &o.aquatic {
-        Some(path) => Some(measure("aquatic_ws", start_aquatic(path).await, &o).await),
-        None => None,
-    };
-    print_table(&a, &b, "bittorrent-tracker");
-    if let Some(c) = c {
-        print_table(&a, &c, "aquatic_ws 0.9.0");
+    if let Some(path) = &o.aquatic {
+        all.push(measure(start_aquatic(path).await, &o).await);
     }
-    println!("(ratio: how many times better webswarm-tracker is; CPU measured at 2000 announces/s offered)");
+    print_table(&all);
+    println!(
+        "(CPU: every process of a target, Redis included, at {} announces/s offered; latency at 200 announces/s; {} cores)",
+        o.heavy_rate,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
 }
