@@ -19,3 +19,4 @@ pub mod swarm;
 mod threads;
 pub mod tls;
 pub mod token;
+pub mod ws;

@@ -6,12 +6,12 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::access::{Access, AccessError};
@@ -205,10 +205,12 @@ fn client_addr(app: &App, peer: SocketAddr, headers: &HeaderMap) -> SocketAddr {
 async fn upgrade(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    uri: Uri,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    mut req: Request,
 ) -> Response {
+    let key = match crate::ws::accept(req.method(), req.headers()) {
+        Ok(key) => key,
+        Err(refusal) => return refusal.into_response(),
+    };
     if app.open.load(Ordering::Relaxed) >= app.cfg.max_connections {
         app.counters
             .refused_connections
@@ -219,17 +221,27 @@ async fn upgrade(
         )
             .into_response();
     }
-    let addr = client_addr(&app, peer, &headers);
+    let headers = req.headers();
+    let addr = client_addr(&app, peer, headers);
     let origin = headers.get("origin").and_then(|v| v.to_str().ok());
-    let token = uri.query().and_then(token_of);
+    let token = req.uri().query().and_then(token_of);
     let admission = app.access.admit(origin, token.as_deref(), addr.ip());
-    let max = app.cfg.max_message_bytes;
-    ws.max_message_size(max)
-        .max_frame_size(max)
-        // tungstenite's 128 KiB default buffers cost ~130 KB per idle socket.
-        .read_buffer_size(1024)
-        .write_buffer_size(1024)
-        .on_upgrade(move |socket| crate::socket::serve_socket(app, socket, addr, admission))
+    let upgraded = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        match upgraded.await {
+            Ok(io) => crate::socket::serve_socket(app, TokioIo::new(io), addr, admission).await,
+            Err(e) => tracing::debug!(%addr, "WebSocket upgrade failed: {e}"),
+        }
+    });
+    (
+        StatusCode::SWITCHING_PROTOCOLS,
+        [
+            (header::UPGRADE, "websocket".to_owned()),
+            (header::CONNECTION, "Upgrade".to_owned()),
+            (header::SEC_WEBSOCKET_ACCEPT, key),
+        ],
+    )
+        .into_response()
 }
 
 /// The `token` parameter of a query string, percent-decoded.

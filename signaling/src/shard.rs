@@ -81,7 +81,8 @@ pub struct Shards {
 /// queued without bound).
 #[derive(Clone)]
 pub struct Outbound {
-    pub tx: tokio::sync::mpsc::Sender<Crossing>,
+    /// One batch per message handled: one wake-up of the link per announce.
+    pub tx: tokio::sync::mpsc::Sender<Vec<Crossing>>,
     pub dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -93,10 +94,14 @@ pub enum Crossing {
 }
 
 impl Outbound {
-    fn send(&self, c: Crossing) {
-        if self.tx.try_send(c).is_err() {
+    fn send(&self, batch: Vec<Crossing>) {
+        if batch.is_empty() {
+            return;
+        }
+        let n = batch.len() as u64;
+        if self.tx.try_send(batch).is_err() {
             self.dropped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
@@ -291,6 +296,7 @@ impl Shard {
     }
 
     fn deliver(&mut self, out: Outbox) {
+        let mut crossing = Vec::new();
         for o in out {
             match o {
                 Out::To(to, msg) => self.send(to, msg.to_json()),
@@ -299,23 +305,23 @@ impl Shard {
                         link.rules().forget(&ih, &peer);
                     }
                 }
-                Out::Relay(node, r) => self.cross(Crossing::Relay(node, r)),
-                Out::Publish(e) => self.cross(Crossing::Publish(e)),
+                Out::Relay(node, r) => crossing.push(Crossing::Relay(node, r)),
+                Out::Publish(e) => crossing.push(Crossing::Publish(e)),
             }
         }
+        self.cross(crossing);
     }
 
-    fn cross(&self, c: Crossing) {
+    fn cross(&self, batch: Vec<Crossing>) {
         if let Some(cluster) = &self.cluster {
-            cluster.send(c);
+            cluster.send(batch);
         }
     }
 
     /// Tells other nodes about local peers that left with a connection.
     fn publish_departures(&mut self) {
-        for e in self.swarms.take_published() {
-            self.cross(Crossing::Publish(e));
-        }
+        let left = self.swarms.take_published();
+        self.cross(left.into_iter().map(Crossing::Publish).collect());
     }
 
     fn send(&mut self, to: ConnId, json: String) {

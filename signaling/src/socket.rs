@@ -7,8 +7,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::{SinkExt, StreamExt};
+use std::pin::Pin;
+use std::task::Poll;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use webswarm_tracker_proto::{
     ClientMessage, Failure, InfoHash, Scrape, ScrapeResponse, TrackerMessage,
 };
@@ -20,11 +22,10 @@ use crate::refusal::Refusal;
 use crate::server::App;
 use crate::swarm::ConnId;
 use crate::token::Grant;
+use crate::ws::frame::{self, Decoder, Frame, FrameError};
 
 /// Close code for policy violations (RFC 6455): used when a client stops reading.
 const CLOSE_POLICY: u16 = 1008;
-/// Close code for a message over `max_message_bytes` (RFC 6455 "message too big").
-const CLOSE_TOO_BIG: u16 = 1009;
 /// A client that accepts none of our bytes for this long is closed, even if
 /// nobody else is sending to it (its queue then never fills).
 const WRITE_STALL: Duration = Duration::from_secs(10);
@@ -120,25 +121,25 @@ impl Conn {
 
 /// Serves one WebSocket. A connection the access rules refused gets one
 /// failure message saying why and is closed (1008).
-pub(crate) async fn serve_socket(
+pub(crate) async fn serve_socket<Io>(
     app: Arc<App>,
-    mut socket: WebSocket,
+    mut io: Io,
     addr: SocketAddr,
     admission: Result<(Option<Grant>, Option<IpGuard>), Refusal>,
-) {
+) where
+    Io: AsyncRead + AsyncWrite + Unpin,
+{
     let (grant, _slot) = match admission {
         Ok(a) => a,
         Err(r) => {
             app.counters.refusals.add(&r);
             tracing::debug!(%addr, "refused: {}", r.reason());
-            let text = failure(r.reason(), r.action(), None);
-            let frame = CloseFrame {
-                code: CLOSE_POLICY,
-                reason: "refused".into(),
-            };
+            let mut out = Vec::new();
+            frame::text(&mut out, &failure(r.reason(), r.action(), None));
+            frame::close_frame(&mut out, CLOSE_POLICY, "refused");
             let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                socket.send(Message::Text(text.into())).await?;
-                socket.send(Message::Close(Some(frame))).await
+                io.write_all(&out).await?;
+                io.flush().await
             })
             .await;
             return;
@@ -154,7 +155,7 @@ pub(crate) async fn serve_socket(
         grant,
     };
     tracing::debug!(conn = id, %addr, "connected");
-    let ending = serve_frames(&conn, socket).await;
+    let ending = serve_frames(&conn, io).await;
     app.shards.disconnect(id, &conn.link);
     app.open.fetch_sub(1, Ordering::Relaxed);
     tracing::debug!(conn = id, ?ending, "disconnected");
@@ -162,9 +163,10 @@ pub(crate) async fn serve_socket(
 
 /// Reads, writes and watches for a kill in one task: an idle connection then
 /// costs one small future, not two.
-async fn serve_frames(conn: &Conn, socket: WebSocket) -> Ending {
+async fn serve_frames<Io: AsyncRead + AsyncWrite + Unpin>(conn: &Conn, io: Io) -> Ending {
     let link = &conn.link;
-    let (mut sink, mut stream) = socket.split();
+    let (mut rd, mut wr) = tokio::io::split(io);
+    let mut decoder = Decoder::new(conn.app.cfg.max_message_bytes);
     let ending = loop {
         // Checked on every turn, not only on a wake-up: the kill watcher in
         // `write_queued` may consume the notification for a message queued
@@ -173,7 +175,7 @@ async fn serve_frames(conn: &Conn, socket: WebSocket) -> Ending {
             break Ending::QueueFull;
         }
         if !link.queue().is_empty() {
-            if let Err(e) = write_queued(&mut sink, link).await {
+            if let Err(e) = write_queued(&mut wr, link).await {
                 break e;
             }
             continue;
@@ -181,79 +183,120 @@ async fn serve_frames(conn: &Conn, socket: WebSocket) -> Ending {
         tokio::select! {
             biased;
             _ = link.ready.notified() => {}
-            frame = stream.next() => match frame {
-                Some(Ok(Message::Text(text))) => conn.on_text(text.as_str()),
-                Some(Ok(Message::Binary(_))) => {
-                    let why = "binary frames are not supported; send JSON text";
-                    conn.reply(failure(why.into(), "announce", None));
+            read = read_some(&mut rd, &mut decoder) => match read {
+                Ok(0) | Err(_) => break Ending::Normal,
+                Ok(_) => {
+                    if let Some(end) = conn.on_frames(&mut decoder, &mut wr).await {
+                        break end;
+                    }
                 }
-                Some(Err(e)) if is_too_big(&e) => break Ending::TooBig,
-                Some(Err(_)) => break Ending::Normal,
-                Some(Ok(Message::Close(_))) | None => break Ending::Normal,
-                Some(Ok(_)) => {}
             },
         }
     };
-    let close = match ending {
+    let close = match &ending {
         Ending::Normal => None,
+        Ending::ClientClosed => Some((1000, "bye")),
         Ending::QueueFull => Some((CLOSE_POLICY, "send queue full")),
         Ending::Stalled => {
             let c = &conn.app.counters;
             c.slow_closed.fetch_add(1, Ordering::Relaxed);
             Some((CLOSE_POLICY, "client is not reading"))
         }
-        Ending::TooBig => Some((CLOSE_TOO_BIG, "message over the tracker's size limit")),
+        Ending::Bad(e) => Some((e.code(), "")),
     };
     if let Some((code, reason)) = close {
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
+        let reason = match &ending {
+            Ending::Bad(e) => e.to_string(),
+            _ => reason.to_owned(),
         };
-        let _ = tokio::time::timeout(
-            Duration::from_millis(200),
-            sink.send(Message::Close(Some(frame))),
-        )
+        let mut out = Vec::new();
+        frame::close_frame(&mut out, code, &reason);
+        let _ = tokio::time::timeout(Duration::from_millis(200), async {
+            wr.write_all(&out).await?;
+            wr.flush().await
+        })
         .await;
     }
     ending
 }
 
+impl Conn {
+    /// Handles every complete frame received; `Some` when the connection ends.
+    async fn on_frames<W: AsyncWrite + Unpin>(
+        &self,
+        d: &mut Decoder,
+        wr: &mut W,
+    ) -> Option<Ending> {
+        loop {
+            match d.next_frame() {
+                Ok(None) => return None,
+                Ok(Some(Frame::Text(text))) => self.on_text(&text),
+                Ok(Some(Frame::Binary(_))) => {
+                    let why = "binary frames are not supported; send JSON text";
+                    self.reply(failure(why.into(), "announce", None));
+                }
+                Ok(Some(Frame::Ping(payload))) => {
+                    let mut out = Vec::new();
+                    frame::pong(&mut out, &payload);
+                    let sent = tokio::time::timeout(WRITE_STALL, wr.write_all(&out)).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        return Some(Ending::Normal);
+                    }
+                }
+                Ok(Some(Frame::Pong)) => {}
+                Ok(Some(Frame::Close(_))) => return Some(Ending::ClientClosed),
+                Err(e) => return Some(Ending::Bad(e)),
+            }
+        }
+    }
+}
+
+/// Reads what the socket has into the decoder; `Ok(0)` at end of stream.
+/// The read buffer lives on the stack for one poll only: an idle connection
+/// holds none.
+async fn read_some<R: AsyncRead + Unpin>(rd: &mut R, d: &mut Decoder) -> std::io::Result<usize> {
+    std::future::poll_fn(|cx| {
+        let mut buf = [0u8; 4096];
+        let mut rb = ReadBuf::new(&mut buf);
+        match Pin::new(&mut *rd).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => {
+                d.feed(rb.filled());
+                Poll::Ready(Ok(rb.filled().len()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
 /// Why a connection's task ended.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 enum Ending {
-    /// The client closed, or the socket broke.
+    /// The socket ended or broke.
     Normal,
+    /// The client sent a close frame.
+    ClientClosed,
     /// Its send queue filled up (`deliver` killed it).
     QueueFull,
     /// It accepted no bytes for `WRITE_STALL`.
     Stalled,
-    /// It sent a frame or message over `max_message_bytes`.
-    TooBig,
+    /// It sent what a WebSocket server must refuse (too big, malformed).
+    Bad(FrameError),
 }
 
-/// Whether a read failed on a frame or message over the size limit (the
-/// socket is still writable then: the client gets a close frame saying so).
-fn is_too_big(e: &axum::Error) -> bool {
-    std::error::Error::source(e)
-        .and_then(|e| e.downcast_ref::<tungstenite::Error>())
-        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
-}
-
-/// Writes everything queued with one flush (one syscall). Gives up when the
+/// Writes everything queued with one write and one flush. Gives up when the
 /// connection is killed meanwhile or the client accepts nothing for
 /// `WRITE_STALL`: a client that does not read could otherwise hold it forever.
-async fn write_queued(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    link: &Link,
-) -> Result<(), Ending> {
+async fn write_queued<W: AsyncWrite + Unpin>(wr: &mut W, link: &Link) -> Result<(), Ending> {
+    let mut out = Vec::new();
+    while let Some(text) = link.queue().pop_front() {
+        frame::text(&mut out, &text);
+    }
+    link.release_idle_queue();
     let batch = async {
-        loop {
-            let next = link.queue().pop_front();
-            let Some(text) = next else { break };
-            sink.feed(Message::Text(text.into())).await?;
-        }
-        link.release_idle_queue();
-        sink.flush().await
+        wr.write_all(&out).await?;
+        wr.flush().await
     };
     let killed = async {
         loop {

@@ -23,6 +23,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("swarm", swarm::run),
     ("host", host::run),
     ("tracker_client", tracker_client::run),
+    ("ws_frames", parsers::ws_frames),
+    ("cluster_wire", parsers::cluster_wire),
 ];
 
 /// The target called `name`.

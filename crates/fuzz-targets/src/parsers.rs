@@ -97,3 +97,31 @@ pub fn tracker_json(data: &[u8]) {
         assert_eq!(back, m);
     }
 }
+
+/// The tracker's WebSocket frame decoder fed any bytes, in chunks of any
+/// size (the first byte picks it): no panic, and nothing held once decoded.
+pub fn ws_frames(data: &[u8]) {
+    use webswarm_signaling::ws::frame::Decoder;
+    let Some((&chunk, rest)) = data.split_first() else {
+        return;
+    };
+    let mut d = Decoder::new(1024);
+    for part in rest.chunks(usize::from(chunk).max(1)) {
+        d.feed(part);
+        loop {
+            match d.next_frame() {
+                Ok(Some(_)) => continue,
+                Ok(None) => break,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Cluster batches from another node: what decodes encodes back to the same bytes.
+pub fn cluster_wire(data: &[u8]) {
+    use webswarm_signaling::cluster::wire;
+    if let Some((from, m)) = wire::decode(data) {
+        assert_eq!(wire::encode(from, &m), data, "a decoded batch encodes back");
+    }
+}

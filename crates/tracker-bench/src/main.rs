@@ -347,6 +347,7 @@ async fn load(
     let expected_per = OFFERS.min(swarm.saturating_sub(1)) as u64;
     let (cpu0, t0) = (target.cpu_secs(), Instant::now());
     let split0: Vec<f64> = target.pids().into_iter().map(cpu_secs).collect();
+    let threads0: Vec<_> = target.pids().into_iter().map(thread_cpu).collect();
     let before = (
         shared.counters.sent.load(Ordering::Relaxed),
         shared.counters.received.load(Ordering::Relaxed),
@@ -399,6 +400,27 @@ async fn load(
             target.name,
             split.join(" + ")
         );
+        for (pid, before) in target.pids().into_iter().zip(threads0) {
+            let mut by: std::collections::BTreeMap<String, f64> = Default::default();
+            for (name, secs) in thread_cpu(pid) {
+                let was = before
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or(0.0, |(_, s)| *s);
+                let kind = name
+                    .split('#')
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches(char::is_numeric);
+                *by.entry(kind.to_owned()).or_default() += secs - was;
+            }
+            let parts: Vec<String> = by
+                .iter()
+                .filter(|(_, s)| **s > 0.005)
+                .map(|(n, s)| format!("{n} {s:.2}"))
+                .collect();
+            eprintln!("  pid {pid} threads: {}", parts.join(", "));
+        }
     }
     let c = &shared.counters;
     let msgs = (c.sent.load(Ordering::Relaxed) - before.0)
@@ -419,6 +441,30 @@ async fn load(
         answers_lost,
         elapsed,
     }
+}
+
+/// CPU seconds of each thread of a process, by thread name (and id).
+fn thread_cpu(pid: u32) -> Vec<(String, f64)> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let ticks = webswarm_tracker_bench::clock_ticks();
+    dir.filter_map(|e| {
+        let stat = std::fs::read_to_string(e.ok()?.path().join("stat")).ok()?;
+        let (head, rest) = stat.rsplit_once(')')?;
+        let name = head.split_once('(')?.1.to_owned();
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let secs =
+            (f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0)) as f64 / ticks;
+        Some((
+            format!("{name}#{}", head.split_whitespace().next().unwrap_or("")),
+            secs,
+        ))
+    })
+    .collect()
 }
 
 fn percentiles(mut v: Vec<u64>) -> (f64, f64) {

@@ -11,17 +11,17 @@ use tokio::sync::mpsc::Receiver;
 use tokio::time::{timeout, Instant};
 
 use super::nodes::Nodes;
-use super::wire::{Batch, Incoming, Message};
+use super::wire::{self, Message};
 use super::{ClusterStatus, OwnStats};
 use crate::shard::{Clock, Crossing, Shards};
-use crate::swarm::{NodeId, Relay};
+use crate::swarm::NodeId;
 
 /// A Redis command that takes longer than this counts as Redis being down.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// Crossings published together, at most.
 const BATCH: usize = 512;
-/// Peers per snapshot message.
-const SNAPSHOT_CHUNK: usize = 500;
+/// Messages per PUBLISH (a snapshot of many peers goes in several).
+const CHUNK: usize = 1000;
 
 pub struct Link {
     pub timeout: Duration,
@@ -56,7 +56,7 @@ impl Link {
         format!("{}:node:{node:016x}", self.prefix)
     }
 
-    pub async fn run(self, mut rx: Receiver<Crossing>) {
+    pub async fn run(self, mut rx: Receiver<Vec<Crossing>>) {
         let mut backoff = Duration::from_millis(100);
         let mut nodes = Nodes::new(self.timeout);
         loop {
@@ -95,19 +95,19 @@ impl Link {
 
     /// Drops what shards send while Redis is down (it would be stale when
     /// Redis returns). `false` once the shards are gone.
-    async fn discard_until(&self, rx: &mut Receiver<Crossing>, until: Instant) -> bool {
+    async fn discard_until(&self, rx: &mut Receiver<Vec<Crossing>>, until: Instant) -> bool {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => return true,
                 c = rx.recv() => match c {
                     None => return false,
-                    Some(_) => { self.status.dropped.fetch_add(1, Ordering::Relaxed); }
+                    Some(b) => { self.status.dropped.fetch_add(b.len() as u64, Ordering::Relaxed); }
                 },
             }
         }
     }
 
-    async fn serve(&self, rx: &mut Receiver<Crossing>, nodes: &mut Nodes) -> Lost {
+    async fn serve(&self, rx: &mut Receiver<Vec<Crossing>>, nodes: &mut Nodes) -> Lost {
         let client = match redis::Client::open(self.url.as_str()) {
             Ok(c) => c,
             Err(e) => return Lost::Redis(e.to_string()),
@@ -127,8 +127,10 @@ impl Link {
         };
         // What was sent while disconnected was dropped; what others sent us
         // meanwhile was missed: start again from everyone's full state.
-        while rx.try_recv().is_ok() {
-            self.status.dropped.fetch_add(1, Ordering::Relaxed);
+        while let Ok(b) = rx.try_recv() {
+            self.status
+                .dropped
+                .fetch_add(b.len() as u64, Ordering::Relaxed);
         }
         nodes.clear();
         if let Some(s) = self.shards.upgrade() {
@@ -168,7 +170,7 @@ impl Link {
     fn snapshot(&self) -> Vec<Message> {
         let mut m = vec![Message::Reset];
         if let Some(s) = self.shards.upgrade() {
-            m.extend(s.local_peers().iter().map(Message::from));
+            m.extend(s.local_peers().into_iter().map(Message::Event));
         }
         m
     }
@@ -179,18 +181,14 @@ impl Link {
         channel: &str,
         messages: Vec<Message>,
     ) -> Result<(), Lost> {
-        for chunk in messages.chunks(SNAPSHOT_CHUNK) {
+        for chunk in messages.chunks(CHUNK) {
             let n = chunk.len() as u64;
-            let batch = Batch {
-                from: self.status.node,
-                m: chunk.to_vec(),
-            };
-            let text = serde_json::to_string(&batch).map_err(|e| Lost::Redis(e.to_string()))?;
+            let bytes = wire::encode(self.status.node, chunk);
             let sent = timeout(
                 COMMAND_TIMEOUT,
                 redis::cmd("PUBLISH")
                     .arg(channel)
-                    .arg(text)
+                    .arg(bytes)
                     .query_async::<i64>(publisher),
             )
             .await;
@@ -219,19 +217,23 @@ impl Link {
     async fn cross(
         &self,
         publisher: &mut Publisher,
-        first: Crossing,
-        rx: &mut Receiver<Crossing>,
+        first: Vec<Crossing>,
+        rx: &mut Receiver<Vec<Crossing>>,
     ) -> Result<(), Lost> {
         let mut bus = Vec::new();
         let mut to_node: HashMap<NodeId, Vec<Message>> = HashMap::new();
         let mut next = Some(first);
         let mut n = 0;
-        while let Some(c) = next {
-            match c {
-                Crossing::Publish(e) => bus.push(Message::from(&e)),
-                Crossing::Relay(node, r) => to_node.entry(node).or_default().push(r.into()),
+        while let Some(batch) = next {
+            n += batch.len();
+            for c in batch {
+                match c {
+                    Crossing::Publish(e) => bus.push(Message::Event(e)),
+                    Crossing::Relay(node, r) => {
+                        to_node.entry(node).or_default().push(Message::Relay(r))
+                    }
+                }
             }
-            n += 1;
             next = if n < BATCH { rx.try_recv().ok() } else { None };
         }
         let mut out: Vec<(String, Vec<Message>)> = Vec::new();
@@ -255,17 +257,16 @@ impl Link {
         }
         let stats = (self.own)();
         let bus = self.bus.clone();
-        self.publish(publisher, &bus, vec![Message::Heartbeat { stats }])
+        self.publish(publisher, &bus, vec![Message::Heartbeat(stats)])
             .await
     }
 
     /// Applies one batch from another node; returns what to publish in reply.
     fn receive(&self, payload: &[u8], nodes: &mut Nodes) -> Vec<(String, Vec<Message>)> {
-        let Ok(batch) = serde_json::from_slice::<Batch>(payload) else {
+        let Some((from, messages)) = wire::decode(payload) else {
             self.status.malformed.fetch_add(1, Ordering::Relaxed);
             return Vec::new();
         };
-        let from = batch.from;
         if from == self.status.node {
             return Vec::new(); // our own bus messages come back to us
         }
@@ -276,29 +277,22 @@ impl Link {
         let mut replies = Vec::new();
         let mut ask_state = false;
         let mut give_state = false;
-        for m in batch.m {
-            self.status.received.fetch_add(1, Ordering::Relaxed);
-            let Some(m) = m.parse() else {
-                self.status.malformed.fetch_add(1, Ordering::Relaxed);
-                continue;
-            };
+        let received = messages.len() as u64;
+        self.status.received.fetch_add(received, Ordering::Relaxed);
+        for m in messages {
             let new = nodes.heard(from, now);
             match m {
-                Incoming::Hello => give_state = true,
-                Incoming::Resync => give_state = true,
-                Incoming::Reset => shards.forget_node(Some(from)),
-                Incoming::Heartbeat(stats) => {
+                Message::Hello | Message::Resync => give_state = true,
+                Message::Reset => shards.forget_node(Some(from)),
+                Message::Heartbeat(stats) => {
                     ask_state |= new;
                     nodes.stats(from, stats);
                 }
-                Incoming::Event(e) => {
+                Message::Event(e) => {
                     ask_state |= new;
                     shards.remote_event(from, &e);
                 }
-                Incoming::Offer(to, offer) => shards.remote_relay(Relay::Offer { to, offer }, now),
-                Incoming::Answer(to, answer) => {
-                    shards.remote_relay(Relay::Answer { to, answer }, now)
-                }
+                Message::Relay(r) => shards.remote_relay(r, now),
             }
         }
         if give_state {

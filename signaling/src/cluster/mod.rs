@@ -20,13 +20,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::Receiver;
 
 use crate::shard::{Clock, Crossing, Outbound, Shards};
 use crate::swarm::NodeId;
 pub use wire::NodeStats;
 
-/// Messages waiting to cross to other nodes; more are dropped (and counted).
-const OUTBOUND: usize = 65_536;
+/// Batches waiting to cross to other nodes (one per announce or answer);
+/// more are dropped (and counted).
+const OUTBOUND: usize = 16_384;
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -112,7 +114,7 @@ impl ClusterStatus {
 pub type OwnStats = Arc<dyn Fn() -> NodeStats + Send + Sync>;
 
 /// The queue shards send crossings into, and its receiving end for [`start`].
-pub fn outbound() -> (Outbound, tokio::sync::mpsc::Receiver<Crossing>) {
+pub fn outbound() -> (Outbound, Receiver<Vec<Crossing>>) {
     let (tx, rx) = tokio::sync::mpsc::channel(OUTBOUND);
     let out = Outbound {
         tx,
@@ -127,7 +129,7 @@ pub fn start(
     cfg: ClusterConfig,
     url: String,
     shards: std::sync::Weak<Shards>,
-    rx: tokio::sync::mpsc::Receiver<Crossing>,
+    rx: Receiver<Vec<Crossing>>,
     status: Arc<ClusterStatus>,
     clock: Clock,
     own: OwnStats,
