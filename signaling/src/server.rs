@@ -33,6 +33,8 @@ pub struct App {
     next_id: AtomicU64,
     pub(crate) open: Arc<AtomicUsize>,
     pub(crate) cluster: Option<Arc<ClusterStatus>>,
+    /// The Redis link, until `serve` runs it on a connection thread.
+    cluster_task: std::sync::Mutex<Option<cluster::LinkTask>>,
     pub(crate) counters: AppCounters,
 }
 
@@ -87,6 +89,7 @@ impl App {
             open: Arc::new(AtomicUsize::new(0)),
             counters: AppCounters::default(),
             cluster,
+            cluster_task: std::sync::Mutex::new(None),
         });
         if let (Some(url), Some(rx), Some(status)) = (url, crossings, &app.cluster) {
             // Weak: the link must not keep the shards (and itself) alive.
@@ -96,7 +99,7 @@ impl App {
                     .upgrade()
                     .map_or_else(NodeStats::default, |s| own_stats(&s, &open))
             });
-            let started = cluster::start(
+            let task = cluster::start(
                 app.cfg.cluster.clone(),
                 url,
                 Arc::downgrade(&app.shards),
@@ -105,9 +108,7 @@ impl App {
                 clock,
                 own,
             );
-            if let Err(e) = started {
-                tracing::error!("cannot start the cluster link (running alone): {e}");
-            }
+            *app.cluster_task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
         }
         Ok(app)
     }
@@ -300,8 +301,13 @@ pub async fn serve_with(
         _ => None,
     };
     let threads = app.cfg.thread_count();
+    let task = app
+        .cluster_task
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
     let routes = extra.merge(router(app));
-    crate::threads::serve_on_threads(listener, routes, threads, tls, shutdown).await
+    crate::threads::serve_on_threads(listener, routes, threads, tls, task, shutdown).await
 }
 
 #[cfg(test)]

@@ -14,12 +14,14 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// Serves `router` on `threads` threads until `shutdown` completes; then every
-/// connection is closed. `tls`: serve wss:// with this configuration.
+/// connection is closed. `tls`: serve wss:// with this configuration;
+/// `first_thread_task` runs beside the first thread's connections.
 pub async fn serve_on_threads(
     listener: TcpListener,
     router: Router,
     threads: usize,
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    mut first_thread_task: Option<crate::cluster::LinkTask>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // Taken out of the caller's runtime: each thread registers its own handle.
@@ -30,6 +32,7 @@ pub async fn serve_on_threads(
         let (socket, router, tls) = (socket.try_clone()?, router.clone(), tls.clone());
         let mut stopped = stopped.clone();
         let (finished, finished_rx) = tokio::sync::oneshot::channel::<std::io::Result<()>>();
+        let task = first_thread_task.take();
         std::thread::Builder::new()
             .name(format!("conn-{i}"))
             .spawn(move || {
@@ -38,6 +41,9 @@ pub async fn serve_on_threads(
                     .build()
                     .and_then(|rt| {
                         rt.block_on(async move {
+                            if let Some(task) = task {
+                                tokio::spawn(task);
+                            }
                             let listener = TcpListener::from_std(socket)?;
                             let stop = async move {
                                 let _ = stopped.wait_for(|s| *s).await;

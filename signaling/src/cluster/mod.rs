@@ -123,8 +123,13 @@ pub fn outbound() -> (Outbound, Receiver<Vec<Crossing>>) {
     (out, rx)
 }
 
-/// Starts the link to Redis on a thread of its own; it reconnects (with
-/// backoff) for as long as the shards exist.
+/// The link to Redis, as a task to run on the first connection thread (see
+/// `threads.rs`); it reconnects (with backoff) for as long as the shards exist.
+pub type LinkTask = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The link to Redis, to be spawned where connections are served: its
+/// deliveries to that thread's connections then wake no other thread (on a
+/// thread of its own, thread switches were a third of the cluster's CPU).
 pub fn start(
     cfg: ClusterConfig,
     url: String,
@@ -133,7 +138,7 @@ pub fn start(
     status: Arc<ClusterStatus>,
     clock: Clock,
     own: OwnStats,
-) -> std::io::Result<()> {
+) -> LinkTask {
     let link = link::Link {
         timeout: Duration::from_millis(cfg.node_timeout_ms),
         heartbeat: Duration::from_millis(cfg.heartbeat_ms),
@@ -145,16 +150,5 @@ pub fn start(
         clock,
         own,
     };
-    std::thread::Builder::new()
-        .name("cluster".into())
-        .spawn(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt.block_on(link.run(rx)),
-                Err(e) => tracing::error!("cluster link cannot start: {e}"),
-            }
-        })?;
-    Ok(())
+    Box::pin(link.run(rx))
 }
