@@ -35,8 +35,8 @@ max_message_bytes = 65536
 # Offers relayed per announce; extra offers are ignored.
 max_offers_per_announce = 10
 # Torrents one connection may join; an announce for one more gets a failure
-# reply ("too many torrents on this connection"). Each joined torrent costs
-# about 250 bytes of tracker memory.
+# reply ("too many torrents on this connection"). A torrent new to the
+# tracker costs about 1.3-1.7 KB of memory (measured: one connection, 10,000).
 max_torrents_per_connection = 5000
 # Info-hashes one scrape may name.
 max_scrape_hashes = 255

@@ -265,10 +265,6 @@ impl Swarms {
         }
     }
 
-    pub fn limits(&self) -> &SwarmLimits {
-        &self.limits
-    }
-
     /// The socket closed: every swarm it joined sees it as stopped.
     pub fn disconnect(&mut self, conn: ConnId) {
         let Some(joined) = self.conns.remove(&conn) else {

@@ -544,7 +544,7 @@ async fn measure(target: Target, o: &Opts) -> (String, Measured) {
     (name, r)
 }
 
-fn ours(o: &Opts, name: &str, extra: &[String]) -> Command {
+fn ours(o: &Opts, extra: &[String]) -> Command {
     let mut c = Command::new(&o.tracker);
     c.args(["--bind", "127.0.0.1:0", "--max-connections", "20000"])
         .args(extra)
@@ -559,7 +559,6 @@ fn ours(o: &Opts, name: &str, extra: &[String]) -> Command {
     if let Some(n) = o.threads {
         c.args(["--threads", &n.to_string()]);
     }
-    let _ = name;
     c
 }
 
@@ -595,8 +594,8 @@ async fn cluster(o: &Opts) -> Target {
     }
     let url = format!("redis://127.0.0.1:{port}/");
     let extra = ["--redis-url".to_owned(), url];
-    let a = start("node A", ours(o, "node A", &extra)).await;
-    let b = start("node B", ours(o, "node B", &extra)).await;
+    let a = start("node A", ours(o, &extra)).await;
+    let b = start("node B", ours(o, &extra)).await;
     // Until each node has heard the other's heartbeat.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     Target {
@@ -648,10 +647,10 @@ async fn main() {
     let mut all = Vec::new();
     if o.shards.is_none() && o.threads.is_none() {
         let one = ["--shards", "1", "--threads", "1"].map(String::from);
-        let started = start("webswarm-tracker", ours(&o, "1 thread", &one)).await;
+        let started = start("webswarm-tracker", ours(&o, &one)).await;
         all.push(measure(Target::single("ours, 1 thread", started), &o).await);
     }
-    let started = start("webswarm-tracker", ours(&o, "default", &[])).await;
+    let started = start("webswarm-tracker", ours(&o, &[])).await;
     all.push(measure(Target::single("ours, 1 per core", started), &o).await);
     if !o.no_cluster {
         all.push(measure(cluster(&o).await, &o).await);

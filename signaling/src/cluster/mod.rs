@@ -81,6 +81,8 @@ pub struct ClusterStats {
     pub messages_received: u64,
     pub messages_dropped: u64,
     pub malformed: u64,
+    /// Attempts to reach Redis again after losing it.
+    pub reconnects: u64,
 }
 
 impl ClusterStatus {
@@ -106,6 +108,7 @@ impl ClusterStatus {
             messages_received: n(&self.received),
             messages_dropped: n(&self.dropped),
             malformed: n(&self.malformed),
+            reconnects: n(&self.reconnects),
         }
     }
 }

@@ -576,6 +576,22 @@ impl Net {
         self.raw_send(r, &hs);
     }
 
+    /// The raw peer asks for every block of the first `pieces` pieces.
+    fn raw_request_all(&mut self, r: usize, pieces: usize) {
+        let layout = self.info.layout;
+        for p in layout.pieces().take(pieces) {
+            for i in 0..layout.blocks_in(p) {
+                let b = layout.block(p, i);
+                let m = crate::wire::Message::Request {
+                    index: p.get(),
+                    begin: b.offset,
+                    len: b.len,
+                };
+                self.raw_message(r, m);
+            }
+        }
+    }
+
     fn raw_message(&mut self, r: usize, m: crate::wire::Message) {
         self.raw_send(r, &m.to_bytes());
     }
@@ -634,17 +650,7 @@ fn a_peer_that_asks_for_everything_and_never_reads_costs_a_bounded_amount() {
     net.run_until(Duration::from_secs(11), |_| false);
     // Every block of the torrent, asked for at once, again and again.
     for _ in 0..3 {
-        for p in net.info.layout.pieces() {
-            for i in 0..net.info.layout.blocks_in(p) {
-                let b = net.info.layout.block(p, i);
-                let m = crate::wire::Message::Request {
-                    index: p.get(),
-                    begin: b.offset,
-                    len: b.len,
-                };
-                net.raw_message(r, m);
-            }
-        }
+        net.raw_request_all(r, usize::MAX);
     }
     // Meanwhile an honest leecher downloads the whole torrent.
     let leech = net.add(cfg(), false, true);
@@ -670,17 +676,7 @@ fn a_peer_that_never_reads_but_keeps_alive_is_dropped_when_its_buffer_stays_full
     net.raw_handshake(r, 9);
     net.raw_message(r, crate::wire::Message::Interested);
     net.run_until(Duration::from_secs(11), |_| false);
-    for p in net.info.layout.pieces().take(32) {
-        for i in 0..net.info.layout.blocks_in(p) {
-            let b = net.info.layout.block(p, i);
-            let m = crate::wire::Message::Request {
-                index: p.get(),
-                begin: b.offset,
-                len: b.len,
-            };
-            net.raw_message(r, m);
-        }
-    }
+    net.raw_request_all(r, 32);
     net.run_until(Duration::from_secs(1), |_| false);
     assert!(net.raw[r].sent >= net.raw[r].buffer, "its buffer is full");
     let full_at = net.now;
