@@ -154,3 +154,104 @@ async fn a_full_disk_ends_the_download_with_a_clear_error() {
     std::fs::remove_dir_all(&root).unwrap();
     tracker.stop().await;
 }
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A tracker that refuses a torrent says why, and the user sees it: at start
+/// as the error, and while running as a line when the refusal appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tracker_refusal_reaches_the_user() {
+    use std::io::{BufRead, BufReader};
+    use webswarm_signaling::token::{issue, Scope};
+    let root = tempdir("cli-refused");
+    std::fs::create_dir_all(&root).unwrap();
+    let secret = root.join("secret");
+    std::fs::write(&secret, "site-secret").unwrap();
+    let cfg = webswarm_signaling::config::Config {
+        interval_secs: 5,
+        token_secret_file: Some(secret),
+        ..Default::default()
+    };
+    let tracker = Tracker::start_with("127.0.0.1:0".parse().unwrap(), cfg).await;
+    let src = root.join("r.bin");
+    std::fs::write(&src, random_bytes(1 << 20, 4)).unwrap();
+
+    let expired = issue(b"site-secret", None, unix_now() - 10, Scope::Announce);
+    let url = format!("{}?token={expired}", tracker.url);
+    let o = tokio::task::block_in_place(|| {
+        webswarm(&[
+            "seed",
+            src.to_str().unwrap(),
+            "--tracker",
+            &url,
+            "--bind",
+            "127.0.0.1",
+        ])
+        .output()
+    })
+    .unwrap();
+    assert!(!o.status.success());
+    let line = error_line(&o);
+    assert!(
+        line.starts_with("webswarm: no tracker took the torrent (")
+            && line.contains("refused this torrent: ")
+            && line.contains("expired")
+            && !line.contains(&expired),
+        "{}",
+        stderr(&o)
+    );
+
+    // Good for 3 s: taken at start, refused at the re-announce after 5 s.
+    let brief = issue(b"site-secret", None, unix_now() + 3, Scope::Announce);
+    let url = format!("{}?token={brief}", tracker.url);
+    let mut child = Reap(
+        webswarm(&[
+            "seed",
+            src.to_str().unwrap(),
+            "--tracker",
+            &url,
+            "--bind",
+            "127.0.0.1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap(),
+    );
+    let err = BufReader::new(child.0.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        err.lines()
+            .map_while(Result::ok)
+            .try_for_each(|l| tx.send(l))
+    });
+    let seen = tokio::task::block_in_place(|| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut lines = Vec::new();
+        while let Ok(l) =
+            rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+        {
+            let refused = l.contains("refused this torrent") && l.contains("expired");
+            lines.push(l);
+            if refused {
+                break;
+            }
+        }
+        lines
+    });
+    assert!(
+        seen.iter().any(|l| l.starts_with("seeding "))
+            && seen
+                .last()
+                .is_some_and(|l| l.contains("refused this torrent")),
+        "{seen:#?}"
+    );
+    drop(child);
+    std::fs::remove_dir_all(&root).unwrap();
+    tracker.stop().await;
+}

@@ -12,7 +12,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
-use webswarm_core::tracker::{OfferId, TorrentStatus, TrackerClient, TrackerConfig, TrackerWork};
+use webswarm_core::tracker::{
+    OfferId, Standing, TorrentStatus, TrackerClient, TrackerConfig, TrackerWork,
+};
 use webswarm_core::{InfoHash, PeerId};
 
 use crate::transport::{Channel, PendingOffer, Transport};
@@ -82,14 +84,30 @@ pub struct TrackerHandle {
     tx: mpsc::UnboundedSender<TrackerCmd>,
     pub url: String,
     pub state: watch::Receiver<TrackerState>,
+    /// What the tracker said of each torrent since the socket opened.
+    pub standings: watch::Receiver<Standings>,
 }
+
+pub type Standings = HashMap<InfoHash, Standing>;
 
 impl TrackerHandle {
     pub fn spawn(url: String, shared: Arc<Shared>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let (state_tx, state) = watch::channel(TrackerState::Connecting);
-        tokio::spawn(TrackerTask::new(url.clone(), shared, state_tx).run(rx));
-        TrackerHandle { tx, url, state }
+        let (standings_tx, standings) = watch::channel(Standings::new());
+        let task = TrackerTask::new(url.clone(), shared, state_tx, standings_tx);
+        tokio::spawn(task.run(rx));
+        TrackerHandle {
+            tx,
+            url,
+            state,
+            standings,
+        }
+    }
+
+    /// What the tracker said of this torrent since the socket opened.
+    pub fn standing(&self, info_hash: &InfoHash) -> Option<Standing> {
+        self.standings.borrow().get(info_hash).cloned()
     }
     pub fn send(&self, cmd: TrackerCmd) {
         let _ = self.tx.send(cmd);
@@ -120,10 +138,17 @@ struct TrackerTask {
     offers: HashMap<OfferId, (Box<dyn PendingOffer>, OwnedSemaphorePermit)>,
     done_tx: mpsc::UnboundedSender<Done>,
     state: watch::Sender<TrackerState>,
+    standings: watch::Sender<Standings>,
+    standings_seen: u64,
 }
 
 impl TrackerTask {
-    fn new(url: String, shared: Arc<Shared>, state: watch::Sender<TrackerState>) -> Self {
+    fn new(
+        url: String,
+        shared: Arc<Shared>,
+        state: watch::Sender<TrackerState>,
+        standings: watch::Sender<Standings>,
+    ) -> Self {
         let (done_tx, _) = mpsc::unbounded_channel();
         let client = TrackerClient::new(shared.tracker.clone(), util::now(), util::random_u64());
         TrackerTask {
@@ -136,6 +161,8 @@ impl TrackerTask {
             offers: HashMap::new(),
             done_tx,
             state,
+            standings,
+            standings_seen: u64::MAX,
         }
     }
 
@@ -279,6 +306,20 @@ impl TrackerTask {
             *s = state;
             changed
         });
+        if self.standings_seen != self.client.standings_epoch() {
+            self.standings_seen = self.client.standings_epoch();
+            let client = &self.client;
+            let standings: Standings = self
+                .torrents
+                .keys()
+                .filter_map(|ih| Some((*ih, client.standing(ih)?.clone())))
+                .collect();
+            self.standings.send_if_modified(|s| {
+                let changed = *s != standings;
+                *s = standings;
+                changed
+            });
+        }
     }
 
     fn connect(&mut self) {

@@ -605,6 +605,22 @@ async fn cluster(o: &Opts) -> Target {
     }
 }
 
+const USAGE: &str = "webswarm-tracker-bench: our tracker (1 thread, 1 per core, 2 nodes + Redis) and
+bittorrent-tracker under the same load, side by side.
+
+  --seconds N        length of each load phase (10)
+  --connections N    connections at light load (200)
+  --idle N           idle connections for the memory figure (10000)
+  --heavy-rate R     announces/s offered in the CPU phase (2000)
+  --threads N        connection threads of every node of ours (default: cores)
+  --shards N         swarm shards of every node of ours (default: cores)
+  --short-sdp        47-byte SDPs instead of 1 KB
+  --no-reference     skip bittorrent-tracker
+  --no-cluster       skip the two-node cluster
+  --tracker PATH     our tracker binary (target/release/webswarm-tracker)
+  --node-script PATH the reference's launcher (tests/bench/bittorrent-tracker.mjs)
+  --aquatic PATH     also run aquatic_ws from this binary";
+
 #[tokio::main]
 async fn main() {
     let mut o = Opts {
@@ -627,6 +643,10 @@ async fn main() {
             "--no-reference" => o.no_reference = true,
             "--no-cluster" => o.no_cluster = true,
             "--short-sdp" => o.short_sdp = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return;
+            }
             _ => {
                 let v = args.next().unwrap_or_else(|| panic!("{a} needs a value"));
                 match a.as_str() {

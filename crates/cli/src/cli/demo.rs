@@ -125,7 +125,7 @@ pub async fn run(a: DemoArgs) -> Result<(), String> {
         })
         .await
         .map_err(|e| e.to_string())?;
-    super::wait_for_tracker(&h).await?;
+    super::standing::wait_for_tracker(&h).await?;
     println!("{}", info.magnet);
     println!("webswarm demo: open {base}/ in a browser");
     eprintln!(

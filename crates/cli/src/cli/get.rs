@@ -51,7 +51,7 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
             s.pieces_have, s.pieces
         );
     }
-    match super::wait_for_tracker(&h).await {
+    match super::standing::wait_for_tracker(&h).await {
         Err(e) if has_webseed => eprintln!("{e}; downloading from the webseed alone"),
         r => r?,
     }
@@ -61,7 +61,12 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
     // One listener for the whole loop (see `seed`): none made anew each turn.
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    let mut refusals = super::standing::Refusals::default();
+    let mut look = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
+        for line in refusals.news(&h) {
+            bar.suspend(|| eprintln!("{line}"));
+        }
         let s = rx.borrow_and_update().clone();
         if let Some(e) = s.error {
             bar.abandon();
@@ -79,6 +84,7 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
         }
         tokio::select! {
             r = rx.changed() => if r.is_err() { return Err("the download stopped".into()) },
+            _ = look.tick() => {}
             _ = &mut ctrl_c => {
                 bar.abandon();
                 h.stop().await;

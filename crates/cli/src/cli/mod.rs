@@ -6,6 +6,7 @@ mod demo;
 mod get;
 mod progress;
 mod seed;
+mod standing;
 mod tracker;
 
 use std::net::{IpAddr, SocketAddr};
@@ -157,37 +158,6 @@ fn load_source(arg: &str) -> Result<crate::session::What, String> {
     let meta = webswarm_core::Metainfo::from_bytes(&bytes)
         .map_err(|e| format!("{arg} is not a valid .torrent: {e}"))?;
     Ok(What::Torrent(Box::new(meta)))
-}
-
-/// Waits until one tracker of the torrent is reachable, or all have failed once.
-async fn wait_for_tracker(h: &crate::session::TorrentHandle) -> Result<(), String> {
-    use crate::tracker_client::TrackerState;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
-        let states: Vec<_> = h
-            .trackers()
-            .iter()
-            .map(|t| (t.url.clone(), t.state.borrow().clone()))
-            .collect();
-        if states.iter().any(|(_, s)| *s == TrackerState::Connected) {
-            return Ok(());
-        }
-        if states
-            .iter()
-            .all(|(_, s)| matches!(s, TrackerState::Failed(_)))
-            || tokio::time::Instant::now() > deadline
-        {
-            let why: Vec<String> = states
-                .iter()
-                .map(|(u, s)| match s {
-                    TrackerState::Failed(e) => format!("{u}: {e}"),
-                    _ => format!("{u}: no connection"),
-                })
-                .collect();
-            return Err(format!("cannot reach the tracker ({})", why.join("; ")));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
 }
 
 /// The directory a file is in (`.` for a bare name).

@@ -39,7 +39,7 @@ pub async fn run(a: SeedArgs) -> Result<(), String> {
     let mut handles = Vec::new();
     for path in &a.paths {
         let (h, meta) = add_one(&client, &a, path).await?;
-        super::wait_for_tracker(&h).await?;
+        super::standing::wait_for_tracker(&h).await?;
         println!("{}", Magnet::of(&meta).to_uri());
         eprintln!(
             "seeding {} ({})",
@@ -59,7 +59,16 @@ pub async fn run(a: SeedArgs) -> Result<(), String> {
     // branch runs would be missed by a listener made anew each turn.
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    let mut refusals: Vec<_> = handles
+        .iter()
+        .map(|_| super::standing::Refusals::default())
+        .collect();
     loop {
+        for (h, r) in handles.iter().zip(&mut refusals) {
+            for line in r.news(h) {
+                bar.suspend(|| eprintln!("{line}"));
+            }
+        }
         tokio::select! {
             _ = status.tick(), if a.status_every.is_some() => print_status(&handles),
             _ = tick.tick() => {

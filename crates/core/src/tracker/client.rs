@@ -119,6 +119,19 @@ pub enum TrackerWork {
     DropOffer(OfferId),
 }
 
+/// What the tracker said of a torrent since the socket opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// No reply to its announce yet.
+    Unanswered,
+    /// The tracker took its last announce.
+    Announced,
+    /// The tracker refused it, with this reason (not on its allow-list, an
+    /// expired token...): peers will not come from this tracker until the
+    /// reason goes away.
+    Refused(String),
+}
+
 enum Socket {
     Down { retry_at: Time },
     Connecting { deadline: Time },
@@ -137,6 +150,7 @@ struct Joined {
     completed_sent: bool,
     /// Offers asked of the platform and not reported yet (since when, how many).
     making_offers: Option<(Time, usize)>,
+    standing: Standing,
 }
 
 impl Joined {
@@ -181,6 +195,8 @@ pub struct TrackerClient {
     rng: Rng,
     out: VecDeque<TrackerWork>,
     last_error: Option<String>,
+    /// Bumped whenever a torrent's [`Standing`] may have changed.
+    standings_epoch: u64,
 }
 
 impl TrackerClient {
@@ -195,6 +211,7 @@ impl TrackerClient {
             rng: Rng::new(seed),
             out: VecDeque::new(),
             last_error: None,
+            standings_epoch: 0,
         };
         t.handle_timeout(now);
         t
@@ -208,6 +225,17 @@ impl TrackerClient {
     /// Why the last attempt or request failed, until the socket is up again.
     pub fn last_error(&self) -> Option<&str> {
         self.last_error.as_deref()
+    }
+
+    /// What the tracker last said of a joined torrent on this socket.
+    pub fn standing(&self, info_hash: &InfoHash) -> Option<&Standing> {
+        self.torrents.get(info_hash).map(|j| &j.standing)
+    }
+
+    /// Changes whenever a torrent's standing may have: platforms that show
+    /// standings look again only then.
+    pub fn standings_epoch(&self) -> u64 {
+        self.standings_epoch
     }
 
     /// Offers waiting for an answer.
@@ -259,8 +287,10 @@ impl TrackerClient {
             started: false,
             completed_sent: false,
             making_offers: None,
+            standing: Standing::Unanswered,
         };
         self.torrents.insert(info_hash, j);
+        self.standings_epoch += 1;
         self.announce_due(now);
     }
 
@@ -269,6 +299,7 @@ impl TrackerClient {
         let Some(j) = self.torrents.remove(&info_hash) else {
             return;
         };
+        self.standings_epoch += 1;
         self.drop_offers(|p| p.info_hash == info_hash);
         if self.is_connected() && j.started {
             let a = j.announce(info_hash, Some(AnnounceEvent::Stopped));
@@ -295,7 +326,9 @@ impl TrackerClient {
         for j in self.torrents.values_mut() {
             j.started = false;
             j.next_announce = now;
+            j.standing = Standing::Unanswered;
         }
+        self.standings_epoch += 1;
         self.announce_due(now);
     }
 
@@ -329,6 +362,10 @@ impl TrackerClient {
                     let secs = Duration::from_secs(u64::from(interval));
                     j.interval = secs.max(self.cfg.min_interval);
                     j.next_announce = j.next_announce.min(now + j.interval);
+                    if j.standing != Standing::Announced {
+                        j.standing = Standing::Announced;
+                        self.standings_epoch += 1;
+                    }
                 }
             }
             Some(Incoming::Offer {
@@ -371,10 +408,12 @@ impl TrackerClient {
                 }
             }
             Some(Incoming::Failure { reason, info_hash }) => {
-                self.last_error = Some(reason);
                 if let Some(j) = info_hash.and_then(|h| self.torrents.get_mut(&h)) {
                     j.making_offers = None;
+                    j.standing = Standing::Refused(reason.clone());
+                    self.standings_epoch += 1;
                 }
+                self.last_error = Some(reason);
             }
             Some(Incoming::Ignored) | None => {}
         }

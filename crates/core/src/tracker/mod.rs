@@ -6,5 +6,5 @@ mod client;
 pub mod json;
 mod messages;
 
-pub use client::{TorrentStatus, TrackerClient, TrackerConfig, TrackerWork};
+pub use client::{Standing, TorrentStatus, TrackerClient, TrackerConfig, TrackerWork};
 pub use messages::{binstr, Announce, AnnounceEvent, Answer, Incoming, OfferId};

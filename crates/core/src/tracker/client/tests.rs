@@ -417,3 +417,37 @@ fn pending_offers_stay_within_the_budget_across_torrents() {
         assert!(c.pending_offers() <= 12);
     }
 }
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_refusal_is_kept_per_torrent_until_the_tracker_takes_it() {
+    let mut c = connected(status(0, false));
+    let other = InfoHash([8; 20]);
+    c.join(t(0), other, ME, status(0, false));
+    drain(&mut c);
+    assert_eq!(c.standing(&IH), Some(&Standing::Unanswered));
+    let said = |action: &str, ih: &InfoHash, tail: &str| {
+        let mut m = format!("{{\"action\":\"{action}\",{tail}\"info_hash\":");
+        json::write_str(&mut m, &binstr::encode(&ih.0));
+        m.push('}');
+        m
+    };
+    c.handle_message(
+        t(10),
+        &said("announce", &IH, "\"failure reason\":\"token expired\","),
+    );
+    c.handle_message(t(10), &said("announce", &other, "\"interval\":120,"));
+    assert_eq!(
+        c.standing(&IH),
+        Some(&Standing::Refused("token expired".into()))
+    );
+    assert_eq!(c.standing(&other), Some(&Standing::Announced));
+    // Taken on a later announce: the refusal is over.
+    c.handle_message(t(20), &said("announce", &IH, "\"interval\":120,"));
+    assert_eq!(c.standing(&IH), Some(&Standing::Announced));
+    // A new socket: nothing is known until the tracker replies again.
+    c.handle_disconnected(t(30), "gone");
+    c.handle_connected(t(40));
+    assert_eq!(c.standing(&IH), Some(&Standing::Unanswered));
+    assert_eq!(c.standing(&InfoHash([7; 20])), None);
+}
