@@ -36,8 +36,13 @@ impl Redis {
     }
 
     fn start_on(port: u16) -> Self {
+        Self::start_with(port, &[])
+    }
+
+    fn start_with(port: u16, extra: &[&str]) -> Self {
         let mut child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(extra)
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .spawn()
@@ -55,6 +60,12 @@ impl Redis {
 
     fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.id().to_string();
+        let ok = Command::new("kill").args([sig, &pid]).status().unwrap();
+        assert!(ok.success());
     }
 
     fn stop(mut self) -> u16 {
@@ -230,4 +241,57 @@ async fn a_silent_node_leaves_and_redis_going_away_and_back_is_survived() {
     until_nodes(&b, 1).await;
     b.stop().await;
     drop(redis);
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_redis_with_a_password_links_nodes_and_a_wrong_one_is_reported() {
+    let redis = Redis::start_with(free_port(), &["--requirepass", "s3cret"]);
+    let good = format!("redis://:s3cret@127.0.0.1:{}/", redis.port);
+    let (a, b) = (node(&good).await, node(&good).await);
+    until_nodes(&a, 2).await;
+    let _clients = relay_across(&a, &b, 'p').await;
+    let wrong = node(&format!("redis://:nope@127.0.0.1:{}/", redis.port)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (_, health) = wrong.http("/health").await;
+    assert!(health.contains("Redis unreachable"), "{health}");
+    for t in [a, b, wrong] {
+        t.stop().await;
+    }
+}
+
+/// A Redis that stops relaying without closing its sockets (frozen) is
+/// noticed from the node's own heartbeats not coming back; once it runs
+/// again the nodes are linked again.
+#[tokio::test]
+async fn a_frozen_redis_is_noticed_and_survived() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);
+    until_nodes(&a, 2).await;
+    redis.signal("-STOP");
+    let t0 = std::time::Instant::now();
+    let mut noticed = false;
+    while t0.elapsed() < Duration::from_secs(5) {
+        if stats(&b).await["cluster"]["redis_up"] == false {
+            noticed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(noticed, "B still thinks Redis is up after 5 s");
+    eprintln!("frozen Redis noticed after {:?}", t0.elapsed());
+    redis.signal("-CONT");
+    until_nodes(&a, 2).await;
+    until_nodes(&b, 2).await;
+    let _clients = relay_across(&a, &b, 'f').await;
+    a.stop().await;
+    b.stop().await;
 }

@@ -1,5 +1,6 @@
 //! Tracker benchmark: the same WebSocket workload against webswarm-tracker
-//! (one thread, one per core, and two nodes linked through Redis) and the npm
+//! (one thread, one per core, and two nodes linked through Redis: each with
+//! half the cores, then each with all of them) and the npm
 //! `bittorrent-tracker` server, in one run, printed side by side.
 //!
 //! Workload: C connections spread over T torrents; every announce carries 10
@@ -562,8 +563,9 @@ fn ours(o: &Opts, extra: &[String]) -> Command {
     c
 }
 
-/// Two webswarm-tracker nodes linked through a redis-server started here.
-async fn cluster(o: &Opts) -> Target {
+/// Two webswarm-tracker nodes linked through a redis-server started here,
+/// with `threads` connection threads each (`None`: `--threads` or the default).
+async fn cluster(o: &Opts, threads: Option<usize>) -> Target {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -593,19 +595,26 @@ async fn cluster(o: &Opts) -> Target {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let url = format!("redis://127.0.0.1:{port}/");
-    let extra = ["--redis-url".to_owned(), url];
+    let mut extra = vec!["--redis-url".to_owned(), url];
+    if let Some(n) = threads {
+        extra.extend(["--threads".to_owned(), n.to_string()]);
+    }
+    let per_node = threads
+        .or(o.threads)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let a = start("node A", ours(o, &extra)).await;
     let b = start("node B", ours(o, &extra)).await;
     // Until each node has heard the other's heartbeat.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     Target {
-        name: "2 nodes + Redis".into(),
+        name: format!("2 nodes × {per_node} thr + Redis"),
         urls: vec![a.1, b.1],
         children: vec![a.0, b.0, redis],
     }
 }
 
-const USAGE: &str = "webswarm-tracker-bench: our tracker (1 thread, 1 per core, 2 nodes + Redis) and
+const USAGE: &str =
+    "webswarm-tracker-bench: our tracker (1 thread, 1 per core, 2 nodes + Redis) and
 bittorrent-tracker under the same load, side by side.
 
   --seconds N        length of each load phase (10)
@@ -673,7 +682,13 @@ async fn main() {
     let started = start("webswarm-tracker", ours(&o, &[])).await;
     all.push(measure(Target::single("ours, 1 per core", started), &o).await);
     if !o.no_cluster {
-        all.push(measure(cluster(&o).await, &o).await);
+        // Each node with its share of the machine (as if on a machine of its
+        // own), then each with every core (the default), competing.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if o.threads.is_none() && cores >= 2 {
+            all.push(measure(cluster(&o, Some(cores / 2)).await, &o).await);
+        }
+        all.push(measure(cluster(&o, None).await, &o).await);
     }
     if !o.no_reference {
         let mut reference = Command::new("node");

@@ -11,6 +11,7 @@ use tokio::sync::mpsc::Receiver;
 use tokio::time::{timeout, Instant};
 
 use super::nodes::Nodes;
+use super::publisher::Publisher;
 use super::wire::{self, Message};
 use super::{ClusterStatus, OwnStats};
 use crate::shard::{Clock, Crossing, Shards};
@@ -34,8 +35,6 @@ pub struct Link {
     pub clock: Clock,
     pub own: OwnStats,
 }
-
-type Publisher = redis::aio::MultiplexedConnection;
 
 /// Why a connection to Redis ended.
 #[derive(Debug)]
@@ -113,16 +112,18 @@ impl Link {
             Err(e) => return Lost::Redis(e.to_string()),
         };
         let connected = timeout(COMMAND_TIMEOUT, async {
-            let publisher = client.get_multiplexed_async_connection().await?;
             let mut sub = client.get_async_pubsub().await?;
             sub.subscribe(&self.bus).await?;
             sub.subscribe(self.channel(self.status.node)).await?;
-            Ok::<_, redis::RedisError>((publisher, sub))
+            let publisher = Publisher::connect(client.get_connection_info())
+                .await
+                .map_err(|e| Lost::Redis(e.to_string()))?;
+            Ok::<_, Lost>((publisher, sub))
         })
         .await;
         let (mut publisher, mut sub) = match connected {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => return e.into(),
+            Ok(Err(e)) => return e,
             Err(_) => return Lost::Redis("timed out connecting".into()),
         };
         // What was sent while disconnected was dropped; what others sent us
@@ -138,19 +139,27 @@ impl Link {
         }
         let mut hello = vec![Message::Hello];
         hello.extend(self.snapshot());
-        if let Err(e) = self.publish(&mut publisher, &self.bus, hello).await {
+        let hello = vec![(self.bus.clone(), hello)];
+        if let Err(e) = self.send_all(&mut publisher, hello).await {
             return e;
         }
         self.status.redis_up.store(true, Ordering::Relaxed);
         tracing::info!(node = %format!("{:016x}", self.status.node), "joined the cluster through Redis");
         let mut beat = tokio::time::interval(self.heartbeat);
         let mut stream = sub.on_message();
+        // When our own bus messages last came back: Redis relays.
+        let mut echoed = Instant::now();
         loop {
             let result = tokio::select! {
                 msg = stream.next() => match msg {
                     None => return Lost::Redis("subscription closed".into()),
                     Some(m) => {
-                        let replies = self.receive(m.get_payload_bytes(), nodes);
+                        let payload = m.get_payload_bytes();
+                        if wire::sender(payload) == Some(self.status.node) {
+                            echoed = Instant::now();
+                            continue;
+                        }
+                        let replies = self.receive(payload, nodes);
                         self.send_all(&mut publisher, replies).await
                     }
                 },
@@ -158,7 +167,10 @@ impl Link {
                     None => return Lost::Shutdown,
                     Some(c) => self.cross(&mut publisher, c, rx).await,
                 },
-                _ = beat.tick() => self.beat(&mut publisher, nodes).await,
+                _ = beat.tick() => match echoed.elapsed() > self.timeout {
+                    true => Err(Lost::Redis("Redis stopped relaying our messages".into())),
+                    false => self.beat(&mut publisher, nodes).await,
+                },
             };
             if let Err(e) = result {
                 return e;
@@ -175,41 +187,31 @@ impl Link {
         m
     }
 
-    async fn publish(
-        &self,
-        publisher: &mut Publisher,
-        channel: &str,
-        messages: Vec<Message>,
-    ) -> Result<(), Lost> {
+    /// Queues `messages` for `channel`, in batches of at most [`CHUNK`].
+    fn publish(&self, publisher: &mut Publisher, channel: &str, messages: &[Message]) {
         for chunk in messages.chunks(CHUNK) {
-            let n = chunk.len() as u64;
-            let bytes = wire::encode(self.status.node, chunk);
-            let sent = timeout(
-                COMMAND_TIMEOUT,
-                redis::cmd("PUBLISH")
-                    .arg(channel)
-                    .arg(bytes)
-                    .query_async::<i64>(publisher),
-            )
-            .await;
-            match sent {
-                Ok(Ok(_)) => self.status.sent.fetch_add(n, Ordering::Relaxed),
-                Ok(Err(e)) => return Err(e.into()),
-                Err(_) => return Err(Lost::Redis("PUBLISH timed out".into())),
-            };
+            publisher.publish(channel, &wire::encode(self.status.node, chunk));
         }
-        Ok(())
+        let n = messages.len() as u64;
+        self.status.sent.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Publishes every batch in one write.
     async fn send_all(
         &self,
         publisher: &mut Publisher,
         out: Vec<(String, Vec<Message>)>,
     ) -> Result<(), Lost> {
-        for (channel, messages) in out {
-            self.publish(publisher, &channel, messages).await?;
+        if out.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        for (channel, messages) in &out {
+            self.publish(publisher, channel, messages);
+        }
+        publisher
+            .flush()
+            .await
+            .map_err(|e| Lost::Redis(e.to_string()))
     }
 
     /// Publishes `first` and whatever else is already queued, one batch per
@@ -220,6 +222,9 @@ impl Link {
         first: Vec<Crossing>,
         rx: &mut Receiver<Vec<Crossing>>,
     ) -> Result<(), Lost> {
+        // Let the other tasks ready in this turn of the runtime run first:
+        // what they send across goes in the same write.
+        tokio::task::yield_now().await;
         let mut bus = Vec::new();
         let mut to_node: HashMap<NodeId, Vec<Message>> = HashMap::new();
         let mut next = Some(first);
@@ -256,9 +261,8 @@ impl Link {
             *live = nodes.all();
         }
         let stats = (self.own)();
-        let bus = self.bus.clone();
-        self.publish(publisher, &bus, vec![Message::Heartbeat(stats)])
-            .await
+        let beat = vec![(self.bus.clone(), vec![Message::Heartbeat(stats)])];
+        self.send_all(publisher, beat).await
     }
 
     /// Applies one batch from another node; returns what to publish in reply.
@@ -267,9 +271,6 @@ impl Link {
             self.status.malformed.fetch_add(1, Ordering::Relaxed);
             return Vec::new();
         };
-        if from == self.status.node {
-            return Vec::new(); // our own bus messages come back to us
-        }
         let Some(shards) = self.shards.upgrade() else {
             return Vec::new();
         };

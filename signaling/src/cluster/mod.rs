@@ -13,6 +13,7 @@
 
 mod link;
 mod nodes;
+mod publisher;
 pub mod wire;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -156,6 +156,13 @@ impl<'a> Cursor<'a> {
 /// Decodes a batch: its sender and messages. Anything malformed is `None`
 /// (and counted by the caller): another node's bug must not take this one
 /// down, nor be half applied.
+/// The node a batch is from, without decoding the rest.
+pub fn sender(bytes: &[u8]) -> Option<NodeId> {
+    let mut c = Cursor(bytes);
+    (c.take(2)? == MAGIC).then_some(())?;
+    c.u64()
+}
+
 pub fn decode(bytes: &[u8]) -> Option<(NodeId, Vec<Message>)> {
     let mut c = Cursor(bytes);
     if c.take(2)? != MAGIC {
