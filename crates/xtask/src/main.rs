@@ -98,6 +98,14 @@ fn output(cmd: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
+/// The full path of a command on PATH.
+fn which(cmd: &str) -> Result<String> {
+    output("sh", &["-c", &format!("command -v {cmd}")])
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| format!("{cmd} not found: run `cargo xtask setup`"))
+}
+
 fn have(cmd: &str) -> bool {
     output("sh", &["-c", &format!("command -v {cmd}")]).is_some()
 }
@@ -189,6 +197,9 @@ fn setup_web() -> Result {
     })
 }
 
+/// The geckodriver the Firefox tests were written against.
+const GECKODRIVER: &str = "0.37.1";
+
 fn setup() -> Result {
     setup_web()?;
     let mut missing = Vec::new();
@@ -204,6 +215,11 @@ fn setup() -> Result {
         // The tracker cluster's tests start their own Redis and nginx.
         ("redis-server", "redis-server"),
         ("nginx", "nginx-light"),
+        // Firefox as the second browser; emulated networks (NAT routers,
+        // a STUN/TURN server) for the browser tests.
+        ("firefox-esr", "firefox-esr"),
+        ("turnserver", "coturn"),
+        ("nft", "nftables"),
     ] {
         if !have(cmd) {
             missing.push(pkg);
@@ -211,6 +227,15 @@ fn setup() -> Result {
     }
     if !missing.is_empty() {
         apt_install(&missing)?;
+    }
+    // Firefox is driven over W3C WebDriver; geckodriver comes from the cargo
+    // registry (a download at run time would fail here).
+    if !have("geckodriver") {
+        run("install geckodriver", {
+            let mut c = cargo();
+            c.args(["install", "geckodriver", "--locked", "--version", GECKODRIVER]);
+            c
+        })?;
     }
     // WebTorrent and playwright-core at the versions package-lock.json pins.
     // Install scripts stay off: one of WebTorrent's dependencies fails its
@@ -419,6 +444,19 @@ fn test() -> Result {
         WASM_CRATES.iter().for_each(|p| {
             c.args(["-p", p]);
         });
+        c
+    })?;
+    run("tests (wasm32 in headless Firefox, loopback-only namespace)", {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let crates: Vec<String> = WASM_CRATES.iter().map(|p| format!("-p {p}")).collect();
+        let mut c = loopback_only(&format!(
+            "'{cargo}' test --target wasm32-unknown-unknown {}",
+            crates.join(" ")
+        ));
+        // The runner uses the browser its driver names.
+        c.current_dir(root())
+            .env("WASM_BINDGEN_USE_BROWSER", "1")
+            .env("GECKODRIVER", which("geckodriver")?);
         c
     })?;
     build_web(false)?;
