@@ -8,29 +8,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startStatic, browser, openPage, runWebswarm, webDist } from './harness.mjs';
+import { startStatic, browser, openPage, runWebswarm, startDemo } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const artifacts = process.env.WEBSWARM_ARTIFACTS || path.resolve(here, '../artifacts');
 const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
-
-/** Runs `webswarm demo` on a free port; resolves with its URL and info. */
-async function startDemo(args = []) {
-  const demo = await runWebswarm(['demo', ...args, '--port', '0', '--web-dir', webDist()], {
-    ready: (l) => l.startsWith('webswarm demo: open'),
-  });
-  const url = demo.line.match(/http:\/\/\S+\//)[0];
-  const info = await (await fetch(url + 'demo.json')).json();
-  // Waits for the exit (10 s at most): the demo writes into the seeded
-  // file's directory as it shuts down, which races the test's cleanup.
-  const stop = () => new Promise((resolve) => {
-    if (demo.child.exitCode !== null || demo.child.signalCode !== null) return resolve();
-    const timer = setTimeout(() => { demo.child.kill('SIGKILL'); resolve(); }, 10_000);
-    demo.child.once('exit', () => { clearTimeout(timer); resolve(); });
-    demo.child.kill('SIGINT');
-  });
-  return { url, info, stop };
-}
 
 function tempFile(size, name) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-demo-'));

@@ -76,6 +76,7 @@ export async function firefox() {
     browserName: 'firefox',
     version: session.capabilities.browserVersion,
     async goto(url) { await call('POST', `${s}/url`, { url }); },
+    async reload() { await call('POST', `${s}/refresh`, {}); },
     /** Runs `fn(arg)` in the page and returns its (JSON) result, as playwright's evaluate does. */
     async evaluate(fn, arg) {
       const script = `const done = arguments[arguments.length - 1];

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile,
+  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile, startDemo,
 } from './harness.mjs';
 import { firefox } from './firefox.mjs';
 
@@ -82,6 +82,8 @@ test('Firefox and Chromium exchange files both ways; Chromium to Chromium as the
     const fc = await ourDownload(chrome2, fromFox.magnet, { tracker: env.tracker.url, storage: 'memory' });
     assert.equal(fc.hex, fromFox.hex, 'Chromium got different bytes from Firefox');
     const mbs = (r) => size / r.seconds / 1e6;
+    // The issue's target is 0.8x; CI only catches a collapse (a shared machine).
+    assert.ok(Math.min(mbs(cf), mbs(fc)) >= 0.5 * mbs(cc), 'Firefox is less than half as fast as Chromium');
     console.log(`32 MiB, MB/s: Chromium -> Chromium ${mbs(cc).toFixed(1)}, Chromium -> Firefox ${mbs(cf).toFixed(1)} `
       + `(${(mbs(cf) / mbs(cc)).toFixed(2)}x), Firefox -> Chromium ${mbs(fc).toFixed(1)} (${(mbs(fc) / mbs(cc)).toFixed(2)}x)`);
   } finally {
@@ -111,5 +113,86 @@ test('Firefox (our peer) and WebTorrent in Chromium exchange files both ways', {
     console.log(`WebTorrent (Chromium) <- Firefox: ${wt.seconds.toFixed(2)} s; Firefox <- WebTorrent: ${got.seconds.toFixed(2)} s (16 MiB each)`);
   } finally {
     await env.done();
+  }
+});
+
+test('Firefox resumes a download from OPFS after a reload', { timeout: 240_000 }, async () => {
+  const env = await setup();
+  try {
+    const { file, data } = randomFile(env.dir, 'resume.bin', 64 * MiB);
+    const s = await runWebswarm(['seed', file, '--tracker', env.tracker.url, '--bind', '127.0.0.1', '--max-upload-rate', '16M'], {
+      ready: (l) => l.startsWith('magnet:'),
+    });
+    env.children.push(s.child);
+    const magnet = s.line.trim();
+    const page = await env.firefox();
+    await page.evaluate(async ({ magnet, tracker }) => {
+      const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'opfs' });
+      window.torrent = await client.add(magnet);
+    }, { magnet, tracker: env.tracker.url });
+    await page.waitForFunction(() => window.torrent.progress >= 0.3, null, { timeout: 60_000 });
+    const before = await page.evaluate(() => window.torrent.progress);
+    assert.ok(before < 1, 'the download finished before the reload; nothing to resume');
+    await page.reload();
+    await page.waitForFunction(() => window.ready === true, null, { timeout: 10_000 });
+    const resumed = await page.evaluate(async ({ magnet, tracker }) => {
+      const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'opfs' });
+      const t = await client.add(magnet);
+      await t.ready();
+      const atStart = t.progress;
+      await t.whenDone();
+      const hex = await window.sha256hex(await (await t.files[0].blob()).arrayBuffer());
+      return { atStart, hex, downloaded: t.downloaded, length: t.length, pieceLength: t.pieceLength };
+    }, { magnet, tracker: env.tracker.url });
+    assert.equal(resumed.hex, sha256(data), 'resumed download has different bytes');
+    assert.ok(resumed.atStart >= before - 0.01, `${before} verified before the reload, ${resumed.atStart} found after it`);
+    const missing = (1 - resumed.atStart) * resumed.length;
+    assert.ok(resumed.downloaded <= missing + 16 * resumed.pieceLength,
+      `fetched ${resumed.downloaded} bytes, but only ${missing} were missing`);
+    console.log(`Firefox resume: ${(before * 100).toFixed(0)}% before the reload, ${(resumed.atStart * 100).toFixed(0)}% found after it`);
+  } finally {
+    await env.done();
+  }
+});
+
+test('Firefox: the widget downloads to 100 %, and the sample video streams and seeks', { timeout: 180_000 }, async () => {
+  // 200 kB/s from the only seeder: the 1.9 MB sample video takes about 10 s.
+  const demo = await startDemo(['--max-upload-rate', '200k']);
+  const b = await firefox();
+  try {
+    assert.equal(demo.info.video, true);
+    // The same bytes as the webseed serves (the page is told not to use it).
+    const sample = Buffer.from(await (await fetch(`${demo.url}seed/${demo.info.name}`)).arrayBuffer());
+    const page = await b.newPage();
+    await page.goto(demo.url + '?webseed=0&storage=memory');
+    await page.waitForFunction(() => window.demo?.timings?.playing !== undefined && window.demo?.widget?.torrent, null, { timeout: 30_000 });
+    const t = await page.evaluate(() => ({ ...window.demo.timings }));
+    assert.ok(t.progressAtPlaying < 0.5, `playing only at ${t.progressAtPlaying}`);
+    const seek = await page.evaluate(async () => {
+      const v = window.demo.video;
+      const progress = window.demo.torrent.progress;
+      const target = v.duration - 1.5;
+      v.currentTime = target;
+      await new Promise((resolve) => v.addEventListener('seeked', resolve, { once: true }));
+      await v.play();
+      await new Promise((resolve) => v.addEventListener('ended', resolve, { once: true }));
+      return { progress, target, ended: v.ended, duration: v.duration };
+    });
+    assert.ok(seek.ended, 'played to the end after the seek');
+    await page.waitForFunction(() => window.demo.widget.state === 'done', null, { timeout: 90_000 });
+    const end = await page.evaluate(async () => {
+      const w = window.demo.widget;
+      const buf = await w.file.arrayBuffer();
+      const hex = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', buf)))
+        .map((x) => x.toString(16).padStart(2, '0')).join('');
+      return { hex, shown: w.shadowRoot.querySelector('[role=progressbar]').getAttribute('aria-valuenow') };
+    });
+    assert.equal(end.hex, sha256(sample), 'the widget saved different bytes');
+    assert.equal(end.shown, '100');
+    console.log(`Firefox video: playing ${t.playing.toFixed(0)} ms after the page asked at ${(t.progressAtPlaying * 100).toFixed(1)} %; `
+      + `seek to ${seek.target.toFixed(1)} s of ${seek.duration.toFixed(1)} s at ${(seek.progress * 100).toFixed(1)} % played to the end; widget done`);
+  } finally {
+    await b.close();
+    await demo.stop();
   }
 });

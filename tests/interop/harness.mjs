@@ -196,6 +196,24 @@ export async function openPage(b, url) {
   return page;
 }
 
+/** Runs `webswarm demo` on a free port; resolves with its URL and info. */
+export async function startDemo(args = []) {
+  const demo = await runWebswarm(['demo', ...args, '--port', '0', '--web-dir', webDist()], {
+    ready: (l) => l.startsWith('webswarm demo: open'),
+  });
+  const url = demo.line.match(/http:\/\/\S+\//)[0];
+  const info = await (await fetch(url + 'demo.json')).json();
+  // Waits for the exit (10 s at most): the demo writes into the seeded
+  // file's directory as it shuts down, which races the test's cleanup.
+  const stop = () => new Promise((resolve) => {
+    if (demo.child.exitCode !== null || demo.child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => { demo.child.kill('SIGKILL'); resolve(); }, 10_000);
+    demo.child.once('exit', () => { clearTimeout(timer); resolve(); });
+    demo.child.kill('SIGINT');
+  });
+  return { url, info, stop };
+}
+
 export function webswarmBinary() {
   if (process.env.WEBSWARM_BIN) return process.env.WEBSWARM_BIN;
   const target = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
