@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -17,9 +18,9 @@ export function trackerBinary() {
   return path.join(target, 'release', 'webswarm-tracker');
 }
 
-/** Starts webswarm-tracker on 127.0.0.1 (port 0 unless given) and resolves with its ws:// URL. */
-export function startTracker({ port = 0, args = [] } = {}) {
-  const child = spawn(trackerBinary(), ['--bind', `127.0.0.1:${port}`, ...args], {
+/** Starts webswarm-tracker on `host` (port 0 unless given) and resolves with its ws:// URL. */
+export function startTracker({ port = 0, args = [], host = '127.0.0.1' } = {}) {
+  const child = spawn(trackerBinary(), ['--bind', `${host}:${port}`, ...args], {
     env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -29,13 +30,13 @@ export function startTracker({ port = 0, args = [] } = {}) {
     let started = false;
     const onData = (chunk) => {
       out += chunk;
-      const m = !started && out.match(/ws:\/\/127\.0\.0\.1:(\d+)/);
+      const m = !started && out.match(new RegExp(`ws://${host.replaceAll('.', '\\.')}:(\\d+)`));
       if (m) {
         started = true;
         clearTimeout(timer);
         const exited = new Promise((r) => child.once('exit', r));
         resolve({
-          url: `ws://127.0.0.1:${m[1]}`,
+          url: `ws://${host}:${m[1]}`,
           port: Number(m[1]),
           pid: child.pid,
           /** Everything the tracker printed so far. */
@@ -95,7 +96,7 @@ const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 
  * Serves on 127.0.0.1: the test page at `/`, WebTorrent's browser bundle,
  * our package under `/webswarm/`, and `extra` paths (name -> Buffer or file path).
  */
-export function startStatic({ extra = {}, onRequest = () => {} } = {}) {
+export function startStatic({ extra = {}, onRequest = () => {}, host = '127.0.0.1' } = {}) {
   const bundle = fs.readFileSync(path.join(here, '../node_modules/webtorrent/dist/webtorrent.min.js'));
   const dist = path.resolve(webDist());
   const server = http.createServer((req, res) => {
@@ -123,8 +124,8 @@ export function startStatic({ extra = {}, onRequest = () => {} } = {}) {
     }
   });
   return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      resolve({ url: `http://127.0.0.1:${server.address().port}/`, stop: () => server.close() });
+    server.listen(0, host, () => {
+      resolve({ url: `http://${host}:${server.address().port}/`, stop: () => server.close() });
     });
   });
 }
@@ -165,22 +166,36 @@ export function startStaticDir(where) {
     fs.createReadStream(file).pipe(res);
   });
   return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      resolve({ url: `http://127.0.0.1:${server.address().port}/`, stop: () => server.close() });
+    server.listen(0, host, () => {
+      resolve({ url: `http://${host}:${server.address().port}/`, stop: () => server.close() });
     });
   });
 }
 
-/** A fresh headless Chromium that can make WebRTC connections over loopback. */
-export async function browser({ tag } = {}) {
+/**
+ * A fresh headless Chromium that can make WebRTC connections over loopback.
+ * `netns`: runs in that network namespace (see netns.mjs); `secureOrigin`:
+ * an http:// origin the page may treat as secure (OPFS, crypto.subtle), for
+ * pages served on an address other than loopback.
+ */
+export async function browser({ tag, netns, secureOrigin } = {}) {
+  let executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+  if (netns) {
+    const wrapper = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-ns-')), 'chromium');
+    fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${netns} ${executablePath} "$@"\n`, { mode: 0o755 });
+    executablePath = wrapper;
+  }
   return chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    executablePath,
     headless: true,
     args: [
+      ...(secureOrigin ? [`--unsafely-treat-insecure-origin-as-secure=${secureOrigin}`] : []),
       '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      // Without these, Chromium in a loopback-only namespace gathers no ICE candidates.
-      '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection',
+      // Without these, Chromium in a loopback-only namespace gathers no ICE
+      // candidates. A host of its own (netns) has an interface: there its
+      // loopback candidates would only be checks that fail.
+      '--use-fake-ui-for-media-stream', ...(netns ? [] : ['--allow-loopback-in-peer-connection']),
       // Lets a benchmark find this browser's processes (see browserCpu).
       ...(tag ? [`--class=${tag}`] : []),
     ],
@@ -224,8 +239,9 @@ export function webswarmBinary() {
  * Runs the `webswarm` CLI. Resolves `{ child, lines }` once `ready(line)`
  * matches a stdout line (or at exit when no `ready` is given).
  */
-export function runWebswarm(args, { ready, timeoutMs = 60_000 } = {}) {
-  const child = spawn(webswarmBinary(), args, {
+export function runWebswarm(args, { ready, timeoutMs = 60_000, netns } = {}) {
+  const argv = netns ? ['ip', 'netns', 'exec', netns, webswarmBinary(), ...args] : [webswarmBinary(), ...args];
+  const child = spawn(argv[0], argv.slice(1), {
     env: { ...process.env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -296,9 +312,9 @@ export function browserCpu(tag) {
 }
 
 /** Runs in the page: downloads `source` with our peer and hashes the file. */
-export async function ourDownload(page, source, { tracker, storage = 'opfs', reloadAt } = {}) {
-  return page.evaluate(async ({ source, tracker, storage }) => {
-    const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage });
+export async function ourDownload(page, source, { tracker, storage = 'opfs', reloadAt, iceServers = [] } = {}) {
+  return page.evaluate(async ({ source, tracker, storage, iceServers }) => {
+    const client = new window.webswarm.Client({ iceServers, trackers: [tracker], storage });
     window.client = client;
     const started = performance.now();
     const t = await client.add(source);
@@ -308,20 +324,20 @@ export async function ourDownload(page, source, { tracker, storage = 'opfs', rel
     const seconds = (performance.now() - started) / 1000;
     const hex = await window.sha256hex(await (await t.files[0].blob()).arrayBuffer());
     return { hex, length: t.length, seconds, firstPiece: t.timeToFirstPiece, downloaded: t.downloaded, banned: t.banned };
-  }, { source, tracker, storage, reloadAt });
+  }, { source, tracker, storage, reloadAt, iceServers });
 }
 
 /** Runs in the page: seeds random bytes with our peer; returns magnet and hash. */
-export async function ourSeed(page, size, tracker) {
-  return page.evaluate(async ({ size, tracker }) => {
+export async function ourSeed(page, size, tracker, { iceServers = [] } = {}) {
+  return page.evaluate(async ({ size, tracker, iceServers }) => {
     const data = window.randomBytes(size);
     const hex = await window.sha256hex(data);
-    const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'memory' });
+    const client = new window.webswarm.Client({ iceServers, trackers: [tracker], storage: 'memory' });
     window.client = client;
     const t = await client.seed(new File([data], 'from-webswarm.bin'));
     window.torrent = t;
     return { magnet: t.magnetURI, hex };
-  }, { size, tracker });
+  }, { size, tracker, iceServers });
 }
 
 export function randomFile(dir, name, size) {

@@ -40,3 +40,102 @@ export function ensureUplink() {
   ip('link', 'set', 'wsup1', 'up');
   if (!ip('route', 'show', 'default').trim()) ip('route', 'add', 'default', 'via', '10.77.0.2', 'dev', 'wsup0');
 }
+
+function inNs(ns, ...args) {
+  return execFileSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8' });
+}
+
+/** The address every host of a [`Topology`] reaches the test's own services on. */
+export const PUBLIC = '10.200.0.1';
+
+/**
+ * Hosts in network namespaces of their own around this one, which plays the
+ * public internet: it holds the tracker, the page server and the STUN/TURN
+ * server at `PUBLIC`, and routes between the hosts' links. A home host sits
+ * behind a NAT router namespace: `cone` is nftables masquerade (Linux keeps
+ * the source port, and conntrack lets in only replies from where the host
+ * sent: a port-restricted cone), `symmetric` masquerade with `fully-random`
+ * ports (a new port for each destination).
+ */
+export class Topology {
+  constructor() {
+    assertPrivateNet();
+    this.tag = `ws${process.pid % 100000}`;
+    this.spaces = [];
+    this.links = 0;
+    // On loopback (the kernel here has no dummy interfaces): still local
+    // here, and routed to from every host.
+    if (!ip('-o', 'addr', 'show').includes(PUBLIC)) ip('addr', 'add', `${PUBLIC}/32`, 'dev', 'lo');
+    fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
+  }
+
+  space(name) {
+    const ns = `${this.tag}-${name}`;
+    ip('netns', 'add', ns);
+    this.spaces.push(ns);
+    inNs(ns, 'ip', 'link', 'set', 'lo', 'up');
+    return ns;
+  }
+
+  /** A veth from this namespace to `ns`; returns the addresses of both ends. */
+  uplink(ns) {
+    const n = ++this.links;
+    const [here, there] = [`${this.tag}u${n}`, `${this.tag}d${n}`];
+    ip('link', 'add', here, 'type', 'veth', 'peer', 'name', there, 'netns', ns);
+    ip('addr', 'add', `10.201.${n}.1/24`, 'dev', here);
+    ip('link', 'set', here, 'up');
+    inNs(ns, 'ip', 'addr', 'add', `10.201.${n}.2/24`, 'dev', there);
+    inNs(ns, 'ip', 'link', 'set', there, 'up');
+    inNs(ns, 'ip', 'route', 'add', 'default', 'via', `10.201.${n}.1`);
+    return { dev: there, addr: `10.201.${n}.2`, n };
+  }
+
+  /** A host with a public address of its own. */
+  publicHost(name) {
+    const ns = this.space(name);
+    const up = this.uplink(ns);
+    return { ns, addr: up.addr };
+  }
+
+  /** A host on a private network behind a NAT router of the given kind. */
+  homeHost(name, nat = 'cone') {
+    const router = this.space(`${name}-nat`);
+    const wan = this.uplink(router);
+    const host = this.space(name);
+    const n = wan.n;
+    const [lan, inside] = [`lan${n}`, `eth${n}`];
+    inNs(router, 'ip', 'link', 'add', lan, 'type', 'veth', 'peer', 'name', inside, 'netns', host);
+    inNs(router, 'ip', 'addr', 'add', `192.168.${n}.1/24`, 'dev', lan);
+    inNs(router, 'ip', 'link', 'set', lan, 'up');
+    inNs(host, 'ip', 'addr', 'add', `192.168.${n}.2/24`, 'dev', inside);
+    inNs(host, 'ip', 'link', 'set', inside, 'up');
+    inNs(host, 'ip', 'route', 'add', 'default', 'via', `192.168.${n}.1`);
+    inNs(router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
+    const masq = nat === 'symmetric' ? 'masquerade fully-random' : 'masquerade';
+    // Unsolicited packets from outside are dropped, as home routers do.
+    // Without that, a peer's first connectivity check (arriving before ours
+    // went out) leaves a conntrack entry for the router itself on the port
+    // our own mapping would have used, and masquerade then picks another.
+    inNs(router, 'nft', `add table ip nat
+      add chain ip nat post { type nat hook postrouting priority 100 ; }
+      add rule ip nat post oifname "${wan.dev}" ${masq}
+      add table ip filter
+      add chain ip filter input { type filter hook input priority 0 ; }
+      add rule ip filter input iifname "${wan.dev}" ct state new drop
+      add chain ip filter forward { type filter hook forward priority 0 ; }
+      add rule ip filter forward iifname "${wan.dev}" ct state new drop`);
+    return { ns: host, addr: `192.168.${n}.2`, publicAddr: wan.addr, router };
+  }
+
+  /** The argv that runs `argv` inside host `ns`. */
+  static wrap(ns, argv) {
+    return ['ip', 'netns', 'exec', ns, ...argv];
+  }
+
+  destroy() {
+    for (const ns of this.spaces.reverse()) {
+      try { ip('netns', 'del', ns); } catch { /* already gone */ }
+    }
+    this.spaces = [];
+  }
+}

@@ -1,0 +1,105 @@
+// Peers behind emulated NAT routers (netns.mjs): the tracker, the page and
+// coturn sit on the "public" network (this test's namespace); browsers and
+// native peers run in home namespaces behind nftables masquerade. Cone NATs
+// connect through server-reflexive candidates (STUN), symmetric NATs only
+// through a TURN relay. Every transfer is checked by SHA-256.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile,
+} from './harness.mjs';
+import { Topology, PUBLIC } from './netns.mjs';
+import { startTurn, TURN_USER, TURN_PASSWORD } from './turn.mjs';
+
+const MiB = 1024 * 1024;
+const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
+
+/** The public side (tracker, page, coturn) and a topology to put hosts in. */
+async function world() {
+  const topo = new Topology();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-nat-'));
+  const tracker = await startTracker({ host: PUBLIC });
+  const site = await startStatic({ host: PUBLIC });
+  const turn = await startTurn(PUBLIC);
+  const browsers = [];
+  const children = [];
+  return {
+    topo, dir, tracker, site, turn, children,
+    /** A page in a Chromium running on host `h`. */
+    async page(h) {
+      const b = await browser({ netns: h.ns, secureOrigin: site.url.replace(/\/$/, '') });
+      browsers.push(b);
+      return openPage(b, site.url);
+    },
+    async done() {
+      for (const c of children) c.kill('SIGINT');
+      for (const b of browsers) await b.close();
+      turn.stop();
+      site.stop();
+      tracker.stop();
+      topo.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('two browsers behind port-restricted cone NATs connect through STUN alone', { timeout: 180_000 }, async () => {
+  const w = await world();
+  try {
+    const [a, b] = [w.topo.homeHost('a', 'cone'), w.topo.homeHost('b', 'cone')];
+    const [pa, pb] = [await w.page(a), await w.page(b)];
+    const ice = { iceServers: w.turn.stun };
+    const seeded = await ourSeed(pa, 16 * MiB + 3, w.tracker.url, ice);
+    const got = await ourDownload(pb, seeded.magnet, { tracker: w.tracker.url, storage: 'memory', ...ice });
+    assert.equal(got.hex, seeded.hex, 'different bytes through the NATs');
+    console.log(`cone NAT <-> cone NAT (server-reflexive): 16 MiB in ${got.seconds.toFixed(2)} s, `
+      + `${(16 / got.seconds).toFixed(1)} MiB/s, first piece ${got.firstPiece?.toFixed(0)} ms`);
+  } finally {
+    await w.done();
+  }
+});
+
+test('behind symmetric NATs: STUN alone finds no path, TURN relays browser <-> browser and native -> browser', { timeout: 240_000 }, async () => {
+  const w = await world();
+  try {
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => w.topo.homeHost(n, 'symmetric'));
+    const [pa, pb] = [await w.page(a), await w.page(b)];
+    // STUN only: the reflexive ports are per destination, so no pair works.
+    const stunOnly = { iceServers: w.turn.stun };
+    const lonely = await ourSeed(pa, 1 * MiB, w.tracker.url, stunOnly);
+    const progress = await pb.evaluate(async ({ magnet, tracker, iceServers }) => {
+      const client = new window.webswarm.Client({ iceServers, trackers: [tracker], storage: 'memory' });
+      const t = await client.add(magnet);
+      await new Promise((r) => setTimeout(r, 10_000));
+      const seen = { downloaded: t.downloaded, peers: t.numPeers };
+      client.destroy();
+      return seen;
+    }, { magnet: lonely.magnet, tracker: w.tracker.url, ...stunOnly });
+    assert.equal(progress.downloaded, 0, 'bytes crossed two symmetric NATs without a relay: the NATs are not symmetric');
+    await pa.evaluate(() => window.client.destroy());
+
+    const relay = { iceServers: [...w.turn.stun, ...w.turn.turn] };
+    const seeded = await ourSeed(pa, 16 * MiB + 5, w.tracker.url, relay);
+    const got = await ourDownload(pb, seeded.magnet, { tracker: w.tracker.url, storage: 'memory', ...relay });
+    assert.equal(got.hex, seeded.hex, 'different bytes through TURN');
+    await pb.evaluate(() => window.client.destroy());
+
+    // The native seeder behind a third symmetric NAT, through webrtc-rs's TURN client.
+    const { file, data } = randomFile(w.dir, 'native.bin', 16 * MiB + 7);
+    const s = await runWebswarm(['seed', file, '--tracker', w.tracker.url,
+      '--ice-server', `stun:${PUBLIC}:${w.turn.port}`, '--ice-server', `turn:${PUBLIC}:${w.turn.port}?transport=udp`,
+      '--turn-auth', `${TURN_USER}:${TURN_PASSWORD}`], { ready: (l) => l.startsWith('magnet:'), netns: c.ns });
+    w.children.push(s.child);
+    const native = await ourDownload(pb, s.line.trim(), { tracker: w.tracker.url, storage: 'memory', ...relay });
+    assert.equal(native.hex, sha256(data), 'different bytes from the native seeder through TURN');
+    console.log(`symmetric NATs, STUN only: ${progress.downloaded} bytes in 10 s (${progress.peers} peers); through TURN: `
+      + `browser <- browser 16 MiB in ${got.seconds.toFixed(2)} s (${(16 / got.seconds).toFixed(1)} MiB/s), `
+      + `browser <- native ${native.seconds.toFixed(2)} s (${(16 / native.seconds).toFixed(1)} MiB/s)`);
+  } finally {
+    await w.done();
+  }
+});
