@@ -3,6 +3,8 @@
 // native peers run in home namespaces behind nftables masquerade. Cone NATs
 // connect through server-reflexive candidates (STUN), symmetric NATs only
 // through a TURN relay. Every transfer is checked by SHA-256.
+// Known: through TURN our peers move 0.2-0.4 MiB/s where a raw Chromium data
+// channel through the same coturn moves 12-17 MB/s (issue 20, open).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -83,13 +85,13 @@ test('behind symmetric NATs: STUN alone finds no path, TURN relays browser <-> b
     await pa.evaluate(() => window.client.destroy());
 
     const relay = { iceServers: [...w.turn.stun, ...w.turn.turn] };
-    const seeded = await ourSeed(pa, 16 * MiB + 5, w.tracker.url, relay);
+    const seeded = await ourSeed(pa, 4 * MiB + 5, w.tracker.url, relay);
     const got = await ourDownload(pb, seeded.magnet, { tracker: w.tracker.url, storage: 'memory', ...relay });
     assert.equal(got.hex, seeded.hex, 'different bytes through TURN');
     await pb.evaluate(() => window.client.destroy());
 
     // The native seeder behind a third symmetric NAT, through webrtc-rs's TURN client.
-    const { file, data } = randomFile(w.dir, 'native.bin', 16 * MiB + 7);
+    const { file, data } = randomFile(w.dir, 'native.bin', 4 * MiB + 7);
     const s = await runWebswarm(['seed', file, '--tracker', w.tracker.url,
       '--ice-server', `stun:${PUBLIC}:${w.turn.port}`, '--ice-server', `turn:${PUBLIC}:${w.turn.port}?transport=udp`,
       '--turn-auth', `${TURN_USER}:${TURN_PASSWORD}`], { ready: (l) => l.startsWith('magnet:'), netns: c.ns });
@@ -97,8 +99,8 @@ test('behind symmetric NATs: STUN alone finds no path, TURN relays browser <-> b
     const native = await ourDownload(pb, s.line.trim(), { tracker: w.tracker.url, storage: 'memory', ...relay });
     assert.equal(native.hex, sha256(data), 'different bytes from the native seeder through TURN');
     console.log(`symmetric NATs, STUN only: ${progress.downloaded} bytes in 10 s (${progress.peers} peers); through TURN: `
-      + `browser <- browser 16 MiB in ${got.seconds.toFixed(2)} s (${(16 / got.seconds).toFixed(1)} MiB/s), `
-      + `browser <- native ${native.seconds.toFixed(2)} s (${(16 / native.seconds).toFixed(1)} MiB/s)`);
+      + `browser <- browser 4 MiB in ${got.seconds.toFixed(2)} s (${(4 / got.seconds).toFixed(2)} MiB/s, first piece ${got.firstPiece?.toFixed(0)} ms), `
+      + `browser <- native ${native.seconds.toFixed(2)} s (${(4 / native.seconds).toFixed(2)} MiB/s)`);
   } finally {
     await w.done();
   }
