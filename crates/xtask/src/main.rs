@@ -446,19 +446,10 @@ fn test() -> Result {
         });
         c
     })?;
-    run("tests (wasm32 in headless Firefox, loopback-only namespace)", {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let crates: Vec<String> = WASM_CRATES.iter().map(|p| format!("-p {p}")).collect();
-        let mut c = loopback_only(&format!(
-            "'{cargo}' test --target wasm32-unknown-unknown {}",
-            crates.join(" ")
-        ));
-        // The runner uses the browser its driver names.
-        c.current_dir(root())
-            .env("WASM_BINDGEN_USE_BROWSER", "1")
-            .env("GECKODRIVER", which("geckodriver")?);
-        c
-    })?;
+    run(
+        "tests (wasm32 in headless Firefox, loopback-only namespace)",
+        wasm_tests_in_firefox()?,
+    )?;
     build_web(false)?;
     build_binaries()?;
     // The short version of `cargo xtask tracker-abuse`.
@@ -472,6 +463,21 @@ fn test() -> Result {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// core's and tracker-proto's wasm tests in headless Firefox (the runner
+/// uses the browser its driver names).
+fn wasm_tests_in_firefox() -> Result<Command> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let crates: Vec<String> = WASM_CRATES.iter().map(|p| format!("-p {p}")).collect();
+    let mut c = loopback_only(&format!(
+        "'{cargo}' test --target wasm32-unknown-unknown {}",
+        crates.join(" ")
+    ));
+    c.current_dir(root())
+        .env("WASM_BINDGEN_USE_BROWSER", "1")
+        .env("GECKODRIVER", which("geckodriver")?);
+    Ok(c)
 }
 
 /// Sizes of the built browser package, in bytes.
