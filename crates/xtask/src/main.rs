@@ -233,7 +233,13 @@ fn setup() -> Result {
     if !have("geckodriver") {
         run("install geckodriver", {
             let mut c = cargo();
-            c.args(["install", "geckodriver", "--locked", "--version", GECKODRIVER]);
+            c.args([
+                "install",
+                "geckodriver",
+                "--locked",
+                "--version",
+                GECKODRIVER,
+            ]);
             c
         })?;
     }
