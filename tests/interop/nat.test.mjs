@@ -105,3 +105,64 @@ test('behind symmetric NATs: STUN alone finds no path, TURN relays browser <-> b
     await w.done();
   }
 });
+
+/** In the page: keeps every SDP sent to or received from a tracker in `window.sdps`. */
+function captureSdps(page) {
+  return page.evaluate(() => {
+    window.sdps = [];
+    const keep = (dir, text) => {
+      try {
+        const m = JSON.parse(text);
+        for (const o of m.offers || []) window.sdps.push([dir, o.offer.sdp]);
+        if (m.offer) window.sdps.push([dir, m.offer.sdp]);
+        if (m.answer) window.sdps.push([dir, m.answer.sdp]);
+      } catch { /* not JSON: not ours to check */ }
+    };
+    const Ws = window.WebSocket;
+    window.WebSocket = class extends Ws {
+      constructor(...a) {
+        super(...a);
+        this.addEventListener('message', (e) => keep('in', e.data));
+      }
+      send(d) { keep('out', d); return super.send(d); }
+    };
+  });
+}
+
+test('relay-only: browsers and the native peer connect through TURN, and no SDP holds a host or reflexive candidate', { timeout: 180_000 }, async () => {
+  const w = await world();
+  try {
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => w.topo.homeHost(n, 'cone'));
+    const [pa, pb] = [await w.page(a), await w.page(b)];
+    for (const p of [pa, pb]) await captureSdps(p);
+    const relay = { iceServers: w.turn.turn, relayOnly: true };
+    const refused = await pa.evaluate(() => {
+      try { new window.webswarm.Client({ iceServers: [{ urls: 'stun:x' }], relayOnly: true }); return 'accepted'; } catch (e) { return e.message; }
+    });
+    assert.match(refused, /relayOnly.*TURN/);
+    const seeded = await ourSeed(pa, 4 * MiB + 1, w.tracker.url, relay);
+    const got = await ourDownload(pb, seeded.magnet, { tracker: w.tracker.url, storage: 'memory', ...relay });
+    assert.equal(got.hex, seeded.hex, 'different bytes through TURN');
+    await pb.evaluate(() => window.client.destroy());
+    const { file, data } = randomFile(w.dir, 'private.bin', 4 * MiB + 9);
+    const s = await runWebswarm(['seed', file, '--tracker', w.tracker.url, '--relay-only',
+      '--ice-server', `turn:${PUBLIC}:${w.turn.port}?transport=udp`, '--turn-auth', `${TURN_USER}:${TURN_PASSWORD}`],
+    { ready: (l) => l.startsWith('magnet:'), netns: c.ns });
+    w.children.push(s.child);
+    const native = await ourDownload(pb, s.line.trim(), { tracker: w.tracker.url, storage: 'memory', ...relay });
+    assert.equal(native.hex, sha256(data), 'different bytes from the relay-only native seeder');
+    const sdps = [...await pa.evaluate(() => window.sdps), ...await pb.evaluate(() => window.sdps)];
+    const candidates = sdps.flatMap(([, sdp]) => sdp.split(/\r?\n/).filter((l) => l.startsWith('a=candidate')));
+    const leaks = candidates.filter((l) => !/ typ relay( |$)/.test(l));
+    assert.deepEqual(leaks, [], 'a non-relay candidate left a peer');
+    assert.ok(sdps.some(([d]) => d === 'in') && sdps.some(([d]) => d === 'out'), 'SDPs were seen both ways');
+    assert.ok(candidates.length > 0, 'no candidate at all in the SDPs');
+    // c.publicAddr is the native seeder's public address: it must not appear anywhere.
+    assert.ok(!sdps.some(([, sdp]) => sdp.includes(c.publicAddr) || sdp.includes(a.publicAddr) || sdp.includes(b.publicAddr)),
+      "a peer's public address appears in an SDP");
+    console.log(`relay-only: ${sdps.length} SDPs, ${candidates.length} candidates, all relay; browser <- browser 4 MiB in ${got.seconds.toFixed(2)} s, `
+      + `browser <- native ${native.seconds.toFixed(2)} s`);
+  } finally {
+    await w.done();
+  }
+});

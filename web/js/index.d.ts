@@ -5,6 +5,12 @@ export interface ClientOptions {
   trackers?: string[];
   /** STUN/TURN servers; default: two public STUN servers. `[]` for none. */
   iceServers?: RTCIceServer[];
+  /**
+   * Connect through the TURN servers of `iceServers` only: no host or
+   * server-reflexive candidate leaves the page, so peers never learn this
+   * visitor's addresses (default false; needs a turn: or turns: URL).
+   */
+  relayOnly?: boolean;
   /** Peer connections open or being set up, across torrents (default 100). */
   maxConnections?: number;
   /** Where downloads are kept: "opfs" (default where available, resumable) or "memory". */

@@ -74,6 +74,11 @@ export class Client {
     this._gather = count(o, 'iceGatherTimeout') ?? 3000;
     this._connect = count(o, 'connectTimeout') ?? 20000;
     this._ice = opt(o, 'iceServers', Array.isArray, 'an array of RTCIceServer') ?? DEFAULT_ICE;
+    // Relay candidates only: peers learn the TURN server's address, never ours.
+    this._policy = opt(o, 'relayOnly', (v) => typeof v === 'boolean', 'true or false') ? 'relay' : 'all';
+    if (this._policy === 'relay' && !this._ice.some((s) => [].concat(s.urls).some((u) => /^turns?:/.test(u)))) {
+      throw new Error('option `relayOnly` needs a TURN server (a turn: or turns: URL) in `iceServers`');
+    }
     this._storage = storageKind(o, 'opfs');
     const trackers = words(o, 'trackers');
     this._torrents = new Map();
@@ -213,7 +218,7 @@ export class Client {
   // ---- WebRTC: one data channel per peer connection, full SDP (no trickle) as WebTorrent ----
 
   _pc(h, answering) {
-    const c = { pc: new RTCPeerConnection({ iceServers: this._ice }), dc: null, open: false, early: [], out: [], max: 65536,
+    const c = { pc: new RTCPeerConnection({ iceServers: this._ice, iceTransportPolicy: this._policy }), dc: null, open: false, early: [], out: [], max: 65536,
       // On the answering side, what we send before the offerer's first message: Chromium's
       // offering side drops data that reaches it before it has taken our DCEP ACK (our
       // handshake was lost in 1 of 40 first connections). It only sends once open, so its

@@ -60,6 +60,10 @@ pub struct NetArgs {
     /// Username and credential for the TURN servers, as USER:PASSWORD.
     #[arg(long = "turn-auth")]
     turn_auth: Option<String>,
+    /// Connect through the TURN servers only: peers never learn this
+    /// machine's addresses (needs a turn: --ice-server).
+    #[arg(long = "relay-only")]
+    relay_only: bool,
     /// Extra CA certificates (PEM) to trust for wss:// trackers.
     #[arg(long)]
     tracker_ca: Option<std::path::PathBuf>,
@@ -98,6 +102,15 @@ impl NetArgs {
         if !self.bind.is_empty() {
             rtc.bind = self.bind.iter().map(|ip| SocketAddr::new(*ip, 0)).collect();
         }
+        if self.relay_only
+            && !self
+                .ice_servers
+                .iter()
+                .any(|u| u.starts_with("turn:") || u.starts_with("turns:"))
+        {
+            return Err("--relay-only needs a TURN server: --ice-server turn:HOST:PORT".into());
+        }
+        rtc.relay_only = self.relay_only;
         if !self.ice_servers.is_empty() {
             let (username, credential) = self
                 .turn_auth

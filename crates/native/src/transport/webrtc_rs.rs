@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
+use rtc::peer_connection::configuration::RTCIceTransportPolicy;
 use tokio::sync::{oneshot, watch, Mutex, Notify};
 use webrtc::data_channel::{
     DataChannel, DataChannelEvent, RTCDataChannelInit, RTCDataChannelState,
@@ -61,6 +62,8 @@ pub struct RtcConfig {
     /// every non-loopback interface, so loopback must be named to be used.
     pub bind: Vec<SocketAddr>,
     pub ice_servers: Vec<IceServer>,
+    /// Only relay (TURN) candidates: peers never learn our addresses.
+    pub relay_only: bool,
     /// Longest wait for ICE gathering before the SDP goes out as it is.
     pub gather_timeout: Duration,
     /// Longest wait from the answer to an open channel.
@@ -78,6 +81,7 @@ impl Default for RtcConfig {
                 SocketAddr::from(([127, 0, 0, 1], 0)),
             ],
             ice_servers: Vec::new(),
+            relay_only: false,
             gather_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(20),
             send_buffer: 2 << 20,
@@ -105,7 +109,7 @@ impl WebRtcTransport {
         let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(256 << 10))
-            .with_include_loopback_candidate(true)
+            .with_include_loopback_candidate(!self.cfg.relay_only)
             // Checks every 50 ms instead of 200 ms (same 1.4 s window): the
             // first check often goes out before the remote is listening, and
             // the next one then comes sooner.
@@ -125,6 +129,11 @@ impl WebRtcTransport {
             .with_configuration(
                 RTCConfigurationBuilder::new()
                     .with_ice_servers(servers)
+                    .with_ice_transport_policy(if self.cfg.relay_only {
+                        RTCIceTransportPolicy::Relay
+                    } else {
+                        RTCIceTransportPolicy::All
+                    })
                     .build(),
             )
             .with_setting_engine(settings)
