@@ -27,12 +27,12 @@ pub enum AccessError {
         line: usize,
         text: String,
     },
-    #[error("cannot read token secret {path}: {source}")]
+    #[error("cannot read secret {path}: {source}")]
     Secret {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("token secret {0} is empty")]
+    #[error("secret {0} is empty")]
     EmptySecret(PathBuf),
 }
 
@@ -56,6 +56,20 @@ pub struct AccessConfig {
 
 /// Parses an allow-list: one hex info-hash per line; blank lines and
 /// `#` comments are ignored.
+/// A secret kept in a file of its own, without the trailing newline an
+/// editor or `echo` leaves.
+pub(crate) fn read_secret(p: &Path) -> Result<Vec<u8>, AccessError> {
+    let s = std::fs::read(p).map_err(|source| AccessError::Secret {
+        path: p.to_owned(),
+        source,
+    })?;
+    let s = s.trim_ascii().to_vec();
+    if s.is_empty() {
+        return Err(AccessError::EmptySecret(p.to_owned()));
+    }
+    Ok(s)
+}
+
 pub fn parse_allow_list(path: &Path, text: &str) -> Result<HashSet<InfoHash>, AccessError> {
     let mut set = HashSet::new();
     for (i, line) in text.lines().enumerate() {
@@ -103,18 +117,7 @@ impl Access {
             None => None,
         };
         let secret = match &cfg.token_secret_file {
-            Some(p) => {
-                let s = std::fs::read(p).map_err(|source| AccessError::Secret {
-                    path: p.clone(),
-                    source,
-                })?;
-                // A trailing newline from `echo` or an editor is not part of it.
-                let s = s.trim_ascii().to_vec();
-                if s.is_empty() {
-                    return Err(AccessError::EmptySecret(p.clone()));
-                }
-                Some(s)
-            }
+            Some(p) => Some(read_secret(p)?),
             None => None,
         };
         Ok(Access {
@@ -152,11 +155,8 @@ impl Access {
         token: Option<&str>,
         ip: IpAddr,
     ) -> Result<(Option<Grant>, Option<IpGuard>), Refusal> {
-        if let Some(o) = origin {
-            let o = o.trim_end_matches('/');
-            if !self.origins.is_empty() && !self.origins.iter().any(|a| a == o) {
-                return Err(Refusal::Origin(o.to_owned()));
-            }
+        if let Some(o) = origin.filter(|o| !self.origin_allowed(Some(o))) {
+            return Err(Refusal::Origin(o.trim_end_matches('/').to_owned()));
         }
         let grant = match (&self.secret, token) {
             (None, _) => None,
@@ -170,6 +170,15 @@ impl Access {
             None => None,
         };
         Ok((grant, guard))
+    }
+
+    /// Whether a page of this origin may use the tracker (no Origin header:
+    /// not a page, nothing to check).
+    pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
+        origin.is_none_or(|o| {
+            let o = o.trim_end_matches('/');
+            self.origins.is_empty() || self.origins.iter().any(|a| a == o)
+        })
     }
 
     /// Checks an announce (`scrape: false`) or a scrape of one torrent.

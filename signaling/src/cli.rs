@@ -43,6 +43,14 @@ pub struct TrackerArgs {
     /// Join a cluster of nodes through this Redis (redis://HOST:PORT/).
     #[arg(long)]
     pub redis_url: Option<String>,
+    /// Hand out TURN credentials at /turn-credentials, signed with coturn's
+    /// `static-auth-secret` kept in this file (config: [turn] secret_file).
+    #[arg(long, value_name = "FILE")]
+    pub turn_secret_file: Option<PathBuf>,
+    /// A TURN server URL given to pages with the credentials (repeatable;
+    /// config: [turn] urls).
+    #[arg(long = "turn-url", value_name = "URL")]
+    pub turn_urls: Vec<String>,
     /// Print the default configuration, with every field explained, and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -140,6 +148,10 @@ pub async fn run(args: TrackerArgs) -> Result<(), RunError> {
     cfg.allow_list = args.allow_list.or(cfg.allow_list);
     cfg.token_secret_file = args.token_secret_file.or(cfg.token_secret_file);
     cfg.cluster.redis_url = args.redis_url.or(cfg.cluster.redis_url);
+    cfg.turn.secret_file = args.turn_secret_file.or(cfg.turn.secret_file);
+    if !args.turn_urls.is_empty() {
+        cfg.turn.urls = args.turn_urls;
+    }
     let app = App::new(cfg.clone(), seed()).map_err(|e| fail(2, e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(cfg.bind)
         .await

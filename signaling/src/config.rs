@@ -12,6 +12,7 @@ use crate::access::AccessConfig;
 use crate::cluster::ClusterConfig;
 use crate::connection::ConnLimits;
 use crate::swarm::SwarmLimits;
+use crate::turn::TurnConfig;
 
 /// Every field with its default; parsed in a test so it cannot drift.
 pub const DEFAULT_TOML: &str = r#"# webswarm-tracker configuration. Every field is optional.
@@ -67,6 +68,17 @@ max_connections_per_ip = 0
 # tls_cert = "/etc/webswarm/fullchain.pem"
 # tls_key = "/etc/webswarm/privkey.pem"
 
+# Short-lived TURN credentials for pages at /turn-credentials (coturn's REST
+# scheme: `use-auth-secret` and `static-auth-secret` in turnserver.conf, the
+# same secret here). Pages of `allowed_origins` (any, when empty) may fetch
+# them. Without secret_file the endpoint answers 404.
+[turn]
+# secret_file = "/etc/webswarm/turn.secret"
+# urls = ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349"]
+urls = []
+# Seconds a credential stays good.
+ttl_secs = 3600
+
 # Several nodes serving one set of swarms, linked through Redis (a single
 # server, or any node of a Redis Cluster: only pub/sub is used). Without
 # redis_url this node runs alone.
@@ -105,6 +117,7 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub cluster: ClusterConfig,
+    pub turn: TurnConfig,
 }
 
 impl Default for Config {
@@ -132,6 +145,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             cluster: ClusterConfig::default(),
+            turn: TurnConfig::default(),
         }
     }
 }

@@ -19,4 +19,5 @@ pub mod swarm;
 mod threads;
 pub mod tls;
 pub mod token;
+pub mod turn;
 pub mod ws;

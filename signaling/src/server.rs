@@ -30,6 +30,7 @@ pub struct App {
     pub(crate) clock: Clock,
     pub(crate) conn_limits: ConnLimits,
     pub(crate) access: Access,
+    turn: Option<crate::turn::Turn>,
     next_id: AtomicU64,
     pub(crate) open: Arc<AtomicUsize>,
     pub(crate) cluster: Option<Arc<ClusterStatus>>,
@@ -54,6 +55,7 @@ impl App {
     /// `cfg.shards` empty shards; fails if an access-control file cannot be read.
     pub fn new(cfg: Config, seed: u64) -> Result<Arc<Self>, AccessError> {
         let access = Access::load(&cfg.access())?;
+        let turn = crate::turn::Turn::load(&cfg.turn)?;
         let clock = Clock::start();
         let url = cfg.cluster.redis_url.clone();
         let (outbound, crossings) = match url {
@@ -82,6 +84,7 @@ impl App {
         let app = Arc::new(App {
             conn_limits: cfg.conn_limits(),
             access,
+            turn,
             cfg,
             shards,
             clock,
@@ -186,9 +189,37 @@ pub fn router(app: Arc<App>) -> Router {
                 }
             }),
         )
+        .route("/turn-credentials", get(turn_credentials))
         // Any other path takes WebSocket announces, as the reference tracker does.
         .fallback(get(upgrade))
         .with_state(app)
+}
+
+/// Fresh TURN credentials for a page of an allowed origin (CORS: pages on
+/// other origins fetch them too).
+async fn turn_credentials(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let Some(turn) = &app.turn else {
+        return (StatusCode::NOT_FOUND, "no TURN server configured\n").into_response();
+    };
+    let origin = headers.get("origin").and_then(|v| v.to_str().ok());
+    if !app.access.origin_allowed(origin) {
+        return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    (
+        [
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                origin.unwrap_or("*").to_owned(),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+            (header::VARY, "origin".to_owned()),
+        ],
+        Json(turn.mint(now)),
+    )
+        .into_response()
 }
 
 fn client_addr(app: &App, peer: SocketAddr, headers: &HeaderMap) -> SocketAddr {

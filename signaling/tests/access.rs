@@ -220,3 +220,53 @@ async fn the_allow_list_refuses_other_torrents_and_is_reloaded_on_sighup() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(d);
 }
+
+#[tokio::test]
+async fn turn_credentials_for_allowed_pages_only_and_in_coturns_scheme() {
+    let off = Tracker::start(Config::default()).await;
+    assert_eq!(off.http("/turn-credentials").await.0, 404);
+    off.stop().await;
+
+    let d = dir("turn");
+    let secret = d.join("turn.secret");
+    std::fs::write(&secret, "coturn-secret\n").unwrap();
+    let mut cfg = Config {
+        allowed_origins: vec!["https://site.example".into()],
+        ..Config::default()
+    };
+    cfg.turn.secret_file = Some(secret);
+    cfg.turn.urls = vec!["turn:turn.site.example:3478".into()];
+    cfg.turn.ttl_secs = 600;
+    let t = Tracker::start(cfg).await;
+    let refused = t
+        .http_raw("/turn-credentials", "Origin: https://evil.example\r\n")
+        .await;
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    let ok = t
+        .http_raw("/turn-credentials", "Origin: https://site.example\r\n")
+        .await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    assert!(ok
+        .to_ascii_lowercase()
+        .contains("access-control-allow-origin: https://site.example"));
+    let body = ok.split_once("\r\n\r\n").unwrap().1;
+    let c: webswarm_signaling::turn::Credentials = serde_json::from_str(body).unwrap();
+    assert_eq!(c.ttl, 600);
+    let s = &c.ice_servers[0];
+    assert_eq!(s.urls, ["turn:turn.site.example:3478"]);
+    let (expiry, user) = s.username.split_once(':').unwrap();
+    assert_eq!(user, "webswarm");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let expiry: u64 = expiry.parse().unwrap();
+    assert!(
+        (now + 590..=now + 610).contains(&expiry),
+        "{expiry} vs {now}"
+    );
+    // Native clients send no Origin: served too.
+    assert_eq!(t.http("/turn-credentials").await.0, 200);
+    t.stop().await;
+    std::fs::remove_dir_all(&d).unwrap();
+}

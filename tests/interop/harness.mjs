@@ -312,9 +312,9 @@ export function browserCpu(tag) {
 }
 
 /** Runs in the page: downloads `source` with our peer and hashes the file. */
-export async function ourDownload(page, source, { tracker, storage = 'opfs', reloadAt, iceServers = [], relayOnly = false } = {}) {
-  return page.evaluate(async ({ source, tracker, storage, iceServers, relayOnly }) => {
-    const client = new window.webswarm.Client({ iceServers, relayOnly, trackers: [tracker], storage });
+export async function ourDownload(page, source, { tracker, storage = 'opfs', reloadAt, iceServers = [], relayOnly = false, turnCredentials } = {}) {
+  return page.evaluate(async ({ source, tracker, storage, iceServers, relayOnly, turnCredentials }) => {
+    const client = new window.webswarm.Client({ iceServers, relayOnly, turnCredentials, trackers: [tracker], storage });
     window.client = client;
     const started = performance.now();
     const t = await client.add(source);
@@ -324,20 +324,20 @@ export async function ourDownload(page, source, { tracker, storage = 'opfs', rel
     const seconds = (performance.now() - started) / 1000;
     const hex = await window.sha256hex(await (await t.files[0].blob()).arrayBuffer());
     return { hex, length: t.length, seconds, firstPiece: t.timeToFirstPiece, downloaded: t.downloaded, banned: t.banned };
-  }, { source, tracker, storage, reloadAt, iceServers, relayOnly });
+  }, { source, tracker, storage, reloadAt, iceServers, relayOnly, turnCredentials });
 }
 
 /** Runs in the page: seeds random bytes with our peer; returns magnet and hash. */
-export async function ourSeed(page, size, tracker, { iceServers = [], relayOnly = false } = {}) {
-  return page.evaluate(async ({ size, tracker, iceServers, relayOnly }) => {
+export async function ourSeed(page, size, tracker, { iceServers = [], relayOnly = false, turnCredentials } = {}) {
+  return page.evaluate(async ({ size, tracker, iceServers, relayOnly, turnCredentials }) => {
     const data = window.randomBytes(size);
     const hex = await window.sha256hex(data);
-    const client = new window.webswarm.Client({ iceServers, relayOnly, trackers: [tracker], storage: 'memory' });
+    const client = new window.webswarm.Client({ iceServers, relayOnly, turnCredentials, trackers: [tracker], storage: 'memory' });
     window.client = client;
     const t = await client.seed(new File([data], 'from-webswarm.bin'));
     window.torrent = t;
     return { magnet: t.magnetURI, hex };
-  }, { size, tracker, iceServers, relayOnly });
+  }, { size, tracker, iceServers, relayOnly, turnCredentials });
 }
 
 export function randomFile(dir, name, size) {

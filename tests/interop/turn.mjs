@@ -17,17 +17,18 @@ function freeUdpPort(host) {
 }
 
 /**
- * Starts turnserver on `host` (long-term credentials TURN_USER /
- * TURN_PASSWORD; relay ports from `host` too). Resolves with the ICE server
- * entries for STUN only and for TURN, and `stop()`.
+ * Starts turnserver on `host` (relay ports from `host` too) with long-term
+ * credentials TURN_USER / TURN_PASSWORD, or, given `secret`, coturn's REST
+ * scheme (`use-auth-secret`: credentials minted from the secret). Resolves
+ * with the ICE server entries for STUN only and for TURN, and `stop()`.
  */
-export async function startTurn(host) {
+export async function startTurn(host, { secret } = {}) {
   const port = await freeUdpPort(host);
   const child = spawn('turnserver', [
     ...(process.env.TURN_VERBOSE ? ['-V'] : []), '-n', '--no-cli', '--no-tls', '--no-dtls', '--log-file=stdout', '--simple-log',
     `--listening-ip=${host}`, `--relay-ip=${host}`, `--listening-port=${port}`,
-    '--min-port=40000', '--max-port=40999', '--realm=webswarm.test', '--fingerprint', '--lt-cred-mech',
-    `--user=${TURN_USER}:${TURN_PASSWORD}`,
+    '--min-port=40000', '--max-port=40999', '--realm=webswarm.test', '--fingerprint',
+    ...(secret ? ['--use-auth-secret', `--static-auth-secret=${secret}`] : ['--lt-cred-mech', `--user=${TURN_USER}:${TURN_PASSWORD}`]),
     // The peers' relayed addresses are on this same private network.
     `--allowed-peer-ip=${host}`,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });

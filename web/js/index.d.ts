@@ -11,6 +11,12 @@ export interface ClientOptions {
    * visitor's addresses (default false; needs a turn: or turns: URL).
    */
   relayOnly?: boolean;
+  /**
+   * A tracker's `/turn-credentials` URL: short-lived TURN credentials are
+   * fetched from it before the first connection (and renewed at half their
+   * life) and added to `iceServers`.
+   */
+  turnCredentials?: string | URL;
   /** Peer connections open or being set up, across torrents (default 100). */
   maxConnections?: number;
   /** Where downloads are kept: "opfs" (default where available, resumable) or "memory". */

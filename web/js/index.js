@@ -76,9 +76,9 @@ export class Client {
     this._ice = opt(o, 'iceServers', Array.isArray, 'an array of RTCIceServer') ?? DEFAULT_ICE;
     // Relay candidates only: peers learn the TURN server's address, never ours.
     this._policy = opt(o, 'relayOnly', (v) => typeof v === 'boolean', 'true or false') ? 'relay' : 'all';
-    if (this._policy === 'relay' && !this._ice.some((s) => [].concat(s.urls).some((u) => /^turns?:/.test(u)))) {
-      throw new Error('option `relayOnly` needs a TURN server (a turn: or turns: URL) in `iceServers`');
-    }
+    this._turnUrl = opt(o, 'turnCredentials', (v) => typeof v === 'string' || v instanceof URL, 'a URL');
+    this._fixedIce = this._ice;
+    if (!this._turnUrl) this._checkRelay();
     this._storage = storageKind(o, 'opfs');
     const trackers = words(o, 'trackers');
     this._torrents = new Map();
@@ -91,6 +91,7 @@ export class Client {
     this._due = -1;
     this._full = [];
     this._ready = (async () => {
+      if (this._turnUrl) await this._fetchTurn();
       const w = (this._w = (await WebAssembly.instantiate(await init(o.wasm), {})).exports);
       instances.add(w);
       for (const t of trackers) this._stage(1, t);
@@ -99,6 +100,22 @@ export class Client {
     })();
     // A failed load is reported by ready() and add(), not as an unhandled rejection.
     this._ready.catch(() => {});
+  }
+
+  _checkRelay() {
+    if (this._policy === 'relay' && !this._ice.some((s) => [].concat(s.urls).some((u) => /^turns?:/.test(u)))) {
+      throw new Error('option `relayOnly` needs a TURN server (a turn: or turns: URL) in `iceServers`');
+    }
+  }
+
+  // Short-lived TURN credentials from the tracker (`/turn-credentials`), renewed at half their life.
+  async _fetchTurn() {
+    const r = await fetch(this._turnUrl, { cache: 'no-store' });
+    if (!r.ok) throw new Error(`cannot get TURN credentials from ${this._turnUrl}: HTTP ${r.status}`);
+    const c = await r.json();
+    this._ice = [...this._fixedIce, ...c.iceServers];
+    this._checkRelay();
+    if (!this._stopped) this._turnTimer = setTimeout(() => this._fetchTurn().catch(() => {}), Math.max(30, c.ttl / 2) * 1000);
   }
 
   /** Resolves once the wasm module is loaded and the options were accepted. */
@@ -496,6 +513,8 @@ export class Client {
     this._torrents.clear();
     this._byId.clear();
     clearTimeout(this._timer);
+    clearTimeout(this._turnTimer);
+    this._stopped = true;
     instances.delete(this._w);
     this._w = null;
   }

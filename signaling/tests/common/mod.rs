@@ -64,9 +64,22 @@ impl Tracker {
     }
 
     pub async fn http(&self, path: &str) -> (u16, String) {
+        let text = self.http_raw(path, "").await;
+        let status = text[9..12].parse().unwrap();
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// The whole response (status line, headers, body) to a GET with `headers`
+    /// (each line ending in CRLF) added.
+    pub async fn http_raw(&self, path: &str, headers: &str) -> String {
         let mut s = TcpStream::connect(self.addr).await.unwrap();
         s.write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\n{headers}Connection: close\r\n\r\n")
+                .as_bytes(),
         )
         .await
         .unwrap();
@@ -75,13 +88,7 @@ impl Tracker {
             .await
             .unwrap()
             .unwrap();
-        let text = String::from_utf8_lossy(&buf).to_string();
-        let status = text[9..12].parse().unwrap();
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        (status, body)
+        String::from_utf8_lossy(&buf).to_string()
     }
 
     pub async fn stop(mut self) {
