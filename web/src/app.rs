@@ -521,6 +521,12 @@ impl App {
             Some(Handle::Offering {
                 tracker, info_hash, ..
             }) => self.offer_done(now, tracker, info_hash, None),
+            Some(Handle::Connecting { torrent, .. }) => {
+                if let Some(e) = self.torrents.get_mut(&torrent) {
+                    e.host
+                        .handle_connect_failed(now, "no path found or timed out");
+                }
+            }
             _ => {}
         }
     }

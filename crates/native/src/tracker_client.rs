@@ -38,6 +38,9 @@ pub struct Shared {
     pub tls: Arc<rustls::ClientConfig>,
 }
 
+/// A connection attempt for a torrent: its open channel, or why it never opened.
+pub type Attempt = Result<NewChannel, String>;
+
 /// An open channel for a torrent, with its share of the connection budget.
 pub struct NewChannel {
     pub channel: Box<dyn Channel>,
@@ -60,7 +63,7 @@ pub struct TorrentView {
 pub struct TrackerTorrent {
     pub info_hash: InfoHash,
     pub peer_id: PeerId,
-    pub channels: mpsc::UnboundedSender<NewChannel>,
+    pub channels: mpsc::UnboundedSender<Attempt>,
     pub view: watch::Receiver<TorrentView>,
 }
 
@@ -418,14 +421,17 @@ impl TrackerTask {
             };
             match opened {
                 Ok(channel) => {
-                    let _ = channels.send(NewChannel {
+                    let _ = channels.send(Ok(NewChannel {
                         channel,
                         remote,
                         permit,
                         we_offered: false,
-                    });
+                    }));
                 }
-                Err(err) => tracing::debug!("answered connection failed: {err}"),
+                Err(err) => {
+                    tracing::debug!("answered connection failed: {err}");
+                    let _ = channels.send(Err(err.to_string()));
+                }
             }
         });
     }
@@ -447,14 +453,17 @@ impl TrackerTask {
             drop(offer_permit);
             match r {
                 Ok(channel) => {
-                    let _ = channels.send(NewChannel {
+                    let _ = channels.send(Ok(NewChannel {
                         channel,
                         remote,
                         permit,
                         we_offered: true,
-                    });
+                    }));
                 }
-                Err(err) => tracing::debug!("offered connection failed: {err}"),
+                Err(err) => {
+                    tracing::debug!("offered connection failed: {err}");
+                    let _ = channels.send(Err(err.to_string()));
+                }
             }
         });
     }

@@ -395,10 +395,11 @@ const BROWSER_CRATE: &str = "webswarm-web";
 /// what the package measures now plus under 1 %, a guard against regressions;
 /// the goal is WebTorrent's 63.5 KB. Raised from 90,000 for the storage
 /// faults of issue 19 (a read error reported, an evicted piece fetched
-/// again: 1.1 KB gzipped, measured); raised again to 91,400 for issue 20
+/// again: 1.1 KB gzipped, measured); raised again to 91,700 for issue 20
 /// and 17 (relayOnly and turnCredentials in index.js, +196 B; the tracker's
-/// refusal per torrent kept in core, +280 B in the wasm; measured).
-const WEB_GZ_CEILING: u64 = 91_400;
+/// refusal per torrent kept in core, +280 B in the wasm; the warning after
+/// failed connection attempts, +263 B; measured).
+const WEB_GZ_CEILING: u64 = 91_700;
 
 fn test() -> Result {
     let started = Instant::now();

@@ -107,7 +107,13 @@ pub struct TorrentHost {
     paused: bool,
     stopped: bool,
     ready_sent: bool,
+    /// Connection attempts that failed since a peer last connected.
+    failed_attempts: u32,
 }
+
+/// Failed connection attempts in a row after which the user is told why
+/// peers may be unreachable (once per streak).
+const UNREACHABLE_AFTER: u32 = 4;
 
 impl TorrentHost {
     /// `seed` drives every random choice of the engine.
@@ -141,6 +147,7 @@ impl TorrentHost {
             paused: false,
             stopped: false,
             ready_sent: false,
+            failed_attempts: 0,
         };
         for url in start.webseeds {
             let key = h.engine.add_webseed(now);
@@ -313,10 +320,25 @@ impl TorrentHost {
             if let Some(id) = remote {
                 self.by_id.insert(id, Known { key, we_offered });
             }
+            self.failed_attempts = 0;
             self.note_peers();
         }
         self.pump(now);
         r
+    }
+
+    /// A connection to a peer the tracker introduced never opened (ICE found
+    /// no path, or it timed out). A streak of them is worth explaining: most
+    /// often a NAT or firewall that only a TURN relay gets through.
+    pub fn handle_connect_failed(&mut self, _now: Time, why: &str) {
+        self.failed_attempts = self.failed_attempts.saturating_add(1);
+        if self.failed_attempts == UNREACHABLE_AFTER {
+            self.out.push_back(Work::Notify(Note::Warning(format!(
+                "the last {UNREACHABLE_AFTER} connection attempts to peers failed ({why}): a NAT or \
+                 firewall, here or at the peers, blocks direct connections; a TURN server \
+                 (iceServers in the browser, --ice-server turn:HOST:PORT natively) would relay them"
+            ))));
+        }
     }
 
     fn settle_duplicate(

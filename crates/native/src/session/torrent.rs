@@ -16,7 +16,7 @@ use super::input::Input;
 use super::peer::PeerLink;
 use super::webseed::Fetcher;
 use crate::storage::{DiskStorage, StorageError};
-use crate::tracker_client::{NewChannel, TorrentView};
+use crate::tracker_client::{Attempt, NewChannel, TorrentView};
 use crate::util;
 
 /// How often the shared snapshot is refreshed.
@@ -69,7 +69,7 @@ impl TorrentTask {
     pub async fn run(
         mut self,
         mut rx: mpsc::Receiver<Input>,
-        mut channels: mpsc::UnboundedReceiver<NewChannel>,
+        mut channels: mpsc::UnboundedReceiver<Attempt>,
     ) {
         loop {
             let wake = deadline(self.host.poll_timeout());
@@ -86,7 +86,10 @@ impl TorrentTask {
                     Some(m) => self.handle(m),
                     None => return,
                 },
-                Some(c) = channels.recv() => self.add_channel(c),
+                Some(c) = channels.recv() => match c {
+                    Ok(c) => self.add_channel(c),
+                    Err(why) => self.host.handle_connect_failed(util::now(), &why),
+                },
                 _ = tokio::time::sleep_until(wake) => self.host.handle_timeout(util::now()),
             }
             self.drain();

@@ -544,6 +544,40 @@ fn a_piece_storage_cannot_read_is_refused_with_one_warning_and_stays_verified() 
     assert_eq!(warnings(&net), 1);
 }
 
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn failed_connection_attempts_are_explained_once_per_streak() {
+    let mut net = Net::new(256 << 10, 64 << 10);
+    let seed = net.add(cfg(), true, true);
+    let leech = net.add(cfg(), false, true);
+    let warned = |n: &Net| {
+        n.nodes[leech]
+            .notes
+            .iter()
+            .filter(
+                |n| matches!(n, Note::Warning(w) if w.contains("TURN") && w.contains("ICE failed")),
+            )
+            .count()
+    };
+    let fail = |n: &mut Net, times: usize| {
+        for _ in 0..times {
+            let now = n.now;
+            n.nodes[leech].host.handle_connect_failed(now, "ICE failed");
+        }
+        n.settle();
+    };
+    fail(&mut net, 3);
+    assert_eq!(warned(&net), 0, "three failures are not a pattern yet");
+    fail(&mut net, 1);
+    assert_eq!(warned(&net), 1);
+    fail(&mut net, 10);
+    assert_eq!(warned(&net), 1, "once per streak");
+    // A peer connects: the streak is over; a new one is told again.
+    net.connect(leech, seed).unwrap();
+    fail(&mut net, 4);
+    assert_eq!(warned(&net), 2);
+}
+
 // ---- hostile peers -------------------------------------------------------------------
 
 impl Net {
