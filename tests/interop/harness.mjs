@@ -166,8 +166,8 @@ export function startStaticDir(where) {
     fs.createReadStream(file).pipe(res);
   });
   return new Promise((resolve) => {
-    server.listen(0, host, () => {
-      resolve({ url: `http://${host}:${server.address().port}/`, stop: () => server.close() });
+    server.listen(0, '127.0.0.1', () => {
+      resolve({ url: `http://127.0.0.1:${server.address().port}/`, stop: () => server.close() });
     });
   });
 }
