@@ -67,8 +67,7 @@ impl App {
         };
         let cluster = outbound.as_ref().map(|o| {
             Arc::new(ClusterStatus {
-                // Distinct per process and start, for a node's lifetime.
-                node: seed ^ (u64::from(std::process::id()) << 32) ^ clock.now().as_micros(),
+                node: new_node_id(seed),
                 dropped: o.dropped.clone(),
                 ..ClusterStatus::default()
             })
@@ -158,6 +157,23 @@ impl App {
                 .map(|c| c.stats(own_stats(&self.shards, &self.open))),
         }
     }
+}
+
+/// A node's id for its lifetime: distinct across machines (wall clock in
+/// nanoseconds, process id) and across nodes of one process (a counter).
+/// It used to be seed ^ pid ^ microseconds since the node's own start, which
+/// is 0 for every node a test process starts: two nodes with one id took
+/// each other's messages for their own echo.
+fn new_node_id(seed: u64) -> crate::swarm::NodeId {
+    static STARTED: AtomicU64 = AtomicU64::new(0);
+    let n = STARTED.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut r = webswarm_core::Rng::new(
+        seed ^ nanos ^ (u64::from(std::process::id()) << 32) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    );
+    r.next_u64()
 }
 
 fn own_stats(shards: &Shards, open: &AtomicUsize) -> NodeStats {
