@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile,
+  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile, reloadAndResume,
 } from './harness.mjs';
 
 const MiB = 1024 * 1024;
@@ -137,34 +137,8 @@ test('a reload mid-download resumes from OPFS without refetching', { timeout: 18
     const { file, data } = randomFile(env.dir, 'resume.bin', 64 * MiB);
     const magnet = await nativeSeed(env, file);
     const page = await openPage(env.browsers[0], env.site.url);
-    await page.evaluate(async ({ magnet, tracker }) => {
-      const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'opfs' });
-      window.torrent = await client.add(magnet);
-    }, { magnet, tracker: env.tracker.url });
-    await page.waitForFunction(() => window.torrent.progress >= 0.3, null, { timeout: 60_000, polling: 20 });
-    const before = await page.evaluate(() => window.torrent.progress);
-    assert.ok(before < 1, 'the download finished before the reload; nothing to resume');
-    await page.reload();
-    await page.waitForFunction(() => window.ready === true, null, { timeout: 10_000 });
-    const resumed = await page.evaluate(async ({ magnet, tracker }) => {
-      const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'opfs' });
-      const t = await client.add(magnet);
-      await t.ready();
-      const atStart = t.progress;
-      await t.whenDone();
-      const hex = await window.sha256hex(await (await t.files[0].blob()).arrayBuffer());
-      return { atStart, hex, downloaded: t.downloaded, length: t.length, pieceLength: t.pieceLength };
-    }, { magnet, tracker: env.tracker.url });
-    assert.equal(resumed.hex, sha256(data), 'resumed download has different bytes');
-    // Every piece verified before the reload is on disk and found again
-    // (unrecorded ones are re-hashed); 1 % slack for rounding.
-    assert.ok(resumed.atStart >= before - 0.01, `${before} verified before the reload, ${resumed.atStart} found after it`);
-    // Verified pieces are not fetched again: at most the missing part plus
-    // pieces in flight (and not yet recorded) at the reload.
-    const missing = (1 - resumed.atStart) * resumed.length;
-    assert.ok(resumed.downloaded <= missing + 16 * resumed.pieceLength,
-      `fetched ${resumed.downloaded} bytes, but only ${missing} were missing`);
-    console.log(`resume: ${(before * 100).toFixed(0)}% before the reload, ${(resumed.atStart * 100).toFixed(0)}% found after it; fetched ${(resumed.downloaded / MiB).toFixed(1)} MiB of the ${(missing / MiB).toFixed(1)} MiB missing`);
+    const r = await reloadAndResume(page, magnet, env.tracker.url, sha256(data));
+    console.log(`resume: ${(r.before * 100).toFixed(0)}% before the reload, ${(r.atStart * 100).toFixed(0)}% found after it; fetched ${(r.downloaded / MiB).toFixed(1)} MiB of the ${(r.missing / MiB).toFixed(1)} MiB missing`);
   } finally {
     await env.done();
   }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startStatic, browser, openPage, runWebswarm, startDemo } from './harness.mjs';
+import { startStatic, browser, openPage, runWebswarm, startDemo, seekToEnd } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const artifacts = process.env.WEBSWARM_ARTIFACTS || path.resolve(here, '../artifacts');
@@ -102,16 +102,7 @@ test('the sample video plays before the download completes, and a seek to the en
     console.log(`video: playing ${t.playing.toFixed(0)} ms after the page asked, first frame ${t.firstFrame?.toFixed(0)} ms, at ${(t.progressAtPlaying * 100).toFixed(1)} % downloaded`);
     assert.ok(t.progressAtPlaying < 0.5, `playing only at ${t.progressAtPlaying}`);
     // Seek near the end: the deadline picker fetches those pieces next.
-    const seek = await page.evaluate(async () => {
-      const v = window.demo.video;
-      const progress = window.demo.torrent.progress;
-      const target = v.duration - 1.5;
-      v.currentTime = target;
-      await new Promise((resolve) => v.addEventListener('seeked', resolve, { once: true }));
-      await v.play();
-      await new Promise((resolve) => v.addEventListener('ended', resolve, { once: true }));
-      return { progress, target, ended: v.ended, duration: v.duration };
-    });
+    const seek = await seekToEnd(page);
     assert.ok(seek.progress < 1, 'the seek came before the download finished');
     assert.ok(seek.ended, 'played to the end after the seek');
     console.log(`seek to ${seek.target.toFixed(1)} s of ${seek.duration.toFixed(1)} s at ${(seek.progress * 100).toFixed(1)} % downloaded: played to the end`);

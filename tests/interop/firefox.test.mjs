@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile, startDemo,
+  reloadAndResume, seekToEnd,
 } from './harness.mjs';
 import { firefox } from './firefox.mjs';
 
@@ -126,30 +127,8 @@ test('Firefox resumes a download from OPFS after a reload', { timeout: 240_000 }
     env.children.push(s.child);
     const magnet = s.line.trim();
     const page = await env.firefox();
-    await page.evaluate(async ({ magnet, tracker }) => {
-      const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'opfs' });
-      window.torrent = await client.add(magnet);
-    }, { magnet, tracker: env.tracker.url });
-    await page.waitForFunction(() => window.torrent.progress >= 0.3, null, { timeout: 60_000 });
-    const before = await page.evaluate(() => window.torrent.progress);
-    assert.ok(before < 1, 'the download finished before the reload; nothing to resume');
-    await page.reload();
-    await page.waitForFunction(() => window.ready === true, null, { timeout: 10_000 });
-    const resumed = await page.evaluate(async ({ magnet, tracker }) => {
-      const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'opfs' });
-      const t = await client.add(magnet);
-      await t.ready();
-      const atStart = t.progress;
-      await t.whenDone();
-      const hex = await window.sha256hex(await (await t.files[0].blob()).arrayBuffer());
-      return { atStart, hex, downloaded: t.downloaded, length: t.length, pieceLength: t.pieceLength };
-    }, { magnet, tracker: env.tracker.url });
-    assert.equal(resumed.hex, sha256(data), 'resumed download has different bytes');
-    assert.ok(resumed.atStart >= before - 0.01, `${before} verified before the reload, ${resumed.atStart} found after it`);
-    const missing = (1 - resumed.atStart) * resumed.length;
-    assert.ok(resumed.downloaded <= missing + 16 * resumed.pieceLength,
-      `fetched ${resumed.downloaded} bytes, but only ${missing} were missing`);
-    console.log(`Firefox resume: ${(before * 100).toFixed(0)}% before the reload, ${(resumed.atStart * 100).toFixed(0)}% found after it`);
+    const r = await reloadAndResume(page, magnet, env.tracker.url, sha256(data));
+    console.log(`Firefox resume: ${(r.before * 100).toFixed(0)}% before the reload, ${(r.atStart * 100).toFixed(0)}% found after it`);
   } finally {
     await env.done();
   }
@@ -168,16 +147,7 @@ test('Firefox: the widget downloads to 100 %, and the sample video streams and s
     await page.waitForFunction(() => window.demo?.timings?.playing !== undefined && window.demo?.widget?.torrent, null, { timeout: 30_000 });
     const t = await page.evaluate(() => ({ ...window.demo.timings }));
     assert.ok(t.progressAtPlaying < 0.5, `playing only at ${t.progressAtPlaying}`);
-    const seek = await page.evaluate(async () => {
-      const v = window.demo.video;
-      const progress = window.demo.torrent.progress;
-      const target = v.duration - 1.5;
-      v.currentTime = target;
-      await new Promise((resolve) => v.addEventListener('seeked', resolve, { once: true }));
-      await v.play();
-      await new Promise((resolve) => v.addEventListener('ended', resolve, { once: true }));
-      return { progress, target, ended: v.ended, duration: v.duration };
-    });
+    const seek = await seekToEnd(page);
     assert.ok(seek.ended, 'played to the end after the seek');
     await page.waitForFunction(() => window.demo.widget.state === 'done', null, { timeout: 90_000 });
     const end = await page.evaluate(async () => {

@@ -1,5 +1,6 @@
 // Shared pieces of the browser interop tests: our tracker binary, a static
 // server for the page and WebTorrent's browser bundle, and headless Chromium.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -345,4 +346,53 @@ export function randomFile(dir, name, size) {
   const data = crypto.randomBytes(size);
   fs.writeFileSync(file, data);
   return { file, data };
+}
+
+/**
+ * In `page` (Chromium or Firefox): downloads `magnet` into OPFS, reloads the
+ * page at 30 %, adds it again and lets it finish. Checks the bytes against
+ * `expectHex`, that every piece verified before the reload is found after it,
+ * and that verified pieces are not fetched again (at most the missing part
+ * plus pieces in flight at the reload). Returns the percentages.
+ */
+export async function reloadAndResume(page, magnet, tracker, expectHex) {
+  await page.evaluate(async ({ magnet, tracker }) => {
+    const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'opfs' });
+    window.torrent = await client.add(magnet);
+  }, { magnet, tracker });
+  await page.waitForFunction(() => window.torrent.progress >= 0.3, null, { timeout: 60_000, polling: 20 });
+  const before = await page.evaluate(() => window.torrent.progress);
+  assert.ok(before < 1, 'the download finished before the reload; nothing to resume');
+  await page.reload();
+  await page.waitForFunction(() => window.ready === true, null, { timeout: 10_000 });
+  const resumed = await page.evaluate(async ({ magnet, tracker }) => {
+    const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'opfs' });
+    const t = await client.add(magnet);
+    await t.ready();
+    const atStart = t.progress;
+    await t.whenDone();
+    const hex = await window.sha256hex(await (await t.files[0].blob()).arrayBuffer());
+    return { atStart, hex, downloaded: t.downloaded, length: t.length, pieceLength: t.pieceLength };
+  }, { magnet, tracker });
+  assert.equal(resumed.hex, expectHex, 'resumed download has different bytes');
+  // Unrecorded pieces are re-hashed; 1 % slack for rounding.
+  assert.ok(resumed.atStart >= before - 0.01, `${before} verified before the reload, ${resumed.atStart} found after it`);
+  const missing = (1 - resumed.atStart) * resumed.length;
+  assert.ok(resumed.downloaded <= missing + 16 * resumed.pieceLength,
+    `fetched ${resumed.downloaded} bytes, but only ${missing} were missing`);
+  return { before, atStart: resumed.atStart, downloaded: resumed.downloaded, missing };
+}
+
+/** In a `webswarm demo` page: seeks the sample video 1.5 s before its end and plays it to the end. */
+export function seekToEnd(page) {
+  return page.evaluate(async () => {
+    const v = window.demo.video;
+    const progress = window.demo.torrent.progress;
+    const target = v.duration - 1.5;
+    v.currentTime = target;
+    await new Promise((resolve) => v.addEventListener('seeked', resolve, { once: true }));
+    await v.play();
+    await new Promise((resolve) => v.addEventListener('ended', resolve, { once: true }));
+    return { progress, target, ended: v.ended, duration: v.duration };
+  });
 }
