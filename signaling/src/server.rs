@@ -171,7 +171,9 @@ fn new_node_id(seed: u64) -> crate::swarm::NodeId {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     let mut r = webswarm_core::Rng::new(
-        seed ^ nanos ^ (u64::from(std::process::id()) << 32) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        seed ^ nanos
+            ^ (u64::from(std::process::id()) << 32)
+            ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15),
     );
     r.next_u64()
 }
