@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile, reloadAndResume,
+  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile, webtorrentSeed, reloadAndResume,
 } from './harness.mjs';
 
 const MiB = 1024 * 1024;
@@ -115,14 +115,7 @@ test('our browser peer and WebTorrent exchange files both ways', { timeout: 180_
     const wt = await theirs.evaluate((magnet) => window.webtorrentDownload(magnet), seeded.magnet);
     assert.equal(wt.hex, seeded.hex, 'WebTorrent got different bytes from us');
     // We download from WebTorrent.
-    const wtSeed = await theirs.evaluate(async ({ size, announce }) => {
-      const data = window.randomBytes(size);
-      const hex = await window.sha256hex(data);
-      const magnet = await new Promise((resolve) => {
-        window.wt.seed(new File([data], 'from-webtorrent.bin'), { announce: [announce] }, (t) => resolve(t.magnetURI));
-      });
-      return { magnet, hex };
-    }, { size: 16 * MiB + 7, announce: env.tracker.url });
+    const wtSeed = await webtorrentSeed(theirs, 16 * MiB + 7, env.tracker.url);
     const got = await ourDownload(ours, wtSeed.magnet, { tracker: env.tracker.url, storage: 'memory' });
     assert.equal(got.hex, wtSeed.hex, 'we got different bytes from WebTorrent');
     console.log(`WebTorrent <- webswarm browser: ${wt.seconds.toFixed(2)} s; webswarm browser <- WebTorrent: ${got.seconds.toFixed(2)} s (16 MiB each)`);

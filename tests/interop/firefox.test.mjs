@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile, startDemo,
+  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile, webtorrentSeed, startDemo,
   reloadAndResume, seekToEnd,
 } from './harness.mjs';
 import { firefox } from './firefox.mjs';
@@ -100,14 +100,7 @@ test('Firefox (our peer) and WebTorrent in Chromium exchange files both ways', {
     const seeded = await ourSeed(fox, 16 * MiB + 99, env.tracker.url);
     const wt = await theirs.evaluate((magnet) => window.webtorrentDownload(magnet), seeded.magnet);
     assert.equal(wt.hex, seeded.hex, 'WebTorrent got different bytes from Firefox');
-    const wtSeed = await theirs.evaluate(async ({ size, announce }) => {
-      const data = window.randomBytes(size);
-      const hex = await window.sha256hex(data);
-      const magnet = await new Promise((resolve) => {
-        window.wt.seed(new File([data], 'from-webtorrent.bin'), { announce: [announce] }, (t) => resolve(t.magnetURI));
-      });
-      return { magnet, hex };
-    }, { size: 16 * MiB + 7, announce: env.tracker.url });
+    const wtSeed = await webtorrentSeed(theirs, 16 * MiB + 7, env.tracker.url);
     await fox.evaluate(() => window.client.destroy());
     const got = await ourDownload(fox, wtSeed.magnet, { tracker: env.tracker.url, storage: 'memory' });
     assert.equal(got.hex, wtSeed.hex, 'Firefox got different bytes from WebTorrent');

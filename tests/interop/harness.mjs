@@ -341,6 +341,18 @@ export async function ourSeed(page, size, tracker, { iceServers = [], relayOnly 
   }, { size, tracker, iceServers, relayOnly, turnCredentials });
 }
 
+/** Runs in a page: the real WebTorrent client seeds random bytes; returns magnet and hash. */
+export async function webtorrentSeed(page, size, announce) {
+  return page.evaluate(async ({ size, announce }) => {
+    const data = window.randomBytes(size);
+    const hex = await window.sha256hex(data);
+    const magnet = await new Promise((resolve) => {
+      window.wt.seed(new File([data], 'from-webtorrent.bin'), { announce: [announce] }, (t) => resolve(t.magnetURI));
+    });
+    return { magnet, hex };
+  }, { size, announce });
+}
+
 export function randomFile(dir, name, size) {
   const file = path.join(dir, name);
   const data = crypto.randomBytes(size);

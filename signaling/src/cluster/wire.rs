@@ -158,17 +158,18 @@ impl<'a> Cursor<'a> {
 /// down, nor be half applied.
 /// The node a batch is from, without decoding the rest.
 pub fn sender(bytes: &[u8]) -> Option<NodeId> {
-    let mut c = Cursor(bytes);
+    header(&mut Cursor(bytes))
+}
+
+/// The magic and the sending node.
+fn header(c: &mut Cursor) -> Option<NodeId> {
     (c.take(2)? == MAGIC).then_some(())?;
     c.u64()
 }
 
 pub fn decode(bytes: &[u8]) -> Option<(NodeId, Vec<Message>)> {
     let mut c = Cursor(bytes);
-    if c.take(2)? != MAGIC {
-        return None;
-    }
-    let from = c.u64()?;
+    let from = header(&mut c)?;
     let count = u16::from_be_bytes(c.array()?);
     let mut out = Vec::with_capacity(usize::from(count));
     for _ in 0..count {
