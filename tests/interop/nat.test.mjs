@@ -3,9 +3,6 @@
 // native peers run in home namespaces behind nftables masquerade. Cone NATs
 // connect through server-reflexive candidates (STUN), symmetric NATs only
 // through a TURN relay. Every transfer is checked by SHA-256.
-// Known: when ICE settles on a relay <-> peer-reflexive pair, our peers move
-// 0.2-0.4 MiB/s through it (a relay <-> relay pair: 4-16 MB/s, as a raw
-// Chromium data channel through the same coturn); issue 20, open.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -99,6 +96,10 @@ test('behind symmetric NATs: STUN alone finds no path, TURN relays browser <-> b
     const seeded = await ourSeed(pa, 4 * MiB + 5, w.tracker.url, relay);
     const got = await ourDownload(pb, seeded.magnet, { tracker: w.tracker.url, storage: 'memory', ...relay });
     assert.equal(got.hex, seeded.hex, 'different bytes through TURN');
+    // 8.8-11.3 MiB/s here on a quiet machine; a relay that drops the
+    // allocation mid-transfer (as coturn did when the public side had no
+    // default route) crawls at 0.2.
+    assert.ok(4 / got.seconds > 1, `TURN relays only ${(4 / got.seconds).toFixed(2)} MiB/s`);
     await pb.evaluate(() => window.client.destroy());
 
     // The native seeder behind a third symmetric NAT, through webrtc-rs's TURN client.

@@ -48,6 +48,9 @@ function inNs(ns, ...args) {
 /** The address every host of a [`Topology`] reaches the test's own services on. */
 export const PUBLIC = '10.200.0.1';
 
+let topologies = 0;
+let links = 0;
+
 /**
  * Hosts in network namespaces of their own around this one, which plays the
  * public internet: it holds the tracker, the page server and the STUN/TURN
@@ -60,13 +63,21 @@ export const PUBLIC = '10.200.0.1';
 export class Topology {
   constructor() {
     assertPrivateNet();
-    this.tag = `ws${process.pid % 100000}`;
+    // Names and subnets are never reused within a process: the kernel
+    // removes a deleted namespace's veths some time after `ip netns del`.
+    this.tag = `ws${process.pid % 100000}${String.fromCharCode(97 + (topologies++ % 26))}`;
     this.spaces = [];
-    this.links = 0;
     // On loopback (the kernel here has no dummy interfaces): still local
     // here, and routed to from every host.
     if (!ip('-o', 'addr', 'show').includes(PUBLIC)) ip('addr', 'add', `${PUBLIC}/32`, 'dev', 'lo');
     fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
+    // The rest of the internet: a namespace that swallows what is sent to
+    // it. Without a default route here, a packet coturn relays towards a
+    // private address a peer advertised (192.168.x) fails at once with
+    // ENETUNREACH, and coturn closes that whole allocation -- a failure no
+    // real TURN server with a default route sees.
+    const sink = this.space('internet');
+    ip('route', 'replace', 'default', 'via', this.uplink(sink).addr);
   }
 
   space(name) {
@@ -79,7 +90,8 @@ export class Topology {
 
   /** A veth from this namespace to `ns`; returns the addresses of both ends. */
   uplink(ns) {
-    const n = ++this.links;
+    const n = ++links;
+    if (n > 254) throw new Error('too many links for one test process');
     const [here, there] = [`${this.tag}u${n}`, `${this.tag}d${n}`];
     ip('link', 'add', here, 'type', 'veth', 'peer', 'name', there, 'netns', ns);
     ip('addr', 'add', `10.201.${n}.1/24`, 'dev', here);
