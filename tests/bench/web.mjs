@@ -13,66 +13,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startTracker, startStatic, browser, browserCpu, openPage, runWebswarm } from '../interop/harness.mjs';
+import { ourLeech, ourSeedFile, webtorrentLeech, webtorrentSeedFile, randomFileIn } from './leech.mjs';
 
 const SIZES = process.argv.slice(2).map(Number).filter((n) => n > 0);
 if (SIZES.length === 0) SIZES.push(64, 256);
 const MiB = 1024 * 1024;
-
-/** In the leecher page: our peer downloads `source`. */
-async function ourLeech({ source, tracker, storage }) {
-  const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage });
-  const t0 = performance.now();
-  const t = await client.add(source);
-  await t.whenDone();
-  const seconds = (performance.now() - t0) / 1000;
-  const r = { seconds, first: t.timeToFirstPiece / 1000, length: t.length, wasm: window.webswarm.wasmMemoryBytes() };
-  await t.destroy({ removeStorage: true });
-  client.destroy();
-  return r;
-}
-
-/** In the leecher page: WebTorrent downloads `magnet` into OPFS (its default) or memory. */
-async function webtorrentLeech({ magnet, storage }) {
-  // A minimal abstract-chunk-store in memory (WebTorrent's bundle does not export its own).
-  class MemoryStore {
-    constructor(chunkLength) { this.chunkLength = chunkLength; this.chunks = []; }
-    put(i, buf, cb = () => {}) { this.chunks[i] = buf; queueMicrotask(() => cb(null)); }
-    get(i, opts, cb) {
-      if (typeof opts === 'function') { cb = opts; opts = null; }
-      const buf = this.chunks[i];
-      queueMicrotask(() => {
-        if (!buf) return cb(new Error('chunk not found'));
-        if (!opts) return cb(null, buf);
-        const offset = opts.offset || 0;
-        cb(null, buf.subarray(offset, offset + (opts.length || buf.length - offset)));
-      });
-    }
-    close(cb = () => {}) { queueMicrotask(() => cb(null)); }
-    destroy(cb = () => {}) { this.chunks = []; queueMicrotask(() => cb(null)); }
-  }
-  const client = new window.WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } });
-  const opts = storage === 'memory' ? { store: MemoryStore, storeCacheSlots: 0 } : {};
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    client.on('error', (e) => reject(String(e)));
-    client.add(magnet, opts, (t) => {
-      let first = null;
-      t.on('verified', () => { if (first === null) first = performance.now() - t0; });
-      t.on('done', () => {
-        const r = { seconds: (performance.now() - t0) / 1000, first: first / 1000, length: t.length };
-        t.destroy({ destroyStore: true }, () => { client.destroy(); resolve(r); });
-      });
-    });
-  });
-}
-
-async function randomFileIn(page, size) {
-  await page.evaluate(async ({ size }) => {
-    const data = new Uint8Array(size);
-    for (let i = 0; i < size; i += 65536) crypto.getRandomValues(data.subarray(i, Math.min(size, i + 65536)));
-    window.file = new File([data], 'bench.bin');
-  }, { size });
-}
 
 /** Runs `leech(page)` in a fresh tagged browser and measures its CPU. */
 async function measured(site, leech) {
@@ -103,10 +48,7 @@ async function oursToOurs(size, tracker, site, storage) {
   try {
     const seed = await openPage(b, site.url);
     await randomFileIn(seed, size);
-    const magnet = await seed.evaluate(async ({ tracker }) => {
-      const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'memory' });
-      return (await client.seed(window.file)).magnetURI;
-    }, { tracker: tracker.url });
+    const magnet = await seed.evaluate(ourSeedFile, { tracker: tracker.url });
     return await measured(site, (p) => p.evaluate(ourLeech, { source: magnet, tracker: tracker.url, storage }));
   } finally {
     await b.close();
@@ -118,10 +60,7 @@ async function webtorrentToWebtorrent(size, tracker, site, storage) {
   try {
     const seed = await openPage(b, site.url);
     await randomFileIn(seed, size);
-    const magnet = await seed.evaluate(async ({ announce }) => {
-      const client = new window.WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } });
-      return new Promise((resolve) => client.seed(window.file, { announce: [announce] }, (t) => resolve(t.magnetURI)));
-    }, { announce: tracker.url });
+    const magnet = await seed.evaluate(webtorrentSeedFile, { announce: tracker.url });
     return await measured(site, (p) => p.evaluate(webtorrentLeech, { magnet, storage }));
   } finally {
     await b.close();

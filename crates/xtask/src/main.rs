@@ -1,7 +1,8 @@
 //! `cargo xtask test`: installs what the test suite needs on a fresh machine
 //! (the wasm32 target, wasm-bindgen-cli at the version Cargo.lock pins, the
 //! Debian tools used for interop checks) and runs every check, native and wasm.
-//! `cargo xtask bench-sim`, `bench-wire` and `bench-native [MiB]` run the benchmarks.
+//! `cargo xtask bench-sim`, `bench-wire`, `bench-native [MiB]`, `bench-web`, `bench-demo`
+//! and `bench-nat` run the benchmarks.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
         Some("bench-native") => bench_native(&args[1..]),
         Some("bench-web") => bench_web(&args[1..]),
         Some("bench-demo") => bench_demo(&args[1..]),
+        Some("bench-nat") => bench_nat(&args[1..]),
         Some("build-web") => build_web(args.get(1).map(String::as_str) == Some("--dev")).map(|_| ()),
         Some("demo") => demo(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
@@ -34,7 +36,7 @@ fn main() -> ExitCode {
             tracker_abuse(args.get(1).map(String::as_str).unwrap_or("10"), 10_000)
         }
         _ => Err(
-            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | browser-crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
+            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | bench-nat [MiB] [runs] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | browser-crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
                 .into(),
         ),
     };
@@ -702,6 +704,19 @@ fn bench_demo(runs: &[String]) -> Result {
     run(
         "demo page benchmark",
         node_in_tests(&format!("node bench/demo.mjs {}", runs.join(" "))),
+    )
+}
+
+/// Issue 20's measurement: browser -> browser directly, through cone NATs,
+/// through TURN and relay-only, ours and WebTorrent in the same topology;
+/// Firefox <-> Chromium against Chromium <-> Chromium.
+fn bench_nat(args: &[String]) -> Result {
+    setup()?;
+    build_web(false)?;
+    build_binaries()?;
+    run(
+        "NAT and TURN benchmark",
+        node_in_tests(&format!("node bench/nat.mjs {}", args.join(" "))),
     )
 }
 
