@@ -68,7 +68,7 @@ test('two browsers behind port-restricted cone NATs connect through STUN alone',
   }
 });
 
-test('behind symmetric NATs: STUN alone finds no path, TURN relays browser <-> browser and native -> browser', { timeout: 240_000 }, async () => {
+test('behind symmetric NATs: STUN alone finds no path, TURN relays browser <-> browser, native -> browser and native <-> native', { timeout: 240_000 }, async () => {
   const w = await world();
   try {
     const [a, b, c] = ['a', 'b', 'c'].map((n) => w.topo.homeHost(n, 'symmetric'));
@@ -104,15 +104,25 @@ test('behind symmetric NATs: STUN alone finds no path, TURN relays browser <-> b
 
     // The native seeder behind a third symmetric NAT, through webrtc-rs's TURN client.
     const { file, data } = randomFile(w.dir, 'native.bin', 4 * MiB + 7);
-    const s = await runWebswarm(['seed', file, '--tracker', w.tracker.url,
-      '--ice-server', `stun:${PUBLIC}:${w.turn.port}`, '--ice-server', `turn:${PUBLIC}:${w.turn.port}?transport=udp`,
-      '--turn-auth', `${TURN_USER}:${TURN_PASSWORD}`], { ready: (l) => l.startsWith('magnet:'), netns: c.ns });
+    const turnArgs = ['--ice-server', `stun:${PUBLIC}:${w.turn.port}`, '--ice-server', `turn:${PUBLIC}:${w.turn.port}?transport=udp`,
+      '--turn-auth', `${TURN_USER}:${TURN_PASSWORD}`];
+    const s = await runWebswarm(['seed', file, '--tracker', w.tracker.url, ...turnArgs],
+      { ready: (l) => l.startsWith('magnet:'), netns: c.ns });
     w.children.push(s.child);
     const native = await ourDownload(pb, s.line.trim(), { tracker: w.tracker.url, storage: 'memory', ...relay });
     assert.equal(native.hex, sha256(data), 'different bytes from the native seeder through TURN');
+
+    // Native <-> native: `webswarm get` behind a fourth symmetric NAT, both ends webrtc-rs.
+    const d = w.topo.homeHost('d', 'symmetric');
+    const out = path.join(w.dir, 'got');
+    const started = Date.now();
+    await runWebswarm(['get', s.line.trim(), '-o', out, ...turnArgs], { netns: d.ns, timeoutMs: 90_000 });
+    const nativeSeconds = (Date.now() - started) / 1000;
+    assert.equal(sha256(fs.readFileSync(path.join(out, 'native.bin'))), sha256(data), 'different bytes native <- native through TURN');
     console.log(`symmetric NATs, STUN only: ${progress.downloaded} bytes, told: "${progress.warning}"; through TURN: `
       + `browser <- browser 4 MiB in ${got.seconds.toFixed(2)} s (${(4 / got.seconds).toFixed(2)} MiB/s, first piece ${got.firstPiece?.toFixed(0)} ms), `
-      + `browser <- native ${native.seconds.toFixed(2)} s (${(4 / native.seconds).toFixed(2)} MiB/s)`);
+      + `browser <- native ${native.seconds.toFixed(2)} s (${(4 / native.seconds).toFixed(2)} MiB/s), `
+      + `native <- native ${nativeSeconds.toFixed(2)} s (process start to exit)`);
   } finally {
     await w.done();
   }
