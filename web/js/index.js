@@ -273,11 +273,20 @@ export class Client {
     });
   }
 
+  // The SDP goes out once it holds a UDP candidate of the last kind our ICE
+  // servers can give (relay with a TURN server, else reflexive with a STUN
+  // one, else host), not at 'complete': Chromium's last phase only adds TCP
+  // host candidates, ~120 ms later. If that kind never comes, the old rule.
   async _gathered(pc) {
+    const kind = this._ice.flatMap((s) => [].concat(s.urls))
+      .reduce((k, u) => (/^turns?:/.test(u) ? 'relay' : k === 'host' && /^stun:/.test(u) ? 'srflx' : k), 'host');
+    const enough = new RegExp(` udp .* typ ${kind}`, 'i');
     await new Promise((resolve) => {
-      if (pc.iceGatheringState === 'complete') return resolve();
+      const check = () => { if (pc.iceGatheringState === 'complete' || enough.test(pc.localDescription?.sdp)) resolve(); };
       setTimeout(resolve, this._gather);
-      pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') resolve(); });
+      pc.addEventListener('icegatheringstatechange', check);
+      pc.addEventListener('icecandidate', check);
+      check();
     });
     // WebTorrent strips this line: the SDP already holds every candidate.
     return pc.localDescription.sdp.replace('a=ice-options:trickle\r\n', '');
