@@ -20,8 +20,11 @@ export function trackerBinary() {
 }
 
 /** Starts webswarm-tracker on `host` (port 0 unless given) and resolves with its ws:// URL. */
+/** `host:port`, with an IPv6 address in brackets. */
+export const hostPort = (host, port) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+
 export function startTracker({ port = 0, args = [], host = '127.0.0.1' } = {}) {
-  const child = spawn(trackerBinary(), ['--bind', `${host}:${port}`, ...args], {
+  const child = spawn(trackerBinary(), ['--bind', hostPort(host, port), ...args], {
     env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -31,13 +34,13 @@ export function startTracker({ port = 0, args = [], host = '127.0.0.1' } = {}) {
     let started = false;
     const onData = (chunk) => {
       out += chunk;
-      const m = !started && out.match(new RegExp(`ws://${host.replaceAll('.', '\\.')}:(\\d+)`));
+      const m = !started && out.match(new RegExp(`ws://${hostPort(host, '').replace(/[.[\]]/g, '\\$&')}(\\d+)`));
       if (m) {
         started = true;
         clearTimeout(timer);
         const exited = new Promise((r) => child.once('exit', r));
         resolve({
-          url: `ws://${host}:${m[1]}`,
+          url: `ws://${hostPort(host, m[1])}`,
           port: Number(m[1]),
           pid: child.pid,
           /** Everything the tracker printed so far. */
@@ -126,7 +129,7 @@ export function startStatic({ extra = {}, onRequest = () => {}, host = '127.0.0.
   });
   return new Promise((resolve) => {
     server.listen(0, host, () => {
-      resolve({ url: `http://${host}:${server.address().port}/`, stop: () => server.close() });
+      resolve({ url: `http://${hostPort(host, server.address().port)}/`, port: server.address().port, stop: () => server.close() });
     });
   });
 }

@@ -48,6 +48,9 @@ function inNs(ns, ...args) {
 /** The address every host of a [`Topology`] reaches the test's own services on. */
 export const PUBLIC = '10.200.0.1';
 
+/** The same, over IPv6 (test-only ULA addresses). */
+export const PUBLIC6 = 'fd00:c8::1';
+
 let topologies = 0;
 let links = 0;
 
@@ -70,14 +73,17 @@ export class Topology {
     // On loopback (the kernel here has no dummy interfaces): still local
     // here, and routed to from every host.
     if (!ip('-o', 'addr', 'show').includes(PUBLIC)) ip('addr', 'add', `${PUBLIC}/32`, 'dev', 'lo');
+    if (!ip('-o', 'addr', 'show').includes(PUBLIC6)) ip('-6', 'addr', 'add', `${PUBLIC6}/128`, 'dev', 'lo', 'nodad');
     fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
+    fs.writeFileSync('/proc/sys/net/ipv6/conf/all/forwarding', '1');
     // The rest of the internet: a namespace that swallows what is sent to
     // it. Without a default route here, a packet coturn relays towards a
     // private address a peer advertised (192.168.x) fails at once with
     // ENETUNREACH, and coturn closes that whole allocation -- a failure no
     // real TURN server with a default route sees.
-    const sink = this.space('internet');
-    ip('route', 'replace', 'default', 'via', this.uplink(sink).addr);
+    const sink = this.uplink(this.space('internet'), { v6: true });
+    ip('route', 'replace', 'default', 'via', sink.addr);
+    ip('-6', 'route', 'replace', 'default', 'via', sink.addr6);
   }
 
   space(name) {
@@ -88,25 +94,39 @@ export class Topology {
     return ns;
   }
 
-  /** A veth from this namespace to `ns`; returns the addresses of both ends. */
-  uplink(ns) {
+  /**
+   * A veth from this namespace to `ns`, with IPv4 and/or IPv6 addresses and
+   * `ns`'s default routes through it; returns `ns`'s end.
+   */
+  uplink(ns, { v4 = true, v6 = false } = {}) {
     const n = ++links;
     if (n > 254) throw new Error('too many links for one test process');
     const [here, there] = [`${this.tag}u${n}`, `${this.tag}d${n}`];
     ip('link', 'add', here, 'type', 'veth', 'peer', 'name', there, 'netns', ns);
-    ip('addr', 'add', `10.201.${n}.1/24`, 'dev', here);
     ip('link', 'set', here, 'up');
-    inNs(ns, 'ip', 'addr', 'add', `10.201.${n}.2/24`, 'dev', there);
     inNs(ns, 'ip', 'link', 'set', there, 'up');
-    inNs(ns, 'ip', 'route', 'add', 'default', 'via', `10.201.${n}.1`);
-    return { dev: there, addr: `10.201.${n}.2`, n };
+    const end = { dev: there, n };
+    if (v4) {
+      ip('addr', 'add', `10.201.${n}.1/24`, 'dev', here);
+      inNs(ns, 'ip', 'addr', 'add', `10.201.${n}.2/24`, 'dev', there);
+      inNs(ns, 'ip', 'route', 'add', 'default', 'via', `10.201.${n}.1`);
+      end.addr = `10.201.${n}.2`;
+    }
+    if (v6) {
+      // nodad: the address works at once, not after duplicate detection.
+      ip('-6', 'addr', 'add', `fd00:c9:${n}::1/64`, 'dev', here, 'nodad');
+      inNs(ns, 'ip', '-6', 'addr', 'add', `fd00:c9:${n}::2/64`, 'dev', there, 'nodad');
+      inNs(ns, 'ip', '-6', 'route', 'add', 'default', 'via', `fd00:c9:${n}::1`);
+      end.addr6 = `fd00:c9:${n}::2`;
+    }
+    return end;
   }
 
-  /** A host with a public address of its own. */
-  publicHost(name) {
+  /** A host with a public address of its own: IPv4 (default), IPv6, or both. */
+  publicHost(name, { v4 = true, v6 = false } = {}) {
     const ns = this.space(name);
-    const up = this.uplink(ns);
-    return { ns, addr: up.addr };
+    const up = this.uplink(ns, { v4, v6 });
+    return { ns, addr: up.addr, addr6: up.addr6 };
   }
 
   /** A host on a private network behind a NAT router of the given kind. */

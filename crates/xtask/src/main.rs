@@ -468,7 +468,7 @@ fn test() -> Result {
     tracker_abuse("0.75", 1000)?;
     run(
         "end to end in Chromium (tracker, native peer, browser peer, WebTorrent)",
-        node_in_tests("node --test interop/"),
+        node_in_tests("node --test --test-force-exit interop/"),
     )?;
     eprintln!(
         "\nxtask: every check passed in {:.0}s",

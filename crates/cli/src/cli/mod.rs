@@ -51,7 +51,7 @@ pub struct NetArgs {
     /// Tracker to announce to (repeatable), besides those in the torrent.
     #[arg(long = "tracker", short = 't')]
     trackers: Vec<String>,
-    /// Local address for WebRTC (repeatable) [default: all interfaces and 127.0.0.1].
+    /// Local address for WebRTC (repeatable) [default: all IPv4 and IPv6 interfaces and 127.0.0.1].
     #[arg(long = "bind")]
     bind: Vec<IpAddr>,
     /// STUN or TURN server URL (repeatable), e.g. stun:stun.example.org:3478.

@@ -78,6 +78,7 @@ impl Default for RtcConfig {
         RtcConfig {
             bind: vec![
                 SocketAddr::from(([0, 0, 0, 0], 0)),
+                SocketAddr::from(([0u16; 8], 0)),
                 SocketAddr::from(([127, 0, 0, 1], 0)),
             ],
             ice_servers: Vec::new(),
@@ -87,6 +88,25 @@ impl Default for RtcConfig {
             send_buffer: 2 << 20,
         }
     }
+}
+
+/// The bind list without the IPv6 wildcard on a machine that cannot reach
+/// any IPv6 address: webrtc-rs expands `[::]` to each IPv6 interface, but
+/// with none it binds the wildcard itself, whose host candidate is `::`.
+fn usable_binds(binds: &[SocketAddr], ipv6: bool) -> Vec<SocketAddr> {
+    binds
+        .iter()
+        .copied()
+        .filter(|a| ipv6 || !(a.is_ipv6() && a.ip().is_unspecified()))
+        .collect()
+}
+
+/// Whether this machine has a route to the IPv6 internet (a UDP `connect`
+/// only looks the route up; nothing is sent).
+fn has_ipv6_route() -> bool {
+    std::net::UdpSocket::bind((std::net::Ipv6Addr::UNSPECIFIED, 0))
+        .and_then(|s| s.connect("[2001:db8::1]:9"))
+        .is_ok()
 }
 
 pub struct WebRtcTransport {
@@ -139,7 +159,7 @@ impl WebRtcTransport {
             .with_setting_engine(settings)
             .with_handler(handler)
             .with_runtime(self.runtime.clone())
-            .with_udp_addrs(self.cfg.bind.clone())
+            .with_udp_addrs(usable_binds(&self.cfg.bind, has_ipv6_route()))
             .with_dedicated_reactor_pool_size(2)
             .with_data_channel_send_buffer_limit(self.cfg.send_buffer)
             .build()
@@ -589,6 +609,21 @@ fn random_hex_label() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ipv6_wildcard_is_bound_only_with_an_ipv6_route() {
+        let binds = RtcConfig::default().bind;
+        assert_eq!(usable_binds(&binds, true), binds);
+        let v4 = usable_binds(&binds, false);
+        assert_eq!(v4.len(), binds.len() - 1);
+        assert!(v4.iter().all(|a| a.is_ipv4()));
+        let named: SocketAddr = "[fd00::2]:0".parse().unwrap();
+        assert_eq!(
+            usable_binds(&[named], false),
+            [named],
+            "a named address stays"
+        );
+    }
 
     #[test]
     fn message_size_follows_the_remote_sdp() {
