@@ -73,3 +73,73 @@ export async function randomFileIn(page, size) {
     window.file = new File([data], 'bench.bin');
   }, { size });
 }
+
+// A raw RTCDataChannel, no BitTorrent: the ceiling a browser peer works
+// under. The SDPs go through node (no trickle: each waits for gathering).
+
+/** In the sending page: an offer with a data channel; resolves with its SDP. */
+export async function rawOffer({ iceServers = [], relayOnly = false }) {
+  const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: relayOnly ? 'relay' : 'all' });
+  const dc = pc.createDataChannel('raw');
+  window.raw = { pc, dc };
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((r) => { if (pc.iceGatheringState === 'complete') r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); });
+  return pc.localDescription.sdp;
+}
+
+/** In the receiving page: answers `offer`; `window.rawGot` resolves once `size` bytes came. */
+export async function rawAnswer({ offer, size, iceServers = [], relayOnly = false }) {
+  const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: relayOnly ? 'relay' : 'all' });
+  const t0 = performance.now();
+  window.raw = { pc };
+  window.rawGot = new Promise((resolve) => {
+    pc.ondatachannel = (e) => {
+      const ch = e.channel;
+      ch.binaryType = 'arraybuffer';
+      let n = 0;
+      let first = null;
+      ch.onmessage = (m) => {
+        if (first === null) first = (performance.now() - t0) / 1000;
+        n += m.data.byteLength;
+        if (n >= size) resolve({ seconds: (performance.now() - t0) / 1000, first, length: n });
+      };
+    };
+  });
+  await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+  await pc.setLocalDescription(await pc.createAnswer());
+  await new Promise((r) => { if (pc.iceGatheringState === 'complete') r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); });
+  return pc.localDescription.sdp;
+}
+
+/** In the sending page: takes the answer and sends `size` bytes in `message`-byte messages, with back-pressure. */
+export async function rawSend({ answer, size, message = 65536, highWater = 1048576 }) {
+  const { pc, dc } = window.raw;
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  await new Promise((r) => (dc.readyState === 'open' ? r() : (dc.onopen = r)));
+  const buf = new Uint8Array(message);
+  dc.bufferedAmountLowThreshold = highWater / 4;
+  for (let sent = 0; sent < size;) {
+    if (dc.bufferedAmount > highWater) {
+      await new Promise((r) => { dc.onbufferedamountlow = r; });
+      continue;
+    }
+    dc.send(buf);
+    sent += message;
+  }
+}
+
+/** Closes the page's raw connection. */
+export function rawClose() {
+  window.raw?.pc.close();
+}
+
+/** A raw transfer of `size` bytes from page `a` to page `b`; resolves with b's timings. */
+export async function rawTransfer(a, b, { size, iceServers = [], relayOnly = false, message, highWater }) {
+  const offer = await a.evaluate(rawOffer, { iceServers, relayOnly });
+  const answer = await b.evaluate(rawAnswer, { offer, size, iceServers, relayOnly });
+  await a.evaluate(rawSend, { answer, size, message, highWater });
+  const r = await b.evaluate(() => window.rawGot);
+  await a.evaluate(rawClose);
+  await b.evaluate(rawClose);
+  return r;
+}
