@@ -243,7 +243,11 @@ export function webswarmBinary() {
  * Runs the `webswarm` CLI. Resolves `{ child, lines }` once `ready(line)`
  * matches a stdout line (or at exit when no `ready` is given).
  */
-export function runWebswarm(args, { ready, timeoutMs = 60_000, netns } = {}) {
+/**
+ * Runs the `webswarm` binary. Resolves once a stdout line satisfies `ready`
+ * (or a stderr line `readyErr`), else at a clean exit.
+ */
+export function runWebswarm(args, { ready, readyErr, timeoutMs = 60_000, netns } = {}) {
   const argv = netns ? ['ip', 'netns', 'exec', netns, webswarmBinary(), ...args] : [webswarmBinary(), ...args];
   const child = spawn(argv[0], argv.slice(1), {
     env: { ...process.env, NO_COLOR: '1' },
@@ -251,7 +255,12 @@ export function runWebswarm(args, { ready, timeoutMs = 60_000, netns } = {}) {
   });
   let out = '';
   let err = '';
-  child.stderr.on('data', (c) => { err += c; });
+  let resolved = null;
+  child.stderr.on('data', (c) => {
+    err += c;
+    const line = readyErr && err.split('\n').find((l) => readyErr(l));
+    if (line && resolved) resolved({ child, line, stderr: () => err });
+  });
   // A child that ignores the tests' SIGINT would keep this process (and CI)
   // waiting on its pipes for ever: it gets SIGKILL after 15 s, said loudly.
   const kill = child.kill.bind(child);
@@ -271,6 +280,7 @@ export function runWebswarm(args, { ready, timeoutMs = 60_000, netns } = {}) {
       child.kill('SIGKILL');
       reject(new Error(`webswarm ${args.join(' ')} timed out; stderr: ${err}`));
     }, timeoutMs);
+    resolved = (r) => { clearTimeout(timer); resolve(r); };
     child.stdout.on('data', (c) => {
       out += c;
       if (ready) {
@@ -280,7 +290,7 @@ export function runWebswarm(args, { ready, timeoutMs = 60_000, netns } = {}) {
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
-      if (ready) reject(new Error(`webswarm exited with ${code}: ${err}`));
+      if (ready || readyErr) reject(new Error(`webswarm exited with ${code}: ${err}`));
       else if (code === 0) resolve({ child, stdout: out, stderr: () => err });
       else reject(new Error(`webswarm ${args.join(' ')} exited with ${code}: ${err}`));
     });

@@ -90,6 +90,12 @@ test('behind symmetric NATs: STUN alone finds no path, TURN relays browser <-> b
     }, { magnet: lonely.magnet, tracker: w.tracker.url, ...stunOnly });
     assert.equal(progress.downloaded, 0, 'bytes crossed two symmetric NATs without a relay: the NATs are not symmetric');
     assert.match(progress.warning ?? 'no warning in 45 s', /connection attempts to peers failed.*TURN/);
+    // The native peer says so too, on stderr, without -v.
+    const nativeStarted = Date.now();
+    const told = await runWebswarm(['get', lonely.magnet, '-o', path.join(w.dir, 'lonely'), '--ice-server', `stun:${PUBLIC}:${w.turn.port}`],
+      { readyErr: (l) => /connection attempts to peers failed.*TURN/.test(l), netns: c.ns, timeoutMs: 120_000 });
+    told.child.kill('SIGINT');
+    const nativeTold = (Date.now() - nativeStarted) / 1000;
     await pa.evaluate(() => window.client.destroy());
 
     const relay = { iceServers: [...w.turn.stun, ...w.turn.turn] };
@@ -119,7 +125,7 @@ test('behind symmetric NATs: STUN alone finds no path, TURN relays browser <-> b
     await runWebswarm(['get', s.line.trim(), '-o', out, ...turnArgs], { netns: d.ns, timeoutMs: 90_000 });
     const nativeSeconds = (Date.now() - started) / 1000;
     assert.equal(sha256(fs.readFileSync(path.join(out, 'native.bin'))), sha256(data), 'different bytes native <- native through TURN');
-    console.log(`symmetric NATs, STUN only: ${progress.downloaded} bytes, told: "${progress.warning}"; through TURN: `
+    console.log(`symmetric NATs, STUN only: ${progress.downloaded} bytes, told: "${progress.warning}" (native: after ${nativeTold.toFixed(0)} s); through TURN: `
       + `browser <- browser 4 MiB in ${got.seconds.toFixed(2)} s (${(4 / got.seconds).toFixed(2)} MiB/s, first piece ${got.firstPiece?.toFixed(0)} ms), `
       + `browser <- native ${native.seconds.toFixed(2)} s (${(4 / native.seconds).toFixed(2)} MiB/s), `
       + `native <- native ${nativeSeconds.toFixed(2)} s (process start to exit)`);
