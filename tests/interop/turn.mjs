@@ -32,6 +32,10 @@ export async function startTurn(host, { secret } = {}) {
     // The peers' relayed addresses are on this same private network.
     `--allowed-peer-ip=${host}`,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Killed with this process, however it ends: else it outlives a crashed
+  // test, holding a namespace nobody uses.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
   let log = '';
   const onData = (c) => { log = (log + c).slice(-(process.env.TURN_VERBOSE ? 5_000_000 : 20_000)); };
   child.stdout.on('data', onData);
@@ -47,6 +51,6 @@ export async function startTurn(host, { secret } = {}) {
     stun: [{ urls: `stun:${host}:${port}` }],
     turn: [{ urls: `turn:${host}:${port}?transport=udp`, username: TURN_USER, credential: TURN_PASSWORD }],
     log: () => log,
-    stop: () => child.kill('SIGTERM'),
+    stop: () => { process.off('exit', reap); child.kill('SIGTERM'); },
   };
 }
