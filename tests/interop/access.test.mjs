@@ -7,10 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, randomFile,
+  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, randomFile, sha256,
 } from './harness.mjs';
 
-const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
 /** What a site's backend does (README: "Access control"). */
 function token(secret, ihHex, ttlSecs, scope = 'announce') {

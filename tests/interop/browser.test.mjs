@@ -9,11 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile, webtorrentSeed, reloadAndResume,
+  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile, webtorrentSeed, reloadAndResume, sha256,
 } from './harness.mjs';
 
 const MiB = 1024 * 1024;
-const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
 /** Tracker, static site, browsers and temp dir for one test; `done()` stops all. */
 async function setup(nBrowsers = 1) {

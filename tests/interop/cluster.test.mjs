@@ -4,7 +4,6 @@
 // node killed mid-swarm loses nothing but itself.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -12,11 +11,10 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import WebSocket from 'ws';
 import {
-  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, randomFile,
+  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, randomFile, sha256,
 } from './harness.mjs';
 
 const MiB = 1024 * 1024;
-const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
 function freePort() {
   return new Promise((resolve) => {

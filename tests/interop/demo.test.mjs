@@ -8,11 +8,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startStatic, browser, openPage, runWebswarm, startDemo, seekToEnd } from './harness.mjs';
+import { startStatic, browser, openPage, runWebswarm, startDemo, seekToEnd, sha256 } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const artifacts = process.env.WEBSWARM_ARTIFACTS || path.resolve(here, '../artifacts');
-const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
 function tempFile(size, name) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-demo-'));

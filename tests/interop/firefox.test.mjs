@@ -11,12 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile, webtorrentSeed, startDemo,
-  reloadAndResume, seekToEnd,
+  reloadAndResume, seekToEnd, sha256,
 } from './harness.mjs';
 import { firefox } from './firefox.mjs';
 
 const MiB = 1024 * 1024;
-const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
 /** Tracker, static site and temp dir; browsers are added with `env.chromium()` / `env.firefox()`. */
 async function setup() {

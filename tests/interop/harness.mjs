@@ -19,10 +19,13 @@ export function trackerBinary() {
   return path.join(target, 'release', 'webswarm-tracker');
 }
 
-/** Starts webswarm-tracker on `host` (port 0 unless given) and resolves with its ws:// URL. */
 /** `host:port`, with an IPv6 address in brackets. */
 export const hostPort = (host, port) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
 
+/** The SHA-256 of `buf`, in hex. */
+export const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
+
+/** Starts webswarm-tracker on `host` (port 0 unless given) and resolves with its ws:// URL. */
 export function startTracker({ port = 0, args = [], host = '127.0.0.1' } = {}) {
   const child = spawn(trackerBinary(), ['--bind', hostPort(host, port), ...args], {
     env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' },
@@ -240,12 +243,9 @@ export function webswarmBinary() {
 }
 
 /**
- * Runs the `webswarm` CLI. Resolves `{ child, lines }` once `ready(line)`
- * matches a stdout line (or at exit when no `ready` is given).
- */
-/**
- * Runs the `webswarm` binary. Resolves once a stdout line satisfies `ready`
- * (or a stderr line `readyErr`), else at a clean exit.
+ * Runs the `webswarm` CLI. Resolves `{ child, line }` once a stdout line
+ * satisfies `ready` (or a stderr line `readyErr`), else `{ child, stdout }`
+ * at a clean exit.
  */
 export function runWebswarm(args, { ready, readyErr, timeoutMs = 60_000, netns } = {}) {
   const argv = netns ? ['ip', 'netns', 'exec', netns, webswarmBinary(), ...args] : [webswarmBinary(), ...args];

@@ -6,17 +6,15 @@
 // which family carried it. Every transfer is checked by SHA-256.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile,
+  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile, sha256,
 } from './harness.mjs';
 import { Topology, PUBLIC, PUBLIC6 } from './netns.mjs';
 
 const MiB = 1024 * 1024;
-const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
 /**
  * Keeps, in the page, the address family of the pair ICE selected on each

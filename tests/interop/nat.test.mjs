@@ -5,18 +5,16 @@
 // through a TURN relay. Every transfer is checked by SHA-256.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile,
+  startTracker, startStatic, browser, openPage, runWebswarm, ourDownload, ourSeed, randomFile, sha256,
 } from './harness.mjs';
 import { Topology, PUBLIC } from './netns.mjs';
 import { startTurn, TURN_USER, TURN_PASSWORD } from './turn.mjs';
 
 const MiB = 1024 * 1024;
-const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
 /** The public side (tracker, page, coturn) and a topology to put hosts in. */
 async function world({ turnSecret } = {}) {

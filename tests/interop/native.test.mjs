@@ -6,10 +6,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTracker, startStatic, browser, openPage, runWebswarm } from './harness.mjs';
+import { startTracker, startStatic, browser, openPage, runWebswarm, sha256 } from './harness.mjs';
 
 const SIZE = 16 * 1024 * 1024 + 12345;
-const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
 test('WebTorrent in Chromium downloads from the native seeder', { timeout: 120_000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-interop-'));

@@ -4,19 +4,20 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 
-/** Throws unless this process has a network namespace of its own. */
+/**
+ * Throws unless this process has a network namespace of its own: one that
+ * `unshare --net` made holds loopback alone, plus the interfaces these
+ * tests add (all named `ws...`). Any other interface (eth0, ...) is a real
+ * host's network, whose routes a topology would replace. (Comparing with
+ * pid 1's namespace is not enough: in a sandbox /proc/1 may be unreadable.)
+ */
 export function assertPrivateNet() {
-  let mine;
-  let init;
-  try {
-    mine = fs.readlinkSync('/proc/self/ns/net');
-    init = fs.readlinkSync('/proc/1/ns/net');
-  } catch {
-    return; // pid 1's namespace is not readable: we are not in the init namespace's pid space
-  }
-  if (mine === init) {
-    throw new Error('network tests change interfaces and routes: run them in a private namespace '
-      + "(unshare --net sh -c 'ip link set lo up && exec node --test ...'), as cargo xtask test does");
+  const foreign = ip('-o', 'link', 'show').split('\n').filter(Boolean)
+    .map((l) => l.split(':')[1].trim().split('@')[0])
+    .filter((name) => name !== 'lo' && !name.startsWith('ws'));
+  if (foreign.length) {
+    throw new Error(`network tests change interfaces and routes, and this namespace has ${foreign.join(', ')}: `
+      + "run them in a private one (unshare --net sh -c 'ip link set lo up && exec node --test ...'), as cargo xtask test does");
   }
 }
 

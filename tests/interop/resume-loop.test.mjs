@@ -12,11 +12,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTracker, startStatic, browser, openPage, runWebswarm } from './harness.mjs';
+import { startTracker, startStatic, browser, openPage, runWebswarm, sha256 } from './harness.mjs';
 
 const MiB = 1024 * 1024;
 const KILLS = Number(process.env.WEBSWARM_RESUME_KILLS || 5);
-const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
 const EMPTY = sha256(Buffer.alloc(0));
 
 /** In the page: what OPFS holds for the torrent, hashed (piece files and the record). */

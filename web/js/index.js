@@ -288,7 +288,7 @@ export class Client {
       pc.addEventListener('icecandidate', check);
       check();
     });
-    // WebTorrent strips this line: the SDP already holds every candidate.
+    // WebTorrent strips this line too: no candidate trickles after this SDP.
     return pc.localDescription.sdp.replace('a=ice-options:trickle\r\n', '');
   }
 
