@@ -5,6 +5,7 @@
 //! exactly. It is the engine's main test bed and a benchmark (see the binary).
 
 mod diagnose;
+mod dirset;
 mod network;
 mod report;
 mod scenario;

@@ -13,6 +13,7 @@ use webswarm_core::Rng;
 use webswarm_core::{engine, Bitfield, BlockRef, Info, PeerId, PeerKey, Time, TorrentCreator};
 
 use crate::diagnose::{self, Second};
+use crate::dirset::DirSet;
 use crate::network::{water_fill, Dir, Link, HIGH_WATER, LOW_WATER};
 use crate::report::{PeerOutcome, Report};
 use crate::scenario::{Behaviour, PeerSpec, Scenario};
@@ -45,8 +46,14 @@ pub struct Sim {
     pub(crate) info: Info,
     pub(crate) nodes: Vec<Node>,
     pub(crate) links: Vec<Option<Link>>,
-    busy: BTreeSet<(usize, usize)>,
-    flying: BTreeSet<(usize, usize)>,
+    /// Directions with bytes queued, bytes on the wire, and above the high-water mark.
+    busy: DirSet,
+    flying: DirSet,
+    blocked: DirSet,
+    /// Which node has which peer id (a host is running).
+    ids: BTreeMap<PeerId, usize>,
+    /// Links open between each pair of nodes (lower index first).
+    pair_links: BTreeMap<(usize, usize), usize>,
     pub(crate) now: Time,
     trace: u64,
     bans: Vec<(usize, usize)>,
@@ -62,6 +69,8 @@ pub struct Sim {
     pub(crate) opened: Vec<(usize, usize, Time)>,
     /// Most links two peers ever had open at once.
     max_links_per_pair: usize,
+    /// Scratch for `transmit`: bytes offered to each node this tick.
+    incoming: Vec<f64>,
 }
 
 /// The leading bytes a streaming player needs first.
@@ -114,8 +123,11 @@ impl Sim {
             info,
             nodes,
             links: Vec::new(),
-            busy: BTreeSet::new(),
-            flying: BTreeSet::new(),
+            busy: DirSet::default(),
+            flying: DirSet::default(),
+            blocked: DirSet::default(),
+            ids: BTreeMap::new(),
+            pair_links: BTreeMap::new(),
             now: Time::ZERO,
             trace: 0xcbf2_9ce4_8422_2325,
             bans: Vec::new(),
@@ -126,6 +138,7 @@ impl Sim {
             inbox: VecDeque::new(),
             opened: Vec::new(),
             max_links_per_pair: 0,
+            incoming: Vec::new(),
         }
     }
 
@@ -239,6 +252,7 @@ impl Sim {
             peer_id,
             host.tracker_status(),
         );
+        self.ids.insert(peer_id, i);
         let n = &mut self.nodes[i];
         n.told = host.tracker_status();
         n.host = Some(host);
@@ -256,6 +270,9 @@ impl Sim {
             t.leave(self.info.info_hash);
         }
         self.drain(i);
+        if let Some(h) = self.nodes[i].host.as_ref() {
+            self.ids.remove(&h.peer_id());
+        }
         let n = &mut self.nodes[i];
         n.host = None;
         n.tracker = None;
@@ -264,9 +281,7 @@ impl Sim {
     }
 
     fn node_of(&self, id: PeerId) -> Option<usize> {
-        self.nodes
-            .iter()
-            .position(|n| n.host.as_ref().is_some_and(|h| h.peer_id() == id))
+        self.ids.get(&id).copied()
     }
 
     /// A channel opened between `a` (which offered) and `b`.
@@ -295,6 +310,7 @@ impl Sim {
                 self.nodes[a].conns.insert(ka, l);
                 self.nodes[b].conns.insert(kb, l);
                 self.opened.push((a, b, now));
+                *self.pair_links.entry((a.min(b), a.max(b))).or_default() += 1;
 
                 for x in [a, b] {
                     self.nodes[x].first_peer_at.get_or_insert(now);
@@ -308,11 +324,11 @@ impl Sim {
         self.drain(a);
         self.drain(b);
         // Once both sides settled a duplicate, one connection is left.
-        let pair = |k: &Link| {
-            let (x, y) = (k.ends[0].0, k.ends[1].0);
-            (x.min(y), x.max(y)) == (a.min(b), a.max(b))
-        };
-        let open = self.links.iter().flatten().filter(|k| pair(k)).count();
+        let open = self
+            .pair_links
+            .get(&(a.min(b), a.max(b)))
+            .copied()
+            .unwrap_or(0);
         self.max_links_per_pair = self.max_links_per_pair.max(open);
     }
 
@@ -328,6 +344,19 @@ impl Sim {
         let Some(link) = self.links[l].take() else {
             return;
         };
+        for d in 0..2 {
+            self.busy.remove(l, d);
+            self.flying.remove(l, d);
+            self.blocked.remove(l, d);
+        }
+        let (a, b) = (link.ends[0].0, link.ends[1].0);
+        let pair = (a.min(b), a.max(b));
+        if let Some(n) = self.pair_links.get_mut(&pair) {
+            *n -= 1;
+            if *n == 0 {
+                self.pair_links.remove(&pair);
+            }
+        }
         for (node, key) in link.ends {
             self.nodes[node].conns.remove(&key);
             if Some(node) != closed_by {
@@ -345,18 +374,20 @@ impl Sim {
 
     /// Frames reach a peer after the sender's and its own latency to the
     /// tracker (at the network core): two peers can offer to each other at once.
+    /// Due frames go in the order they were sent, one pass over the inbox
+    /// per round (a frame sent while handling one arrives in a later round).
     fn deliver_frames(&mut self) {
-        loop {
-            let now = self.now;
-            let Some(k) = self.inbox.iter().position(|(t, _, _)| *t <= now) else {
-                return;
-            };
-            let Some((_, i, text)) = self.inbox.remove(k) else {
-                return;
-            };
-            if let Some(t) = self.nodes[i].tracker.as_mut() {
-                t.handle_message(now, &text);
-                self.drain(i);
+        let now = self.now;
+        while self.inbox.iter().any(|(t, _, _)| *t <= now) {
+            let (due, later) = std::mem::take(&mut self.inbox)
+                .into_iter()
+                .partition::<VecDeque<_>, _>(|(t, _, _)| *t <= now);
+            self.inbox = later;
+            for (_, i, text) in due {
+                if let Some(t) = self.nodes[i].tracker.as_mut() {
+                    t.handle_message(now, &text);
+                    self.drain(i);
+                }
             }
         }
     }
@@ -415,32 +446,37 @@ impl Sim {
 
     fn transmit(&mut self) {
         let dt = self.sc.tick.as_secs_f64();
-        let mut by_sender: BTreeMap<usize, Vec<(usize, usize)>> = BTreeMap::new();
-        for &(l, d) in &self.busy {
-            if let Some(link) = &self.links[l] {
-                by_sender.entry(link.ends[d].0).or_default().push((l, d));
-            }
-        }
+        // Busy directions grouped by sender, senders in index order and each
+        // sender's directions in (link, dir) order (the sort is stable).
+        let mut by_sender: Vec<(usize, usize, usize)> = self
+            .busy
+            .to_vec()
+            .into_iter()
+            .filter_map(|(l, d)| Some((self.links[l].as_ref()?.ends[d].0, l, d)))
+            .collect();
+        by_sender.sort_by_key(|&(sender, _, _)| sender);
         // Offers per sender, then scaled per receiver.
-        let mut offers: Vec<(usize, usize, usize, f64)> = Vec::new();
-        for (sender, dirs) in by_sender {
-            let demands: Vec<usize> = dirs
+        let mut offers: Vec<(usize, usize, usize, f64)> = Vec::with_capacity(by_sender.len());
+        for group in by_sender.chunk_by(|a, b| a.0 == b.0) {
+            let sender = group[0].0;
+            let demands: Vec<usize> = group
                 .iter()
-                .map(|&(l, d)| self.links[l].as_ref().map_or(0, |k| k.dirs[d].queued))
+                .map(|&(_, l, d)| self.links[l].as_ref().map_or(0, |k| k.dirs[d].queued))
                 .collect();
             let grants = water_fill(&demands, self.nodes[sender].spec.up * dt);
-            for (&(l, d), g) in dirs.iter().zip(grants) {
+            for (&(_, l, d), g) in group.iter().zip(grants) {
                 let receiver = self.links[l].as_ref().map_or(0, |k| k.ends[1 - d].0);
                 offers.push((l, d, receiver, g as f64));
             }
         }
-        let mut incoming: BTreeMap<usize, f64> = BTreeMap::new();
+        let mut incoming = std::mem::take(&mut self.incoming);
+        incoming.resize(self.nodes.len(), 0.0);
         for &(_, _, r, g) in &offers {
-            *incoming.entry(r).or_default() += g;
+            incoming[r] += g;
         }
-        for (l, d, r, g) in offers {
+        for &(l, d, r, g) in &offers {
             let cap = self.nodes[r].spec.down * dt;
-            let scale = (cap / incoming[&r]).min(1.0);
+            let scale = (cap / incoming[r]).min(1.0);
             let n = (g * scale) as usize;
             let Some(link) = self.links[l].as_mut() else {
                 continue;
@@ -448,20 +484,23 @@ impl Sim {
             let arrive = self.now + link.latency;
             self.sent_this_second += link.dirs[d].transmit(n, arrive) as f64;
             if link.dirs[d].queued == 0 {
-                self.busy.remove(&(l, d));
+                self.busy.remove(l, d);
             }
             if !link.dirs[d].in_flight.is_empty() {
-                self.flying.insert((l, d));
+                self.flying.insert(l, d);
             }
         }
+        for &(_, _, r, _) in &offers {
+            incoming[r] = 0.0;
+        }
+        self.incoming = incoming;
     }
 
     fn deliver(&mut self) {
-        let flying: Vec<(usize, usize)> = self.flying.iter().copied().collect();
-        for (l, d) in flying {
+        for (l, d) in self.flying.to_vec() {
             loop {
                 let Some(link) = self.links[l].as_mut() else {
-                    self.flying.remove(&(l, d));
+                    self.flying.remove(l, d);
                     break;
                 };
                 let dir = &mut link.dirs[d];
@@ -469,7 +508,7 @@ impl Sim {
                     Some((t, _)) if *t <= self.now => {}
                     Some(_) => break,
                     None => {
-                        self.flying.remove(&(l, d));
+                        self.flying.remove(l, d);
                         break;
                     }
                 }
@@ -489,12 +528,14 @@ impl Sim {
     fn unblock(&mut self) {
         let now = self.now;
         let mut wake = Vec::new();
-        for link in self.links.iter_mut().flatten() {
-            for d in 0..2 {
-                if link.dirs[d].blocked && link.dirs[d].queued < LOW_WATER {
-                    link.dirs[d].blocked = false;
-                    wake.push(link.ends[d]);
-                }
+        for (l, d) in self.blocked.to_vec() {
+            let Some(link) = self.links[l].as_mut() else {
+                continue;
+            };
+            if link.dirs[d].queued < LOW_WATER {
+                link.dirs[d].blocked = false;
+                self.blocked.remove(l, d);
+                wake.push(link.ends[d]);
             }
         }
         for (node, key) in wake {
@@ -641,9 +682,10 @@ impl Sim {
         let d = usize::from(link.ends[0] != (i, peer));
         let dir = &mut link.dirs[d];
         dir.push(data);
-        self.busy.insert((l, d));
+        self.busy.insert(l, d);
         if !dir.blocked && dir.queued > HIGH_WATER {
             dir.blocked = true;
+            self.blocked.insert(l, d);
             let now = self.now;
             if let Some(h) = self.nodes[i].host.as_mut() {
                 h.handle_writable(now, peer, false);

@@ -3,6 +3,7 @@
 //! `TrackerClient`, relays every announce's offers to random other peers of
 //! the swarm and every answer back to its offerer, as WebTorrent trackers do.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use webswarm_core::PeerId;
@@ -12,8 +13,11 @@ use webswarm_tracker_proto::{
 };
 
 pub struct SimTracker {
-    /// Peers that announced and have not stopped: (node, peer id).
+    /// Peers that announced and have not stopped: (node, peer id), in no
+    /// particular order, with where each node is and who has which id.
     swarm: Vec<(usize, PeerId)>,
+    position: BTreeMap<usize, usize>,
+    by_id: BTreeMap<PeerId, usize>,
     /// Every announce that carried offers: (node, when, offers).
     announces: Vec<(usize, Duration, usize)>,
     now: Duration,
@@ -25,6 +29,8 @@ impl SimTracker {
     pub fn new(interval_secs: u32, seed: u64) -> Self {
         SimTracker {
             swarm: Vec::new(),
+            position: BTreeMap::new(),
+            by_id: BTreeMap::new(),
             announces: Vec::new(),
             now: Duration::ZERO,
             interval_secs,
@@ -51,16 +57,15 @@ impl SimTracker {
                     self.announces.push((from, self.now, a.offers.len()));
                 }
                 if a.event == Some(AnnounceEvent::Stopped) {
-                    self.swarm.retain(|&(n, _)| n != from);
+                    self.leave(from);
                     return;
                 }
-                if !self.swarm.iter().any(|&(n, _)| n == from) {
+                if !self.position.contains_key(&from) {
+                    self.position.insert(from, self.swarm.len());
+                    self.by_id.insert(a.peer_id, from);
                     self.swarm.push((from, a.peer_id));
                 }
-                let mut others: Vec<usize> = (0..self.swarm.len())
-                    .filter(|&k| self.swarm[k].0 != from)
-                    .collect();
-                self.rng.shuffle(&mut others);
+                let others = self.pick_others(from, a.offers.len());
                 for (offer, k) in a.offers.into_iter().zip(others) {
                     let m = TrackerMessage::Offer(RelayedOffer {
                         action: "announce".into(),
@@ -81,7 +86,7 @@ impl SimTracker {
                 out.push((from, reply.to_json()));
             }
             Ok(ClientMessage::Answer(a)) => {
-                if let Some(&(to, _)) = self.swarm.iter().find(|(_, id)| *id == a.to_peer_id) {
+                if let Some(&to) = self.by_id.get(&a.to_peer_id) {
                     let m = TrackerMessage::Answer(RelayedAnswer {
                         action: "announce".into(),
                         answer: a.answer,
@@ -94,5 +99,72 @@ impl SimTracker {
             }
             Ok(ClientMessage::Scrape(_)) | Err(_) => {}
         }
+    }
+
+    fn leave(&mut self, node: usize) {
+        let Some(i) = self.position.remove(&node) else {
+            return;
+        };
+        let (_, id) = self.swarm.swap_remove(i);
+        self.by_id.remove(&id);
+        if let Some(&(moved, _)) = self.swarm.get(i) {
+            self.position.insert(moved, i);
+        }
+    }
+
+    /// Up to `k` distinct swarm positions other than `from`'s, uniformly at
+    /// random: O(k) draws, not a shuffle of the whole swarm per announce
+    /// (which dominated runs at N = 10,000).
+    fn pick_others(&mut self, from: usize, k: usize) -> Vec<usize> {
+        let mine = self.position.get(&from).copied();
+        let n = self.swarm.len();
+        let others = n - usize::from(mine.is_some());
+        if others <= 2 * k {
+            let mut all: Vec<usize> = (0..n).filter(|&i| Some(i) != mine).collect();
+            self.rng.shuffle(&mut all);
+            all.truncate(k);
+            return all;
+        }
+        let mut picked = Vec::with_capacity(k);
+        while picked.len() < k {
+            let i = self.rng.below(n);
+            if Some(i) != mine && !picked.contains(&i) {
+                picked.push(i);
+            }
+        }
+        picked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_distinct_others_and_forgets_peers_that_leave() {
+        let mut t = SimTracker::new(30, 1);
+        for node in 0..100 {
+            t.position.insert(node, t.swarm.len());
+            let id = PeerId([node as u8; 20]);
+            t.by_id.insert(id, node);
+            t.swarm.push((node, id));
+        }
+        for k in [5, 12, 60, 99, 150] {
+            let got = t.pick_others(7, k);
+            assert_eq!(got.len(), k.min(99));
+            let mut sorted = got.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), got.len(), "distinct");
+            assert!(got.iter().all(|&i| t.swarm[i].0 != 7));
+        }
+        t.leave(3);
+        t.leave(99);
+        assert_eq!(t.swarm.len(), 98);
+        for (i, &(node, id)) in t.swarm.iter().enumerate() {
+            assert_eq!(t.position[&node], i);
+            assert_eq!(t.by_id[&id], node);
+        }
+        assert!(!t.position.contains_key(&3));
     }
 }

@@ -108,6 +108,10 @@ fn main() {
                 .collect();
             println!("       upload utilisation %/s: {}", u.join(" "));
             println!("       engine closes: {:?}", r.closes);
+            println!(
+                "       connections opened: {}, trace hash {:016x}",
+                r.connections, r.trace_hash
+            );
             let mut last: Vec<(f64, f64)> = r
                 .peers
                 .iter()
