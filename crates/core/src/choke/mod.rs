@@ -1,7 +1,7 @@
 //! Who we upload to: regular slots go to the interested peers with the best
-//! score (tit-for-tat while we leech: their upload rate to us; while we seed:
-//! the peers furthest behind), plus optimistic slots rotated among the others
-//! so newcomers get a start.
+//! score (tit-for-tat while we leech: their upload rate to us; while we seed,
+//! or under the swarm policy (`engine::Choking`): the peers furthest behind),
+//! plus optimistic slots rotated among the others so newcomers get a start.
 
 use crate::rng::Rng;
 use crate::types::PeerKey;
@@ -11,8 +11,8 @@ use crate::types::PeerKey;
 pub struct Candidate {
     pub peer: PeerKey,
     pub interested: bool,
-    /// Higher wins a regular slot: bytes/s received from the peer while
-    /// leeching; minus its piece count while seeding.
+    /// Higher wins a regular slot: bytes/s received from the peer
+    /// (tit-for-tat), or minus its piece count (seeding, swarm policy).
     pub rate: f64,
     /// Connected recently enough to be favoured for an optimistic slot.
     pub is_new: bool,

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-pub use config::Config;
+pub use config::{Choking, Config};
 pub use output::{AddPeerError, CloseReason, Event, Output};
 pub use webseed::WebseedError;
 

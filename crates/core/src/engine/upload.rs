@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::{CloseReason, Output, Torrent, NEW_PEER_AGE};
+use super::{Choking, CloseReason, Output, Torrent, NEW_PEER_AGE};
 use crate::bitfield::Bitfield;
 use crate::choke::{rechoke, Candidate};
 use crate::types::{BlockRef, PeerKey, Time};
@@ -216,7 +216,7 @@ impl Torrent {
 
     /// The periodic choking round (tit-for-tat with optimistic unchoke).
     pub(super) fn rechoke(&mut self, now: Time) {
-        let seeding = self.is_seed();
+        let behind_first = self.is_seed() || self.cfg.choking == Choking::Swarm;
         let candidates: Vec<Candidate> = self
             .peers
             .iter()
@@ -224,10 +224,11 @@ impl Torrent {
             .map(|(&peer, p)| Candidate {
                 peer,
                 interested: p.peer_interested,
-                // Tit-for-tat while leeching. A seed gets nothing back, so it
-                // serves the peers furthest behind: in the simulator this
-                // shortened the last completion at N = 300 for every seed tried.
-                rate: if seeding {
+                // Tit-for-tat while leeching (unless the swarm policy is on).
+                // A seed gets nothing back, so it serves the peers furthest
+                // behind: in the simulator this shortened the last completion
+                // at N = 300 for every seed tried.
+                rate: if behind_first {
                     -f64::from(p.has.as_ref().map_or(0, Bitfield::count))
                 } else {
                     p.down.rate(now)

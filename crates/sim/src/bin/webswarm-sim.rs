@@ -2,17 +2,23 @@
 //! last completion time over the fluid lower bound and the seeder's upload share.
 //!
 //! Usage: webswarm-sim [N ...] [--file-mib M] [--piece-kib K] [--seed S]
+//!                     [--seeds K] [--choking tit-for-tat|swarm|both]
 //!                     [--queue-ms MS] [--slots K] [-v] [--diagnose]
+//!
+//! `--seeds K` runs seeds S..S+K-1 and prints the median ratio per N and policy.
 
 use std::time::{Duration, Instant};
 
-use webswarm_sim::{Scenario, Sim};
+use webswarm_core::engine::Choking;
+use webswarm_sim::{PeerSpec, Report, Scenario, Sim};
 
 struct Args {
     sizes: Vec<usize>,
     file_mib: u64,
     piece_kib: u64,
     seed: u64,
+    seeds: u64,
+    policies: Vec<Choking>,
     queue_ms: Option<u64>,
     slots: Option<usize>,
     verbose: bool,
@@ -25,6 +31,8 @@ fn parse() -> Args {
         file_mib: 16,
         piece_kib: 64,
         seed: 1,
+        seeds: 1,
+        policies: vec![Choking::TitForTat, Choking::Swarm],
         queue_ms: None,
         slots: None,
         verbose: false,
@@ -32,6 +40,15 @@ fn parse() -> Args {
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
+        if arg == "--choking" {
+            a.policies = match it.next().as_deref() {
+                Some("tit-for-tat") => vec![Choking::TitForTat],
+                Some("swarm") => vec![Choking::Swarm],
+                Some("both") => vec![Choking::TitForTat, Choking::Swarm],
+                _ => panic!("--choking takes tit-for-tat, swarm or both"),
+            };
+            continue;
+        }
         let mut num = || -> u64 {
             it.next()
                 .and_then(|v| v.parse().ok())
@@ -41,6 +58,7 @@ fn parse() -> Args {
             "--file-mib" => a.file_mib = num(),
             "--piece-kib" => a.piece_kib = num(),
             "--seed" => a.seed = num(),
+            "--seeds" => a.seeds = num().max(1),
             "--queue-ms" => a.queue_ms = Some(num()),
             "--slots" => a.slots = Some(num() as usize),
             "-v" | "--verbose" => a.verbose = true,
@@ -56,78 +74,118 @@ fn parse() -> Args {
     a
 }
 
+fn policy_name(p: Choking) -> &'static str {
+    match p {
+        Choking::TitForTat => "tit-for-tat",
+        Choking::Swarm => "swarm",
+    }
+}
+
 fn main() {
     let a = parse();
     println!(
-        "file {} MiB, pieces {} KiB, seeder up 2 MiB/s, leechers up 256 KiB/s-1 MiB/s (down 4x), latency 10-60 ms per end, seed {}",
-        a.file_mib, a.piece_kib, a.seed
+        "file {} MiB, pieces {} KiB, seeder up 2 MiB/s, leechers up 256 KiB/s-1 MiB/s (down 4x), latency 10-60 ms per end, seeds {}..={}",
+        a.file_mib,
+        a.piece_kib,
+        a.seed,
+        a.seed + a.seeds - 1
     );
     println!(
-        "{:>6} {:>10} {:>10} {:>7} {:>13} {:>9} {:>8}",
-        "N", "last (s)", "bound (s)", "ratio", "seeder share", "wall (s)", "ok"
+        "{:>6} {:>11} {:>5} {:>10} {:>10} {:>7} {:>13} {:>9} {:>8}",
+        "N", "choking", "seed", "last (s)", "bound (s)", "ratio", "seeder share", "wall (s)", "ok"
     );
     for &n in &a.sizes {
-        let mut sc = Scenario::mixed(a.seed, n, a.file_mib << 20, a.piece_kib << 10);
-        if let Some(ms) = a.queue_ms {
-            sc.engine.request_queue_time = Duration::from_millis(ms);
-        }
-        if let Some(k) = a.slots {
-            sc.engine.unchoke_slots = k;
-        }
-        sc.diagnostics = a.diagnose;
-        let wall = Instant::now();
-        let specs = sc.peers.clone();
-        let r = Sim::new(sc).run();
-        println!(
-            "{:>6} {:>10.1} {:>10.1} {:>7.3} {:>12.1}% {:>9.1} {:>8}",
-            n,
-            r.last_completion().map_or(f64::NAN, |d| d.as_secs_f64()),
-            r.fluid_bound.as_secs_f64(),
-            r.bound_ratio().unwrap_or(f64::NAN),
-            100.0 * r.seeder_share(),
-            wall.elapsed().as_secs_f64(),
-            r.all_complete()
-        );
-        if a.verbose {
-            let c = r.completion_times();
-            let pct = |q: f64| {
-                c.get(((c.len() as f64 - 1.0) * q) as usize)
-                    .map_or(f64::NAN, |d| d.as_secs_f64())
-            };
-            println!(
-                "       completions: first {:.1}s p10 {:.1}s p50 {:.1}s p90 {:.1}s",
-                pct(0.0),
-                pct(0.1),
-                pct(0.5),
-                pct(0.9)
-            );
-            let u: Vec<String> = r
-                .utilization
-                .iter()
-                .map(|u| format!("{:.0}", u * 100.0))
+        for &policy in &a.policies {
+            let mut ratios: Vec<f64> = (a.seed..a.seed + a.seeds)
+                .map(|seed| run(&a, n, policy, seed))
                 .collect();
-            println!("       upload utilisation %/s: {}", u.join(" "));
-            println!("       engine closes: {:?}", r.closes);
-            println!(
-                "       connections opened: {}, trace hash {:016x}",
-                r.connections, r.trace_hash
-            );
-            let mut last: Vec<(f64, f64)> = r
-                .peers
-                .iter()
-                .zip(&specs)
-                .filter_map(|(p, s)| Some((p.completed?.as_secs_f64(), s.up / 1024.0)))
-                .collect();
-            last.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let slowest: Vec<String> = last
-                .iter()
-                .take(5)
-                .map(|(t, up)| format!("{t:.1}s@{up:.0}KiB/s"))
-                .collect();
-            println!(
-                "       last to finish (time@upload): {}",
-                slowest.join(", ")
-            );
+            if a.seeds > 1 {
+                ratios.sort_by(f64::total_cmp);
+                println!(
+                    "{:>6} {:>11} {:>5} median ratio {:.3} (min {:.3}, max {:.3})",
+                    n,
+                    policy_name(policy),
+                    "all",
+                    ratios[ratios.len() / 2],
+                    ratios[0],
+                    ratios[ratios.len() - 1]
+                );
+            }
         }
     }
+}
+
+/// One simulation; prints its row (and details with -v) and returns its ratio.
+fn run(a: &Args, n: usize, policy: Choking, seed: u64) -> f64 {
+    let mut sc = Scenario::mixed(seed, n, a.file_mib << 20, a.piece_kib << 10);
+    sc.engine.choking = policy;
+    if let Some(ms) = a.queue_ms {
+        sc.engine.request_queue_time = Duration::from_millis(ms);
+    }
+    if let Some(k) = a.slots {
+        sc.engine.unchoke_slots = k;
+    }
+    sc.diagnostics = a.diagnose;
+    let wall = Instant::now();
+    let specs = sc.peers.clone();
+    let r = Sim::new(sc).run();
+    let ratio = r.bound_ratio().unwrap_or(f64::NAN);
+    println!(
+        "{:>6} {:>11} {:>5} {:>10.1} {:>10.1} {:>7.3} {:>12.1}% {:>9.1} {:>8}",
+        n,
+        policy_name(policy),
+        seed,
+        r.last_completion().map_or(f64::NAN, |d| d.as_secs_f64()),
+        r.fluid_bound.as_secs_f64(),
+        ratio,
+        100.0 * r.seeder_share(),
+        wall.elapsed().as_secs_f64(),
+        r.all_complete()
+    );
+    if a.verbose {
+        details(&r, &specs);
+    }
+    ratio
+}
+
+fn details(r: &Report, specs: &[PeerSpec]) {
+    let c = r.completion_times();
+    let pct = |q: f64| {
+        c.get(((c.len() as f64 - 1.0) * q) as usize)
+            .map_or(f64::NAN, |d| d.as_secs_f64())
+    };
+    println!(
+        "       completions: first {:.1}s p10 {:.1}s p50 {:.1}s p90 {:.1}s",
+        pct(0.0),
+        pct(0.1),
+        pct(0.5),
+        pct(0.9)
+    );
+    let u: Vec<String> = r
+        .utilization
+        .iter()
+        .map(|u| format!("{:.0}", u * 100.0))
+        .collect();
+    println!("       upload utilisation %/s: {}", u.join(" "));
+    println!("       engine closes: {:?}", r.closes);
+    println!(
+        "       connections opened: {}, trace hash {:016x}",
+        r.connections, r.trace_hash
+    );
+    let mut last: Vec<(f64, f64)> = r
+        .peers
+        .iter()
+        .zip(specs)
+        .filter_map(|(p, s)| Some((p.completed?.as_secs_f64(), s.up / 1024.0)))
+        .collect();
+    last.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let slowest: Vec<String> = last
+        .iter()
+        .take(5)
+        .map(|(t, up)| format!("{t:.1}s@{up:.0}KiB/s"))
+        .collect();
+    println!(
+        "       last to finish (time@upload): {}",
+        slowest.join(", ")
+    );
 }
