@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use webswarm_core::engine::Source;
+use webswarm_core::engine::{Choking, Source};
 use webswarm_core::host::{HostConfig, Note, Start, TorrentHost, Work};
 use webswarm_core::tracker::{OfferId, TorrentStatus, TrackerClient, TrackerConfig, TrackerWork};
 use webswarm_core::Rng;
@@ -135,6 +135,9 @@ impl App {
         s.max_connections = max_connections.max(1) as usize;
         s.tracker.offers_per_announce = offers as usize;
         s.host.engine.max_peers = max_peers.max(1) as usize;
+        // A page's peers are one site's visitors, who all want everyone done:
+        // slots go to the peers furthest behind (see `Choking::Swarm`).
+        s.host.engine.choking = Choking::Swarm;
         s.trackers = std::mem::take(&mut self.staged.trackers);
     }
 

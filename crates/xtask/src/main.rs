@@ -401,8 +401,9 @@ const BROWSER_CRATE: &str = "webswarm-web";
 /// and 17 (relayOnly and turnCredentials in index.js, +196 B; the tracker's
 /// refusal per torrent kept in core, +280 B in the wasm; the warning after
 /// failed connection attempts, +263 B; the early SDP once the last kind of
-/// candidate came, +87 B: 91,684 B; measured).
-const WEB_GZ_CEILING: u64 = 91_700;
+/// candidate came, +87 B: 91,684 B; measured); to 91,720 for issue 18's
+/// swarm choking policy, which pages use (+25 B: 91,709 B, measured).
+const WEB_GZ_CEILING: u64 = 91_720;
 
 fn test() -> Result {
     let started = Instant::now();

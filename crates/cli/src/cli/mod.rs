@@ -12,6 +12,7 @@ mod tracker;
 use std::net::{IpAddr, SocketAddr};
 
 use clap::{Args, Parser, Subcommand};
+use webswarm_core::engine::Choking;
 
 use crate::session::ClientConfig;
 use crate::transport::webrtc_rs::{IceServer, RtcConfig};
@@ -73,6 +74,19 @@ pub struct NetArgs {
     /// Upload limit per torrent in bytes per second (suffixes k, M: 500k, 2M).
     #[arg(long, value_parser = parse_rate)]
     max_upload_rate: Option<u64>,
+    /// Whom to upload to while downloading: tit-for-tat (the peers that give
+    /// most back; for open swarms) or swarm (the peers furthest behind, so a
+    /// site's visitors all finish sooner).
+    #[arg(long, default_value = "tit-for-tat", value_parser = parse_choking)]
+    choking: Choking,
+}
+
+fn parse_choking(s: &str) -> Result<Choking, String> {
+    match s {
+        "tit-for-tat" => Ok(Choking::TitForTat),
+        "swarm" => Ok(Choking::Swarm),
+        _ => Err(format!("{s}: give tit-for-tat or swarm")),
+    }
 }
 
 fn parse_rate(s: &str) -> Result<u64, String> {
@@ -124,8 +138,13 @@ impl NetArgs {
                 credential,
             }];
         }
+        let engine = webswarm_core::engine::Config {
+            choking: self.choking,
+            ..Default::default()
+        };
         Ok(ClientConfig {
             rtc,
+            engine,
             max_connections: self.max_connections,
             max_upload_rate: self.max_upload_rate,
             tracker_ca,
