@@ -7,12 +7,14 @@
 mod diagnose;
 mod dirset;
 mod network;
+mod origin;
 mod report;
 mod scenario;
 mod storage;
 mod swarm;
 mod tracker;
 
+pub use origin::origin_alone;
 pub use report::{PeerOutcome, Report};
 pub use scenario::{Behaviour, PeerSpec, Scenario, StorageMode};
 pub use swarm::Sim;

@@ -50,6 +50,9 @@ pub struct Report {
     pub max_links_per_pair: usize,
     /// Announces with offers the tracker received: (peer, when, offers).
     pub announces: Vec<(usize, Duration, usize)>,
+    /// Bytes the site's origin served (webseed fetches).
+    pub origin_bytes: u64,
+    pub file_len: u64,
 }
 
 impl Report {
@@ -89,6 +92,12 @@ impl Report {
         let mut v: Vec<_> = self.honest_leechers().filter_map(|p| p.completed).collect();
         v.sort();
         v
+    }
+
+    /// Share of the honest leechers' content that the origin served.
+    pub fn origin_share(&self) -> f64 {
+        let wanted = self.honest_leechers().count() as f64 * self.file_len as f64;
+        self.origin_bytes as f64 / wanted.max(1.0)
     }
 
     /// Share of all uploaded bytes that came from seeders.

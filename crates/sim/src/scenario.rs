@@ -88,6 +88,8 @@ pub struct Scenario {
     pub reannounce: Duration,
     /// Print per-second diagnostics to stderr.
     pub diagnostics: bool,
+    /// The site's origin, a webseed every peer knows: its upload in bytes/s.
+    pub origin: Option<f64>,
 }
 
 impl Scenario {
@@ -104,7 +106,29 @@ impl Scenario {
             numwant: 12,
             reannounce: Duration::from_secs(30),
             diagnostics: false,
+            origin: None,
         }
+    }
+
+    /// A site's visitors: `n` leechers with the mixed bandwidths of
+    /// [`Scenario::mixed`] arriving at random over `over`, no seeder, and the
+    /// site's origin as a webseed with `origin_up` bytes/s of upload.
+    pub fn site(
+        seed: u64,
+        n: usize,
+        over: Duration,
+        file_len: u64,
+        piece_len: u64,
+        origin_up: f64,
+    ) -> Self {
+        let mut sc = Scenario::mixed(seed, n, file_len, piece_len);
+        sc.peers.remove(0);
+        let mut rng = Rng::new(seed ^ 0xa221);
+        for p in &mut sc.peers {
+            p.join = Duration::from_micros(rng.below(over.as_micros() as usize + 1) as u64);
+        }
+        sc.origin = Some(origin_up);
+        sc
     }
 
     /// One seeder and `n` leechers with mixed home-connection bandwidths
@@ -126,7 +150,13 @@ impl Scenario {
     /// join at once: max(F/u_s, F/d_min, N·F/(u_s + Σu_i)).
     pub fn fluid_bound(&self) -> Duration {
         let f = self.file_len as f64;
-        let seeds: f64 = self.peers.iter().filter(|p| p.seed).map(|p| p.up).sum();
+        let seeds: f64 = self
+            .peers
+            .iter()
+            .filter(|p| p.seed)
+            .map(|p| p.up)
+            .sum::<f64>()
+            + self.origin.unwrap_or(0.0);
         let leechers: Vec<&PeerSpec> = self.peers.iter().filter(|p| !p.seed).collect();
         let n = leechers.len() as f64;
         let sum_up: f64 = leechers.iter().map(|p| p.up).sum();

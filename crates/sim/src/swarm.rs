@@ -15,6 +15,7 @@ use webswarm_core::{engine, Bitfield, BlockRef, Info, PeerId, PeerKey, Time, Tor
 use crate::diagnose::{self, Second};
 use crate::dirset::DirSet;
 use crate::network::{water_fill, Dir, Link, HIGH_WATER, LOW_WATER};
+use crate::origin::Origin;
 use crate::report::{PeerOutcome, Report};
 use crate::scenario::{Behaviour, PeerSpec, Scenario};
 use crate::storage::Storage;
@@ -71,7 +72,17 @@ pub struct Sim {
     max_links_per_pair: usize,
     /// Scratch for `transmit`: bytes offered to each node this tick.
     incoming: Vec<f64>,
+    /// The site's origin (a webseed), and the content it serves.
+    origin: Option<Origin>,
+    content: Bytes,
 }
+
+/// Where the simulated site serves the file (the URL is not fetched: the
+/// origin answers from the content).
+const ORIGIN_URL: &str = "http://origin.example/sim.bin";
+
+/// One-way latency between the origin and the network core.
+const ORIGIN_LATENCY: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// The leading bytes a streaming player needs first.
 pub const PREFIX: u64 = 1 << 20;
@@ -117,6 +128,7 @@ impl Sim {
             })
             .collect();
         let interval = sc.reannounce.as_secs() as u32;
+        let sc_origin = sc.origin;
         Sim {
             tracker: SimTracker::new(interval, sc.seed ^ 0x7a11),
             sc,
@@ -139,6 +151,8 @@ impl Sim {
             opened: Vec::new(),
             max_links_per_pair: 0,
             incoming: Vec::new(),
+            origin: sc_origin.map(Origin::new),
+            content: data,
         }
     }
 
@@ -227,7 +241,10 @@ impl Sim {
                 have,
             },
             peer_id,
-            webseeds: Vec::new(),
+            webseeds: match self.sc.origin {
+                Some(_) => vec![ORIGIN_URL.to_owned()],
+                None => Vec::new(),
+            },
             storage_open: spec.storage_delay.is_none(),
             recheck: Vec::new(),
         };
@@ -442,6 +459,23 @@ impl Sim {
         self.transmit();
         self.deliver();
         self.unblock();
+        self.serve_origin();
+    }
+
+    /// The origin's answers whose last byte arrived go to their hosts.
+    fn serve_origin(&mut self) {
+        let now = self.now;
+        let Some(o) = self.origin.as_mut() else {
+            return;
+        };
+        for f in o.step(now, self.sc.tick) {
+            let start = self.info.layout.piece_offset(f.piece) as usize + f.offset as usize;
+            let data = self.content.slice(start..start + f.len as usize);
+            if let Some(h) = self.nodes[f.node].host.as_mut() {
+                h.handle_fetched(now, f.webseed, f.piece, f.offset, Ok(data));
+                self.drain(f.node);
+            }
+        }
     }
 
     fn transmit(&mut self) {
@@ -657,8 +691,18 @@ impl Sim {
                     h.handle_piece_checked(now, piece, ok);
                 }
             }
-            // The simulator adds no webseeds.
-            Work::Fetch { .. } => {}
+            Work::Fetch {
+                webseed,
+                piece,
+                offset,
+                len,
+                ..
+            } => {
+                let latency = self.nodes[i].spec.latency + ORIGIN_LATENCY;
+                if let Some(o) = self.origin.as_mut() {
+                    o.request(now, latency, (i, webseed, piece, offset, len));
+                }
+            }
             Work::OpenStorage => {
                 let n = &mut self.nodes[i];
                 n.storage_opens = Some(now + n.spec.storage_delay.unwrap_or_default());
@@ -799,6 +843,8 @@ impl Sim {
             connections: self.opened.len(),
             max_links_per_pair: self.max_links_per_pair,
             announces: self.tracker.announces().to_vec(),
+            origin_bytes: self.origin.as_ref().map_or(0, Origin::served),
+            file_len: self.sc.file_len,
         }
     }
 }

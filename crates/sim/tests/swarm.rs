@@ -217,3 +217,23 @@ fn the_swarm_policy_gets_a_site_swarm_done_sooner_than_tit_for_tat() {
     // Measured: 1.311 and 1.240 (the bench's --seeds 3 at N = 50).
     assert!(swarm < tft - 0.03, "swarm {swarm:.3}, tit-for-tat {tft:.3}");
 }
+
+#[test]
+fn visitors_of_a_site_take_most_bytes_from_each_other_and_none_waits_longer_than_the_origin_alone_would(
+) {
+    use webswarm_sim::origin_alone;
+    // 300 visitors arriving over two minutes; the origin uploads 4 MiB/s.
+    let up = 4096.0 * KIB;
+    let sc = Scenario::site(1, 300, Duration::from_secs(120), 16 << 20, 64 << 10, up);
+    let joins: Vec<Duration> = sc.peers.iter().map(|p| p.join).collect();
+    let downs: Vec<f64> = sc.peers.iter().map(|p| p.down).collect();
+    let alone = origin_alone(&joins, &downs, sc.file_len, up, sc.tick);
+    let r = Sim::new(sc).run();
+    assert!(r.all_complete());
+    // Measured: 10.5 % (it falls with more visitors: 3.2 % at 1000).
+    assert!(r.origin_share() < 0.15, "origin share {}", r.origin_share());
+    for (p, al) in r.peers.iter().zip(&alone) {
+        let took = p.completed.unwrap() - p.joined;
+        assert!(took <= *al, "took {took:?}, the origin alone {al:?}");
+    }
+}

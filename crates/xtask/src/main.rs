@@ -36,7 +36,7 @@ fn main() -> ExitCode {
             tracker_abuse(args.get(1).map(String::as_str).unwrap_or("10"), 10_000)
         }
         _ => Err(
-            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | bench-nat [MiB] [runs] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | browser-crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
+            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] [--seeds K] [--choking tit-for-tat|swarm|both] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | bench-nat [MiB] [runs] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | browser-crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
                 .into(),
         ),
     };

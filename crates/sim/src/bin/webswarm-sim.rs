@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use webswarm_core::engine::Choking;
-use webswarm_sim::{PeerSpec, Report, Scenario, Sim};
+use webswarm_sim::{origin_alone, PeerSpec, Report, Scenario, Sim};
 
 struct Args {
     sizes: Vec<usize>,
@@ -23,6 +23,9 @@ struct Args {
     slots: Option<usize>,
     verbose: bool,
     diagnose: bool,
+    /// Site mode: the origin's upload (KiB/s) and the arrival window (s).
+    origin_kib: Option<u64>,
+    arrive_secs: u64,
 }
 
 fn parse() -> Args {
@@ -37,6 +40,8 @@ fn parse() -> Args {
         slots: None,
         verbose: false,
         diagnose: false,
+        origin_kib: None,
+        arrive_secs: 120,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -63,6 +68,8 @@ fn parse() -> Args {
             "--slots" => a.slots = Some(num() as usize),
             "-v" | "--verbose" => a.verbose = true,
             "--diagnose" => a.diagnose = true,
+            "--origin-kib" => a.origin_kib = Some(num()),
+            "--arrive-secs" => a.arrive_secs = num(),
             n => a
                 .sizes
                 .push(n.parse().unwrap_or_else(|_| panic!("unknown argument {n}"))),
@@ -83,6 +90,9 @@ fn policy_name(p: Choking) -> &'static str {
 
 fn main() {
     let a = parse();
+    if a.origin_kib.is_some() {
+        return site(&a);
+    }
     println!(
         "file {} MiB, pieces {} KiB, seeder up 2 MiB/s, leechers up 256 KiB/s-1 MiB/s (down 4x), latency 10-60 ms per end, seeds {}..={}",
         a.file_mib,
@@ -188,4 +198,72 @@ fn details(r: &Report, specs: &[PeerSpec]) {
         "       last to finish (time@upload): {}",
         slowest.join(", ")
     );
+}
+
+/// Site mode: visitors arrive over a window and the origin is a webseed;
+/// how much the origin served, and each visitor against the origin alone.
+fn site(a: &Args) {
+    let up = a.origin_kib.unwrap_or(0) as f64 * 1024.0;
+    println!(
+        "file {} MiB, pieces {} KiB, origin up {} KiB/s, visitors arrive over {} s (up 256 KiB/s-1 MiB/s, down 4x), no seeder",
+        a.file_mib,
+        a.piece_kib,
+        a.origin_kib.unwrap_or(0),
+        a.arrive_secs
+    );
+    println!(
+        "{:>6} {:>11} {:>5} {:>13} {:>17} {:>18} {:>9} {:>5}",
+        "N",
+        "choking",
+        "seed",
+        "origin share",
+        "later than alone",
+        "median vs alone",
+        "wall (s)",
+        "ok"
+    );
+    for &n in &a.sizes {
+        for &policy in &a.policies {
+            for seed in a.seed..a.seed + a.seeds {
+                let mut sc = Scenario::site(
+                    seed,
+                    n,
+                    Duration::from_secs(a.arrive_secs),
+                    a.file_mib << 20,
+                    a.piece_kib << 10,
+                    up,
+                );
+                sc.engine.choking = policy;
+                let joins: Vec<Duration> = sc.peers.iter().map(|p| p.join).collect();
+                let downs: Vec<f64> = sc.peers.iter().map(|p| p.down).collect();
+                let alone = origin_alone(&joins, &downs, sc.file_len, up, sc.tick);
+                let wall = Instant::now();
+                let r = Sim::new(sc).run();
+                let mut ratios: Vec<f64> = r
+                    .peers
+                    .iter()
+                    .zip(&alone)
+                    .filter_map(|(p, al)| {
+                        Some((p.completed? - p.joined).as_secs_f64() / al.as_secs_f64())
+                    })
+                    .collect();
+                ratios.sort_by(f64::total_cmp);
+                let later = ratios.iter().filter(|&&x| x > 1.0).count();
+                println!(
+                    "{:>6} {:>11} {:>5} {:>12.1}% {:>17} {:>17.3}x {:>9.1} {:>5}",
+                    n,
+                    policy_name(policy),
+                    seed,
+                    100.0 * r.origin_share(),
+                    later,
+                    ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN),
+                    wall.elapsed().as_secs_f64(),
+                    r.all_complete()
+                );
+                if a.verbose {
+                    details(&r, &[]);
+                }
+            }
+        }
+    }
 }
