@@ -103,7 +103,8 @@ const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 
  * Serves on 127.0.0.1: the test page at `/`, WebTorrent's browser bundle,
  * our package under `/webswarm/`, and `extra` paths (name -> Buffer or file path).
  */
-export function startStatic({ extra = {}, onRequest = () => {}, host = '127.0.0.1' } = {}) {
+export function startStatic({ extra = {}, onRequest = () => {}, host = '127.0.0.1', rate } = {}) {
+  const uplink = rate ? new Uplink(rate) : null;
   const bundle = fs.readFileSync(path.join(here, '../node_modules/webtorrent/dist/webtorrent.min.js'));
   const dist = path.resolve(webDist());
   const server = http.createServer((req, res) => {
@@ -124,7 +125,7 @@ export function startStatic({ extra = {}, onRequest = () => {}, host = '127.0.0.
     } else if (extra[url.pathname] !== undefined) {
       const entry = extra[url.pathname];
       const type = TYPES[path.extname(url.pathname)] || 'application/octet-stream';
-      sendBytes(req, res, Buffer.isBuffer(entry) ? entry : fs.readFileSync(entry), type);
+      sendBytes(req, res, Buffer.isBuffer(entry) ? entry : fs.readFileSync(entry), type, uplink);
     } else {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end(PAGE);
@@ -132,13 +133,58 @@ export function startStatic({ extra = {}, onRequest = () => {}, host = '127.0.0.
   });
   return new Promise((resolve) => {
     server.listen(0, host, () => {
-      resolve({ url: `http://${hostPort(host, server.address().port)}/`, port: server.address().port, stop: () => server.close() });
+      resolve({
+        url: `http://${hostPort(host, server.address().port)}/`,
+        port: server.address().port,
+        /** Bytes of `extra` files sent (all of them when there is no uplink cap). */
+        sent: () => (uplink ? uplink.sent : null),
+        stop: () => { uplink?.stop(); server.close(); },
+      });
     });
   });
 }
 
+/**
+ * A capped uplink shared by every response through it (a site's origin):
+ * every 10 ms, `rate / 100` bytes go out in turn over the responses waiting.
+ */
+class Uplink {
+  constructor(rate) {
+    this.rate = rate;
+    this.sent = 0;
+    this.waiting = [];
+    this.timer = setInterval(() => this.tick(), 10);
+  }
+
+  send(res, bytes) {
+    this.waiting.push({ res, bytes, at: 0 });
+  }
+
+  tick() {
+    let budget = this.rate / 100;
+    while (budget >= 1 && this.waiting.length > 0) {
+      const share = Math.max(1, Math.floor(budget / this.waiting.length));
+      for (const w of [...this.waiting]) {
+        const n = Math.min(share, w.bytes.length - w.at);
+        w.res.write(w.bytes.subarray(w.at, w.at + n));
+        w.at += n;
+        this.sent += n;
+        budget -= n;
+        if (w.at === w.bytes.length) {
+          w.res.end();
+          this.waiting.splice(this.waiting.indexOf(w), 1);
+        }
+      }
+    }
+  }
+
+  stop() {
+    clearInterval(this.timer);
+  }
+}
+
 /** Answers with `body`, honouring a single `Range: bytes=a-b` (webseeds need it). */
-function sendBytes(req, res, body, type = 'application/octet-stream') {
+function sendBytes(req, res, body, type = 'application/octet-stream', uplink = null) {
   const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range || '');
   if (!m) {
     res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'accept-ranges': 'bytes' });
@@ -157,7 +203,16 @@ function sendBytes(req, res, body, type = 'application/octet-stream') {
     'content-length': end - start + 1,
     'content-range': `bytes ${start}-${end}/${body.length}`,
   });
-  res.end(body.subarray(start, end + 1));
+  if (uplink) {
+    // A request the page gave up on stops taking the origin's upload.
+    res.on('close', () => {
+      const i = uplink.waiting.findIndex((w) => w.res === res);
+      if (i >= 0) uplink.waiting.splice(i, 1);
+    });
+    uplink.send(res, body.subarray(start, end + 1));
+  } else {
+    res.end(body.subarray(start, end + 1));
+  }
 }
 
 /** Serves the files of `dir` on 127.0.0.1 (for a bundler's output). */
