@@ -16,10 +16,24 @@ pub(crate) struct Second {
     pub unwanted: usize,
     pub choking: usize,
     pub unasked: usize,
+    /// Bytes sent, upload capacity of leechers with no verified piece yet,
+    /// and the upload capacity of every peer present (bytes/s).
+    pub capacity: (f64, f64, f64),
 }
 
 pub(crate) fn print_second(s: &Second) {
     let secs = s.at.as_secs_f64();
+    // Where the swarm's upload went: what the fluid bound counts as usable
+    // is all of it, so the three shares say where a ratio above 1 comes from.
+    let (sent, empty, all) = s.capacity;
+    let pct = |x: f64| 100.0 * x / all.max(1.0);
+    eprintln!(
+        "t={secs:>5.1}s upload capacity: {:.1} % used, {:.1} % held by leechers with no piece yet, \
+         {:.1} % idle with data",
+        pct(sent),
+        pct(empty),
+        pct(all - empty - sent)
+    );
     eprintln!(
         "t={secs:>5.1}s seeds read {} pieces, {} distinct",
         s.seed_piece_reads, s.distinct_seed_pieces

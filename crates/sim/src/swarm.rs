@@ -188,7 +188,15 @@ impl Sim {
             .sum();
         self.utilization.push(self.sent_this_second / cap.max(1.0));
         if self.sc.diagnostics {
-            diagnose::print_second(&self.second());
+            let all: f64 = self
+                .nodes
+                .iter()
+                .filter(|n| n.host.is_some())
+                .map(|n| n.spec.up)
+                .sum();
+            let mut s = self.second();
+            s.capacity = (self.sent_this_second, all - cap, all);
+            diagnose::print_second(&s);
         }
         self.seed_reads.clear();
         self.sent_this_second = 0.0;
