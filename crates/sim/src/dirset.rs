@@ -27,6 +27,11 @@ impl DirSet {
         }
     }
 
+    pub fn contains(&self, l: usize, d: usize) -> bool {
+        let (w, bit) = slot(l, d);
+        self.words.get(w).is_some_and(|word| word & bit != 0)
+    }
+
     pub fn remove(&mut self, l: usize, d: usize) {
         let (w, bit) = slot(l, d);
         if let Some(word) = self.words.get_mut(w) {
@@ -72,6 +77,7 @@ mod tests {
                 model.insert((l, d));
             }
             assert_eq!(ours.len, model.len());
+            assert_eq!(ours.contains(l, d), model.contains(&(l, d)));
         }
         assert_eq!(ours.to_vec(), model.into_iter().collect::<Vec<_>>());
     }

@@ -24,7 +24,6 @@ pub struct Dir {
     pub queued: usize,
     /// Messages whose last byte is on the wire, by arrival time.
     pub in_flight: VecDeque<(Time, Bytes)>,
-    pub blocked: bool,
 }
 
 impl Dir {

@@ -122,7 +122,7 @@ impl Scenario {
         origin_up: f64,
     ) -> Self {
         let mut sc = Scenario::mixed(seed, n, file_len, piece_len);
-        sc.peers.remove(0);
+        sc.peers.retain(|p| !p.seed);
         let mut rng = Rng::new(seed ^ 0xa221);
         for p in &mut sc.peers {
             p.join = Duration::from_micros(rng.below(over.as_micros() as usize + 1) as u64);

@@ -47,7 +47,8 @@ pub struct Sim {
     pub(crate) info: Info,
     pub(crate) nodes: Vec<Node>,
     pub(crate) links: Vec<Option<Link>>,
-    /// Directions with bytes queued, bytes on the wire, and above the high-water mark.
+    /// Directions with bytes queued, bytes on the wire, and above the
+    /// high-water mark (told unwritable, until below the low one).
     busy: DirSet,
     flying: DirSet,
     blocked: DirSet,
@@ -575,7 +576,6 @@ impl Sim {
                 continue;
             };
             if link.dirs[d].queued < LOW_WATER {
-                link.dirs[d].blocked = false;
                 self.blocked.remove(l, d);
                 wake.push(link.ends[d]);
             }
@@ -735,8 +735,7 @@ impl Sim {
         let dir = &mut link.dirs[d];
         dir.push(data);
         self.busy.insert(l, d);
-        if !dir.blocked && dir.queued > HIGH_WATER {
-            dir.blocked = true;
+        if dir.queued > HIGH_WATER && !self.blocked.contains(l, d) {
             self.blocked.insert(l, d);
             let now = self.now;
             if let Some(h) = self.nodes[i].host.as_mut() {

@@ -77,16 +77,8 @@ pub struct NetArgs {
     /// Whom to upload to while downloading: tit-for-tat (the peers that give
     /// most back; for open swarms) or swarm (the peers furthest behind, so a
     /// site's visitors all finish sooner).
-    #[arg(long, default_value = "tit-for-tat", value_parser = parse_choking)]
+    #[arg(long, default_value = "tit-for-tat", value_parser = str::parse::<Choking>)]
     choking: Choking,
-}
-
-fn parse_choking(s: &str) -> Result<Choking, String> {
-    match s {
-        "tit-for-tat" => Ok(Choking::TitForTat),
-        "swarm" => Ok(Choking::Swarm),
-        _ => Err(format!("{s}: give tit-for-tat or swarm")),
-    }
 }
 
 fn parse_rate(s: &str) -> Result<u64, String> {

@@ -47,10 +47,11 @@ fn parse() -> Args {
     while let Some(arg) = it.next() {
         if arg == "--choking" {
             a.policies = match it.next().as_deref() {
-                Some("tit-for-tat") => vec![Choking::TitForTat],
-                Some("swarm") => vec![Choking::Swarm],
                 Some("both") => vec![Choking::TitForTat, Choking::Swarm],
-                _ => panic!("--choking takes tit-for-tat, swarm or both"),
+                Some(p) => vec![p
+                    .parse()
+                    .unwrap_or_else(|e| panic!("--choking {e} or both"))],
+                None => panic!("--choking takes tit-for-tat, swarm or both"),
             };
             continue;
         }
@@ -81,13 +82,6 @@ fn parse() -> Args {
     a
 }
 
-fn policy_name(p: Choking) -> &'static str {
-    match p {
-        Choking::TitForTat => "tit-for-tat",
-        Choking::Swarm => "swarm",
-    }
-}
-
 fn main() {
     let a = parse();
     if a.origin_kib.is_some() {
@@ -114,7 +108,7 @@ fn main() {
                 println!(
                     "{:>6} {:>11} {:>5} median ratio {:.3} (min {:.3}, max {:.3})",
                     n,
-                    policy_name(policy),
+                    policy.name(),
                     "all",
                     ratios[ratios.len() / 2],
                     ratios[0],
@@ -143,7 +137,7 @@ fn run(a: &Args, n: usize, policy: Choking, seed: u64) -> f64 {
     println!(
         "{:>6} {:>11} {:>5} {:>10.1} {:>10.1} {:>7.3} {:>12.1}% {:>9.1} {:>8}",
         n,
-        policy_name(policy),
+        policy.name(),
         seed,
         r.last_completion().map_or(f64::NAN, |d| d.as_secs_f64()),
         r.fluid_bound.as_secs_f64(),
@@ -252,7 +246,7 @@ fn site(a: &Args) {
                 println!(
                     "{:>6} {:>11} {:>5} {:>12.1}% {:>17} {:>17.3}x {:>9.1} {:>5}",
                     n,
-                    policy_name(policy),
+                    policy.name(),
                     seed,
                     100.0 * r.origin_share(),
                     later,
