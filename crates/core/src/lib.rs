@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod bencode;
+pub mod classic;
 pub mod engine;
 pub mod host;
 pub mod tracker;

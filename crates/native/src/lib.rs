@@ -10,6 +10,7 @@
 //! - [`create`]: hashing files on disk into a torrent.
 //! - [`util`]: clock and randomness for the sans-IO core.
 
+pub mod classic;
 pub mod create;
 pub mod half_open;
 pub mod session;

@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use webswarm_core::tracker::{
     OfferId, Standing, TorrentStatus, TrackerClient, TrackerConfig, TrackerWork,
 };
+use webswarm_core::engine::Wire;
 use webswarm_core::{InfoHash, PeerId};
 
 use crate::transport::{Channel, PendingOffer, Transport};
@@ -44,11 +45,13 @@ pub type Attempt = Result<NewChannel, String>;
 /// An open channel for a torrent, with its share of the connection budget.
 pub struct NewChannel {
     pub channel: Box<dyn Channel>,
-    /// The id the tracker gave for the remote.
-    pub remote: PeerId,
+    /// The remote's id as the tracker (or its TCP handshake) gave it; none
+    /// for a TCP peer we dialled, whose handshake will name it.
+    pub remote: Option<PeerId>,
     pub permit: OwnedSemaphorePermit,
-    /// We made the offer (the remote answered).
+    /// We made the offer (the remote answered), or dialled.
     pub we_offered: bool,
+    pub wire: Wire,
 }
 
 /// What a torrent task shows its tracker tasks.
@@ -423,9 +426,10 @@ impl TrackerTask {
                 Ok(channel) => {
                     let _ = channels.send(Ok(NewChannel {
                         channel,
-                        remote,
+                        remote: Some(remote),
                         permit,
                         we_offered: false,
+                        wire: Wire::DataChannel,
                     }));
                 }
                 Err(err) => {
@@ -455,9 +459,10 @@ impl TrackerTask {
                 Ok(channel) => {
                     let _ = channels.send(Ok(NewChannel {
                         channel,
-                        remote,
+                        remote: Some(remote),
                         permit,
                         we_offered: true,
+                        wire: Wire::DataChannel,
                     }));
                 }
                 Err(err) => {

@@ -53,6 +53,9 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
     }
     match super::standing::wait_for_tracker(&h).await {
         Err(e) if has_webseed => eprintln!("{e}; downloading from the webseed alone"),
+        Err(e) if !h.classic_trackers().is_empty() => {
+            eprintln!("{e}; looking for peers through the HTTP and UDP trackers")
+        }
         r => r?,
     }
     let start = Instant::now();

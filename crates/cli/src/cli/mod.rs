@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use clap::{Args, Parser, Subcommand};
 use webswarm_core::engine::Choking;
 
-use crate::session::ClientConfig;
+use crate::session::{ClientConfig, TcpConfig};
 use crate::transport::webrtc_rs::{IceServer, RtcConfig};
 
 #[derive(Parser, Debug)]
@@ -79,6 +79,13 @@ pub struct NetArgs {
     /// site's visitors all finish sooner).
     #[arg(long, default_value = "tit-for-tat", value_parser = str::parse::<Choking>)]
     choking: Choking,
+    /// WebRTC peers only: no classic BitTorrent peers over TCP, no HTTP or
+    /// UDP trackers (--relay-only implies it: a TCP peer learns our address).
+    #[arg(long)]
+    no_tcp: bool,
+    /// TCP port for classic BitTorrent peers (taken: another port is used).
+    #[arg(long, default_value_t = 6881)]
+    listen_port: u16,
 }
 
 fn parse_rate(s: &str) -> Result<u64, String> {
@@ -134,9 +141,14 @@ impl NetArgs {
             choking: self.choking,
             ..Default::default()
         };
+        let tcp = (!self.no_tcp && !self.relay_only).then(|| TcpConfig {
+            listen: SocketAddr::new(IpAddr::from([0, 0, 0, 0]), self.listen_port),
+            ..TcpConfig::default()
+        });
         Ok(ClientConfig {
             rtc,
             engine,
+            tcp,
             max_connections: self.max_connections,
             max_upload_rate: self.max_upload_rate,
             tracker_ca,

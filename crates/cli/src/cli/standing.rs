@@ -41,6 +41,11 @@ fn verdict(h: &TorrentHandle, t: &crate::tracker_client::TrackerHandle) -> Verdi
 /// tracker that is connected but silent until the deadline counts as taking
 /// it (some trackers do not reply to announces).
 pub async fn wait_for_tracker(h: &TorrentHandle) -> Result<(), String> {
+    // HTTP and UDP trackers are asked on their own schedule; their peers
+    // come when they come.
+    if h.trackers().is_empty() {
+        return Ok(());
+    }
     let deadline = tokio::time::Instant::now() + FIRST_REPLY;
     loop {
         let verdicts: Vec<_> = h.trackers().iter().map(|t| verdict(h, t)).collect();

@@ -21,6 +21,7 @@ use bytes::Bytes;
 
 pub use config::{Choking, Config};
 pub use output::{AddPeerError, CloseReason, Event, Output};
+pub use peer::Wire;
 pub use webseed::WebseedError;
 
 use crate::bitfield::Bitfield;
@@ -246,6 +247,16 @@ impl Torrent {
         now: Time,
         remote_id: Option<PeerId>,
     ) -> Result<PeerKey, AddPeerError> {
+        self.add_peer_on(now, remote_id, Wire::DataChannel)
+    }
+
+    /// [`Torrent::add_peer`] for a connection on `wire`.
+    pub fn add_peer_on(
+        &mut self,
+        now: Time,
+        remote_id: Option<PeerId>,
+        wire: Wire,
+    ) -> Result<PeerKey, AddPeerError> {
         if self.peers.len() >= self.cfg.max_peers {
             return Err(AddPeerError::Full(self.cfg.max_peers));
         }
@@ -263,7 +274,7 @@ impl Torrent {
         }
         let key = PeerKey(self.next_key);
         self.next_key += 1;
-        let mut peer = Peer::new(now, remote_id, &self.cfg);
+        let mut peer = Peer::new(now, remote_id, wire, &self.cfg);
         peer.out
             .extend_from_slice(&Handshake::new(self.info_hash, self.our_id).encode());
         self.peers.insert(key, peer);

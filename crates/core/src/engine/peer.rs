@@ -9,6 +9,16 @@ use crate::rate::RateMeter;
 use crate::types::{BlockRef, PeerId, Time, BLOCK_SIZE};
 use crate::wire::{Decoder, ExtendedHandshake, Handshake};
 
+/// What carries a peer's stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Wire {
+    /// A WebRTC data channel.
+    #[default]
+    DataChannel,
+    /// A classic BitTorrent TCP connection.
+    Tcp,
+}
+
 /// Haves announced before we know the torrent's size (magnet downloads).
 #[derive(Default, Debug)]
 pub(super) struct EarlyHave {
@@ -31,6 +41,7 @@ pub(super) const REFUSED_BACKOFF: Duration = Duration::from_secs(15);
 
 /// One connection's state.
 pub(super) struct Peer {
+    pub wire: Wire,
     pub decoder: Decoder,
     pub remote: Option<Handshake>,
     pub expected_id: Option<PeerId>,
@@ -97,8 +108,9 @@ impl Peer {
             .any(|&(p, until)| p == piece && until > now)
     }
 
-    pub fn new(now: Time, expected_id: Option<PeerId>, cfg: &Config) -> Self {
+    pub fn new(now: Time, expected_id: Option<PeerId>, wire: Wire, cfg: &Config) -> Self {
         Peer {
+            wire,
             decoder: Decoder::new(cfg.max_message_len),
             remote: None,
             expected_id,
@@ -151,8 +163,11 @@ impl Peer {
     /// How many requests to keep outstanding: enough to cover
     /// `request_queue_time` of the peer's rate, within its `reqq` and ours.
     pub fn queue_target(&self, now: Time, cfg: &Config) -> usize {
-        let by_rate =
-            self.down.rate(now) * cfg.request_queue_time.as_secs_f64() / f64::from(BLOCK_SIZE);
+        let queue_time = match self.wire {
+            Wire::DataChannel => cfg.request_queue_time,
+            Wire::Tcp => cfg.tcp_request_queue_time,
+        };
+        let by_rate = self.down.rate(now) * queue_time.as_secs_f64() / f64::from(BLOCK_SIZE);
         let cap = self
             .ext
             .reqq

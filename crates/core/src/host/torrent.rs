@@ -18,7 +18,7 @@ use super::stream_window::StreamWindow;
 use super::throttle::Throttle;
 use super::work::{ById, Known, Note, Stats, Work};
 use crate::bitfield::Bitfield;
-use crate::engine::{self, AddPeerError, CloseReason, Event, Output, Source};
+use crate::engine::{self, AddPeerError, CloseReason, Event, Output, Source, Wire};
 use crate::metainfo::Info;
 use crate::picker::Priority;
 use crate::tracker::TorrentStatus;
@@ -309,13 +309,25 @@ impl TorrentHost {
         remote: Option<PeerId>,
         we_offered: bool,
     ) -> Result<PeerKey, AddPeerError> {
+        self.add_peer_on(now, remote, we_offered, Wire::DataChannel)
+    }
+
+    /// [`TorrentHost::add_peer`] for a connection on `wire` (a TCP peer we
+    /// dialled has no id until its handshake: `remote` is `None`).
+    pub fn add_peer_on(
+        &mut self,
+        now: Time,
+        remote: Option<PeerId>,
+        we_offered: bool,
+        wire: Wire,
+    ) -> Result<PeerKey, AddPeerError> {
         if !self.accepting() {
             return Err(AddPeerError::NotAccepting);
         }
         if let Some(id) = remote {
             self.settle_duplicate(now, id, we_offered)?;
         }
-        let r = self.engine.add_peer(now, remote);
+        let r = self.engine.add_peer_on(now, remote, wire);
         if let Ok(key) = r {
             if let Some(id) = remote {
                 self.by_id.insert(id, Known { key, we_offered });

@@ -16,6 +16,8 @@ use webswarm_core::host::{HostConfig, Start, Stats, TorrentHost};
 use webswarm_core::tracker::TrackerConfig;
 use webswarm_core::{Bitfield, Info, InfoHash, Magnet, Metainfo};
 
+use crate::classic::discovery::{self, Discovery, DiscoveryConfig};
+use crate::classic::listener::{self, Registry};
 use crate::storage::{DiskStorage, StorageError};
 use crate::tracker_client::{Shared, TorrentView, TrackerCmd, TrackerHandle, TrackerTorrent};
 use crate::transport::webrtc_rs::{RtcConfig, WebRtcTransport};
@@ -41,6 +43,27 @@ pub struct ClientConfig {
     pub tracker_ca: Vec<rustls_pki_types::CertificateDer<'static>>,
     /// Upload limit per torrent, bytes per second.
     pub max_upload_rate: Option<u64>,
+    /// Classic BitTorrent peers over TCP (and HTTP/UDP trackers); `None`
+    /// speaks WebRTC only.
+    pub tcp: Option<TcpConfig>,
+}
+
+/// Classic peers over TCP.
+#[derive(Clone, Debug)]
+pub struct TcpConfig {
+    /// Where incoming peers connect (port taken: another port is used).
+    pub listen: std::net::SocketAddr,
+    /// Announce schedule and dialling.
+    pub discovery: DiscoveryConfig,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            listen: ([0, 0, 0, 0], 6881).into(),
+            discovery: DiscoveryConfig::default(),
+        }
+    }
 }
 
 impl Default for ClientConfig {
@@ -53,6 +76,7 @@ impl Default for ClientConfig {
             tracker: TrackerConfig::default(),
             tracker_ca: Vec::new(),
             max_upload_rate: None,
+            tcp: Some(TcpConfig::default()),
         }
     }
 }
@@ -63,7 +87,7 @@ pub enum SessionError {
     Storage(#[from] StorageError),
     #[error("torrent {0} is already added")]
     Duplicate(String),
-    #[error("torrent has no tracker and no webseed: give one with --tracker or --webseed")]
+    #[error("torrent has no tracker and no webseed: give one with --tracker or --webseed (HTTP and UDP trackers need TCP peers on: drop --no-tcp)")]
     NoTracker,
     #[error("the torrent stopped before it finished")]
     Stopped,
@@ -113,6 +137,47 @@ struct Inner {
     trackers: Mutex<HashMap<String, TrackerHandle>>,
     torrents: Mutex<HashMap<InfoHash, mpsc::Sender<Input>>>,
     fetcher: Arc<webseed::Fetcher>,
+    classic: Option<Classic>,
+}
+
+/// The TCP side of a client: its listening port and the torrents that take
+/// incoming peers.
+struct Classic {
+    port: u16,
+    registry: Arc<Registry>,
+    http: reqwest::Client,
+    cfg: DiscoveryConfig,
+}
+
+impl Classic {
+    fn start(cfg: &TcpConfig, connections: Arc<Semaphore>) -> Option<Classic> {
+        let l = match listener::bind(cfg.listen) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("cannot listen for BitTorrent peers: {e}; TCP peers are off");
+                return None;
+            }
+        };
+        let port = l.local_addr().ok()?.port();
+        let registry = Arc::new(Registry::default());
+        tokio::spawn(listener::run(l, registry.clone(), connections));
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("webswarm/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .ok()?;
+        Some(Classic {
+            port,
+            registry,
+            http,
+            cfg: cfg.discovery.clone(),
+        })
+    }
+}
+
+fn is_classic_tracker(url: &str) -> bool {
+    ["http://", "https://", "udp://"]
+        .iter()
+        .any(|p| url.starts_with(p))
 }
 
 impl Client {
@@ -131,9 +196,14 @@ impl Client {
             tracker: cfg.tracker.clone(),
             tls: tls_config(&cfg.tracker_ca),
         });
+        let classic = cfg
+            .tcp
+            .as_ref()
+            .and_then(|t| Classic::start(t, shared.connections.clone()));
         Client {
             inner: Arc::new(Inner {
                 cfg,
+                classic,
                 shared,
                 trackers: Mutex::new(HashMap::new()),
                 torrents: Mutex::new(HashMap::new()),
@@ -167,8 +237,12 @@ impl Client {
                 trackers.push(t);
             }
         }
+        let classic_trackers: Vec<String> = match &self.inner.classic {
+            Some(_) => trackers.iter().filter(|t| is_classic_tracker(t)).cloned().collect(),
+            None => Vec::new(),
+        };
         trackers.retain(|t| t.starts_with("ws://") || t.starts_with("wss://"));
-        if trackers.is_empty() && webseeds.is_empty() {
+        if trackers.is_empty() && webseeds.is_empty() && classic_trackers.is_empty() {
             return Err(SessionError::NoTracker);
         }
         if self.lock_torrents().contains_key(&info_hash) {
@@ -229,6 +303,25 @@ impl Client {
         let task = TorrentTask::new(setup, tx.clone(), outlets);
         tokio::spawn(task.run(rx, channels_rx));
         self.lock_torrents().insert(info_hash, tx.clone());
+        let classic = self.inner.classic.as_ref().map(|c| {
+            c.registry.insert(info_hash, channels_tx.clone());
+            let (stop_tx, stop_rx) = oneshot::channel();
+            if !classic_trackers.is_empty() {
+                let d = Discovery {
+                    info_hash,
+                    peer_id,
+                    port: c.port,
+                    trackers: classic_trackers.clone(),
+                    channels: channels_tx.clone(),
+                    view: view_rx.clone(),
+                    connections: self.inner.shared.connections.clone(),
+                    http: c.http.clone(),
+                    cfg: c.cfg.clone(),
+                };
+                tokio::spawn(discovery::run(d, stop_rx));
+            }
+            stop_tx
+        });
         let mut handles = Vec::new();
         for url in trackers {
             let h = self.tracker(&url);
@@ -245,8 +338,15 @@ impl Client {
             input: tx,
             stats: stats_rx,
             trackers: handles,
+            classic_trackers,
+            classic,
             client: self.clone(),
         })
+    }
+
+    /// The TCP port classic peers reach this client on, if TCP is on.
+    pub fn listen_port(&self) -> Option<u16> {
+        self.inner.classic.as_ref().map(|c| c.port)
     }
 
     fn tracker(&self, url: &str) -> TrackerHandle {
@@ -275,6 +375,9 @@ pub struct TorrentHandle {
     input: mpsc::Sender<Input>,
     stats: watch::Receiver<Stats>,
     trackers: Vec<TrackerHandle>,
+    classic_trackers: Vec<String>,
+    /// Stops classic discovery (announcing `stopped`); answers when done.
+    classic: Option<oneshot::Sender<oneshot::Sender<()>>>,
     client: Client,
 }
 
@@ -286,6 +389,11 @@ impl TorrentHandle {
     /// The trackers this torrent announces to, with their connection state.
     pub fn trackers(&self) -> &[TrackerHandle] {
         &self.trackers
+    }
+
+    /// The HTTP and UDP trackers this torrent announces to (with TCP on).
+    pub fn classic_trackers(&self) -> &[String] {
+        &self.classic_trackers
     }
 
     /// A receiver that changes whenever the stats do.
@@ -311,6 +419,15 @@ impl TorrentHandle {
     pub async fn stop(self) {
         for t in &self.trackers {
             t.send(TrackerCmd::Remove(self.info_hash));
+        }
+        if let Some(c) = &self.client.inner.classic {
+            c.registry.remove(&self.info_hash);
+        }
+        if let Some(stop) = self.classic {
+            let (tx, rx) = oneshot::channel();
+            if stop.send(tx).is_ok() {
+                let _ = rx.await;
+            }
         }
         let (tx, rx) = oneshot::channel();
         if self.input.send(Input::Stop(tx)).await.is_ok() {

@@ -99,7 +99,7 @@ impl TorrentTask {
 
     fn add_channel(&mut self, c: NewChannel) {
         let now = util::now();
-        match self.host.add_peer(now, Some(c.remote), c.we_offered) {
+        match self.host.add_peer_on(now, c.remote, c.we_offered, c.wire) {
             Ok(key) => {
                 let link = PeerLink::start(key, c.channel, self.input_tx.clone(), c.permit);
                 self.links.insert(key, link);

@@ -1,0 +1,307 @@
+//! One torrent's classic peer discovery: announces to its HTTP and UDP
+//! trackers on core's schedule, keeps the addresses they give in core's
+//! peer book, and dials them over TCP while the torrent has room. Open
+//! connections go to the torrent task like any other channel.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use webswarm_core::engine::Wire;
+use webswarm_core::classic::{
+    announce_url, parse_announce_response, AnnounceError, AnnounceParams, AnnounceReply,
+    Announcer, AnnouncerConfig, ClassicEvent, PeerBook, PeerBookConfig, UdpAnnounce, UdpWork,
+};
+use webswarm_core::{InfoHash, PeerId, Time};
+
+use super::tcp::TcpChannel;
+use crate::tracker_client::{Attempt, NewChannel, TorrentView};
+use crate::util;
+
+/// A TCP connect that takes longer is given up.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Dials under way at once, per torrent.
+const MAX_DIALS: usize = 8;
+/// An HTTP announce that takes longer is given up.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+/// Tracker responses larger than this are refused.
+const MAX_RESPONSE: usize = 1 << 20;
+/// A connection that closes sooner than this counts as a failed dial.
+const SHORT_LIVED: Duration = Duration::from_secs(10);
+/// How often the torrent's status is looked at.
+const TICK: Duration = Duration::from_millis(500);
+/// Leaving waits at most this long for `stopped` announces.
+const STOP_WAIT: Duration = Duration::from_secs(3);
+
+/// How discovery runs.
+#[derive(Clone, Debug, Default)]
+pub struct DiscoveryConfig {
+    pub announce: AnnouncerConfig,
+    pub book: PeerBookConfig,
+}
+
+struct Tracker {
+    url: String,
+    announcer: Announcer,
+    udp_connection: Option<(u64, Time)>,
+}
+
+enum Done {
+    Announced(usize, Option<ClassicEvent>, Result<AnnounceReply, AnnounceError>, Option<(u64, Time)>),
+    Dialed(SocketAddr, Result<(), String>),
+    Closed(SocketAddr, Duration),
+}
+
+/// What a torrent's discovery needs.
+pub struct Discovery {
+    pub info_hash: InfoHash,
+    pub peer_id: PeerId,
+    pub port: u16,
+    pub trackers: Vec<String>,
+    pub channels: mpsc::UnboundedSender<Attempt>,
+    pub view: watch::Receiver<TorrentView>,
+    pub connections: Arc<Semaphore>,
+    pub http: reqwest::Client,
+    pub cfg: DiscoveryConfig,
+}
+
+/// Runs until `stop` fires (then announces `stopped`) or the torrent is gone.
+pub async fn run(d: Discovery, mut stop: oneshot::Receiver<oneshot::Sender<()>>) {
+    let now = util::now();
+    let mut trackers: Vec<Tracker> = d
+        .trackers
+        .iter()
+        .map(|url| Tracker {
+            url: url.clone(),
+            announcer: Announcer::new(
+                d.cfg.announce.clone(),
+                d.info_hash,
+                d.peer_id,
+                d.port,
+                now,
+                util::random_u64(),
+            ),
+            udp_connection: None,
+        })
+        .collect();
+    let mut book = PeerBook::new(d.cfg.book.clone());
+    let (done_tx, mut done) = mpsc::unbounded_channel();
+    loop {
+        let status = d.view.borrow().status;
+        let now = util::now();
+        for (i, t) in trackers.iter_mut().enumerate() {
+            if let Some(p) = t.announcer.poll_announce(now, &status) {
+                spawn_announce(i, t, p, &d.http, &done_tx);
+            }
+        }
+        if !status.complete {
+            let budget = status
+                .room
+                .saturating_sub(book.dialing())
+                .min(MAX_DIALS.saturating_sub(book.dialing()));
+            for addr in book.poll_dials(now, budget) {
+                spawn_dial(addr, &d, &done_tx);
+            }
+        }
+        let mut wake = now + TICK;
+        for t in &trackers {
+            if let Some(at) = t.announcer.poll_timeout(&status) {
+                wake = wake.min(at);
+            }
+        }
+        if let Some(at) = book.poll_timeout() {
+            wake = wake.min(at);
+        }
+        tokio::select! {
+            r = &mut stop => {
+                leave(&d, &mut trackers, &status).await;
+                if let Ok(answer) = r {
+                    let _ = answer.send(());
+                }
+                return;
+            }
+            Some(r) = done.recv() => on_done(r, &mut trackers, &mut book),
+            _ = tokio::time::sleep(wait(wake)) => {}
+        }
+        if d.channels.is_closed() {
+            return;
+        }
+    }
+}
+
+fn on_done(r: Done, trackers: &mut [Tracker], book: &mut PeerBook) {
+    let now = util::now();
+    match r {
+        Done::Announced(i, event, r, conn) => {
+            let t = &mut trackers[i];
+            t.udp_connection = conn;
+            match &r {
+                Ok(reply) => {
+                    tracing::debug!("{}: {} peers", t.url, reply.peers.len());
+                    if let Some(w) = &reply.warning {
+                        tracing::warn!("tracker {}: {w}", t.url);
+                    }
+                    book.add(now, reply.peers.iter().copied());
+                }
+                Err(e) => tracing::warn!("tracker {}: {e}", t.url),
+            }
+            t.announcer.handle_reply(now, event, &r);
+        }
+        Done::Dialed(addr, Ok(())) => book.handle_connected(addr),
+        Done::Dialed(addr, Err(why)) => {
+            tracing::debug!("dialling {addr}: {why}");
+            book.handle_failed(now, addr);
+        }
+        Done::Closed(addr, lived) if lived < SHORT_LIVED => book.handle_failed(now, addr),
+        Done::Closed(addr, _) => book.handle_closed(now, addr),
+    }
+}
+
+async fn leave(d: &Discovery, trackers: &mut [Tracker], status: &webswarm_core::tracker::TorrentStatus) {
+    let stops = trackers.iter_mut().filter_map(|t| {
+        let p = t.announcer.stop(status)?;
+        let (url, conn, http) = (t.url.clone(), t.udp_connection, d.http.clone());
+        Some(async move { announce(&url, p, &http, conn).await })
+    });
+    let _ = tokio::time::timeout(STOP_WAIT, futures_util::future::join_all(stops)).await;
+}
+
+fn wait(t: Time) -> Duration {
+    Duration::from_micros(t.as_micros().saturating_sub(util::now().as_micros()))
+}
+
+fn spawn_announce(
+    i: usize,
+    t: &Tracker,
+    p: AnnounceParams,
+    http: &reqwest::Client,
+    done: &mpsc::UnboundedSender<Done>,
+) {
+    let (url, conn, http, done) = (t.url.clone(), t.udp_connection, http.clone(), done.clone());
+    tokio::spawn(async move {
+        let event = p.event;
+        let (r, conn) = announce(&url, p, &http, conn).await;
+        let _ = done.send(Done::Announced(i, event, r, conn));
+    });
+}
+
+/// One announce over HTTP or UDP; returns the UDP connection id to keep.
+async fn announce(
+    url: &str,
+    p: AnnounceParams,
+    http: &reqwest::Client,
+    conn: Option<(u64, Time)>,
+) -> (Result<AnnounceReply, AnnounceError>, Option<(u64, Time)>) {
+    match url.strip_prefix("udp://") {
+        Some(rest) => udp_announce(rest, p, conn).await,
+        None => (http_announce(url, &p, http).await, None),
+    }
+}
+
+async fn http_announce(
+    url: &str,
+    p: &AnnounceParams,
+    http: &reqwest::Client,
+) -> Result<AnnounceReply, AnnounceError> {
+    let transport = |e: String| AnnounceError::Transport(e);
+    let req = http.get(announce_url(url, p)).timeout(HTTP_TIMEOUT);
+    let mut resp = req.send().await.map_err(|e| transport(e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(transport(format!("HTTP {}", resp.status())));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| transport(e.to_string()))? {
+        if body.len() + chunk.len() > MAX_RESPONSE {
+            return Err(AnnounceError::Malformed("over 1 MiB".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    parse_announce_response(&body)
+}
+
+async fn udp_announce(
+    host_port: &str,
+    p: AnnounceParams,
+    conn: Option<(u64, Time)>,
+) -> (Result<AnnounceReply, AnnounceError>, Option<(u64, Time)>) {
+    // "udp://host:port/announce": the path means nothing to BEP 15.
+    let host_port = host_port.split('/').next().unwrap_or(host_port);
+    let transport = |e: String| (Err(AnnounceError::Transport(e)), conn);
+    let addr = match tokio::net::lookup_host(host_port).await.map(|mut a| a.next()) {
+        Ok(Some(a)) => a,
+        Ok(None) => return transport(format!("{host_port} has no address")),
+        Err(e) => return transport(format!("cannot resolve {host_port}: {e}")),
+    };
+    let local: SocketAddr = match addr {
+        SocketAddr::V4(_) => ([0, 0, 0, 0], 0).into(),
+        SocketAddr::V6(_) => ([0u16; 8], 0).into(),
+    };
+    let sock = match UdpSocket::bind(local).await {
+        Ok(s) => s,
+        Err(e) => return transport(e.to_string()),
+    };
+    if let Err(e) = sock.connect(addr).await {
+        return transport(e.to_string());
+    }
+    let mut x = UdpAnnounce::new(p, addr.is_ipv6(), util::now(), util::random_u64(), conn);
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        while let Some(w) = x.poll_work() {
+            match w {
+                UdpWork::Send(d) => {
+                    // A failed send is a lost datagram: the retry covers it.
+                    let _ = sock.send(&d).await;
+                }
+                UdpWork::Done(r) => return (r, x.connection()),
+            }
+        }
+        let Some(at) = x.poll_timeout() else {
+            return (Err(AnnounceError::Timeout), x.connection());
+        };
+        tokio::select! {
+            r = sock.recv(&mut buf) => if let Ok(n) = r {
+                x.handle_packet(util::now(), &buf[..n]);
+            },
+            _ = tokio::time::sleep(wait(at)) => x.handle_timeout(util::now()),
+        }
+    }
+}
+
+fn spawn_dial(addr: SocketAddr, d: &Discovery, done: &mpsc::UnboundedSender<Done>) {
+    let (channels, connections, done) = (d.channels.clone(), d.connections.clone(), done.clone());
+    tokio::spawn(async move {
+        let Ok(permit) = connections.try_acquire_owned() else {
+            let _ = done.send(Done::Dialed(addr, Err("the connection budget is spent".into())));
+            return;
+        };
+        let stream = match tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                let _ = done.send(Done::Dialed(addr, Err(e.to_string())));
+                return;
+            }
+            Err(_) => {
+                let _ = done.send(Done::Dialed(addr, Err("timed out".into())));
+                return;
+            }
+        };
+        let channel = TcpChannel::new(stream, None);
+        let mut closed = channel.closed();
+        let opened = Instant::now();
+        let sent = channels.send(Ok(NewChannel {
+            channel: Box::new(channel),
+            remote: None,
+            permit,
+            we_offered: true,
+            wire: Wire::Tcp,
+        }));
+        if sent.is_err() {
+            return;
+        }
+        let _ = done.send(Done::Dialed(addr, Ok(())));
+        let _ = closed.wait_for(|&c| c).await;
+        let _ = done.send(Done::Closed(addr, opened.elapsed()));
+    });
+}

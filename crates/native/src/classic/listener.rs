@@ -1,0 +1,134 @@
+//! Incoming TCP peers: accept, read the 68-byte handshake to learn which
+//! torrent the peer wants, and hand the connection to that torrent's task.
+//! Connections that do not name one of our torrents in time are dropped,
+//! and only a bounded number may be waiting for their handshake at once.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Semaphore};
+use webswarm_core::engine::Wire;
+use webswarm_core::wire::{Handshake, HANDSHAKE_LEN};
+use webswarm_core::InfoHash;
+
+use super::tcp::TcpChannel;
+use crate::tracker_client::{Attempt, NewChannel};
+
+/// How long an incoming connection may take to send its handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Incoming connections waiting for their handshake at once.
+const MAX_UNIDENTIFIED: usize = 64;
+
+/// The torrents that take incoming TCP peers.
+#[derive(Default)]
+pub struct Registry {
+    torrents: Mutex<HashMap<InfoHash, mpsc::UnboundedSender<Attempt>>>,
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<InfoHash, mpsc::UnboundedSender<Attempt>>> {
+        self.torrents.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    pub fn insert(&self, h: InfoHash, channels: mpsc::UnboundedSender<Attempt>) {
+        self.lock().insert(h, channels);
+    }
+    pub fn remove(&self, h: &InfoHash) {
+        self.lock().remove(h);
+    }
+    fn get(&self, h: &InfoHash) -> Option<mpsc::UnboundedSender<Attempt>> {
+        self.lock().get(h).cloned()
+    }
+}
+
+/// Binds `addr`; when that port is taken, any free port (a second client on
+/// one machine still works, on another port). Returns the bound listener.
+pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let l = std::net::TcpListener::bind(addr).or_else(|e| {
+        if addr.port() == 0 {
+            return Err(e);
+        }
+        tracing::warn!("cannot listen for BitTorrent peers on {addr} ({e}); using another port");
+        std::net::TcpListener::bind(SocketAddr::new(addr.ip(), 0))
+    })?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// Accepts peers until the runtime ends.
+pub async fn run(
+    listener: std::net::TcpListener,
+    registry: Arc<Registry>,
+    connections: Arc<Semaphore>,
+) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot accept BitTorrent peers: {e}");
+            return;
+        }
+    };
+    let unidentified = Arc::new(Semaphore::new(MAX_UNIDENTIFIED));
+    loop {
+        let (stream, from) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of descriptors and the like: wait, do not spin.
+                tracing::warn!("accepting a BitTorrent peer failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = unidentified.clone().try_acquire_owned() else {
+            continue;
+        };
+        let (registry, connections) = (registry.clone(), connections.clone());
+        tokio::spawn(async move {
+            let r = tokio::time::timeout(
+                HANDSHAKE_TIMEOUT,
+                admit(stream, &registry, &connections),
+            )
+            .await;
+            drop(slot);
+            match r {
+                Ok(Ok(())) => {}
+                Ok(Err(why)) => tracing::debug!("incoming peer {from}: {why}"),
+                Err(_) => tracing::debug!("incoming peer {from}: no handshake in time"),
+            }
+        });
+    }
+}
+
+async fn admit(
+    mut stream: TcpStream,
+    registry: &Registry,
+    connections: &Arc<Semaphore>,
+) -> Result<(), String> {
+    let mut hs = [0u8; HANDSHAKE_LEN];
+    stream
+        .read_exact(&mut hs)
+        .await
+        .map_err(|e| format!("closed before its handshake ({e})"))?;
+    let h = Handshake::decode(&hs).map_err(|e| e.to_string())?;
+    let torrent = registry
+        .get(&h.info_hash)
+        .ok_or_else(|| format!("asked for torrent {}, which is not here", h.info_hash.to_hex()))?;
+    let permit = connections
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| "the connection budget is spent".to_owned())?;
+    let channel = TcpChannel::new(stream, Some(Bytes::copy_from_slice(&hs)));
+    torrent
+        .send(Ok(NewChannel {
+            channel: Box::new(channel),
+            remote: Some(h.peer_id),
+            permit,
+            we_offered: false,
+            wire: Wire::Tcp,
+        }))
+        .map_err(|_| "its torrent is gone".to_owned())
+}

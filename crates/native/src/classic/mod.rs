@@ -1,0 +1,12 @@
+//! Classic BitTorrent wires: peers over TCP (BEP 3), found through HTTP and
+//! UDP trackers. The rules (announce schedule, codecs, whom to dial) are
+//! core's `classic` module; this is their I/O.
+//!
+//! - [`tcp`]: a TCP connection as a `Channel`, so the torrent task takes it
+//!   like a data channel.
+//! - [`listener`]: incoming peers, routed to their torrent by the handshake.
+//! - [`discovery`]: one torrent's announces and dials.
+
+pub mod discovery;
+pub mod listener;
+pub mod tcp;
