@@ -12,10 +12,10 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
+use webswarm_core::engine::Wire;
 use webswarm_core::tracker::{
     OfferId, Standing, TorrentStatus, TrackerClient, TrackerConfig, TrackerWork,
 };
-use webswarm_core::engine::Wire;
 use webswarm_core::{InfoHash, PeerId};
 
 use crate::transport::{Channel, PendingOffer, Transport};

@@ -222,10 +222,23 @@ fn setup() -> Result {
         ("firefox-esr", "firefox-esr"),
         ("turnserver", "coturn"),
         ("nft", "nftables"),
+        // Classic BitTorrent clients and a classic tracker, for the TCP
+        // wire's tests (crates/cli/tests/classic.rs).
+        ("transmission-cli", "transmission-cli"),
+        ("aria2c", "aria2"),
+        ("opentracker", "opentracker"),
     ] {
         if !have(cmd) {
             missing.push(pkg);
         }
+    }
+    // Debian's libtorrent binding is for Debian's python3, whatever else is on PATH.
+    let libtorrent = Command::new("/usr/bin/python3")
+        .args(["-c", "import libtorrent"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !libtorrent {
+        missing.push("python3-libtorrent");
     }
     if !missing.is_empty() {
         apt_install(&missing)?;

@@ -291,7 +291,11 @@ mod tests {
         a.handle_reply(Time::ZERO, p.event, &ok(1800));
         let done = status(1, true);
         let t = a.poll_timeout(&done).unwrap();
-        assert_eq!(t, Time::ZERO + Duration::from_secs(5), "not before the floor");
+        assert_eq!(
+            t,
+            Time::ZERO + Duration::from_secs(5),
+            "not before the floor"
+        );
         let p = a.poll_announce(t, &done).unwrap();
         assert_eq!((p.event, p.left), (Some(ClassicEvent::Completed), 0));
         a.handle_reply(t, p.event, &ok(1800));

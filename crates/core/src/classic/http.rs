@@ -103,7 +103,10 @@ pub(super) fn compact(
     if b.len() % entry != 0 {
         return Err(bad("compact peers are not a whole number of entries"));
     }
-    for e in b.chunks_exact(entry).take(MAX_PEERS.saturating_sub(out.len())) {
+    for e in b
+        .chunks_exact(entry)
+        .take(MAX_PEERS.saturating_sub(out.len()))
+    {
         let (ip, port) = e.split_at(entry - 2);
         let ip = match <[u8; 4]>::try_from(ip) {
             Ok(v4) => IpAddr::V4(Ipv4Addr::from(v4)),
@@ -112,7 +115,10 @@ pub(super) fn compact(
                 Err(_) => return Err(bad("a compact peer of the wrong length")),
             },
         };
-        push(out, SocketAddr::new(ip, u16::from_be_bytes([port[0], port[1]])));
+        push(
+            out,
+            SocketAddr::new(ip, u16::from_be_bytes([port[0], port[1]])),
+        );
     }
     Ok(())
 }
@@ -159,14 +165,21 @@ mod tests {
         assert!(u.starts_with("http://t.example/announce?pk=1&info_hash=%AB%AB"));
         assert!(u.contains("&peer_id=-WS0001-a%20b%26c%3Dd%2Fxyz%21&port=6881"));
         assert!(u.contains("&left=3&compact=1&numwant=50&key=deadbeef&event=started"));
-        let plain = announce_url("http://t/a", &AnnounceParams { event: None, ..params() });
+        let plain = announce_url(
+            "http://t/a",
+            &AnnounceParams {
+                event: None,
+                ..params()
+            },
+        );
         assert!(plain.starts_with("http://t/a?info_hash="));
         assert!(!plain.contains("event"));
     }
 
     #[test]
     fn compact_v4_and_v6_peers_and_counts() {
-        let mut body = b"d8:completei3e10:incompletei4e8:intervali1800e12:min intervali60e5:peers12:".to_vec();
+        let mut body =
+            b"d8:completei3e10:incompletei4e8:intervali1800e12:min intervali60e5:peers12:".to_vec();
         body.extend_from_slice(&[127, 0, 0, 1, 0x1a, 0xe1, 10, 0, 0, 2, 0, 80]);
         body.extend_from_slice(b"6:peers618:");
         let mut v6 = [0u8; 18];
@@ -199,9 +212,17 @@ mod tests {
     fn refusals_and_junk_are_errors_that_say_which() {
         let refused = parse_announce_response(b"d14:failure reason8:not heree");
         assert_eq!(refused, Err(AnnounceError::Refused("not here".into())));
-        for junk in [&b"<html>500</html>"[..], b"le", b"d5:peersi3ee", b"d5:peers5:12345e"] {
+        for junk in [
+            &b"<html>500</html>"[..],
+            b"le",
+            b"d5:peersi3ee",
+            b"d5:peers5:12345e",
+        ] {
             assert!(
-                matches!(parse_announce_response(junk), Err(AnnounceError::Malformed(_))),
+                matches!(
+                    parse_announce_response(junk),
+                    Err(AnnounceError::Malformed(_))
+                ),
                 "{:?}",
                 String::from_utf8_lossy(junk)
             );
@@ -216,6 +237,9 @@ mod tests {
             body.extend_from_slice(&[10, 0, (i >> 8) as u8, i as u8, 0, 1]);
         }
         body.push(b'e');
-        assert_eq!(parse_announce_response(&body).unwrap().peers.len(), MAX_PEERS);
+        assert_eq!(
+            parse_announce_response(&body).unwrap().peers.len(),
+            MAX_PEERS
+        );
     }
 }

@@ -27,8 +27,11 @@ impl Default for PeerBookConfig {
     fn default() -> Self {
         PeerBookConfig {
             max_addresses: 2000,
-            retry_after_failure: Duration::from_secs(15),
-            max_failures: 4,
+            // Short: a seed may drop a first connection for reasons of its
+            // own (transmission closes the first one after a peer left) and
+            // a downloader with one known peer should not sit out 15 s.
+            retry_after_failure: Duration::from_secs(5),
+            max_failures: 5,
             retry_after_close: Duration::from_secs(60),
         }
     }
@@ -200,7 +203,7 @@ mod tests {
             assert_eq!(b.poll_dials(now, 10), vec![addr(1)]);
             b.handle_failed(now, addr(1));
         }
-        assert_eq!(waits, vec![0, 15, 30, 60]);
+        assert_eq!(waits, vec![0, 5, 10, 20, 40]);
         assert!(b.is_empty());
         assert_eq!(b.dialing(), 0);
     }

@@ -280,7 +280,10 @@ mod tests {
         };
         assert_eq!(reply.interval, Some(Duration::from_secs(0x708)));
         assert_eq!((reply.leechers, reply.seeders), (Some(3), Some(4)));
-        assert_eq!(reply.peers, vec!["127.0.0.1:6881".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(
+            reply.peers,
+            vec!["127.0.0.1:6881".parse::<SocketAddr>().unwrap()]
+        );
         assert_eq!(a.poll_timeout(), None);
         // The next exchange skips the connect while the id is fresh.
         let kept = a.connection();
@@ -325,7 +328,9 @@ mod tests {
         a.handle_packet(Time::ZERO, &e);
         assert_eq!(
             a.poll_work(),
-            Some(UdpWork::Done(Err(AnnounceError::Refused("no such torrent".into()))))
+            Some(UdpWork::Done(Err(AnnounceError::Refused(
+                "no such torrent".into()
+            ))))
         );
     }
 }

@@ -250,9 +250,9 @@ impl Torrent {
         let Some(p) = self.peers.get_mut(&key) else {
             return Ok(());
         };
-        if p.has.is_some() || p.early.bitfield.is_some() {
-            return Err(CloseReason::Misbehaved("second bitfield"));
-        }
+        // A second one adds to the first (pieces are not taken back this
+        // way): aria2 sends one after `have`s and the like, and libtorrent
+        // tolerates it too.
         if self.info.is_none() {
             p.early.bitfield = Some(bits.unwrap_or_default());
             return Ok(());

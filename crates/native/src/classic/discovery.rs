@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
-use webswarm_core::engine::Wire;
 use webswarm_core::classic::{
-    announce_url, parse_announce_response, AnnounceError, AnnounceParams, AnnounceReply,
-    Announcer, AnnouncerConfig, ClassicEvent, PeerBook, PeerBookConfig, UdpAnnounce, UdpWork,
+    announce_url, parse_announce_response, AnnounceError, AnnounceParams, AnnounceReply, Announcer,
+    AnnouncerConfig, ClassicEvent, PeerBook, PeerBookConfig, UdpAnnounce, UdpWork,
 };
+use webswarm_core::engine::Wire;
 use webswarm_core::{InfoHash, PeerId, Time};
 
 use super::tcp::TcpChannel;
@@ -49,7 +49,12 @@ struct Tracker {
 }
 
 enum Done {
-    Announced(usize, Option<ClassicEvent>, Result<AnnounceReply, AnnounceError>, Option<(u64, Time)>),
+    Announced(
+        usize,
+        Option<ClassicEvent>,
+        Result<AnnounceReply, AnnounceError>,
+        Option<(u64, Time)>,
+    ),
     Dialed(SocketAddr, Result<(), String>),
     Closed(SocketAddr, Duration),
 }
@@ -159,7 +164,11 @@ fn on_done(r: Done, trackers: &mut [Tracker], book: &mut PeerBook) {
     }
 }
 
-async fn leave(d: &Discovery, trackers: &mut [Tracker], status: &webswarm_core::tracker::TorrentStatus) {
+async fn leave(
+    d: &Discovery,
+    trackers: &mut [Tracker],
+    status: &webswarm_core::tracker::TorrentStatus,
+) {
     let stops = trackers.iter_mut().filter_map(|t| {
         let p = t.announcer.stop(status)?;
         let (url, conn, http) = (t.url.clone(), t.udp_connection, d.http.clone());
@@ -229,7 +238,10 @@ async fn udp_announce(
     // "udp://host:port/announce": the path means nothing to BEP 15.
     let host_port = host_port.split('/').next().unwrap_or(host_port);
     let transport = |e: String| (Err(AnnounceError::Transport(e)), conn);
-    let addr = match tokio::net::lookup_host(host_port).await.map(|mut a| a.next()) {
+    let addr = match tokio::net::lookup_host(host_port)
+        .await
+        .map(|mut a| a.next())
+    {
         Ok(Some(a)) => a,
         Ok(None) => return transport(format!("{host_port} has no address")),
         Err(e) => return transport(format!("cannot resolve {host_port}: {e}")),
@@ -273,7 +285,10 @@ fn spawn_dial(addr: SocketAddr, d: &Discovery, done: &mpsc::UnboundedSender<Done
     let (channels, connections, done) = (d.channels.clone(), d.connections.clone(), done.clone());
     tokio::spawn(async move {
         let Ok(permit) = connections.try_acquire_owned() else {
-            let _ = done.send(Done::Dialed(addr, Err("the connection budget is spent".into())));
+            let _ = done.send(Done::Dialed(
+                addr,
+                Err("the connection budget is spent".into()),
+            ));
             return;
         };
         let stream = match tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(addr)).await {

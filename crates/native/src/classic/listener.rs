@@ -88,11 +88,8 @@ pub async fn run(
         };
         let (registry, connections) = (registry.clone(), connections.clone());
         tokio::spawn(async move {
-            let r = tokio::time::timeout(
-                HANDSHAKE_TIMEOUT,
-                admit(stream, &registry, &connections),
-            )
-            .await;
+            let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, admit(stream, &registry, &connections))
+                .await;
             drop(slot);
             match r {
                 Ok(Ok(())) => {}
@@ -114,9 +111,12 @@ async fn admit(
         .await
         .map_err(|e| format!("closed before its handshake ({e})"))?;
     let h = Handshake::decode(&hs).map_err(|e| e.to_string())?;
-    let torrent = registry
-        .get(&h.info_hash)
-        .ok_or_else(|| format!("asked for torrent {}, which is not here", h.info_hash.to_hex()))?;
+    let torrent = registry.get(&h.info_hash).ok_or_else(|| {
+        format!(
+            "asked for torrent {}, which is not here",
+            h.info_hash.to_hex()
+        )
+    })?;
     let permit = connections
         .clone()
         .try_acquire_owned()

@@ -60,6 +60,11 @@ impl Channel for TcpChannel {
         if self.closed.load(Ordering::Acquire) {
             return Err(TransportError::Closed);
         }
+        tracing::trace!(
+            "tcp out {}: {:02x?}",
+            data.len(),
+            &data[..data.len().min(48)]
+        );
         let mut w = self.write.lock().await;
         let r = tokio::select! {
             r = w.write_all(&data) => r,
@@ -86,7 +91,10 @@ impl Channel for TcpChannel {
             _ = until_closed(self.done.subscribe()) => return None,
         };
         match n {
-            Ok(n) if n > 0 => Some(buf.freeze()),
+            Ok(n) if n > 0 => {
+                tracing::trace!("tcp in {n}: {:02x?}", &buf[..n.min(48)]);
+                Some(buf.freeze())
+            }
             _ => {
                 self.mark_closed();
                 None

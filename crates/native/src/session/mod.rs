@@ -238,7 +238,11 @@ impl Client {
             }
         }
         let classic_trackers: Vec<String> = match &self.inner.classic {
-            Some(_) => trackers.iter().filter(|t| is_classic_tracker(t)).cloned().collect(),
+            Some(_) => trackers
+                .iter()
+                .filter(|t| is_classic_tracker(t))
+                .cloned()
+                .collect(),
             None => Vec::new(),
         };
         trackers.retain(|t| t.starts_with("ws://") || t.starts_with("wss://"));

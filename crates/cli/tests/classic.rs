@@ -1,0 +1,322 @@
+//! The classic BitTorrent world, with real clients from Debian's packages
+//! (transmission, aria2, python3-libtorrent) and a real tracker
+//! (opentracker), all on loopback: `webswarm` downloads from them and seeds
+//! to them over TCP, finding peers through HTTP and UDP announces.
+
+mod common;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A whole download of 64 MiB on loopback takes ~20 s from transmission
+/// (it unchokes a new peer after up to 10 s and sends in 500 ms bursts).
+const DEADLINE: Duration = Duration::from_secs(120);
+
+fn need(tool: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(found, "{tool} is missing: `cargo xtask setup` installs it");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_listening(port: u16) {
+    let t = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn spawn(c: &mut Command) -> Reap {
+    Reap(
+        c.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {c:?}: {e}")),
+    )
+}
+
+/// opentracker on loopback, HTTP and UDP on `port`, taking one torrent
+/// (Debian builds it whitelist-only).
+fn opentracker(dir: &Path, port: u16, hash: &str) -> Reap {
+    need("opentracker");
+    let list = dir.join("whitelist");
+    std::fs::write(&list, format!("{hash}\n")).unwrap();
+    let p = port.to_string();
+    let child = spawn(
+        Command::new("opentracker")
+            .args(["-i", "127.0.0.1", "-p", &p, "-P", &p, "-w"])
+            .arg(&list)
+            .current_dir(dir),
+    );
+    wait_listening(port);
+    child
+}
+
+/// Two files in a directory, 64 MiB in all.
+fn two_files(root: &Path) -> PathBuf {
+    let src = root.join("src/multi");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("a.bin"), random_bytes(40 << 20, 1)).unwrap();
+    std::fs::write(src.join("sub/b.bin"), random_bytes(24 << 20, 2)).unwrap();
+    src
+}
+
+fn same_tree(a: &Path, b: &Path) {
+    for f in ["a.bin", "sub/b.bin"] {
+        let (x, y) = (
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+        );
+        assert!(x == y, "{f} differs");
+    }
+}
+
+/// Waits until the tracker counts `n` seeders of `hash` (scrape, BEP 48):
+/// a download that announces before the seeder did would otherwise wait
+/// out the tracker's minimum interval (opentracker: ~15 minutes).
+fn wait_for_seeders(port: u16, hash: &str, n: u32) {
+    use std::io::{Read, Write};
+    let escaped: String = (0..20)
+        .map(|i| format!("%{}", &hash[2 * i..2 * i + 2]))
+        .collect();
+    let t = Instant::now();
+    loop {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            s,
+            "GET /scrape?info_hash={escaped} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+        )
+        .unwrap();
+        let mut body = Vec::new();
+        let _ = s.read_to_end(&mut body);
+        let body = String::from_utf8_lossy(&body);
+        let complete = body
+            .split_once("8:completei")
+            .and_then(|(_, rest)| rest.split_once('e'))
+            .and_then(|(n, _)| n.parse::<u32>().ok());
+        if complete.is_some_and(|c| c >= n) {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no seeder announced: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn info_hash_of_magnet(m: &str) -> String {
+    let i = m.find("btih:").expect("a btih magnet") + 5;
+    m[i..i + 40].to_lowercase()
+}
+
+/// `webswarm get` with `args`, within the deadline; returns its stderr.
+fn get(args: &[&str]) -> String {
+    let mut child = webswarm(&["get"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let o = child.wait_with_output().unwrap();
+            panic!(
+                "webswarm get {args:?} did not finish in {DEADLINE:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(status.success(), "webswarm get {args:?} failed: {err}");
+    err
+}
+
+#[test]
+fn transmission_seeds_over_tcp_and_webswarm_gets_it_through_http_and_udp_announces() {
+    need("transmission-cli");
+    need("transmission-create");
+    let root = tempdir("classic-transmission");
+    let src = two_files(&root);
+    // The announce URL's port is fixed in the torrent before the tracker
+    // starts: pick it first.
+    let torrent = root.join("t.torrent");
+    let tracker_port = free_port();
+    let url = format!("http://127.0.0.1:{tracker_port}/announce");
+    let o = Command::new("transmission-create")
+        .args(["-s", "256", "-t", &url, "-o"])
+        .arg(&torrent)
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let show = Command::new("transmission-show")
+        .arg(&torrent)
+        .output()
+        .unwrap();
+    let show = String::from_utf8_lossy(&show.stdout).into_owned();
+    let hash = show
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Hash: "))
+        .expect("transmission-show prints the info-hash")
+        .to_owned();
+    let _tracker = opentracker(&root, tracker_port, &hash);
+    // Transmission (3.00, cli and daemon alike) does not unchoke a second
+    // downloader from an address whose first one finished, and every
+    // client here is 127.0.0.1: each download gets a fresh transmission.
+    let transmission = |tag: &str, seeders: u32| {
+        let child = spawn(
+            Command::new("transmission-cli")
+                .arg("-g")
+                .arg(root.join(tag))
+                .args(["-p", &free_port().to_string(), "-w"])
+                .arg(src.parent().unwrap())
+                .arg(&torrent),
+        );
+        // Transmission checks its data, then announces `started`.
+        wait_for_seeders(tracker_port, &hash, seeders);
+        child
+    };
+    let seeder = transmission("tr-http", 1);
+    // The .torrent's HTTP tracker.
+    let dl = root.join("dl-http");
+    let err = get(&[torrent.to_str().unwrap(), "-o", dl.to_str().unwrap()]);
+    same_tree(&src, &dl.join("multi"));
+    eprintln!("over HTTP: {}", err.lines().last().unwrap_or_default());
+
+    // Killed, the first one stays on the tracker's list (a dead address
+    // to dial, as on any real tracker) until its interval runs out.
+    drop(seeder);
+    let _seeder = transmission("tr-udp", 2);
+    // A magnet naming only the UDP tracker: the metadata comes from
+    // transmission too (BEP 9).
+    let magnet = format!("magnet:?xt=urn:btih:{hash}&tr=udp://127.0.0.1:{tracker_port}");
+    let dl = root.join("dl-udp");
+    let err = get(&[&magnet, "-o", dl.to_str().unwrap()]);
+    same_tree(&src, &dl.join("multi"));
+    eprintln!("over UDP: {}", err.lines().last().unwrap_or_default());
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// A python3-libtorrent leecher: downloads `torrent` into `dir` over TCP
+/// only and exits 0 once it is seeding.
+const LIBTORRENT_GET: &str = r#"
+import sys, time, libtorrent as lt
+torrent, dest = sys.argv[1], sys.argv[2]
+s = lt.session({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
+                'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
+                'enable_incoming_utp': False, 'allow_multiple_connections_per_ip': True})
+h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': dest})
+t = time.time()
+while not h.status().is_seeding:
+    if time.time() - t > 100:
+        sys.exit('libtorrent: no progress: %s' % h.status().progress)
+    time.sleep(0.1)
+print('libtorrent done in %.2f s' % (time.time() - t))
+"#;
+
+#[test]
+fn webswarm_seeds_over_tcp_to_aria2_and_libtorrent() {
+    need("aria2c");
+    need("/usr/bin/python3");
+    let root = tempdir("classic-seed");
+    let src = two_files(&root);
+    let tracker_port = free_port();
+    let url = format!("http://127.0.0.1:{tracker_port}/announce");
+    let torrent = root.join("t.torrent");
+    let o = webswarm(&["create", src.to_str().unwrap(), "-t", &url, "-o"])
+        .arg(&torrent)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let hash = info_hash_of_magnet(&String::from_utf8_lossy(&o.stdout));
+    let _tracker = opentracker(&root, tracker_port, &hash);
+    let seed_port = free_port().to_string();
+    let (_seed, _magnet, _out) = {
+        use std::io::BufRead;
+        let mut child = Reap(
+            webswarm(&["seed", torrent.to_str().unwrap(), "--dir"])
+                .arg(src.parent().unwrap())
+                .args(["--listen-port", &seed_port])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let mut out = std::io::BufReader::new(child.0.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert!(line.starts_with("magnet:"), "seed printed {line:?}");
+        (child, line, out)
+    };
+
+    let dl = root.join("dl-aria2");
+    let t = Instant::now();
+    let o = Command::new("aria2c")
+        .args([
+            "--enable-dht=false",
+            "--enable-dht6=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+            "--seed-time=0",
+            "--console-log-level=warn",
+            "--summary-interval=0",
+            "--bt-stop-timeout=100",
+        ])
+        .arg(format!("--listen-port={}", free_port()))
+        .arg("-d")
+        .arg(&dl)
+        .arg(&torrent)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "aria2c: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    same_tree(&src, &dl.join("multi"));
+    eprintln!("aria2c: {:.2} s", t.elapsed().as_secs_f64());
+
+    let dl = root.join("dl-libtorrent");
+    std::fs::create_dir_all(&dl).unwrap();
+    let o = Command::new("/usr/bin/python3")
+        .args(["-c", LIBTORRENT_GET])
+        .arg(&torrent)
+        .arg(&dl)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "libtorrent: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    same_tree(&src, &dl.join("multi"));
+    eprintln!("{}", String::from_utf8_lossy(&o.stdout).trim());
+    std::fs::remove_dir_all(&root).unwrap();
+}
