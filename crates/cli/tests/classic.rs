@@ -160,31 +160,12 @@ fn get(args: &[&str]) -> String {
 #[test]
 fn transmission_seeds_over_tcp_and_webswarm_gets_it_through_http_and_udp_announces() {
     need("transmission-cli");
-    need("transmission-create");
     let root = tempdir("classic-transmission");
     let src = two_files(&root);
     // The announce URL's port is fixed in the torrent before the tracker
     // starts: pick it first.
-    let torrent = root.join("t.torrent");
     let tracker_port = free_port();
-    let url = format!("http://127.0.0.1:{tracker_port}/announce");
-    let o = Command::new("transmission-create")
-        .args(["-s", "256", "-t", &url, "-o"])
-        .arg(&torrent)
-        .arg(&src)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let show = Command::new("transmission-show")
-        .arg(&torrent)
-        .output()
-        .unwrap();
-    let show = String::from_utf8_lossy(&show.stdout).into_owned();
-    let hash = show
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Hash: "))
-        .expect("transmission-show prints the info-hash")
-        .to_owned();
+    let (torrent, hash) = transmission_torrent(&root, &src, tracker_port);
     let _tracker = opentracker(&root, tracker_port, &hash);
     // Transmission (3.00, cli and daemon alike) does not unchoke a second
     // downloader from an address whose first one finished, and every
@@ -220,6 +201,117 @@ fn transmission_seeds_over_tcp_and_webswarm_gets_it_through_http_and_udp_announc
     let err = get(&[&magnet, "-o", dl.to_str().unwrap()]);
     same_tree(&src, &dl.join("multi"));
     eprintln!("over UDP: {}", err.lines().last().unwrap_or_default());
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// A torrent of `src` made by transmission-create, announcing to
+/// `tracker_port`; returns its path and info-hash.
+fn transmission_torrent(root: &Path, src: &Path, tracker_port: u16) -> (PathBuf, String) {
+    need("transmission-create");
+    let torrent = root.join("t.torrent");
+    let url = format!("http://127.0.0.1:{tracker_port}/announce");
+    let o = Command::new("transmission-create")
+        .args(["-s", "256", "-t", &url, "-o"])
+        .arg(&torrent)
+        .arg(src)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let show = Command::new("transmission-show")
+        .arg(&torrent)
+        .output()
+        .unwrap();
+    let show = String::from_utf8_lossy(&show.stdout).into_owned();
+    let hash = show
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Hash: "))
+        .expect("transmission-show prints the info-hash")
+        .to_owned();
+    (torrent, hash)
+}
+
+/// The bridge: transmission is the only seeder, over TCP; `webswarm get
+/// --seed` joins its swarm and a WebSocket tracker's; a WebRTC-only peer
+/// (`--no-tcp`), started at the same time, gets every piece through the
+/// bridge while the bridge is still downloading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webrtc_only_peer_gets_a_transmission_torrent_through_the_bridge() {
+    need("transmission-cli");
+    let root = tempdir("classic-bridge");
+    let src = two_files(&root);
+    let tracker_port = free_port();
+    let (torrent, hash) = transmission_torrent(&root, &src, tracker_port);
+    let _tracker = opentracker(&root, tracker_port, &hash);
+    let _transmission = spawn(
+        Command::new("transmission-cli")
+            .arg("-g")
+            .arg(root.join("tr"))
+            .args(["-p", &free_port().to_string(), "-w"])
+            .arg(src.parent().unwrap())
+            .arg(&torrent),
+    );
+    tokio::task::block_in_place(|| wait_for_seeders(tracker_port, &hash, 1));
+    let ws = Tracker::start().await;
+    let t = torrent.to_str().unwrap().to_owned();
+    let bridge_dir = root.join("bridge");
+    let started = Instant::now();
+    let mut bridge = Reap(
+        webswarm(&[
+            "get",
+            &t,
+            "--seed",
+            "--tracker",
+            &ws.url,
+            "--bind",
+            "127.0.0.1",
+            "-o",
+        ])
+        .arg(&bridge_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap(),
+    );
+    let bridge_err = bridge.0.stderr.take().unwrap();
+    // The bridge's summary line says when its own download finished.
+    let bridge_done = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(bridge_err).lines() {
+            let line = line.unwrap_or_default();
+            if line.starts_with("downloaded ") {
+                return Some(started.elapsed());
+            }
+        }
+        None
+    });
+    let leech = root.join("leech");
+    let args = [
+        "--no-tcp",
+        "--tracker",
+        &ws.url,
+        "--bind",
+        "127.0.0.1",
+        "-o",
+    ];
+    let mut a: Vec<&str> = vec![&t];
+    a.extend(args);
+    a.push(leech.to_str().unwrap());
+    let leech_started = started.elapsed();
+    let err = tokio::task::block_in_place(|| get(&a));
+    let leech_done = started.elapsed();
+    same_tree(&src, &leech.join("multi"));
+    let bridge_done = bridge_done.join().unwrap().expect("the bridge finished");
+    eprintln!(
+        "bridge done after {:.1} s; WebRTC-only peer (started at {:.1} s) after {:.1} s: {}",
+        bridge_done.as_secs_f64(),
+        leech_started.as_secs_f64(),
+        leech_done.as_secs_f64(),
+        err.lines().last().unwrap_or_default()
+    );
+    // It ran alongside the bridge's download, not after it.
+    assert!(leech_started < bridge_done / 2);
+    drop(bridge);
+    ws.stop().await;
     std::fs::remove_dir_all(&root).unwrap();
 }
 

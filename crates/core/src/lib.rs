@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod bencode;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod classic;
 pub mod engine;
 pub mod host;

@@ -63,7 +63,8 @@ pub struct Config {
     /// bursts (transmission: every 500 ms) and rechoke slowly, so a pipeline
     /// sized for a data channel's steady stream leaves the link idle between
     /// bursts: 0.9 MB/s from transmission on loopback at 0.5 s. libtorrent
-    /// uses 3 s.
+    /// uses 3 s. (Browsers have no TCP peers.)
+    #[cfg(not(target_arch = "wasm32"))]
     pub tcp_request_queue_time: Duration,
     /// A peer that sends no requested block for this long is snubbed and its requests go elsewhere.
     pub request_timeout: Duration,
@@ -116,6 +117,7 @@ impl Default for Config {
             max_incoming_requests: 250,
             max_outstanding_requests: 250,
             request_queue_time: Duration::from_millis(500),
+            #[cfg(not(target_arch = "wasm32"))]
             tcp_request_queue_time: Duration::from_secs(3),
             request_timeout: Duration::from_secs(20),
             idle_unchoke_timeout: Duration::from_secs(2),

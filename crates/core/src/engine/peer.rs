@@ -41,6 +41,8 @@ pub(super) const REFUSED_BACKOFF: Duration = Duration::from_secs(15);
 
 /// One connection's state.
 pub(super) struct Peer {
+    /// A browser has only data channels; its package does not carry this.
+    #[cfg(not(target_arch = "wasm32"))]
     pub wire: Wire,
     pub decoder: Decoder,
     pub remote: Option<Handshake>,
@@ -109,7 +111,10 @@ impl Peer {
     }
 
     pub fn new(now: Time, expected_id: Option<PeerId>, wire: Wire, cfg: &Config) -> Self {
+        #[cfg(target_arch = "wasm32")]
+        let _ = wire;
         Peer {
+            #[cfg(not(target_arch = "wasm32"))]
             wire,
             decoder: Decoder::new(cfg.max_message_len),
             remote: None,
@@ -163,10 +168,13 @@ impl Peer {
     /// How many requests to keep outstanding: enough to cover
     /// `request_queue_time` of the peer's rate, within its `reqq` and ours.
     pub fn queue_target(&self, now: Time, cfg: &Config) -> usize {
+        #[cfg(not(target_arch = "wasm32"))]
         let queue_time = match self.wire {
-            Wire::DataChannel => cfg.request_queue_time,
             Wire::Tcp => cfg.tcp_request_queue_time,
+            Wire::DataChannel => cfg.request_queue_time,
         };
+        #[cfg(target_arch = "wasm32")]
+        let queue_time = cfg.request_queue_time;
         let by_rate = self.down.rate(now) * queue_time.as_secs_f64() / f64::from(BLOCK_SIZE);
         let cap = self
             .ext
