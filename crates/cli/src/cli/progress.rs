@@ -20,8 +20,10 @@ pub fn bytes_bar(total: u64, what: &str) -> ProgressBar {
 /// One line of transfer state under the bar.
 pub fn describe(s: &Snapshot) -> String {
     format!(
-        "{} peers  down {}/s  up {}/s",
+        "{} peers ({} webrtc, {} tcp)  down {}/s  up {}/s",
         s.peers,
+        s.peers - s.tcp_peers,
+        s.tcp_peers,
         HumanBytes(s.download_rate as u64),
         HumanBytes(s.upload_rate as u64),
     )

@@ -75,6 +75,7 @@ pub async fn run(a: SeedArgs) -> Result<(), String> {
                 let all: Vec<_> = handles.iter().map(|h| h.stats()).collect();
                 let sum = webswarm_core::host::Stats {
                     peers: all.iter().map(|s| s.peers).sum(),
+                    tcp_peers: all.iter().map(|s| s.tcp_peers).sum(),
                     download_rate: all.iter().map(|s| s.download_rate).sum(),
                     upload_rate: all.iter().map(|s| s.upload_rate).sum(),
                     uploaded: all.iter().map(|s| s.uploaded).sum(),
@@ -156,6 +157,7 @@ fn print_status(handles: &[TorrentHandle]) {
     let line = serde_json::json!({
         "torrents": all.len(),
         "peers": all.iter().map(|s| s.peers).sum::<usize>(),
+        "tcp_peers": all.iter().map(|s| s.tcp_peers).sum::<usize>(),
         "uploaded": all.iter().map(|s| s.uploaded).sum::<u64>(),
         "upload_rate": all.iter().map(|s| s.upload_rate).sum::<f64>().max(0.0).round(),
         "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),

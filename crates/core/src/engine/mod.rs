@@ -196,6 +196,11 @@ impl Torrent {
     pub fn peer_count(&self) -> usize {
         self.peers.len()
     }
+    /// Open connections on a classic TCP wire.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn tcp_peer_count(&self) -> usize {
+        self.peers.values().filter(|p| p.wire == Wire::Tcp).count()
+    }
     /// The keys of the open connections.
     pub fn peer_keys(&self) -> impl Iterator<Item = PeerKey> + '_ {
         self.peers.keys().copied()

@@ -258,6 +258,8 @@ impl TorrentHost {
             pieces: info.map_or(0, |i| i.layout.num_pieces()),
             pieces_have: e.have().map_or(0, Bitfield::count),
             peers: e.peer_count(),
+            #[cfg(not(target_arch = "wasm32"))]
+            tcp_peers: e.tcp_peer_count(),
             webseeds: e.webseed_count(),
             download_rate: e.download_rate(now),
             webseed_rate: e.webseed_rate(now),

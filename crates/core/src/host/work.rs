@@ -117,6 +117,9 @@ pub struct Stats {
     pub pieces_have: u32,
     /// Open connections.
     pub peers: usize,
+    /// Of those, on a classic TCP wire (the rest are WebRTC data channels).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub tcp_peers: usize,
     /// Webseeds still in use (failing ones are dropped).
     pub webseeds: usize,
     /// Bytes per second from peers and webseeds.
