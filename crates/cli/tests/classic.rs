@@ -412,3 +412,141 @@ fn webswarm_seeds_over_tcp_to_aria2_and_libtorrent() {
     eprintln!("{}", String::from_utf8_lossy(&o.stdout).trim());
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// An HTTP "tracker" that answers each announce with the next of: junk
+/// bencode, HTTP 500, a failure reason, and a connection closed unanswered.
+fn junk_tracker() -> u16 {
+    use std::io::{Read, Write};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (i, s) in l.incoming().enumerate() {
+            let Ok(mut s) = s else { continue };
+            let mut req = [0u8; 4096];
+            let _ = s.read(&mut req);
+            let reply: &[u8] = match i % 4 {
+                0 => b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nd5:peersi",
+                1 => b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+                2 => b"HTTP/1.1 200 OK\r\nContent-Length: 27\r\n\r\nd14:failure reason7:go awaye",
+                _ => b"",
+            };
+            let _ = s.write_all(reply);
+        }
+    });
+    port
+}
+
+/// Reads until the peer closes; panics if it keeps the connection open.
+fn closed_by_peer(mut s: TcpStream, what: &str) {
+    use std::io::Read;
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let mut buf = [0u8; 65536];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
+            Err(e) => panic!("{what}: the seeder kept the connection ({e})"),
+        }
+    }
+}
+
+fn handshake(info_hash: &[u8; 20]) -> Vec<u8> {
+    let mut h = b"\x13BitTorrent protocol\0\0\0\0\0\x10\0\x04".to_vec();
+    h.extend_from_slice(info_hash);
+    h.extend_from_slice(b"-XX0001-hostilepeer!");
+    h
+}
+
+/// Hostile input on the classic side: junk handshakes, a wrong torrent, an
+/// oversize message (each connection is closed and nothing else is hurt)
+/// and a tracker answering junk, HTTP 500, a refusal and nothing (the user
+/// reads why in one line per tracker; the other tracker's peers are used).
+#[test]
+fn hostile_tcp_peers_and_a_junk_http_tracker() {
+    use std::io::{Read, Write};
+    let root = tempdir("classic-hostile");
+    let file = root.join("data.bin");
+    std::fs::write(&file, random_bytes(4 << 20, 3)).unwrap();
+    let good = free_port();
+    let junk = junk_tracker();
+    let torrent = root.join("t.torrent");
+    let o = webswarm(&[
+        "create",
+        file.to_str().unwrap(),
+        "-o",
+        torrent.to_str().unwrap(),
+    ])
+    .args(["-t", &format!("http://127.0.0.1:{junk}/announce")])
+    .args(["-t", &format!("http://127.0.0.1:{good}/announce")])
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let hash = info_hash_of_magnet(&String::from_utf8_lossy(&o.stdout));
+    let _tracker = opentracker(&root, good, &hash);
+    let seed_port = free_port();
+    let mut seed = Reap(
+        webswarm(&[
+            "seed",
+            torrent.to_str().unwrap(),
+            "--dir",
+            root.to_str().unwrap(),
+        ])
+        .args(["--listen-port", &seed_port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(seed.0.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("magnet:"), "seed printed {line:?}");
+    }
+    let connect = || TcpStream::connect(("127.0.0.1", seed_port)).unwrap();
+    let ih: [u8; 20] = webswarm_core::hex_decode(&hash)
+        .unwrap()
+        .try_into()
+        .unwrap();
+
+    let mut s = connect();
+    s.write_all(&[0xAB; 68]).unwrap();
+    closed_by_peer(s, "a junk handshake");
+
+    let mut s = connect();
+    s.write_all(&handshake(&[7; 20])).unwrap();
+    closed_by_peer(s, "a torrent it does not have");
+
+    let mut s = connect();
+    s.write_all(&handshake(&ih)).unwrap();
+    let mut theirs = [0u8; 68];
+    s.read_exact(&mut theirs).unwrap();
+    assert_eq!(&theirs[28..48], &ih, "the seeder answers for its torrent");
+    s.write_all(&0x0100_0000u32.to_be_bytes()).unwrap();
+    s.write_all(&[7; 1024]).unwrap();
+    closed_by_peer(s, "a 16 MiB message");
+
+    let dl = root.join("dl");
+    let err = get(&[torrent.to_str().unwrap(), "-o", dl.to_str().unwrap()]);
+    assert!(std::fs::read(dl.join("data.bin")).unwrap() == std::fs::read(&file).unwrap());
+    let junk_url = format!("http://127.0.0.1:{junk}/announce");
+    let said: Vec<&str> = err.lines().filter(|l| l.contains(&junk_url)).collect();
+    assert!(!said.is_empty(), "nothing said of the junk tracker: {err}");
+    assert!(
+        said.iter().all(|l| [
+            "not a valid announce response",
+            "HTTP 500",
+            "refused the announce: go away",
+            "error sending request",
+            "connection closed"
+        ]
+        .iter()
+        .any(|why| l.contains(why))),
+        "{said:?}"
+    );
+    eprintln!("{}", said.join("\n"));
+    std::fs::remove_dir_all(&root).unwrap();
+}
