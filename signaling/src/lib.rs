@@ -5,6 +5,7 @@
 //! the thin axum layer around it all.
 
 pub mod access;
+pub mod classic;
 pub mod cli;
 pub mod cluster;
 pub mod config;

@@ -18,7 +18,7 @@ use crate::access::{Access, AccessError};
 use crate::cluster::{self, ClusterStatus, NodeStats};
 use crate::config::Config;
 use crate::connection::ConnLimits;
-use crate::refusal::RefusalCounts;
+use crate::refusal::{Refusal, RefusalCounts};
 use crate::shard::{Clock, Shards};
 use crate::stats::Stats;
 use crate::swarm::ConnId;
@@ -259,7 +259,13 @@ async fn upgrade(
 ) -> Response {
     let key = match crate::ws::accept(req.method(), req.headers()) {
         Ok(key) => key,
-        Err(refusal) => return refusal.into_response(),
+        Err(refusal) => {
+            let addr = client_addr(&app, peer, req.headers());
+            return match classic_http(&app, addr, req.uri()) {
+                Some(body) => body,
+                None => refusal.into_response(),
+            };
+        }
     };
     if app.open.load(Ordering::Relaxed) >= app.cfg.max_connections {
         app.counters
@@ -292,6 +298,60 @@ async fn upgrade(
         ],
     )
         .into_response()
+}
+
+/// A classic HTTP announce or scrape (not a WebSocket upgrade), answered in
+/// bencode; `None` when the request is neither.
+fn classic_http(app: &App, addr: SocketAddr, uri: &axum::http::Uri) -> Option<Response> {
+    use crate::classic;
+    let query = uri.query().unwrap_or_default();
+    let scrape = uri.path().ends_with("scrape");
+    if !scrape && !classic::is_announce(query) {
+        return None;
+    }
+    let bencoded = |body: Vec<u8>| {
+        let ct = [(header::CONTENT_TYPE, "text/plain")];
+        Some((StatusCode::OK, ct, body).into_response())
+    };
+    let refuse = |r: Refusal| {
+        app.counters.refusals.add(&r);
+        bencoded(classic::encode_failure(&r.reason()))
+    };
+    let grant = match app
+        .access
+        .admit(None, token_of(query).as_deref(), addr.ip())
+    {
+        Ok((grant, _slot)) => grant,
+        Err(r) => return refuse(r),
+    };
+    let now_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if scrape {
+        let hashes = match classic::parse_scrape(query) {
+            Ok(h) => h,
+            Err(why) => return bencoded(classic::encode_failure(why)),
+        };
+        if let Some(r) = hashes
+            .iter()
+            .find_map(|h| app.access.check(grant.as_ref(), h, true, now_unix).err())
+        {
+            return refuse(r);
+        }
+        return bencoded(classic::encode_scrape(&hashes, &app.shards.scrape(&hashes)));
+    }
+    let a = match classic::parse_announce(query, addr.ip()) {
+        Ok(a) => a,
+        Err(why) => return bencoded(classic::encode_failure(why)),
+    };
+    if let Err(r) = app
+        .access
+        .check(grant.as_ref(), &a.info_hash, false, now_unix)
+    {
+        return refuse(r);
+    }
+    let reply = app.shards.classic_announce(&a, app.clock.now());
+    bencoded(classic::encode_reply(&reply))
 }
 
 /// The `token` parameter of a query string, percent-decoded.

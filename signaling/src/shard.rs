@@ -18,7 +18,10 @@ use webswarm_core::{Rng, Time};
 use webswarm_tracker_proto::{Announce, Answer, InfoHash, ScrapeFile};
 
 use crate::link::Link;
-use crate::swarm::{ConnId, Event, NodeId, Out, Outbox, Relay, SwarmCounters, SwarmLimits, Swarms};
+use crate::swarm::{
+    ClassicAnnounce, ClassicReply, ConnId, Event, NodeId, Out, Outbox, Relay, SwarmCounters,
+    SwarmLimits, Swarms,
+};
 
 /// How often peers that stopped announcing are dropped.
 const EXPIRY_EVERY: Duration = Duration::from_secs(15);
@@ -182,6 +185,13 @@ impl Shards {
                 s.publish_departures();
             }
         }
+    }
+
+    /// A classic (HTTP or UDP) announce, under its torrent's shard lock.
+    pub fn classic_announce(&self, a: &ClassicAnnounce, now: Time) -> ClassicReply {
+        let mut guard = lock(&self.shards[self.owner(&a.info_hash)]);
+        let s = &mut *guard;
+        s.swarms.classic_announce(a, now, &mut s.rng)
     }
 
     /// Counts for each hash.

@@ -4,6 +4,7 @@
 //! unit-tested without a network.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use webswarm_core::Rng;
@@ -60,6 +61,10 @@ struct Peer {
 #[derive(Default)]
 struct Torrent {
     peers: HashMap<PeerId, Peer>,
+    /// Classic peers (HTTP and UDP announces), by TCP address: the same
+    /// swarm in counts and scrapes, but only they can use each other's
+    /// addresses.
+    classic: HashMap<SocketAddr, ClassicPeer>,
     /// The same ids in a vector, for O(1) random choice.
     order: Vec<PeerId>,
     /// The complete ones, likewise.
@@ -70,7 +75,13 @@ struct Torrent {
 impl Torrent {
     fn counts(&self) -> (u32, u32) {
         let complete = self.peers.values().filter(|p| p.complete).count() as u32;
-        (complete, self.peers.len() as u32 - complete)
+        let classic = self.classic.values().filter(|p| p.complete).count() as u32;
+        let all = (self.peers.len() + self.classic.len()) as u32;
+        (complete + classic, all - complete - classic)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.peers.is_empty() && self.classic.is_empty()
     }
 
     fn insert(&mut self, id: PeerId, peer: Peer) {
@@ -295,7 +306,7 @@ impl Swarms {
     fn leave(&mut self, ih: &InfoHash, id: &PeerId) {
         if let Some(t) = self.torrents.get_mut(ih) {
             t.remove(id);
-            if t.peers.is_empty() {
+            if t.is_empty() {
                 self.torrents.remove(ih);
             }
         }
@@ -522,6 +533,7 @@ impl Swarms {
                 }
             }
         }
+        self.expire_classic(now);
         let mut out = Outbox::new();
         for (ih, peer, conn) in gone {
             self.leave(&ih, &peer);
@@ -544,6 +556,10 @@ impl Swarms {
     }
 }
 
+mod classic;
 mod remote;
 #[cfg(test)]
 mod tests;
+
+use classic::ClassicPeer;
+pub use classic::{ClassicAnnounce, ClassicReply};

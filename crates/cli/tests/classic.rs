@@ -89,25 +89,26 @@ fn same_tree(a: &Path, b: &Path) {
     }
 }
 
+/// The response (head and body) to a plain HTTP/1.0 GET on loopback.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut body = Vec::new();
+    let _ = s.read_to_end(&mut body);
+    String::from_utf8_lossy(&body).into_owned()
+}
+
 /// Waits until the tracker counts `n` seeders of `hash` (scrape, BEP 48):
 /// a download that announces before the seeder did would otherwise wait
 /// out the tracker's minimum interval (opentracker: ~15 minutes).
 fn wait_for_seeders(port: u16, hash: &str, n: u32) {
-    use std::io::{Read, Write};
     let escaped: String = (0..20)
         .map(|i| format!("%{}", &hash[2 * i..2 * i + 2]))
         .collect();
     let t = Instant::now();
     loop {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        write!(
-            s,
-            "GET /scrape?info_hash={escaped} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
-        )
-        .unwrap();
-        let mut body = Vec::new();
-        let _ = s.read_to_end(&mut body);
-        let body = String::from_utf8_lossy(&body);
+        let body = http_get(port, &format!("/scrape?info_hash={escaped}"));
         let complete = body
             .split_once("8:completei")
             .and_then(|(_, rest)| rest.split_once('e'))
@@ -548,5 +549,41 @@ fn hostile_tcp_peers_and_a_junk_http_tracker() {
         "{said:?}"
     );
     eprintln!("{}", said.join("\n"));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Our tracker serves classic clients too: transmission announces to it
+/// over HTTP, `webswarm get` finds transmission through it, and its scrape
+/// and `/stats.json` count the classic seeder in the same swarm as WebRTC
+/// peers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transmission_and_webswarm_meet_on_our_tracker_over_http() {
+    need("transmission-cli");
+    let root = tempdir("classic-our-tracker");
+    let src = two_files(&root);
+    let ws = Tracker::start().await;
+    let port = ws.addr.port();
+    let (torrent, hash) = transmission_torrent(&root, &src, port);
+    let _transmission = spawn(
+        Command::new("transmission-cli")
+            .arg("-g")
+            .arg(root.join("tr"))
+            .args(["-p", &free_port().to_string(), "-w"])
+            .arg(src.parent().unwrap())
+            .arg(&torrent),
+    );
+    tokio::task::block_in_place(|| wait_for_seeders(port, &hash, 1));
+    let stats = http_get(port, "/stats.json");
+    assert!(stats.contains("\"seeders\":1"), "{stats}");
+    let dl = root.join("dl");
+    let err = tokio::task::block_in_place(|| {
+        get(&[torrent.to_str().unwrap(), "-o", dl.to_str().unwrap()])
+    });
+    same_tree(&src, &dl.join("multi"));
+    eprintln!(
+        "through our tracker: {}",
+        err.lines().last().unwrap_or_default()
+    );
+    ws.stop().await;
     std::fs::remove_dir_all(&root).unwrap();
 }
