@@ -415,8 +415,87 @@ pub async fn serve_with(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take();
+    let udp = match tokio::net::UdpSocket::bind(listener.local_addr()?).await {
+        Ok(sock) => Some(tokio::spawn(serve_udp(app.clone(), sock))),
+        Err(e) => {
+            tracing::warn!("no UDP announces (BEP 15): cannot bind UDP on the HTTP port: {e}");
+            None
+        }
+    };
     let routes = extra.merge(router(app));
-    crate::threads::serve_on_threads(listener, routes, threads, tls, task, shutdown).await
+    let r = crate::threads::serve_on_threads(listener, routes, threads, tls, task, shutdown).await;
+    if let Some(u) = udp {
+        u.abort();
+    }
+    r
+}
+
+/// Classic UDP announces and scrapes (BEP 15) on the HTTP port's number.
+async fn serve_udp(app: Arc<App>, sock: tokio::net::UdpSocket) {
+    use crate::classic::udp::{self, Request};
+    let secret = udp_secret();
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let Ok((n, from)) = sock.recv_from(&mut buf).await else {
+            continue;
+        };
+        let reply = match udp::parse(&secret, &buf[..n], from, app.clock.now()) {
+            Request::Ignore => continue,
+            Request::Reply(r) => r,
+            Request::Announce {
+                transaction,
+                announce,
+            } => match udp_permitted(&app, from, &announce.info_hash) {
+                Err(r) => udp::error(transaction, &r.reason()),
+                Ok(()) => {
+                    let reply = app.shards.classic_announce(&announce, app.clock.now());
+                    udp::announce_reply(transaction, &reply, from.is_ipv6())
+                }
+            },
+            Request::Scrape {
+                transaction,
+                hashes,
+            } => match hashes
+                .iter()
+                .find_map(|h| udp_permitted(&app, from, h).err())
+            {
+                Some(r) => udp::error(transaction, &r.reason()),
+                None => udp::scrape_reply(transaction, &app.shards.scrape(&hashes)),
+            },
+        };
+        // A full socket buffer drops the answer; the client asks again.
+        let _ = sock.send_to(&reply, from).await;
+    }
+}
+
+/// The access rules for a UDP client, which cannot carry a token.
+fn udp_permitted(app: &App, from: SocketAddr, ih: &webswarm_core::InfoHash) -> Result<(), Refusal> {
+    let r = app
+        .access
+        .admit(None, None, from.ip())
+        .and_then(|(grant, _slot)| {
+            let now_unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            app.access.check(grant.as_ref(), ih, false, now_unix)
+        });
+    if let Err(r) = &r {
+        app.counters.refusals.add(r);
+    }
+    r
+}
+
+/// A secret for UDP connection ids, from the OS's randomness (the std
+/// hasher's keys).
+fn udp_secret() -> [u8; 20] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = [0u8; 20];
+    for (i, chunk) in out.chunks_mut(8).enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_usize(i);
+        chunk.copy_from_slice(&h.finish().to_be_bytes()[..chunk.len()]);
+    }
+    out
 }
 
 #[cfg(test)]

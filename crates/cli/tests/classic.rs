@@ -553,11 +553,11 @@ fn hostile_tcp_peers_and_a_junk_http_tracker() {
 }
 
 /// Our tracker serves classic clients too: transmission announces to it
-/// over HTTP, `webswarm get` finds transmission through it, and its scrape
-/// and `/stats.json` count the classic seeder in the same swarm as WebRTC
-/// peers.
+/// over HTTP, its scrape and `/stats.json` count the classic seeder, and
+/// `webswarm get` of a magnet naming only the tracker's UDP side (BEP 15,
+/// the same port number) finds transmission in the same swarm.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn transmission_and_webswarm_meet_on_our_tracker_over_http() {
+async fn transmission_and_webswarm_meet_on_our_tracker_over_http_and_udp() {
     need("transmission-cli");
     let root = tempdir("classic-our-tracker");
     let src = two_files(&root);
@@ -576,9 +576,8 @@ async fn transmission_and_webswarm_meet_on_our_tracker_over_http() {
     let stats = http_get(port, "/stats.json");
     assert!(stats.contains("\"seeders\":1"), "{stats}");
     let dl = root.join("dl");
-    let err = tokio::task::block_in_place(|| {
-        get(&[torrent.to_str().unwrap(), "-o", dl.to_str().unwrap()])
-    });
+    let magnet = format!("magnet:?xt=urn:btih:{hash}&tr=udp://127.0.0.1:{port}");
+    let err = tokio::task::block_in_place(|| get(&[&magnet, "-o", dl.to_str().unwrap()]));
     same_tree(&src, &dl.join("multi"));
     eprintln!(
         "through our tracker: {}",

@@ -1,6 +1,9 @@
 //! Classic announces over HTTP (BEP 3, compact peers BEP 23 and BEP 7,
 //! scrape BEP 48): the query parsed into the swarm's [`ClassicAnnounce`],
-//! and the bencoded answers. No I/O here; `server.rs` serves it.
+//! and the bencoded answers; [`udp`] the same over BEP 15 datagrams. No
+//! I/O here; `server.rs` serves both.
+
+pub mod udp;
 
 use std::net::{IpAddr, SocketAddr};
 
