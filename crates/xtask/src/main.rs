@@ -1,8 +1,8 @@
 //! `cargo xtask test`: installs what the test suite needs on a fresh machine
 //! (the wasm32 target, wasm-bindgen-cli at the version Cargo.lock pins, the
 //! Debian tools used for interop checks) and runs every check, native and wasm.
-//! `cargo xtask bench-sim`, `bench-wire`, `bench-native [MiB]`, `bench-web`, `bench-demo`
-//! and `bench-nat` run the benchmarks.
+//! `cargo xtask bench-sim`, `bench-wire`, `bench-native [MiB]`, `bench-web`, `bench-demo`,
+//! `bench-nat` and `bench-hybrid [MiB] [runs]` run the benchmarks.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         Some("bench-web") => bench_web(&args[1..]),
         Some("bench-demo") => bench_demo(&args[1..]),
         Some("bench-nat") => bench_nat(&args[1..]),
+        Some("bench-hybrid") => bench_hybrid(&args[1..]),
         Some("build-web") => build_web(args.get(1).map(String::as_str) == Some("--dev")).map(|_| ()),
         Some("demo") => demo(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
@@ -36,7 +37,7 @@ fn main() -> ExitCode {
             tracker_abuse(args.get(1).map(String::as_str).unwrap_or("10"), 10_000)
         }
         _ => Err(
-            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] [--seeds K] [--choking tit-for-tat|swarm|both] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | bench-nat [MiB] [runs] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | browser-crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
+            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] [--seeds K] [--choking tit-for-tat|swarm|both] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | bench-nat [MiB] [runs] | bench-hybrid [MiB] [runs] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | browser-crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
                 .into(),
         ),
     };
@@ -708,6 +709,18 @@ fn bench_web(sizes: &[String]) -> Result {
     run(
         "browser peer benchmark",
         node_in_tests(&format!("node bench/web.mjs {}", sizes.join(" "))),
+    )
+}
+
+/// Issue 16's benchmark: webswarm on the classic TCP wire against
+/// libtorrent (MB/s and CPU per GiB of each side, libtorrent -> libtorrent as
+/// the reference), all on loopback.
+fn bench_hybrid(args: &[String]) -> Result {
+    setup()?;
+    build_binaries()?;
+    run(
+        "classic (TCP) wire benchmark",
+        node_in_tests(&format!("node bench/hybrid.mjs {}", args.join(" "))),
     )
 }
 

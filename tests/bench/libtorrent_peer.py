@@ -1,0 +1,50 @@
+"""A TCP-only python3-libtorrent peer on loopback, for bench/hybrid.mjs.
+
+  libtorrent_peer.py seed TORRENT DIR PORT   seeds until killed; prints "ready"
+                                             once its tracker has answered
+  libtorrent_peer.py get TORRENT DIR [PORT]  downloads (from 127.0.0.1:PORT, or
+                                             the tracker's peers); prints one JSON line
+"""
+import json, resource, sys, time
+import libtorrent as lt
+
+SETTINGS = {
+    'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+    'enable_outgoing_utp': False, 'enable_incoming_utp': False,
+    'allow_multiple_connections_per_ip': True,
+    'alert_mask': lt.alert.category_t.tracker_notification,
+}
+
+def session(port):
+    return lt.session(dict(SETTINGS, listen_interfaces='127.0.0.1:%d' % port))
+
+mode, torrent, d = sys.argv[1], sys.argv[2], sys.argv[3]
+if mode == 'seed':
+    s = session(int(sys.argv[4]))
+    s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': d,
+                   'flags': lt.torrent_flags.seed_mode})
+    # A downloader that announces first would wait out the tracker's min interval.
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if any(isinstance(a, lt.tracker_reply_alert) for a in s.pop_alerts()):
+            break
+        time.sleep(0.02)
+    print('ready', flush=True)
+    while True:
+        time.sleep(1)
+else:
+    s = session(0)
+    start = time.time()
+    h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': d})
+    if len(sys.argv) > 4:
+        h.connect_peer(('127.0.0.1', int(sys.argv[4])))
+    first = None
+    while not h.status().is_seeding:
+        if first is None and h.status().num_pieces > 0:
+            first = time.time() - start
+        if time.time() - start > 300:
+            sys.exit('libtorrent: no progress after 300 s')
+        time.sleep(0.01)
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({'secs': time.time() - start, 'first': first,
+                      'cpu': r.ru_utime + r.ru_stime}), flush=True)
