@@ -51,5 +51,5 @@ pub use rng::Rng;
 pub use types::{
     BlockRef, InfoHash, Layout, LayoutError, PeerId, PeerKey, PieceIndex, Time, BLOCK_SIZE,
 };
-pub use util::{hex_decode, hex_encode};
+pub use util::{hex_decode, hex_encode, percent_decode};
 pub use vec_map::VecMap;

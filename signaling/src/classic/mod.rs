@@ -8,7 +8,7 @@ pub mod udp;
 use std::net::{IpAddr, SocketAddr};
 
 use webswarm_core::bencode::{encode, OwnedValue};
-use webswarm_core::{InfoHash, PeerId};
+use webswarm_core::{percent_decode, InfoHash, PeerId};
 use webswarm_tracker_proto::ScrapeFile;
 
 use crate::swarm::{ClassicAnnounce, ClassicReply};
@@ -18,36 +18,6 @@ const DEFAULT_NUMWANT: usize = 50;
 /// Torrents one scrape may name.
 const MAX_SCRAPE: usize = 64;
 
-fn unhex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
-}
-
-/// Percent-decodes a query value into raw bytes (`+` is a space).
-fn decode(v: &str) -> Option<Vec<u8>> {
-    let b = v.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hi = unhex(*b.get(i + 1)?)?;
-                let lo = unhex(*b.get(i + 2)?)?;
-                out.push(hi << 4 | lo);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    Some(out)
-}
-
 fn params(query: &str) -> impl Iterator<Item = (&str, &str)> {
     query
         .split('&')
@@ -55,7 +25,7 @@ fn params(query: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 fn twenty(v: &str, what: &'static str) -> Result<[u8; 20], &'static str> {
-    decode(v)
+    percent_decode(v)
         .and_then(|b| <[u8; 20]>::try_from(b).ok())
         .ok_or(what)
 }
