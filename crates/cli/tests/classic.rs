@@ -16,6 +16,9 @@ use common::*;
 /// (it unchokes a new peer after up to 10 s and sends in 500 ms bursts).
 const DEADLINE: Duration = Duration::from_secs(120);
 
+/// The log a failed bridge test shows: connections, closes, announces.
+const LOG: &str = "warn,webswarm_native=debug";
+
 fn need(tool: &str) {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
@@ -70,12 +73,15 @@ fn opentracker(dir: &Path, port: u16, hash: &str) -> Reap {
     child
 }
 
-/// Two files in a directory, 64 MiB in all.
-fn two_files(root: &Path) -> PathBuf {
+/// Two files in a directory, 64 MiB in all. `seed` makes each test's
+/// content, and so its info-hash, its own: tests run side by side, and a
+/// classic client that dials an address another test's peer held before
+/// (every webswarm here is 127.0.0.1) must not find the same torrent there.
+fn two_files(root: &Path, seed: u64) -> PathBuf {
     let src = root.join("src/multi");
     std::fs::create_dir_all(src.join("sub")).unwrap();
-    std::fs::write(src.join("a.bin"), random_bytes(40 << 20, 1)).unwrap();
-    std::fs::write(src.join("sub/b.bin"), random_bytes(24 << 20, 2)).unwrap();
+    std::fs::write(src.join("a.bin"), random_bytes(40 << 20, 2 * seed)).unwrap();
+    std::fs::write(src.join("sub/b.bin"), random_bytes(24 << 20, 2 * seed + 1)).unwrap();
     src
 }
 
@@ -131,38 +137,56 @@ fn info_hash_of_magnet(m: &str) -> String {
 
 /// `webswarm get` with `args`, within the deadline; returns its stderr.
 fn get(args: &[&str]) -> String {
-    let mut child = webswarm(&["get"])
-        .args(args)
+    try_get(args, "").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `webswarm get` with `args` and `RUST_LOG=log` (none if empty), listening
+/// for TCP peers on a port of its own (not 6881, which tests running side by
+/// side would take in turns); its stderr, or why it failed with it.
+fn try_get(args: &[&str], log: &str) -> Result<String, String> {
+    let mut cmd = webswarm(&["get"]);
+    cmd.args(args)
+        .arg(format!("--listen-port={}", free_port()))
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    if !log.is_empty() {
+        cmd.env("RUST_LOG", log);
+    }
+    let mut child = cmd.spawn().unwrap();
+    // Read as it comes: a chatty log would fill the pipe and block the child.
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut { stderr }, &mut s);
+        s
+    });
     let t = Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
-            break s;
+            break Some(s);
         }
         if t.elapsed() > DEADLINE {
             let _ = child.kill();
-            let o = child.wait_with_output().unwrap();
-            panic!(
-                "webswarm get {args:?} did not finish in {DEADLINE:?}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
+            let _ = child.wait();
+            break None;
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let o = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(status.success(), "webswarm get {args:?} failed: {err}");
-    err
+    let err = reader.join().unwrap();
+    match status {
+        Some(s) if s.success() => Ok(err),
+        Some(_) => Err(format!("webswarm get {args:?} failed: {err}")),
+        None => Err(format!(
+            "webswarm get {args:?} did not finish in {DEADLINE:?}: {err}"
+        )),
+    }
 }
 
 #[test]
 fn transmission_seeds_over_tcp_and_webswarm_gets_it_through_http_and_udp_announces() {
     need("transmission-cli");
     let root = tempdir("classic-transmission");
-    let src = two_files(&root);
+    let src = two_files(&root, 1);
     // The announce URL's port is fixed in the torrent before the tracker
     // starts: pick it first.
     let tracker_port = free_port();
@@ -239,7 +263,7 @@ fn transmission_torrent(root: &Path, src: &Path, tracker_port: u16) -> (PathBuf,
 async fn a_webrtc_only_peer_gets_a_transmission_torrent_through_the_bridge() {
     need("transmission-cli");
     let root = tempdir("classic-bridge");
-    let src = two_files(&root);
+    let src = two_files(&root, 2);
     let tracker_port = free_port();
     let (torrent, hash) = transmission_torrent(&root, &src, tracker_port);
     let _tracker = opentracker(&root, tracker_port, &hash);
@@ -265,26 +289,35 @@ async fn a_webrtc_only_peer_gets_a_transmission_torrent_through_the_bridge() {
             &ws.url,
             "--bind",
             "127.0.0.1",
-            "-o",
         ])
+        .arg(format!("--listen-port={}", free_port()))
+        .arg("-o")
         .arg(&bridge_dir)
+        .env("RUST_LOG", LOG)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap(),
     );
     let bridge_err = bridge.0.stderr.take().unwrap();
-    // The bridge's summary line says when its own download finished.
-    let bridge_done = std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(bridge_err).lines() {
-            let line = line.unwrap_or_default();
-            if line.starts_with("downloaded ") {
-                return Some(started.elapsed());
+    // The bridge's summary line says when its own download finished; its
+    // log is kept to say why, should the WebRTC-only peer not finish.
+    let bridge_log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let bridge_done = {
+        let log = bridge_log.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut done = None;
+            for line in std::io::BufReader::new(bridge_err).lines() {
+                let line = line.unwrap_or_default();
+                if line.starts_with("downloaded ") && done.is_none() {
+                    done = Some(started.elapsed());
+                }
+                log.lock().unwrap().push(line);
             }
-        }
-        None
-    });
+            done
+        })
+    };
     let leech = root.join("leech");
     let args = [
         "--no-tcp",
@@ -298,20 +331,29 @@ async fn a_webrtc_only_peer_gets_a_transmission_torrent_through_the_bridge() {
     a.extend(args);
     a.push(leech.to_str().unwrap());
     let leech_started = started.elapsed();
-    let err = tokio::task::block_in_place(|| get(&a));
+    let err = tokio::task::block_in_place(|| try_get(&a, LOG)).unwrap_or_else(|e| {
+        let log = bridge_log.lock().unwrap();
+        let tail = &log[log.len().saturating_sub(200)..];
+        panic!(
+            "{e}\n--- the bridge's log (last 200 lines):\n{}",
+            tail.join("\n")
+        )
+    });
     let leech_done = started.elapsed();
     same_tree(&src, &leech.join("multi"));
+    drop(bridge);
     let bridge_done = bridge_done.join().unwrap().expect("the bridge finished");
     eprintln!(
         "bridge done after {:.1} s; WebRTC-only peer (started at {:.1} s) after {:.1} s: {}",
         bridge_done.as_secs_f64(),
         leech_started.as_secs_f64(),
         leech_done.as_secs_f64(),
-        err.lines().last().unwrap_or_default()
+        err.lines()
+            .find(|l| l.starts_with("downloaded "))
+            .unwrap_or_default()
     );
     // It ran alongside the bridge's download, not after it.
     assert!(leech_started < bridge_done / 2);
-    drop(bridge);
     ws.stop().await;
     std::fs::remove_dir_all(&root).unwrap();
 }
@@ -338,7 +380,7 @@ fn webswarm_seeds_over_tcp_to_aria2_and_libtorrent() {
     need("aria2c");
     need("/usr/bin/python3");
     let root = tempdir("classic-seed");
-    let src = two_files(&root);
+    let src = two_files(&root, 3);
     let tracker_port = free_port();
     let url = format!("http://127.0.0.1:{tracker_port}/announce");
     let torrent = root.join("t.torrent");
@@ -560,7 +602,7 @@ fn hostile_tcp_peers_and_a_junk_http_tracker() {
 async fn transmission_and_webswarm_meet_on_our_tracker_over_http_and_udp() {
     need("transmission-cli");
     let root = tempdir("classic-our-tracker");
-    let src = two_files(&root);
+    let src = two_files(&root, 4);
     let ws = Tracker::start().await;
     let port = ws.addr.port();
     let (torrent, hash) = transmission_torrent(&root, &src, port);
