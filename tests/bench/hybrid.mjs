@@ -2,7 +2,10 @@
 // client, side by side in one run (all on loopback, TCP only):
 //   libtorrent -> libtorrent (the reference),
 //   libtorrent -> `webswarm get`,
-//   `webswarm seed` -> libtorrent.
+//   `webswarm seed` -> libtorrent,
+//   libtorrent -> `webswarm get --seed` (a bridge started with the page, so
+//   the data is not on it yet) -> our browser peer in headless Chromium,
+//   against `webswarm seed` -> the same browser peer directly.
 // Prints MB/s (10^6 bytes), CPU seconds per GiB of the downloader and of the
 // seeder, the first piece, and ratios to the reference. Run it in a
 // loopback-only namespace (cargo xtask bench-hybrid does):
@@ -13,7 +16,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { webswarmBinary, randomFile, startTracker } from '../interop/harness.mjs';
+import {
+  webswarmBinary, randomFile, startTracker, startStatic, browser, browserCpu, openPage, pageDownloadAll, sha256,
+} from '../interop/harness.mjs';
 
 const MIB = Number(process.argv[2] || 256);
 const RUNS = Number(process.argv[3] || 3);
@@ -66,14 +71,14 @@ function run(cmd, args) {
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-hybrid-'));
 const src = path.join(dir, 'src');
 fs.mkdirSync(src);
-randomFile(src, 'big.bin', SIZE);
+const want = sha256(randomFile(src, 'big.bin', SIZE).data);
 // Our tracker's HTTP side (opentracker is whitelist-only as Debian builds it).
 const tracker = await startTracker();
 const torrent = path.join(dir, 'big.torrent');
-execFileSync(webswarmBinary(), ['create', path.join(src, 'big.bin'), '-t',
-  `http://127.0.0.1:${tracker.port}/announce`, '-o', torrent], { stdio: 'ignore' });
+const created = execFileSync(webswarmBinary(), ['create', path.join(src, 'big.bin'), '-t',
+  `http://127.0.0.1:${tracker.port}/announce`, '-o', torrent]).toString();
 
-const rows = { ref: [], get: [], seed: [] };
+const rows = { ref: [], get: [], seed: [], bridge: [], direct: [] };
 const same = (f) => execFileSync('cmp', [path.join(src, 'big.bin'), f]);
 
 async function libtorrentSeeder() {
@@ -102,6 +107,53 @@ async function webswarmGet(seeder) {
   return { secs: Number(m[1]), first: Number(m[2]), cpu: Number(m[3]), seedCpu: pidCpu(seeder.pid) - before };
 }
 
+const site = await startStatic();
+const b = await browser({ tag: 'bench-hybrid' });
+// The browser's magnet names the WebSocket side of the same tracker.
+const magnet = `magnet:?xt=urn:btih:${created.match(/btih:([0-9a-fA-F]{40})/)[1]}&tr=${encodeURIComponent(tracker.url)}`;
+
+/**
+ * Our browser peer gets the torrent while the process `serve()` starts
+ * serves it: seconds, first piece, CPU of the browser and of that process.
+ */
+async function toBrowser(serve) {
+  const page = await openPage(b, site.url);
+  const cpu0 = browserCpu('bench-hybrid');
+  const { pid, stop } = await serve();
+  const r = await pageDownloadAll(page, magnet, tracker.url, 'webswarm');
+  if (r.hashes[0] !== want) throw new Error('the browser got different bytes');
+  const cpu = browserCpu('bench-hybrid') - cpu0;
+  const seedCpu = pidCpu(pid);
+  await stop();
+  await page.close();
+  return { secs: r.seconds, first: r.firstPiece, cpu, seedCpu };
+}
+
+const exited = (child) => new Promise((r) => { child.once('exit', r); child.kill('SIGINT'); });
+
+async function bridgeToBrowser() {
+  const seeder = await libtorrentSeeder();
+  const dest = fs.mkdtempSync(path.join(dir, 'bridge-'));
+  return toBrowser(async () => {
+    const bridge = spawn(webswarmBinary(), ['get', torrent, '--seed', '--tracker', tracker.url, '--bind', '127.0.0.1',
+      '--listen-port', String(await freePort()), '-o', dest], { stdio: 'ignore' });
+    const stop = async () => {
+      await exited(bridge);
+      seeder.kill();
+      fs.rmSync(dest, { recursive: true });
+    };
+    return { pid: bridge.pid, stop };
+  });
+}
+
+async function directToBrowser() {
+  return toBrowser(async () => {
+    const seeder = await start(webswarmBinary(), ['seed', torrent, '--dir', src, '--tracker', tracker.url, '--bind', '127.0.0.1',
+      '--no-tcp'], /magnet:/);
+    return { pid: seeder.pid, stop: () => exited(seeder) };
+  });
+}
+
 for (let i = 0; i < RUNS; i++) {
   say(`run ${i}`);
   // A fresh seeder per row: libtorrent serves the second download from its cache.
@@ -119,7 +171,13 @@ for (let i = 0; i < RUNS; i++) {
   seeder = await start(webswarmBinary(), ['seed', torrent, '--dir', src, '--listen-port', String(port)], /magnet:/);
   rows.seed.push(await libtorrentGet(seeder, port));
   seeder.kill();
+  rows.bridge.push(await bridgeToBrowser());
+  say('bridge -> browser done');
+  rows.direct.push(await directToBrowser());
+  say('direct -> browser done');
 }
+await b.close();
+site.stop();
 await tracker.kill();
 fs.rmSync(dir, { recursive: true });
 
@@ -137,4 +195,7 @@ console.log(`bench-hybrid: ${MIB} MiB over TCP on loopback, ${RUNS} runs (load $
 const ref = line('libtorrent -> libtorrent (reference)', rows.ref);
 const get = line('libtorrent -> webswarm get', rows.get);
 const seed = line('webswarm seed -> libtorrent', rows.seed);
-console.log(`ratios to the reference: webswarm downloading ${(get / ref).toFixed(2)}x, webswarm seeding ${(seed / ref).toFixed(2)}x`);
+const bridge = line('libtorrent -> bridge -> browser', rows.bridge);
+const direct = line('webswarm seed -> browser (direct)', rows.direct);
+console.log(`ratios to the reference: webswarm downloading ${(get / ref).toFixed(2)}x, webswarm seeding ${(seed / ref).toFixed(2)}x; `
+  + `bridge -> browser ${(bridge / direct).toFixed(2)}x direct`);

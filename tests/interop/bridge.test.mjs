@@ -10,7 +10,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startTracker, startStatic, browser, openPage, runWebswarm, sha256, randomFile } from './harness.mjs';
+import {
+  startTracker, startStatic, browser, openPage, runWebswarm, sha256, randomFile, pageDownloadAll,
+} from './harness.mjs';
 
 const MiB = 1024 * 1024;
 const has = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
@@ -43,34 +45,6 @@ async function waitForSeeder(port, hash) {
     assert.ok(Date.now() < until, `transmission never announced: ${body}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-/** In a page: downloads `magnet` with our peer or WebTorrent; every file's SHA-256. */
-function download(page, magnet, tracker, who) {
-  return page.evaluate(async ({ magnet, tracker, who }) => {
-    const started = performance.now();
-    const hashes = async (files) => {
-      const out = [];
-      for (const f of files) out.push(await window.sha256hex(await (await f.blob()).arrayBuffer()));
-      return out.sort();
-    };
-    if (who === 'webswarm') {
-      const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'memory' });
-      const t = await client.add(magnet);
-      await t.ready();
-      await t.whenDone();
-      const seconds = (performance.now() - started) / 1000;
-      return { hashes: await hashes(t.files), seconds, firstPiece: t.timeToFirstPiece };
-    }
-    const client = new window.WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } });
-    return new Promise((resolve, reject) => {
-      client.on('error', (e) => reject(String(e)));
-      client.add(magnet, (t) => t.on('done', async () => {
-        const seconds = (performance.now() - started) / 1000;
-        resolve({ hashes: await hashes(t.files), seconds });
-      }));
-    });
-  }, { magnet, tracker, who });
 }
 
 test('our browser peer and WebTorrent in Chromium get a transmission torrent through the bridge', {
@@ -106,15 +80,15 @@ test('our browser peer and WebTorrent in Chromium get a transmission torrent thr
     const [ours, theirs] = [await openPage(b, site.url), await openPage(b, site.url)];
     const pagesStarted = (Date.now() - started) / 1000;
     const [a, w] = await Promise.all([
-      download(ours, magnet, tracker.url, 'webswarm'),
-      download(theirs, magnet, tracker.url, 'webtorrent'),
+      pageDownloadAll(ours, magnet, tracker.url, 'webswarm'),
+      pageDownloadAll(theirs, magnet, tracker.url, 'webtorrent'),
     ]);
     assert.deepEqual(a.hashes, want, 'our browser peer got different bytes');
     assert.deepEqual(w.hashes, want, 'WebTorrent got different bytes');
     await bridge;
     console.log(
       `bridge done after ${bridgeDone.toFixed(1)} s; pages started at ${pagesStarted.toFixed(1)} s; `
-      + `our peer done after ${a.seconds.toFixed(1)} s (first piece after ${(a.firstPiece / 1000).toFixed(2)} s), `
+      + `our peer done after ${a.seconds.toFixed(1)} s (first piece after ${a.firstPiece.toFixed(2)} s), `
       + `WebTorrent after ${w.seconds.toFixed(1)} s`,
     );
     // They downloaded alongside the bridge, not after it.

@@ -396,6 +396,42 @@ export async function ourDownload(page, source, { tracker, storage = 'opfs', rel
   }, { source, tracker, storage, reloadAt, iceServers, relayOnly, turnCredentials });
 }
 
+/**
+ * Runs in `page`: downloads `magnet` into memory with our peer (`who` =
+ * 'webswarm') or WebTorrent; every file's SHA-256 (sorted), the seconds from
+ * `add` to done and, for our peer, to the first verified piece.
+ */
+export function pageDownloadAll(page, magnet, tracker, who) {
+  return page.evaluate(async ({ magnet, tracker, who }) => {
+    const started = performance.now();
+    const hashes = async (files) => {
+      const out = [];
+      for (const f of files) out.push(await window.sha256hex(await (await f.blob()).arrayBuffer()));
+      return out.sort();
+    };
+    if (who === 'webswarm') {
+      const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'memory' });
+      const t = await client.add(magnet);
+      await t.ready();
+      await t.whenDone();
+      const seconds = (performance.now() - started) / 1000;
+      const firstPiece = t.timeToFirstPiece / 1000;
+      const length = t.length;
+      const out = { hashes: await hashes(t.files), seconds, firstPiece, length };
+      client.destroy?.();
+      return out;
+    }
+    const client = new window.WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } });
+    return new Promise((resolve, reject) => {
+      client.on('error', (e) => reject(String(e)));
+      client.add(magnet, (t) => t.on('done', async () => {
+        const seconds = (performance.now() - started) / 1000;
+        resolve({ hashes: await hashes(t.files), seconds, length: t.length });
+      }));
+    });
+  }, { magnet, tracker, who });
+}
+
 /** Runs in the page: seeds random bytes with our peer; returns magnet and hash. */
 export async function ourSeed(page, size, tracker, { iceServers = [], relayOnly = false, turnCredentials } = {}) {
   return page.evaluate(async ({ size, tracker, iceServers, relayOnly, turnCredentials }) => {
