@@ -137,29 +137,41 @@ fn info_hash_of_magnet(m: &str) -> String {
 
 /// `webswarm get` with `args`, within the deadline; returns its stderr.
 fn get(args: &[&str]) -> String {
-    try_get(args, "").unwrap_or_else(|e| panic!("{e}"))
+    try_get(args, "").unwrap_or_else(|e| panic!("{e}")).1
+}
+
+/// `webswarm get --json` with `args`: its summary, and its stderr.
+fn get_json(args: &[&str]) -> (serde_json::Value, String) {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let (out, err) = try_get(&a, "").unwrap_or_else(|e| panic!("{e}"));
+    let v = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    (v, err)
 }
 
 /// `webswarm get` with `args` and `RUST_LOG=log` (none if empty), listening
 /// for TCP peers on a port of its own (not 6881, which tests running side by
-/// side would take in turns); its stderr, or why it failed with it.
-fn try_get(args: &[&str], log: &str) -> Result<String, String> {
+/// side would take in turns); its stdout and stderr, or why it failed.
+fn try_get(args: &[&str], log: &str) -> Result<(String, String), String> {
     let mut cmd = webswarm(&["get"]);
     cmd.args(args)
         .arg(format!("--listen-port={}", free_port()))
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if !log.is_empty() {
         cmd.env("RUST_LOG", log);
     }
     let mut child = cmd.spawn().unwrap();
     // Read as it comes: a chatty log would fill the pipe and block the child.
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut { stderr }, &mut s);
-        s
-    });
+    fn drain(mut r: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    }
+    let out = drain(child.stdout.take().unwrap());
+    let reader = drain(child.stderr.take().unwrap());
     let t = Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -173,8 +185,9 @@ fn try_get(args: &[&str], log: &str) -> Result<String, String> {
         std::thread::sleep(Duration::from_millis(100));
     };
     let err = reader.join().unwrap();
+    let out = out.join().unwrap();
     match status {
-        Some(s) if s.success() => Ok(err),
+        Some(s) if s.success() => Ok((out, err)),
         Some(_) => Err(format!("webswarm get {args:?} failed: {err}")),
         None => Err(format!(
             "webswarm get {args:?} did not finish in {DEADLINE:?}: {err}"
@@ -211,9 +224,16 @@ fn transmission_seeds_over_tcp_and_webswarm_gets_it_through_http_and_udp_announc
     let seeder = transmission("tr-http", 1);
     // The .torrent's HTTP tracker.
     let dl = root.join("dl-http");
-    let err = get(&[torrent.to_str().unwrap(), "-o", dl.to_str().unwrap()]);
+    let (summary, err) = get_json(&[torrent.to_str().unwrap(), "-o", dl.to_str().unwrap()]);
     same_tree(&src, &dl.join("multi"));
     eprintln!("over HTTP: {}", err.lines().last().unwrap_or_default());
+    // Every byte came over TCP; `--json` says so.
+    assert_eq!(summary["bytes"], 64 << 20, "{summary}");
+    assert!(
+        summary["downloaded"]["tcp"].as_u64() >= Some(64 << 20),
+        "{summary}"
+    );
+    assert_eq!(summary["downloaded"]["webrtc"], 0, "{summary}");
 
     // Killed, the first one stays on the tracker's list (a dead address
     // to dial, as on any real tracker) until its interval runs out.
@@ -331,7 +351,8 @@ async fn a_webrtc_only_peer_gets_a_transmission_torrent_through_the_bridge() {
     a.extend(args);
     a.push(leech.to_str().unwrap());
     let leech_started = started.elapsed();
-    let err = tokio::task::block_in_place(|| try_get(&a, LOG)).unwrap_or_else(|e| {
+    a.push("--json");
+    let (out, err) = tokio::task::block_in_place(|| try_get(&a, LOG)).unwrap_or_else(|e| {
         let log = bridge_log.lock().unwrap();
         let tail = &log[log.len().saturating_sub(200)..];
         panic!(
@@ -341,6 +362,12 @@ async fn a_webrtc_only_peer_gets_a_transmission_torrent_through_the_bridge() {
     });
     let leech_done = started.elapsed();
     same_tree(&src, &leech.join("multi"));
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(
+        summary["downloaded"]["webrtc"].as_u64() >= Some(64 << 20),
+        "{summary}"
+    );
+    assert_eq!(summary["downloaded"]["tcp"], 0, "{summary}");
     drop(bridge);
     let bridge_done = bridge_done.join().unwrap().expect("the bridge finished");
     eprintln!(

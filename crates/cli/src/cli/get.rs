@@ -21,6 +21,10 @@ pub struct GetArgs {
     /// BEP 19 webseed (HTTP base URL) besides the torrent's own; repeatable.
     #[arg(long = "webseed")]
     webseeds: Vec<String>,
+    /// When done, print a JSON summary on stdout: time, rate, and peers and
+    /// bytes by kind (webrtc, tcp, webseed).
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     net: NetArgs,
 }
@@ -99,16 +103,28 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
     let s = h.stats();
     let total = s.total_len.unwrap_or(0);
     let secs = start.elapsed().as_secs_f64();
+    let rate = total as f64 / secs.max(1e-3) / 1e6;
+    let first = s.first_piece_after.map(|d| d.as_secs_f64());
+    let cpu = crate::util::cpu_seconds();
     // One parseable line: the benchmark reads it.
     eprintln!(
-        "downloaded {} ({} bytes) in {secs:.2} s, {:.1} MB/s, first piece after {:.2} s, fetched {} bytes, cpu {:.2} s",
+        "downloaded {} ({} bytes) in {secs:.2} s, {rate:.1} MB/s, first piece after {:.2} s, fetched {} bytes, cpu {:.2} s",
         s.name.as_deref().unwrap_or_default(),
         total,
-        total as f64 / secs.max(1e-3) / 1e6,
-        s.first_piece_after.map_or(f64::NAN, |d| d.as_secs_f64()),
+        first.unwrap_or(f64::NAN),
         s.downloaded,
-        crate::util::cpu_seconds().unwrap_or(f64::NAN),
+        cpu.unwrap_or(f64::NAN),
     );
+    if a.json {
+        let mut v = super::summary::by_kind(&s);
+        v["name"] = s.name.clone().into();
+        v["bytes"] = total.into();
+        v["seconds"] = secs.into();
+        v["mb_per_s"] = rate.into();
+        v["first_piece_seconds"] = first.into();
+        v["cpu_seconds"] = cpu.into();
+        println!("{v}");
+    }
     if a.seed {
         eprintln!("seeding; Ctrl-C to stop");
         let _ = ctrl_c.await;

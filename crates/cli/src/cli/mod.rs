@@ -7,6 +7,7 @@ mod get;
 mod progress;
 mod seed;
 mod standing;
+mod summary;
 mod tracker;
 
 use std::net::{IpAddr, SocketAddr};

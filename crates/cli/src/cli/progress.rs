@@ -19,8 +19,13 @@ pub fn bytes_bar(total: u64, what: &str) -> ProgressBar {
 
 /// One line of transfer state under the bar.
 pub fn describe(s: &Snapshot) -> String {
+    let webseeds = match s.webseeds {
+        0 => String::new(),
+        1 => " + 1 webseed".to_owned(),
+        n => format!(" + {n} webseeds"),
+    };
     format!(
-        "{} peers ({} webrtc, {} tcp)  down {}/s  up {}/s",
+        "{} peers ({} webrtc, {} tcp){webseeds}  down {}/s  up {}/s",
         s.peers,
         s.peers - s.tcp_peers,
         s.tcp_peers,

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use webswarm_core::engine::WireBytes;
 use webswarm_core::{Bitfield, Magnet, Metainfo};
 
 use super::{progress, NetArgs};
@@ -154,7 +155,7 @@ async fn add_one(
 /// watches for leaks and stalls.
 fn print_status(handles: &[TorrentHandle]) {
     let all: Vec<_> = handles.iter().map(|h| h.stats()).collect();
-    let line = serde_json::json!({
+    let mut line = serde_json::json!({
         "torrents": all.len(),
         "peers": all.iter().map(|s| s.peers).sum::<usize>(),
         "tcp_peers": all.iter().map(|s| s.tcp_peers).sum::<usize>(),
@@ -163,5 +164,10 @@ fn print_status(handles: &[TorrentHandle]) {
         "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
         "rtc_tasks": webswarm_native::transport::runtime::live_tasks(),
     });
+    let up = all.iter().fold(WireBytes::default(), |a, s| WireBytes {
+        data_channel: a.data_channel + s.up_by_wire.data_channel,
+        tcp: a.tcp + s.up_by_wire.tcp,
+    });
+    line["uploaded_by_wire"] = serde_json::json!({ "webrtc": up.data_channel, "tcp": up.tcp });
     println!("{line}");
 }

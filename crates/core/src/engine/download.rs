@@ -113,6 +113,8 @@ impl Torrent {
             return Ok(());
         };
         p.down.add(now, len);
+        #[cfg(not(target_arch = "wasm32"))]
+        let wire = p.wire;
         let requested = block.is_some_and(|b| p.take_request(&b));
         if requested {
             p.last_block = now;
@@ -123,6 +125,8 @@ impl Torrent {
         };
         if accepted {
             self.downloaded += len;
+            #[cfg(not(target_arch = "wasm32"))]
+            self.down_by_wire.add(wire, len);
         } else if let Some(p) = self.peers.get_mut(&key) {
             p.unwanted_bytes += len;
             if p.unwanted_bytes > self.cfg.max_unwanted_bytes {

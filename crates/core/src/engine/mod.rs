@@ -22,6 +22,8 @@ use bytes::Bytes;
 pub use config::{Choking, Config};
 pub use output::{AddPeerError, CloseReason, Event, Output};
 pub use peer::Wire;
+#[cfg(not(target_arch = "wasm32"))]
+pub use peer::WireBytes;
 pub use webseed::WebseedError;
 
 use crate::bitfield::Bitfield;
@@ -77,6 +79,10 @@ pub struct Torrent {
     file_prios: Vec<Priority>,
     uploaded: u64,
     downloaded: u64,
+    #[cfg(not(target_arch = "wasm32"))]
+    up_by_wire: WireBytes,
+    #[cfg(not(target_arch = "wasm32"))]
+    down_by_wire: WireBytes,
 }
 
 /// A snapshot of one connection for display.
@@ -138,6 +144,10 @@ impl Torrent {
             file_prios: Vec::new(),
             uploaded: 0,
             downloaded: 0,
+            #[cfg(not(target_arch = "wasm32"))]
+            up_by_wire: WireBytes::default(),
+            #[cfg(not(target_arch = "wasm32"))]
+            down_by_wire: WireBytes::default(),
         };
         if let Some(info) = info {
             t.install_info(now, info, have);
@@ -191,6 +201,16 @@ impl Torrent {
     /// Bytes of blocks received (from peers and webseeds), verified or not.
     pub fn downloaded(&self) -> u64 {
         self.downloaded
+    }
+    /// The part of `uploaded` each wire carried.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn uploaded_by_wire(&self) -> WireBytes {
+        self.up_by_wire
+    }
+    /// The part of `downloaded` each wire carried (the rest came from webseeds).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn downloaded_by_wire(&self) -> WireBytes {
+        self.down_by_wire
     }
     /// Open connections.
     pub fn peer_count(&self) -> usize {

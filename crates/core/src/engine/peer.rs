@@ -19,6 +19,26 @@ pub enum Wire {
     Tcp,
 }
 
+/// Bytes of blocks moved, by the wire that carried them (browsers have one).
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WireBytes {
+    /// Over WebRTC data channels.
+    pub data_channel: u64,
+    /// Over classic TCP connections.
+    pub tcp: u64,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl WireBytes {
+    pub(super) fn add(&mut self, wire: Wire, n: u64) {
+        match wire {
+            Wire::DataChannel => self.data_channel += n,
+            Wire::Tcp => self.tcp += n,
+        }
+    }
+}
+
 /// Haves announced before we know the torrent's size (magnet downloads).
 #[derive(Default, Debug)]
 pub(super) struct EarlyHave {

@@ -76,6 +76,16 @@ impl Net {
         self.drain(b);
     }
 
+    /// `a` sees `b` on `wire_a`, `b` sees `a` on `wire_b`.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn connect_on(&mut self, a: usize, wire_a: Wire, b: usize, wire_b: Wire) {
+        let ka = self.nodes[a].t.add_peer_on(self.now, None, wire_a).unwrap();
+        let kb = self.nodes[b].t.add_peer_on(self.now, None, wire_b).unwrap();
+        self.links.push(((a, ka), (b, kb)));
+        self.drain(a);
+        self.drain(b);
+    }
+
     fn other(&self, node: usize, key: PeerKey) -> Option<(usize, PeerKey)> {
         self.links.iter().find_map(|&(x, y)| {
             if x == (node, key) {
@@ -218,6 +228,34 @@ fn leecher_downloads_every_piece_from_a_seeder_over_a_byte_stream() {
     assert_eq!(net.nodes[l].data, data);
     assert!(net.nodes[l].events.contains(&Event::Completed));
     assert_eq!(net.nodes[s].t.uploaded(), data.len() as u64);
+}
+
+/// A bridge's ledger: bytes in and out are counted on the wire that carried them.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn bytes_are_counted_by_the_wire_that_carried_them() {
+    let (data, info) = torrent_bytes(300_000, 32768);
+    let mut net = Net::new(1000);
+    let classic = net.add(seeder(&info), data.clone());
+    let bridge = net.add(leecher(&info), Vec::new());
+    let browser = net.add(leecher(&info), Vec::new());
+    net.connect_on(bridge, Wire::Tcp, classic, Wire::Tcp);
+    net.connect_on(bridge, Wire::DataChannel, browser, Wire::DataChannel);
+    net.run(60);
+    assert!(net.nodes[browser].t.is_complete());
+    let (down, up) = (
+        net.nodes[bridge].t.downloaded_by_wire(),
+        net.nodes[bridge].t.uploaded_by_wire(),
+    );
+    // Everything came from the classic seeder (the browser had nothing to give).
+    assert_eq!(down.tcp, data.len() as u64);
+    assert_eq!(down.data_channel, 0);
+    assert_eq!(up.data_channel, data.len() as u64);
+    assert_eq!(up.tcp, 0);
+    assert_eq!(
+        net.nodes[classic].t.uploaded_by_wire().tcp,
+        data.len() as u64
+    );
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]

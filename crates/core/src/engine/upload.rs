@@ -78,6 +78,8 @@ impl Torrent {
                 p.up.add(now, u64::from(block.len));
                 p.last_sent = now;
                 self.uploaded += u64::from(block.len);
+                #[cfg(not(target_arch = "wasm32"))]
+                self.up_by_wire.add(p.wire, u64::from(block.len));
                 // Header and anything queued before it go first, then the block
                 // itself without a copy.
                 let head = p.out.split().freeze();

@@ -266,6 +266,10 @@ impl TorrentHost {
             upload_rate: e.upload_rate(now),
             downloaded: e.downloaded(),
             uploaded: e.uploaded(),
+            #[cfg(not(target_arch = "wasm32"))]
+            down_by_wire: e.downloaded_by_wire(),
+            #[cfg(not(target_arch = "wasm32"))]
+            up_by_wire: e.uploaded_by_wire(),
             complete: e.is_complete(),
             paused: self.paused,
             first_piece_after: self

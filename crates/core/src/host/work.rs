@@ -132,6 +132,13 @@ pub struct Stats {
     pub downloaded: u64,
     /// Bytes sent to peers.
     pub uploaded: u64,
+    /// The parts of `downloaded` and `uploaded` by wire (what `downloaded`
+    /// holds beyond both wires came from webseeds).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub down_by_wire: crate::engine::WireBytes,
+    /// See `down_by_wire`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub up_by_wire: crate::engine::WireBytes,
     /// Every wanted piece is verified.
     pub complete: bool,
     /// Paused (no connections until resumed).
