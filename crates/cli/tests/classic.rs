@@ -154,10 +154,11 @@ fn get_json(args: &[&str]) -> (serde_json::Value, String) {
 /// side would take in turns); its stdout and stderr, or why it failed.
 fn try_get(args: &[&str], log: &str) -> Result<(String, String), String> {
     let mut cmd = webswarm(&["get"]);
-    cmd.args(args)
-        .arg(format!("--listen-port={}", free_port()))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(args);
+    if !args.iter().any(|a| a.starts_with("--listen-port")) {
+        cmd.arg(format!("--listen-port={}", free_port()));
+    }
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     if !log.is_empty() {
         cmd.env("RUST_LOG", log);
     }
@@ -385,6 +386,46 @@ async fn a_webrtc_only_peer_gets_a_transmission_torrent_through_the_bridge() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
+/// python3-libtorrent: a DHT of N nodes on loopback (ports given), the
+/// first seeding `dir` (a torrent with no tracker). Prints the info-hash,
+/// then "ready" once another node finds the seeder through the DHT.
+const LIBTORRENT_DHT: &str = r#"
+import sys, os, time, libtorrent as lt
+src, ports = sys.argv[1], [int(p) for p in sys.argv[2:]]
+def node(port):
+    return lt.session({'listen_interfaces': '127.0.0.1:%d' % port, 'enable_dht': True,
+        'dht_bootstrap_nodes': '', 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+        'enable_outgoing_utp': False, 'enable_incoming_utp': False,
+        # Every node is 127.0.0.1: the defaults would keep one per address.
+        'dht_restrict_routing_ips': False, 'dht_restrict_search_ips': False,
+        'dht_ignore_dark_internet': False, 'dht_enforce_node_id': False,
+        'dht_prefer_verified_node_ids': False, 'allow_multiple_connections_per_ip': True,
+        'alert_mask': lt.alert.category_t.dht_operation_notification})
+nodes = [node(p) for p in ports]
+# Bootstrap routers are not kept in libtorrent's routing table: add nodes.
+for s in nodes:
+    for p in ports:
+        s.add_dht_node(('127.0.0.1', p))
+fs = lt.file_storage()
+lt.add_files(fs, src)
+# v1 only: a hybrid torrent's "best" info-hash is its truncated v2 one.
+t = lt.create_torrent(fs, 0, lt.create_torrent.v1_only)
+lt.set_piece_hashes(t, os.path.dirname(src))
+ti = lt.torrent_info(t.generate())
+nodes[0].add_torrent({'ti': ti, 'save_path': os.path.dirname(src)})
+print(str(ti.info_hashes().v1), flush=True)
+deadline = time.time() + 60
+while time.time() < deadline:
+    nodes[-1].dht_get_peers(ti.info_hashes().v1)
+    time.sleep(1)
+    if any(isinstance(a, lt.dht_get_peers_reply_alert) and a.num_peers() > 0 for a in nodes[-1].pop_alerts()):
+        print('ready', flush=True)
+        break
+else:
+    sys.exit('the DHT never found the seeder')
+time.sleep(600)
+"#;
+
 /// A python3-libtorrent leecher: downloads `torrent` into `dir` over TCP
 /// only and exits 0 once it is seeding.
 const LIBTORRENT_GET: &str = r#"
@@ -532,6 +573,83 @@ fn handshake(info_hash: &[u8; 20]) -> Vec<u8> {
 /// oversize message (each connection is closed and nothing else is hurt)
 /// and a tracker answering junk, HTTP 500, a refusal and nothing (the user
 /// reads why in one line per tracker; the other tracker's peers are used).
+/// A magnet with no tracker: webswarm joins a DHT of libtorrent nodes
+/// through one of them, finds the seeder (another), gets the metadata and
+/// the data from it over TCP. Junk datagrams sent to webswarm's DHT port
+/// all along change nothing.
+#[test]
+fn a_trackerless_magnet_is_found_through_a_dht_of_libtorrent_nodes() {
+    need("/usr/bin/python3");
+    let root = tempdir("classic-dht");
+    let src = two_files(&root, 5);
+    let ports: Vec<String> = (0..4).map(|_| free_port().to_string()).collect();
+    let mut nodes = Reap(
+        Command::new("/usr/bin/python3")
+            .args(["-c", LIBTORRENT_DHT])
+            .arg(&src)
+            .args(&ports)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let (hash, _out) = {
+        use std::io::BufRead;
+        let mut out = std::io::BufReader::new(nodes.0.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let hash = line.trim().to_owned();
+        line.clear();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "the libtorrent DHT did not form");
+        (hash, out)
+    };
+    let listen = free_port();
+    let junk = std::thread::spawn(move || {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let t = Instant::now();
+        let mut sent = 0u32;
+        while t.elapsed() < Duration::from_secs(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 1500) as usize;
+            let mut d: Vec<u8> = (0..len).map(|i| (x >> (i % 57)) as u8).collect();
+            // Some of it nearly KRPC: a dictionary with wrong fields.
+            if sent % 3 == 0 {
+                d = b"d1:ad2:id20:xxxxxxxxxxxxxxxxxxxxe1:q9:get_peers1:t2:aa1:y1:qe".to_vec();
+            }
+            let _ = s.send_to(&d, ("127.0.0.1", listen));
+            sent += 1;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        sent
+    });
+    let magnet = format!("magnet:?xt=urn:btih:{hash}");
+    let dl = root.join("dl");
+    let bootstrap = format!("127.0.0.1:{}", ports[2]);
+    let (summary, err) = get_json(&[
+        &magnet,
+        "--dht-bootstrap",
+        &bootstrap,
+        &format!("--listen-port={listen}"),
+        "-o",
+        dl.to_str().unwrap(),
+    ]);
+    same_tree(&src, &dl.join("multi"));
+    assert!(
+        summary["downloaded"]["tcp"].as_u64() >= Some(64 << 20),
+        "{summary}"
+    );
+    eprintln!(
+        "through the DHT ({} junk datagrams on its port): {}",
+        junk.join().unwrap(),
+        err.lines().last().unwrap_or_default()
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
 #[test]
 fn hostile_tcp_peers_and_a_junk_http_tracker() {
     use std::io::{Read, Write};

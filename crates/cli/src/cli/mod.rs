@@ -17,6 +17,7 @@ use webswarm_core::engine::Choking;
 
 use crate::session::{ClientConfig, TcpConfig};
 use crate::transport::webrtc_rs::{IceServer, RtcConfig};
+use webswarm_native::classic::dht::DhtConfig;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -84,9 +85,17 @@ pub struct NetArgs {
     /// UDP trackers (--relay-only implies it: a TCP peer learns our address).
     #[arg(long)]
     no_tcp: bool,
-    /// TCP port for classic BitTorrent peers (taken: another port is used).
+    /// TCP port for classic BitTorrent peers, and UDP port of the same
+    /// number for the DHT (taken: another port is used).
     #[arg(long, default_value_t = 6881)]
     listen_port: u16,
+    /// No mainline DHT (BEP 5): classic peers come from trackers only.
+    #[arg(long)]
+    no_dht: bool,
+    /// A DHT node to join through, HOST:PORT (repeatable) [default:
+    /// router.bittorrent.com:6881 and three other public routers].
+    #[arg(long = "dht-bootstrap")]
+    dht_bootstrap: Vec<String>,
 }
 
 fn parse_rate(s: &str) -> Result<u64, String> {
@@ -142,8 +151,15 @@ impl NetArgs {
             choking: self.choking,
             ..Default::default()
         };
+        let dht = (!self.no_dht).then(|| match self.dht_bootstrap.is_empty() {
+            true => DhtConfig::default(),
+            false => DhtConfig {
+                bootstrap: self.dht_bootstrap.clone(),
+            },
+        });
         let tcp = (!self.no_tcp && !self.relay_only).then(|| TcpConfig {
             listen: SocketAddr::new(IpAddr::from([0, 0, 0, 0]), self.listen_port),
+            dht,
             ..TcpConfig::default()
         });
         Ok(ClientConfig {

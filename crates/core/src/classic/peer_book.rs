@@ -39,9 +39,14 @@ impl Default for PeerBookConfig {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
-    Idle { at: Time },
+    Idle {
+        at: Time,
+    },
     Dialing,
     Connected,
+    /// The address reaches this client itself (the DHT and trackers hand
+    /// back what we announced): kept, so that it is never dialled again.
+    Ours,
 }
 
 struct Entry {
@@ -158,6 +163,13 @@ impl PeerBook {
         };
     }
 
+    /// The dial to `a` reached this client itself.
+    pub fn handle_ours(&mut self, a: SocketAddr) {
+        if let Some(e) = self.finish_dial(a) {
+            e.state = State::Ours;
+        }
+    }
+
     /// The connection we dialled to `a` closed.
     pub fn handle_closed(&mut self, now: Time, a: SocketAddr) {
         let wait = self.cfg.retry_after_close;
@@ -188,6 +200,20 @@ mod tests {
         assert_eq!(b.dialing(), 5);
         b.handle_connected(addr(0));
         assert_eq!(b.dialing(), 4);
+        assert_eq!(b.poll_timeout(), None);
+    }
+
+    #[test]
+    fn our_own_address_is_never_dialled_again() {
+        let t0 = Time::ZERO;
+        let mut b = PeerBook::new(PeerBookConfig::default());
+        b.add(t0, [addr(0)]);
+        assert_eq!(b.poll_dials(t0, 8), vec![addr(0)]);
+        b.handle_ours(addr(0));
+        assert_eq!(b.dialing(), 0);
+        b.add(t0, [addr(0)]);
+        let later = t0 + Duration::from_secs(3600);
+        assert_eq!(b.poll_dials(later, 8), vec![]);
         assert_eq!(b.poll_timeout(), None);
     }
 

@@ -1,7 +1,8 @@
 //! One torrent's classic peer discovery: announces to its HTTP and UDP
-//! trackers on core's schedule, keeps the addresses they give in core's
-//! peer book, and dials them over TCP while the torrent has room. Open
-//! connections go to the torrent task like any other channel.
+//! trackers and looks it up in the DHT on core's schedule, keeps the
+//! addresses they give in core's peer book, and dials them over TCP while
+//! the torrent has room. Open connections go to the torrent task like any
+//! other channel.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use webswarm_core::classic::{
 use webswarm_core::engine::Wire;
 use webswarm_core::{InfoHash, PeerId, Time};
 
+use super::dht::Dht;
 use super::tcp::TcpChannel;
 use crate::tracker_client::{Attempt, NewChannel, TorrentView};
 use crate::util;
@@ -34,6 +36,8 @@ const SHORT_LIVED: Duration = Duration::from_secs(10);
 const TICK: Duration = Duration::from_millis(500);
 /// Leaving waits at most this long for `stopped` announces.
 const STOP_WAIT: Duration = Duration::from_secs(3);
+/// The DHT's place in the list of trackers (no URL looks like it).
+const DHT: &str = "the DHT";
 
 /// How discovery runs.
 #[derive(Clone, Debug, Default)]
@@ -55,7 +59,11 @@ enum Done {
         Result<AnnounceReply, AnnounceError>,
         Option<(u64, Time)>,
     ),
+    /// Peers a lookup under way found.
+    Found(Vec<SocketAddr>),
     Dialed(SocketAddr, Result<(), String>),
+    /// The address is our own listener.
+    Ours(SocketAddr),
     Closed(SocketAddr, Duration),
 }
 
@@ -69,15 +77,20 @@ pub struct Discovery {
     pub view: watch::Receiver<TorrentView>,
     pub connections: Arc<Semaphore>,
     pub http: reqwest::Client,
+    /// The client's DHT node; `None` for private torrents (BEP 27) or with
+    /// the DHT off.
+    pub dht: Option<Arc<Dht>>,
     pub cfg: DiscoveryConfig,
 }
 
 /// Runs until `stop` fires (then announces `stopped`) or the torrent is gone.
 pub async fn run(d: Discovery, mut stop: oneshot::Receiver<oneshot::Sender<()>>) {
     let now = util::now();
+    let dht = d.dht.as_ref().map(|_| DHT.to_owned());
     let mut trackers: Vec<Tracker> = d
         .trackers
         .iter()
+        .chain(&dht)
         .map(|url| Tracker {
             url: url.clone(),
             announcer: Announcer::new(
@@ -98,7 +111,7 @@ pub async fn run(d: Discovery, mut stop: oneshot::Receiver<oneshot::Sender<()>>)
         let now = util::now();
         for (i, t) in trackers.iter_mut().enumerate() {
             if let Some(p) = t.announcer.poll_announce(now, &status) {
-                spawn_announce(i, t, p, &d.http, &done_tx);
+                spawn_announce(i, t, p, &d, &done_tx);
             }
         }
         if !status.complete {
@@ -150,10 +163,14 @@ fn on_done(r: Done, trackers: &mut [Tracker], book: &mut PeerBook) {
                     }
                     book.add(now, reply.peers.iter().copied());
                 }
+                // Off line, the DHT fails every time: not worth a warning.
+                Err(e) if t.url == DHT => tracing::debug!("{e}"),
                 Err(e) => tracing::warn!("tracker {}: {e}", t.url),
             }
             t.announcer.handle_reply(now, event, &r);
         }
+        Done::Found(peers) => book.add(now, peers),
+        Done::Ours(addr) => book.handle_ours(addr),
         Done::Dialed(addr, Ok(())) => book.handle_connected(addr),
         Done::Dialed(addr, Err(why)) => {
             tracing::debug!("dialling {addr}: {why}");
@@ -169,11 +186,15 @@ async fn leave(
     trackers: &mut [Tracker],
     status: &webswarm_core::tracker::TorrentStatus,
 ) {
-    let stops = trackers.iter_mut().filter_map(|t| {
-        let p = t.announcer.stop(status)?;
-        let (url, conn, http) = (t.url.clone(), t.udp_connection, d.http.clone());
-        Some(async move { announce(&url, p, &http, conn).await })
-    });
+    // The DHT has no leaving: our entries expire on their own.
+    let stops = trackers
+        .iter_mut()
+        .filter(|t| t.url != DHT)
+        .filter_map(|t| {
+            let p = t.announcer.stop(status)?;
+            let (url, conn, http) = (t.url.clone(), t.udp_connection, d.http.clone());
+            Some(async move { announce(&url, p, &http, conn).await })
+        });
     let _ = tokio::time::timeout(STOP_WAIT, futures_util::future::join_all(stops)).await;
 }
 
@@ -185,10 +206,26 @@ fn spawn_announce(
     i: usize,
     t: &Tracker,
     p: AnnounceParams,
-    http: &reqwest::Client,
+    d: &Discovery,
     done: &mpsc::UnboundedSender<Done>,
 ) {
-    let (url, conn, http, done) = (t.url.clone(), t.udp_connection, http.clone(), done.clone());
+    let (url, conn, http, done) = (
+        t.url.clone(),
+        t.udp_connection,
+        d.http.clone(),
+        done.clone(),
+    );
+    if let (DHT, Some(dht)) = (url.as_str(), d.dht.clone()) {
+        tokio::spawn(async move {
+            let event = p.event;
+            let found = |peers| {
+                let _ = done.send(Done::Found(peers));
+            };
+            let r = dht.lookup(p.info_hash, Some(p.port), found).await;
+            let _ = done.send(Done::Announced(i, event, r, None));
+        });
+        return;
+    }
     tokio::spawn(async move {
         let event = p.event;
         let (r, conn) = announce(&url, p, &http, conn).await;
@@ -283,6 +320,7 @@ async fn udp_announce(
 
 fn spawn_dial(addr: SocketAddr, d: &Discovery, done: &mpsc::UnboundedSender<Done>) {
     let (channels, connections, done) = (d.channels.clone(), d.connections.clone(), done.clone());
+    let our_port = d.port;
     tokio::spawn(async move {
         let Ok(permit) = connections.try_acquire_owned() else {
             let _ = done.send(Done::Dialed(
@@ -302,6 +340,13 @@ fn spawn_dial(addr: SocketAddr, d: &Discovery, done: &mpsc::UnboundedSender<Done
                 return;
             }
         };
+        // Our own listener, from an address of ours (the DHT hands back
+        // what we announced). Through a NAT it is not seen here; the
+        // engine's peer-id check closes that one.
+        if addr.port() == our_port && stream.local_addr().is_ok_and(|l| l.ip() == addr.ip()) {
+            let _ = done.send(Done::Ours(addr));
+            return;
+        }
         let channel = TcpChannel::new(stream, None);
         let mut closed = channel.closed();
         let opened = Instant::now();

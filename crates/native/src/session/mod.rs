@@ -16,6 +16,7 @@ use webswarm_core::host::{HostConfig, Start, Stats, TorrentHost};
 use webswarm_core::tracker::TrackerConfig;
 use webswarm_core::{Bitfield, Info, InfoHash, Magnet, Metainfo};
 
+use crate::classic::dht::{Dht, DhtConfig};
 use crate::classic::discovery::{self, Discovery, DiscoveryConfig};
 use crate::classic::listener::{self, Registry};
 use crate::storage::{DiskStorage, StorageError};
@@ -55,6 +56,9 @@ pub struct TcpConfig {
     pub listen: std::net::SocketAddr,
     /// Announce schedule and dialling.
     pub discovery: DiscoveryConfig,
+    /// The mainline DHT, on the UDP port of the listener's number; `None`:
+    /// trackers only.
+    pub dht: Option<DhtConfig>,
 }
 
 impl Default for TcpConfig {
@@ -62,6 +66,7 @@ impl Default for TcpConfig {
         TcpConfig {
             listen: ([0, 0, 0, 0], 6881).into(),
             discovery: DiscoveryConfig::default(),
+            dht: Some(DhtConfig::default()),
         }
     }
 }
@@ -87,7 +92,7 @@ pub enum SessionError {
     Storage(#[from] StorageError),
     #[error("torrent {0} is already added")]
     Duplicate(String),
-    #[error("torrent has no tracker and no webseed: give one with --tracker or --webseed (HTTP and UDP trackers need TCP peers on: drop --no-tcp)")]
+    #[error("torrent has no tracker and no webseed: give one with --tracker or --webseed (HTTP and UDP trackers and the DHT need TCP peers on: drop --no-tcp, --no-dht)")]
     NoTracker,
     #[error("the torrent stopped before it finished")]
     Stopped,
@@ -146,6 +151,7 @@ struct Classic {
     port: u16,
     registry: Arc<Registry>,
     http: reqwest::Client,
+    dht: Option<Arc<Dht>>,
     cfg: DiscoveryConfig,
 }
 
@@ -165,10 +171,12 @@ impl Classic {
             .user_agent(concat!("webswarm/", env!("CARGO_PKG_VERSION")))
             .build()
             .ok()?;
+        let dht = cfg.dht.clone().map(|d| Arc::new(Dht::new(d, port)));
         Some(Classic {
             port,
             registry,
             http,
+            dht,
             cfg: cfg.discovery.clone(),
         })
     }
@@ -246,7 +254,18 @@ impl Client {
             None => Vec::new(),
         };
         trackers.retain(|t| t.starts_with("ws://") || t.starts_with("wss://"));
-        if trackers.is_empty() && webseeds.is_empty() && classic_trackers.is_empty() {
+        // BEP 27: a private torrent's peers come from its own trackers only.
+        // (A magnet's privacy is not known before its metadata.)
+        let private = info.as_ref().is_some_and(|i| i.private);
+        let dht = match &self.inner.classic {
+            Some(c) if !private => c.dht.clone(),
+            _ => None,
+        };
+        if trackers.is_empty()
+            && webseeds.is_empty()
+            && classic_trackers.is_empty()
+            && dht.is_none()
+        {
             return Err(SessionError::NoTracker);
         }
         if self.lock_torrents().contains_key(&info_hash) {
@@ -310,7 +329,7 @@ impl Client {
         let classic = self.inner.classic.as_ref().map(|c| {
             c.registry.insert(info_hash, channels_tx.clone());
             let (stop_tx, stop_rx) = oneshot::channel();
-            if !classic_trackers.is_empty() {
+            if !classic_trackers.is_empty() || dht.is_some() {
                 let d = Discovery {
                     info_hash,
                     peer_id,
@@ -320,6 +339,7 @@ impl Client {
                     view: view_rx.clone(),
                     connections: self.inner.shared.connections.clone(),
                     http: c.http.clone(),
+                    dht,
                     cfg: c.cfg.clone(),
                 };
                 tokio::spawn(discovery::run(d, stop_rx));
