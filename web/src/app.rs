@@ -701,6 +701,9 @@ impl App {
             Work::SaveResume { have } => {
                 o.op(code::SAVE).u32(t).bytes(have.as_bytes());
             }
+            // Native builds of this crate (its tests): browsers dial no TCP.
+            #[cfg(not(target_arch = "wasm32"))]
+            Work::Dial(_) => {}
             Work::Notify(n) => {
                 let (kind, num, text) = match n {
                     Note::Ready => (note::READY, 0, String::new()),

@@ -142,9 +142,14 @@ fn get(args: &[&str]) -> String {
 
 /// `webswarm get --json` with `args`: its summary, and its stderr.
 fn get_json(args: &[&str]) -> (serde_json::Value, String) {
+    get_json_logged(args, "")
+}
+
+/// `get_json` with `RUST_LOG=log`.
+fn get_json_logged(args: &[&str], log: &str) -> (serde_json::Value, String) {
     let mut a = args.to_vec();
     a.push("--json");
-    let (out, err) = try_get(&a, "").unwrap_or_else(|e| panic!("{e}"));
+    let (out, err) = try_get(&a, log).unwrap_or_else(|e| panic!("{e}"));
     let v = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out:?}"));
     (v, err)
 }
@@ -426,6 +431,40 @@ else:
 time.sleep(600)
 "#;
 
+/// python3-libtorrent, two sessions: B seeds `torrent` from `src` and is on
+/// no tracker and speaks no PEX; A (announced to the torrent's tracker)
+/// holds no data and downloads none (upload mode), connected to B. Whoever finishes from A's swarm
+/// learnt B from A's PEX messages. Prints "ready"; exits when killed.
+const LIBTORRENT_PEX: &str = r#"
+import sys, time, libtorrent as lt
+torrent, src, empty, pa, pb = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+def sess(port, extra={}, plugins=True):
+    s = {'listen_interfaces': '127.0.0.1:%d' % port, 'enable_dht': False, 'enable_lsd': False,
+         'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
+         'enable_incoming_utp': False, 'allow_multiple_connections_per_ip': True,
+         # A wants nothing and B has everything: kept connected all the same.
+         'close_redundant_connections': False}
+    s.update(extra)
+    return lt.session(s) if plugins else lt.session(s, 0)
+# B without plugins: no PEX of its own, so it cannot learn webswarm from A
+# and connect first; the connection must be webswarm's.
+a, b = sess(pa), sess(pb, plugins=False)
+# Paused until its tracker is gone: B must not announce even once.
+hb = b.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': src, 'flags': lt.torrent_flags.paused})
+hb.replace_trackers([])
+hb.resume()
+# Upload mode: A downloads nothing (rate limits do not apply on loopback).
+ha = a.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': empty,
+                    'flags': lt.torrent_flags.upload_mode})
+while not hb.status().is_seeding:
+    time.sleep(0.1)
+ha.connect_peer(('127.0.0.1', pb))
+while not any(p.ip[1] == pb for p in ha.get_peer_info()):
+    time.sleep(0.1)
+print('ready', flush=True)
+time.sleep(600)
+"#;
+
 /// A python3-libtorrent leecher: downloads `torrent` into `dir` over TCP
 /// only and exits 0 once it is seeding.
 const LIBTORRENT_GET: &str = r#"
@@ -647,6 +686,91 @@ fn a_trackerless_magnet_is_found_through_a_dht_of_libtorrent_nodes() {
         junk.join().unwrap(),
         err.lines().last().unwrap_or_default()
     );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// PEX (BEP 11): the tracker knows only libtorrent A, which has no data;
+/// A is connected to libtorrent B, the only seeder, on no tracker and no
+/// DHT. webswarm can only finish by learning B from A's `ut_pex` messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webswarm_learns_a_seeder_from_a_libtorrent_peers_pex() {
+    need("/usr/bin/python3");
+    let root = tempdir("classic-pex");
+    let src = two_files(&root, 6);
+    let ws = Tracker::start().await;
+    let torrent = root.join("t.torrent");
+    let url = format!("http://127.0.0.1:{}/announce", ws.addr.port());
+    let o = webswarm(&["create", src.to_str().unwrap(), "-t", &url, "-o"])
+        .arg(&torrent)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let hash = info_hash_of_magnet(&String::from_utf8_lossy(&o.stdout));
+    let empty = root.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut peers = Reap(
+        Command::new("/usr/bin/python3")
+            .args(["-c", LIBTORRENT_PEX])
+            .arg(&torrent)
+            .arg(src.parent().unwrap())
+            .arg(&empty)
+            .args([free_port().to_string(), free_port().to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(peers.0.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "libtorrent did not start");
+    }
+    // A announced `started` to the tracker (as a downloader).
+    let port = ws.addr.port();
+    tokio::task::block_in_place(|| {
+        let t = Instant::now();
+        let escaped: String = (0..20)
+            .map(|i| format!("%{}", &hash[2 * i..2 * i + 2]))
+            .collect();
+        while !http_get(port, &format!("/scrape?info_hash={escaped}")).contains("10:incompletei1e")
+        {
+            assert!(t.elapsed() < Duration::from_secs(30), "A never announced");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let dl = root.join("dl");
+    let t = Instant::now();
+    let (summary, err) = tokio::task::block_in_place(|| {
+        get_json_logged(
+            &[
+                torrent.to_str().unwrap(),
+                "--no-dht",
+                "-o",
+                dl.to_str().unwrap(),
+            ],
+            "warn,webswarm_native::classic::discovery=debug",
+        )
+    });
+    // The tracker named one peer (A), PEX the other (and us: A learnt our
+    // port from our extension handshake).
+    assert!(err.contains("/announce: 1 peers"), "{err}");
+    assert!(err.contains("PEX: "), "{err}");
+    same_tree(&src, &dl.join("multi"));
+    assert!(
+        summary["downloaded"]["tcp"].as_u64() >= Some(64 << 20),
+        "{summary}"
+    );
+    eprintln!(
+        "through PEX after {:.1} s: {}",
+        t.elapsed().as_secs_f64(),
+        err.lines()
+            .find(|l| l.starts_with("downloaded "))
+            .unwrap_or_default()
+    );
+    ws.stop().await;
     std::fs::remove_dir_all(&root).unwrap();
 }
 

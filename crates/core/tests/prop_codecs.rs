@@ -104,8 +104,15 @@ proptest! {
     }
 
     #[test]
-    fn extension_messages_round_trip(size in 1u32..(16 << 20), reqq in any::<u32>(), piece in any::<u32>(), data in proptest::collection::vec(any::<u8>(), 0..100)) {
-        let h = ExtendedHandshake { ut_metadata: Some(1), lt_donthave: Some(2), metadata_size: Some(size), reqq: Some(reqq), client: Some("x".into()) };
+    fn extension_messages_round_trip(size in 1u32..(16 << 20), reqq in any::<u32>(), piece in any::<u32>(), port in 1u16.., data in proptest::collection::vec(any::<u8>(), 0..100)) {
+        let h = ExtendedHandshake {
+            ut_metadata: Some(1), lt_donthave: Some(2), metadata_size: Some(size), reqq: Some(reqq), client: Some("x".into()),
+            #[cfg(not(target_arch = "wasm32"))]
+            ut_pex: Some(3),
+            #[cfg(not(target_arch = "wasm32"))]
+            port: Some(port),
+        };
+        let _ = port;
         prop_assert_eq!(ExtendedHandshake::parse(&h.encode()).unwrap(), h);
         let m = MetadataMessage { msg_type: webswarm_core::wire::MetadataMsgType::Data, piece, total_size: Some(size), data: data.into() };
         prop_assert_eq!(MetadataMessage::parse(&Bytes::from(m.encode())).unwrap(), m);
@@ -117,6 +124,8 @@ proptest! {
         let _ = Metainfo::from_bytes(&data);
         let _ = ExtendedHandshake::parse(&data);
         let _ = MetadataMessage::parse(&Bytes::from(data.clone()));
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = webswarm_core::classic::PexMessage::parse(&data);
         let _ = Magnet::parse(&String::from_utf8_lossy(&data));
         let _ = Bitfield::from_wire(&data, 100);
         let mut d = Decoder::new(1 << 16);

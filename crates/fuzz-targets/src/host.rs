@@ -74,7 +74,7 @@ impl Platform {
                 Work::Fetch { .. } => unreachable!("no webseeds"),
                 Work::OpenStorage => h.handle_storage_opened(now, Ok(())),
                 Work::SaveResume { .. } => h.handle_resume_saved(now, Ok(())),
-                Work::Notify(_) => {}
+                Work::Notify(_) | Work::Dial(_) => {}
             }
         }
         if let Some(have) = h.have() {

@@ -25,6 +25,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("tracker_client", tracker_client::run),
     ("ws_frames", parsers::ws_frames),
     ("cluster_wire", parsers::cluster_wire),
+    ("classic", parsers::classic),
 ];
 
 /// The target called `name`.

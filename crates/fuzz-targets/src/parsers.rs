@@ -125,3 +125,21 @@ pub fn cluster_wire(data: &[u8]) {
         assert_eq!(wire::encode(from, &m), data, "a decoded batch encodes back");
     }
 }
+
+/// Classic BitTorrent input at both ends: an HTTP tracker's response and a
+/// peer's PEX message (the native client), an announce or scrape query and
+/// a BEP 15 datagram (our tracker). A PEX message that parses encodes back
+/// to the same addresses.
+pub fn classic(data: &[u8]) {
+    use webswarm_core::classic::{parse_announce_response, PexMessage};
+    use webswarm_signaling::classic;
+    let _ = parse_announce_response(data);
+    if let Ok(m) = PexMessage::parse(data) {
+        assert_eq!(PexMessage::parse(&m.encode()), Ok(m), "PEX round trip");
+    }
+    let text = String::from_utf8_lossy(data);
+    let _ = classic::parse_announce(&text, [127, 0, 0, 1].into());
+    let _ = classic::parse_scrape(&text);
+    let from = ([127, 0, 0, 1], 6881).into();
+    let _ = classic::udp::parse(&[7; 20], data, from, webswarm_core::Time::ZERO);
+}

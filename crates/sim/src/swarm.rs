@@ -721,6 +721,8 @@ impl Sim {
                 }
             }
             Work::Notify(note) => self.on_note(i, note),
+            // The simulator has no classic peers to dial.
+            Work::Dial(_) => {}
         }
     }
 

@@ -1,17 +1,20 @@
 //! Classic BitTorrent peer discovery, sans-IO: HTTP (BEP 3, 23, 7) and UDP
 //! (BEP 15) tracker announces, the announce schedule each torrent keeps per
-//! tracker, and the book of TCP addresses to dial. The native peer carries
+//! tracker, peer exchange messages (BEP 11), and the book of TCP addresses
+//! to dial. The native peer carries
 //! out the HTTP requests, datagrams and connections; what to send, when, and
 //! whom to dial is decided here.
 
 mod announcer;
 mod http;
 mod peer_book;
+mod pex;
 mod udp;
 
 pub use announcer::{Announcer, AnnouncerConfig};
 pub use http::{announce_url, parse_announce_response};
 pub use peer_book::{PeerBook, PeerBookConfig};
+pub use pex::{PexMessage, MAX_ADDED as MAX_PEX_ADDED};
 pub use udp::{UdpAnnounce, UdpWork};
 
 use std::net::SocketAddr;

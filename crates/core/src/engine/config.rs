@@ -66,6 +66,10 @@ pub struct Config {
     /// uses 3 s. (Browsers have no TCP peers.)
     #[cfg(not(target_arch = "wasm32"))]
     pub tcp_request_queue_time: Duration,
+    /// The TCP port we accept classic peers on, told to them in the
+    /// extension handshake (`p`) so that they can pass it on (PEX).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub tcp_listen_port: Option<u16>,
     /// A peer that sends no requested block for this long is snubbed and its requests go elsewhere.
     pub request_timeout: Duration,
     /// An unchoked peer that requests nothing for this long gives its slot to a waiting peer.
@@ -119,6 +123,8 @@ impl Default for Config {
             request_queue_time: Duration::from_millis(500),
             #[cfg(not(target_arch = "wasm32"))]
             tcp_request_queue_time: Duration::from_secs(3),
+            #[cfg(not(target_arch = "wasm32"))]
+            tcp_listen_port: None,
             request_timeout: Duration::from_secs(20),
             idle_unchoke_timeout: Duration::from_secs(2),
             handshake_timeout: Duration::from_secs(20),

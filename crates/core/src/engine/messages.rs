@@ -66,6 +66,8 @@ impl Torrent {
         let cfg_reqq = self.cfg.max_incoming_requests as u32;
         let client = self.cfg.client_name.clone();
         let metadata_size = self.info.as_ref().map(|i| i.raw.len() as u32);
+        #[cfg(not(target_arch = "wasm32"))]
+        let (pex, port) = (self.pex_allowed(key), self.cfg.tcp_listen_port);
         let p = self.peers.get_mut(&key).ok_or(CloseReason::Duplicate)?;
         p.remote = Some(h);
         if h.supports_extended() {
@@ -75,6 +77,10 @@ impl Torrent {
                 metadata_size,
                 reqq: Some(cfg_reqq),
                 client: Some(client),
+                #[cfg(not(target_arch = "wasm32"))]
+                ut_pex: pex.then_some(crate::wire::LOCAL_UT_PEX),
+                #[cfg(not(target_arch = "wasm32"))]
+                port,
             };
             let payload = Bytes::from(ours.encode());
             self.send(key, now, &Message::Extended { id: 0, payload });
@@ -189,8 +195,47 @@ impl Torrent {
                     .map_err(|_| CloseReason::Misbehaved("lt_donthave payload is not 4 bytes"))?;
                 self.on_donthave(now, key, i)
             }
+            #[cfg(not(target_arch = "wasm32"))]
+            Message::Extended {
+                id: crate::wire::LOCAL_UT_PEX,
+                payload,
+            } => self.on_pex(now, key, &payload),
             Message::Extended { .. } => Ok(()),
         }
+    }
+
+    /// PEX is for classic TCP peers, and never for a private torrent (BEP
+    /// 27; a magnet's privacy is not known before its metadata).
+    #[cfg(not(target_arch = "wasm32"))]
+    fn pex_allowed(&self, key: PeerKey) -> bool {
+        let tcp = self
+            .peers
+            .get(&key)
+            .is_some_and(|p| p.wire == super::Wire::Tcp);
+        tcp && !self.info.as_ref().is_some_and(|i| i.private)
+    }
+
+    /// A `ut_pex` message: its added peers go to the platform to dial. One
+    /// message per peer per 30 s is taken (senders send one a minute).
+    #[cfg(not(target_arch = "wasm32"))]
+    fn on_pex(&mut self, now: Time, key: PeerKey, payload: &[u8]) -> Verdict {
+        if !self.pex_allowed(key) {
+            return Ok(());
+        }
+        let m = crate::classic::PexMessage::parse(payload).map_err(CloseReason::Misbehaved)?;
+        let Some(p) = self.peers.get_mut(&key) else {
+            return Ok(());
+        };
+        if p.pex_at
+            .is_some_and(|t| now - t < std::time::Duration::from_secs(30))
+        {
+            return Ok(());
+        }
+        p.pex_at = Some(now);
+        if !m.added.is_empty() {
+            self.emit(Event::PexPeers(m.added));
+        }
+        Ok(())
     }
 
     fn on_have(&mut self, now: Time, key: PeerKey, i: u32) -> Verdict {

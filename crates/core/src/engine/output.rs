@@ -93,6 +93,9 @@ pub enum Event {
     },
     /// Every wanted piece is verified.
     Completed,
+    /// A classic peer named other classic peers' TCP addresses (PEX, BEP 11).
+    #[cfg(not(target_arch = "wasm32"))]
+    PexPeers(Vec<std::net::SocketAddr>),
 }
 
 /// Why the engine closed a connection.

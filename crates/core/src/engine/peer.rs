@@ -111,6 +111,9 @@ pub(super) struct Peer {
     pub meta_rejected: bool,
     pub meta_inflight: u32,
     pub out: BytesMut,
+    /// When its last PEX message was taken (BEP 11: one a minute).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub pex_at: Option<Time>,
 }
 
 impl Peer {
@@ -170,6 +173,8 @@ impl Peer {
             meta_rejected: false,
             meta_inflight: 0,
             out: BytesMut::new(),
+            #[cfg(not(target_arch = "wasm32"))]
+            pex_at: None,
         }
     }
 

@@ -603,3 +603,62 @@ fn a_peer_that_unchokes_but_rejects_every_request_is_not_asked_again_at_once() {
         "{requests} requests for 8 blocks in 60 s"
     );
 }
+
+/// PEX (BEP 11) from a classic peer: its added addresses go to the platform,
+/// one message per 30 s is taken, junk closes the peer, and a data-channel
+/// peer's PEX is ignored (browsers cannot dial TCP).
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn pex_from_a_tcp_peer_reaches_the_platform_within_its_limits() {
+    use crate::classic::PexMessage;
+    use std::net::SocketAddr;
+    use std::time::Duration;
+    let (_, info) = torrent_bytes(50_000, 16384);
+    let pex = |payload: Vec<u8>| {
+        Message::Extended {
+            id: crate::wire::LOCAL_UT_PEX,
+            payload: Bytes::from(payload),
+        }
+        .to_bytes()
+        .to_vec()
+    };
+    let added = |a: &str| {
+        PexMessage {
+            added: vec![a.parse().unwrap()],
+            dropped: Vec::new(),
+        }
+        .encode()
+    };
+    let found = |t: &mut Torrent| -> Vec<Vec<SocketAddr>> {
+        std::iter::from_fn(|| t.poll_output())
+            .filter_map(|o| match o {
+                Output::Event(Event::PexPeers(a)) => Some(a),
+                _ => None,
+            })
+            .collect()
+    };
+    let at = |s: u64| Time::ZERO + Duration::from_secs(s);
+    let hs = crate::wire::Handshake::new(info.info_hash, PeerId([2; 20]))
+        .encode()
+        .to_vec();
+
+    let mut t = Torrent::new(Config::default(), seeder(&info), PeerId([1; 20]), at(0), 1);
+    let k = t.add_peer_on(at(0), None, Wire::Tcp).unwrap();
+    t.handle_data(
+        at(0),
+        k,
+        &[hs.clone(), pex(added("10.0.0.1:6881"))].concat(),
+    );
+    assert_eq!(found(&mut t), vec![vec!["10.0.0.1:6881".parse().unwrap()]]);
+    t.handle_data(at(10), k, &pex(added("10.0.0.2:6881")));
+    assert!(found(&mut t).is_empty(), "a second message within 30 s");
+    t.handle_data(at(31), k, &pex(added("10.0.0.3:6881")));
+    assert_eq!(found(&mut t).len(), 1);
+    t.handle_data(at(62), k, &pex(b"junk".to_vec()));
+    assert_eq!(t.peer_count(), 0, "junk PEX closes the peer");
+
+    let (mut t, k, hs) = seed_with_peer(&info);
+    t.handle_data(at(0), k, &[hs, pex(added("10.0.0.1:6881"))].concat());
+    assert!(found(&mut t).is_empty(), "PEX over a data channel");
+    assert_eq!(t.peer_count(), 1);
+}

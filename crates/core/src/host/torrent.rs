@@ -743,6 +743,11 @@ impl TorrentHost {
                 self.banned += 1;
                 Note::Banned(peer_id)
             }
+            #[cfg(not(target_arch = "wasm32"))]
+            Event::PexPeers(addrs) => {
+                self.out.push_back(Work::Dial(addrs));
+                return;
+            }
             Event::WebseedRemoved { webseed, reason } => match self.webseeds.remove(&webseed) {
                 Some(url) => Note::Warning(format!("stopped using webseed {url}: {reason}")),
                 None => return,

@@ -81,6 +81,9 @@ pub enum Work {
     },
     /// Tell the application.
     Notify(Note),
+    /// Classic peers' TCP addresses a peer passed on (PEX): worth dialling.
+    #[cfg(not(target_arch = "wasm32"))]
+    Dial(Vec<std::net::SocketAddr>),
 }
 
 /// Something the application may show or act on.

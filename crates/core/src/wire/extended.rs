@@ -7,6 +7,9 @@ use crate::bencode::{decode, decode_prefix, encode, OwnedValue};
 pub const LOCAL_UT_METADATA: u8 = 1;
 /// Our id for `lt_donthave` in the extension handshake.
 pub const LOCAL_LT_DONTHAVE: u8 = 2;
+/// Our id for `ut_pex` (BEP 11), offered on classic TCP wires only.
+#[cfg(not(target_arch = "wasm32"))]
+pub const LOCAL_UT_PEX: u8 = 3;
 
 /// Largest info dictionary accepted over BEP 9 (about 800k pieces).
 pub const MAX_METADATA_SIZE: u32 = 16 << 20;
@@ -24,6 +27,12 @@ pub struct ExtendedHandshake {
     pub reqq: Option<u32>,
     /// `v`: the client's name.
     pub client: Option<String>,
+    /// The peer's id for `ut_pex` (classic peers; browsers have no use for it).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub ut_pex: Option<u8>,
+    /// `p`: the TCP port the peer accepts connections on.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub port: Option<u16>,
 }
 
 impl ExtendedHandshake {
@@ -54,6 +63,13 @@ impl ExtendedHandshake {
             metadata_size: size,
             reqq: d.get_int(b"reqq").and_then(|r| u32::try_from(r).ok()),
             client: d.get_str(b"v").map(|s| s.chars().take(64).collect()),
+            #[cfg(not(target_arch = "wasm32"))]
+            ut_pex: id(b"ut_pex"),
+            #[cfg(not(target_arch = "wasm32"))]
+            port: d
+                .get_int(b"p")
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|&p| p != 0),
         })
     }
 
@@ -66,7 +82,15 @@ impl ExtendedHandshake {
         if let Some(i) = self.lt_donthave {
             m.push(("lt_donthave", OwnedValue::Int(i64::from(i))));
         }
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(i) = self.ut_pex {
+            m.push(("ut_pex", OwnedValue::Int(i64::from(i))));
+        }
         let mut top = vec![("m", OwnedValue::dict(m))];
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(p) = self.port {
+            top.push(("p", OwnedValue::Int(i64::from(p))));
+        }
         if let Some(s) = self.metadata_size {
             top.push(("metadata_size", OwnedValue::Int(i64::from(s))));
         }
@@ -165,6 +189,10 @@ mod tests {
             metadata_size: Some(20564),
             reqq: Some(250),
             client: Some("webswarm 0.1".into()),
+            #[cfg(not(target_arch = "wasm32"))]
+            ut_pex: Some(3),
+            #[cfg(not(target_arch = "wasm32"))]
+            port: Some(6881),
         };
         assert_eq!(ExtendedHandshake::parse(&h.encode()).unwrap(), h);
         assert!(ExtendedHandshake::parse(b"d13:metadata_sizei-1ee").is_err());

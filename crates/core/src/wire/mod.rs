@@ -10,6 +10,8 @@ mod handshake;
 mod message;
 
 pub use decoder::Decoder;
+#[cfg(not(target_arch = "wasm32"))]
+pub use extended::LOCAL_UT_PEX;
 pub use extended::{
     ExtendedHandshake, MetadataMessage, MetadataMsgType, LOCAL_LT_DONTHAVE, LOCAL_UT_METADATA,
 };

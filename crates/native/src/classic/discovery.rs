@@ -80,11 +80,13 @@ pub struct Discovery {
     /// The client's DHT node; `None` for private torrents (BEP 27) or with
     /// the DHT off.
     pub dht: Option<Arc<Dht>>,
+    /// Addresses other peers passed on (PEX).
+    pub pex: mpsc::UnboundedReceiver<Vec<SocketAddr>>,
     pub cfg: DiscoveryConfig,
 }
 
 /// Runs until `stop` fires (then announces `stopped`) or the torrent is gone.
-pub async fn run(d: Discovery, mut stop: oneshot::Receiver<oneshot::Sender<()>>) {
+pub async fn run(mut d: Discovery, mut stop: oneshot::Receiver<oneshot::Sender<()>>) {
     let now = util::now();
     let dht = d.dht.as_ref().map(|_| DHT.to_owned());
     let mut trackers: Vec<Tracker> = d
@@ -141,6 +143,10 @@ pub async fn run(d: Discovery, mut stop: oneshot::Receiver<oneshot::Sender<()>>)
                 return;
             }
             Some(r) = done.recv() => on_done(r, &mut trackers, &mut book),
+            Some(peers) = d.pex.recv() => {
+                tracing::debug!("PEX: {} peers", peers.len());
+                book.add(util::now(), peers);
+            }
             _ = tokio::time::sleep(wait(wake)) => {}
         }
         if d.channels.is_closed() {

@@ -303,8 +303,11 @@ impl Client {
             storage_open: storage.is_some(),
             recheck: Vec::new(),
         };
+        let mut engine = self.inner.cfg.engine.clone();
+        engine.tcp_listen_port = self.inner.classic.as_ref().map(|c| c.port);
+        let (dial_tx, dial_rx) = mpsc::unbounded_channel();
         let cfg = HostConfig {
-            engine: self.inner.cfg.engine.clone(),
+            engine,
             max_upload_rate: self.inner.cfg.max_upload_rate,
             ..HostConfig::default()
         };
@@ -318,6 +321,7 @@ impl Client {
             storage,
             dir: opts.dir,
             fetcher: self.inner.fetcher.clone(),
+            dial: self.inner.classic.as_ref().map(|_| dial_tx),
         };
         let outlets = Outlets {
             stats: stats_tx,
@@ -329,7 +333,7 @@ impl Client {
         let classic = self.inner.classic.as_ref().map(|c| {
             c.registry.insert(info_hash, channels_tx.clone());
             let (stop_tx, stop_rx) = oneshot::channel();
-            if !classic_trackers.is_empty() || dht.is_some() {
+            {
                 let d = Discovery {
                     info_hash,
                     peer_id,
@@ -340,6 +344,7 @@ impl Client {
                     connections: self.inner.shared.connections.clone(),
                     http: c.http.clone(),
                     dht,
+                    pex: dial_rx,
                     cfg: c.cfg.clone(),
                 };
                 tokio::spawn(discovery::run(d, stop_rx));

@@ -29,6 +29,8 @@ pub struct Setup {
     /// Where a magnet download's files go once the metadata is known.
     pub dir: PathBuf,
     pub fetcher: Arc<Fetcher>,
+    /// Where addresses learned from peers (PEX) go to be dialled.
+    pub dial: Option<mpsc::UnboundedSender<Vec<std::net::SocketAddr>>>,
 }
 
 /// What the task shows the rest of the process.
@@ -46,6 +48,7 @@ pub struct TorrentTask {
     outlets: Outlets,
     last_snapshot: Instant,
     fetcher: Arc<Fetcher>,
+    dial: Option<mpsc::UnboundedSender<Vec<std::net::SocketAddr>>>,
 }
 
 impl TorrentTask {
@@ -59,6 +62,7 @@ impl TorrentTask {
             outlets,
             last_snapshot: Instant::now(),
             fetcher: setup.fetcher,
+            dial: setup.dial,
         };
         task.drain();
         // Callers read the state right after adding: it must be there already.
@@ -185,6 +189,11 @@ impl TorrentTask {
                     self.host.handle_resume_saved(util::now(), r);
                 }
                 Work::Notify(note) => self.on_note(note),
+                Work::Dial(addrs) => {
+                    if let Some(d) = &self.dial {
+                        let _ = d.send(addrs);
+                    }
+                }
             }
         }
     }

@@ -247,6 +247,8 @@ impl Net {
                 n.host.handle_resume_saved(now, Ok(()));
             }
             Work::Notify(note) => self.nodes[i].notes.push(note),
+            #[cfg(not(target_arch = "wasm32"))]
+            Work::Dial(_) => {}
         }
     }
 

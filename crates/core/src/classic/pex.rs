@@ -1,0 +1,107 @@
+//! BEP 11 peer exchange: the `ut_pex` message a classic peer sends about
+//! once a minute, naming the TCP addresses of peers it connected to
+//! (`added`, `added6`) and lost (`dropped`, `dropped6`) since the last one.
+
+use std::net::SocketAddr;
+
+use super::http::compact;
+use crate::bencode::{decode, encode, OwnedValue};
+
+/// Addresses taken from one message; BEP 11 allows 50 added per message,
+/// and a peer saying more is not believed beyond this.
+pub const MAX_ADDED: usize = 200;
+
+/// A parsed `ut_pex` payload.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PexMessage {
+    /// Peers to try.
+    pub added: Vec<SocketAddr>,
+    /// Peers the sender lost.
+    pub dropped: Vec<SocketAddr>,
+}
+
+impl PexMessage {
+    /// Parses a payload; an error says what was wrong, for the log.
+    pub fn parse(payload: &[u8]) -> Result<Self, &'static str> {
+        let v = decode(payload).map_err(|_| "ut_pex is not bencode")?;
+        let d = v.as_dict().ok_or("ut_pex is not a dictionary")?;
+        let list = |v4: &[u8], v6: &[u8]| -> Result<Vec<SocketAddr>, &'static str> {
+            let mut out = Vec::new();
+            for (key, entry) in [(v4, 6), (v6, 18)] {
+                if let Some(b) = d.get_bytes(key) {
+                    compact(b, entry, &mut out)
+                        .map_err(|_| "ut_pex has a malformed address list")?;
+                }
+            }
+            out.truncate(MAX_ADDED);
+            Ok(out)
+        };
+        Ok(PexMessage {
+            added: list(b"added", b"added6")?,
+            dropped: list(b"dropped", b"dropped6")?,
+        })
+    }
+
+    /// The payload (flags left out: they are hints).
+    pub fn encode(&self) -> Vec<u8> {
+        let pack = |addrs: &[SocketAddr], v6: bool| {
+            let mut b = Vec::new();
+            for a in addrs.iter().filter(|a| a.is_ipv6() == v6) {
+                match a {
+                    SocketAddr::V4(a) => b.extend_from_slice(&a.ip().octets()),
+                    SocketAddr::V6(a) => b.extend_from_slice(&a.ip().octets()),
+                }
+                b.extend_from_slice(&a.port().to_be_bytes());
+            }
+            OwnedValue::Bytes(b)
+        };
+        encode(&OwnedValue::dict(vec![
+            ("added", pack(&self.added, false)),
+            ("added6", pack(&self.added, true)),
+            ("dropped", pack(&self.dropped, false)),
+            ("dropped6", pack(&self.dropped, true)),
+        ]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_of_v4_and_v6_addresses() {
+        let m = PexMessage {
+            added: vec![
+                "10.0.0.1:6881".parse().unwrap(),
+                "[2001:db8::1]:51413".parse().unwrap(),
+            ],
+            dropped: vec!["192.168.1.2:80".parse().unwrap()],
+        };
+        assert_eq!(PexMessage::parse(&m.encode()).unwrap(), m);
+    }
+
+    #[test]
+    fn libtorrents_shape_with_flags_parses() {
+        // As libtorrent sends it: added, added.f, dropped (keys sorted).
+        let mut p = b"d5:added6:".to_vec();
+        p.extend_from_slice(&[127, 0, 0, 1, 0x1a, 0xe1]);
+        p.extend_from_slice(b"7:added.f1:\x10");
+        p.extend_from_slice(b"7:dropped0:e");
+        let m = PexMessage::parse(&p).unwrap();
+        assert_eq!(m.added, vec!["127.0.0.1:6881".parse().unwrap()]);
+        assert!(m.dropped.is_empty());
+    }
+
+    #[test]
+    fn junk_is_an_error_and_floods_are_cut() {
+        assert!(PexMessage::parse(b"not bencode").is_err());
+        assert!(PexMessage::parse(b"le").is_err());
+        assert!(PexMessage::parse(b"d5:added5:12345e").is_err());
+        let mut p = format!("d5:added{}:", 6 * 1000).into_bytes();
+        for i in 0..1000u32 {
+            p.extend_from_slice(&[10, 0, (i >> 8) as u8, i as u8, 0x1a, 0xe1]);
+        }
+        p.push(b'e');
+        assert_eq!(PexMessage::parse(&p).unwrap().added.len(), MAX_ADDED);
+    }
+}

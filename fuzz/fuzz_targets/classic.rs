@@ -1,0 +1,5 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    (webswarm_fuzz_targets::target("classic").expect("a target of that name"))(data)
+});
