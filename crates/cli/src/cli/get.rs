@@ -21,8 +21,8 @@ pub struct GetArgs {
     /// BEP 19 webseed (HTTP base URL) besides the torrent's own; repeatable.
     #[arg(long = "webseed")]
     webseeds: Vec<String>,
-    /// When done, print a JSON summary on stdout: time, rate, and peers and
-    /// bytes by kind (webrtc, tcp, webseed).
+    /// When done, print a JSON summary on stdout: time, rate, peers banned
+    /// for bad data, and peers and bytes by kind (webrtc, tcp, webseed).
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -123,6 +123,7 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
         v["mb_per_s"] = rate.into();
         v["first_piece_seconds"] = first.into();
         v["cpu_seconds"] = cpu.into();
+        v["banned"] = s.banned.into();
         println!("{v}");
     }
     if a.seed {
