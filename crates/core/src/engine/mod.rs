@@ -2,6 +2,8 @@
 //! current [`Time`], then drains [`Torrent::poll_output`] and arms a timer for
 //! [`Torrent::poll_timeout`]. Nothing here blocks, sleeps or reads a clock.
 
+#[cfg(not(target_arch = "wasm32"))]
+mod bridge;
 mod config;
 mod download;
 mod messages;
@@ -83,6 +85,10 @@ pub struct Torrent {
     up_by_wire: WireBytes,
     #[cfg(not(target_arch = "wasm32"))]
     down_by_wire: WireBytes,
+    /// The picker's deadlines are the bridge's (see `bridge.rs`), not the
+    /// application's.
+    #[cfg(not(target_arch = "wasm32"))]
+    bridge_deadlines: bool,
 }
 
 /// A snapshot of one connection for display.
@@ -148,6 +154,8 @@ impl Torrent {
             up_by_wire: WireBytes::default(),
             #[cfg(not(target_arch = "wasm32"))]
             down_by_wire: WireBytes::default(),
+            #[cfg(not(target_arch = "wasm32"))]
+            bridge_deadlines: false,
         };
         if let Some(info) = info {
             t.install_info(now, info, have);
@@ -394,6 +402,8 @@ impl Torrent {
         if now >= self.next_tick {
             self.next_tick = now + TICK;
             self.check_timeouts(now);
+            #[cfg(not(target_arch = "wasm32"))]
+            self.aim_bridge(now);
         }
         if now >= self.next_rechoke {
             self.next_rechoke = now + self.cfg.rechoke_interval;
@@ -471,6 +481,10 @@ impl Torrent {
             })
             .collect();
         picker.set_deadlines(d);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            self.bridge_deadlines = false;
+        }
         self.after_input(now);
     }
 

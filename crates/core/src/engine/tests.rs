@@ -662,3 +662,61 @@ fn pex_from_a_tcp_peer_reaches_the_platform_within_its_limits() {
     assert!(found(&mut t).is_empty(), "PEX over a data channel");
     assert_eq!(t.peer_count(), 1);
 }
+
+/// A bridge (a classic TCP seeder on one side, a browser on the other)
+/// asks the seeder first for the lowest piece the browser lacks, not for
+/// whatever rarest-first would pick.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn a_bridge_fetches_first_what_its_webrtc_peers_lack() {
+    use crate::wire::Decoder;
+    use std::time::Duration;
+    let (_, info) = torrent_bytes(64 * 16384, 16384);
+    let hs = |id: u8| {
+        crate::wire::Handshake::new(info.info_hash, PeerId([id; 20]))
+            .encode()
+            .to_vec()
+    };
+    let mut t = Torrent::new(
+        Config::default(),
+        leecher(&info),
+        PeerId([1; 20]),
+        Time::ZERO,
+        7,
+    );
+    let seed = t.add_peer_on(Time::ZERO, None, Wire::Tcp).unwrap();
+    let browser = t.add_peer_on(Time::ZERO, None, Wire::DataChannel).unwrap();
+    // The browser has pieces 0..=2 and lacks the rest.
+    let mut bits = vec![0u8; 8];
+    bits[0] = 0b1110_0000;
+    t.handle_data(
+        Time::ZERO,
+        seed,
+        &[hs(2), Message::HaveAll.to_bytes().to_vec()].concat(),
+    );
+    let bitfield = Message::Bitfield(Bytes::from(bits)).to_bytes().to_vec();
+    t.handle_data(Time::ZERO, browser, &[hs(3), bitfield].concat());
+    let tick = Time::ZERO + Duration::from_secs(1);
+    t.handle_timeout(tick);
+    t.handle_data(tick, seed, &Message::Unchoke.to_bytes());
+    let mut sent = Vec::new();
+    while let Some(o) = t.poll_output() {
+        if let Output::Send { peer, data } = o {
+            if peer == seed {
+                sent.extend_from_slice(&data);
+            }
+        }
+    }
+    let mut d = Decoder::new(1 << 20);
+    d.feed(&sent);
+    d.handshake().unwrap().unwrap();
+    let first = std::iter::from_fn(|| d.next_message().ok().flatten()).find_map(|m| match m {
+        Message::Request { index, .. } => Some(index),
+        _ => None,
+    });
+    assert_eq!(
+        first,
+        Some(3),
+        "the first request is the browser's next piece"
+    );
+}

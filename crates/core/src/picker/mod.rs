@@ -190,6 +190,12 @@ impl Picker {
         self.deadlines = d.into_iter().map(|(t, p)| (t, p.get())).collect();
     }
 
+    /// Some piece has a deadline.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn has_deadlines(&self) -> bool {
+        !self.deadlines.is_empty()
+    }
+
     pub fn has_deadline(&self, p: u32) -> bool {
         self.deadlines.iter().any(|&(_, d)| d == p)
     }
