@@ -465,6 +465,45 @@ print('ready', flush=True)
 time.sleep(600)
 "#;
 
+/// python3-libtorrent, two sessions: B serves what `src` holds of `torrent`
+/// through its tracker, with no PEX of its own; once told "go PORT" on
+/// stdin, C (on no tracker) connects to PORT only, and exits 0 once it has
+/// connected to B, which it can only have learnt from PORT's PEX.
+const LIBTORRENT_PEX_LEARN: &str = r#"
+import sys, time, libtorrent as lt
+torrent, src, empty, pb, pc = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+def sess(port, plugins=True):
+    s = {'listen_interfaces': '127.0.0.1:%d' % port, 'enable_dht': False, 'enable_lsd': False,
+         'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
+         'enable_incoming_utp': False, 'allow_multiple_connections_per_ip': True,
+         'close_redundant_connections': False}
+    return lt.session(s) if plugins else lt.session(s, 0)
+b, c = sess(pb, plugins=False), sess(pc)
+hb = b.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': src})
+while hb.status().state != lt.torrent_status.downloading:
+    time.sleep(0.1)
+print('ready', flush=True)
+port = int(sys.stdin.readline().split()[1])
+# Nobody has the second file: C never completes and keeps looking for peers.
+hc = c.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': empty,
+                    'flags': lt.torrent_flags.paused})
+hc.replace_trackers([])
+hc.resume()
+t = time.time()
+tried = 0
+while time.time() - t < 60:
+    peers = hc.get_peer_info()
+    if any(p.ip[1] == pb for p in peers):
+        print('learnt B after %.1f s' % (time.time() - t), flush=True)
+        sys.exit(0)
+    # Until the torrent has started, a connect is dropped: ask again.
+    if not peers and time.time() - tried > 2:
+        hc.connect_peer(('127.0.0.1', port))
+        tried = time.time()
+    time.sleep(0.2)
+sys.exit('C never connected to B: %s' % [p.ip for p in hc.get_peer_info()])
+"#;
+
 /// A python3-libtorrent leecher: downloads `torrent` into `dir` over TCP
 /// only and exits 0 once it is seeding.
 const LIBTORRENT_GET: &str = r#"
@@ -766,6 +805,90 @@ async fn webswarm_learns_a_seeder_from_a_libtorrent_peers_pex() {
             .find(|l| l.starts_with("downloaded "))
             .unwrap_or_default()
     );
+    ws.stop().await;
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// PEX sent: webswarm, connected to libtorrent B (through the tracker),
+/// tells libtorrent C, which knows only webswarm, where B is; C connects to
+/// B. B holds one of the two files, so neither B nor webswarm ever
+/// completes and they stay connected (two seeds would part).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_libtorrent_peer_learns_a_seeder_from_webswarms_pex() {
+    use std::io::{BufRead, Write};
+    need("/usr/bin/python3");
+    let root = tempdir("classic-pex-sent");
+    let src = two_files(&root, 7);
+    let ws = Tracker::start().await;
+    let port = ws.addr.port();
+    let torrent = root.join("t.torrent");
+    let url = format!("http://127.0.0.1:{port}/announce");
+    let o = webswarm(&["create", src.to_str().unwrap(), "-t", &url, "-o"])
+        .arg(&torrent)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let hash = info_hash_of_magnet(&String::from_utf8_lossy(&o.stdout));
+    let empty = root.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let half = root.join("half");
+    std::fs::create_dir_all(half.join("multi")).unwrap();
+    std::fs::copy(src.join("a.bin"), half.join("multi/a.bin")).unwrap();
+    let mut peers = Reap(
+        Command::new("/usr/bin/python3")
+            .args(["-c", LIBTORRENT_PEX_LEARN])
+            .arg(&torrent)
+            .arg(&half)
+            .arg(&empty)
+            .args([free_port().to_string(), free_port().to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = std::io::BufReader::new(peers.0.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready", "libtorrent did not start");
+    // B announced (as a downloader: it lacks a file).
+    tokio::task::block_in_place(|| {
+        let t = Instant::now();
+        let escaped: String = (0..20)
+            .map(|i| format!("%{}", &hash[2 * i..2 * i + 2]))
+            .collect();
+        while !http_get(port, &format!("/scrape?info_hash={escaped}")).contains("10:incompletei1e")
+        {
+            assert!(t.elapsed() < Duration::from_secs(30), "B never announced");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let listen = free_port();
+    let dl = root.join("dl");
+    let bridge = Reap(
+        webswarm(&["get", torrent.to_str().unwrap(), "--no-dht"])
+            .args(["--listen-port", &listen.to_string(), "-o"])
+            .arg(&dl)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Connected to B once B's file is here.
+    tokio::task::block_in_place(|| {
+        let t = Instant::now();
+        while std::fs::metadata(dl.join("multi/a.bin")).map_or(0, |m| m.len()) < 40 << 20 {
+            assert!(t.elapsed() < Duration::from_secs(30), "nothing came from B");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let mut stdin = peers.0.stdin.take().unwrap();
+    writeln!(stdin, "go {listen}").unwrap();
+    line.clear();
+    tokio::task::block_in_place(|| out.read_line(&mut line).unwrap());
+    assert!(line.starts_with("learnt B"), "{line}");
+    eprintln!("libtorrent C {}", line.trim());
+    drop(bridge);
     ws.stop().await;
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -52,6 +52,8 @@ pub struct NewChannel {
     /// We made the offer (the remote answered), or dialled.
     pub we_offered: bool,
     pub wire: Wire,
+    /// A TCP peer's address: the one dialled, or the one it came from.
+    pub addr: Option<std::net::SocketAddr>,
 }
 
 /// What a torrent task shows its tracker tasks.
@@ -429,6 +431,7 @@ impl TrackerTask {
                         remote: Some(remote),
                         permit,
                         we_offered: false,
+                        addr: None,
                         wire: Wire::DataChannel,
                     }));
                 }
@@ -462,6 +465,7 @@ impl TrackerTask {
                         remote: Some(remote),
                         permit,
                         we_offered: true,
+                        addr: None,
                         wire: Wire::DataChannel,
                     }));
                 }

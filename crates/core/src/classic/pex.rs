@@ -42,8 +42,14 @@ impl PexMessage {
         })
     }
 
-    /// The payload (flags left out: they are hints).
+    /// The payload. Each added peer's flag byte says "reachable" (0x10):
+    /// we only pass on addresses peers can connect to, and libtorrent drops
+    /// an `added` list that comes without its flags.
     pub fn encode(&self) -> Vec<u8> {
+        let flags = |v6: bool| {
+            let n = self.added.iter().filter(|a| a.is_ipv6() == v6).count();
+            OwnedValue::Bytes(vec![0x10; n])
+        };
         let pack = |addrs: &[SocketAddr], v6: bool| {
             let mut b = Vec::new();
             for a in addrs.iter().filter(|a| a.is_ipv6() == v6) {
@@ -57,7 +63,9 @@ impl PexMessage {
         };
         encode(&OwnedValue::dict(vec![
             ("added", pack(&self.added, false)),
+            ("added.f", flags(false)),
             ("added6", pack(&self.added, true)),
+            ("added6.f", flags(true)),
             ("dropped", pack(&self.dropped, false)),
             ("dropped6", pack(&self.dropped, true)),
         ]))

@@ -177,6 +177,8 @@ impl Torrent {
             Message::Extended { id: 0, payload } => {
                 let ext = ExtendedHandshake::parse(&payload)?;
                 if let Some(p) = self.peers.get_mut(&key) {
+                    #[cfg(not(target_arch = "wasm32"))]
+                    p.learn_listen_port(ext.port);
                     p.ext = ext;
                 }
                 self.request_metadata(now, key);
@@ -202,40 +204,6 @@ impl Torrent {
             } => self.on_pex(now, key, &payload),
             Message::Extended { .. } => Ok(()),
         }
-    }
-
-    /// PEX is for classic TCP peers, and never for a private torrent (BEP
-    /// 27; a magnet's privacy is not known before its metadata).
-    #[cfg(not(target_arch = "wasm32"))]
-    fn pex_allowed(&self, key: PeerKey) -> bool {
-        let tcp = self
-            .peers
-            .get(&key)
-            .is_some_and(|p| p.wire == super::Wire::Tcp);
-        tcp && !self.info.as_ref().is_some_and(|i| i.private)
-    }
-
-    /// A `ut_pex` message: its added peers go to the platform to dial. One
-    /// message per peer per 30 s is taken (senders send one a minute).
-    #[cfg(not(target_arch = "wasm32"))]
-    fn on_pex(&mut self, now: Time, key: PeerKey, payload: &[u8]) -> Verdict {
-        if !self.pex_allowed(key) {
-            return Ok(());
-        }
-        let m = crate::classic::PexMessage::parse(payload).map_err(CloseReason::Misbehaved)?;
-        let Some(p) = self.peers.get_mut(&key) else {
-            return Ok(());
-        };
-        if p.pex_at
-            .is_some_and(|t| now - t < std::time::Duration::from_secs(30))
-        {
-            return Ok(());
-        }
-        p.pex_at = Some(now);
-        if !m.added.is_empty() {
-            self.emit(Event::PexPeers(m.added));
-        }
-        Ok(())
     }
 
     fn on_have(&mut self, now: Time, key: PeerKey, i: u32) -> Verdict {

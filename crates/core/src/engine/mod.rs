@@ -10,6 +10,8 @@ mod messages;
 mod metadata;
 mod output;
 mod peer;
+#[cfg(not(target_arch = "wasm32"))]
+mod pex;
 mod upload;
 mod verify;
 mod webseed;
@@ -403,7 +405,10 @@ impl Torrent {
             self.next_tick = now + TICK;
             self.check_timeouts(now);
             #[cfg(not(target_arch = "wasm32"))]
-            self.aim_bridge(now);
+            {
+                self.aim_bridge(now);
+                self.tell_pex(now);
+            }
         }
         if now >= self.next_rechoke {
             self.next_rechoke = now + self.cfg.rechoke_interval;

@@ -114,6 +114,19 @@ pub(super) struct Peer {
     /// When its last PEX message was taken (BEP 11: one a minute).
     #[cfg(not(target_arch = "wasm32"))]
     pub pex_at: Option<Time>,
+    /// When it is next told of our other classic peers (`None`: not yet
+    /// scheduled), and the addresses it has been told of.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub pex_next: Option<Time>,
+    #[cfg(not(target_arch = "wasm32"))]
+    pub pex_told: Vec<std::net::SocketAddr>,
+    /// Its TCP address, and whether others can connect to it there (an
+    /// incoming peer's port is its own until its handshake names its
+    /// listen port).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub addr: Option<std::net::SocketAddr>,
+    #[cfg(not(target_arch = "wasm32"))]
+    pub addr_connectable: bool,
 }
 
 impl Peer {
@@ -175,6 +188,24 @@ impl Peer {
             out: BytesMut::new(),
             #[cfg(not(target_arch = "wasm32"))]
             pex_at: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            pex_next: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            pex_told: Vec::new(),
+            #[cfg(not(target_arch = "wasm32"))]
+            addr: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            addr_connectable: false,
+        }
+    }
+
+    /// The listen port from its extension handshake makes an incoming
+    /// peer's address one others can connect to.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn learn_listen_port(&mut self, port: Option<u16>) {
+        if let (Some(a), Some(port), false) = (self.addr.as_mut(), port, self.addr_connectable) {
+            a.set_port(port);
+            self.addr_connectable = true;
         }
     }
 

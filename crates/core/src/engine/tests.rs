@@ -720,3 +720,92 @@ fn a_bridge_fetches_first_what_its_webrtc_peers_lack() {
         "the first request is the browser's next piece"
     );
 }
+
+/// PEX sent: each classic peer that speaks ut_pex is told, soon after its
+/// handshake and then once a minute, where our other classic peers listen
+/// (a dialled address, or an incoming peer's address with the listen port
+/// its handshake names), and later which of them left.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn classic_peers_are_told_of_each_other_and_of_who_left() {
+    use crate::classic::PexMessage;
+    use crate::wire::{Decoder, ExtendedHandshake};
+    use std::net::SocketAddr;
+    use std::time::Duration;
+    let (_, info) = torrent_bytes(50_000, 16384);
+    let at = |s: u64| Time::ZERO + Duration::from_secs(s);
+    let hello = |id: u8, port: u16| {
+        let ext = ExtendedHandshake {
+            ut_pex: Some(9),
+            port: Some(port),
+            ..Default::default()
+        };
+        let ext = Message::Extended {
+            id: 0,
+            payload: Bytes::from(ext.encode()),
+        };
+        [
+            crate::wire::Handshake::new(info.info_hash, PeerId([id; 20]))
+                .encode()
+                .to_vec(),
+            ext.to_bytes().to_vec(),
+        ]
+        .concat()
+    };
+    let mut t = Torrent::new(Config::default(), seeder(&info), PeerId([1; 20]), at(0), 1);
+    let a = t.add_peer_on(at(0), None, Wire::Tcp).unwrap();
+    let b = t.add_peer_on(at(0), None, Wire::Tcp).unwrap();
+    let a_addr: SocketAddr = "10.0.0.1:6881".parse().unwrap();
+    t.set_peer_addr(a, a_addr, true);
+    t.set_peer_addr(b, "10.0.0.2:50000".parse().unwrap(), false);
+    t.handle_data(at(0), a, &hello(2, 7000));
+    t.handle_data(at(0), b, &hello(3, 51413));
+    // Everything sent to each peer, as PEX messages.
+    let mut streams: Vec<(PeerKey, Decoder, bool)> = vec![
+        (a, Decoder::new(1 << 20), false),
+        (b, Decoder::new(1 << 20), false),
+    ];
+    let mut told = |t: &mut Torrent| -> Vec<(PeerKey, PexMessage)> {
+        let mut out = Vec::new();
+        while let Some(o) = t.poll_output() {
+            let Output::Send { peer, data } = o else {
+                continue;
+            };
+            let Some((_, d, shook)) = streams.iter_mut().find(|s| s.0 == peer) else {
+                continue;
+            };
+            d.feed(&data);
+            if !*shook {
+                *shook = d.handshake().unwrap().is_some();
+            }
+            while let Ok(Some(m)) = d.next_message() {
+                if let Message::Extended { id: 9, payload } = m {
+                    out.push((peer, PexMessage::parse(&payload).unwrap()));
+                }
+            }
+        }
+        out
+    };
+    for s in 1..=4 {
+        t.handle_timeout(at(s));
+    }
+    let first = told(&mut t);
+    let to_b = first.iter().find(|(k, _)| *k == b).map(|(_, m)| m.clone());
+    let to_a = first.iter().find(|(k, _)| *k == a).map(|(_, m)| m.clone());
+    assert_eq!(to_b.unwrap().added, vec![a_addr]);
+    assert_eq!(to_a.unwrap().added, vec!["10.0.0.2:51413".parse().unwrap()]);
+    // A leaves; B hears of it a minute later, not before.
+    t.peer_disconnected(at(5), a);
+    for s in 6..=30 {
+        t.handle_timeout(at(s));
+    }
+    assert!(told(&mut t).is_empty(), "one message a minute");
+    for s in 31..=70 {
+        t.handle_timeout(at(s));
+    }
+    let later = told(&mut t);
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].0, b);
+    assert_eq!(later[0].1.dropped, vec![a_addr]);
+    assert!(later[0].1.added.is_empty());
+}

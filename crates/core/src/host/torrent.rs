@@ -345,6 +345,19 @@ impl TorrentHost {
         r
     }
 
+    /// Where TCP peer `key` can be reached: the address we dialled
+    /// (`connectable`), or the one it came from (its extension handshake
+    /// names its listen port). Passed on to other peers (PEX).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn handle_peer_addr(
+        &mut self,
+        key: PeerKey,
+        addr: std::net::SocketAddr,
+        connectable: bool,
+    ) {
+        self.engine.set_peer_addr(key, addr, connectable);
+    }
+
     /// A connection to a peer the tracker introduced never opened (ICE found
     /// no path, or it timed out). A streak of them is worth explaining: most
     /// often a NAT or firewall that only a TURN relay gets through.

@@ -361,6 +361,7 @@ fn spawn_dial(addr: SocketAddr, d: &Discovery, done: &mpsc::UnboundedSender<Done
             remote: None,
             permit,
             we_offered: true,
+            addr: Some(addr),
             wire: Wire::Tcp,
         }));
         if sent.is_err() {

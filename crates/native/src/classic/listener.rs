@@ -121,6 +121,7 @@ async fn admit(
         .clone()
         .try_acquire_owned()
         .map_err(|_| "the connection budget is spent".to_owned())?;
+    let addr = stream.peer_addr().ok();
     let channel = TcpChannel::new(stream, Some(Bytes::copy_from_slice(&hs)));
     torrent
         .send(Ok(NewChannel {
@@ -129,6 +130,7 @@ async fn admit(
             permit,
             we_offered: false,
             wire: Wire::Tcp,
+            addr,
         }))
         .map_err(|_| "its torrent is gone".to_owned())
 }

@@ -105,6 +105,9 @@ impl TorrentTask {
         let now = util::now();
         match self.host.add_peer_on(now, c.remote, c.we_offered, c.wire) {
             Ok(key) => {
+                if let Some(a) = c.addr {
+                    self.host.handle_peer_addr(key, a, c.we_offered);
+                }
                 let link = PeerLink::start(key, c.channel, self.input_tx.clone(), c.permit);
                 self.links.insert(key, link);
             }
