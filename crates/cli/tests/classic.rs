@@ -1039,14 +1039,23 @@ fn a_corrupt_tcp_peer_is_banned_and_wrong_udp_transaction_ids_are_ignored() {
         assert!(line.starts_with("magnet:"), "seed printed {line:?}");
     }
     let dl = root.join("dl");
-    let (summary, err) = get_json(&[
-        torrent.to_str().unwrap(),
-        "--no-dht",
-        "-o",
-        dl.to_str().unwrap(),
-    ]);
+    let (summary, err) = get_json_logged(
+        &[
+            torrent.to_str().unwrap(),
+            "--no-dht",
+            "-o",
+            dl.to_str().unwrap(),
+        ],
+        "warn,webswarm_native::classic::discovery=debug",
+    );
     assert!(std::fs::read(dl.join("data.bin")).unwrap() == std::fs::read(&file).unwrap());
     assert!(summary["banned"].as_u64() >= Some(1), "{summary}\n{err}");
+    // Each is said in the log.
+    assert!(
+        err.contains("ignored a reply with another transaction id"),
+        "{err}"
+    );
+    assert!(err.contains("banned"), "{err}");
     eprintln!(
         "corrupt peer banned: {}",
         err.lines()

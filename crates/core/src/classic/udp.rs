@@ -111,14 +111,18 @@ impl UdpAnnounce {
         self.transmit(now);
     }
 
-    /// A datagram from the tracker.
-    pub fn handle_packet(&mut self, now: Time, b: &[u8]) {
-        if b.len() < 8 || be32(&b[4..8]) != self.transaction {
-            return;
+    /// A datagram from the tracker; one that is not the answer awaited is
+    /// ignored, and the error says why (for the log).
+    pub fn handle_packet(&mut self, now: Time, b: &[u8]) -> Result<(), &'static str> {
+        if b.len() < 8 {
+            return Err("a datagram too short for BEP 15");
+        }
+        if be32(&b[4..8]) != self.transaction {
+            return Err("a reply with another transaction id");
         }
         let action = be32(&b[..4]);
         match (&self.step, action) {
-            (Step::Over, _) => {}
+            (Step::Over, _) => return Err("a reply after the exchange ended"),
             (_, ERROR) => {
                 let msg = String::from_utf8_lossy(&b[8..]).into_owned();
                 self.finish(Err(AnnounceError::Refused(msg)));
@@ -134,8 +138,9 @@ impl UdpAnnounce {
                 let r = self.reply(&b[20..], b);
                 self.finish(r);
             }
-            _ => {}
+            _ => return Err("a reply of the wrong kind or length"),
         }
+        Ok(())
     }
 
     fn reply(&self, peers: &[u8], b: &[u8]) -> Result<AnnounceReply, AnnounceError> {
@@ -261,9 +266,12 @@ mod tests {
         // A reply to another transaction is ignored.
         let mut wrong = connect_reply(&c, 77);
         wrong[7] ^= 1;
-        a.handle_packet(t0, &wrong);
+        assert_eq!(
+            a.handle_packet(t0, &wrong),
+            Err("a reply with another transaction id")
+        );
         assert!(a.poll_work().is_none());
-        a.handle_packet(t0, &connect_reply(&c, 77));
+        a.handle_packet(t0, &connect_reply(&c, 77)).unwrap();
         let ann = sent(&mut a);
         assert_eq!(ann.len(), 98);
         assert_eq!(be64(&ann[..8]), 77);
@@ -274,7 +282,7 @@ mod tests {
         let mut r = vec![0, 0, 0, 1];
         r.extend_from_slice(&ann[12..16]);
         r.extend_from_slice(&[0, 0, 7, 8, 0, 0, 0, 3, 0, 0, 0, 4, 127, 0, 0, 1, 0x1a, 0xe1]);
-        a.handle_packet(t0, &r);
+        a.handle_packet(t0, &r).unwrap();
         let Some(UdpWork::Done(Ok(reply))) = a.poll_work() else {
             panic!("no reply")
         };
@@ -319,13 +327,13 @@ mod tests {
         let mut a = UdpAnnounce::new(params(), false, Time::ZERO, 1, None);
         let c = sent(&mut a);
         for junk in [&[][..], &[0, 0, 0], &[9; 40]] {
-            a.handle_packet(Time::ZERO, junk);
+            assert!(a.handle_packet(Time::ZERO, junk).is_err());
             assert!(a.poll_work().is_none());
         }
         let mut e = vec![0, 0, 0, 3];
         e.extend_from_slice(&c[12..16]);
         e.extend_from_slice(b"no such torrent");
-        a.handle_packet(Time::ZERO, &e);
+        a.handle_packet(Time::ZERO, &e).unwrap();
         assert_eq!(
             a.poll_work(),
             Some(UdpWork::Done(Err(AnnounceError::Refused(

@@ -317,7 +317,9 @@ async fn udp_announce(
         };
         tokio::select! {
             r = sock.recv(&mut buf) => if let Ok(n) = r {
-                x.handle_packet(util::now(), &buf[..n]);
+                if let Err(why) = x.handle_packet(util::now(), &buf[..n]) {
+                    tracing::debug!("UDP tracker {host_port}: ignored {why}");
+                }
             },
             _ = tokio::time::sleep(wait(at)) => x.handle_timeout(util::now()),
         }
