@@ -210,7 +210,7 @@ mod tests {
                 }
             };
             match parse(&SECRET, &d, from(), now) {
-                Request::Reply(r) => client.handle_packet(now, &r),
+                Request::Reply(r) => client.handle_packet(now, &r).unwrap(),
                 Request::Announce {
                     transaction,
                     announce,
@@ -225,7 +225,9 @@ mod tests {
                         interval_secs: 120,
                     };
                     asked = Some(announce);
-                    client.handle_packet(now, &announce_reply(transaction, &reply, false));
+                    client
+                        .handle_packet(now, &announce_reply(transaction, &reply, false))
+                        .unwrap();
                 }
                 other => panic!("{other:?}"),
             }
