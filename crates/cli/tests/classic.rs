@@ -319,16 +319,7 @@ async fn webswarm_learns_a_seeder_from_a_libtorrent_peers_pex() {
     let hash = create_torrent(&src, &[&url], &torrent);
     let empty = root.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let ports = [free_port().to_string(), free_port().to_string()];
-    let args = [
-        torrent.as_os_str(),
-        src.parent().unwrap().as_os_str(),
-        empty.as_os_str(),
-    ];
-    let mut args = args.to_vec();
-    args.extend(ports.iter().map(std::ffi::OsStr::new));
-    let (_peers, mut out) = python(LIBTORRENT_PEX, &args);
-    assert_eq!(out.next_line(), "ready", "libtorrent did not start");
+    let _peers = two_libtorrents(LIBTORRENT_PEX, &torrent, src.parent().unwrap(), &empty);
     // A announced `started` to the tracker (as a downloader).
     tokio::task::block_in_place(|| wait_for_scrape(port, &hash, "incomplete", 1));
     let dl = root.join("dl");
@@ -384,11 +375,7 @@ async fn a_libtorrent_peer_learns_a_seeder_from_webswarms_pex() {
     let half = root.join("half");
     std::fs::create_dir_all(half.join("multi")).unwrap();
     std::fs::copy(src.join("a.bin"), half.join("multi/a.bin")).unwrap();
-    let ports = [free_port().to_string(), free_port().to_string()];
-    let mut args = vec![torrent.as_os_str(), half.as_os_str(), empty.as_os_str()];
-    args.extend(ports.iter().map(std::ffi::OsStr::new));
-    let (mut peers, mut out) = python(LIBTORRENT_PEX_LEARN, &args);
-    assert_eq!(out.next_line(), "ready", "libtorrent did not start");
+    let (mut peers, mut out) = two_libtorrents(LIBTORRENT_PEX_LEARN, &torrent, &half, &empty);
     // B announced (as a downloader: it lacks a file).
     tokio::task::block_in_place(|| wait_for_scrape(port, &hash, "incomplete", 1));
     let listen = free_port();

@@ -188,6 +188,18 @@ pub fn python(script: &str, args: &[&std::ffi::OsStr]) -> (Reap, Lines) {
     (child, Lines(out))
 }
 
+/// A two-session libtorrent program of `libtorrent.rs` (`LIBTORRENT_PEX`,
+/// `LIBTORRENT_PEX_LEARN`): `torrent`, its data in `data`, an empty
+/// directory, two fresh ports; returns once it says "ready".
+pub fn two_libtorrents(script: &str, torrent: &Path, data: &Path, empty: &Path) -> (Reap, Lines) {
+    let ports = [free_port().to_string(), free_port().to_string()];
+    let mut args = vec![torrent.as_os_str(), data.as_os_str(), empty.as_os_str()];
+    args.extend(ports.iter().map(std::ffi::OsStr::new));
+    let (child, mut out) = python(script, &args);
+    assert_eq!(out.next_line(), "ready", "libtorrent did not start");
+    (child, out)
+}
+
 /// A child's stdout, read a line at a time.
 pub struct Lines(std::io::BufReader<std::process::ChildStdout>);
 
