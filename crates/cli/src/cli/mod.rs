@@ -85,13 +85,19 @@ pub struct NetArgs {
     /// UDP trackers (--relay-only implies it: a TCP peer learns our address).
     #[arg(long)]
     no_tcp: bool,
-    /// TCP port for classic BitTorrent peers, and UDP port of the same
-    /// number for the DHT (taken: another port is used).
+    /// TCP port for classic BitTorrent peers (taken: another port is
+    /// used), and UDP port of the same number for uTP peers.
     #[arg(long, default_value_t = 6881)]
     listen_port: u16,
+    /// No uTP (BEP 29): classic peers over TCP only.
+    #[arg(long)]
+    no_utp: bool,
     /// No mainline DHT (BEP 5): classic peers come from trackers only.
     #[arg(long)]
     no_dht: bool,
+    /// UDP port of the DHT node [default: any free port; the log says which].
+    #[arg(long, default_value_t = 0)]
+    dht_port: u16,
     /// A DHT node to join through, HOST:PORT (repeatable) [default:
     /// router.bittorrent.com:6881 and three other public routers].
     #[arg(long = "dht-bootstrap")]
@@ -151,14 +157,19 @@ impl NetArgs {
             choking: self.choking,
             ..Default::default()
         };
-        let dht = (!self.no_dht).then(|| match self.dht_bootstrap.is_empty() {
-            true => DhtConfig::default(),
-            false => DhtConfig {
-                bootstrap: self.dht_bootstrap.clone(),
-            },
+        let dht = (!self.no_dht).then(|| {
+            let d = DhtConfig::default();
+            DhtConfig {
+                bootstrap: match self.dht_bootstrap.is_empty() {
+                    true => d.bootstrap,
+                    false => self.dht_bootstrap.clone(),
+                },
+                port: self.dht_port,
+            }
         });
         let tcp = (!self.no_tcp && !self.relay_only).then(|| TcpConfig {
             listen: SocketAddr::new(IpAddr::from([0, 0, 0, 0]), self.listen_port),
+            utp: !self.no_utp,
             dht,
             ..TcpConfig::default()
         });

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use webswarm_core::engine::WireBytes;
+use webswarm_core::engine::{ByWire, WireBytes};
 use webswarm_core::{Bitfield, Magnet, Metainfo};
 
 use super::{progress, NetArgs};
@@ -76,7 +76,7 @@ pub async fn run(a: SeedArgs) -> Result<(), String> {
                 let all: Vec<_> = handles.iter().map(|h| h.stats()).collect();
                 let sum = webswarm_core::host::Stats {
                     peers: all.iter().map(|s| s.peers).sum(),
-                    tcp_peers: all.iter().map(|s| s.tcp_peers).sum(),
+                    peers_by_wire: all.iter().fold(ByWire::default(), |a, s| a.plus(s.peers_by_wire)),
                     download_rate: all.iter().map(|s| s.download_rate).sum(),
                     upload_rate: all.iter().map(|s| s.upload_rate).sum(),
                     uploaded: all.iter().map(|s| s.uploaded).sum(),
@@ -158,16 +158,16 @@ fn print_status(handles: &[TorrentHandle]) {
     let mut line = serde_json::json!({
         "torrents": all.len(),
         "peers": all.iter().map(|s| s.peers).sum::<usize>(),
-        "tcp_peers": all.iter().map(|s| s.tcp_peers).sum::<usize>(),
+        "tcp_peers": all.iter().map(|s| s.peers_by_wire.tcp).sum::<usize>(),
+        "utp_peers": all.iter().map(|s| s.peers_by_wire.utp).sum::<usize>(),
         "uploaded": all.iter().map(|s| s.uploaded).sum::<u64>(),
         "upload_rate": all.iter().map(|s| s.upload_rate).sum::<f64>().max(0.0).round(),
         "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
         "rtc_tasks": webswarm_native::transport::runtime::live_tasks(),
     });
-    let up = all.iter().fold(WireBytes::default(), |a, s| WireBytes {
-        data_channel: a.data_channel + s.up_by_wire.data_channel,
-        tcp: a.tcp + s.up_by_wire.tcp,
-    });
-    line["uploaded_by_wire"] = serde_json::json!({ "webrtc": up.data_channel, "tcp": up.tcp });
+    let up = all
+        .iter()
+        .fold(WireBytes::default(), |a, s| a.plus(s.up_by_wire));
+    line["uploaded_by_wire"] = super::summary::by_wire(up);
     println!("{line}");
 }

@@ -1,13 +1,15 @@
-//! The TCP addresses a torrent has heard of (from trackers, later the DHT
-//! and PEX) and which of them to dial: each is dialled at most once at a
-//! time, a failed one waits longer after each failure and is forgotten
-//! after a few, a closed one waits before it is tried again, and the book
-//! holds a bounded number of addresses.
+//! The classic peer addresses a torrent has heard of (from trackers, the DHT
+//! and PEX) and which of them to dial, over which wire: each is dialled at
+//! most once at a time, on the first wire of the dial order that has not
+//! failed it; a dial that fails on every wire waits longer after each round
+//! and the address is forgotten after a few; a closed one waits before it is
+//! tried again, and the book holds a bounded number of addresses.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::engine::Wire;
 use crate::types::Time;
 
 /// Limits and waits.
@@ -21,6 +23,10 @@ pub struct PeerBookConfig {
     pub max_failures: u32,
     /// Wait before dialling a peer again after its connection closed.
     pub retry_after_close: Duration,
+    /// The wires to dial, in the order tried; a dial that fails tries the
+    /// next one at once. Classic peers listen for TCP and uTP on the same
+    /// port number, and most take both.
+    pub dial_order: Vec<Wire>,
 }
 
 impl Default for PeerBookConfig {
@@ -33,6 +39,10 @@ impl Default for PeerBookConfig {
             retry_after_failure: Duration::from_secs(5),
             max_failures: 5,
             retry_after_close: Duration::from_secs(60),
+            // TCP first: the kernel's TCP is cheaper and faster here than a
+            // user-space uTP (measured in the README's hybrid benchmark),
+            // and uTP reaches peers that take only uTP.
+            dial_order: vec![Wire::Tcp, Wire::Utp],
         }
     }
 }
@@ -51,7 +61,10 @@ enum State {
 
 struct Entry {
     state: State,
+    /// Rounds of the dial order that failed on every wire, in a row.
     failures: u32,
+    /// The place in the dial order of the wire to dial next.
+    wire: usize,
 }
 
 /// One torrent's dial candidates.
@@ -98,21 +111,25 @@ impl PeerBook {
             self.entries.entry(a).or_insert(Entry {
                 state: State::Idle { at: now },
                 failures: 0,
+                wire: 0,
             });
         }
     }
 
-    /// Up to `budget` addresses to dial now; each is dialling until
-    /// `handle_connected` or `handle_failed`.
-    pub fn poll_dials(&mut self, now: Time, budget: usize) -> Vec<SocketAddr> {
+    /// Up to `budget` addresses to dial now, each with its wire; each is
+    /// dialling until `handle_connected` or `handle_failed`.
+    pub fn poll_dials(&mut self, now: Time, budget: usize) -> Vec<(SocketAddr, Wire)> {
         let mut out = Vec::new();
+        let Some(&first) = self.cfg.dial_order.first() else {
+            return out;
+        };
         for (a, e) in &mut self.entries {
             if out.len() >= budget {
                 break;
             }
             if matches!(e.state, State::Idle { at } if at <= now) {
                 e.state = State::Dialing;
-                out.push(*a);
+                out.push((*a, *self.cfg.dial_order.get(e.wire).unwrap_or(&first)));
             }
         }
         self.dialing += out.len();
@@ -147,12 +164,20 @@ impl PeerBook {
         }
     }
 
-    /// The dial to `a` failed (refused, timed out, or the handshake was wrong).
+    /// The dial to `a` failed (refused, timed out, or the handshake was
+    /// wrong): the next wire at once, or after the last one a wait.
     pub fn handle_failed(&mut self, now: Time, a: SocketAddr) {
         let (first, max) = (self.cfg.retry_after_failure, self.cfg.max_failures);
+        let wires = self.cfg.dial_order.len();
         let Some(e) = self.finish_dial(a) else {
             return;
         };
+        if e.wire + 1 < wires {
+            e.wire += 1;
+            e.state = State::Idle { at: now };
+            return;
+        }
+        e.wire = 0;
         e.failures += 1;
         if e.failures >= max {
             self.entries.remove(&a);
@@ -194,8 +219,8 @@ mod tests {
         b.add(t0, (0..5).map(addr));
         b.add(t0, [addr(0)]);
         assert_eq!(b.len(), 5);
-        assert_eq!(b.poll_dials(t0, 3), vec![addr(0), addr(1), addr(2)]);
-        assert_eq!(b.poll_dials(t0, 3), vec![addr(3), addr(4)]);
+        assert_eq!(b.poll_dials(t0, 3), tcp([0, 1, 2]));
+        assert_eq!(b.poll_dials(t0, 3), tcp([3, 4]));
         assert_eq!(b.poll_dials(t0, 3), vec![]);
         assert_eq!(b.dialing(), 5);
         b.handle_connected(addr(0));
@@ -208,7 +233,7 @@ mod tests {
         let t0 = Time::ZERO;
         let mut b = PeerBook::new(PeerBookConfig::default());
         b.add(t0, [addr(0)]);
-        assert_eq!(b.poll_dials(t0, 8), vec![addr(0)]);
+        assert_eq!(b.poll_dials(t0, 8), tcp([0]));
         b.handle_ours(addr(0));
         assert_eq!(b.dialing(), 0);
         b.add(t0, [addr(0)]);
@@ -217,8 +242,12 @@ mod tests {
         assert_eq!(b.poll_timeout(), None);
     }
 
+    fn tcp<const N: usize>(i: [u16; N]) -> Vec<(SocketAddr, Wire)> {
+        i.into_iter().map(|i| (addr(i), Wire::Tcp)).collect()
+    }
+
     #[test]
-    fn failures_wait_longer_each_time_then_the_address_is_forgotten() {
+    fn failures_wait_longer_each_round_then_the_address_is_forgotten() {
         let mut now = Time::ZERO;
         let mut b = PeerBook::new(PeerBookConfig::default());
         b.add(now, [addr(1)]);
@@ -226,10 +255,16 @@ mod tests {
         while let Some(t) = b.poll_timeout() {
             waits.push(t.saturating_since(now).as_secs());
             now = t;
-            assert_eq!(b.poll_dials(now, 10), vec![addr(1)]);
+            // Each round: TCP, then uTP at once.
+            let wire = if waits.len() % 2 == 1 {
+                Wire::Tcp
+            } else {
+                Wire::Utp
+            };
+            assert_eq!(b.poll_dials(now, 10), vec![(addr(1), wire)]);
             b.handle_failed(now, addr(1));
         }
-        assert_eq!(waits, vec![0, 5, 10, 20, 40]);
+        assert_eq!(waits, vec![0, 0, 5, 0, 10, 0, 20, 0, 40, 0]);
         assert!(b.is_empty());
         assert_eq!(b.dialing(), 0);
     }
@@ -244,10 +279,39 @@ mod tests {
         let mut b = PeerBook::new(cfg);
         b.add(t0, (0..10).map(addr));
         assert_eq!(b.len(), 3);
-        assert_eq!(b.poll_dials(t0, 1), vec![addr(0)]);
+        assert_eq!(b.poll_dials(t0, 1), tcp([0]));
         b.handle_connected(addr(0));
         b.handle_closed(t0, addr(0));
-        assert_eq!(b.poll_dials(t0, 5), vec![addr(1), addr(2)]);
+        assert_eq!(b.poll_dials(t0, 5), tcp([1, 2]));
         assert_eq!(b.poll_timeout(), Some(t0 + Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn a_wire_that_worked_is_the_one_dialled_again() {
+        let t0 = Time::ZERO;
+        let cfg = PeerBookConfig {
+            dial_order: vec![Wire::Utp, Wire::Tcp],
+            ..PeerBookConfig::default()
+        };
+        let mut b = PeerBook::new(cfg);
+        b.add(t0, [addr(0)]);
+        assert_eq!(b.poll_dials(t0, 1), vec![(addr(0), Wire::Utp)]);
+        b.handle_failed(t0, addr(0));
+        assert_eq!(b.poll_dials(t0, 1), vec![(addr(0), Wire::Tcp)]);
+        b.handle_connected(addr(0));
+        b.handle_closed(t0, addr(0));
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!(b.poll_dials(later, 1), vec![(addr(0), Wire::Tcp)]);
+    }
+
+    #[test]
+    fn with_no_wire_to_dial_nothing_is_dialled() {
+        let cfg = PeerBookConfig {
+            dial_order: Vec::new(),
+            ..PeerBookConfig::default()
+        };
+        let mut b = PeerBook::new(cfg);
+        b.add(Time::ZERO, [addr(0)]);
+        assert_eq!(b.poll_dials(Time::ZERO, 1), vec![]);
     }
 }

@@ -27,7 +27,7 @@ impl Torrent {
         if !self.bridge_deadlines && picker.has_deadlines() {
             return;
         }
-        let bridging = self.peers.values().any(|p| p.wire == Wire::Tcp);
+        let bridging = self.peers.values().any(|p| p.wire.is_classic());
         let have = picker.have();
         let n = info.layout.num_pieces();
         let frontier = self

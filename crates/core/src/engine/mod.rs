@@ -27,7 +27,7 @@ pub use config::{Choking, Config};
 pub use output::{AddPeerError, CloseReason, Event, Output};
 pub use peer::Wire;
 #[cfg(not(target_arch = "wasm32"))]
-pub use peer::WireBytes;
+pub use peer::{ByWire, WireBytes};
 pub use webseed::WebseedError;
 
 use crate::bitfield::Bitfield;
@@ -226,10 +226,14 @@ impl Torrent {
     pub fn peer_count(&self) -> usize {
         self.peers.len()
     }
-    /// Open connections on a classic TCP wire.
+    /// Open connections, by wire.
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn tcp_peer_count(&self) -> usize {
-        self.peers.values().filter(|p| p.wire == Wire::Tcp).count()
+    pub fn peers_by_wire(&self) -> ByWire<usize> {
+        let mut n = ByWire::default();
+        for p in self.peers.values() {
+            n.add(p.wire, 1);
+        }
+        n
     }
     /// The keys of the open connections.
     pub fn peer_keys(&self) -> impl Iterator<Item = PeerKey> + '_ {

@@ -17,24 +17,57 @@ pub enum Wire {
     DataChannel,
     /// A classic BitTorrent TCP connection.
     Tcp,
+    /// A classic BitTorrent uTP connection (BEP 29).
+    Utp,
 }
 
-/// Bytes of blocks moved, by the wire that carried them (browsers have one).
+impl Wire {
+    /// TCP or uTP: the wires of classic BitTorrent clients, which take PEX
+    /// and whose peers have addresses worth passing on.
+    #[must_use]
+    pub fn is_classic(self) -> bool {
+        self != Wire::DataChannel
+    }
+}
+
+/// One count per wire (browsers have one wire).
 #[cfg(not(target_arch = "wasm32"))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct WireBytes {
+pub struct ByWire<T> {
     /// Over WebRTC data channels.
-    pub data_channel: u64,
+    pub data_channel: T,
     /// Over classic TCP connections.
-    pub tcp: u64,
+    pub tcp: T,
+    /// Over classic uTP connections.
+    pub utp: T,
 }
 
+/// Bytes of blocks moved, by the wire that carried them.
 #[cfg(not(target_arch = "wasm32"))]
-impl WireBytes {
-    pub(super) fn add(&mut self, wire: Wire, n: u64) {
-        match wire {
-            Wire::DataChannel => self.data_channel += n,
-            Wire::Tcp => self.tcp += n,
+pub type WireBytes = ByWire<u64>;
+
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Copy + std::ops::Add<Output = T>> ByWire<T> {
+    /// Counts `n` more on `wire`.
+    pub fn add(&mut self, wire: Wire, n: T) {
+        let c = match wire {
+            Wire::DataChannel => &mut self.data_channel,
+            Wire::Tcp => &mut self.tcp,
+            Wire::Utp => &mut self.utp,
+        };
+        *c = *c + n;
+    }
+    /// Both classic wires together.
+    pub fn classic(&self) -> T {
+        self.tcp + self.utp
+    }
+    /// Wire by wire, the sum of two.
+    #[must_use]
+    pub fn plus(self, o: Self) -> Self {
+        ByWire {
+            data_channel: self.data_channel + o.data_channel,
+            tcp: self.tcp + o.tcp,
+            utp: self.utp + o.utp,
         }
     }
 }
@@ -226,7 +259,7 @@ impl Peer {
     pub fn queue_target(&self, now: Time, cfg: &Config) -> usize {
         #[cfg(not(target_arch = "wasm32"))]
         let queue_time = match self.wire {
-            Wire::Tcp => cfg.tcp_request_queue_time,
+            Wire::Tcp | Wire::Utp => cfg.tcp_request_queue_time,
             Wire::DataChannel => cfg.request_queue_time,
         };
         #[cfg(target_arch = "wasm32")]

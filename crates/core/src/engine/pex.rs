@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{CloseReason, Event, Torrent, Wire};
+use super::{CloseReason, Event, Torrent};
 use crate::classic::PexMessage;
 use crate::types::{PeerKey, Time};
 use crate::wire::Message;
@@ -22,8 +22,8 @@ const PER_MESSAGE: usize = 50;
 
 impl Torrent {
     pub(super) fn pex_allowed(&self, key: PeerKey) -> bool {
-        let tcp = self.peers.get(&key).is_some_and(|p| p.wire == Wire::Tcp);
-        tcp && !self.info.as_ref().is_some_and(|i| i.private)
+        let classic = self.peers.get(&key).is_some_and(|p| p.wire.is_classic());
+        classic && !self.info.as_ref().is_some_and(|i| i.private)
     }
 
     /// Where a TCP peer can be reached: the address we dialled
@@ -67,7 +67,7 @@ impl Torrent {
         let known: Vec<(PeerKey, SocketAddr)> = self
             .peers
             .iter()
-            .filter(|(_, p)| p.wire == Wire::Tcp && p.addr_connectable)
+            .filter(|(_, p)| p.wire.is_classic() && p.addr_connectable)
             .filter_map(|(k, p)| Some((*k, p.addr?)))
             .collect();
         let due: Vec<PeerKey> = self

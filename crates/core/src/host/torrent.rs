@@ -259,7 +259,7 @@ impl TorrentHost {
             pieces_have: e.have().map_or(0, Bitfield::count),
             peers: e.peer_count(),
             #[cfg(not(target_arch = "wasm32"))]
-            tcp_peers: e.tcp_peer_count(),
+            peers_by_wire: e.peers_by_wire(),
             webseeds: e.webseed_count(),
             download_rate: e.download_rate(now),
             webseed_rate: e.webseed_rate(now),

@@ -120,9 +120,9 @@ pub struct Stats {
     pub pieces_have: u32,
     /// Open connections.
     pub peers: usize,
-    /// Of those, on a classic TCP wire (the rest are WebRTC data channels).
+    /// The same, by wire.
     #[cfg(not(target_arch = "wasm32"))]
-    pub tcp_peers: usize,
+    pub peers_by_wire: crate::engine::ByWire<usize>,
     /// Webseeds still in use (failing ones are dropped).
     pub webseeds: usize,
     /// Bytes per second from peers and webseeds.

@@ -1,5 +1,7 @@
 //! The mainline DHT (BEP 5) through the `mainline` crate: one node per
-//! client, on the UDP port of the same number as the TCP listener. A lookup
+//! client, on a UDP port of its own (uTP has the listener's number, and the
+//! crate wants its socket to itself; nodes learn the port from our queries,
+//! and `announce_peer` names the TCP port). A lookup
 //! is one more "tracker" to discovery: core's announcer schedules it (every
 //! 15 minutes, sooner while the torrent is lonely, backed off on failure),
 //! and the peers it finds go into the same peer book as tracker replies.
@@ -33,12 +35,15 @@ const MAX_PEERS: usize = 500;
 pub struct DhtConfig {
     /// Nodes to join the DHT through (`host:port`).
     pub bootstrap: Vec<String>,
+    /// The node's UDP port; 0 (the default): any free port.
+    pub port: u16,
 }
 
 impl Default for DhtConfig {
     fn default() -> Self {
         DhtConfig {
             bootstrap: DEFAULT_BOOTSTRAP.iter().map(|s| (*s).to_owned()).collect(),
+            port: 0,
         }
     }
 }
@@ -47,37 +52,35 @@ impl Default for DhtConfig {
 /// the bootstrap names, which blocks.
 pub struct Dht {
     cfg: DhtConfig,
-    port: u16,
     node: tokio::sync::OnceCell<Option<AsyncDht>>,
 }
 
 impl std::fmt::Debug for Dht {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dht")
-            .field("cfg", &self.cfg)
-            .field("port", &self.port)
-            .finish()
+        f.debug_struct("Dht").field("cfg", &self.cfg).finish()
     }
 }
 
 impl Dht {
-    /// A node to be on UDP `port` (taken: any port).
-    pub fn new(cfg: DhtConfig, port: u16) -> Dht {
+    /// A node to be started as `cfg` says.
+    pub fn new(cfg: DhtConfig) -> Dht {
         Dht {
             cfg,
-            port,
             node: tokio::sync::OnceCell::new(),
         }
     }
 
     async fn node(&self) -> Option<&AsyncDht> {
         let start = || {
-            let (cfg, port) = (self.cfg.clone(), self.port);
+            let cfg = self.cfg.clone();
             async move {
-                tokio::task::spawn_blocking(move || start(&cfg, port))
+                let node = tokio::task::spawn_blocking(move || start(&cfg))
                     .await
                     .ok()
-                    .flatten()
+                    .flatten()?;
+                let port = node.info().await.local_addr().port();
+                tracing::info!("DHT node on UDP port {port}");
+                Some(node)
             }
         };
         self.node.get_or_init(start).await.as_ref()
@@ -139,9 +142,10 @@ impl Dht {
     }
 }
 
-/// A node on UDP `port`, or any port when that one is taken; `None`, said in
-/// the log, when no socket can be had.
-fn start(cfg: &DhtConfig, port: u16) -> Option<AsyncDht> {
+/// A node on the configured UDP port, or any port when that one is taken;
+/// `None`, said in the log, when no socket can be had.
+fn start(cfg: &DhtConfig) -> Option<AsyncDht> {
+    let port = cfg.port;
     let build = |port: u16| {
         mainline::Dht::builder()
             .bootstrap(&cfg.bootstrap)

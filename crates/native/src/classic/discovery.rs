@@ -1,7 +1,7 @@
 //! One torrent's classic peer discovery: announces to its HTTP and UDP
 //! trackers and looks it up in the DHT on core's schedule, keeps the
-//! addresses they give in core's peer book, and dials them over TCP while
-//! the torrent has room. Open connections go to the torrent task like any
+//! addresses they give in core's peer book, and dials them over TCP or uTP
+//! (as the book says) while the torrent has room. Open connections go to the torrent task like any
 //! other channel.
 
 use std::net::SocketAddr;
@@ -18,12 +18,17 @@ use webswarm_core::engine::Wire;
 use webswarm_core::{InfoHash, PeerId, Time};
 
 use super::dht::Dht;
-use super::tcp::TcpChannel;
+use super::stream::{TcpChannel, UtpChannel};
+use super::utp::Utp;
 use crate::tracker_client::{Attempt, NewChannel, TorrentView};
+use crate::transport::Channel;
 use crate::util;
 
 /// A TCP connect that takes longer is given up.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
+/// A uTP connect that takes longer is given up: a peer that takes no uTP
+/// never answers (no reset comes back over UDP), and the next wire waits.
+const UTP_DIAL_TIMEOUT: Duration = Duration::from_secs(3);
 /// Dials under way at once, per torrent.
 const MAX_DIALS: usize = 8;
 /// An HTTP announce that takes longer is given up.
@@ -77,6 +82,8 @@ pub struct Discovery {
     pub view: watch::Receiver<TorrentView>,
     pub connections: Arc<Semaphore>,
     pub http: reqwest::Client,
+    /// The client's uTP socket; `None`: TCP only.
+    pub utp: Option<Arc<Utp>>,
     /// The client's DHT node; `None` for private torrents (BEP 27) or with
     /// the DHT off.
     pub dht: Option<Arc<Dht>>,
@@ -121,8 +128,8 @@ pub async fn run(mut d: Discovery, mut stop: oneshot::Receiver<oneshot::Sender<(
                 .room
                 .saturating_sub(book.dialing())
                 .min(MAX_DIALS.saturating_sub(book.dialing()));
-            for addr in book.poll_dials(now, budget) {
-                spawn_dial(addr, &d, &done_tx);
+            for (addr, wire) in book.poll_dials(now, budget) {
+                spawn_dial(addr, wire, &d, &done_tx);
             }
         }
         let mut wake = now + TICK;
@@ -326,9 +333,9 @@ async fn udp_announce(
     }
 }
 
-fn spawn_dial(addr: SocketAddr, d: &Discovery, done: &mpsc::UnboundedSender<Done>) {
+fn spawn_dial(addr: SocketAddr, wire: Wire, d: &Discovery, done: &mpsc::UnboundedSender<Done>) {
     let (channels, connections, done) = (d.channels.clone(), d.connections.clone(), done.clone());
-    let our_port = d.port;
+    let (our_port, utp) = (d.port, d.utp.clone());
     tokio::spawn(async move {
         let Ok(permit) = connections.try_acquire_owned() else {
             let _ = done.send(Done::Dialed(
@@ -337,34 +344,26 @@ fn spawn_dial(addr: SocketAddr, d: &Discovery, done: &mpsc::UnboundedSender<Done
             ));
             return;
         };
-        let stream = match tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                let _ = done.send(Done::Dialed(addr, Err(e.to_string())));
+        let channel = match dial(addr, wire, our_port, utp.as_deref()).await {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                let _ = done.send(Done::Ours(addr));
                 return;
             }
-            Err(_) => {
-                let _ = done.send(Done::Dialed(addr, Err("timed out".into())));
+            Err(e) => {
+                let _ = done.send(Done::Dialed(addr, Err(format!("{wire:?}: {e}"))));
                 return;
             }
         };
-        // Our own listener, from an address of ours (the DHT hands back
-        // what we announced). Through a NAT it is not seen here; the
-        // engine's peer-id check closes that one.
-        if addr.port() == our_port && stream.local_addr().is_ok_and(|l| l.ip() == addr.ip()) {
-            let _ = done.send(Done::Ours(addr));
-            return;
-        }
-        let channel = TcpChannel::new(stream, None);
-        let mut closed = channel.closed();
+        let mut closed = channel.1;
         let opened = Instant::now();
         let sent = channels.send(Ok(NewChannel {
-            channel: Box::new(channel),
+            channel: channel.0,
             remote: None,
             permit,
             we_offered: true,
             addr: Some(addr),
-            wire: Wire::Tcp,
+            wire,
         }));
         if sent.is_err() {
             return;
@@ -373,4 +372,45 @@ fn spawn_dial(addr: SocketAddr, d: &Discovery, done: &mpsc::UnboundedSender<Done
         let _ = closed.wait_for(|&c| c).await;
         let _ = done.send(Done::Closed(addr, opened.elapsed()));
     });
+}
+
+type Dialed = (Box<dyn Channel>, watch::Receiver<bool>);
+
+/// A connection to `addr` on `wire` and a watch of its closing; `None`: the
+/// address is our own listener (the DHT hands back what we announced).
+/// Through a NAT that is not seen here; the engine's peer-id check closes
+/// that one.
+async fn dial(
+    addr: SocketAddr,
+    wire: Wire,
+    our_port: u16,
+    utp: Option<&Utp>,
+) -> Result<Option<Dialed>, String> {
+    let timed_out = |_| "timed out".to_owned();
+    match (wire, utp) {
+        (Wire::Utp, Some(utp)) => {
+            if addr.port() == our_port && addr.ip().is_loopback() {
+                return Ok(None);
+            }
+            let s = tokio::time::timeout(UTP_DIAL_TIMEOUT, utp.connect(addr))
+                .await
+                .map_err(timed_out)??;
+            let c = UtpChannel::utp(s, None);
+            let closed = c.closed();
+            Ok(Some((Box::new(c), closed)))
+        }
+        (Wire::Tcp, _) => {
+            let s = tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(addr))
+                .await
+                .map_err(timed_out)?
+                .map_err(|e| e.to_string())?;
+            if addr.port() == our_port && s.local_addr().is_ok_and(|l| l.ip() == addr.ip()) {
+                return Ok(None);
+            }
+            let c = TcpChannel::tcp(s, None);
+            let closed = c.closed();
+            Ok(Some((Box::new(c), closed)))
+        }
+        (w, _) => Err(format!("{w:?} is not a wire this client dials")),
+    }
 }

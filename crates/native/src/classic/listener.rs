@@ -1,7 +1,8 @@
-//! Incoming TCP peers: accept, read the 68-byte handshake to learn which
-//! torrent the peer wants, and hand the connection to that torrent's task.
-//! Connections that do not name one of our torrents in time are dropped,
-//! and only a bounded number may be waiting for their handshake at once.
+//! Incoming classic peers, over TCP and uTP: accept, read the 68-byte
+//! handshake to learn which torrent the peer wants, and hand the connection
+//! to that torrent's task. Connections that do not name one of our torrents
+//! in time are dropped, and only a bounded number may be waiting for their
+//! handshake at once.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -9,15 +10,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Semaphore};
 use webswarm_core::engine::Wire;
 use webswarm_core::wire::{Handshake, HANDSHAKE_LEN};
 use webswarm_core::InfoHash;
 
-use super::tcp::TcpChannel;
+use super::stream::{TcpChannel, UtpChannel};
+use super::utp::Utp;
 use crate::tracker_client::{Attempt, NewChannel};
+use crate::transport::Channel;
 
 /// How long an incoming connection may take to send its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,7 +62,7 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(l)
 }
 
-/// Accepts peers until the runtime ends.
+/// Accepts TCP peers until the runtime ends.
 pub async fn run(
     listener: std::net::TcpListener,
     registry: Arc<Registry>,
@@ -72,24 +75,80 @@ pub async fn run(
             return;
         }
     };
-    let unidentified = Arc::new(Semaphore::new(MAX_UNIDENTIFIED));
+    let admission = Admission::new(registry, connections);
     loop {
-        let (stream, from) = match listener.accept().await {
-            Ok(s) => s,
+        match listener.accept().await {
+            Ok((stream, from)) => {
+                let _ = stream.set_nodelay(true);
+                admission.admit(stream, from, Wire::Tcp, |s, hs| {
+                    Box::new(TcpChannel::tcp(s, Some(hs)))
+                });
+            }
             Err(e) => {
                 // Out of descriptors and the like: wait, do not spin.
                 tracing::warn!("accepting a BitTorrent peer failed: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
             }
+        }
+    }
+}
+
+/// Accepts uTP peers until the socket's dispatcher ends.
+pub async fn run_utp(utp: Arc<Utp>, registry: Arc<Registry>, connections: Arc<Semaphore>) {
+    let Some(socket) = utp.socket().await else {
+        return;
+    };
+    let admission = Admission::new(registry, connections);
+    loop {
+        match socket.accept().await {
+            Ok(stream) => {
+                let from = stream.remote_addr();
+                admission.admit(stream, from, Wire::Utp, |s, hs| {
+                    Box::new(UtpChannel::utp(s, Some(hs)))
+                });
+            }
+            Err(e) => {
+                tracing::error!("uTP peers are no longer accepted: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Routes accepted connections to their torrents, a bounded number at once.
+struct Admission {
+    registry: Arc<Registry>,
+    connections: Arc<Semaphore>,
+    unidentified: Arc<Semaphore>,
+}
+
+impl Admission {
+    fn new(registry: Arc<Registry>, connections: Arc<Semaphore>) -> Self {
+        Admission {
+            registry,
+            connections,
+            unidentified: Arc::new(Semaphore::new(MAX_UNIDENTIFIED)),
+        }
+    }
+
+    /// Waits (in a task of its own) for the stream's handshake, then hands
+    /// `channel(stream, handshake)` to the torrent it names.
+    fn admit<S>(
+        &self,
+        stream: S,
+        from: SocketAddr,
+        wire: Wire,
+        channel: impl FnOnce(S, Bytes) -> Box<dyn Channel> + Send + 'static,
+    ) where
+        S: AsyncRead + Unpin + Send + 'static,
+    {
+        let Ok(slot) = self.unidentified.clone().try_acquire_owned() else {
+            return;
         };
-        let Ok(slot) = unidentified.clone().try_acquire_owned() else {
-            continue;
-        };
-        let (registry, connections) = (registry.clone(), connections.clone());
+        let (registry, connections) = (self.registry.clone(), self.connections.clone());
         tokio::spawn(async move {
-            let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, admit(stream, &registry, &connections))
-                .await;
+            let admit = admit(stream, from, wire, &registry, &connections, channel);
+            let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, admit).await;
             drop(slot);
             match r {
                 Ok(Ok(())) => {}
@@ -100,10 +159,13 @@ pub async fn run(
     }
 }
 
-async fn admit(
-    mut stream: TcpStream,
+async fn admit<S: AsyncRead + Unpin>(
+    mut stream: S,
+    from: SocketAddr,
+    wire: Wire,
     registry: &Registry,
     connections: &Arc<Semaphore>,
+    channel: impl FnOnce(S, Bytes) -> Box<dyn Channel>,
 ) -> Result<(), String> {
     let mut hs = [0u8; HANDSHAKE_LEN];
     stream
@@ -121,16 +183,14 @@ async fn admit(
         .clone()
         .try_acquire_owned()
         .map_err(|_| "the connection budget is spent".to_owned())?;
-    let addr = stream.peer_addr().ok();
-    let channel = TcpChannel::new(stream, Some(Bytes::copy_from_slice(&hs)));
     torrent
         .send(Ok(NewChannel {
-            channel: Box::new(channel),
+            channel: channel(stream, Bytes::copy_from_slice(&hs)),
             remote: Some(h.peer_id),
             permit,
             we_offered: false,
-            wire: Wire::Tcp,
-            addr,
+            wire,
+            addr: Some(from),
         }))
         .map_err(|_| "its torrent is gone".to_owned())
 }

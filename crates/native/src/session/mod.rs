@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
-use webswarm_core::engine::{self, Source, Torrent};
+use webswarm_core::engine::{self, Source, Torrent, Wire};
 use webswarm_core::host::{HostConfig, Start, Stats, TorrentHost};
 use webswarm_core::tracker::TrackerConfig;
 use webswarm_core::{Bitfield, Info, InfoHash, Magnet, Metainfo};
@@ -19,6 +19,7 @@ use webswarm_core::{Bitfield, Info, InfoHash, Magnet, Metainfo};
 use crate::classic::dht::{Dht, DhtConfig};
 use crate::classic::discovery::{self, Discovery, DiscoveryConfig};
 use crate::classic::listener::{self, Registry};
+use crate::classic::utp::Utp;
 use crate::storage::{DiskStorage, StorageError};
 use crate::tracker_client::{Shared, TorrentView, TrackerCmd, TrackerHandle, TrackerTorrent};
 use crate::transport::webrtc_rs::{RtcConfig, WebRtcTransport};
@@ -49,15 +50,17 @@ pub struct ClientConfig {
     pub tcp: Option<TcpConfig>,
 }
 
-/// Classic peers over TCP.
+/// Classic peers over TCP and uTP.
 #[derive(Clone, Debug)]
 pub struct TcpConfig {
     /// Where incoming peers connect (port taken: another port is used).
+    /// uTP takes the UDP port of the same number.
     pub listen: std::net::SocketAddr,
+    /// uTP (BEP 29) besides TCP, incoming and as the dial order says.
+    pub utp: bool,
     /// Announce schedule and dialling.
     pub discovery: DiscoveryConfig,
-    /// The mainline DHT, on the UDP port of the listener's number; `None`:
-    /// trackers only.
+    /// The mainline DHT, on a UDP port of its own; `None`: trackers only.
     pub dht: Option<DhtConfig>,
 }
 
@@ -65,6 +68,7 @@ impl Default for TcpConfig {
     fn default() -> Self {
         TcpConfig {
             listen: ([0, 0, 0, 0], 6881).into(),
+            utp: true,
             discovery: DiscoveryConfig::default(),
             dht: Some(DhtConfig::default()),
         }
@@ -150,6 +154,7 @@ struct Inner {
 struct Classic {
     port: u16,
     registry: Arc<Registry>,
+    utp: Option<Arc<Utp>>,
     http: reqwest::Client,
     dht: Option<Arc<Dht>>,
     cfg: DiscoveryConfig,
@@ -164,20 +169,34 @@ impl Classic {
                 return None;
             }
         };
-        let port = l.local_addr().ok()?.port();
+        let bound = l.local_addr().ok()?;
+        let port = bound.port();
         let registry = Arc::new(Registry::default());
+        let utp = cfg.utp.then(|| Arc::new(Utp::new(bound)));
+        if let Some(u) = &utp {
+            tokio::spawn(listener::run_utp(
+                u.clone(),
+                registry.clone(),
+                connections.clone(),
+            ));
+        }
         tokio::spawn(listener::run(l, registry.clone(), connections));
         let http = reqwest::Client::builder()
             .user_agent(concat!("webswarm/", env!("CARGO_PKG_VERSION")))
             .build()
             .ok()?;
-        let dht = cfg.dht.clone().map(|d| Arc::new(Dht::new(d, port)));
+        let dht = cfg.dht.clone().map(|d| Arc::new(Dht::new(d)));
+        let mut cfg_d = cfg.discovery.clone();
+        if utp.is_none() {
+            cfg_d.book.dial_order.retain(|w| *w != Wire::Utp);
+        }
         Some(Classic {
             port,
             registry,
+            utp,
             http,
             dht,
-            cfg: cfg.discovery.clone(),
+            cfg: cfg_d,
         })
     }
 }
@@ -343,6 +362,7 @@ impl Client {
                     view: view_rx.clone(),
                     connections: self.inner.shared.connections.clone(),
                     http: c.http.clone(),
+                    utp: c.utp.clone(),
                     dht,
                     pex: dial_rx,
                     cfg: c.cfg.clone(),

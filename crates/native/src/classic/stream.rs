@@ -1,13 +1,15 @@
-//! A TCP connection as a [`Channel`]: the BitTorrent stream is the same on
-//! a data channel and on TCP, so the torrent task and its peer links take
-//! either. Reads return what the socket has (up to 64 KiB); writes wait for
-//! the kernel's send buffer, which is the back-pressure.
+//! A TCP or uTP connection as a [`Channel`]: the BitTorrent stream is the
+//! same on a data channel, TCP and uTP, so the torrent task and its peer
+//! links take any of them. Reads return what the socket has (up to 64 KiB);
+//! writes wait for the send buffer (the kernel's, or uTP's window), which is
+//! the back-pressure.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use librqbit_utp::{UtpStream, UtpStreamReadHalf, UtpStreamWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Mutex};
@@ -16,22 +18,40 @@ use crate::transport::{Channel, TransportError};
 
 const READ_CHUNK: usize = 64 << 10;
 
-pub struct TcpChannel {
-    read: Mutex<(OwnedReadHalf, Option<Bytes>)>,
-    write: Mutex<OwnedWriteHalf>,
+/// A byte stream's two halves behind the `Channel` contract.
+pub struct StreamChannel<R, W> {
+    read: Mutex<(R, Option<Bytes>)>,
+    write: Mutex<W>,
     closed: AtomicBool,
     /// Wakes a reader or writer waiting on a peer when the link is closed;
     /// also tells a watcher (the dialer) that the connection is gone.
     done: watch::Sender<bool>,
 }
 
+pub type TcpChannel = StreamChannel<OwnedReadHalf, OwnedWriteHalf>;
+pub type UtpChannel = StreamChannel<UtpStreamReadHalf, UtpStreamWriteHalf>;
+
 impl TcpChannel {
     /// `prefix`: bytes already read from the stream (an incoming handshake,
     /// read to find its torrent), handed out by the first `recv`.
-    pub fn new(stream: TcpStream, prefix: Option<Bytes>) -> Self {
+    pub fn tcp(stream: TcpStream, prefix: Option<Bytes>) -> Self {
         let _ = stream.set_nodelay(true);
         let (r, w) = stream.into_split();
-        TcpChannel {
+        Self::from_halves(r, w, prefix)
+    }
+}
+
+impl UtpChannel {
+    /// As [`TcpChannel::tcp`].
+    pub fn utp(stream: UtpStream, prefix: Option<Bytes>) -> Self {
+        let (r, w) = stream.split();
+        Self::from_halves(r, w, prefix)
+    }
+}
+
+impl<R, W> StreamChannel<R, W> {
+    fn from_halves(r: R, w: W, prefix: Option<Bytes>) -> Self {
+        StreamChannel {
             read: Mutex::new((r, prefix)),
             write: Mutex::new(w),
             closed: AtomicBool::new(false),
@@ -55,13 +75,17 @@ async fn until_closed(mut rx: watch::Receiver<bool>) {
 }
 
 #[async_trait]
-impl Channel for TcpChannel {
+impl<R, W> Channel for StreamChannel<R, W>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     async fn send(&self, data: Bytes) -> Result<(), TransportError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(TransportError::Closed);
         }
         tracing::trace!(
-            "tcp out {}: {:02x?}",
+            "stream out {}: {:02x?}",
             data.len(),
             &data[..data.len().min(48)]
         );
@@ -92,7 +116,7 @@ impl Channel for TcpChannel {
         };
         match n {
             Ok(n) if n > 0 => {
-                tracing::trace!("tcp in {n}: {:02x?}", &buf[..n.min(48)]);
+                tracing::trace!("stream in {n}: {:02x?}", &buf[..n.min(48)]);
                 Some(buf.freeze())
             }
             _ => {
@@ -125,7 +149,7 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let a = TcpStream::connect(l.local_addr().unwrap());
         let (a, b) = tokio::join!(a, l.accept());
-        (TcpChannel::new(a.unwrap(), None), b.unwrap().0)
+        (TcpChannel::tcp(a.unwrap(), None), b.unwrap().0)
     }
 
     #[tokio::test]
@@ -134,7 +158,7 @@ mod tests {
         let a = TcpStream::connect(l.local_addr().unwrap());
         let (a, b) = tokio::join!(a, l.accept());
         let mut a = a.unwrap();
-        let ch = TcpChannel::new(b.unwrap().0, Some(Bytes::from_static(b"hand")));
+        let ch = TcpChannel::tcp(b.unwrap().0, Some(Bytes::from_static(b"hand")));
         a.write_all(b"shake").await.unwrap();
         assert_eq!(&ch.recv().await.unwrap()[..], b"hand");
         assert_eq!(&ch.recv().await.unwrap()[..], b"shake");
