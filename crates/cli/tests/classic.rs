@@ -230,6 +230,70 @@ fn webswarm_seeds_over_tcp_to_aria2_and_libtorrent() {
         .args(["-c", LIBTORRENT_GET])
         .arg(&torrent)
         .arg(&dl)
+        .arg("tcp")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "libtorrent: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    same_tree(&src, &dl.join("multi"));
+    eprintln!("{}", String::from_utf8_lossy(&o.stdout).trim());
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// uTP both ways with libtorrent. A libtorrent that takes uTP only seeds:
+/// webswarm's TCP dial gets nowhere and its next wire, uTP, connects, with
+/// junk datagrams (random, near-KRPC, near-uTP) arriving at its uTP port all
+/// along. Then `webswarm seed` serves a libtorrent that dials uTP only.
+#[test]
+fn utp_both_ways_with_libtorrent() {
+    need("/usr/bin/python3");
+    let root = tempdir("classic-utp");
+    let src = two_files(&root, 6);
+    let tracker_port = free_port();
+    let url = format!("http://127.0.0.1:{tracker_port}/announce");
+    let torrent = root.join("t.torrent");
+    let hash = create_torrent(&src, &[&url], &torrent);
+    let _tracker = opentracker(&root, tracker_port, &hash);
+    let lt_port = free_port().to_string();
+    let args = [
+        torrent.as_os_str(),
+        src.parent().unwrap().as_os_str(),
+        lt_port.as_ref(),
+    ];
+    let (_lt, mut out) = python(LIBTORRENT_UTP_SEED, &args);
+    assert_eq!(out.next_line(), "ready", "libtorrent did not start");
+
+    let listen = free_port();
+    let junk = junk_datagrams(listen, Duration::from_secs(4));
+    let dl = root.join("dl");
+    let (summary, err) = get_json(&[
+        torrent.to_str().unwrap(),
+        "--no-dht",
+        &format!("--listen-port={listen}"),
+        "-o",
+        dl.to_str().unwrap(),
+    ]);
+    same_tree(&src, &dl.join("multi"));
+    assert_eq!(summary["downloaded"]["utp"], 64 << 20, "{summary}");
+    assert_eq!(summary["downloaded"]["tcp"], 0, "{summary}");
+    eprintln!(
+        "from libtorrent over uTP ({} junk datagrams at its port): {}",
+        junk.join().unwrap(),
+        err.lines().last().unwrap_or_default()
+    );
+
+    let _seed = seed_torrent(&torrent, src.parent().unwrap(), free_port(), &["--no-dht"]);
+    let dl = root.join("dl-libtorrent");
+    std::fs::create_dir_all(&dl).unwrap();
+    let o = Command::new("/usr/bin/python3")
+        .args(["-c", LIBTORRENT_GET])
+        .arg(&torrent)
+        .arg(&dl)
+        .arg("utp")
         .output()
         .unwrap();
     assert!(
@@ -258,28 +322,8 @@ fn a_trackerless_magnet_is_found_through_a_dht_of_libtorrent_nodes() {
     let (_nodes, mut out) = python(LIBTORRENT_DHT, &args);
     let hash = out.next_line();
     assert_eq!(out.next_line(), "ready", "the libtorrent DHT did not form");
-    let listen = free_port();
-    let junk = std::thread::spawn(move || {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let t = Instant::now();
-        let mut sent = 0u32;
-        while t.elapsed() < Duration::from_secs(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let len = (x % 1500) as usize;
-            let mut d: Vec<u8> = (0..len).map(|i| (x >> (i % 57)) as u8).collect();
-            // Some of it nearly KRPC: a dictionary with wrong fields.
-            if sent % 3 == 0 {
-                d = b"d1:ad2:id20:xxxxxxxxxxxxxxxxxxxxe1:q9:get_peers1:t2:aa1:y1:qe".to_vec();
-            }
-            let _ = s.send_to(&d, ("127.0.0.1", listen));
-            sent += 1;
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        sent
-    });
+    let (listen, dht_port) = (free_port(), free_port());
+    let junk = junk_datagrams(dht_port, Duration::from_secs(8));
     let magnet = format!("magnet:?xt=urn:btih:{hash}");
     let dl = root.join("dl");
     let bootstrap = format!("127.0.0.1:{}", ports[2]);
@@ -288,6 +332,7 @@ fn a_trackerless_magnet_is_found_through_a_dht_of_libtorrent_nodes() {
         "--dht-bootstrap",
         &bootstrap,
         &format!("--listen-port={listen}"),
+        &format!("--dht-port={dht_port}"),
         "-o",
         dl.to_str().unwrap(),
     ]);

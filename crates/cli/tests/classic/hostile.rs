@@ -126,3 +126,38 @@ pub fn corrupt_peer(info_hash: [u8; 20]) -> u16 {
     });
     port
 }
+
+/// Sends junk to UDP `port` on loopback for `how_long`, from one socket: a
+/// third random bytes, a third nearly KRPC (a dictionary with wrong
+/// fields), a third nearly uTP (a header of every packet type with random
+/// connection ids and numbers, some with random payload). Returns how many.
+pub fn junk_datagrams(port: u16, how_long: Duration) -> std::thread::JoinHandle<u32> {
+    std::thread::spawn(move || {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let t = std::time::Instant::now();
+        let mut sent = 0u32;
+        while t.elapsed() < how_long {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 1500) as usize;
+            let mut d: Vec<u8> = (0..len).map(|i| (x >> (i % 57)) as u8).collect();
+            match sent % 3 {
+                0 => d = b"d1:ad2:id20:xxxxxxxxxxxxxxxxxxxxe1:q9:get_peers1:t2:aa1:y1:qe".to_vec(),
+                1 => {
+                    // Type (0..=4) in the high nibble, version 1.
+                    let ty = ((x >> 8) % 5) as u8;
+                    d.resize(d.len().max(20), 0);
+                    d[0] = (ty << 4) | 1;
+                    d.truncate(if x & 1 == 0 { 20 } else { d.len() });
+                }
+                _ => {}
+            }
+            let _ = s.send_to(&d, ("127.0.0.1", port));
+            sent += 1;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        sent
+    })
+}

@@ -113,19 +113,37 @@ while time.time() - t < 60:
 sys.exit('C never connected to B: %s' % [p.ip for p in hc.get_peer_info()])
 "#;
 
-/// A python3-libtorrent leecher: downloads `torrent` into `dir` over TCP
-/// only and exits 0 once it is seeding.
+/// A python3-libtorrent leecher: downloads `torrent` into `dir` over the
+/// wire named third (`tcp` or `utp`) only and exits 0 once it is seeding.
 pub const LIBTORRENT_GET: &str = r#"
 import sys, time, libtorrent as lt
-torrent, dest = sys.argv[1], sys.argv[2]
+torrent, dest, wire = sys.argv[1], sys.argv[2], sys.argv[3]
+utp = wire == 'utp'
 s = lt.session({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
-                'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
-                'enable_incoming_utp': False, 'allow_multiple_connections_per_ip': True})
+                'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': utp,
+                'enable_incoming_utp': utp, 'enable_outgoing_tcp': not utp,
+                'enable_incoming_tcp': not utp, 'allow_multiple_connections_per_ip': True})
 h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': dest})
 t = time.time()
 while not h.status().is_seeding:
     if time.time() - t > 100:
         sys.exit('libtorrent: no progress: %s' % h.status().progress)
     time.sleep(0.1)
-print('libtorrent done in %.2f s' % (time.time() - t))
+print('libtorrent done in %.2f s over %s' % (time.time() - t, wire))
+"#;
+
+/// A python3-libtorrent seeder that takes and makes uTP connections only
+/// (its TCP port accepts nothing): seeds `torrent` from `src`, announced to
+/// the torrent's tracker from `port`. Prints "ready" once seeding.
+pub const LIBTORRENT_UTP_SEED: &str = r#"
+import sys, time, libtorrent as lt
+torrent, src, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = lt.session({'listen_interfaces': '127.0.0.1:%d' % port, 'enable_dht': False, 'enable_lsd': False,
+                'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_tcp': False,
+                'enable_incoming_tcp': False, 'allow_multiple_connections_per_ip': True})
+h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': src})
+while not h.status().is_seeding:
+    time.sleep(0.1)
+print('ready', flush=True)
+time.sleep(600)
 "#;
