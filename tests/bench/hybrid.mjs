@@ -1,8 +1,10 @@
-// Issue 16's benchmark: webswarm on the classic TCP wire against a classic
-// client, side by side in one run (all on loopback, TCP only):
+// Issue 16's benchmark: webswarm on the classic wires against a classic
+// client, side by side in one run (all on loopback), over TCP, then over uTP
+// (libtorrent set to that one wire):
 //   libtorrent -> libtorrent (the reference),
 //   libtorrent -> `webswarm get`,
 //   `webswarm seed` -> libtorrent,
+// and over TCP:
 //   libtorrent -> `webswarm get --seed` (a bridge started with the page, so
 //   the data is not on it yet) -> our browser peer in headless Chromium,
 //   against `webswarm seed` -> the same browser peer directly.
@@ -22,6 +24,8 @@ import {
 
 const MIB = Number(process.argv[2] || 256);
 const RUNS = Number(process.argv[3] || 3);
+// `classic`: the TCP and uTP rows only, no browser.
+const CLASSIC_ONLY = process.argv[4] === 'classic';
 const SIZE = MIB * 1024 * 1024;
 const GIB = SIZE / 2 ** 30;
 const PY = '/usr/bin/python3';
@@ -78,20 +82,22 @@ const torrent = path.join(dir, 'big.torrent');
 const created = execFileSync(webswarmBinary(), ['create', path.join(src, 'big.bin'), '-t',
   `http://127.0.0.1:${tracker.port}/announce`, '-o', torrent]).toString();
 
-const rows = { ref: [], get: [], seed: [], bridge: [], direct: [] };
+const WIRES = ['tcp', 'utp'];
+const rows = { bridge: [], direct: [] };
+for (const w of WIRES) Object.assign(rows, { [`ref-${w}`]: [], [`get-${w}`]: [], [`seed-${w}`]: [] });
 const same = (f) => execFileSync('cmp', [path.join(src, 'big.bin'), f]);
 
-async function libtorrentSeeder() {
+async function libtorrentSeeder(wire = 'tcp') {
   const port = await freePort();
-  const child = await start(PY, [PEER, 'seed', torrent, src, String(port)], /ready/);
+  const child = await start(PY, [PEER, 'seed', wire, torrent, src, String(port)], /ready/);
   child.port = port;
   return child;
 }
 
-async function libtorrentGet(seeder, port) {
+async function libtorrentGet(seeder, port, wire) {
   const dest = fs.mkdtempSync(path.join(dir, 'lt-'));
   const before = pidCpu(seeder.pid);
-  const r = JSON.parse((await run(PY, [PEER, 'get', torrent, dest, String(port)])).trim().split('\n').pop());
+  const r = JSON.parse((await run(PY, [PEER, 'get', wire, torrent, dest, String(port)])).trim().split('\n').pop());
   same(path.join(dest, 'big.bin'));
   fs.rmSync(dest, { recursive: true });
   return { secs: r.secs, first: r.first, cpu: r.cpu, seedCpu: pidCpu(seeder.pid) - before };
@@ -154,23 +160,26 @@ async function directToBrowser() {
   });
 }
 
-for (let i = 0; i < RUNS; i++) {
-  say(`run ${i}`);
+/** The three classic rows of one run over `wire`. */
+async function classicRows(wire) {
   // A fresh seeder per row: libtorrent serves the second download from its cache.
-  let seeder = await libtorrentSeeder();
-  say("seeder up");
-  rows.ref.push(await libtorrentGet(seeder, seeder.port));
-  say("reference done");
+  let seeder = await libtorrentSeeder(wire);
+  rows[`ref-${wire}`].push(await libtorrentGet(seeder, seeder.port, wire));
   seeder.kill();
-  seeder = await libtorrentSeeder();
-  say("seeder up");
-  rows.get.push(await webswarmGet(seeder));
-  say("webswarm get done");
+  seeder = await libtorrentSeeder(wire);
+  rows[`get-${wire}`].push(await webswarmGet(seeder));
   seeder.kill();
   const port = await freePort();
   seeder = await start(webswarmBinary(), ['seed', torrent, '--dir', src, '--listen-port', String(port)], /magnet:/);
-  rows.seed.push(await libtorrentGet(seeder, port));
+  rows[`seed-${wire}`].push(await libtorrentGet(seeder, port, wire));
   seeder.kill();
+  say(`${wire} rows done`);
+}
+
+for (let i = 0; i < RUNS; i++) {
+  say(`run ${i}`);
+  for (const w of WIRES) await classicRows(w);
+  if (CLASSIC_ONLY) continue;
   rows.bridge.push(await bridgeToBrowser());
   say('bridge -> browser done');
   rows.direct.push(await directToBrowser());
@@ -185,17 +194,23 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mbps = (r) => SIZE / r.secs / 1e6;
 const line = (name, rs) => {
   const m = median(rs.map(mbps));
-  console.log(`${name.padEnd(34)} ${rs.map((r) => mbps(r).toFixed(1)).join(' / ').padEnd(22)} MB/s  median ${m.toFixed(1)}`
+  console.log(`${name.padEnd(40)} ${rs.map((r) => mbps(r).toFixed(1)).join(' / ').padEnd(22)} MB/s  median ${m.toFixed(1)}`
     + `  downloader ${(median(rs.map((r) => r.cpu)) / GIB).toFixed(2)} s/GiB`
     + `  seeder ${(median(rs.map((r) => r.seedCpu)) / GIB).toFixed(2)} s/GiB`
     + `  first piece ${median(rs.map((r) => r.first ?? NaN)).toFixed(2)} s`);
   return m;
 };
-console.log(`bench-hybrid: ${MIB} MiB over TCP on loopback, ${RUNS} runs (load ${os.loadavg()[0].toFixed(2)})`);
-const ref = line('libtorrent -> libtorrent (reference)', rows.ref);
-const get = line('libtorrent -> webswarm get', rows.get);
-const seed = line('webswarm seed -> libtorrent', rows.seed);
-const bridge = line('libtorrent -> bridge -> browser', rows.bridge);
-const direct = line('webswarm seed -> browser (direct)', rows.direct);
-console.log(`ratios to the reference: webswarm downloading ${(get / ref).toFixed(2)}x, webswarm seeding ${(seed / ref).toFixed(2)}x; `
-  + `bridge -> browser ${(bridge / direct).toFixed(2)}x direct`);
+console.log(`bench-hybrid: ${MIB} MiB on loopback, ${RUNS} runs (load ${os.loadavg()[0].toFixed(2)})`);
+const ratios = [];
+for (const w of WIRES) {
+  const ref = line(`libtorrent -> libtorrent ${w} (reference)`, rows[`ref-${w}`]);
+  const get = line(`libtorrent -> webswarm get ${w}`, rows[`get-${w}`]);
+  const seed = line(`webswarm seed -> libtorrent ${w}`, rows[`seed-${w}`]);
+  ratios.push(`${w}: downloading ${(get / ref).toFixed(2)}x, seeding ${(seed / ref).toFixed(2)}x`);
+}
+if (!CLASSIC_ONLY) {
+  const bridge = line('libtorrent -> bridge -> browser', rows.bridge);
+  const direct = line('webswarm seed -> browser (direct)', rows.direct);
+  ratios.push(`bridge -> browser ${(bridge / direct).toFixed(2)}x direct`);
+}
+console.log(`ratios to the reference: ${ratios.join('; ')}`);

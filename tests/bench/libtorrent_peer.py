@@ -1,26 +1,32 @@
-"""A TCP-only python3-libtorrent peer on loopback, for bench/hybrid.mjs.
+"""A python3-libtorrent peer on loopback that speaks one wire (tcp or utp),
+for bench/hybrid.mjs.
 
-  libtorrent_peer.py seed TORRENT DIR PORT   seeds until killed; prints "ready"
-                                             once its tracker has answered
-  libtorrent_peer.py get TORRENT DIR [PORT]  downloads (from 127.0.0.1:PORT, or
-                                             the tracker's peers); prints one JSON line
+  libtorrent_peer.py seed WIRE TORRENT DIR PORT   seeds until killed; prints "ready"
+                                                  once its tracker has answered
+  libtorrent_peer.py get WIRE TORRENT DIR [PORT]  downloads (from 127.0.0.1:PORT, or
+                                                  the tracker's peers); prints one JSON line
 """
 import json, resource, sys, time
 import libtorrent as lt
 
 SETTINGS = {
     'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-    'enable_outgoing_utp': False, 'enable_incoming_utp': False,
     'allow_multiple_connections_per_ip': True,
+    # Plaintext: webswarm does not speak Message Stream Encryption, and a
+    # libtorrent that tries it first waits ~3 s before retrying over uTP.
+    'out_enc_policy': lt.enc_policy.disabled, 'in_enc_policy': lt.enc_policy.disabled,
     'alert_mask': lt.alert.category_t.tracker_notification,
 }
 
-def session(port):
-    return lt.session(dict(SETTINGS, listen_interfaces='127.0.0.1:%d' % port))
+def session(port, wire):
+    utp = wire == 'utp'
+    return lt.session(dict(SETTINGS, listen_interfaces='127.0.0.1:%d' % port,
+                           enable_outgoing_utp=utp, enable_incoming_utp=utp,
+                           enable_outgoing_tcp=not utp, enable_incoming_tcp=not utp))
 
-mode, torrent, d = sys.argv[1], sys.argv[2], sys.argv[3]
+mode, wire, torrent, d = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 if mode == 'seed':
-    s = session(int(sys.argv[4]))
+    s = session(int(sys.argv[5]), wire)
     s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': d,
                    'flags': lt.torrent_flags.seed_mode})
     # A downloader that announces first would wait out the tracker's min interval.
@@ -33,13 +39,16 @@ if mode == 'seed':
     while True:
         time.sleep(1)
 else:
-    s = session(0)
+    s = session(0, wire)
     start = time.time()
     h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': d})
-    if len(sys.argv) > 4:
-        h.connect_peer(('127.0.0.1', int(sys.argv[4])))
-    first = None
+    peer = ('127.0.0.1', int(sys.argv[5])) if len(sys.argv) > 5 else None
+    first, asked = None, 0.0
     while not h.status().is_seeding:
+        # A connect before the torrent has started is dropped: ask again.
+        if peer and not h.get_peer_info() and time.time() - asked > 0.2:
+            h.connect_peer(peer)
+            asked = time.time()
         if first is None and h.status().num_pieces > 0:
             first = time.time() - start
         if time.time() - start > 300:

@@ -307,6 +307,57 @@ fn utp_both_ways_with_libtorrent() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
+/// BEP 27 for a magnet: whether a torrent is private is only known once its
+/// metadata arrives. `webswarm create --private` makes one, `webswarm seed`
+/// serves it; a magnet of it starts with the DHT like any magnet, and stops
+/// using it once the metadata says private.
+#[test]
+fn a_magnet_that_turns_out_private_leaves_the_dht() {
+    let root = tempdir("classic-private");
+    let src = two_files(&root, 7);
+    let tracker_port = free_port();
+    let url = format!("http://127.0.0.1:{tracker_port}/announce");
+    let torrent = root.join("t.torrent");
+    let mut c = webswarm(&[
+        "create",
+        src.to_str().unwrap(),
+        "--private",
+        "-t",
+        &url,
+        "-o",
+    ]);
+    let o = c.arg(&torrent).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let hash = info_hash_of_magnet(&String::from_utf8_lossy(&o.stdout));
+    let _tracker = opentracker(&root, tracker_port, &hash);
+    // Slow enough for the download to outlive the metadata by a while.
+    let slow = ["--no-dht", "--max-upload-rate", "32M"];
+    let _seed = seed_torrent(&torrent, src.parent().unwrap(), free_port(), &slow);
+    // A DHT "node" that never answers: the magnet's lookups keep failing
+    // and would be retried, but for the torrent being private.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let bootstrap = silent.local_addr().unwrap().to_string();
+    let magnet = format!("magnet:?xt=urn:btih:{hash}&tr={url}");
+    let dl = root.join("dl");
+    let (summary, err) = get_json_logged(
+        &[
+            &magnet,
+            "--dht-bootstrap",
+            &bootstrap,
+            "-o",
+            dl.to_str().unwrap(),
+        ],
+        "warn,webswarm_native::classic=info",
+    );
+    same_tree(&src, &dl.join("multi"));
+    assert_eq!(summary["downloaded"]["tcp"], 64 << 20, "{summary}");
+    assert!(
+        err.contains("the torrent is private (BEP 27): no more DHT lookups for it"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
 /// A magnet with no tracker: webswarm joins a DHT of libtorrent nodes
 /// through one of them, finds the seeder (another), gets the metadata and
 /// the data from it over TCP. Junk datagrams sent to webswarm's DHT port

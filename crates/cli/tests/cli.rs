@@ -82,6 +82,7 @@ fn make_torrent(src: &std::path::Path, tracker: &str) -> std::path::PathBuf {
         trackers: vec![tracker.to_owned()],
         webseeds: vec![],
         piece_len: Some(64 << 10),
+        private: false,
     };
     let (bytes, _) = webswarm_native::create::create_torrent(src, &opts, &mut |_, _| {}).unwrap();
     let t = src.with_extension("torrent");

@@ -63,6 +63,7 @@ async fn a_download_killed_at_random_moments_never_trusts_a_wrong_piece() {
             trackers: vec![tracker.url.clone()],
             webseeds: vec![],
             piece_len: Some(64 << 10),
+            private: false,
         },
         &mut |_, _| {},
     )

@@ -159,6 +159,7 @@ async fn killed_download_resumes_without_fetching_verified_pieces() {
             trackers: vec![tracker.url.clone()],
             webseeds: vec![],
             piece_len: Some(256 << 10),
+            private: false,
         },
         &mut |_, _| {},
     )

@@ -22,6 +22,8 @@ pub struct CreateOptions {
     pub trackers: Vec<String>,
     pub webseeds: Vec<String>,
     pub piece_len: Option<u64>,
+    /// BEP 27.
+    pub private: bool,
 }
 
 /// Hashes `path` (a file, or a directory taken recursively in name order)
@@ -58,6 +60,7 @@ pub fn create_torrent(
     let mut c = TorrentCreator::new(&name, list, opts.piece_len)?;
     c.trackers = opts.trackers.iter().map(|t| vec![t.clone()]).collect();
     c.url_list = opts.webseeds.clone();
+    c.private = opts.private;
     let total = c.total_len();
     let mut done = 0u64;
     let mut buf = vec![0u8; 1 << 20];

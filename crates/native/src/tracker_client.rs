@@ -62,6 +62,9 @@ pub struct TorrentView {
     pub status: TorrentStatus,
     /// Remote ids of its open connections: their offers are not answered.
     pub connected: Vec<PeerId>,
+    /// Its metadata says private (BEP 27): known from the start for a
+    /// .torrent, only once the metadata came for a magnet.
+    pub private: bool,
 }
 
 /// A torrent as a tracker task sees it.

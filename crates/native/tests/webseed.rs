@@ -42,6 +42,7 @@ async fn a_torrent_without_peers_downloads_from_its_webseed_and_a_bad_one_is_dro
             trackers: vec![],
             webseeds: vec![format!("{base}/{seed}/data.bin")],
             piece_len: Some(64 << 10),
+            private: false,
         };
         create_torrent(&file, &opts, &mut |_, _| {}).unwrap().1
     };

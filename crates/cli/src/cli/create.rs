@@ -23,10 +23,20 @@ pub struct CreateArgs {
     /// Where to write the .torrent [default: <name>.torrent].
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// A private torrent (BEP 27): clients find its peers through its own
+    /// trackers only (no DHT, no peer exchange).
+    #[arg(long)]
+    private: bool,
 }
 
 pub async fn run(a: CreateArgs) -> Result<(), String> {
-    let (bytes, meta) = hash(&a.path, a.trackers, a.webseeds, a.piece_length).await?;
+    let opts = CreateOptions {
+        trackers: a.trackers,
+        webseeds: a.webseeds,
+        piece_len: a.piece_length,
+        private: a.private,
+    };
+    let (bytes, meta) = hash(&a.path, opts).await?;
     let out = a
         .output
         .unwrap_or_else(|| PathBuf::from(format!("{}.torrent", meta.info.name)));
@@ -39,11 +49,9 @@ pub async fn run(a: CreateArgs) -> Result<(), String> {
 /// Hashes `path` on a worker thread with a progress bar.
 pub async fn hash(
     path: &std::path::Path,
-    trackers: Vec<String>,
-    webseeds: Vec<String>,
-    piece_len: Option<u64>,
+    opts: CreateOptions,
 ) -> Result<(Vec<u8>, webswarm_core::Metainfo), String> {
-    if let Some(p) = piece_len {
+    if let Some(p) = opts.piece_len {
         if !p.is_power_of_two() || p < 16 << 10 {
             return Err(format!(
                 "piece length {p} must be a power of two of at least 16384"
@@ -53,11 +61,6 @@ pub async fn hash(
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let bar = progress::bytes_bar(0, "hashing");
-        let opts = CreateOptions {
-            trackers,
-            webseeds,
-            piece_len,
-        };
         let r = create_torrent(&path, &opts, &mut |done, total| {
             bar.set_length(total);
             bar.set_position(done);

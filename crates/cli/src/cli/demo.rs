@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use webswarm_core::Bitfield;
 
+use crate::create::CreateOptions;
 use crate::demo::{self, DemoInfo};
 use crate::session::{AddOptions, Client, ClientConfig, What};
 use crate::transport::webrtc_rs::RtcConfig;
@@ -69,13 +70,13 @@ pub async fn run(a: DemoArgs) -> Result<(), String> {
         .ok_or_else(|| format!("{} has no file name", file.display()))?;
     // BEP 19: a URL ending in '/' is the folder holding the torrent's name.
     let webseed = (!a.no_webseed).then(|| format!("{base}/seed/"));
-    let (bytes, meta) = super::create::hash(
-        &file,
-        vec![tracker.clone()],
-        webseed.iter().cloned().collect(),
-        a.piece_length,
-    )
-    .await?;
+    let opts = CreateOptions {
+        trackers: vec![tracker.clone()],
+        webseeds: webseed.iter().cloned().collect(),
+        piece_len: a.piece_length,
+        private: false,
+    };
+    let (bytes, meta) = super::create::hash(&file, opts).await?;
     let info = DemoInfo {
         magnet: webswarm_core::Magnet::of(&meta).to_uri(),
         torrent: "/demo.torrent".into(),

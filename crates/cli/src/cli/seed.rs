@@ -7,6 +7,7 @@ use webswarm_core::engine::{ByWire, WireBytes};
 use webswarm_core::{Bitfield, Magnet, Metainfo};
 
 use super::{progress, NetArgs};
+use crate::create::CreateOptions;
 use crate::session::{AddOptions, Client, TorrentHandle, What};
 
 #[derive(Args, Debug)]
@@ -120,13 +121,13 @@ async fn add_one(
         if a.net.trackers.is_empty() {
             return Err("give a tracker to seed to with --tracker ws://HOST:PORT".into());
         }
-        let (bytes, meta) = super::create::hash(
-            path,
-            a.net.trackers.clone(),
-            a.webseeds.clone(),
-            a.piece_length,
-        )
-        .await?;
+        let opts = CreateOptions {
+            trackers: a.net.trackers.clone(),
+            webseeds: a.webseeds.clone(),
+            piece_len: a.piece_length,
+            private: false,
+        };
+        let (bytes, meta) = super::create::hash(path, opts).await?;
         if let Some(out) = &a.torrent_out {
             let out = if a.paths.len() > 1 {
                 out.join(format!("{}.torrent", meta.info.name))

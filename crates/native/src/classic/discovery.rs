@@ -29,8 +29,10 @@ const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// A uTP connect that takes longer is given up: a peer that takes no uTP
 /// never answers (no reset comes back over UDP), and the next wire waits.
 const UTP_DIAL_TIMEOUT: Duration = Duration::from_secs(3);
-/// Dials under way at once, per torrent.
-const MAX_DIALS: usize = 8;
+/// Dials under way at once, per torrent. Trackers hand out many dead
+/// addresses, and each costs a TCP timeout plus a uTP one: a few of them
+/// must not hold every slot (libtorrent starts ~30 connections a second).
+const MAX_DIALS: usize = 32;
 /// An HTTP announce that takes longer is given up.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 /// Tracker responses larger than this are refused.
@@ -55,6 +57,8 @@ struct Tracker {
     url: String,
     announcer: Announcer,
     udp_connection: Option<(u64, Time)>,
+    /// Not used any more (the DHT, once a magnet's metadata says private).
+    off: bool,
 }
 
 enum Done {
@@ -111,14 +115,21 @@ pub async fn run(mut d: Discovery, mut stop: oneshot::Receiver<oneshot::Sender<(
                 util::random_u64(),
             ),
             udp_connection: None,
+            off: false,
         })
         .collect();
     let mut book = PeerBook::new(d.cfg.book.clone());
     let (done_tx, mut done) = mpsc::unbounded_channel();
     loop {
-        let status = d.view.borrow().status;
+        let (status, private) = {
+            let v = d.view.borrow();
+            (v.status, v.private)
+        };
+        if private {
+            turn_private(&mut trackers);
+        }
         let now = util::now();
-        for (i, t) in trackers.iter_mut().enumerate() {
+        for (i, t) in trackers.iter_mut().enumerate().filter(|(_, t)| !t.off) {
             if let Some(p) = t.announcer.poll_announce(now, &status) {
                 spawn_announce(i, t, p, &d, &done_tx);
             }
@@ -133,7 +144,7 @@ pub async fn run(mut d: Discovery, mut stop: oneshot::Receiver<oneshot::Sender<(
             }
         }
         let mut wake = now + TICK;
-        for t in &trackers {
+        for t in trackers.iter().filter(|t| !t.off) {
             if let Some(at) = t.announcer.poll_timeout(&status) {
                 wake = wake.min(at);
             }
@@ -154,11 +165,22 @@ pub async fn run(mut d: Discovery, mut stop: oneshot::Receiver<oneshot::Sender<(
                 tracing::debug!("PEX: {} peers", peers.len());
                 book.add(util::now(), peers);
             }
+            // New room, completion, metadata: acted on at once, not a tick later.
+            Ok(()) = d.view.changed() => {}
             _ = tokio::time::sleep(wait(wake)) => {}
         }
         if d.channels.is_closed() {
             return;
         }
+    }
+}
+
+/// BEP 27: a magnet whose metadata turned out private finds peers through
+/// its trackers only from now on (PEX the engine already refuses).
+fn turn_private(trackers: &mut [Tracker]) {
+    for t in trackers.iter_mut().filter(|t| t.url == DHT && !t.off) {
+        t.off = true;
+        tracing::info!("the torrent is private (BEP 27): no more DHT lookups for it");
     }
 }
 
@@ -182,6 +204,8 @@ fn on_done(r: Done, trackers: &mut [Tracker], book: &mut PeerBook) {
             }
             t.announcer.handle_reply(now, event, &r);
         }
+        // A lookup under way when the torrent turned private: dropped.
+        Done::Found(_) if trackers.iter().any(|t| t.url == DHT && t.off) => {}
         Done::Found(peers) => book.add(now, peers),
         Done::Ours(addr) => book.handle_ours(addr),
         Done::Dialed(addr, Ok(())) => book.handle_connected(addr),
@@ -202,7 +226,7 @@ async fn leave(
     // The DHT has no leaving: our entries expire on their own.
     let stops = trackers
         .iter_mut()
-        .filter(|t| t.url != DHT)
+        .filter(|t| t.url != DHT && !t.off)
         .filter_map(|t| {
             let p = t.announcer.stop(status)?;
             let (url, conn, http) = (t.url.clone(), t.udp_connection, d.http.clone());

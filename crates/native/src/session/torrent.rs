@@ -296,6 +296,7 @@ impl TorrentTask {
         let view = TorrentView {
             status: self.host.tracker_status(),
             connected: self.host.connected_ids(),
+            private: self.host.info().is_some_and(|i| i.private),
         };
         self.outlets.view.send_if_modified(|v| {
             let changed = *v != view;

@@ -116,6 +116,7 @@ pub fn torrent_for(path: &Path, tracker: &str, piece_len: Option<u64>) -> Metain
         trackers: vec![tracker.to_owned()],
         webseeds: vec![],
         piece_len,
+        private: false,
     };
     create_torrent(path, &opts, &mut |_, _| {}).unwrap().1
 }
