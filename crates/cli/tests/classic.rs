@@ -8,6 +8,8 @@ mod common;
 mod hostile;
 #[path = "classic/libtorrent.rs"]
 mod libtorrent;
+#[path = "classic/qbittorrent.rs"]
+mod qbittorrent;
 #[path = "classic/support.rs"]
 mod support;
 
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use hostile::*;
 use libtorrent::*;
+use qbittorrent::QBittorrent;
 use support::*;
 
 #[test]
@@ -304,6 +307,54 @@ fn utp_both_ways_with_libtorrent() {
     );
     same_tree(&src, &dl.join("multi"));
     eprintln!("{}", String::from_utf8_lossy(&o.stdout).trim());
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// qBittorrent (qbittorrent-nox in its default settings: TCP and uTP,
+/// encryption allowed) gets a magnet from `webswarm seed`, metadata and
+/// all, then seeds the torrent to `webswarm get`.
+#[test]
+fn qbittorrent_gets_a_magnet_from_webswarm_and_seeds_it_back() {
+    need("qbittorrent-nox");
+    let root = tempdir("classic-qbittorrent");
+    let src = two_files(&root, 8);
+    let tracker_port = free_port();
+    let url = format!("http://127.0.0.1:{tracker_port}/announce");
+    let torrent = root.join("t.torrent");
+    let hash = create_torrent(&src, &[&url], &torrent);
+    let _tracker = opentracker(&root, tracker_port, &hash);
+    let seed = seed_torrent(&torrent, src.parent().unwrap(), free_port(), &["--no-dht"]);
+    let qb = QBittorrent::start(&root.join("qb"));
+    let t = Instant::now();
+    qb.add(
+        &format!("magnet:?xt=urn:btih:{hash}&tr={url}"),
+        &root.join("dl-qb"),
+    );
+    let peers = qb.wait_complete(&hash);
+    same_tree(&src, &root.join("dl-qb/multi"));
+    eprintln!(
+        "qBittorrent got it in {:.2} s from {peers:?}",
+        t.elapsed().as_secs_f64()
+    );
+
+    // Killed, webswarm stays on the tracker's list: two seeders.
+    drop(seed);
+    wait_for_seeders(tracker_port, &hash, 2);
+    let dl = root.join("dl");
+    let (summary, err) = get_json(&[
+        torrent.to_str().unwrap(),
+        "--no-dht",
+        "-o",
+        dl.to_str().unwrap(),
+    ]);
+    same_tree(&src, &dl.join("multi"));
+    let classic = summary["downloaded"]["tcp"].as_u64().unwrap_or(0)
+        + summary["downloaded"]["utp"].as_u64().unwrap_or(0);
+    assert_eq!(classic, 64 << 20, "{summary}");
+    eprintln!(
+        "from qBittorrent: {}",
+        err.lines().last().unwrap_or_default()
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }
 

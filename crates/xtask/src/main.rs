@@ -227,6 +227,7 @@ fn setup() -> Result {
         // wire's tests (crates/cli/tests/classic.rs).
         ("transmission-cli", "transmission-cli"),
         ("aria2c", "aria2"),
+        ("qbittorrent-nox", "qbittorrent-nox"),
         ("opentracker", "opentracker"),
     ] {
         if !have(cmd) {
