@@ -54,7 +54,9 @@ pub struct NetArgs {
     /// Tracker to announce to (repeatable), besides those in the torrent.
     #[arg(long = "tracker", short = 't')]
     trackers: Vec<String>,
-    /// Local address for WebRTC (repeatable) [default: all IPv4 and IPv6 interfaces and 127.0.0.1].
+    /// Local address for WebRTC (repeatable) [default: all IPv4 and IPv6
+    /// interfaces and 127.0.0.1]; given once, classic TCP and uTP peers
+    /// are taken on it too [default: all IPv4 interfaces].
     #[arg(long = "bind")]
     bind: Vec<IpAddr>,
     /// STUN or TURN server URL (repeatable), e.g. stun:stun.example.org:3478.
@@ -167,8 +169,12 @@ impl NetArgs {
                 port: self.dht_port,
             }
         });
+        let listen_ip = match self.bind[..] {
+            [one] => one,
+            _ => IpAddr::from([0, 0, 0, 0]),
+        };
         let tcp = (!self.no_tcp && !self.relay_only).then(|| TcpConfig {
-            listen: SocketAddr::new(IpAddr::from([0, 0, 0, 0]), self.listen_port),
+            listen: SocketAddr::new(listen_ip, self.listen_port),
             utp: !self.no_utp,
             dht,
             ..TcpConfig::default()
@@ -229,5 +235,40 @@ fn parent(p: &std::path::Path) -> std::path::PathBuf {
     match p.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> ClientConfig {
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            net: NetArgs,
+        }
+        let argv = std::iter::once("t").chain(args.iter().copied());
+        T::try_parse_from(argv)
+            .unwrap()
+            .net
+            .client_config()
+            .unwrap()
+    }
+
+    #[test]
+    fn one_bind_address_is_the_classic_listeners_too() {
+        let c = config(&["--bind", "127.0.0.2", "--listen-port", "7000"]);
+        let tcp = c.tcp.unwrap();
+        assert_eq!(tcp.listen, "127.0.0.2:7000".parse::<SocketAddr>().unwrap());
+        assert!(tcp.utp);
+        let c = config(&["--bind", "127.0.0.2", "--bind", "::1", "--no-utp"]);
+        let tcp = c.tcp.unwrap();
+        assert_eq!(tcp.listen, "0.0.0.0:6881".parse::<SocketAddr>().unwrap());
+        assert!(!tcp.utp);
+        let c = config(&["--dht-port", "7001"]);
+        assert_eq!(c.tcp.unwrap().dht.unwrap().port, 7001);
+        let relay = ["--relay-only", "--ice-server", "turn:127.0.0.1:3478"];
+        assert!(config(&relay).tcp.is_none());
     }
 }
