@@ -607,8 +607,9 @@ fn a_corrupt_tcp_peer_is_banned_and_wrong_udp_transaction_ids_are_ignored() {
 }
 
 /// Hostile input on the classic side: junk handshakes, a wrong torrent, an
-/// oversize message (each connection is closed and nothing else is hurt)
-/// and a tracker answering junk, HTTP 500, a refusal and nothing (the user
+/// oversize message (each connection is closed and nothing else is hurt),
+/// a host holding more silent connections than the seeder has slots for
+/// pending handshakes, and a tracker answering junk, HTTP 500, a refusal and nothing (the user
 /// reads why in one line per tracker; the other tracker's peers are used).
 #[test]
 fn hostile_tcp_peers_and_a_junk_http_tracker() {
@@ -648,8 +649,16 @@ fn hostile_tcp_peers_and_a_junk_http_tracker() {
     s.write_all(&[7; 1024]).unwrap();
     closed_by_peer(s, "a 16 MiB message");
 
+    // A host that holds 80 silent connections (more than the seeder's 64
+    // slots for pending handshakes) the whole time: the download, which
+    // reaches the seeder as an incoming peer, gets through all the same.
+    let flood = SilentFlood::start(seed_port, [127, 0, 0, 2].into(), 80);
+    std::thread::sleep(Duration::from_millis(500));
     let dl = root.join("dl");
-    let err = get(&[torrent.to_str().unwrap(), "-o", dl.to_str().unwrap()]);
+    // Over TCP: a uTP connection would go around the TCP listener's slots.
+    let args = [torrent.to_str().unwrap(), "--no-utp", "-o", dl.to_str().unwrap()];
+    let err = get(&args);
+    eprintln!("{} silent connections meanwhile", flood.stop());
     assert!(std::fs::read(dl.join("data.bin")).unwrap() == std::fs::read(&file).unwrap());
     let said: Vec<&str> = err.lines().filter(|l| l.contains(&junk_url)).collect();
     assert!(!said.is_empty(), "nothing said of the junk tracker: {err}");

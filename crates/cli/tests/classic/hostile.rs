@@ -161,3 +161,59 @@ pub fn junk_datagrams(port: u16, how_long: Duration) -> std::thread::JoinHandle<
         sent
     })
 }
+
+/// A host at `from` that keeps `n` connections open to 127.0.0.1:`port`
+/// and never sends a byte, opening a new one whenever one is closed, until
+/// dropped.
+pub struct SilentFlood {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<u32>>,
+}
+
+impl SilentFlood {
+    pub fn start(port: u16, from: std::net::IpAddr, n: usize) -> SilentFlood {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..n)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut opened = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        if let Some(s) = silent_connection(from, port) {
+                            opened += 1;
+                            // Until the peer closes it (or the test ends).
+                            let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
+                            let mut b = [0u8; 64];
+                            while !stop.load(Ordering::Relaxed) {
+                                match std::io::Read::read(&mut &s, &mut b) {
+                                    Ok(0) => break,
+                                    Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => break,
+                                    _ => {}
+                                }
+                            }
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    opened
+                })
+            })
+            .collect();
+        SilentFlood { stop, threads }
+    }
+
+    /// Stops; how many connections were opened in all.
+    pub fn stop(mut self) -> u32 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.threads.drain(..).map(|t| t.join().unwrap()).sum()
+    }
+}
+
+fn silent_connection(from: std::net::IpAddr, port: u16) -> Option<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).ok()?;
+    s.bind(&std::net::SocketAddr::new(from, 0).into()).ok()?;
+    let to = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    s.connect_timeout(&to.into(), Duration::from_secs(1)).ok()?;
+    Some(s.into())
+}

@@ -5,7 +5,7 @@
 //! handshake at once.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,6 +26,9 @@ use crate::transport::Channel;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Incoming connections waiting for their handshake at once.
 const MAX_UNIDENTIFIED: usize = 64;
+/// Of those, from one address: one host that opens connections and sends
+/// nothing must not hold every slot and shut out everyone else.
+const MAX_UNIDENTIFIED_PER_IP: usize = 8;
 
 /// The torrents that take incoming TCP peers.
 #[derive(Default)]
@@ -115,11 +118,49 @@ pub async fn run_utp(utp: Arc<Utp>, registry: Arc<Registry>, connections: Arc<Se
     }
 }
 
-/// Routes accepted connections to their torrents, a bounded number at once.
+/// Connections waiting for their handshake, counted by source address.
+#[derive(Default)]
+struct IpSlots(Mutex<HashMap<IpAddr, usize>>);
+
+/// One of an address's slots, given back when dropped.
+struct IpSlot(Arc<IpSlots>, IpAddr);
+
+impl IpSlots {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A slot for `ip`, unless it holds `max` already.
+    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<IpSlot> {
+        let mut m = self.lock();
+        let n = m.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot(self.clone(), ip))
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut m = self.0.lock();
+        if let Some(n) = m.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.1);
+            }
+        }
+    }
+}
+
+/// Routes accepted connections to their torrents, a bounded number at once
+/// and from one address.
 struct Admission {
     registry: Arc<Registry>,
     connections: Arc<Semaphore>,
     unidentified: Arc<Semaphore>,
+    per_ip: Arc<IpSlots>,
 }
 
 impl Admission {
@@ -128,6 +169,7 @@ impl Admission {
             registry,
             connections,
             unidentified: Arc::new(Semaphore::new(MAX_UNIDENTIFIED)),
+            per_ip: Arc::default(),
         }
     }
 
@@ -142,6 +184,10 @@ impl Admission {
     ) where
         S: AsyncRead + Unpin + Send + 'static,
     {
+        let Some(ip_slot) = self.per_ip.take(from.ip(), MAX_UNIDENTIFIED_PER_IP) else {
+            tracing::debug!("incoming peer {from}: its address has {MAX_UNIDENTIFIED_PER_IP} handshakes pending already");
+            return;
+        };
         let Ok(slot) = self.unidentified.clone().try_acquire_owned() else {
             return;
         };
@@ -149,7 +195,7 @@ impl Admission {
         tokio::spawn(async move {
             let admit = admit(stream, from, wire, &registry, &connections, channel);
             let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, admit).await;
-            drop(slot);
+            drop((slot, ip_slot));
             match r {
                 Ok(Ok(())) => {}
                 Ok(Err(why)) => tracing::debug!("incoming peer {from}: {why}"),
@@ -193,4 +239,23 @@ async fn admit<S: AsyncRead + Unpin>(
             addr: Some(from),
         }))
         .map_err(|_| "its torrent is gone".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_address_has_its_own_few_slots() {
+        let slots = Arc::new(IpSlots::default());
+        let (a, b): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        let held: Vec<IpSlot> = (0..3).map(|_| slots.take(a, 3).unwrap()).collect();
+        assert!(slots.take(a, 3).is_none());
+        let other = slots.take(b, 3).unwrap();
+        drop(held);
+        assert!(slots.take(a, 3).is_some());
+        drop(other);
+        // Addresses with no slot held are forgotten: the map stays small.
+        assert!(slots.lock().is_empty());
+    }
 }
