@@ -656,7 +656,12 @@ fn hostile_tcp_peers_and_a_junk_http_tracker() {
     std::thread::sleep(Duration::from_millis(500));
     let dl = root.join("dl");
     // Over TCP: a uTP connection would go around the TCP listener's slots.
-    let args = [torrent.to_str().unwrap(), "--no-utp", "-o", dl.to_str().unwrap()];
+    let args = [
+        torrent.to_str().unwrap(),
+        "--no-utp",
+        "-o",
+        dl.to_str().unwrap(),
+    ];
     let err = get(&args);
     eprintln!("{} silent connections meanwhile", flood.stop());
     assert!(std::fs::read(dl.join("data.bin")).unwrap() == std::fs::read(&file).unwrap());
