@@ -267,8 +267,10 @@ fn utp_both_ways_with_libtorrent() {
         src.parent().unwrap().as_os_str(),
         lt_port.as_ref(),
     ];
-    let (_lt, mut out) = python(LIBTORRENT_UTP_SEED, &args);
+    let (lt, mut out) = python(LIBTORRENT_UTP_SEED, &args);
     assert_eq!(out.next_line(), "ready", "libtorrent did not start");
+    // A download that announced first would wait out opentracker's interval.
+    wait_for_seeders(tracker_port, &hash, 1);
 
     let listen = free_port();
     let junk = junk_datagrams(listen, Duration::from_secs(4));
@@ -289,7 +291,12 @@ fn utp_both_ways_with_libtorrent() {
         err.lines().last().unwrap_or_default()
     );
 
+    // Gone, so that libtorrent can get the data from webswarm only (the
+    // tracker still lists it, and the finished `get`: a stale seeder each).
+    drop(lt);
+    let stale = scrape_count(tracker_port, &hash, "complete").unwrap_or(0);
     let _seed = seed_torrent(&torrent, src.parent().unwrap(), free_port(), &["--no-dht"]);
+    wait_for_seeders(tracker_port, &hash, stale + 1);
     let dl = root.join("dl-libtorrent");
     std::fs::create_dir_all(&dl).unwrap();
     let o = Command::new("/usr/bin/python3")
@@ -324,6 +331,7 @@ fn qbittorrent_gets_a_magnet_from_webswarm_and_seeds_it_back() {
     let hash = create_torrent(&src, &[&url], &torrent);
     let _tracker = opentracker(&root, tracker_port, &hash);
     let seed = seed_torrent(&torrent, src.parent().unwrap(), free_port(), &["--no-dht"]);
+    wait_for_seeders(tracker_port, &hash, 1);
     let qb = QBittorrent::start(&root.join("qb"));
     let t = Instant::now();
     qb.add(
@@ -384,6 +392,8 @@ fn a_magnet_that_turns_out_private_leaves_the_dht() {
     // Slow enough for the download to outlive the metadata by a while.
     let slow = ["--no-dht", "--max-upload-rate", "32M"];
     let _seed = seed_torrent(&torrent, src.parent().unwrap(), free_port(), &slow);
+    // A download that announced first would wait out opentracker's interval.
+    wait_for_seeders(tracker_port, &hash, 1);
     // A DHT "node" that never answers: the magnet's lookups keep failing
     // and would be retried, but for the torrent being private.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -203,10 +203,13 @@ pub async fn run(cli: Cli) -> Result<(), String> {
 }
 
 fn init_logging(verbose: u8) {
-    // webrtc-rs logs routine ICE/DTLS noise at WARN: only our own crates speak by default.
+    // webrtc-rs logs routine ICE/DTLS noise at WARN: only our own crates
+    // speak by default. The DHT crate logs an unreachable bootstrap as an
+    // ERROR every 2 s; off line that is normal, and a lookup that fails is
+    // logged by discovery (at debug: -vv).
     let default = match verbose {
-        0 => "error,webswarm=warn,webswarm_native=warn,webswarm_signaling=warn",
-        1 => "error,webswarm=info,webswarm_native=info,webswarm_signaling=info",
+        0 => "error,webswarm=warn,webswarm_native=warn,webswarm_signaling=warn,mainline=off",
+        1 => "error,webswarm=info,webswarm_native=info,webswarm_signaling=info,mainline=off",
         _ => "info,webswarm_native=debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -111,27 +111,35 @@ pub fn wait_for_seeders(port: u16, hash: &str, n: u32) {
 /// Waits until the tracker's scrape counts `n` in `field` ("complete":
 /// seeders, "incomplete": downloaders) for `hash`.
 pub fn wait_for_scrape(port: u16, hash: &str, field: &str, n: u32) {
-    let escaped: String = (0..20)
-        .map(|i| format!("%{}", &hash[2 * i..2 * i + 2]))
-        .collect();
-    let key = format!("{}:{field}i", field.len());
     let t = Instant::now();
     loop {
-        let body = http_get(port, &format!("/scrape?info_hash={escaped}"));
-        let count = body
-            .split_once(&key)
-            .and_then(|(_, rest)| rest.split_once('e'))
-            .and_then(|(n, _)| n.parse::<u32>().ok());
-        if count.is_some_and(|c| c >= n) {
+        if scrape_count(port, hash, field).is_some_and(|c| c >= n) {
             return;
         }
         // Transmission checks 64 MiB before it announces: slow on a busy machine.
         assert!(
             t.elapsed() < Duration::from_secs(90),
-            "the tracker never counted {n} {field}: {body}"
+            "the tracker never counted {n} {field}: {}",
+            http_get(port, &scrape_path(hash))
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// What the tracker's scrape counts in `field` for `hash` now.
+pub fn scrape_count(port: u16, hash: &str, field: &str) -> Option<u32> {
+    let body = http_get(port, &scrape_path(hash));
+    let key = format!("{}:{field}i", field.len());
+    body.split_once(&key)
+        .and_then(|(_, rest)| rest.split_once('e'))
+        .and_then(|(n, _)| n.parse::<u32>().ok())
+}
+
+fn scrape_path(hash: &str) -> String {
+    let escaped: String = (0..20)
+        .map(|i| format!("%{}", &hash[2 * i..2 * i + 2]))
+        .collect();
+    format!("/scrape?info_hash={escaped}")
 }
 
 /// `webswarm create` of `src` announcing to `trackers`, into `out`; the
