@@ -218,7 +218,11 @@ async fn admit<S: AsyncRead + Unpin>(
         .read_exact(&mut hs)
         .await
         .map_err(|e| format!("closed before its handshake ({e})"))?;
-    let h = Handshake::decode(&hs).map_err(|e| e.to_string())?;
+    let h = Handshake::decode(&hs).map_err(|e| match hs[0] {
+        19 => e.to_string(),
+        // libtorrent and qBittorrent try Message Stream Encryption first.
+        _ => format!("{e} (an encrypted handshake, MSE, perhaps: only plaintext is spoken here)"),
+    })?;
     let torrent = registry.get(&h.info_hash).ok_or_else(|| {
         format!(
             "asked for torrent {}, which is not here",
