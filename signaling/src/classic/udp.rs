@@ -10,11 +10,8 @@ use webswarm_core::{sha1, InfoHash, PeerId, Time};
 
 use crate::swarm::{ClassicAnnounce, ClassicReply};
 
-const PROTOCOL_ID: u64 = 0x0417_2710_1980;
-const CONNECT: u32 = 0;
-const ANNOUNCE: u32 = 1;
-const SCRAPE: u32 = 2;
-const ERROR: u32 = 3;
+use webswarm_core::classic::bep15::{ANNOUNCE, CONNECT, ERROR, PROTOCOL_ID, SCRAPE};
+
 /// A connection id is good for this window and the next.
 const WINDOW_SECS: u64 = 120;
 /// Torrents one scrape may name (BEP 15 fits ~74 in a datagram).

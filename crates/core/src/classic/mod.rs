@@ -15,7 +15,7 @@ pub use announcer::{Announcer, AnnouncerConfig};
 pub use http::{announce_url, parse_announce_response};
 pub use peer_book::{PeerBook, PeerBookConfig};
 pub use pex::{PexMessage, MAX_ADDED as MAX_PEX_ADDED};
-pub use udp::{UdpAnnounce, UdpWork};
+pub use udp::{bep15, UdpAnnounce, UdpWork};
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -10,10 +10,22 @@ use super::{AnnounceError, AnnounceParams, AnnounceReply, ClassicEvent};
 use crate::rng::Rng;
 use crate::types::Time;
 
-const PROTOCOL_ID: u64 = 0x0417_2710_1980;
-const CONNECT: u32 = 0;
-const ANNOUNCE: u32 = 1;
-const ERROR: u32 = 3;
+/// BEP 15's magic number and actions, for both ends: this client and
+/// the tracker's UDP side.
+pub mod bep15 {
+    /// Opens every connect request.
+    pub const PROTOCOL_ID: u64 = 0x0417_2710_1980;
+    /// Action: get a connection id.
+    pub const CONNECT: u32 = 0;
+    /// Action: announce.
+    pub const ANNOUNCE: u32 = 1;
+    /// Action: scrape.
+    pub const SCRAPE: u32 = 2;
+    /// Action of a reply that carries an error message.
+    pub const ERROR: u32 = 3;
+}
+
+use bep15::{ANNOUNCE, CONNECT, ERROR, PROTOCOL_ID};
 /// A connection id may be used this long after it was received.
 const CONNECTION_LIFE: Duration = Duration::from_secs(60);
 /// The first wait for an answer; doubled per retry. BEP 15's 15 s would
