@@ -18,37 +18,59 @@ pub struct PexMessage {
     pub added: Vec<SocketAddr>,
     /// Peers the sender lost.
     pub dropped: Vec<SocketAddr>,
+    /// Of `added`, those known to take uTP (flag 0x04).
+    pub utp: Vec<SocketAddr>,
 }
+
+/// The flag of an added peer that takes uTP connections (BEP 11).
+const FLAG_UTP: u8 = 0x04;
+/// The flag of an added peer that takes incoming connections.
+const FLAG_REACHABLE: u8 = 0x10;
 
 impl PexMessage {
     /// Parses a payload; an error says what was wrong, for the log.
     pub fn parse(payload: &[u8]) -> Result<Self, &'static str> {
         let v = decode(payload).map_err(|_| "ut_pex is not bencode")?;
         let d = v.as_dict().ok_or("ut_pex is not a dictionary")?;
-        let list = |v4: &[u8], v6: &[u8]| -> Result<Vec<SocketAddr>, &'static str> {
+        let family = |key: &[u8], entry: usize| -> Result<Vec<SocketAddr>, &'static str> {
             let mut out = Vec::new();
-            for (key, entry) in [(v4, 6), (v6, 18)] {
-                if let Some(b) = d.get_bytes(key) {
-                    compact(b, entry, &mut out)
-                        .map_err(|_| "ut_pex has a malformed address list")?;
-                }
+            if let Some(b) = d.get_bytes(key) {
+                compact(b, entry, &mut out).map_err(|_| "ut_pex has a malformed address list")?;
             }
-            out.truncate(MAX_ADDED);
             Ok(out)
         };
+        let (added4, added6) = (family(b"added", 6)?, family(b"added6", 18)?);
+        // Each family's flags, a byte per address in its order.
+        let flagged = |addrs: &[SocketAddr], key: &[u8]| -> Vec<SocketAddr> {
+            let flags = d.get_bytes(key).unwrap_or_default();
+            let utp = addrs.iter().zip(flags).filter(|(_, f)| **f & FLAG_UTP != 0);
+            utp.map(|(a, _)| *a).collect()
+        };
+        let mut utp = flagged(&added4, b"added.f");
+        utp.extend(flagged(&added6, b"added6.f"));
+        let mut added = added4;
+        added.extend(added6);
+        added.truncate(MAX_ADDED);
+        utp.retain(|a| added.contains(a));
+        let mut dropped = family(b"dropped", 6)?;
+        dropped.extend(family(b"dropped6", 18)?);
+        dropped.truncate(MAX_ADDED);
         Ok(PexMessage {
-            added: list(b"added", b"added6")?,
-            dropped: list(b"dropped", b"dropped6")?,
+            added,
+            dropped,
+            utp,
         })
     }
 
     /// The payload. Each added peer's flag byte says "reachable" (0x10):
     /// we only pass on addresses peers can connect to, and libtorrent drops
-    /// an `added` list that comes without its flags.
+    /// an `added` list that comes without its flags; and "takes uTP" (0x04)
+    /// for those in `utp`.
     pub fn encode(&self) -> Vec<u8> {
         let flags = |v6: bool| {
-            let n = self.added.iter().filter(|a| a.is_ipv6() == v6).count();
-            OwnedValue::Bytes(vec![0x10; n])
+            let added = self.added.iter().filter(|a| a.is_ipv6() == v6);
+            let flag = |a| FLAG_REACHABLE | if self.utp.contains(a) { FLAG_UTP } else { 0 };
+            OwnedValue::Bytes(added.map(flag).collect())
         };
         let pack = |addrs: &[SocketAddr], v6: bool| {
             let mut b = Vec::new();
@@ -84,6 +106,7 @@ mod tests {
                 "[2001:db8::1]:51413".parse().unwrap(),
             ],
             dropped: vec!["192.168.1.2:80".parse().unwrap()],
+            utp: vec!["[2001:db8::1]:51413".parse().unwrap()],
         };
         assert_eq!(PexMessage::parse(&m.encode()).unwrap(), m);
     }
@@ -91,12 +114,18 @@ mod tests {
     #[test]
     fn libtorrents_shape_with_flags_parses() {
         // As libtorrent sends it: added, added.f, dropped (keys sorted).
-        let mut p = b"d5:added6:".to_vec();
+        let mut p = b"d5:added12:".to_vec();
         p.extend_from_slice(&[127, 0, 0, 1, 0x1a, 0xe1]);
-        p.extend_from_slice(b"7:added.f1:\x10");
+        p.extend_from_slice(&[127, 0, 0, 2, 0x1a, 0xe1]);
+        p.extend_from_slice(b"7:added.f2:\x10\x14");
         p.extend_from_slice(b"7:dropped0:e");
         let m = PexMessage::parse(&p).unwrap();
-        assert_eq!(m.added, vec!["127.0.0.1:6881".parse().unwrap()]);
+        let (a, b) = (
+            "127.0.0.1:6881".parse().unwrap(),
+            "127.0.0.2:6881".parse().unwrap(),
+        );
+        assert_eq!(m.added, vec![a, b]);
+        assert_eq!(m.utp, vec![b]);
         assert!(m.dropped.is_empty());
     }
 

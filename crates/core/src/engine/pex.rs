@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{CloseReason, Event, Torrent};
+use super::{CloseReason, Event, Torrent, Wire};
 use crate::classic::PexMessage;
 use crate::types::{PeerKey, Time};
 use crate::wire::Message;
@@ -70,6 +70,13 @@ impl Torrent {
             .filter(|(_, p)| p.wire.is_classic() && p.addr_connectable)
             .filter_map(|(k, p)| Some((*k, p.addr?)))
             .collect();
+        // Reached over uTP: it takes uTP (flag 0x04 to PEX peers).
+        let utp: Vec<SocketAddr> = self
+            .peers
+            .values()
+            .filter(|p| p.wire == Wire::Utp && p.addr_connectable)
+            .filter_map(|p| p.addr)
+            .collect();
         let due: Vec<PeerKey> = self
             .peers
             .iter()
@@ -113,7 +120,14 @@ impl Torrent {
             }
             p.pex_told.retain(|a| !dropped.contains(a));
             p.pex_told.extend(&added);
-            let payload = PexMessage { added, dropped }.encode().into();
+            let utp = added.iter().filter(|a| utp.contains(a)).copied().collect();
+            let payload = PexMessage {
+                added,
+                dropped,
+                utp,
+            }
+            .encode()
+            .into();
             self.send(key, now, &Message::Extended { id, payload });
         }
     }

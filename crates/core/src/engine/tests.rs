@@ -625,7 +625,7 @@ fn pex_from_a_tcp_peer_reaches_the_platform_within_its_limits() {
     let added = |a: &str| {
         PexMessage {
             added: vec![a.parse().unwrap()],
-            dropped: Vec::new(),
+            ..PexMessage::default()
         }
         .encode()
     };
@@ -753,7 +753,8 @@ fn classic_peers_are_told_of_each_other_and_of_who_left() {
         .concat()
     };
     let mut t = Torrent::new(Config::default(), seeder(&info), PeerId([1; 20]), at(0), 1);
-    let a = t.add_peer_on(at(0), None, Wire::Tcp).unwrap();
+    // A over uTP, B over TCP: B hears that A takes uTP.
+    let a = t.add_peer_on(at(0), None, Wire::Utp).unwrap();
     let b = t.add_peer_on(at(0), None, Wire::Tcp).unwrap();
     let a_addr: SocketAddr = "10.0.0.1:6881".parse().unwrap();
     t.set_peer_addr(a, a_addr, true);
@@ -792,8 +793,10 @@ fn classic_peers_are_told_of_each_other_and_of_who_left() {
     let first = told(&mut t);
     let to_b = first.iter().find(|(k, _)| *k == b).map(|(_, m)| m.clone());
     let to_a = first.iter().find(|(k, _)| *k == a).map(|(_, m)| m.clone());
-    assert_eq!(to_b.unwrap().added, vec![a_addr]);
-    assert_eq!(to_a.unwrap().added, vec!["10.0.0.2:51413".parse().unwrap()]);
+    let (to_b, to_a) = (to_b.unwrap(), to_a.unwrap());
+    assert_eq!((to_b.added, to_b.utp), (vec![a_addr], vec![a_addr]));
+    assert_eq!(to_a.added, vec!["10.0.0.2:51413".parse().unwrap()]);
+    assert!(to_a.utp.is_empty());
     // A leaves; B hears of it a minute later, not before.
     t.peer_disconnected(at(5), a);
     for s in 6..=30 {
