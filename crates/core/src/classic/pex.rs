@@ -46,12 +46,18 @@ impl PexMessage {
             let utp = addrs.iter().zip(flags).filter(|(_, f)| **f & FLAG_UTP != 0);
             utp.map(|(a, _)| *a).collect()
         };
-        let mut utp = flagged(&added4, b"added.f");
-        utp.extend(flagged(&added6, b"added6.f"));
+        let mut flagged_utp = flagged(&added4, b"added.f");
+        flagged_utp.extend(flagged(&added6, b"added6.f"));
         let mut added = added4;
         added.extend(added6);
         added.truncate(MAX_ADDED);
-        utp.retain(|a| added.contains(a));
+        // In `added`'s order, every copy of an address flagged anywhere: what
+        // `encode` writes back.
+        let utp = added
+            .iter()
+            .filter(|a| flagged_utp.contains(a))
+            .copied()
+            .collect();
         let mut dropped = family(b"dropped", 6)?;
         dropped.extend(family(b"dropped6", 18)?);
         dropped.truncate(MAX_ADDED);
@@ -127,6 +133,17 @@ mod tests {
         assert_eq!(m.added, vec![a, b]);
         assert_eq!(m.utp, vec![b]);
         assert!(m.dropped.is_empty());
+    }
+
+    #[test]
+    fn an_address_listed_twice_round_trips() {
+        // 127.0.0.1:6881 twice, flagged uTP the second time only.
+        let mut p = b"d5:added12:".to_vec();
+        p.extend_from_slice(&[127, 0, 0, 1, 0x1a, 0xe1, 127, 0, 0, 1, 0x1a, 0xe1]);
+        p.extend_from_slice(b"7:added.f2:\x10\x14e");
+        let m = PexMessage::parse(&p).unwrap();
+        assert_eq!(m.utp.len(), 2);
+        assert_eq!(PexMessage::parse(&m.encode()).unwrap(), m);
     }
 
     #[test]
