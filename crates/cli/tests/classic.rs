@@ -193,12 +193,9 @@ fn webswarm_seeds_over_tcp_to_aria2_and_libtorrent() {
     need("/usr/bin/python3");
     let root = tempdir("classic-seed");
     let src = two_files(&root, 3);
-    let tracker_port = free_port();
-    let url = format!("http://127.0.0.1:{tracker_port}/announce");
-    let torrent = root.join("t.torrent");
-    let hash = create_torrent(&src, &[&url], &torrent);
-    let _tracker = opentracker(&root, tracker_port, &hash);
-    let _seed = seed_torrent(&torrent, src.parent().unwrap(), free_port(), &[]);
+    let tr = tracked_torrent(&root, &src, &[]);
+    let torrent = &tr.torrent;
+    let _seed = seed_torrent(torrent, src.parent().unwrap(), free_port(), &[]);
 
     let dl = root.join("dl-aria2");
     let t = Instant::now();
@@ -216,7 +213,7 @@ fn webswarm_seeds_over_tcp_to_aria2_and_libtorrent() {
         .arg(format!("--listen-port={}", free_port()))
         .arg("-d")
         .arg(&dl)
-        .arg(&torrent)
+        .arg(torrent)
         .output()
         .unwrap();
     assert!(
@@ -228,22 +225,8 @@ fn webswarm_seeds_over_tcp_to_aria2_and_libtorrent() {
     eprintln!("aria2c: {:.2} s", t.elapsed().as_secs_f64());
 
     let dl = root.join("dl-libtorrent");
-    std::fs::create_dir_all(&dl).unwrap();
-    let o = Command::new("/usr/bin/python3")
-        .args(["-c", LIBTORRENT_GET])
-        .arg(&torrent)
-        .arg(&dl)
-        .arg("tcp")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "libtorrent: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    eprintln!("{}", libtorrent_get(torrent, &dl, "tcp"));
     same_tree(&src, &dl.join("multi"));
-    eprintln!("{}", String::from_utf8_lossy(&o.stdout).trim());
     std::fs::remove_dir_all(&root).unwrap();
 }
 
@@ -256,11 +239,8 @@ fn utp_both_ways_with_libtorrent() {
     need("/usr/bin/python3");
     let root = tempdir("classic-utp");
     let src = two_files(&root, 6);
-    let tracker_port = free_port();
-    let url = format!("http://127.0.0.1:{tracker_port}/announce");
-    let torrent = root.join("t.torrent");
-    let hash = create_torrent(&src, &[&url], &torrent);
-    let _tracker = opentracker(&root, tracker_port, &hash);
+    let tr = tracked_torrent(&root, &src, &[]);
+    let (tracker_port, torrent, hash) = (tr.port, &tr.torrent, &tr.hash);
     let lt_port = free_port().to_string();
     let args = [
         torrent.as_os_str(),
@@ -270,7 +250,7 @@ fn utp_both_ways_with_libtorrent() {
     let (lt, mut out) = python(LIBTORRENT_UTP_SEED, &args);
     assert_eq!(out.next_line(), "ready", "libtorrent did not start");
     // A download that announced first would wait out opentracker's interval.
-    wait_for_seeders(tracker_port, &hash, 1);
+    wait_for_seeders(tracker_port, hash, 1);
 
     let listen = free_port();
     let junk = junk_datagrams(listen, Duration::from_secs(4));
@@ -294,26 +274,12 @@ fn utp_both_ways_with_libtorrent() {
     // Gone, so that libtorrent can get the data from webswarm only (the
     // tracker still lists it, and the finished `get`: a stale seeder each).
     drop(lt);
-    let stale = scrape_count(tracker_port, &hash, "complete").unwrap_or(0);
-    let _seed = seed_torrent(&torrent, src.parent().unwrap(), free_port(), &["--no-dht"]);
-    wait_for_seeders(tracker_port, &hash, stale + 1);
+    let stale = scrape_count(tracker_port, hash, "complete").unwrap_or(0);
+    let _seed = seed_torrent(torrent, src.parent().unwrap(), free_port(), &["--no-dht"]);
+    wait_for_seeders(tracker_port, hash, stale + 1);
     let dl = root.join("dl-libtorrent");
-    std::fs::create_dir_all(&dl).unwrap();
-    let o = Command::new("/usr/bin/python3")
-        .args(["-c", LIBTORRENT_GET])
-        .arg(&torrent)
-        .arg(&dl)
-        .arg("utp")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "libtorrent: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    eprintln!("{}", libtorrent_get(torrent, &dl, "utp"));
     same_tree(&src, &dl.join("multi"));
-    eprintln!("{}", String::from_utf8_lossy(&o.stdout).trim());
     std::fs::remove_dir_all(&root).unwrap();
 }
 
@@ -325,20 +291,17 @@ fn qbittorrent_gets_a_magnet_from_webswarm_and_seeds_it_back() {
     need("qbittorrent-nox");
     let root = tempdir("classic-qbittorrent");
     let src = two_files(&root, 8);
-    let tracker_port = free_port();
-    let url = format!("http://127.0.0.1:{tracker_port}/announce");
-    let torrent = root.join("t.torrent");
-    let hash = create_torrent(&src, &[&url], &torrent);
-    let _tracker = opentracker(&root, tracker_port, &hash);
-    let seed = seed_torrent(&torrent, src.parent().unwrap(), free_port(), &["--no-dht"]);
-    wait_for_seeders(tracker_port, &hash, 1);
+    let tr = tracked_torrent(&root, &src, &[]);
+    let (tracker_port, url, torrent, hash) = (tr.port, &tr.url, &tr.torrent, &tr.hash);
+    let seed = seed_torrent(torrent, src.parent().unwrap(), free_port(), &["--no-dht"]);
+    wait_for_seeders(tracker_port, hash, 1);
     let qb = QBittorrent::start(&root.join("qb"));
     let t = Instant::now();
     qb.add(
         &format!("magnet:?xt=urn:btih:{hash}&tr={url}"),
         &root.join("dl-qb"),
     );
-    let peers = qb.wait_complete(&hash);
+    let peers = qb.wait_complete(hash);
     same_tree(&src, &root.join("dl-qb/multi"));
     eprintln!(
         "qBittorrent got it in {:.2} s from {peers:?}",
@@ -347,7 +310,7 @@ fn qbittorrent_gets_a_magnet_from_webswarm_and_seeds_it_back() {
 
     // Killed, webswarm stays on the tracker's list: two seeders.
     drop(seed);
-    wait_for_seeders(tracker_port, &hash, 2);
+    wait_for_seeders(tracker_port, hash, 2);
     let dl = root.join("dl");
     let (summary, err) = get_json(&[
         torrent.to_str().unwrap(),
@@ -374,26 +337,13 @@ fn qbittorrent_gets_a_magnet_from_webswarm_and_seeds_it_back() {
 fn a_magnet_that_turns_out_private_leaves_the_dht() {
     let root = tempdir("classic-private");
     let src = two_files(&root, 7);
-    let tracker_port = free_port();
-    let url = format!("http://127.0.0.1:{tracker_port}/announce");
-    let torrent = root.join("t.torrent");
-    let mut c = webswarm(&[
-        "create",
-        src.to_str().unwrap(),
-        "--private",
-        "-t",
-        &url,
-        "-o",
-    ]);
-    let o = c.arg(&torrent).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let hash = info_hash_of_magnet(&String::from_utf8_lossy(&o.stdout));
-    let _tracker = opentracker(&root, tracker_port, &hash);
+    let tr = tracked_torrent(&root, &src, &["--private"]);
+    let (tracker_port, url, torrent, hash) = (tr.port, &tr.url, &tr.torrent, &tr.hash);
     // Slow enough for the download to outlive the metadata by a while.
     let slow = ["--no-dht", "--max-upload-rate", "32M"];
-    let _seed = seed_torrent(&torrent, src.parent().unwrap(), free_port(), &slow);
+    let _seed = seed_torrent(torrent, src.parent().unwrap(), free_port(), &slow);
     // A download that announced first would wait out opentracker's interval.
-    wait_for_seeders(tracker_port, &hash, 1);
+    wait_for_seeders(tracker_port, hash, 1);
     // A DHT "node" that never answers: the magnet's lookups keep failing
     // and would be retried, but for the torrent being private.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

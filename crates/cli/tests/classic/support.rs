@@ -145,14 +145,68 @@ fn scrape_path(hash: &str) -> String {
 /// `webswarm create` of `src` announcing to `trackers`, into `out`; the
 /// info-hash.
 pub fn create_torrent(src: &Path, trackers: &[&str], out: &Path) -> String {
+    create_torrent_with(src, trackers, out, &[])
+}
+
+/// `create_torrent` with `extra` arguments (`--private`).
+pub fn create_torrent_with(src: &Path, trackers: &[&str], out: &Path, extra: &[&str]) -> String {
     let mut c = webswarm(&["create", src.to_str().unwrap(), "-o"]);
-    c.arg(out);
+    c.arg(out).args(extra);
     for t in trackers {
         c.args(["-t", t]);
     }
     let o = c.output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     info_hash_of_magnet(&String::from_utf8_lossy(&o.stdout))
+}
+
+/// A torrent of `src` (`root/t.torrent`, made with `extra` arguments to
+/// `webswarm create`) announcing to an opentracker of its own on loopback.
+pub struct Tracked {
+    _tracker: Reap,
+    /// The tracker's HTTP and UDP port.
+    pub port: u16,
+    /// Its HTTP announce URL.
+    pub url: String,
+    pub torrent: PathBuf,
+    pub hash: String,
+}
+
+pub fn tracked_torrent(root: &Path, src: &Path, extra: &[&str]) -> Tracked {
+    // The announce URL's port is fixed in the torrent before the tracker
+    // starts: pick it first.
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/announce");
+    let torrent = root.join("t.torrent");
+    let hash = create_torrent_with(src, &[&url], &torrent, extra);
+    let _tracker = opentracker(root, port, &hash);
+    Tracked {
+        _tracker,
+        port,
+        url,
+        torrent,
+        hash,
+    }
+}
+
+/// python3-libtorrent (`LIBTORRENT_GET`) downloads `torrent` into `dl`
+/// (created) over `wire` only, and is done; what it printed.
+pub fn libtorrent_get(torrent: &Path, dl: &Path, wire: &str) -> String {
+    std::fs::create_dir_all(dl).unwrap();
+    let o = Command::new("/usr/bin/python3")
+        .args(["-c", super::libtorrent::LIBTORRENT_GET])
+        .arg(torrent)
+        .arg(dl)
+        .arg(wire)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "libtorrent: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
 }
 
 /// `webswarm seed` of `torrent`'s data in `dir`, TCP peers on `port`, with

@@ -1,8 +1,8 @@
 //! One torrent's classic peer discovery: announces to its HTTP and UDP
 //! trackers and looks it up in the DHT on core's schedule, keeps the
 //! addresses they give in core's peer book, and dials them over TCP or uTP
-//! (as the book says) while the torrent has room. Open connections go to the torrent task like any
-//! other channel.
+//! (as the book says) while the torrent has room. Open connections go to the
+//! torrent task like any other channel.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -368,7 +368,7 @@ fn spawn_dial(addr: SocketAddr, wire: Wire, d: &Discovery, done: &mpsc::Unbounde
             ));
             return;
         };
-        let channel = match dial(addr, wire, our_port, utp.as_deref()).await {
+        let (channel, mut closed) = match dial(addr, wire, our_port, utp.as_deref()).await {
             Ok(Some(c)) => c,
             Ok(None) => {
                 let _ = done.send(Done::Ours(addr));
@@ -379,10 +379,9 @@ fn spawn_dial(addr: SocketAddr, wire: Wire, d: &Discovery, done: &mpsc::Unbounde
                 return;
             }
         };
-        let mut closed = channel.1;
         let opened = Instant::now();
         let sent = channels.send(Ok(NewChannel {
-            channel: channel.0,
+            channel,
             remote: None,
             permit,
             we_offered: true,
