@@ -24,8 +24,10 @@ import {
 
 const MIB = Number(process.argv[2] || 256);
 const RUNS = Number(process.argv[3] || 3);
-// `classic`: the TCP and uTP rows only, no browser.
+// `classic`: the TCP and uTP rows only, no browser; `browser`: the bridge and
+// direct rows only.
 const CLASSIC_ONLY = process.argv[4] === 'classic';
+const BROWSER_ONLY = process.argv[4] === 'browser';
 const SIZE = MIB * 1024 * 1024;
 const GIB = SIZE / 2 ** 30;
 const PY = '/usr/bin/python3';
@@ -178,7 +180,7 @@ async function classicRows(wire) {
 
 for (let i = 0; i < RUNS; i++) {
   say(`run ${i}`);
-  for (const w of WIRES) await classicRows(w);
+  if (!BROWSER_ONLY) for (const w of WIRES) await classicRows(w);
   if (CLASSIC_ONLY) continue;
   rows.bridge.push(await bridgeToBrowser());
   say('bridge -> browser done');
@@ -202,7 +204,7 @@ const line = (name, rs) => {
 };
 console.log(`bench-hybrid: ${MIB} MiB on loopback, ${RUNS} runs (load ${os.loadavg()[0].toFixed(2)})`);
 const ratios = [];
-for (const w of WIRES) {
+for (const w of BROWSER_ONLY ? [] : WIRES) {
   const ref = line(`libtorrent -> libtorrent ${w} (reference)`, rows[`ref-${w}`]);
   const get = line(`libtorrent -> webswarm get ${w}`, rows[`get-${w}`]);
   const seed = line(`webswarm seed -> libtorrent ${w}`, rows[`seed-${w}`]);

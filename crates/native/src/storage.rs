@@ -36,6 +36,9 @@ pub struct DiskStorage {
     info: Info,
     paths: Vec<PathBuf>,
     files: Vec<Option<File>>,
+    /// How many bytes of each file were there before `open` sized it: the
+    /// rest is holes we made, so no piece reaching into it can be verified.
+    found: Vec<u64>,
     changes: Changes,
     resume: PathBuf,
 }
@@ -69,12 +72,14 @@ impl DiskStorage {
         };
         let mut paths = Vec::with_capacity(info.files.len());
         let mut files = Vec::with_capacity(info.files.len());
+        let mut found = Vec::with_capacity(info.files.len());
         for f in &info.files {
             let path = f.path.iter().fold(base.clone(), |p, c| p.join(c));
             if f.padding {
                 // BEP 47 padding is never stored; reads of it return zeros.
                 paths.push(path);
                 files.push(None);
+                found.push(u64::MAX);
                 continue;
             }
             let create = |source| StorageError::Create {
@@ -100,6 +105,7 @@ impl DiskStorage {
             }
             paths.push(path);
             files.push(Some(file));
+            found.push(len);
         }
         let resume = dir.join(format!("{}{RESUME_SUFFIX}", info.info_hash.to_hex()));
         Ok(DiskStorage {
@@ -107,6 +113,7 @@ impl DiskStorage {
             paths,
             changes: Changes::new(&files),
             files,
+            found,
             resume,
         })
     }
@@ -209,13 +216,34 @@ impl DiskStorage {
 
     /// Hashes every piece and returns the verified ones.
     pub fn recheck(&self) -> Result<Bitfield, StorageError> {
+        self.check_where(|_| true)
+    }
+
+    /// `recheck` of the pieces that were on disk before `open`. A fresh
+    /// download's files are all holes: hashing them cost 11 % of
+    /// `webswarm get`'s CPU for nothing (perf, 256 MiB, 2026-12-05).
+    fn recheck_found(&self) -> Result<Bitfield, StorageError> {
+        self.check_where(|p| self.was_found(p))
+    }
+
+    fn check_where(&self, f: impl Fn(PieceIndex) -> bool) -> Result<Bitfield, StorageError> {
         let mut have = Bitfield::new(self.info.layout.num_pieces());
         for p in self.info.layout.pieces() {
-            if self.hash_piece(p)? == self.info.piece_hash(p) {
+            if f(p) && self.hash_piece(p)? == self.info.piece_hash(p) {
                 have.set(p.get());
             }
         }
         Ok(have)
+    }
+
+    /// Whether every byte of `piece` was in its file before `open`.
+    fn was_found(&self, piece: PieceIndex) -> bool {
+        let whole = BlockRef {
+            piece,
+            offset: 0,
+            len: self.info.layout.piece_size(piece),
+        };
+        (self.info.block_slices(whole).iter()).all(|s| s.offset + s.len <= self.found[s.file])
     }
 
     /// Size and modification time of every stored file, as the resume record keeps them.
@@ -254,12 +282,13 @@ impl DiskStorage {
 
     /// The verified pieces: from the resume record if every file still has the
     /// size and modification time it had when the record was written, else by
-    /// hashing everything.
+    /// hashing every piece that was on disk before `open` (so: call it right
+    /// after `open`).
     pub fn load_verified(&self) -> Result<Bitfield, StorageError> {
         if let Some(have) = self.trusted_resume() {
             return Ok(have);
         }
-        self.recheck()
+        self.recheck_found()
     }
 
     fn trusted_resume(&self) -> Option<Bitfield> {

@@ -2,7 +2,7 @@
 //! (the wasm32 target, wasm-bindgen-cli at the version Cargo.lock pins, the
 //! Debian tools used for interop checks) and runs every check, native and wasm.
 //! `cargo xtask bench-sim`, `bench-wire`, `bench-native [MiB]`, `bench-web`, `bench-demo`,
-//! `bench-nat` and `bench-hybrid [MiB] [runs] [classic]` run the benchmarks.
+//! `bench-nat` and `bench-hybrid [MiB] [runs] [classic|browser]` run the benchmarks.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -37,7 +37,7 @@ fn main() -> ExitCode {
             tracker_abuse(args.get(1).map(String::as_str).unwrap_or("10"), 10_000)
         }
         _ => Err(
-            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] [--seeds K] [--choking tit-for-tat|swarm|both] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | bench-nat [MiB] [runs] | bench-hybrid [MiB] [runs] [classic] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | browser-crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
+            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] [--seeds K] [--choking tit-for-tat|swarm|both] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | bench-nat [MiB] [runs] | bench-hybrid [MiB] [runs] [classic|browser] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | browser-crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
                 .into(),
         ),
     };

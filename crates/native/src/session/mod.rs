@@ -4,6 +4,7 @@
 mod input;
 mod peer;
 mod torrent;
+mod unchecked;
 pub mod webseed;
 
 use std::collections::HashMap;

@@ -14,6 +14,7 @@ use webswarm_core::{BlockRef, PeerKey, PieceIndex, Time};
 
 use super::input::Input;
 use super::peer::PeerLink;
+use super::unchecked::{self, Unchecked};
 use super::webseed::Fetcher;
 use crate::storage::{DiskStorage, StorageError};
 use crate::tracker_client::{Attempt, NewChannel, TorrentView};
@@ -43,6 +44,7 @@ pub struct TorrentTask {
     host: TorrentHost,
     dir: PathBuf,
     storage: Option<Arc<DiskStorage>>,
+    unchecked: Unchecked,
     links: HashMap<PeerKey, PeerLink>,
     input_tx: mpsc::Sender<Input>,
     outlets: Outlets,
@@ -57,6 +59,7 @@ impl TorrentTask {
             host: setup.host,
             dir: setup.dir,
             storage: setup.storage,
+            unchecked: Unchecked::default(),
             links: HashMap::new(),
             input_tx,
             outlets,
@@ -235,26 +238,33 @@ impl TorrentTask {
         });
     }
 
-    fn write(&mut self, block: BlockRef, data: &[u8]) {
+    fn write(&mut self, block: BlockRef, data: &Bytes) {
         // A 16 KiB pwrite lands in the page cache in microseconds; doing it
         // here keeps a piece's writes ordered before its hash check.
         let r = match &self.storage {
             Some(s) => s.write_block(block, data).map_err(|e| e.to_string()),
             None => Err("storage is not open".to_owned()),
         };
-        if let Err(e) = r {
-            self.host.handle_storage_failed(util::now(), e);
+        match r {
+            Ok(()) => self.unchecked.keep(block, data),
+            Err(e) => self.host.handle_storage_failed(util::now(), e),
         }
     }
 
     fn check(&mut self, piece: PieceIndex, hash: [u8; 20]) {
+        let len = self.host.info().map(|i| i.layout.piece_size(piece));
+        let blocks = len.and_then(|len| self.unchecked.take(piece, len));
         let Some(storage) = self.storage.clone() else {
             self.host.handle_piece_checked(util::now(), piece, false);
             return;
         };
         let tx = self.input_tx.clone();
         tokio::task::spawn_blocking(move || {
-            let ok = match storage.hash_piece(piece) {
+            let hashed = match blocks {
+                Some(blocks) => Ok(unchecked::hash(&blocks)),
+                None => storage.hash_piece(piece),
+            };
+            let ok = match hashed {
                 Ok(h) => Ok(h == hash),
                 // Cut short under us: those bytes are simply not there.
                 Err(StorageError::Read { source, .. })

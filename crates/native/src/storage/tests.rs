@@ -114,10 +114,11 @@ fn a_corrupt_resume_record_is_ignored() {
     let (data, info) = torrent();
     let s = DiskStorage::open(&dir.0, &info).unwrap();
     write_all(&s, &info, &data);
+    let reopened = || DiskStorage::open(&dir.0, &info).unwrap().load_verified();
     fs::write(&s.resume, b"d5:piecesi999ee").unwrap();
-    assert!(s.load_verified().unwrap().is_full());
+    assert!(reopened().unwrap().is_full());
     fs::write(&s.resume, b"not bencode").unwrap();
-    assert!(s.load_verified().unwrap().is_full());
+    assert!(reopened().unwrap().is_full());
 }
 
 #[test]
@@ -165,4 +166,30 @@ fn a_piece_read_from_a_file_changed_under_us_is_refused_if_wrong() {
         s.read_piece(piece(3)),
         Err(StorageError::Changed { piece: 3 })
     ));
+}
+
+#[test]
+fn only_bytes_found_on_disk_are_rechecked() {
+    let dir = Dir::new("found");
+    let (data, info) = torrent();
+    // A previous download left a.bin whole and nothing else.
+    fs::create_dir_all(dir.0.join("multi")).unwrap();
+    fs::write(dir.0.join("multi/a.bin"), &data[..40_000]).unwrap();
+    let have = DiskStorage::open(&dir.0, &info)
+        .unwrap()
+        .load_verified()
+        .unwrap();
+    // Piece 0 lies in a.bin; piece 1 reaches into b.bin, which was not there.
+    assert_eq!(have.count(), 1);
+    assert!(have.get(0));
+
+    // Holes we made are not data, even where the data would be zeros.
+    let dir = Dir::new("zeros");
+    let mut c =
+        TorrentCreator::new("zeros", vec![(vec!["z".to_string()], 100_000)], Some(32768)).unwrap();
+    c.update(&[0; 100_000]);
+    let info = c.finish().unwrap().1.info;
+    let s = DiskStorage::open(&dir.0, &info).unwrap();
+    assert_eq!(s.load_verified().unwrap().count(), 0);
+    assert!(s.recheck().unwrap().is_full());
 }
