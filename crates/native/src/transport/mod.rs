@@ -3,6 +3,7 @@
 //! touching them; [`webrtc_rs`] is the implementation on the `webrtc` crate.
 
 pub mod runtime;
+pub mod sdp;
 pub mod webrtc_rs;
 pub mod window;
 

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,24 +36,33 @@ impl TunedRuntime {
     }
 }
 
-static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// The smallest UDP receive buffer the kernel granted a socket of ours.
+static RECEIVE_BUFFER: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// What our SDP declares to webswarm remotes ([`super::sdp`]), once a socket
+/// was made.
+pub fn receive_buffer() -> Option<usize> {
+    Some(RECEIVE_BUFFER.load(Ordering::Relaxed)).filter(|&n| n != usize::MAX)
+}
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// Tasks webrtc-rs has spawned that have not ended.
 pub fn live_tasks() -> usize {
-    LIVE.load(std::sync::atomic::Ordering::Relaxed)
+    LIVE.load(Ordering::Relaxed)
 }
 
 struct Live;
 impl Drop for Live {
     fn drop(&mut self) {
-        LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        LIVE.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 fn counted(
     future: Pin<Box<dyn Future<Output = ()> + Send>>,
 ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    LIVE.fetch_add(1, Ordering::Relaxed);
     let live = Live;
     Box::pin(async move {
         let _live = live;
@@ -80,6 +90,15 @@ impl Runtime for TunedRuntime {
         // A smaller buffer than asked for still works, only slower: not an error.
         let _ = s.set_recv_buffer_size(self.buffer);
         let _ = s.set_send_buffer_size(self.buffer);
+        if let Ok(got) = s.recv_buffer_size() {
+            // Linux reports twice what it grants, for its own bookkeeping.
+            let got = if cfg!(target_os = "linux") {
+                got / 2
+            } else {
+                got
+            };
+            RECEIVE_BUFFER.fetch_min(got, Ordering::Relaxed);
+        }
         self.inner.wrap_udp_socket(socket)
     }
 

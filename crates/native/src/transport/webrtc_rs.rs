@@ -24,29 +24,10 @@ use webrtc::peer_connection::{
 };
 use webrtc::runtime::Runtime;
 
-use super::runtime::{TunedRuntime, UDP_BUFFER};
-use super::window::{chunk_size, WindowFit, MIN_WINDOW};
+use super::runtime::{self, TunedRuntime, UDP_BUFFER};
+use super::sdp::{declare_buffer, remote_buffer, remote_max_message};
+use super::window::{buffer_window, chunk_size, WindowFit, MIN_WINDOW};
 use super::{Answer, BoxFuture, Channel, PendingOffer, Transport, TransportError};
-
-/// Largest message we send, when the remote accepts it (Chromium: 256 KiB).
-/// Fewer, larger messages cost the receiver fewer events, which matters
-/// most to a JavaScript receiver.
-const MAX_SEND: usize = 256 << 10;
-/// What RFC 8841 says to assume when the SDP has no `a=max-message-size`.
-const DEFAULT_REMOTE_MAX: usize = 64 << 10;
-
-/// The largest message the remote accepts, from its SDP (0 means no limit).
-fn remote_max_message(sdp: &str) -> usize {
-    let v = sdp
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("a=max-message-size:"))
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    match v {
-        Some(0) => MAX_SEND,
-        Some(n) => n.min(MAX_SEND),
-        None => DEFAULT_REMOTE_MAX,
-    }
-}
 
 /// A STUN or TURN server.
 #[derive(Clone, Debug, Default)]
@@ -180,10 +161,15 @@ impl WebRtcTransport {
             rx.wait_for(|s| *s == RTCIceGatheringState::Complete),
         )
         .await;
-        pc.local_description()
+        let sdp = pc
+            .local_description()
             .await
             .map(|d| d.sdp)
-            .ok_or_else(|| TransportError::Rtc("no local description".into()))
+            .ok_or_else(|| TransportError::Rtc("no local description".into()))?;
+        Ok(match runtime::receive_buffer() {
+            Some(bytes) => declare_buffer(sdp, bytes),
+            None => sdp,
+        })
     }
 }
 
@@ -221,7 +207,7 @@ impl Transport for WebRtcTransport {
         let pc = self.build(handler.clone()).await?;
         // Closed if the caller gives up on this answer before it opens.
         let guard = CloseOnDrop(Some(pc.clone()));
-        let max = remote_max_message(&offer_sdp);
+        let (max, declared) = (remote_max_message(&offer_sdp), remote_buffer(&offer_sdp));
         let offer = RTCSessionDescription::offer(offer_sdp)
             .map_err(|e| TransportError::BadSdp(e.to_string()))?;
         if let Err(e) = pc.set_remote_description(offer).await {
@@ -236,6 +222,7 @@ impl Transport for WebRtcTransport {
         let limits = Limits {
             max_message: max,
             send_buffer: self.cfg.send_buffer,
+            remote_buffer: declared,
         };
         let channel = Box::pin(async move {
             let opened = async {
@@ -279,6 +266,7 @@ impl PendingOffer for WebRtcOffer {
             let limits = Limits {
                 max_message: remote_max_message(&answer_sdp),
                 send_buffer: self.send_buffer,
+                remote_buffer: remote_buffer(&answer_sdp),
             };
             let mut me = self;
             // The channel takes over the connection; the offer must not close it.
@@ -315,6 +303,8 @@ struct Limits {
     max_message: usize,
     /// Most bytes unacknowledged (the connection's send-buffer limit).
     send_buffer: usize,
+    /// The UDP receive buffer a webswarm remote declared in its SDP.
+    remote_buffer: Option<usize>,
 }
 
 /// Waits up to `timeout` for `opened`; on failure the connection is closed.
@@ -460,7 +450,12 @@ impl WebRtcChannel {
         let due = self.fit().due(Instant::now());
         if due {
             let sample = self.round_trip().await;
-            let window = self.fit().fit(sample, self.limits.send_buffer);
+            let declared = (self.limits.remote_buffer)
+                .map_or(0, |b| buffer_window(b, self.limits.send_buffer));
+            let window = self
+                .fit()
+                .fit(sample, self.limits.send_buffer)
+                .max(declared);
             if self.window.swap(window, Ordering::Relaxed) != window {
                 tracing::debug!(min_rtt = ?self.fit().min_rtt(), window, "send window");
                 let low = window.saturating_sub(chunk_size(window, self.limits.max_message));
@@ -623,20 +618,5 @@ mod tests {
             [named],
             "a named address stays"
         );
-    }
-
-    #[test]
-    fn message_size_follows_the_remote_sdp() {
-        assert_eq!(
-            remote_max_message("v=0\r\na=max-message-size:262144\r\n"),
-            256 << 10
-        );
-        assert_eq!(
-            remote_max_message("a=max-message-size:1073741823"),
-            MAX_SEND
-        );
-        assert_eq!(remote_max_message("a=max-message-size:0"), MAX_SEND);
-        assert_eq!(remote_max_message("a=max-message-size:16384"), 16384);
-        assert_eq!(remote_max_message("v=0"), DEFAULT_REMOTE_MAX);
     }
 }

@@ -35,6 +35,13 @@ pub fn send_window(rtt: Option<Duration>, max: usize) -> usize {
     (want as usize).clamp(MIN_WINDOW, max)
 }
 
+/// The window a remote's declared UDP receive buffer allows (see
+/// [`super::sdp`]): a quarter of it, so bursts of its other connections fit
+/// too, between [`MIN_WINDOW`] and `max`.
+pub fn buffer_window(remote_buffer: usize, max: usize) -> usize {
+    (remote_buffer / 4).clamp(MIN_WINDOW, max.max(MIN_WINDOW))
+}
+
 /// How often a channel's window follows a changed round trip.
 pub const REFIT_EVERY: Duration = Duration::from_secs(2);
 
@@ -134,6 +141,14 @@ mod tests {
         assert_eq!(f.fit(Some(Duration::from_millis(20)), 4 << 20), 480_000);
         assert_eq!(f.min_rtt(), Some(Duration::from_millis(20)));
         assert!(f.due(t0 + REFIT_EVERY));
+    }
+
+    #[test]
+    fn a_declared_buffer_opens_the_window_within_the_limit() {
+        assert_eq!(buffer_window(4 << 20, 2 << 20), 1 << 20);
+        assert_eq!(buffer_window(16 << 20, 2 << 20), 2 << 20);
+        assert_eq!(buffer_window(208 << 10, 2 << 20), 52 << 10);
+        assert_eq!(buffer_window(0, 2 << 20), MIN_WINDOW);
     }
 
     #[test]
