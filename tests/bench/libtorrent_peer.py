@@ -27,13 +27,14 @@ def session(port, wire):
 mode, wire, torrent, d = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 if mode == 'seed':
     s = session(int(sys.argv[5]), wire)
-    s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': d,
-                   'flags': lt.torrent_flags.seed_mode})
+    # Checked before it serves, as a seeder that has been running is: with
+    # seed_mode it would hash each piece on its first request instead, inside
+    # the measured transfer.
+    h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': d})
     # A downloader that announces first would wait out the tracker's min interval.
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        if any(isinstance(a, lt.tracker_reply_alert) for a in s.pop_alerts()):
-            break
+    deadline, replied = time.time() + 30, False
+    while time.time() < deadline and not (replied and h.status().is_seeding):
+        replied |= any(isinstance(a, lt.tracker_reply_alert) for a in s.pop_alerts())
         time.sleep(0.02)
     print('ready', flush=True)
     while True:
