@@ -14,5 +14,6 @@
 pub mod dht;
 pub mod discovery;
 pub mod listener;
+pub mod mse;
 pub mod stream;
 pub mod utp;
