@@ -12,9 +12,8 @@ import libtorrent as lt
 SETTINGS = {
     'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
     'allow_multiple_connections_per_ip': True,
-    # Plaintext: webswarm does not speak Message Stream Encryption, and a
-    # libtorrent that tries it first waits ~3 s before retrying over uTP.
-    'out_enc_policy': lt.enc_policy.disabled, 'in_enc_policy': lt.enc_policy.disabled,
+    # Encryption as libtorrent has it by default: MSE tried first, plaintext
+    # data preferred after it.
     'alert_mask': lt.alert.category_t.tracker_notification,
 }
 

@@ -13,6 +13,7 @@ mod qbittorrent;
 #[path = "classic/support.rs"]
 mod support;
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -283,6 +284,76 @@ fn utp_both_ways_with_libtorrent() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
+/// Message Stream Encryption with libtorrent set to "require encryption"
+/// (MSE only, RC4 for the data): it seeds over TCP to `webswarm get`, which
+/// dials it encrypted; then `webswarm seed --encryption require` refuses a
+/// plaintext handshake and seeds to such a libtorrent over uTP.
+#[test]
+fn encrypted_both_ways_with_libtorrent_that_requires_it() {
+    need("/usr/bin/python3");
+    let root = tempdir("classic-mse");
+    let src = two_files(&root, 6);
+    let tr = tracked_torrent(&root, &src, &[]);
+    let (tracker_port, torrent, hash) = (tr.port, &tr.torrent, &tr.hash);
+    let lt_port = free_port().to_string();
+    let args = [
+        torrent.as_os_str(),
+        src.parent().unwrap().as_os_str(),
+        lt_port.as_ref(),
+    ];
+    let (lt, mut out) = python(LIBTORRENT_RC4_SEED, &args);
+    assert_eq!(out.next_line(), "ready", "libtorrent did not start");
+    wait_for_seeders(tracker_port, hash, 1);
+    let dl = root.join("dl");
+    let (summary, err) = get_json(&[
+        torrent.to_str().unwrap(),
+        "--no-dht",
+        "--no-utp",
+        &format!("--listen-port={}", free_port()),
+        "-o",
+        dl.to_str().unwrap(),
+    ]);
+    same_tree(&src, &dl.join("multi"));
+    assert_eq!(summary["downloaded"]["tcp"], 64 << 20, "{summary}");
+    eprintln!(
+        "from libtorrent, encrypted: {}",
+        err.lines().last().unwrap_or_default()
+    );
+
+    drop(lt);
+    let stale = scrape_count(tracker_port, hash, "complete").unwrap_or(0);
+    let port = free_port();
+    let _seed = seed_torrent(
+        torrent,
+        src.parent().unwrap(),
+        port,
+        &["--no-dht", "--encryption", "require"],
+    );
+    wait_for_seeders(tracker_port, hash, stale + 1);
+    // A plaintext handshake for the torrent: closed, no handshake back.
+    let mut plain = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut hs = vec![19u8];
+    hs.extend_from_slice(b"BitTorrent protocol");
+    hs.extend_from_slice(&[0; 8]);
+    hs.extend((0..20).map(|i| u8::from_str_radix(&hash[2 * i..2 * i + 2], 16).unwrap()));
+    hs.extend_from_slice(b"-XX0000-plaintext!!!");
+    plain.write_all(&hs).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut back = Vec::new();
+    assert_eq!(
+        plain.read_to_end(&mut back).map_err(|e| e.kind()),
+        Ok(0),
+        "closed without a reply"
+    );
+
+    let dl = root.join("dl-libtorrent");
+    eprintln!("{}", libtorrent_get(torrent, &dl, "utp+rc4"));
+    same_tree(&src, &dl.join("multi"));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
 /// qBittorrent (qbittorrent-nox in its default settings: TCP and uTP,
 /// encryption allowed) gets a magnet from `webswarm seed`, metadata and
 /// all, then seeds the torrent to `webswarm get`.
@@ -540,10 +611,13 @@ fn a_corrupt_tcp_peer_is_banned_and_wrong_udp_transaction_ids_are_ignored() {
     assert_eq!(create_torrent(&file, &[&url], &torrent), hash);
     let _seed = seed_torrent(&torrent, &root, seed_port, &["--no-dht"]);
     let dl = root.join("dl");
+    // The corrupt peer speaks no MSE and ignores what it reads: an encrypted
+    // dial would wait out its timeout while the honest seeder serves all.
     let (summary, err) = get_json_logged(
         &[
             torrent.to_str().unwrap(),
             "--no-dht",
+            "--encryption=off",
             "-o",
             dl.to_str().unwrap(),
         ],

@@ -18,6 +18,7 @@ use webswarm_core::engine::Choking;
 use crate::session::{ClientConfig, TcpConfig};
 use crate::transport::webrtc_rs::{IceServer, RtcConfig};
 use webswarm_native::classic::dht::DhtConfig;
+use webswarm_native::classic::mse::Encryption;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -94,6 +95,11 @@ pub struct NetArgs {
     /// No uTP (BEP 29): classic peers over TCP only.
     #[arg(long)]
     no_utp: bool,
+    /// Message Stream Encryption with classic peers: prefer (dial encrypted,
+    /// fall back to plaintext; accept both), require (encrypted only, RC4
+    /// for the data too) or off (plaintext only).
+    #[arg(long, default_value = "prefer", value_parser = str::parse::<Encryption>)]
+    encryption: Encryption,
     /// No mainline DHT (BEP 5): classic peers come from trackers only.
     #[arg(long)]
     no_dht: bool,
@@ -177,6 +183,7 @@ impl NetArgs {
             listen: SocketAddr::new(listen_ip, self.listen_port),
             utp: !self.no_utp,
             dht,
+            encryption: self.encryption,
             ..TcpConfig::default()
         });
         Ok(ClientConfig {

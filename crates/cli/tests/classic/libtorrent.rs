@@ -115,14 +115,21 @@ sys.exit('C never connected to B: %s' % [p.ip for p in hc.get_peer_info()])
 
 /// A python3-libtorrent leecher: downloads `torrent` into `dir` over the
 /// wire named third (`tcp` or `utp`) only and exits 0 once it is seeding.
+/// `tcp+rc4` / `utp+rc4`: it speaks Message Stream Encryption only, RC4
+/// for the data too ("require encryption").
 pub const LIBTORRENT_GET: &str = r#"
 import sys, time, libtorrent as lt
 torrent, dest, wire = sys.argv[1], sys.argv[2], sys.argv[3]
+wire, _, rc4 = wire.partition('+')
 utp = wire == 'utp'
-s = lt.session({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
-                'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': utp,
-                'enable_incoming_utp': utp, 'enable_outgoing_tcp': not utp,
-                'enable_incoming_tcp': not utp, 'allow_multiple_connections_per_ip': True})
+settings = {'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
+            'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': utp,
+            'enable_incoming_utp': utp, 'enable_outgoing_tcp': not utp,
+            'enable_incoming_tcp': not utp, 'allow_multiple_connections_per_ip': True}
+if rc4:
+    settings.update({'out_enc_policy': lt.enc_policy.forced, 'in_enc_policy': lt.enc_policy.forced,
+                     'allowed_enc_level': lt.enc_level.rc4})
+s = lt.session(settings)
 h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': dest})
 t = time.time()
 while not h.status().is_seeding:
@@ -141,6 +148,24 @@ torrent, src, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 s = lt.session({'listen_interfaces': '127.0.0.1:%d' % port, 'enable_dht': False, 'enable_lsd': False,
                 'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_tcp': False,
                 'enable_incoming_tcp': False, 'allow_multiple_connections_per_ip': True})
+h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': src})
+while not h.status().is_seeding:
+    time.sleep(0.1)
+print('ready', flush=True)
+time.sleep(600)
+"#;
+
+/// A python3-libtorrent seeder that speaks Message Stream Encryption only,
+/// RC4 for the data too, over TCP: seeds `torrent` from `src`, announced to
+/// the torrent's tracker from `port`. Prints "ready" once seeding.
+pub const LIBTORRENT_RC4_SEED: &str = r#"
+import sys, time, libtorrent as lt
+torrent, src, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = lt.session({'listen_interfaces': '127.0.0.1:%d' % port, 'enable_dht': False, 'enable_lsd': False,
+                'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
+                'enable_incoming_utp': False, 'allow_multiple_connections_per_ip': True,
+                'out_enc_policy': lt.enc_policy.forced, 'in_enc_policy': lt.enc_policy.forced,
+                'allowed_enc_level': lt.enc_level.rc4})
 h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': src})
 while not h.status().is_seeding:
     time.sleep(0.1)

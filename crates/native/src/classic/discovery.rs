@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use webswarm_core::classic::{
@@ -18,6 +19,7 @@ use webswarm_core::engine::Wire;
 use webswarm_core::{InfoHash, PeerId, Time};
 
 use super::dht::Dht;
+use super::mse::{self, Encryption, Negotiated};
 use super::stream::{TcpChannel, UtpChannel};
 use super::utp::Utp;
 use crate::tracker_client::{Attempt, NewChannel, TorrentView};
@@ -26,6 +28,9 @@ use crate::util;
 
 /// A TCP connect that takes longer is given up.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
+/// An MSE handshake that takes longer is given up (and, unless encryption
+/// is required, the peer dialled again in plaintext).
+const MSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A uTP connect that takes longer is given up: a peer that takes no uTP
 /// never answers (no reset comes back over UDP), and the next wire waits.
 const UTP_DIAL_TIMEOUT: Duration = Duration::from_secs(3);
@@ -51,6 +56,7 @@ const DHT: &str = "the DHT";
 pub struct DiscoveryConfig {
     pub announce: AnnouncerConfig,
     pub book: PeerBookConfig,
+    pub encryption: Encryption,
 }
 
 struct Tracker {
@@ -360,6 +366,7 @@ async fn udp_announce(
 fn spawn_dial(addr: SocketAddr, wire: Wire, d: &Discovery, done: &mpsc::UnboundedSender<Done>) {
     let (channels, connections, done) = (d.channels.clone(), d.connections.clone(), done.clone());
     let (our_port, utp) = (d.port, d.utp.clone());
+    let secure = (d.info_hash, d.cfg.encryption);
     tokio::spawn(async move {
         let Ok(permit) = connections.try_acquire_owned() else {
             let _ = done.send(Done::Dialed(
@@ -368,7 +375,7 @@ fn spawn_dial(addr: SocketAddr, wire: Wire, d: &Discovery, done: &mpsc::Unbounde
             ));
             return;
         };
-        let (channel, mut closed) = match dial(addr, wire, our_port, utp.as_deref()).await {
+        let (channel, mut closed) = match dial(addr, wire, our_port, utp.as_deref(), secure).await {
             Ok(Some(c)) => c,
             Ok(None) => {
                 let _ = done.send(Done::Ours(addr));
@@ -408,6 +415,7 @@ async fn dial(
     wire: Wire,
     our_port: u16,
     utp: Option<&Utp>,
+    (info_hash, encryption): (InfoHash, Encryption),
 ) -> Result<Option<Dialed>, String> {
     let timed_out = |_| "timed out".to_owned();
     match (wire, utp) {
@@ -415,25 +423,66 @@ async fn dial(
             if addr.port() == our_port && addr.ip().is_loopback() {
                 return Ok(None);
             }
-            let s = tokio::time::timeout(UTP_DIAL_TIMEOUT, utp.connect(addr))
-                .await
-                .map_err(timed_out)??;
-            let c = UtpChannel::utp(s, None);
+            let connect = || async {
+                tokio::time::timeout(UTP_DIAL_TIMEOUT, utp.connect(addr))
+                    .await
+                    .map_err(timed_out)?
+                    .map_err(|e| e.to_string())
+            };
+            let s = connect().await?;
+            let (s, cipher) = secured(s, connect, addr, &info_hash, encryption).await?;
+            let c = UtpChannel::utp(s, None, cipher);
             let closed = c.closed();
             Ok(Some((Box::new(c), closed)))
         }
         (Wire::Tcp, _) => {
-            let s = tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(addr))
-                .await
-                .map_err(timed_out)?
-                .map_err(|e| e.to_string())?;
+            let connect = || async {
+                tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(addr))
+                    .await
+                    .map_err(timed_out)?
+                    .map_err(|e| e.to_string())
+            };
+            let s = connect().await?;
             if addr.port() == our_port && s.local_addr().is_ok_and(|l| l.ip() == addr.ip()) {
                 return Ok(None);
             }
-            let c = TcpChannel::tcp(s, None);
+            let (s, cipher) = secured(s, connect, addr, &info_hash, encryption).await?;
+            let c = TcpChannel::tcp(s, None, cipher);
             let closed = c.closed();
             Ok(Some((Box::new(c), closed)))
         }
         (w, _) => Err(format!("{w:?} is not a wire this client dials")),
     }
+}
+
+/// `s` after the MSE handshake `encryption` asks for. With `Prefer`, a peer
+/// that does not complete it (it closes, or says nothing) is connected to
+/// again and spoken to in plaintext, as libtorrent and Transmission do.
+async fn secured<S, F, Fut>(
+    mut s: S,
+    connect: F,
+    addr: SocketAddr,
+    info_hash: &InfoHash,
+    encryption: Encryption,
+) -> Result<(S, Negotiated), String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<S, String>>,
+{
+    if encryption == Encryption::Off {
+        return Ok((s, Negotiated::plaintext()));
+    }
+    let handshake = mse::initiate(&mut s, info_hash, encryption.methods());
+    let why = match tokio::time::timeout(MSE_TIMEOUT, handshake).await {
+        Ok(Ok(cipher)) => return Ok((s, cipher)),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "no answer".to_owned(),
+    };
+    if encryption == Encryption::Require {
+        return Err(format!("encryption (MSE): {why}"));
+    }
+    tracing::debug!("{addr}: no encrypted handshake ({why}); dialling again in plaintext");
+    drop(s);
+    Ok((connect().await?, Negotiated::plaintext()))
 }

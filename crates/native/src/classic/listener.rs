@@ -10,13 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Semaphore};
 use webswarm_core::engine::Wire;
 use webswarm_core::wire::{Handshake, HANDSHAKE_LEN};
 use webswarm_core::InfoHash;
 
+use super::mse::{self, Encryption, Negotiated};
 use super::stream::{TcpChannel, UtpChannel};
 use super::utp::Utp;
 use crate::tracker_client::{Attempt, NewChannel};
@@ -49,6 +50,13 @@ impl Registry {
     fn get(&self, h: &InfoHash) -> Option<mpsc::UnboundedSender<Attempt>> {
         self.lock().get(h).cloned()
     }
+    /// The torrent an encrypted handshake names by `HASH("req2", info_hash)`.
+    fn find_marker(&self, marker: &[u8; 20]) -> Option<InfoHash> {
+        self.lock()
+            .keys()
+            .find(|h| mse::torrent_marker(h) == *marker)
+            .copied()
+    }
 }
 
 /// Binds `addr`; when that port is taken, any free port (a second client on
@@ -70,6 +78,7 @@ pub async fn run(
     listener: std::net::TcpListener,
     registry: Arc<Registry>,
     connections: Arc<Semaphore>,
+    encryption: Encryption,
 ) {
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
@@ -78,13 +87,13 @@ pub async fn run(
             return;
         }
     };
-    let admission = Admission::new(registry, connections);
+    let admission = Admission::new(registry, connections, encryption);
     loop {
         match listener.accept().await {
             Ok((stream, from)) => {
                 let _ = stream.set_nodelay(true);
-                admission.admit(stream, from, Wire::Tcp, |s, hs| {
-                    Box::new(TcpChannel::tcp(s, Some(hs)))
+                admission.admit(stream, from, Wire::Tcp, |s, hs, cipher| {
+                    Box::new(TcpChannel::tcp(s, Some(hs), cipher))
                 });
             }
             Err(e) => {
@@ -97,17 +106,22 @@ pub async fn run(
 }
 
 /// Accepts uTP peers until the socket's dispatcher ends.
-pub async fn run_utp(utp: Arc<Utp>, registry: Arc<Registry>, connections: Arc<Semaphore>) {
+pub async fn run_utp(
+    utp: Arc<Utp>,
+    registry: Arc<Registry>,
+    connections: Arc<Semaphore>,
+    encryption: Encryption,
+) {
     let Some(socket) = utp.socket().await else {
         return;
     };
-    let admission = Admission::new(registry, connections);
+    let admission = Admission::new(registry, connections, encryption);
     loop {
         match socket.accept().await {
             Ok(stream) => {
                 let from = stream.remote_addr();
-                admission.admit(stream, from, Wire::Utp, |s, hs| {
-                    Box::new(UtpChannel::utp(s, Some(hs)))
+                admission.admit(stream, from, Wire::Utp, |s, hs, cipher| {
+                    Box::new(UtpChannel::utp(s, Some(hs), cipher))
                 });
             }
             Err(e) => {
@@ -161,15 +175,17 @@ struct Admission {
     connections: Arc<Semaphore>,
     unidentified: Arc<Semaphore>,
     per_ip: Arc<IpSlots>,
+    encryption: Encryption,
 }
 
 impl Admission {
-    fn new(registry: Arc<Registry>, connections: Arc<Semaphore>) -> Self {
+    fn new(registry: Arc<Registry>, connections: Arc<Semaphore>, encryption: Encryption) -> Self {
         Admission {
             registry,
             connections,
             unidentified: Arc::new(Semaphore::new(MAX_UNIDENTIFIED)),
             per_ip: Arc::default(),
+            encryption,
         }
     }
 
@@ -180,9 +196,9 @@ impl Admission {
         stream: S,
         from: SocketAddr,
         wire: Wire,
-        channel: impl FnOnce(S, Bytes) -> Box<dyn Channel> + Send + 'static,
+        channel: impl FnOnce(S, Bytes, Negotiated) -> Box<dyn Channel> + Send + 'static,
     ) where
-        S: AsyncRead + Unpin + Send + 'static,
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let Some(ip_slot) = self.per_ip.take(from.ip(), MAX_UNIDENTIFIED_PER_IP) else {
             tracing::debug!("incoming peer {from}: its address has {MAX_UNIDENTIFIED_PER_IP} handshakes pending already");
@@ -192,8 +208,14 @@ impl Admission {
             return;
         };
         let (registry, connections) = (self.registry.clone(), self.connections.clone());
+        let encryption = self.encryption;
         tokio::spawn(async move {
-            let admit = admit(stream, from, wire, &registry, &connections, channel);
+            let peer = Incoming {
+                from,
+                wire,
+                encryption,
+            };
+            let admit = admit(stream, peer, &registry, &connections, channel);
             let r = tokio::time::timeout(HANDSHAKE_TIMEOUT, admit).await;
             drop((slot, ip_slot));
             match r {
@@ -205,24 +227,41 @@ impl Admission {
     }
 }
 
-async fn admit<S: AsyncRead + Unpin>(
-    mut stream: S,
+/// Where an incoming connection came from, and what it must speak.
+struct Incoming {
     from: SocketAddr,
     wire: Wire,
+    encryption: Encryption,
+}
+
+async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    peer: Incoming,
     registry: &Registry,
     connections: &Arc<Semaphore>,
-    channel: impl FnOnce(S, Bytes) -> Box<dyn Channel>,
+    channel: impl FnOnce(S, Bytes, Negotiated) -> Box<dyn Channel>,
 ) -> Result<(), String> {
-    let mut hs = [0u8; HANDSHAKE_LEN];
+    let mut first = [0u8; HANDSHAKE_LEN];
     stream
-        .read_exact(&mut hs)
+        .read_exact(&mut first)
         .await
         .map_err(|e| format!("closed before its handshake ({e})"))?;
-    let h = Handshake::decode(&hs).map_err(|e| match hs[0] {
-        19 => e.to_string(),
-        // libtorrent and qBittorrent try Message Stream Encryption first.
-        _ => format!("{e} (an encrypted handshake, MSE, perhaps: only plaintext is spoken here)"),
-    })?;
+    let plaintext = first[0] == 19 && Handshake::decode(&first).is_ok();
+    let (hs, cipher) = match (plaintext, peer.encryption) {
+        (true, Encryption::Require) => {
+            return Err("a plaintext handshake, and encryption is required".into())
+        }
+        (true, _) => (first.to_vec(), Negotiated::plaintext()),
+        (false, Encryption::Off) => {
+            return Err(match Handshake::decode(&first) {
+                Err(e) if first[0] == 19 => e.to_string(),
+                // libtorrent and qBittorrent try Message Stream Encryption first.
+                _ => "not a BitTorrent handshake (an encrypted one, MSE, perhaps: encryption is off here)".into(),
+            });
+        }
+        (false, e) => decrypt_handshake(&mut stream, &first, registry, e).await?,
+    };
+    let h = head(&hs)?;
     let torrent = registry.get(&h.info_hash).ok_or_else(|| {
         format!(
             "asked for torrent {}, which is not here",
@@ -235,14 +274,52 @@ async fn admit<S: AsyncRead + Unpin>(
         .map_err(|_| "the connection budget is spent".to_owned())?;
     torrent
         .send(Ok(NewChannel {
-            channel: channel(stream, Bytes::copy_from_slice(&hs)),
+            channel: channel(stream, Bytes::from(hs), cipher),
             remote: Some(h.peer_id),
             permit,
             we_offered: false,
-            wire,
-            addr: Some(from),
+            wire: peer.wire,
+            addr: Some(peer.from),
         }))
         .map_err(|_| "its torrent is gone".to_owned())
+}
+
+/// The BitTorrent handshake at the start of `hs`.
+fn head(hs: &[u8]) -> Result<Handshake, String> {
+    let first = hs.first_chunk().ok_or("a short handshake")?;
+    Handshake::decode(first).map_err(|e| e.to_string())
+}
+
+/// The MSE handshake that began with `first`, then the BitTorrent handshake
+/// behind it (in its initial payload, or read through the cipher), which
+/// must name the torrent MSE named. Returns every byte read past MSE.
+async fn decrypt_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    first: &[u8],
+    registry: &Registry,
+    encryption: Encryption,
+) -> Result<(Vec<u8>, Negotiated), String> {
+    let find = |m: &[u8; 20]| registry.find_marker(m);
+    let mut a = mse::accept(stream, first, find, encryption.methods())
+        .await
+        .map_err(|e| format!("encrypted handshake (MSE): {e}"))?;
+    let mut hs = a.initial;
+    if hs.len() < HANDSHAKE_LEN {
+        let mut more = vec![0u8; HANDSHAKE_LEN - hs.len()];
+        stream
+            .read_exact(&mut more)
+            .await
+            .map_err(|e| format!("closed before its handshake ({e})"))?;
+        if let Some(rc4) = &mut a.negotiated.read {
+            rc4.apply(&mut more);
+        }
+        hs.extend(more);
+    }
+    match head(&hs) {
+        Ok(h) if h.info_hash == a.info_hash => Ok((hs, a.negotiated)),
+        Ok(_) => Err("its handshake names another torrent than its MSE handshake".into()),
+        Err(e) => Err(format!("after MSE: {e}")),
+    }
 }
 
 #[cfg(test)]

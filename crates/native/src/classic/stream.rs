@@ -2,7 +2,8 @@
 //! same on a data channel, TCP and uTP, so the torrent task and its peer
 //! links take any of them. Reads return what the socket has (up to 64 KiB);
 //! writes wait for the send buffer (the kernel's, or uTP's window), which is
-//! the back-pressure.
+//! the back-pressure. Each half goes through the cipher Message Stream
+//! Encryption selected (none: plaintext).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -14,6 +15,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Mutex};
 
+use super::mse::{Decrypting, Encrypting, Negotiated};
 use crate::transport::{Channel, TransportError};
 
 const READ_CHUNK: usize = 64 << 10;
@@ -28,29 +30,34 @@ pub struct StreamChannel<R, W> {
     done: watch::Sender<bool>,
 }
 
-pub type TcpChannel = StreamChannel<OwnedReadHalf, OwnedWriteHalf>;
-pub type UtpChannel = StreamChannel<UtpStreamReadHalf, UtpStreamWriteHalf>;
+pub type TcpChannel = StreamChannel<Decrypting<OwnedReadHalf>, Encrypting<OwnedWriteHalf>>;
+pub type UtpChannel = StreamChannel<Decrypting<UtpStreamReadHalf>, Encrypting<UtpStreamWriteHalf>>;
 
 impl TcpChannel {
-    /// `prefix`: bytes already read from the stream (an incoming handshake,
-    /// read to find its torrent), handed out by the first `recv`.
-    pub fn tcp(stream: TcpStream, prefix: Option<Bytes>) -> Self {
+    /// `prefix`: bytes already read (and decrypted) from the stream (an
+    /// incoming handshake, read to find its torrent), handed out by the
+    /// first `recv`; `cipher`: what MSE selected.
+    pub fn tcp(stream: TcpStream, prefix: Option<Bytes>, cipher: Negotiated) -> Self {
         let _ = stream.set_nodelay(true);
         let (r, w) = stream.into_split();
-        Self::from_halves(r, w, prefix)
+        Self::from_halves(r, w, prefix, cipher)
     }
 }
 
 impl UtpChannel {
     /// As [`TcpChannel::tcp`].
-    pub fn utp(stream: UtpStream, prefix: Option<Bytes>) -> Self {
+    pub fn utp(stream: UtpStream, prefix: Option<Bytes>, cipher: Negotiated) -> Self {
         let (r, w) = stream.split();
-        Self::from_halves(r, w, prefix)
+        Self::from_halves(r, w, prefix, cipher)
     }
 }
 
-impl<R, W> StreamChannel<R, W> {
-    fn from_halves(r: R, w: W, prefix: Option<Bytes>) -> Self {
+impl<R, W> StreamChannel<Decrypting<R>, Encrypting<W>> {
+    fn from_halves(r: R, w: W, prefix: Option<Bytes>, cipher: Negotiated) -> Self {
+        let (r, w) = (
+            Decrypting::new(r, cipher.read),
+            Encrypting::new(w, cipher.write),
+        );
         StreamChannel {
             read: Mutex::new((r, prefix)),
             write: Mutex::new(w),
@@ -58,7 +65,9 @@ impl<R, W> StreamChannel<R, W> {
             done: watch::channel(false).0,
         }
     }
+}
 
+impl<R, W> StreamChannel<R, W> {
     /// Resolves once the connection is closed or has failed.
     pub fn closed(&self) -> watch::Receiver<bool> {
         self.done.subscribe()
@@ -90,8 +99,10 @@ where
             &data[..data.len().min(48)]
         );
         let mut w = self.write.lock().await;
+        // The flush finishes an encrypted write (the cipher's buffer); it
+        // does not flush the socket.
         let r = tokio::select! {
-            r = w.write_all(&data) => r,
+            r = async { w.write_all(&data).await?; w.flush().await } => r,
             _ = until_closed(self.done.subscribe()) => return Err(TransportError::Closed),
         };
         r.map_err(|_| {
@@ -149,7 +160,10 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let a = TcpStream::connect(l.local_addr().unwrap());
         let (a, b) = tokio::join!(a, l.accept());
-        (TcpChannel::tcp(a.unwrap(), None), b.unwrap().0)
+        (
+            TcpChannel::tcp(a.unwrap(), None, Negotiated::plaintext()),
+            b.unwrap().0,
+        )
     }
 
     #[tokio::test]
@@ -158,7 +172,11 @@ mod tests {
         let a = TcpStream::connect(l.local_addr().unwrap());
         let (a, b) = tokio::join!(a, l.accept());
         let mut a = a.unwrap();
-        let ch = TcpChannel::tcp(b.unwrap().0, Some(Bytes::from_static(b"hand")));
+        let ch = TcpChannel::tcp(
+            b.unwrap().0,
+            Some(Bytes::from_static(b"hand")),
+            Negotiated::plaintext(),
+        );
         a.write_all(b"shake").await.unwrap();
         assert_eq!(&ch.recv().await.unwrap()[..], b"hand");
         assert_eq!(&ch.recv().await.unwrap()[..], b"shake");

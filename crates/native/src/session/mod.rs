@@ -20,6 +20,7 @@ use webswarm_core::{Bitfield, Info, InfoHash, Magnet, Metainfo};
 use crate::classic::dht::{Dht, DhtConfig};
 use crate::classic::discovery::{self, Discovery, DiscoveryConfig};
 use crate::classic::listener::{self, Registry};
+use crate::classic::mse::Encryption;
 use crate::classic::utp::Utp;
 use crate::storage::{DiskStorage, StorageError};
 use crate::tracker_client::{Shared, TorrentView, TrackerCmd, TrackerHandle, TrackerTorrent};
@@ -63,6 +64,8 @@ pub struct TcpConfig {
     pub discovery: DiscoveryConfig,
     /// The mainline DHT, on a UDP port of its own; `None`: trackers only.
     pub dht: Option<DhtConfig>,
+    /// Message Stream Encryption, incoming and outgoing.
+    pub encryption: Encryption,
 }
 
 impl Default for TcpConfig {
@@ -72,6 +75,7 @@ impl Default for TcpConfig {
             utp: true,
             discovery: DiscoveryConfig::default(),
             dht: Some(DhtConfig::default()),
+            encryption: Encryption::default(),
         }
     }
 }
@@ -179,15 +183,22 @@ impl Classic {
                 u.clone(),
                 registry.clone(),
                 connections.clone(),
+                cfg.encryption,
             ));
         }
-        tokio::spawn(listener::run(l, registry.clone(), connections));
+        tokio::spawn(listener::run(
+            l,
+            registry.clone(),
+            connections,
+            cfg.encryption,
+        ));
         let http = reqwest::Client::builder()
             .user_agent(concat!("webswarm/", env!("CARGO_PKG_VERSION")))
             .build()
             .ok()?;
         let dht = cfg.dht.clone().map(|d| Arc::new(Dht::new(d)));
         let mut cfg_d = cfg.discovery.clone();
+        cfg_d.encryption = cfg.encryption;
         if utp.is_none() {
             cfg_d.book.dial_order.retain(|w| *w != Wire::Utp);
         }

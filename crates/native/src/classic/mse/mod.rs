@@ -37,6 +37,42 @@ const MAX_IA: usize = 4096;
 /// Padding we send: up to this many random bytes.
 const OUR_PAD: usize = 64;
 
+/// Whether classic connections go through MSE.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Encryption {
+    /// Dial with MSE and redial in plaintext if the peer does not speak
+    /// it; accept both (libtorrent's and Transmission's default).
+    #[default]
+    Prefer,
+    /// MSE only, both ways (qBittorrent's "require encryption").
+    Require,
+    /// Plaintext only.
+    Off,
+}
+
+impl std::str::FromStr for Encryption {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "prefer" => Ok(Encryption::Prefer),
+            "require" => Ok(Encryption::Require),
+            "off" => Ok(Encryption::Off),
+            _ => Err(format!("{s:?}: expected prefer, require or off")),
+        }
+    }
+}
+
+impl Encryption {
+    /// What may follow the handshake: with `Require`, RC4 only (what a user
+    /// who asks for encryption expects of the data too).
+    pub fn methods(self) -> u32 {
+        match self {
+            Encryption::Require => RC4,
+            _ => PLAINTEXT | RC4,
+        }
+    }
+}
+
 /// `crypto_provide` / `crypto_select` bits.
 pub const PLAINTEXT: u32 = 0x01;
 pub const RC4: u32 = 0x02;
