@@ -1,7 +1,7 @@
 //! `cargo xtask test`: installs what the test suite needs on a fresh machine
 //! (the wasm32 target, wasm-bindgen-cli at the version Cargo.lock pins, the
 //! Debian tools used for interop checks) and runs every check, native and wasm.
-//! `cargo xtask bench-sim`, `bench-wire`, `bench-native [MiB]`, `bench-web`, `bench-demo`,
+//! `cargo xtask bench-sim`, `bench-wire`, `bench-native [MiB] [runs]`, `bench-web`, `bench-demo`,
 //! `bench-nat` and `bench-hybrid [MiB] [runs] [classic|browser]` run the benchmarks.
 
 use std::path::PathBuf;
@@ -37,7 +37,7 @@ fn main() -> ExitCode {
             tracker_abuse(args.get(1).map(String::as_str).unwrap_or("10"), 10_000)
         }
         _ => Err(
-            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] [--seeds K] [--choking tit-for-tat|swarm|both] | bench-wire | bench-native [MiB] | bench-web [MiB ...] | bench-demo [runs] | bench-nat [MiB] [runs] | bench-hybrid [MiB] [runs] [classic|browser] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | browser-crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
+            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] [--seeds K] [--choking tit-for-tat|swarm|both] | bench-wire | bench-native [MiB] [runs] | bench-web [MiB ...] | bench-demo [runs] | bench-nat [MiB] [runs] | bench-hybrid [MiB] [runs] [classic|browser] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | browser-crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
                 .into(),
         ),
     };
@@ -699,9 +699,10 @@ fn bench_native(args: &[String]) -> Result {
     build_web(false)?;
     build_binaries()?;
     let size = args.first().map_or("256", String::as_str);
+    let runs = args.get(1).map_or("1", String::as_str);
     run(
         "native peer benchmark",
-        node_in_tests(&format!("node bench/native.mjs {size}")),
+        node_in_tests(&format!("node bench/native.mjs {size} {runs}")),
     )
 }
 

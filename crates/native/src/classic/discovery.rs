@@ -475,7 +475,11 @@ where
     }
     let handshake = mse::initiate(&mut s, info_hash, encryption.methods());
     let why = match tokio::time::timeout(MSE_TIMEOUT, handshake).await {
-        Ok(Ok(cipher)) => return Ok((s, cipher)),
+        Ok(Ok(cipher)) => {
+            let method = if cipher.is_encrypted() { "RC4" } else { "plaintext" };
+            tracing::debug!("{addr}: encrypted handshake, {method} after it");
+            return Ok((s, cipher));
+        }
         Ok(Err(e)) => e.to_string(),
         Err(_) => "no answer".to_owned(),
     };
