@@ -476,7 +476,11 @@ where
     let handshake = mse::initiate(&mut s, info_hash, encryption.methods());
     let why = match tokio::time::timeout(MSE_TIMEOUT, handshake).await {
         Ok(Ok(cipher)) => {
-            let method = if cipher.is_encrypted() { "RC4" } else { "plaintext" };
+            let method = if cipher.is_encrypted() {
+                "RC4"
+            } else {
+                "plaintext"
+            };
             tracing::debug!("{addr}: encrypted handshake, {method} after it");
             return Ok((s, cipher));
         }

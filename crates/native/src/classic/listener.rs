@@ -31,31 +31,39 @@ const MAX_UNIDENTIFIED: usize = 64;
 /// nothing must not hold every slot and shut out everyone else.
 const MAX_UNIDENTIFIED_PER_IP: usize = 8;
 
-/// The torrents that take incoming TCP peers.
+/// The torrents that take incoming TCP peers, by info-hash and by the
+/// marker an encrypted handshake names them with.
 #[derive(Default)]
 pub struct Registry {
-    torrents: Mutex<HashMap<InfoHash, mpsc::UnboundedSender<Attempt>>>,
+    torrents: Mutex<Torrents>,
+}
+
+#[derive(Default)]
+struct Torrents {
+    channels: HashMap<InfoHash, mpsc::UnboundedSender<Attempt>>,
+    markers: HashMap<[u8; 20], InfoHash>,
 }
 
 impl Registry {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<InfoHash, mpsc::UnboundedSender<Attempt>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Torrents> {
         self.torrents.lock().unwrap_or_else(|p| p.into_inner())
     }
     pub fn insert(&self, h: InfoHash, channels: mpsc::UnboundedSender<Attempt>) {
-        self.lock().insert(h, channels);
+        let mut t = self.lock();
+        t.channels.insert(h, channels);
+        t.markers.insert(mse::torrent_marker(&h), h);
     }
     pub fn remove(&self, h: &InfoHash) {
-        self.lock().remove(h);
+        let mut t = self.lock();
+        t.channels.remove(h);
+        t.markers.remove(&mse::torrent_marker(h));
     }
     fn get(&self, h: &InfoHash) -> Option<mpsc::UnboundedSender<Attempt>> {
-        self.lock().get(h).cloned()
+        self.lock().channels.get(h).cloned()
     }
     /// The torrent an encrypted handshake names by `HASH("req2", info_hash)`.
     fn find_marker(&self, marker: &[u8; 20]) -> Option<InfoHash> {
-        self.lock()
-            .keys()
-            .find(|h| mse::torrent_marker(h) == *marker)
-            .copied()
+        self.lock().markers.get(marker).copied()
     }
 }
 
