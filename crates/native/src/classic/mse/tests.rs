@@ -128,3 +128,38 @@ fn the_prime_is_the_specified_768_bits() {
     assert_eq!(fixed(&prime()).len(), KEY_LEN);
     assert_eq!(fixed(&BigUint::from(258u32))[94..], [1, 2]);
 }
+
+/// Random streams of every length up to past the padding limits: each ends
+/// in an error (none of them is a handshake), none panics or waits for more
+/// once the peer has hung up.
+#[tokio::test]
+async fn random_streams_end_in_an_error() {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..300 {
+        let len = (next() % 1600) as usize;
+        let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        let (mut a, mut b) = duplex(1 << 16);
+        a.write_all(&bytes).await.unwrap();
+        drop(a);
+        let r = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            accept(&mut b, &[], known, PLAINTEXT | RC4),
+        )
+        .await
+        .expect("returns once the peer hung up");
+        assert!(r.is_err());
+        // The initiator's side of the same: a responder that talks junk.
+        // (It stays to take what the initiator writes, and sends no more.)
+        let (mut a, mut b) = duplex(1 << 16);
+        b.write_all(&bytes).await.unwrap();
+        b.shutdown().await.unwrap();
+        assert!(initiate(&mut a, &TORRENT, RC4).await.is_err());
+        drop(b);
+    }
+}
