@@ -84,13 +84,15 @@ async fn garbage_sdp_is_an_error_not_a_panic() {
 
 /// A peer that stops reading stops our writes (its receive window closes
 /// and the send window stays full) instead of letting them queue without
-/// bound; once it reads again every byte arrives.
+/// bound; once it reads again every byte arrives. A native receiver holds
+/// up to 256 messages (webrtc-rs' event queue) plus its SCTP buffer: with
+/// the window a native remote gets, 34 MiB of 64 KiB messages here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_stops_reading_holds_back_our_writes() {
     let run = async {
         let (ca, cb) = connected_pair().await;
         let ca: std::sync::Arc<dyn Channel> = ca.into();
-        let total = 32usize << 20;
+        let total = 128usize << 20;
         let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let writer = tokio::spawn({
             let (ca, sent) = (ca.clone(), sent.clone());
@@ -106,6 +108,7 @@ async fn a_peer_that_stops_reading_holds_back_our_writes() {
         // of the total.
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let stalled_at = sent.load(std::sync::atomic::Ordering::Relaxed);
+        eprintln!("{stalled_at} bytes out with nobody reading");
         assert!(
             stalled_at < total / 2,
             "{stalled_at} of {total} bytes went out with nobody reading"
