@@ -242,16 +242,7 @@ fn utp_both_ways_with_libtorrent() {
     let src = two_files(&root, 6);
     let tr = tracked_torrent(&root, &src, &[]);
     let (tracker_port, torrent, hash) = (tr.port, &tr.torrent, &tr.hash);
-    let lt_port = free_port().to_string();
-    let args = [
-        torrent.as_os_str(),
-        src.parent().unwrap().as_os_str(),
-        lt_port.as_ref(),
-    ];
-    let (lt, mut out) = python(LIBTORRENT_UTP_SEED, &args);
-    assert_eq!(out.next_line(), "ready", "libtorrent did not start");
-    // A download that announced first would wait out opentracker's interval.
-    wait_for_seeders(tracker_port, hash, 1);
+    let lt = libtorrent_seeding(&tr, &src, "utp");
 
     let listen = free_port();
     let junk = junk_datagrams(listen, Duration::from_secs(4));
@@ -295,15 +286,7 @@ fn encrypted_both_ways_with_libtorrent_that_requires_it() {
     let src = two_files(&root, 6);
     let tr = tracked_torrent(&root, &src, &[]);
     let (tracker_port, torrent, hash) = (tr.port, &tr.torrent, &tr.hash);
-    let lt_port = free_port().to_string();
-    let args = [
-        torrent.as_os_str(),
-        src.parent().unwrap().as_os_str(),
-        lt_port.as_ref(),
-    ];
-    let (lt, mut out) = python(LIBTORRENT_RC4_SEED, &args);
-    assert_eq!(out.next_line(), "ready", "libtorrent did not start");
-    wait_for_seeders(tracker_port, hash, 1);
+    let lt = libtorrent_seeding(&tr, &src, "tcp+rc4");
     let dl = root.join("dl");
     let (summary, err) = get_json(&[
         torrent.to_str().unwrap(),

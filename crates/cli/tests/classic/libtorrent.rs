@@ -139,33 +139,23 @@ while not h.status().is_seeding:
 print('libtorrent done in %.2f s over %s' % (time.time() - t, wire))
 "#;
 
-/// A python3-libtorrent seeder that takes and makes uTP connections only
-/// (its TCP port accepts nothing): seeds `torrent` from `src`, announced to
-/// the torrent's tracker from `port`. Prints "ready" once seeding.
-pub const LIBTORRENT_UTP_SEED: &str = r#"
+/// A python3-libtorrent seeder of `torrent` from `src`, announced to the
+/// torrent's tracker from `port`, on one wire (`tcp` or `utp`: the other
+/// takes and makes no connection); `+rc4` (`tcp+rc4`): Message Stream
+/// Encryption only, RC4 for the data too. Prints "ready" once seeding.
+pub const LIBTORRENT_SEED: &str = r#"
 import sys, time, libtorrent as lt
 torrent, src, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-s = lt.session({'listen_interfaces': '127.0.0.1:%d' % port, 'enable_dht': False, 'enable_lsd': False,
-                'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_tcp': False,
-                'enable_incoming_tcp': False, 'allow_multiple_connections_per_ip': True})
-h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': src})
-while not h.status().is_seeding:
-    time.sleep(0.1)
-print('ready', flush=True)
-time.sleep(600)
-"#;
-
-/// A python3-libtorrent seeder that speaks Message Stream Encryption only,
-/// RC4 for the data too, over TCP: seeds `torrent` from `src`, announced to
-/// the torrent's tracker from `port`. Prints "ready" once seeding.
-pub const LIBTORRENT_RC4_SEED: &str = r#"
-import sys, time, libtorrent as lt
-torrent, src, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-s = lt.session({'listen_interfaces': '127.0.0.1:%d' % port, 'enable_dht': False, 'enable_lsd': False,
-                'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
-                'enable_incoming_utp': False, 'allow_multiple_connections_per_ip': True,
-                'out_enc_policy': lt.enc_policy.forced, 'in_enc_policy': lt.enc_policy.forced,
-                'allowed_enc_level': lt.enc_level.rc4})
+wire, _, rc4 = sys.argv[4].partition('+')
+utp = wire == 'utp'
+settings = {'listen_interfaces': '127.0.0.1:%d' % port, 'enable_dht': False, 'enable_lsd': False,
+            'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': utp,
+            'enable_incoming_utp': utp, 'enable_outgoing_tcp': not utp,
+            'enable_incoming_tcp': not utp, 'allow_multiple_connections_per_ip': True}
+if rc4:
+    settings.update({'out_enc_policy': lt.enc_policy.forced, 'in_enc_policy': lt.enc_policy.forced,
+                     'allowed_enc_level': lt.enc_level.rc4})
+s = lt.session(settings)
 h = s.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': src})
 while not h.status().is_seeding:
     time.sleep(0.1)

@@ -250,6 +250,23 @@ pub fn python(script: &str, args: &[&std::ffi::OsStr]) -> (Reap, Lines) {
     (child, Lines(out))
 }
 
+/// `LIBTORRENT_SEED` of `tr`'s torrent from `src`'s directory on `mode`
+/// (`tcp`, `utp`, `tcp+rc4`), once it seeds and the tracker lists it (a
+/// download that announced first would wait out opentracker's interval).
+pub fn libtorrent_seeding(tr: &Tracked, src: &Path, mode: &str) -> (Reap, Lines) {
+    let port = free_port().to_string();
+    let args = [
+        tr.torrent.as_os_str(),
+        src.parent().unwrap().as_os_str(),
+        port.as_ref(),
+        mode.as_ref(),
+    ];
+    let (lt, mut out) = python(super::libtorrent::LIBTORRENT_SEED, &args);
+    assert_eq!(out.next_line(), "ready", "libtorrent did not start");
+    wait_for_seeders(tr.port, &tr.hash, 1);
+    (lt, out)
+}
+
 /// A two-session libtorrent program of `libtorrent.rs` (`LIBTORRENT_PEX`,
 /// `LIBTORRENT_PEX_LEARN`): `torrent`, its data in `data`, an empty
 /// directory, two fresh ports; returns once it says "ready".

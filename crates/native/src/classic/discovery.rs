@@ -56,7 +56,6 @@ const DHT: &str = "the DHT";
 pub struct DiscoveryConfig {
     pub announce: AnnouncerConfig,
     pub book: PeerBookConfig,
-    pub encryption: Encryption,
 }
 
 struct Tracker {
@@ -99,6 +98,8 @@ pub struct Discovery {
     pub dht: Option<Arc<Dht>>,
     /// Addresses other peers passed on (PEX).
     pub pex: mpsc::UnboundedReceiver<Vec<SocketAddr>>,
+    /// Message Stream Encryption for dials (the client's setting).
+    pub encryption: Encryption,
     pub cfg: DiscoveryConfig,
 }
 
@@ -366,7 +367,7 @@ async fn udp_announce(
 fn spawn_dial(addr: SocketAddr, wire: Wire, d: &Discovery, done: &mpsc::UnboundedSender<Done>) {
     let (channels, connections, done) = (d.channels.clone(), d.connections.clone(), done.clone());
     let (our_port, utp) = (d.port, d.utp.clone());
-    let secure = (d.info_hash, d.cfg.encryption);
+    let secure = (d.info_hash, d.encryption);
     tokio::spawn(async move {
         let Ok(permit) = connections.try_acquire_owned() else {
             let _ = done.send(Done::Dialed(

@@ -254,22 +254,20 @@ async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
         .read_exact(&mut first)
         .await
         .map_err(|e| format!("closed before its handshake ({e})"))?;
-    let plaintext = first[0] == 19 && Handshake::decode(&first).is_ok();
-    let (hs, cipher) = match (plaintext, peer.encryption) {
-        (true, Encryption::Require) => {
+    let (h, hs, cipher) = match (Handshake::decode(&first), peer.encryption) {
+        (Ok(_), Encryption::Require) => {
             return Err("a plaintext handshake, and encryption is required".into())
         }
-        (true, _) => (first.to_vec(), Negotiated::plaintext()),
-        (false, Encryption::Off) => {
-            return Err(match Handshake::decode(&first) {
-                Err(e) if first[0] == 19 => e.to_string(),
+        (Ok(h), _) => (h, first.to_vec(), Negotiated::plaintext()),
+        (Err(e), Encryption::Off) => {
+            return Err(match first[0] {
+                19 => e.to_string(),
                 // libtorrent and qBittorrent try Message Stream Encryption first.
                 _ => "not a BitTorrent handshake (an encrypted one, MSE, perhaps: encryption is off here)".into(),
             });
         }
-        (false, e) => decrypt_handshake(&mut stream, &first, registry, e).await?,
+        (Err(_), e) => decrypt_handshake(&mut stream, &first, registry, e).await?,
     };
-    let h = head(&hs)?;
     let torrent = registry.get(&h.info_hash).ok_or_else(|| {
         format!(
             "asked for torrent {}, which is not here",
@@ -292,21 +290,16 @@ async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(|_| "its torrent is gone".to_owned())
 }
 
-/// The BitTorrent handshake at the start of `hs`.
-fn head(hs: &[u8]) -> Result<Handshake, String> {
-    let first = hs.first_chunk().ok_or("a short handshake")?;
-    Handshake::decode(first).map_err(|e| e.to_string())
-}
-
 /// The MSE handshake that began with `first`, then the BitTorrent handshake
 /// behind it (in its initial payload, or read through the cipher), which
-/// must name the torrent MSE named. Returns every byte read past MSE.
+/// must name the torrent MSE named. Returns it, every byte read past MSE
+/// (decrypted) and the ciphers.
 async fn decrypt_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     first: &[u8],
     registry: &Registry,
     encryption: Encryption,
-) -> Result<(Vec<u8>, Negotiated), String> {
+) -> Result<(Handshake, Vec<u8>, Negotiated), String> {
     let find = |m: &[u8; 20]| registry.find_marker(m);
     let mut a = mse::accept(stream, first, find, encryption.methods())
         .await
@@ -323,8 +316,9 @@ async fn decrypt_handshake<S: AsyncRead + AsyncWrite + Unpin>(
         }
         hs.extend(more);
     }
-    match head(&hs) {
-        Ok(h) if h.info_hash == a.info_hash => Ok((hs, a.negotiated)),
+    let first = hs.first_chunk().ok_or("a short handshake")?;
+    match Handshake::decode(first) {
+        Ok(h) if h.info_hash == a.info_hash => Ok((h, hs, a.negotiated)),
         Ok(_) => Err("its handshake names another torrent than its MSE handshake".into()),
         Err(e) => Err(format!("after MSE: {e}")),
     }

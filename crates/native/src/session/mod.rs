@@ -163,6 +163,7 @@ struct Classic {
     http: reqwest::Client,
     dht: Option<Arc<Dht>>,
     cfg: DiscoveryConfig,
+    encryption: Encryption,
 }
 
 impl Classic {
@@ -198,7 +199,6 @@ impl Classic {
             .ok()?;
         let dht = cfg.dht.clone().map(|d| Arc::new(Dht::new(d)));
         let mut cfg_d = cfg.discovery.clone();
-        cfg_d.encryption = cfg.encryption;
         if utp.is_none() {
             cfg_d.book.dial_order.retain(|w| *w != Wire::Utp);
         }
@@ -209,6 +209,7 @@ impl Classic {
             http,
             dht,
             cfg: cfg_d,
+            encryption: cfg.encryption,
         })
     }
 }
@@ -377,6 +378,7 @@ impl Client {
                     utp: c.utp.clone(),
                     dht,
                     pex: dial_rx,
+                    encryption: c.encryption,
                     cfg: c.cfg.clone(),
                 };
                 tokio::spawn(discovery::run(d, stop_rx));

@@ -36,18 +36,12 @@ pub fn remote_buffer(sdp: &str) -> Option<usize> {
 /// `sdp` declaring our receive buffer, as a session-level attribute.
 pub fn declare_buffer(sdp: String, bytes: usize) -> String {
     let line = format!("{BUFFER_ATTR}{bytes}\r\n");
-    match sdp.find("\r\nm=").or_else(|| sdp.find("\nm=")) {
-        Some(i) => {
-            let at = i + sdp[i..].find('m').unwrap_or(0);
-            let mut out = String::with_capacity(sdp.len() + line.len());
-            out.push_str(&sdp[..at]);
-            out.push_str(&line);
-            out.push_str(&sdp[at..]);
-            out
-        }
-        // No media section: nothing would open anyway; leave it as it is.
-        None => sdp,
+    let mut sdp = sdp;
+    // Before the first media section; with none nothing would open anyway.
+    if let Some(i) = sdp.find("\nm=") {
+        sdp.insert_str(i + 1, &line);
     }
+    sdp
 }
 
 fn attribute(sdp: &str, prefix: &str) -> Option<usize> {

@@ -1,7 +1,8 @@
 //! [`Transport`] on the `webrtc` crate (webrtc-rs 0.21), tuned as measured in
 //! shared/docs/toolchain.md: ICE bound to configured addresses, mDNS off,
 //! 4 MiB UDP buffers, a dedicated reactor pool, 256 KiB SCTP messages and a
-//! send window per channel that follows the round trip ([`super::window`]).
+//! send window per channel that follows the round trip, or the receive buffer
+//! a native remote declares in its SDP ([`super::window`], [`super::sdp`]).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -47,25 +47,21 @@ mod tests {
     #[test]
     fn rfc_6229_keystreams() {
         // 40-bit key 0102030405: offsets 0 and 1024 of the keystream.
-        let mut r = Rc4::new(&[1, 2, 3, 4, 5]);
-        let mut out = [0u8; 16];
-        r.apply(&mut out);
-        assert_eq!(
-            out,
-            [
-                0xb2, 0x39, 0x63, 0x05, 0xf0, 0x3d, 0xc0, 0x27, 0xcc, 0xc3, 0x52, 0x4a, 0x0a, 0x11,
-                0x18, 0xa8
-            ]
-        );
-        let mut r = Rc4::mse(&[1, 2, 3, 4, 5]);
-        let mut out = [0u8; 16];
-        r.apply(&mut out);
-        assert_eq!(
-            out,
-            [
-                0x30, 0xab, 0xbc, 0xc7, 0xc2, 0x0b, 0x01, 0x60, 0x9f, 0x23, 0xee, 0x2d, 0x5f, 0x6b,
-                0xb7, 0xdf
-            ]
-        );
+        let key = [1, 2, 3, 4, 5];
+        let cases = [
+            (
+                Rc4::new(&key),
+                [0xb2, 0x39, 0x63, 0x05, 0xf0, 0x3d, 0xc0, 0x27],
+            ),
+            (
+                Rc4::mse(&key),
+                [0x30, 0xab, 0xbc, 0xc7, 0xc2, 0x0b, 0x01, 0x60],
+            ),
+        ];
+        for (mut r, want) in cases {
+            let mut out = [0u8; 8];
+            r.apply(&mut out);
+            assert_eq!(out, want);
+        }
     }
 }
