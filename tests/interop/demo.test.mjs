@@ -68,6 +68,29 @@ test('the widget downloads from the native seeder to 100 % and shows the real pr
       };
     });
     assert.equal(end.hex, sha256(data), 'the widget saved different bytes');
+    // The demo's widget shows where the bytes came from: here, all from the
+    // native seeder, in the legend and in every column of the piece map.
+    const len = data.length;
+    await page.waitForFunction((len) => window.demo.widget.shadowRoot
+      .querySelector('[data-source=native]')?.dataset.bytes === String(len), len, { timeout: 5_000 });
+    const shown = await page.evaluate(() => {
+      const root = window.demo.widget.shadowRoot;
+      const c = root.querySelector('canvas.map');
+      const px = c.getContext('2d').getImageData(0, 0, c.width, 1).data;
+      const colors = new Set();
+      for (let i = 0; i < px.length; i += 4) colors.add(`${px[i]},${px[i + 1]},${px[i + 2]}`);
+      return {
+        legend: Object.fromEntries([...root.querySelectorAll('[data-source]')]
+          .map((e) => [e.dataset.source, Number(e.dataset.bytes)])),
+        api: window.demo.widget.torrent.sources,
+        colors: [...colors],
+        width: c.width,
+      };
+    });
+    assert.deepEqual(shown.legend, { peers: 0, native: len, webseed: 0, stored: 0 });
+    assert.deepEqual(shown.api, { peers: 0, native: len, webseed: 0, stored: 0 });
+    assert.ok(shown.width > 100, `piece map ${shown.width} px wide`);
+    assert.deepEqual(shown.colors, ['124,58,237'], 'every column of the piece map in the native seeders\' colour');
     assert.equal(end.shown, '100');
     assert.equal(end.state, 'Done');
     assert.equal(end.save, false, 'Save is enabled when done');

@@ -114,6 +114,15 @@ export declare class Torrent extends EventTarget {
   /** ms from `add` to the first verified piece, once there is one. */
   readonly timeToFirstPiece: number | undefined;
   readonly error: string | undefined;
+  /**
+   * Where each piece came from, one byte per piece: 0 missing, 1 stored before
+   * (resumed or seeded), 2 a peer, 3 a native seeder, 4 a webseed (the site's
+   * origin). A piece with blocks from several counts for the webseed first,
+   * then a native seeder. `null` until the metadata is known.
+   */
+  readonly pieceSources: Uint8Array | null;
+  /** Verified bytes by where they came from (see `pieceSources`). */
+  readonly sources: { stored: number; peers: number; native: number; webseed: number };
   readonly files: TorrentFile[];
   ready(): Promise<this>;
   whenDone(): Promise<this>;

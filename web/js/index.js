@@ -201,7 +201,7 @@ export class Client {
         }
         case 7: { const x = t(); x._open(bytes().slice()); break; }
         case 8: { const x = t(); x._save(bytes().slice()); break; }
-        case 9: { const x = t(); x._note(u32(), u32(), str()); break; }
+        case 9: { const x = t(); x._note(u32(), u32(), u32(), str()); break; }
         case 10: this._wsOpen(u32(), str()); break;
         case 11: { const r = u32(); const ws = this._ws.get(r); this._ws.delete(r); if (ws) ws.close(); break; }
         case 12: { const ws = this._ws.get(u32()); const text = str(); if (ws && ws.readyState === 1) ws.send(text); break; }
@@ -693,6 +693,10 @@ export class Torrent extends EventTarget {
     this._stats = {};
     this._error = undefined;
     this._destroyed = false;
+    // Where pieces came from: notes wait in `_srcNotes` until the page first
+    // asks (the map is built from the module, which `_run` may not call).
+    this._srcNotes = new Map();
+    this._srcMap = null;
   }
 
   /** `torrent.on('done', fn)`: a shorthand for addEventListener with the detail. */
@@ -735,6 +739,30 @@ export class Torrent extends EventTarget {
   get banned() { return this._s().banned; }
   get timeToFirstPiece() { const f = this._s().firstPiece; return f >= 0 ? f : undefined; }
   get error() { return this._error; }
+
+  /**
+   * Where each piece came from, one byte per piece: 0 missing, 1 stored before
+   * (resumed or seeded), 2 a peer, 3 a native seeder, 4 a webseed (the
+   * site's origin). `null` until the metadata is known.
+   */
+  get pieceSources() {
+    const m = this._m();
+    const w = this._c._w;
+    if (!this._srcMap && m && m.length !== null && w && !this._destroyed) {
+      const map = (this._srcMap = new Uint8Array(Math.ceil(m.length / m.pieceLength)));
+      for (let p = 0; p < map.length; p++) map[p] = this._srcNotes.get(p) || w.has(this._id, p);
+      this._srcNotes = null;
+    }
+    return this._srcMap;
+  }
+
+  /** Verified bytes by where they came from (see `pieceSources`). */
+  get sources() {
+    const m = this._meta;
+    const b = [0, 0, 0, 0, 0];
+    (this.pieceSources || []).forEach((v, p) => { b[v] += Math.min(m.pieceLength, m.length - p * m.pieceLength); });
+    return { stored: b[1], peers: b[2], native: b[3], webseed: b[4] };
+  }
 
   /** `[]` until the metadata is known; see `ready()`. */
   get files() {
@@ -873,7 +901,7 @@ export class Torrent extends EventTarget {
     }
   }
 
-  _note(kind, n, text) {
+  _note(kind, n, from, text) {
     const emit = (type, detail) => this._c._emit(this, type, detail);
     switch (kind) {
       case 1:
@@ -887,6 +915,7 @@ export class Torrent extends EventTarget {
       case 3:
         for (const [resolve] of this._waiters.get(n) || []) resolve();
         this._waiters.delete(n);
+        if (this._srcMap) this._srcMap[n] = from; else this._srcNotes.set(n, from);
         emit('verified', n);
         // Read when dispatched: `_run` never calls the module.
         emit('progress', () => this.progress);

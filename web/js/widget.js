@@ -4,8 +4,11 @@
 // Attributes: src (magnet link or .torrent URL), webseed and trackers
 // (space-separated URLs), file (path or name; default the first file),
 // storage ("opfs" or "memory"), theme ("light" or "dark"; default: the
-// system's). Style it with --webswarm-accent, --webswarm-bg, --webswarm-fg,
-// --webswarm-muted, --webswarm-radius and --webswarm-font.
+// system's), sources (present: a piece map coloured by where each piece came
+// from, and the bytes from peers, native seeders and the webseed). Style it
+// with --webswarm-accent, --webswarm-bg, --webswarm-fg, --webswarm-muted,
+// --webswarm-radius, --webswarm-font, and --webswarm-peers, --webswarm-native,
+// --webswarm-webseed for the sources.
 import { defaultClient, addOnce, pickFile } from './index.js';
 
 const STYLE = `
@@ -168,6 +171,11 @@ export class WebswarmDownload extends HTMLElement {
     parts.push('↑ ' + fmtBytes(t.uploadSpeed) + '/s');
     parts.push(t.numPeers + (t.numPeers === 1 ? ' peer' : ' peers'));
     this._el('.detail').textContent = '· ' + parts.join(' · ');
+    // The piece map lives in its own module: pages without it do not load it.
+    if (this.hasAttribute('sources')) {
+      this._sources ||= import('./sources.js').then((m) => new m.SourcesView(this._el('.box')));
+      this._sources.then((v) => v.render(t));
+    }
     const save = this._el('.save');
     save.disabled = state !== 'done';
     save.setAttribute('aria-label', 'Save ' + (name || 'file'));
@@ -210,7 +218,7 @@ export class WebswarmDownload extends HTMLElement {
   }
 }
 
-function fmtBytes(n) {
+export function fmtBytes(n) {
   const u = ['B', 'kB', 'MB', 'GB', 'TB'];
   let i = 0;
   while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }

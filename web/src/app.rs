@@ -705,22 +705,26 @@ impl App {
             #[cfg(not(target_arch = "wasm32"))]
             Work::Dial(_) => {}
             Work::Notify(n) => {
-                let (kind, num, text) = match n {
-                    Note::Ready => (note::READY, 0, String::new()),
-                    Note::Peers(n) => (note::PEERS, n as u32, String::new()),
-                    Note::Verified(p) => (note::VERIFIED, p.get(), String::new()),
-                    Note::Done => (note::DONE, 0, String::new()),
-                    Note::Warning(w) => (note::WARNING, 0, w),
+                // `from` is the verified piece's `PieceSource` (0 for other notes).
+                let (kind, num, from, text) = match n {
+                    Note::Ready => (note::READY, 0, 0, String::new()),
+                    Note::Peers(n) => (note::PEERS, n as u32, 0, String::new()),
+                    Note::Verified(p, from) => {
+                        (note::VERIFIED, p.get(), from as u32, String::new())
+                    }
+                    Note::Done => (note::DONE, 0, 0, String::new()),
+                    Note::Warning(w) => (note::WARNING, 0, 0, w),
                     Note::Banned(_) => {
                         let w = "a peer sent data that failed verification and was banned";
-                        (note::WARNING, 0, w.to_owned())
+                        (note::WARNING, 0, 0, w.to_owned())
                     }
-                    Note::Error(e) => (note::ERROR, 0, e),
+                    Note::Error(e) => (note::ERROR, 0, 0, e),
                 };
                 o.op(code::NOTE)
                     .u32(t)
                     .u32(kind)
                     .u32(num)
+                    .u32(from)
                     .bytes(text.as_bytes());
             }
         }

@@ -748,7 +748,7 @@ impl Sim {
 
     fn on_note(&mut self, i: usize, note: Note) {
         match &note {
-            Note::Verified(p) => {
+            Note::Verified(p, _) => {
                 let prefix = self.info.layout.pieces_in_range(0, PREFIX);
                 self.nodes[i].verified.push(p.get());
                 if prefix.contains(&p.get()) {

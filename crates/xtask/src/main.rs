@@ -425,8 +425,13 @@ const BROWSER_CRATE: &str = "webswarm-web";
 /// to 91,775 after the same sources (cabe5a7, its Cargo.lock) measured
 /// 91,769 B on 2026-12-04 (wasm 80,034 + JS 11,735 gzipped) in a fresh build
 /// environment (wasm-bindgen-cli 0.2.130 and root node_modules reinstalled
-/// by setup): no browser code changed; the cause was not bisected further.
-const WEB_GZ_CEILING: u64 = 91_775;
+/// by setup): no browser code changed; the cause was not bisected further;
+/// to 92,215 for issue 18's "where the bytes came from" (each verified
+/// piece's source in core and in its note, +176 B of wasm; `pieceSources` and
+/// `sources` in index.js, +187 B; the widget's lazy import of its piece map,
+/// +67 B, while the map itself, sources.js, 1,103 B, loads only with the
+/// `sources` attribute: 92,207 B, measured).
+const WEB_GZ_CEILING: u64 = 92_215;
 
 fn test() -> Result {
     let started = Instant::now();
@@ -582,16 +587,18 @@ fn build_web(dev: bool) -> Result<WebSizes> {
         "index.d.ts",
         "widget.js",
         "widget.d.ts",
+        "sources.js",
         "sw.js",
     ] {
         std::fs::copy(root().join("web/js").join(f), dist.join(f))
             .map_err(|e| format!("copy {f}: {e}"))?;
     }
     // What a page loads for the Client API and the widget (sw.js is loaded
-    // by the service worker only).
+    // by the service worker only, sources.js by a widget with `sources`).
     let js_files = [dist.join("index.js"), dist.join("widget.js")];
     if !dev {
         minify_js(&js_files)?;
+        minify_js(&[dist.join("sources.js")])?;
     }
     let mut sizes = WebSizes {
         wasm: std::fs::metadata(&wasm).map_err(|e| e.to_string())?.len(),

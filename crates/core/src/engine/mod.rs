@@ -24,7 +24,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use config::{Choking, Config};
-pub use output::{AddPeerError, CloseReason, Event, Output};
+pub use output::{AddPeerError, CloseReason, Event, Output, PieceSource};
 pub use peer::Wire;
 #[cfg(not(target_arch = "wasm32"))]
 pub use peer::{ByWire, WireBytes};
@@ -43,6 +43,14 @@ use webseed::Webseed;
 
 /// How often timers (snubs, timeouts, keep-alives) are checked.
 const TICK: Duration = Duration::from_secs(1);
+/// Our peer ids' client prefix: a browser's differs from a native node's, so
+/// a page can tell what the native seeders gave it (`PieceSource::Native`).
+const CLIENT_PREFIX: &[u8; 8] = if cfg!(target_arch = "wasm32") {
+    b"-WB0100-"
+} else {
+    NATIVE_PREFIX
+};
+const NATIVE_PREFIX: &[u8; 8] = b"-WS0100-";
 /// Peers connected more recently than this count as new for optimistic unchoking.
 const NEW_PEER_AGE: Duration = Duration::from_secs(30);
 
@@ -168,7 +176,7 @@ impl Torrent {
     /// A random peer id with the client prefix, from the host's seed.
     pub fn generate_peer_id(seed: u64) -> PeerId {
         let mut id = [0u8; 20];
-        id[..8].copy_from_slice(b"-WS0100-");
+        id[..8].copy_from_slice(CLIENT_PREFIX);
         let mut rng = Rng::new(seed);
         for b in &mut id[8..] {
             *b = b"0123456789abcdefghijklmnopqrstuvwxyz"[rng.below(36)];
@@ -386,7 +394,7 @@ impl Torrent {
             return;
         }
         picker.mark_have(piece);
-        self.piece_passed(now, piece);
+        self.piece_passed(now, piece, PieceSource::Stored);
         self.after_input(now);
     }
 

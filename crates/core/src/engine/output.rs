@@ -71,7 +71,7 @@ pub enum Event {
         peer_id: PeerId,
     },
     /// A piece passed its hash check.
-    PieceVerified(PieceIndex),
+    PieceVerified(PieceIndex, PieceSource),
     /// A piece failed its hash check and will be downloaded again.
     PieceFailed {
         /// The piece.
@@ -96,6 +96,22 @@ pub enum Event {
     /// A classic peer named other classic peers' TCP addresses (PEX, BEP 11).
     #[cfg(not(target_arch = "wasm32"))]
     PexPeers(Vec<std::net::SocketAddr>),
+}
+
+/// Where a verified piece came from, so a site can show its origin being
+/// offloaded. A piece with blocks from several sources counts for the first
+/// of: a webseed, a native node, a peer (the swarm is never credited with
+/// what the origin helped with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PieceSource {
+    /// Found in storage (resumed, or seeded from a file), not downloaded.
+    Stored = 1,
+    /// Another peer (a browser, WebTorrent, a classic client).
+    Peer = 2,
+    /// A native webswarm node (`webswarm seed` or `get`), known by its peer id.
+    Native = 3,
+    /// A webseed: the site's origin.
+    Webseed = 4,
 }
 
 /// Why the engine closed a connection.

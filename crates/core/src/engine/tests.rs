@@ -52,8 +52,12 @@ impl Net {
     }
 
     fn add_with(&mut self, cfg: Config, source: Source, data: Vec<u8>) -> usize {
+        let id = Torrent::generate_peer_id(self.nodes.len() as u64);
+        self.add_as(cfg, id, source, data)
+    }
+
+    fn add_as(&mut self, cfg: Config, id: PeerId, source: Source, data: Vec<u8>) -> usize {
         let i = self.nodes.len();
-        let id = Torrent::generate_peer_id(i as u64);
         let t = Torrent::new(cfg, source, id, self.now, i as u64);
         self.nodes.push(Node {
             t,
@@ -390,7 +394,7 @@ fn deadline_range_is_downloaded_first() {
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::PieceVerified(p) => Some(p.get()),
+            Event::PieceVerified(p, _) => Some(p.get()),
             _ => None,
         })
         .collect();
@@ -465,6 +469,51 @@ fn a_torrent_without_peers_downloads_from_its_webseed() {
     assert_eq!(net.nodes[l].fetches, 12);
     assert_eq!(net.nodes[l].t.downloaded(), data.len() as u64);
     assert!(net.nodes[l].events.contains(&Event::Completed));
+}
+
+/// What a page shows as where its bytes came from: a native node is known by
+/// its peer id's prefix, a webseed by its key, anyone else is a peer.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn each_verified_piece_says_where_it_came_from() {
+    let (data, info) = torrent_bytes(1 << 20, 64 << 10);
+    let id = |prefix: &[u8; 8]| {
+        let mut id = [b'x'; 20];
+        id[..8].copy_from_slice(prefix);
+        PeerId(id)
+    };
+    let mut net = Net::new(16384);
+    let cfg = Config::default;
+    let native = net.add_as(cfg(), id(NATIVE_PREFIX), seeder(&info), data.clone());
+    let browser = net.add_as(cfg(), id(b"-WB0100-"), seeder(&info), data.clone());
+    let webtorrent = net.add_as(cfg(), id(b"-WW0208-"), seeder(&info), data.clone());
+    let from_native = net.add(leecher(&info), Vec::new());
+    let from_peers = net.add(leecher(&info), Vec::new());
+    let from_webseed = net.add(leecher(&info), Vec::new());
+    net.connect(native, from_native);
+    net.connect(browser, from_peers);
+    net.connect(webtorrent, from_peers);
+    net.nodes[from_webseed].webseed = Some(data.clone());
+    net.nodes[from_webseed].t.add_webseed(net.now);
+    net.drain(from_webseed);
+    net.run(30);
+    let sources = |n: usize| -> Vec<PieceSource> {
+        let ev = &net.nodes[n].events;
+        ev.iter()
+            .filter_map(|e| match e {
+                Event::PieceVerified(_, from) => Some(*from),
+                _ => None,
+            })
+            .collect()
+    };
+    for (n, want) in [
+        (from_native, PieceSource::Native),
+        (from_peers, PieceSource::Peer),
+        (from_webseed, PieceSource::Webseed),
+    ] {
+        assert!(net.nodes[n].t.is_complete());
+        assert_eq!(sources(n), vec![want; 16]);
+    }
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]

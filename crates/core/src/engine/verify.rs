@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use super::{Event, Torrent};
+use super::{Event, PieceSource, Torrent, NATIVE_PREFIX};
 use crate::sha1::sha1;
 use crate::types::{BlockRef, PeerId, PeerKey, PieceIndex, Time};
 use crate::wire::Message;
@@ -41,7 +41,8 @@ impl Torrent {
             return; // not a piece we asked to verify
         }
         if ok {
-            self.piece_passed(now, piece);
+            let from = self.source_of(&contributors);
+            self.piece_passed(now, piece, from);
         } else {
             self.piece_failed(now, piece, contributors);
         }
@@ -69,7 +70,24 @@ impl Torrent {
         }
     }
 
-    pub(super) fn piece_passed(&mut self, now: Time, piece: PieceIndex) {
+    /// See `PieceSource`: a webseed first, then a native node, then any peer.
+    fn source_of(&self, contributors: &[PeerKey]) -> PieceSource {
+        let native = |k: &PeerKey| {
+            let id = self.peers.get(k).and_then(|p| p.peer_id());
+            id.is_some_and(|id| id.0[..3] == NATIVE_PREFIX[..3])
+        };
+        if contributors.is_empty() {
+            PieceSource::Stored
+        } else if contributors.iter().any(|&k| self.is_webseed(k)) {
+            PieceSource::Webseed
+        } else if contributors.iter().any(native) {
+            PieceSource::Native
+        } else {
+            PieceSource::Peer
+        }
+    }
+
+    pub(super) fn piece_passed(&mut self, now: Time, piece: PieceIndex, from: PieceSource) {
         let i = piece.get();
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for k in keys {
@@ -87,7 +105,7 @@ impl Torrent {
             // it: BEP 16 super-seeds reveal pieces and wait for this `have`.
             self.send(k, now, &Message::Have(i));
         }
-        self.emit(Event::PieceVerified(piece));
+        self.emit(Event::PieceVerified(piece, from));
         if let Some(s) = self.suspects.remove(&i) {
             for (block, key, id, digest) in s.failed {
                 let good = s.current.iter().find(|d| d.0 == block).map(|d| d.3);

@@ -740,10 +740,10 @@ impl TorrentHost {
                 return;
             }
             Event::PeerConnected { .. } => return,
-            Event::PieceVerified(p) => {
+            Event::PieceVerified(p, from) => {
                 self.first_piece_at.get_or_insert(now);
                 self.resume.changed();
-                Note::Verified(p)
+                Note::Verified(p, from)
             }
             Event::Completed => {
                 self.resume.urge();

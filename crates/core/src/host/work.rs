@@ -93,8 +93,8 @@ pub enum Note {
     Ready,
     /// Open connections changed to this many.
     Peers(usize),
-    /// A piece is verified and stored.
-    Verified(PieceIndex),
+    /// A piece is verified and stored; where it came from.
+    Verified(PieceIndex, crate::engine::PieceSource),
     /// Every wanted piece is verified.
     Done,
     /// A peer sent data that failed verification and is not accepted again.

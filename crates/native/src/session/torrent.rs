@@ -217,7 +217,7 @@ impl TorrentTask {
                 "banned peer {} for sending corrupt data",
                 String::from_utf8_lossy(&id.0[..8])
             ),
-            Note::Ready | Note::Peers(_) | Note::Verified(_) => {}
+            Note::Ready | Note::Peers(_) | Note::Verified(..) => {}
         }
     }
 
