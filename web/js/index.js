@@ -276,16 +276,32 @@ export class Client {
   // The SDP goes out once it holds a UDP candidate of the last kind our ICE
   // servers can give (relay with a TURN server, else reflexive with a STUN
   // one, else host), not at 'complete': Chromium's last phase only adds TCP
-  // host candidates, ~120 ms later. If that kind never comes, the old rule.
+  // host candidates, ~120 ms later. When every server has failed from every
+  // local address (no DNS, no route: Chromium says so within milliseconds),
+  // only host candidates can come. If that kind never comes, the old rule.
   async _gathered(pc) {
-    const kind = this._ice.flatMap((s) => [].concat(s.urls))
-      .reduce((k, u) => (/^turns?:/.test(u) ? 'relay' : k === 'host' && /^stun:/.test(u) ? 'srflx' : k), 'host');
-    const enough = new RegExp(` udp .* typ ${kind}`, 'i');
+    const urls = this._ice.flatMap((s) => [].concat(s.urls));
+    const kind = urls.reduce((k, u) => (/^turns?:/.test(u) ? 'relay' : k === 'host' && /^stun:/.test(u) ? 'srflx' : k), 'host');
+    // The addresses each server failed from (redacted by the browser: two
+    // addresses may look alike, never the reverse), against the SDP's UDP
+    // host candidates.
+    const failed = new Map();
     await new Promise((resolve) => {
-      const check = () => { if (pc.iceGatheringState === 'complete' || enough.test(pc.localDescription?.sdp)) resolve(); };
+      const check = () => {
+        const sdp = pc.localDescription?.sdp || '';
+        const hosts = new Set(sdp.match(/ udp \d+ \S+(?= \d+ typ host)/gi));
+        const dead = hosts.size && urls.length && failed.size >= urls.length
+          && [...failed.values()].every((from) => from.size >= hosts.size);
+        if (pc.iceGatheringState === 'complete' || new RegExp(` udp .* typ ${dead ? 'host' : kind}`, 'i').test(sdp)) resolve();
+      };
       setTimeout(resolve, this._gather);
       pc.addEventListener('icegatheringstatechange', check);
       pc.addEventListener('icecandidate', check);
+      pc.addEventListener('icecandidateerror', (e) => {
+        if (!failed.has(e.url)) failed.set(e.url, new Set());
+        failed.get(e.url).add(e.address);
+        check();
+      });
       check();
     });
     // WebTorrent strips this line too: no candidate trickles after this SDP.
@@ -697,6 +713,7 @@ export class Torrent extends EventTarget {
     // asks (the map is built from the module, which `_run` may not call).
     this._srcNotes = new Map();
     this._srcMap = null;
+    this._writing = new Map();
   }
 
   /** `torrent.on('done', fn)`: a shorthand for addEventListener with the detail. */
@@ -830,7 +847,9 @@ export class Torrent extends EventTarget {
     try {
       if (this._kind === 'opfs') {
         const dir = await opfsDir(this.infoHash, true);
-        await writeFile(dir, 'info', info);
+        // Written beside the first pieces, not before them: a record without
+        // its info is not trusted, and a failure stops the download.
+        writeFile(dir, 'info', info).catch((e) => this._answer('storage_failed', [], message(e)));
         this._store = new OpfsStore(this.infoHash, dir);
       } else this._store = new MemoryStore();
       this._answer('opened', [1]);
@@ -841,7 +860,7 @@ export class Torrent extends EventTarget {
 
   async _read(piece) {
     try {
-      const b = await this._store.read(piece);
+      const b = await this._get(piece);
       this._answer('piece_read', [piece, 1], b);
     } catch (e) {
       // Gone (the browser evicted it, or the user cleared site data): it is
@@ -869,18 +888,28 @@ export class Torrent extends EventTarget {
     }
     const ok = sameBytes(await this._c._sha1(buf), hash);
     if (ok && fresh) {
-      try {
-        await this._store.write(piece, buf);
-      } catch (e) {
+      // A few writes may still be in flight when the piece counts as verified
+      // (an OPFS write takes ~20 ms: a stream should not wait for it); reads
+      // take it from memory meanwhile. A failed write stops the download, and
+      // the resume record counts only pieces whose file exists.
+      const write = this._store.write(piece, buf).then(() => this._writing.delete(piece), (e) => {
         // Not the peers' fault: the download stops with the reason.
         const why = e && e.name === 'QuotaExceededError'
           ? `the browser's storage quota for this site is full (${message(e)}); free some space, or use storage: 'memory'`
           : message(e);
-        return this._answer('storage_failed', [], why);
-      }
+        this._answer('storage_failed', [], why);
+        throw e;
+      });
+      this._writing.set(piece, buf);
+      if (this._writing.size > 4) {
+        try { await write; } catch { return; }
+      } else write.catch(() => {});
     }
     this._answer('checked', [piece, ok ? 1 : 0]);
   }
+
+  /** A verified piece: in memory while its write is in flight, else from the store. */
+  _get(p) { return this._writing.get(p) || this._store.read(p); }
 
   async _save(bits) {
     try {
@@ -957,7 +986,7 @@ export class Torrent extends EventTarget {
     const out = new Uint8Array(e - s);
     for (const p of pieces) {
       await this._piece(p);
-      const data = await this._store.read(p);
+      const data = await this._get(p);
       const from = Math.max(s, p * pl);
       const to = Math.min(e, p * pl + data.length);
       if (from < to) out.set(data.subarray(from - p * pl, to - p * pl), from - s);
@@ -971,7 +1000,7 @@ export class Torrent extends EventTarget {
     const parts = [];
     for (const p of pieces) {
       await this._piece(p);
-      const part = await this._store.part(p);
+      const part = this._writing.get(p) || await this._store.part(p);
       const len = part.size ?? part.length;
       const from = Math.max(s, p * pl) - p * pl;
       const to = Math.min(e, p * pl + len) - p * pl;
@@ -1011,6 +1040,10 @@ export class TorrentFile {
   streamURL() {
     if (!swScope) throw new Error('call registerServiceWorker() first: streaming URLs are served by it');
     streamFiles.set(this._t.infoHash + '/' + this.index, this);
+    // A player reads the start first (headers, the first key frame): ask for
+    // it now, not a service-worker round trip later.
+    const t = this._t;
+    if (!t._destroyed) t._c._call('want', [now(), t._id, this.offset, this.offset + Math.min(this.length, 1 << 20)]);
     return swScope + 'webswarm-stream/' + this._t.infoHash + '/' + this.index + '/' + encodeURIComponent(this.name);
   }
 

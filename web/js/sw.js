@@ -42,7 +42,11 @@ function ask(page, id, range) {
   });
 }
 
-/** The body is pulled chunk by chunk, so the page reads no further ahead than the player. */
+/**
+ * The body is pulled chunk by chunk, a few chunks ahead of the player: each
+ * pull is a round trip through the page's main thread, which a download
+ * keeps busy, and a player that waits for every one starts late.
+ */
 function respond(port, head) {
   if (head.status >= 400) return new Response(head.error || '', { status: head.status, headers: head.headers });
   let waiting = null;
@@ -60,6 +64,6 @@ function respond(port, head) {
       });
     },
     cancel() { port.postMessage('cancel'); port.close(); },
-  }, { highWaterMark: 1 });
+  }, { highWaterMark: 4 });
   return new Response(body, { status: head.status, headers: head.headers });
 }

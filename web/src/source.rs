@@ -83,10 +83,23 @@ impl Staged {
         // The record's bitfield counts only with the record's info.
         let have = recorded.as_ref().map(|i| {
             let n = i.layout.num_pieces();
-            self.have
+            let mut have = self
+                .have
                 .take()
                 .and_then(|b| Bitfield::from_wire(&b, n))
-                .unwrap_or_else(|| Bitfield::new(n))
+                .unwrap_or_else(|| Bitfield::new(n));
+            // A piece is recorded once verified, which may be before its file
+            // is written (the page closed in between): only files count.
+            let mut files = Bitfield::new(n);
+            for &p in &self.pieces {
+                files.set(p);
+            }
+            for p in 0..n {
+                if !files.get(p) {
+                    have.clear(p);
+                }
+            }
+            have
         });
         let info = p.info.or(recorded);
         let recheck = match (&info, &have) {
@@ -154,5 +167,26 @@ mod tests {
         assert_eq!(r.trackers, ["wss://c", "ws://a", "ws://d"]);
         assert_eq!(r.webseeds, ["https://w/"]);
         assert!(s.source.is_none(), "staging is cleared");
+    }
+
+    #[test]
+    fn recorded_pieces_without_a_file_are_not_had_and_unrecorded_files_are_checked() {
+        let len = 4 * 16384;
+        let mut c =
+            webswarm_core::TorrentCreator::new("f", vec![(vec![], len)], Some(16384)).unwrap();
+        c.update(&vec![7u8; len as usize]);
+        let (torrent, m) = c.finish().unwrap();
+        let mut s = Staged {
+            source: Some(parse(None, &torrent).unwrap()),
+            info: Some(m.info.raw.clone()),
+            // Pieces 0, 1 and 2 recorded; files for 0, 2 and 3.
+            have: Some(vec![0b1110_0000]),
+            pieces: vec![0, 2, 3],
+            ..Staged::default()
+        };
+        let r = s.resolve(&[]).unwrap();
+        let have: Vec<u32> = r.have.unwrap().iter_ones().collect();
+        assert_eq!(have, [0, 2]);
+        assert_eq!(r.recheck.iter().map(|p| p.get()).collect::<Vec<_>>(), [3]);
     }
 }

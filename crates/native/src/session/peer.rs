@@ -101,7 +101,8 @@ async fn write_loop(
     blocked: Arc<AtomicBool>,
     input: mpsc::Sender<Input>,
 ) {
-    while let Some(data) = rx.recv().await {
+    while let Some(first) = rx.recv().await {
+        let data = coalesce(first, &mut rx);
         let len = data.len();
         if channel.send(data).await.is_err() {
             break;
@@ -114,6 +115,27 @@ async fn write_loop(
     // The engine dropped the peer (or the channel failed): close it, which
     // also ends the reader.
     channel.close().await;
+}
+
+/// Most bytes one channel write takes from what is queued.
+const COALESCE: usize = 64 << 10;
+
+/// `first` and what is queued behind it, up to `COALESCE` bytes, as one
+/// buffer: the engine queues a block's 13-byte header and the block apart
+/// (the block without a copy), and over a data channel each write is a
+/// message, an event the receiving page handles on its main thread.
+fn coalesce(first: Bytes, rx: &mut mpsc::UnboundedReceiver<Bytes>) -> Bytes {
+    let Ok(second) = rx.try_recv() else {
+        return first;
+    };
+    let mut buf = bytes::BytesMut::with_capacity(COALESCE + (32 << 10));
+    buf.extend_from_slice(&first);
+    buf.extend_from_slice(&second);
+    while buf.len() < COALESCE {
+        let Ok(next) = rx.try_recv() else { break };
+        buf.extend_from_slice(&next);
+    }
+    buf.freeze()
 }
 
 #[cfg(test)]
@@ -158,6 +180,25 @@ mod tests {
             self.closed.store(true, Ordering::Release);
             self.wake.notify_waiters();
         }
+    }
+
+    #[test]
+    fn queued_writes_go_out_together_up_to_a_bound() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let alone = coalesce(Bytes::from_static(b"a"), &mut rx);
+        assert_eq!(&alone[..], b"a");
+        for _ in 0..6 {
+            tx.send(Bytes::from(vec![7u8; 13])).unwrap();
+            tx.send(Bytes::from(vec![1u8; 16384])).unwrap();
+        }
+        let first = rx.try_recv().unwrap();
+        let one = coalesce(first, &mut rx);
+        // Header and block pairs until the bound is reached, in order.
+        assert_eq!(one.len(), 4 * (13 + 16384));
+        assert_eq!(&one[..13], &[7u8; 13]);
+        assert_eq!(one[13], 1);
+        let rest = coalesce(rx.try_recv().unwrap(), &mut rx);
+        assert_eq!(rest.len(), 2 * (13 + 16384));
     }
 
     #[tokio::test]

@@ -848,7 +848,15 @@ where
             // this iteration) or enqueues a fresh `WriteNotify` for the next one.
             self.inner.write_pending.store(false, Ordering::Release);
             self.poll_writes().await?;
-            self.poll_events().await;
+            if self.poll_events().await {
+                // The ICE connection state changed: a newly selected candidate pair starts
+                // the DTLS client's handshake in this sweep, and the core's DTLS handler
+                // hands its first flight out only from `handle_timeout` (or a write), so
+                // the ClientHello waited for the next timer, up to an ICE check interval.
+                // Timers that are not due do nothing. webswarm patch.
+                self.handle_timeout(self.inner.runtime.now()).await?;
+                self.poll_writes().await?;
+            }
             // Data that came through a TURN relay reaches the core only in `poll_reads`
             // (3.a), after this pass's writes: what the core answers to it (SACKs, the data
             // they release) would wait for the next wake-up, often a timer. webswarm patch.
@@ -2123,7 +2131,8 @@ where
         self.gso_scratch = scratch;
     }
 
-    async fn poll_events(&mut self) {
+    /// Returns whether the ICE connection state changed. webswarm patch.
+    async fn poll_events(&mut self) -> bool {
         // 2.a stun_gatherer poll_event()
         while let Some(event) = self.stun_gatherer.poll_event() {
             self.handle_stun_gather_event(event).await;
@@ -2135,9 +2144,15 @@ where
         }
 
         // 2.c peer_connection poll_event() - Process all events
+        let mut ice_changed = false;
         for event in Self::drain_core_events(self.inner.clone()).await {
+            ice_changed |= matches!(
+                event,
+                RTCPeerConnectionEvent::OnIceConnectionStateChangeEvent(_)
+            );
             self.handle_rtc_event(event).await;
         }
+        ice_changed
     }
 
     async fn poll_reads(&mut self) -> Result<()> {
