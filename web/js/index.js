@@ -1039,12 +1039,33 @@ export class TorrentFile {
    */
   streamURL() {
     if (!swScope) throw new Error('call registerServiceWorker() first: streaming URLs are served by it');
-    streamFiles.set(this._t.infoHash + '/' + this.index, this);
-    // A player reads the start first (headers, the first key frame): ask for
-    // it now, not a service-worker round trip later.
+    const id = this._t.infoHash + '/' + this.index;
+    streamFiles.set(id, this);
+    this._sendStart(id);
+    return swScope + 'webswarm-stream/' + id + '/' + encodeURIComponent(this.name);
+  }
+
+  /**
+   * A player reads the start first (headers, the first key frame): it is asked
+   * for now, and handed to the service worker as it is verified, so the
+   * player's request needs no round trip through this busy main thread.
+   */
+  async _sendStart(id) {
     const t = this._t;
-    if (!t._destroyed) t._c._call('want', [now(), t._id, this.offset, this.offset + Math.min(this.length, 1 << 20)]);
-    return swScope + 'webswarm-stream/' + this._t.infoHash + '/' + this.index + '/' + encodeURIComponent(this.name);
+    const sw = navigator.serviceWorker.controller;
+    const end = Math.min(this.length, 1 << 20);
+    if (!sw || t._destroyed) return;
+    t._c._call('want', [now(), t._id, this.offset, this.offset + end]);
+    sw.postMessage({ webswarm: 'start', id, length: this.length, type: contentType(this.name), end });
+    const pl = t.pieceLength;
+    try {
+      for (let pos = 0; pos < end;) {
+        const next = Math.min(pos + pl - ((this.offset + pos) % pl), end);
+        const bytes = await t._readRange(this.offset + pos, this.offset + next);
+        sw.postMessage({ webswarm: 'start', id, start: pos, bytes }, [bytes.buffer]);
+        pos = next;
+      }
+    } catch {}
   }
 
   /** A Response of the whole file, streamed as it downloads. */

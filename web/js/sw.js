@@ -12,15 +12,74 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
   const at = url.pathname.indexOf(MARK);
   if (at < 0 || url.origin !== self.location.origin) return;
-  event.respondWith(serve(event, url.pathname.slice(at + MARK.length)));
+  const id = url.pathname.slice(at + MARK.length);
+  const range = event.request.headers.get('range');
+  event.respondWith(fromStart(id, range, event) || serve(event, id, range));
 });
 
+// The start of each file a page streams, which the page sends as it is
+// verified (`streamURL()`), before the player asks: the first bytes then need
+// no round trip through the page's main thread, which a download keeps busy.
+// By id: { length, type, end, chunks: [[start, bytes]], wake: [] }; at most a
+// few files, each at most the page's `end` (1 MiB).
+const starts = new Map();
+
+self.addEventListener('message', (e) => {
+  const m = e.data;
+  if (!m || m.webswarm !== 'start') return;
+  if (!m.bytes) {
+    starts.delete(m.id);
+    if (starts.size >= 4) starts.delete(starts.keys().next().value);
+    starts.set(m.id, { length: m.length, type: m.type, end: m.end, chunks: [], wake: [] });
+    return;
+  }
+  const s = starts.get(m.id);
+  if (!s) return;
+  s.chunks.push([m.start, m.bytes]);
+  for (const w of s.wake.splice(0)) w();
+});
+
+/** A Response that begins with the pushed start, or `null` when the request is not for it. */
+function fromStart(id, range, event) {
+  // The id ends with the file's name; the page's key is info-hash/index.
+  const s = starts.get(id.split('/').slice(0, 2).join('/'));
+  const r = /^bytes=(\d+)-(\d*)$/.exec((range || 'bytes=0-').trim());
+  if (!s || !r || Number(r[1]) >= s.end) return null;
+  const start = Number(r[1]);
+  const end = r[2] === '' ? s.length - 1 : Math.min(Number(r[2]), s.length - 1);
+  if (start > end) return null;
+  let pos = start;
+  let rest = null;
+  const body = new ReadableStream({
+    async pull(controller) {
+      if (pos > end) return controller.close();
+      while (pos < s.end) {
+        const c = s.chunks.find(([at, b]) => at <= pos && pos < at + b.length);
+        if (c) {
+          const bytes = c[1].subarray(pos - c[0], Math.min(c[1].length, end + 1 - c[0]));
+          pos += bytes.length;
+          return controller.enqueue(bytes);
+        }
+        // Not verified yet: the page sends it when it is. (A pull that
+        // returns with nothing enqueued is not called again.)
+        await new Promise((w) => s.wake.push(w));
+      }
+      rest ||= (await serve(event, id, `bytes=${pos}-${end}`)).body.getReader();
+      const { value, done } = await rest.read();
+      if (done) controller.close(); else { pos += value.length; controller.enqueue(value); }
+    },
+    cancel() { if (rest) rest.cancel(); },
+  }, { highWaterMark: 4 });
+  const headers = { 'Content-Type': s.type, 'Content-Length': String(end - start + 1), 'Accept-Ranges': 'bytes' };
+  if (range) headers['Content-Range'] = `bytes ${start}-${end}/${s.length}`;
+  return new Response(body, { status: range ? 206 : 200, headers });
+}
+
 /** Asks the pages in turn; the one that holds the torrent answers. */
-async function serve(event, id) {
+async function serve(event, id, range) {
   const first = event.clientId ? await self.clients.get(event.clientId) : null;
   const all = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
   const pages = first ? [first, ...all.filter((c) => c.id !== first.id)] : all;
-  const range = event.request.headers.get('range');
   for (const page of pages) {
     const res = await ask(page, id, range);
     if (res) return res;
