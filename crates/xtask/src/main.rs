@@ -1,7 +1,7 @@
 //! `cargo xtask test`: installs what the test suite needs on a fresh machine
 //! (the wasm32 target, wasm-bindgen-cli at the version Cargo.lock pins, the
 //! Debian tools used for interop checks) and runs every check, native and wasm.
-//! `cargo xtask bench-sim`, `bench-wire`, `bench-native [MiB] [runs]`, `bench-web`, `bench-demo`,
+//! `cargo xtask bench-sim`, `bench-wire`, `bench-native [MiB] [runs]`, `bench-web`, `bench-demo`, `bench-stalls`,
 //! `bench-nat` and `bench-hybrid [MiB] [runs] [classic|browser]` run the benchmarks.
 
 use std::path::PathBuf;
@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Some("bench-native") => bench_native(&args[1..]),
         Some("bench-web") => bench_web(&args[1..]),
         Some("bench-demo") => bench_demo(&args[1..]),
+        Some("bench-stalls") => bench_stalls(&args[1..]),
         Some("bench-nat") => bench_nat(&args[1..]),
         Some("bench-hybrid") => bench_hybrid(&args[1..]),
         Some("build-web") => build_web(args.get(1).map(String::as_str) == Some("--dev")).map(|_| ()),
@@ -37,7 +38,7 @@ fn main() -> ExitCode {
             tracker_abuse(args.get(1).map(String::as_str).unwrap_or("10"), 10_000)
         }
         _ => Err(
-            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] [--seeds K] [--choking tit-for-tat|swarm|both] | bench-wire | bench-native [MiB] [runs] | bench-web [MiB ...] | bench-demo [runs] | bench-nat [MiB] [runs] | bench-hybrid [MiB] [runs] [classic|browser] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | browser-crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
+            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] [--seeds K] [--choking tit-for-tat|swarm|both] | bench-wire | bench-native [MiB] [runs] | bench-web [MiB ...] | bench-demo [runs] | bench-stalls [runs] [MiB] | bench-nat [MiB] [runs] | bench-hybrid [MiB] [runs] [classic|browser] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | browser-crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
                 .into(),
         ),
     };
@@ -755,6 +756,18 @@ fn bench_demo(runs: &[String]) -> Result {
     run(
         "demo page benchmark",
         node_in_tests(&format!("node bench/demo.mjs {}", runs.join(" "))),
+    )
+}
+
+/// Issue 18 item 2: N consecutive native seeder -> browser downloads, the
+/// longest time without a new byte in each (tests/bench/stalls.mjs).
+fn bench_stalls(args: &[String]) -> Result {
+    setup()?;
+    build_web(false)?;
+    build_binaries()?;
+    run(
+        "stall benchmark",
+        node_in_tests(&format!("node bench/stalls.mjs {}", args.join(" "))),
     )
 }
 
