@@ -3,14 +3,29 @@
 // bytes received sampled every 100 ms in the page: the longest time without
 // progress between the first byte and the end, and each run against the
 // median. Target: no gap over 300 ms and no run slower than 1.5x the median.
-// Run it in a loopback-only namespace (`cargo xtask bench-stalls`).
+// `demo` as the third argument runs the demo swarm instead: a fresh
+// `webswarm demo` (no webseed) each run, our page and WebTorrent's
+// downloading at once, both sampled.
+// Run it in a loopback-only namespace (`cargo xtask bench-stalls [runs] [MiB] [demo]`).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTracker, startStatic, browser, openPage, runWebswarm, randomFile } from '../interop/harness.mjs';
+import { startTracker, startStatic, startDemo, browser, openPage, runWebswarm, randomFile } from '../interop/harness.mjs';
 
 const RUNS = Number(process.argv[2] || 20);
-const MIB = Number(process.argv[3] || 64);
+const DEMO = process.argv[4] === 'demo';
+const MIB = Number(process.argv[3] || (DEMO ? 8 : 64));
+
+/** The longest time between samples `[ms, bytes]` with new bytes. */
+function longestGap(samples) {
+  let gap = 0;
+  let since = null;
+  let last = 0;
+  for (const [at, bytes] of samples) {
+    if (bytes > last) { if (since !== null) gap = Math.max(gap, at - since); since = at; last = bytes; }
+  }
+  return gap;
+}
 
 /** In the page: downloads `source`, sampling `downloaded` every 100 ms. */
 async function sampled({ source, tracker }) {
@@ -21,16 +36,85 @@ async function sampled({ source, tracker }) {
   const timer = setInterval(() => samples.push([performance.now() - t0, t.downloaded]), 100);
   await t.whenDone();
   clearInterval(timer);
-  const seconds = (performance.now() - t0) / 1000;
-  // The longest run of samples without a new byte, from the first byte on.
-  let gap = 0;
-  let since = null;
-  let last = 0;
-  for (const [at, bytes] of samples) {
-    if (bytes > last) { if (since !== null) gap = Math.max(gap, at - since); since = at; last = bytes; }
-  }
   client.destroy();
-  return { seconds, gap };
+  return { seconds: (performance.now() - t0) / 1000, samples };
+}
+
+/** In WebTorrent's page: downloads `magnet`, sampling `downloaded` every 100 ms. */
+async function sampledWebtorrent(magnet) {
+  const client = new window.WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } });
+  const t0 = performance.now();
+  const samples = [];
+  await new Promise((resolve, reject) => {
+    client.on('error', (e) => reject(String(e)));
+    client.add(magnet, (t) => {
+      const timer = setInterval(() => samples.push([performance.now() - t0, t.downloaded]), 100);
+      t.on('done', () => { clearInterval(timer); resolve(); });
+    });
+  });
+  client.destroy();
+  return { seconds: (performance.now() - t0) / 1000, samples };
+}
+
+/** In the demo page: samples its widget's torrent until done (times from the page's start). */
+async function sampledWidget() {
+  const samples = [];
+  const timer = setInterval(() => {
+    const t = window.demo?.widget?.torrent;
+    samples.push([performance.now(), t ? t.downloaded : 0]);
+  }, 100);
+  while (!window.demo?.widget?.torrent) await new Promise((r) => setTimeout(r, 10));
+  await window.demo.widget.torrent.whenDone();
+  clearInterval(timer);
+  return { seconds: performance.now() / 1000, samples };
+}
+
+function summary(name, runs) {
+  const sorted = runs.map((r) => r.seconds).sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  const gaps = runs.filter((r) => r.gap > 300).length;
+  const slow = runs.filter((r) => r.seconds > 1.5 * median).length;
+  console.log(`${name}: median ${median.toFixed(2)} s; slowest ${sorted[sorted.length - 1].toFixed(2)} s `
+    + `(${(sorted[sorted.length - 1] / median).toFixed(2)}x the median); longest gap `
+    + `${Math.max(...runs.map((r) => r.gap)).toFixed(0)} ms; runs with a gap over 300 ms: ${gaps}; `
+    + `runs over 1.5x the median: ${slow}`);
+}
+
+if (DEMO) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-stalls-'));
+  const { file } = randomFile(dir, 'swarm.bin', MIB * 1024 * 1024);
+  const site = await startStatic();
+  const ours = [];
+  const theirs = [];
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      const demo = await startDemo([file, '--no-webseed']);
+      const b = await browser();
+      try {
+        const wt = await openPage(b, site.url);
+        const page = await b.newPage();
+        // The sampler starts before the page's own scripts, so a fast download is seen whole.
+        await page.addInitScript(`window.__sampled = (${sampledWidget})()`);
+        const [, w] = await Promise.all([page.goto(demo.url + '?webseed=0&storage=memory'), wt.evaluate(sampledWebtorrent, demo.info.magnet)]);
+        const o = await page.evaluate(() => window.__sampled);
+        for (const [rows, r] of [[ours, o], [theirs, w]]) rows.push({ seconds: r.seconds, gap: longestGap(r.samples) });
+        const first = (r) => ((r.samples.find(([, b]) => b > 0) || [NaN])[0] / 1000).toFixed(2);
+        console.log(`run ${i + 1}: ours ${o.seconds.toFixed(2)} s (first byte ${first(o)} s), gap ${ours[i].gap.toFixed(0)} ms; `
+          + `WebTorrent ${w.seconds.toFixed(2)} s (first byte ${first(w)} s), gap ${theirs[i].gap.toFixed(0)} ms`);
+      } finally {
+        await b.close();
+        await demo.stop();
+      }
+    }
+  } finally {
+    site.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  console.log(`\n${RUNS} demo-swarm runs of ${MIB} MiB (native seeder, our page, WebTorrent's page); load average ${load}`);
+  summary('our page', ours);
+  summary('WebTorrent', theirs);
+  process.exit(0);
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-stalls-'));
@@ -45,7 +129,8 @@ try {
     const b = await browser();
     try {
       const page = await openPage(b, site.url);
-      const r = await page.evaluate(sampled, { source: seeder.line.trim(), tracker: tracker.url });
+      const s = await page.evaluate(sampled, { source: seeder.line.trim(), tracker: tracker.url });
+      const r = { seconds: s.seconds, gap: longestGap(s.samples) };
       runs.push(r);
       console.log(`run ${i + 1}: ${r.seconds.toFixed(2)} s, ${(MIB * 1.048576 / r.seconds).toFixed(1)} MB/s, longest gap ${r.gap.toFixed(0)} ms`);
     } finally {
@@ -58,11 +143,6 @@ try {
   site.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 }
-const sorted = runs.map((r) => r.seconds).sort((a, b) => a - b);
-const median = sorted[Math.floor(sorted.length / 2)];
-const gaps = runs.filter((r) => r.gap > 300).length;
-const slow = runs.filter((r) => r.seconds > 1.5 * median).length;
 const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 console.log(`\n${RUNS} runs of ${MIB} MiB, native seeder -> our browser peer (memory); load average ${load}`);
-console.log(`median ${median.toFixed(2)} s; slowest ${sorted[sorted.length - 1].toFixed(2)} s (${(sorted[sorted.length - 1] / median).toFixed(2)}x the median); `
-  + `longest gap ${Math.max(...runs.map((r) => r.gap)).toFixed(0)} ms; runs with a gap over 300 ms: ${gaps}; runs over 1.5x the median: ${slow}`);
+summary('our browser peer', runs);
