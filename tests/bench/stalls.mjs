@@ -69,6 +69,13 @@ async function sampledWidget() {
   return { seconds: performance.now() / 1000, samples };
 }
 
+/** UDP datagrams this network namespace dropped for a full receive buffer. */
+function rcvbufErrors() {
+  const udp = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const [names, values] = udp.map((l) => l.trim().split(/\s+/));
+  return Number(values[names.indexOf('RcvbufErrors')]);
+}
+
 function summary(name, runs) {
   const sorted = runs.map((r) => r.seconds).sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
@@ -100,7 +107,8 @@ if (DEMO) {
         for (const [rows, r] of [[ours, o], [theirs, w]]) rows.push({ seconds: r.seconds, gap: longestGap(r.samples) });
         const first = (r) => ((r.samples.find(([, b]) => b > 0) || [NaN])[0] / 1000).toFixed(2);
         console.log(`run ${i + 1}: ours ${o.seconds.toFixed(2)} s (first byte ${first(o)} s), gap ${ours[i].gap.toFixed(0)} ms; `
-          + `WebTorrent ${w.seconds.toFixed(2)} s (first byte ${first(w)} s), gap ${theirs[i].gap.toFixed(0)} ms`);
+          + `WebTorrent ${w.seconds.toFixed(2)} s (first byte ${first(w)} s), gap ${theirs[i].gap.toFixed(0)} ms; `
+          + `UDP receive-buffer drops so far ${rcvbufErrors()}`);
       } finally {
         await b.close();
         await demo.stop();
@@ -132,7 +140,8 @@ try {
       const s = await page.evaluate(sampled, { source: seeder.line.trim(), tracker: tracker.url });
       const r = { seconds: s.seconds, gap: longestGap(s.samples) };
       runs.push(r);
-      console.log(`run ${i + 1}: ${r.seconds.toFixed(2)} s, ${(MIB * 1.048576 / r.seconds).toFixed(1)} MB/s, longest gap ${r.gap.toFixed(0)} ms`);
+      console.log(`run ${i + 1}: ${r.seconds.toFixed(2)} s, ${(MIB * 1.048576 / r.seconds).toFixed(1)} MB/s, longest gap ${r.gap.toFixed(0)} ms; `
+        + `UDP receive-buffer drops so far ${rcvbufErrors()}`);
     } finally {
       await b.close();
     }
