@@ -134,6 +134,30 @@ test('the sample video plays before the download completes, and a seek to the en
   }
 });
 
+test('a stream whose torrent is destroyed before its first bytes fails instead of hanging', { timeout: 60_000 }, async () => {
+  // 1 kB/s from the only seeder: the video's first piece does not arrive in this test's time.
+  const demo = await startDemo(['--max-upload-rate', '1k']);
+  const b = await browser();
+  try {
+    const page = await newPage(b, demo.url + '?webseed=0&storage=memory');
+    await page.waitForFunction(() => window.demo?.torrent && window.demo.video?.src, null, { timeout: 30_000 });
+    const r = await page.evaluate(async () => {
+      const { video, torrent } = window.demo;
+      const failed = new Promise((resolve) => video.addEventListener('error', () => resolve(video.error?.code)));
+      const progress = torrent.progress;
+      await torrent.destroy();
+      const code = await Promise.race([failed, new Promise((r) => setTimeout(() => r('hung'), 10_000))]);
+      return { code, progress };
+    });
+    assert.equal(r.progress, 0, 'the first piece came before the destroy: the test proves nothing');
+    assert.notEqual(r.code, 'hung', 'the video still waits 10 s after its torrent was destroyed');
+    console.log(`destroyed mid-stream: the video failed with MediaError code ${r.code}`);
+  } finally {
+    await b.close();
+    await demo.stop();
+  }
+});
+
 test('webswarm.fetch gets a torrent from its webseed alone; a webseed with wrong bytes is dropped', { timeout: 120_000 }, async () => {
   const { dir, file, data } = tempFile(5 * 1024 * 1024 + 99, 'model.glb');
   const bad = Buffer.from(data);

@@ -1065,7 +1065,10 @@ export class TorrentFile {
         sw.postMessage({ webswarm: 'start', id, start: pos, bytes }, [bytes.buffer]);
         pos = next;
       }
-    } catch {}
+    } catch {
+      // Destroyed, or the metadata is gone: the worker stops waiting.
+      sw.postMessage({ webswarm: 'start', id, failed: true });
+    }
   }
 
   /** A Response of the whole file, streamed as it downloads. */

@@ -27,7 +27,7 @@ const starts = new Map();
 self.addEventListener('message', (e) => {
   const m = e.data;
   if (!m || m.webswarm !== 'start') return;
-  if (!m.bytes) {
+  if (!m.bytes && !m.failed) {
     starts.delete(m.id);
     if (starts.size >= 4) starts.delete(starts.keys().next().value);
     starts.set(m.id, { length: m.length, type: m.type, end: m.end, chunks: [], wake: [] });
@@ -35,7 +35,7 @@ self.addEventListener('message', (e) => {
   }
   const s = starts.get(m.id);
   if (!s) return;
-  s.chunks.push([m.start, m.bytes]);
+  if (m.failed) s.failed = true; else s.chunks.push([m.start, m.bytes]);
   for (const w of s.wake.splice(0)) w();
 });
 
@@ -62,9 +62,15 @@ function fromStart(id, range, event) {
         }
         // Not verified yet: the page sends it when it is. (A pull that
         // returns with nothing enqueued is not called again.)
+        if (s.failed) throw new Error('the page stopped reading this torrent');
         await new Promise((w) => s.wake.push(w));
       }
-      rest ||= (await serve(event, id, `bytes=${pos}-${end}`)).body.getReader();
+      if (!rest) {
+        const res = await serve(event, id, `bytes=${pos}-${end}`);
+        // Never an error page's bytes in the middle of the file.
+        if (res.status !== 206 && res.status !== 200) throw new Error(`the page answered ${res.status}`);
+        rest = res.body.getReader();
+      }
       const { value, done } = await rest.read();
       if (done) controller.close(); else { pos += value.length; controller.enqueue(value); }
     },

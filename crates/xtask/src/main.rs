@@ -437,8 +437,9 @@ const BROWSER_CRATE: &str = "webswarm-web";
 /// `streamURL()` and handed to the service worker as it is verified, the
 /// info written beside the first pieces: +322 B of JS; the resume record
 /// trusted only for pieces whose file exists, +50 B of wasm: 92,579 B,
-/// measured).
-const WEB_GZ_CEILING: u64 = 92_585;
+/// measured; the worker told when the page gives up on a start, +9 B:
+/// 92,588 B).
+const WEB_GZ_CEILING: u64 = 92_595;
 
 fn test() -> Result {
     let started = Instant::now();
