@@ -1,5 +1,6 @@
 //! Who may use the tracker. Each rule is optional and the default is open:
-//! - an allow-list of info-hashes (a file of hex info-hashes, reloaded on SIGHUP);
+//! - an allow-list of info-hashes (a file of hex info-hashes, reloaded on SIGHUP;
+//!   in a cluster also, or instead, a Redis set every node reads: [`crate::cluster::allow`]);
 //! - signed announce tokens ([`crate::token`]) in the tracker URL's query string;
 //! - an allow-list of page origins for WebSockets opened by browsers;
 //! - a cap on connections per client address.
@@ -11,6 +12,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use webswarm_tracker_proto::InfoHash;
 
+use crate::cluster::allow::SharedAllowList;
 use crate::refusal::Refusal;
 use crate::token::{self, Grant, Scope};
 
@@ -40,6 +42,7 @@ pub enum AccessError {
 pub struct Access {
     allow_file: Option<PathBuf>,
     allow: RwLock<Option<Arc<HashSet<InfoHash>>>>,
+    shared: Option<SharedAllowList>,
     secret: Option<Vec<u8>>,
     origins: Vec<String>,
     per_ip: Option<IpCounts>,
@@ -52,6 +55,9 @@ pub struct AccessConfig {
     pub token_secret_file: Option<PathBuf>,
     pub allowed_origins: Vec<String>,
     pub max_connections_per_ip: usize,
+    /// The cluster's allow-list set is configured (its copy is filled by the
+    /// cluster link).
+    pub allow_set: bool,
 }
 
 /// Parses an allow-list: one hex info-hash per line; blank lines and
@@ -105,6 +111,7 @@ impl Access {
         Access {
             allow_file: None,
             allow: RwLock::new(None),
+            shared: None,
             secret: None,
             origins: Vec::new(),
             per_ip: None,
@@ -123,6 +130,7 @@ impl Access {
         Ok(Access {
             allow_file: cfg.allow_list.clone(),
             allow: RwLock::new(allow),
+            shared: cfg.allow_set.then(SharedAllowList::default),
             secret,
             origins: cfg
                 .allowed_origins
@@ -134,9 +142,18 @@ impl Access {
         })
     }
 
+    /// The cluster's allow-list set, when configured.
+    pub fn shared(&self) -> Option<&SharedAllowList> {
+        self.shared.as_ref()
+    }
+
     /// Reads the allow-list file again; on error the old list stays.
     /// Returns the number of info-hashes now allowed (`None`: no list).
+    /// The cluster's set, if any, is read again too (in the background).
     pub fn reload(&self) -> Result<Option<usize>, AccessError> {
+        if let Some(s) = &self.shared {
+            s.reread();
+        }
         let Some(path) = &self.allow_file else {
             return Ok(None);
         };
@@ -201,9 +218,12 @@ impl Access {
             }
         }
         let allow = self.allow.read().unwrap_or_else(|e| e.into_inner());
-        match allow.as_ref() {
-            Some(set) if !set.contains(ih) => Err(Refusal::NotAllowed),
-            _ => Ok(()),
+        let in_file = allow.as_ref().map(|set| set.contains(ih));
+        let in_set = self.shared.as_ref().map(|s| s.contains(ih));
+        match (in_file, in_set) {
+            (None, None) | (Some(true), _) | (_, Some(Some(true))) => Ok(()),
+            (_, Some(None)) => Err(Refusal::AllowListUnread),
+            _ => Err(Refusal::NotAllowed),
         }
     }
 }
@@ -301,6 +321,37 @@ mod tests {
         let (grant, guard) = a.admit(Some("https://any.example"), None, IP).unwrap();
         assert!(grant.is_none() && guard.is_none());
         assert_eq!(a.check(None, &ih(1), false, 0), Ok(()));
+    }
+
+    #[test]
+    fn the_file_and_the_clusters_set_each_allow_and_an_unread_set_refuses_the_rest() {
+        let cfg = AccessConfig {
+            allow_list: Some("allow.txt".into()),
+            allow_set: true,
+            ..AccessConfig::default()
+        };
+        let file = webswarm_core::hex_encode(&[1; 20]);
+        let (a, _dir) = with(cfg, &[("allow.txt", &file)]);
+        assert_eq!(a.check(None, &ih(1), false, 0), Ok(()));
+        assert_eq!(
+            a.check(None, &ih(2), false, 0),
+            Err(Refusal::AllowListUnread)
+        );
+        let set = a.shared().expect("the set is configured");
+        set.store([ih(2)].into_iter().collect(), 0);
+        assert_eq!(a.check(None, &ih(1), false, 0), Ok(()));
+        assert_eq!(a.check(None, &ih(2), false, 0), Ok(()));
+        assert_eq!(a.check(None, &ih(3), false, 0), Err(Refusal::NotAllowed));
+        // The set alone, no file.
+        let only_set = Access::load(&AccessConfig {
+            allow_set: true,
+            ..AccessConfig::default()
+        })
+        .unwrap();
+        assert_eq!(
+            only_set.check(None, &ih(1), true, 0),
+            Err(Refusal::AllowListUnread)
+        );
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub struct TrackerArgs {
     /// Join a cluster of nodes through this Redis (redis://HOST:PORT/).
     #[arg(long)]
     pub redis_url: Option<String>,
+    /// Only these torrents, cluster-wide: a Redis set of hex info-hashes
+    /// (config: [cluster] allow_set; needs --redis-url).
+    #[arg(long, value_name = "KEY")]
+    pub allow_set: Option<String>,
     /// Hand out TURN credentials at /turn-credentials, signed with coturn's
     /// `static-auth-secret` kept in this file (config: [turn] secret_file).
     #[arg(long, value_name = "FILE")]
@@ -148,6 +152,7 @@ pub async fn run(args: TrackerArgs) -> Result<(), RunError> {
     cfg.allow_list = args.allow_list.or(cfg.allow_list);
     cfg.token_secret_file = args.token_secret_file.or(cfg.token_secret_file);
     cfg.cluster.redis_url = args.redis_url.or(cfg.cluster.redis_url);
+    cfg.cluster.allow_set = args.allow_set.or(cfg.cluster.allow_set);
     cfg.turn.secret_file = args.turn_secret_file.or(cfg.turn.secret_file);
     if !args.turn_urls.is_empty() {
         cfg.turn.urls = args.turn_urls;
@@ -184,6 +189,9 @@ async fn reload_on_hangup(app: Arc<App>) {
     while hup.recv().await.is_some() {
         match app.reload_access() {
             Ok(Some(n)) => tracing::info!("allow-list reloaded: {n} info-hashes"),
+            Ok(None) if app.access.shared().is_some() => {
+                tracing::info!("SIGHUP: reading the allow-list set again")
+            }
             Ok(None) => tracing::info!("SIGHUP: no allow-list configured"),
             Err(e) => tracing::error!("{e}; keeping the previous allow-list"),
         }

@@ -90,6 +90,12 @@ name = "webswarm"
 # gone, and its peers leave every other node's view.
 heartbeat_ms = 1000
 node_timeout_ms = 3000
+# Only these torrents, cluster-wide: a Redis set of hex info-hashes
+# (`SADD webswarm:allowed <info-hash>`), read by every node every
+# allow_refresh_ms and on SIGHUP. Allowed: on this set or on allow_list. A node
+# that has not read the set yet refuses torrents not on allow_list.
+# allow_set = "webswarm:allowed"
+allow_refresh_ms = 5000
 "#;
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -195,6 +201,16 @@ impl Config {
                 "tls_cert and tls_key must be given together",
             ));
         }
+        if self.cluster.allow_set.is_some() && self.cluster.redis_url.is_none() {
+            return Err(ConfigError::Invalid(
+                "cluster.allow_set needs cluster.redis_url (the set lives in Redis)",
+            ));
+        }
+        if self.cluster.allow_refresh_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "cluster.allow_refresh_ms must be at least 1",
+            ));
+        }
         if !(self.announces_per_second > 0.0 && self.announce_burst >= 1.0) {
             return Err(ConfigError::Invalid(
                 "announces_per_second must be > 0 and announce_burst >= 1",
@@ -227,6 +243,7 @@ impl Config {
             token_secret_file: self.token_secret_file.clone(),
             allowed_origins: self.allowed_origins.clone(),
             max_connections_per_ip: self.max_connections_per_ip,
+            allow_set: self.cluster.allow_set.is_some(),
         }
     }
 

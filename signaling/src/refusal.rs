@@ -15,6 +15,8 @@ pub enum Refusal {
     ScrapeTooLong(usize),
     /// The info-hash is not on the tracker's allow-list.
     NotAllowed,
+    /// The cluster's allow-list set has not been read from Redis yet.
+    AllowListUnread,
     TokenMissing,
     TokenInvalid(TokenError),
     TokenExpired,
@@ -27,7 +29,7 @@ pub enum Refusal {
 }
 
 /// Labels, in the order of [`Refusal::kind`].
-pub const KINDS: [&str; 13] = [
+pub const KINDS: [&str; 14] = [
     "rate",
     "peer_id",
     "torrents_per_connection",
@@ -41,6 +43,7 @@ pub const KINDS: [&str; 13] = [
     "token_scope",
     "origin",
     "connections_per_ip",
+    "allow_list_unread",
 ];
 
 impl Refusal {
@@ -54,6 +57,10 @@ impl Refusal {
             Refusal::EmptyScrape => "scrape needs at least one info_hash".into(),
             Refusal::ScrapeTooLong(n) => format!("scrape of at most {n} info_hashes"),
             Refusal::NotAllowed => "this tracker does not serve this torrent".into(),
+            Refusal::AllowListUnread => {
+                "this tracker has not read its allow-list yet: announce again in a few seconds"
+                    .into()
+            }
             Refusal::TokenMissing => {
                 "this tracker needs a token: add ?token=… from the site to the tracker URL".into()
             }
@@ -91,6 +98,7 @@ impl Refusal {
             Refusal::TokenScope => 10,
             Refusal::Origin(_) => 11,
             Refusal::TooManyFromIp(_) => 12,
+            Refusal::AllowListUnread => 13,
         }
     }
 }

@@ -101,15 +101,17 @@ impl App {
                     .upgrade()
                     .map_or_else(NodeStats::default, |s| own_stats(&s, &open))
             });
-            let task = cluster::start(
+            let link = cluster::start(
                 app.cfg.cluster.clone(),
-                url,
+                url.clone(),
                 Arc::downgrade(&app.shards),
                 rx,
                 status.clone(),
                 clock,
                 own,
             );
+            let task =
+                cluster::with_allow_reader(link, &app.cfg.cluster, &url, app.access.shared());
             *app.cluster_task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
         }
         Ok(app)
@@ -155,6 +157,7 @@ impl App {
                 .cluster
                 .as_ref()
                 .map(|c| c.stats(own_stats(&self.shards, &self.open))),
+            allow_set: self.access.shared().map(|s| s.stats()),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! What `/stats.json` and `/metrics` report.
 
+use crate::cluster::allow::AllowSetStats;
 use crate::cluster::ClusterStats;
 use crate::swarm::SwarmCounters;
 
@@ -22,6 +23,9 @@ pub struct Stats {
     /// Present when this node is part of a cluster.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterStats>,
+    /// Present when the cluster's allow-list set is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_set: Option<AllowSetStats>,
 }
 
 impl Stats {
@@ -103,6 +107,39 @@ impl Stats {
             s.push_str(&format!(
                 "webswarm_tracker_refusals_total{{kind=\"{kind}\"}} {n}\n"
             ));
+        }
+        if let Some(a) = &self.allow_set {
+            let rows: [(&str, &str, &str, f64); 4] = [
+                (
+                    "allow_set_loaded",
+                    "gauge",
+                    "1 once the cluster's allow-list set has been read from Redis.",
+                    f64::from(u8::from(a.loaded)),
+                ),
+                (
+                    "allow_set_entries",
+                    "gauge",
+                    "Info-hashes on the allow-list set (last read).",
+                    a.entries as f64,
+                ),
+                (
+                    "allow_set_failed_reads_total",
+                    "counter",
+                    "Reads of the allow-list set that failed (the last copy stays).",
+                    a.failed_reads as f64,
+                ),
+                (
+                    "allow_set_malformed",
+                    "gauge",
+                    "Members of the allow-list set that are not hex info-hashes (last read).",
+                    a.malformed as f64,
+                ),
+            ];
+            for (name, kind, help, v) in rows {
+                s.push_str(&format!(
+                    "# HELP webswarm_tracker_{name} {help}\n# TYPE webswarm_tracker_{name} {kind}\nwebswarm_tracker_{name} {v}\n"
+                ));
+            }
         }
         if let Some(c) = &self.cluster {
             let rows: [(&str, &str, &str, f64); 5] = [

@@ -295,3 +295,222 @@ async fn a_frozen_redis_is_noticed_and_survived() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A node with the cluster's allow-list set `allowed`, read every 200 ms.
+async fn allow_set_node(redis: &str) -> Tracker {
+    let mut cfg = Config::default();
+    cfg.cluster.redis_url = Some(redis.to_owned());
+    cfg.cluster.heartbeat_ms = 200;
+    cfg.cluster.node_timeout_ms = 1000;
+    cfg.cluster.allow_set = Some("allowed".into());
+    cfg.cluster.allow_refresh_ms = 200;
+    Tracker::start(cfg).await
+}
+
+fn redis_cli(port: u16, args: &[&str]) {
+    let ok = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .expect("redis-cli (Debian's redis-tools)");
+    assert!(ok.success());
+}
+
+/// Announces torrent `[b; 20]` until the reply contains `want` (a refusal's
+/// words, or "announced"), for up to 3 s; returns how long that took.
+async fn until_reply(ws: &mut Ws, b: u8, want: &str) -> Duration {
+    let t0 = std::time::Instant::now();
+    let mut last = String::new();
+    while t0.elapsed() < Duration::from_secs(3) {
+        send(
+            ws,
+            announce(&binstr_encode(&[b; 20]), &id('p'), Some(1), &[]),
+        )
+        .await;
+        last = match recv(ws).await {
+            TrackerMessage::Announced(_) => "announced".into(),
+            TrackerMessage::Failure(f) => f.reason,
+            other => format!("{other:?}"),
+        };
+        if last.contains(want) {
+            return t0.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("torrent {b}: wanted {want:?}, last reply {last:?}");
+}
+
+#[tokio::test]
+async fn an_allow_list_set_in_redis_admits_torrents_on_every_node() {
+    let redis = Redis::start();
+    let hex = |b: u8| webswarm_core::hex_encode(&[b; 20]);
+    redis_cli(redis.port, &["SADD", "allowed", &hex(1), "not-a-hash"]);
+    let (a, b) = (
+        allow_set_node(&redis.url()).await,
+        allow_set_node(&redis.url()).await,
+    );
+    let (mut on_a, mut on_b) = (a.client().await, b.client().await);
+    until_reply(&mut on_a, 1, "announced").await;
+    until_reply(&mut on_b, 1, "announced").await;
+    until_reply(&mut on_a, 2, "does not serve this torrent").await;
+
+    // One SADD admits a torrent on both nodes; one SREM removes it.
+    redis_cli(redis.port, &["SADD", "allowed", &hex(2).to_uppercase()]);
+    let took = until_reply(&mut on_b, 2, "announced").await;
+    until_reply(&mut on_a, 2, "announced").await;
+    eprintln!("SADD took effect after {took:?}");
+    redis_cli(redis.port, &["SREM", "allowed", &hex(1)]);
+    until_reply(&mut on_a, 1, "does not serve this torrent").await;
+    let s = stats(&a).await;
+    assert_eq!(s["allow_set"]["entries"], 1, "{s}");
+    assert_eq!(s["allow_set"]["malformed"], 1, "{s}");
+
+    // Redis goes away: the last copy stays in force.
+    let port = redis.stop();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    until_reply(&mut on_b, 2, "announced").await;
+    until_reply(&mut on_b, 1, "does not serve this torrent").await;
+    let (_, metrics) = b.http("/metrics").await;
+    assert!(
+        metrics.contains("webswarm_tracker_allow_set_loaded 1")
+            && !metrics.contains("webswarm_tracker_allow_set_failed_reads_total 0\n"),
+        "{metrics}"
+    );
+    // A node that never read the set refuses, saying why.
+    let c = allow_set_node(&format!("redis://127.0.0.1:{port}/")).await;
+    let mut on_c = c.client().await;
+    until_reply(&mut on_c, 2, "has not read its allow-list yet").await;
+
+    // Redis is back (empty: it kept nothing): the new node reads the set.
+    let redis = Redis::start_on(port);
+    redis_cli(port, &["SADD", "allowed", &hex(2)]);
+    until_reply(&mut on_c, 2, "announced").await;
+    for t in [a, b, c] {
+        t.stop().await;
+    }
+    drop(redis);
+}
+
+/// Three redis-servers joined into a Redis Cluster (no replicas), each
+/// holding a third of the slots.
+struct RedisCluster {
+    servers: Vec<Redis>,
+    dir: std::path::PathBuf,
+}
+
+impl RedisCluster {
+    fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("webswarm-redis-cluster-{}", free_port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let servers: Vec<Redis> = (0..3)
+            .map(|_| {
+                let port = free_port();
+                let conf = dir.join(format!("nodes-{port}.conf"));
+                Redis::start_with(
+                    port,
+                    &[
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        conf.to_str().unwrap(),
+                    ],
+                )
+            })
+            .collect();
+        let addrs: Vec<String> = servers
+            .iter()
+            .map(|r| format!("127.0.0.1:{}", r.port))
+            .collect();
+        let ok = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("redis-cli (Debian's redis-tools)");
+        assert!(ok.success(), "redis-cli --cluster create");
+        let c = RedisCluster { servers, dir };
+        for _ in 0..100 {
+            let ready = c.servers.iter().all(|r| {
+                let out = Command::new("redis-cli")
+                    .args(["-p", &r.port.to_string(), "cluster", "info"])
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok")
+            });
+            if ready {
+                return c;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the Redis Cluster never reached cluster_state:ok");
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        self.servers.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Nodes pointed at different members of a Redis Cluster: pub/sub crosses
+/// the cluster's bus, and the allow-list set is read from the member that
+/// holds its slot (MOVED followed) by every node.
+#[tokio::test]
+async fn nodes_on_different_members_of_a_redis_cluster_form_one_tracker_cluster() {
+    let rc = RedisCluster::start();
+    let urls: Vec<String> = rc.servers.iter().map(Redis::url).collect();
+    let hex = |b: u8| webswarm_core::hex_encode(&[b; 20]);
+    let sadd = |b: u8| {
+        let ok = Command::new("redis-cli")
+            .args([
+                "-c",
+                "-p",
+                &rc.servers[0].port.to_string(),
+                "SADD",
+                "allowed",
+                &hex(b),
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    // relay_across's torrent, id('A') as bytes.
+    let torrent_a: Vec<u8> = id('A').chars().map(|c| c as u8).collect();
+    let ok = Command::new("redis-cli")
+        .args([
+            "-c",
+            "-p",
+            &rc.servers[1].port.to_string(),
+            "SADD",
+            "allowed",
+        ])
+        .arg(webswarm_core::hex_encode(&torrent_a))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let mut nodes = Vec::new();
+    for u in &urls {
+        nodes.push(allow_set_node(u).await);
+    }
+    for n in &nodes {
+        until_nodes(n, 3).await;
+    }
+    // Node 0's seed, node 2's offer and node 0's answer cross the cluster.
+    let _clients = relay_across(&nodes[0], &nodes[2], 'a').await;
+    // The same set, wherever each node is connected.
+    sadd(7);
+    for n in &nodes {
+        let mut ws = n.client().await;
+        until_reply(&mut ws, 7, "announced").await;
+        until_reply(&mut ws, 8, "does not serve this torrent").await;
+        assert_eq!(stats(n).await["allow_set"]["entries"], 2);
+    }
+    for n in nodes {
+        n.stop().await;
+    }
+}

@@ -11,6 +11,7 @@
 //! cleanup; a node that (re)connects says hello and every node publishes its
 //! peers again. The README explains the choice.
 
+pub mod allow;
 mod link;
 mod nodes;
 mod publisher;
@@ -39,6 +40,10 @@ pub struct ClusterConfig {
     pub name: String,
     pub heartbeat_ms: u64,
     pub node_timeout_ms: u64,
+    /// A Redis set of hex info-hashes every node allows (with or beside the
+    /// file allow-list), read every `allow_refresh_ms` and on SIGHUP.
+    pub allow_set: Option<String>,
+    pub allow_refresh_ms: u64,
 }
 
 impl Default for ClusterConfig {
@@ -48,6 +53,8 @@ impl Default for ClusterConfig {
             name: "webswarm".into(),
             heartbeat_ms: 1000,
             node_timeout_ms: 3000,
+            allow_set: None,
+            allow_refresh_ms: 5000,
         }
     }
 }
@@ -155,4 +162,23 @@ pub fn start(
         own,
     };
     Box::pin(link.run(rx))
+}
+
+/// The link and, when the allow-list set is configured, its reader: one task.
+pub fn with_allow_reader(
+    link: LinkTask,
+    cfg: &ClusterConfig,
+    url: &str,
+    list: Option<&allow::SharedAllowList>,
+) -> LinkTask {
+    match (list, &cfg.allow_set) {
+        (Some(list), Some(key)) => {
+            let every = Duration::from_millis(cfg.allow_refresh_ms);
+            let reader = allow::reader(list, url.to_owned(), key.clone(), every);
+            Box::pin(async move {
+                tokio::join!(link, reader);
+            })
+        }
+        _ => link,
+    }
 }
