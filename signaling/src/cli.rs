@@ -164,8 +164,21 @@ pub async fn run(args: TrackerArgs) -> Result<(), RunError> {
     let addr = listener.local_addr().map_or(cfg.bind, |a| a);
     let scheme = if cfg.tls_cert.is_some() { "wss" } else { "ws" };
     eprintln!("tracker listening on {scheme}://{addr} (stats: http://{addr}/stats.json)");
+    // SIGINT or SIGTERM (what service managers send): a graceful stop, in
+    // which a cluster node tells the others it is leaving.
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
     };
     let reloads = tokio::spawn(reload_on_hangup(app.clone()));
     let result = serve(app, listener, shutdown).await;

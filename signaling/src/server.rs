@@ -425,6 +425,14 @@ pub async fn serve_with(
             None
         }
     };
+    // Leaving: the cluster link says goodbye before the threads stop.
+    let cluster = app.cluster.clone();
+    let shutdown = async move {
+        shutdown.await;
+        if let Some(c) = cluster {
+            c.leave.notify_one();
+        }
+    };
     let routes = extra.merge(router(app));
     let r = crate::threads::serve_on_threads(listener, routes, threads, tls, task, shutdown).await;
     if let Some(u) = udp {

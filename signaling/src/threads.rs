@@ -13,6 +13,10 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// How long the first thread waits, at shutdown, for the cluster link to
+/// say goodbye (it gives up on a Redis that does not take it sooner).
+const LINK_GOODBYE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Serves `router` on `threads` threads until `shutdown` completes; then every
 /// connection is closed. `tls`: serve wss:// with this configuration;
 /// `first_thread_task` runs beside the first thread's connections.
@@ -41,14 +45,18 @@ pub async fn serve_on_threads(
                     .build()
                     .and_then(|rt| {
                         rt.block_on(async move {
-                            if let Some(task) = task {
-                                tokio::spawn(task);
-                            }
+                            let task = task.map(tokio::spawn);
                             let listener = TcpListener::from_std(socket)?;
                             let stop = async move {
                                 let _ = stopped.wait_for(|s| *s).await;
                             };
-                            serve_one(listener, router, tls, stop).await
+                            let served = serve_one(listener, router, tls, stop).await;
+                            // The cluster link was told to leave: let its
+                            // goodbye reach Redis before the runtime goes.
+                            if let Some(t) = task {
+                                let _ = tokio::time::timeout(LINK_GOODBYE, t).await;
+                            }
+                            served
                         })
                     });
                 let _ = finished.send(result);

@@ -514,3 +514,48 @@ async fn nodes_on_different_members_of_a_redis_cluster_form_one_tracker_cluster(
         n.stop().await;
     }
 }
+
+/// A node that shuts down says goodbye: the others drop its peers at once,
+/// not after `node_timeout_ms` (10 s here).
+#[tokio::test]
+async fn a_node_that_shuts_down_is_dropped_at_once() {
+    let redis = Redis::start();
+    let slow_timeout = || {
+        let mut cfg = Config::default();
+        cfg.cluster.redis_url = Some(redis.url());
+        cfg.cluster.heartbeat_ms = 200;
+        cfg.cluster.node_timeout_ms = 10_000;
+        cfg
+    };
+    let (a, b) = (
+        Tracker::start(slow_timeout()).await,
+        Tracker::start(slow_timeout()).await,
+    );
+    until_nodes(&b, 2).await;
+    let mut seed = a.client().await;
+    send(&mut seed, announce(&id('i'), &id('s'), Some(0), &[])).await;
+    recv(&mut seed).await;
+    let mut probe = b.client().await;
+    for _ in 0..50 {
+        if seeds_seen_by_b(&mut probe).await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seeds_seen_by_b(&mut probe).await, 1);
+    let t0 = std::time::Instant::now();
+    a.stop().await;
+    let mut gone = false;
+    while t0.elapsed() < Duration::from_secs(3) {
+        if seeds_seen_by_b(&mut probe).await == 0 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone, "B still lists A's seed 3 s after A left");
+    eprintln!("A's peers left B's view {:?} after A stopped", t0.elapsed());
+    until_nodes(&b, 1).await;
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    b.stop().await;
+}

@@ -81,7 +81,11 @@ impl Link {
             // Jitter: nodes that lost Redis together do not return together.
             let jitter = self.clock.now().as_micros() % 100;
             let until = Instant::now() + backoff + Duration::from_millis(jitter);
-            if !self.discard_until(&mut rx, until).await {
+            let waited = tokio::select! {
+                more = self.discard_until(&mut rx, until) => more,
+                () = self.status.leave.notified() => false,
+            };
+            if !waited {
                 return;
             }
             backoff = (backoff * 2).min(Duration::from_secs(2));
@@ -171,6 +175,12 @@ impl Link {
                     true => Err(Lost::Redis("Redis stopped relaying our messages".into())),
                     false => self.beat(&mut publisher, nodes).await,
                 },
+                () = self.status.leave.notified() => {
+                    let bye = vec![(self.bus.clone(), vec![Message::Bye])];
+                    let _ = timeout(COMMAND_TIMEOUT, self.send_all(&mut publisher, bye)).await;
+                    tracing::info!("left the cluster");
+                    return Lost::Shutdown;
+                }
             };
             if let Err(e) = result {
                 return e;
@@ -284,6 +294,13 @@ impl Link {
             let new = nodes.heard(from, now);
             match m {
                 Message::Hello | Message::Resync => give_state = true,
+                Message::Bye => {
+                    tracing::info!(node = %format!("{from:016x}"), "node left: dropping its peers");
+                    nodes.forget(from);
+                    shards.forget_node(Some(from));
+                    ask_state = false;
+                    continue;
+                }
                 Message::Reset => shards.forget_node(Some(from)),
                 Message::Heartbeat(stats) => {
                     ask_state |= new;

@@ -69,6 +69,8 @@ pub struct ClusterStatus {
     pub received: AtomicU64,
     pub malformed: AtomicU64,
     pub reconnects: AtomicU64,
+    /// Set when the node shuts down: the link says goodbye and ends.
+    pub leave: tokio::sync::Notify,
     /// Other live nodes and their last reported counters.
     pub nodes: Mutex<Vec<(NodeId, NodeStats)>>,
 }
@@ -175,8 +177,13 @@ pub fn with_allow_reader(
         (Some(list), Some(key)) => {
             let every = Duration::from_millis(cfg.allow_refresh_ms);
             let reader = allow::reader(list, url.to_owned(), key.clone(), every);
+            // The reader runs as long as the node's access rules; the
+            // link ends when the node leaves, and takes the reader with it.
             Box::pin(async move {
-                tokio::join!(link, reader);
+                tokio::select! {
+                    () = link => {}
+                    () = reader => {}
+                }
             })
         }
         _ => link,

@@ -58,6 +58,11 @@ impl Nodes {
         gone
     }
 
+    /// A node that said goodbye.
+    pub fn forget(&mut self, node: NodeId) {
+        self.seen.remove(&node);
+    }
+
     pub fn clear(&mut self) {
         self.seen.clear();
     }

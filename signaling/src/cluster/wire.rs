@@ -41,6 +41,9 @@ pub enum Message {
     Reset,
     /// "Send me your state" (to one node).
     Resync,
+    /// "I am shutting down": receivers drop my peers now, not after the
+    /// node timeout.
+    Bye,
     Event(Event),
     Relay(Relay),
 }
@@ -73,6 +76,7 @@ fn put(b: &mut Vec<u8>, m: &Message) {
         Message::Hello => b.push(1),
         Message::Reset => b.push(2),
         Message::Resync => b.push(3),
+        Message::Bye => b.push(8),
         Message::Event(Event::Joined {
             ih,
             peer,
@@ -189,6 +193,7 @@ fn message(c: &mut Cursor) -> Option<Message> {
         1 => Message::Hello,
         2 => Message::Reset,
         3 => Message::Resync,
+        8 => Message::Bye,
         4 => {
             let (ih, peer) = (InfoHash(c.array()?), PeerId(c.array()?));
             let flags = c.u8()?;
@@ -278,6 +283,7 @@ mod tests {
             Message::Hello,
             Message::Reset,
             Message::Resync,
+            Message::Bye,
             Message::Event(Event::Joined {
                 ih: InfoHash([1; 20]),
                 peer: PeerId([2; 20]),
