@@ -1,7 +1,8 @@
 // Three webswarm-tracker nodes linked through a real redis-server, with nginx
 // as the WebSocket load balancer in front of them (both from Debian's
-// packages, started here): peers on different nodes find each other, and a
-// node killed mid-swarm loses nothing but itself.
+// packages, started here): peers on different nodes find each other, relays
+// within a node go on while Redis is down and cross nodes again when it is
+// back, and a node killed mid-swarm loses nothing but itself.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -37,11 +38,18 @@ async function waitPort(port, what) {
   throw new Error(`${what} did not listen on ${port}`);
 }
 
-async function startRedis() {
-  const port = await freePort();
+async function startRedis(port) {
+  port ??= await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   await waitPort(port, 'redis-server');
-  return { url: `redis://127.0.0.1:${port}/`, stop: () => child.kill('SIGKILL') };
+  const exited = new Promise((r) => child.once('exit', r));
+  return {
+    url: `redis://127.0.0.1:${port}/`,
+    port,
+    stop: () => child.kill('SIGKILL'),
+    /** Kills this server and starts a fresh one (empty) on the same port. */
+    async down() { child.kill('SIGKILL'); await exited; },
+  };
 }
 
 /** nginx balancing WebSockets over `ports` (round robin; a dead node is skipped). */
@@ -172,6 +180,54 @@ test('our native seeder on one node, our browser peer on another', { timeout: 12
   assert.equal(got.hex, sha256(data));
   s.child.kill('SIGINT');
   console.log(`native (node A) -> browser (node C): 16 MiB in ${got.seconds.toFixed(2)} s`);
+});
+
+test('redis-server stopped mid-run: relays within a node go on; back, cross-node relays resume within 10 s', { timeout: 180_000 }, async () => {
+  const [a, b] = env.nodes;
+  await env.redis.down();
+  const stopped = Date.now();
+  for (;;) {
+    const h = await (await fetch(`http://127.0.0.1:${b.port}/health`)).text();
+    if (h.includes('Redis unreachable')) break;
+    assert.ok(Date.now() - stopped < 10_000, `node B never noticed: ${h}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // Without Redis: a seeder and a page on the same node still meet.
+  const local = randomFile(env.dir, 'local.bin', 8 * MiB);
+  const s1 = await runWebswarm(['seed', local.file, '--tracker', a.url, '--bind', '127.0.0.1'], {
+    ready: (l) => l.startsWith('magnet:'),
+  });
+  env.children.push(s1.child);
+  const localMagnet = s1.line.trim().replace(/&tr=[^&]*/g, '');
+  const got1 = await ourDownload(await page(), localMagnet, { tracker: a.url, storage: 'memory' });
+  assert.equal(got1.hex, sha256(local.data));
+  s1.child.kill('SIGINT');
+  // A seeder on node A, still without Redis: node B cannot know it.
+  const cross = randomFile(env.dir, 'cross.bin', 8 * MiB);
+  const s2 = await runWebswarm(['seed', cross.file, '--tracker', a.url, '--bind', '127.0.0.1'], {
+    ready: (l) => l.startsWith('magnet:'),
+  });
+  env.children.push(s2.child);
+  const magnet = s2.line.trim().replace(/&tr=[^&]*/g, '');
+  const ih = binary(magnet.match(/btih:([0-9a-f]{40})/i)[1].toLowerCase());
+  const seen = await scrape(b, ih);
+  assert.ok(!seen || seen.complete === 0, `node B sees ${JSON.stringify(seen)} without Redis`);
+  // Redis is back (empty): the nodes hello, republish, and B relays to A.
+  env.redis = await startRedis(env.redis.port);
+  const back = Date.now();
+  for (;;) {
+    const f = await scrape(b, ih);
+    if (f && f.complete === 1) break;
+    assert.ok(Date.now() - back < 10_000, `10 s after Redis returned node B sees ${JSON.stringify(f)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const viewBack = Date.now() - back;
+  const got2 = await ourDownload(await page(), magnet, { tracker: b.url, storage: 'memory' });
+  assert.equal(got2.hex, sha256(cross.data));
+  const relayed = Date.now() - back;
+  s2.child.kill('SIGINT');
+  assert.ok(relayed < 10_000, `the cross-node transfer ended ${relayed} ms after Redis returned`);
+  console.log(`without Redis: 8 MiB within node A in ${got1.seconds.toFixed(2)} s; Redis back: node B saw A's seeder after ${viewBack} ms, a page on B had 8 MiB from it ${relayed} ms after Redis returned`);
 });
 
 test('a node killed mid-swarm: its clients come back through nginx, its dead peers leave within 10 s', { timeout: 180_000 }, async () => {
