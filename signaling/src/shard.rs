@@ -191,7 +191,9 @@ impl Shards {
     pub fn classic_announce(&self, a: &ClassicAnnounce, now: Time) -> ClassicReply {
         let mut guard = lock(&self.shards[self.owner(&a.info_hash)]);
         let s = &mut *guard;
-        s.swarms.classic_announce(a, now, &mut s.rng)
+        let reply = s.swarms.classic_announce(a, now, &mut s.rng);
+        s.publish_departures();
+        reply
     }
 
     /// Counts for each hash.
@@ -204,16 +206,17 @@ impl Shards {
 
     /// Another node's peer joined, changed or left.
     pub fn remote_event(&self, node: NodeId, e: &Event) {
-        let ih = match e {
-            Event::Joined { ih, .. } | Event::Left { ih, .. } => ih,
-        };
-        let mut s = lock(&self.shards[self.owner(ih)]);
+        let mut s = lock(&self.shards[self.owner(e.info_hash())]);
         match e {
             Event::Joined { .. } => {
                 let out = s.swarms.remote_joined(node, e);
                 s.deliver(out);
             }
             Event::Left { ih, peer } => s.swarms.remote_left(node, ih, peer),
+            Event::ClassicJoined { .. } => s.swarms.remote_classic_joined(node, e),
+            Event::ClassicLeft { ih, addr, stopped } => {
+                s.swarms.remote_classic_left(node, ih, addr, *stopped)
+            }
         }
     }
 
@@ -265,6 +268,7 @@ fn expire_while_alive(shards: Weak<[Mutex<Shard>]>, clock: Clock) {
             let mut s = lock(shard);
             let out = s.swarms.expire(clock.now());
             s.deliver(out);
+            s.publish_departures();
         }
     }
 }
@@ -328,7 +332,8 @@ impl Shard {
         }
     }
 
-    /// Tells other nodes about local peers that left with a connection.
+    /// Tells other nodes about membership changes made outside an announce
+    /// reply (a connection closed, classic peers came, changed or expired).
     fn publish_departures(&mut self) {
         let left = self.swarms.take_published();
         self.cross(left.into_iter().map(Crossing::Publish).collect());

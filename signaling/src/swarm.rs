@@ -229,6 +229,32 @@ pub enum Event {
         ih: InfoHash,
         peer: PeerId,
     },
+    /// A classic peer (HTTP or UDP announce) joined here, or changed; the
+    /// node that took its latest announce holds it.
+    ClassicJoined {
+        ih: InfoHash,
+        addr: SocketAddr,
+        complete: bool,
+        completed: bool,
+    },
+    /// A classic peer left: it said so (`stopped`: gone wherever it was
+    /// held), or its holder stopped hearing from it (gone from there).
+    ClassicLeft {
+        ih: InfoHash,
+        addr: SocketAddr,
+        stopped: bool,
+    },
+}
+
+impl Event {
+    pub fn info_hash(&self) -> &InfoHash {
+        match self {
+            Event::Joined { ih, .. }
+            | Event::Left { ih, .. }
+            | Event::ClassicJoined { ih, .. }
+            | Event::ClassicLeft { ih, .. } => ih,
+        }
+    }
 }
 
 pub type Outbox = Vec<Out>;
@@ -252,7 +278,8 @@ pub struct Swarms {
     limits: SwarmLimits,
     torrents: HashMap<InfoHash, Torrent>,
     conns: HashMap<ConnId, Vec<(InfoHash, PeerId)>>,
-    /// Local peers that left on a disconnection, for other nodes.
+    /// Local membership changes for other nodes that no announce reply
+    /// carries: peers that left with their connection, classic peers.
     published: Vec<Event>,
     pub counters: SwarmCounters,
 }

@@ -559,3 +559,107 @@ async fn a_node_that_shuts_down_is_dropped_at_once() {
     assert!(t0.elapsed() < Duration::from_secs(5));
     b.stop().await;
 }
+
+/// A classic HTTP announce (compact) of torrent `[ih; 20]` from TCP port
+/// `port` of 127.0.0.1; the IPv4 peers in the reply.
+async fn http_announce(t: &Tracker, ih: u8, port: u16, event: &str) -> Vec<std::net::SocketAddr> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pct = |b: &[u8]| b.iter().map(|x| format!("%{x:02x}")).collect::<String>();
+    let path = format!(
+        "/announce?info_hash={}&peer_id={}&port={port}&uploaded=0&downloaded=0&left=1&compact=1&event={event}",
+        pct(&[ih; 20]),
+        pct(&[port as u8; 20]),
+    );
+    let mut s = tokio::net::TcpStream::connect(t.addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let at = buf
+        .windows(7)
+        .position(|w| w == b"5:peers")
+        .unwrap_or_else(|| panic!("no peers in {}", String::from_utf8_lossy(&buf)))
+        + 7;
+    let colon = at + buf[at..].iter().position(|&b| b == b':').unwrap();
+    let len: usize = std::str::from_utf8(&buf[at..colon])
+        .unwrap()
+        .parse()
+        .unwrap();
+    buf[colon + 1..colon + 1 + len]
+        .chunks(6)
+        .map(|c| {
+            let ip = std::net::Ipv4Addr::new(c[0], c[1], c[2], c[3]);
+            std::net::SocketAddr::from((ip, u16::from_be_bytes([c[4], c[5]])))
+        })
+        .collect()
+}
+
+/// Classic peers whose announces land on different nodes (as a load
+/// balancer spreads HTTP requests) get each other's addresses; a stop or a
+/// node that leaves takes its classic peers out of the others' answers.
+#[tokio::test]
+async fn classic_peers_announced_to_different_nodes_find_each_other() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);
+    until_nodes(&a, 2).await;
+    until_nodes(&b, 2).await;
+    let addr = |port: u16| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    assert!(http_announce(&a, 5, 1111, "started").await.is_empty());
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        seen = http_announce(&b, 5, 2222, "started").await;
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        seen,
+        vec![addr(1111)],
+        "node B hands out node A's classic peer"
+    );
+    // And back: A learns B's peer.
+    let mut back = Vec::new();
+    for _ in 0..50 {
+        back = http_announce(&a, 5, 1111, "").await;
+        if !back.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(back, vec![addr(2222)]);
+    let s = stats(&b).await;
+    assert_eq!(s["leechers"], 2, "{s}");
+    // 2222's next announce goes to node A: A holds it now, B still lists it.
+    http_announce(&a, 5, 2222, "").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(http_announce(&b, 5, 3333, "started").await.len(), 2);
+    // 1111 stops (through B): A drops it too.
+    http_announce(&b, 5, 1111, "stopped").await;
+    let mut left = false;
+    for _ in 0..50 {
+        let peers = http_announce(&a, 5, 2222, "").await;
+        if !peers.contains(&addr(1111)) {
+            left = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(left, "node A still hands out a stopped classic peer");
+    // Node A leaves: the classic peers it held leave B's answers.
+    a.stop().await;
+    let mut gone = false;
+    for _ in 0..50 {
+        if http_announce(&b, 5, 3333, "").await.is_empty() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        gone,
+        "node B still hands out node A's classic peers after A left"
+    );
+    b.stop().await;
+}

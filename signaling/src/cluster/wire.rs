@@ -12,7 +12,12 @@
 //!         | 4 joined: ih[20] peer[20] flags:u8 (1 complete, 2 completed)
 //!         | 5 left: ih[20] peer[20]
 //!         | 6 offer | 7 answer: to[20] ih[20] from[20] offer_id[20] kind:u8 len:u32 sdp[len]
+//!         | 8 bye
+//!         | 9 classic joined: ih[20] addr flags:u8 | 10 classic left: ih[20] addr stopped:u8
+//! addr    = 4 ip[4] port:u16 | 6 ip[16] port:u16
 //! ```
+
+use std::net::{IpAddr, SocketAddr};
 
 use webswarm_tracker_proto::{
     InfoHash, OfferId, PeerId, RelayedAnswer, RelayedOffer, Sdp, SdpKind,
@@ -93,6 +98,23 @@ fn put(b: &mut Vec<u8>, m: &Message) {
             b.extend_from_slice(&ih.0);
             b.extend_from_slice(&peer.0);
         }
+        Message::Event(Event::ClassicJoined {
+            ih,
+            addr,
+            complete,
+            completed,
+        }) => {
+            b.push(9);
+            b.extend_from_slice(&ih.0);
+            put_addr(b, addr);
+            b.push(u8::from(*complete) | (u8::from(*completed) << 1));
+        }
+        Message::Event(Event::ClassicLeft { ih, addr, stopped }) => {
+            b.push(10);
+            b.extend_from_slice(&ih.0);
+            put_addr(b, addr);
+            b.push(u8::from(*stopped));
+        }
         Message::Relay(Relay::Offer { to, offer }) => {
             b.push(6);
             put_relayed(
@@ -110,6 +132,21 @@ fn put(b: &mut Vec<u8>, m: &Message) {
             put_relayed(b, to, &a.info_hash, &a.peer_id, &a.offer_id, &a.answer);
         }
     }
+}
+
+/// 4 or 6, the address's bytes, the port.
+fn put_addr(b: &mut Vec<u8>, addr: &SocketAddr) {
+    match addr.ip() {
+        IpAddr::V4(ip) => {
+            b.push(4);
+            b.extend_from_slice(&ip.octets());
+        }
+        IpAddr::V6(ip) => {
+            b.push(6);
+            b.extend_from_slice(&ip.octets());
+        }
+    }
+    b.extend_from_slice(&addr.port().to_be_bytes());
 }
 
 fn put_relayed(
@@ -154,6 +191,15 @@ impl<'a> Cursor<'a> {
 
     fn u64(&mut self) -> Option<u64> {
         self.array().map(u64::from_be_bytes)
+    }
+
+    fn addr(&mut self) -> Option<SocketAddr> {
+        let ip = match self.u8()? {
+            4 => IpAddr::from(self.array::<4>()?),
+            6 => IpAddr::from(self.array::<16>()?),
+            _ => return None,
+        };
+        Some(SocketAddr::new(ip, u16::from_be_bytes(self.array()?)))
     }
 }
 
@@ -211,6 +257,28 @@ fn message(c: &mut Cursor) -> Option<Message> {
             ih: InfoHash(c.array()?),
             peer: PeerId(c.array()?),
         }),
+        9 => {
+            let (ih, addr) = (InfoHash(c.array()?), c.addr()?);
+            let flags = c.u8()?;
+            if flags > 3 {
+                return None;
+            }
+            Message::Event(Event::ClassicJoined {
+                ih,
+                addr,
+                complete: flags & 1 != 0,
+                completed: flags & 2 != 0,
+            })
+        }
+        10 => {
+            let (ih, addr) = (InfoHash(c.array()?), c.addr()?);
+            let stopped = match c.u8()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            };
+            Message::Event(Event::ClassicLeft { ih, addr, stopped })
+        }
         tag @ (6 | 7) => {
             let (to, info_hash) = (PeerId(c.array()?), InfoHash(c.array()?));
             let (peer_id, offer_id) = (PeerId(c.array()?), OfferId(c.array()?));
@@ -293,6 +361,17 @@ mod tests {
             Message::Event(Event::Left {
                 ih: InfoHash([1; 20]),
                 peer: PeerId([0xff; 20]),
+            }),
+            Message::Event(Event::ClassicJoined {
+                ih: InfoHash([1; 20]),
+                addr: "10.1.2.3:6881".parse().unwrap(),
+                complete: true,
+                completed: false,
+            }),
+            Message::Event(Event::ClassicLeft {
+                ih: InfoHash([9; 20]),
+                addr: "[2001:db8::7]:51413".parse().unwrap(),
+                stopped: true,
             }),
             Message::Relay(Relay::Offer {
                 to: PeerId([3; 20]),

@@ -1,13 +1,16 @@
 //! Classic peers in the same swarms: HTTP (BEP 3, 23) and UDP (BEP 15)
 //! announces join a torrent by TCP address and get other classic peers'
 //! addresses back (WebRTC peers have none to give); counts and scrapes
-//! cover both kinds.
+//! cover both kinds. In a cluster a classic peer's latest announce may land
+//! on any node (each HTTP request goes through the load balancer on its
+//! own): the node that took it holds the peer and tells the others
+//! ([`Event::ClassicJoined`]), so every node hands out every classic peer.
 
 use std::net::SocketAddr;
 
 use webswarm_core::{InfoHash, PeerId, Rng, Time};
 
-use super::Swarms;
+use super::{Event, NodeId, Swarms};
 
 /// Most addresses one answer carries.
 const MAX_NUMWANT: usize = 200;
@@ -15,6 +18,8 @@ const MAX_NUMWANT: usize = 200;
 pub(super) struct ClassicPeer {
     pub complete: bool,
     pub last_seen: Time,
+    /// The node that took its latest announce; `None`: this one.
+    pub home: Option<NodeId>,
 }
 
 /// One classic announce, parsed.
@@ -49,13 +54,19 @@ impl Swarms {
     ) -> ClassicReply {
         self.counters.announces += 1;
         let interval_secs = self.limits.interval.as_secs() as u32;
+        let ih = a.info_hash;
         if a.stopped {
-            if let Some(t) = self.torrents.get_mut(&a.info_hash) {
+            if let Some(t) = self.torrents.get_mut(&ih) {
                 t.classic.remove(&a.addr);
                 if t.is_empty() {
-                    self.torrents.remove(&a.info_hash);
+                    self.torrents.remove(&ih);
                 }
             }
+            self.published.push(Event::ClassicLeft {
+                ih,
+                addr: a.addr,
+                stopped: true,
+            });
             return ClassicReply {
                 interval_secs,
                 ..ClassicReply::default()
@@ -68,11 +79,24 @@ impl Swarms {
             ClassicPeer {
                 complete,
                 last_seen: now,
+                home: None,
             },
         );
-        if a.completed && !was.is_some_and(|p| p.complete) {
+        let completed = a.completed && !was.as_ref().is_some_and(|p| p.complete);
+        if completed {
             t.downloaded += 1;
         }
+        // Other nodes hear of a peer that is new here or changed, not of
+        // every re-announce.
+        if was.is_none_or(|p| p.home.is_some() || p.complete != complete) {
+            self.published.push(Event::ClassicJoined {
+                ih,
+                addr: a.addr,
+                complete,
+                completed,
+            });
+        }
+        let t = self.torrents.entry(ih).or_default();
         let mut others: Vec<SocketAddr> = t
             .classic
             .iter()
@@ -91,14 +115,98 @@ impl Swarms {
         }
     }
 
-    /// Drops classic peers not heard from within the peer timeout.
+    /// Drops classic peers of this node not heard from within the peer
+    /// timeout (another node's are that node's to drop).
     pub(super) fn expire_classic(&mut self, now: Time) {
         let timeout = self.limits.peer_timeout;
-        self.torrents.retain(|_, t| {
-            t.classic
-                .retain(|_, p| now.saturating_since(p.last_seen) <= timeout);
+        let published = &mut self.published;
+        self.torrents.retain(|ih, t| {
+            t.classic.retain(|addr, p| {
+                let keep = p.home.is_some() || now.saturating_since(p.last_seen) <= timeout;
+                if !keep {
+                    published.push(Event::ClassicLeft {
+                        ih: *ih,
+                        addr: *addr,
+                        stopped: false,
+                    });
+                }
+                keep
+            });
             !t.is_empty()
         });
+    }
+
+    /// Another node took a classic peer's announce: it holds the peer now.
+    pub fn remote_classic_joined(&mut self, node: NodeId, e: &Event) {
+        let Event::ClassicJoined {
+            ih,
+            addr,
+            complete,
+            completed,
+        } = *e
+        else {
+            return;
+        };
+        let t = self.torrents.entry(ih).or_default();
+        let was = t.classic.insert(
+            addr,
+            ClassicPeer {
+                complete,
+                last_seen: Time::from_micros(0),
+                home: Some(node),
+            },
+        );
+        if completed && !was.is_some_and(|p| p.complete) {
+            t.downloaded += 1;
+        }
+    }
+
+    /// A classic peer left through another node. A stop removes it
+    /// wherever it is held; silence only removes that node's entry (the
+    /// peer's latest announce may have come here since).
+    pub fn remote_classic_left(
+        &mut self,
+        node: NodeId,
+        ih: &InfoHash,
+        addr: &SocketAddr,
+        stopped: bool,
+    ) {
+        let Some(t) = self.torrents.get_mut(ih) else {
+            return;
+        };
+        if t.classic
+            .get(addr)
+            .is_some_and(|p| stopped || p.home == Some(node))
+        {
+            t.classic.remove(addr);
+            if t.is_empty() {
+                self.torrents.remove(ih);
+            }
+        }
+    }
+
+    /// Forgets the classic peers `gone` says are another node's.
+    pub(super) fn forget_classic(&mut self, gone: impl Fn(NodeId) -> bool) {
+        self.torrents.retain(|_, t| {
+            t.classic.retain(|_, p| !p.home.is_some_and(&gone));
+            !t.is_empty()
+        });
+    }
+
+    /// This node's classic peers, as events for another node.
+    pub(super) fn local_classic(&self, out: &mut Vec<Event>) {
+        for (ih, t) in &self.torrents {
+            for (addr, p) in &t.classic {
+                if p.home.is_none() {
+                    out.push(Event::ClassicJoined {
+                        ih: *ih,
+                        addr: *addr,
+                        complete: p.complete,
+                        completed: false,
+                    });
+                }
+            }
+        }
     }
 }
 
@@ -146,6 +254,54 @@ mod tests {
         // Silence past the timeout drops the last one, and the torrent.
         s.expire(t0 + Duration::from_secs(1000));
         assert_eq!(s.totals(), (0, 0, 0));
+    }
+
+    #[test]
+    fn in_a_cluster_the_node_with_the_latest_announce_holds_a_classic_peer() {
+        let mut s = Swarms::new(SwarmLimits::default());
+        let mut rng = Rng::new(1);
+        let t0 = Time::ZERO;
+        let ih = InfoHash([1; 20]);
+        let joined = |port, complete| Event::ClassicJoined {
+            ih,
+            addr: announce(port, 0).addr,
+            complete,
+            completed: false,
+        };
+        // New here: published; the same again: not; complete now: published.
+        s.classic_announce(&announce(1, 100), t0, &mut rng);
+        assert_eq!(s.take_published(), vec![joined(1, false)]);
+        s.classic_announce(&announce(1, 100), t0, &mut rng);
+        assert!(s.take_published().is_empty());
+        s.classic_announce(&announce(1, 0), t0, &mut rng);
+        assert_eq!(s.take_published(), vec![joined(1, true)]);
+        // Node 7's peer is handed out here, and never expires here.
+        s.remote_classic_joined(7, &joined(2, false));
+        let r = s.classic_announce(&announce(3, 100), t0, &mut rng);
+        assert!(r.peers.contains(&announce(2, 0).addr));
+        s.take_published();
+        // Its next announce comes here: this node holds it, and node 7's
+        // later "silent" does not remove it; a stop through node 7 does.
+        s.classic_announce(&announce(2, 100), t0, &mut rng);
+        assert_eq!(s.take_published(), vec![joined(2, false)]);
+        let addr2 = announce(2, 0).addr;
+        s.remote_classic_left(7, &ih, &addr2, false);
+        assert_eq!(s.totals(), (1, 1, 2));
+        s.remote_classic_left(7, &ih, &addr2, true);
+        assert_eq!(s.totals(), (1, 1, 1));
+        // Node 8 goes: its peers go; this node's expire with a Left each.
+        s.remote_classic_joined(8, &joined(4, false));
+        assert_eq!(s.totals(), (1, 1, 2));
+        s.forget_node(Some(8));
+        assert_eq!(s.totals(), (1, 1, 1));
+        s.remote_classic_joined(8, &joined(4, false));
+        s.expire(t0 + Duration::from_secs(1000));
+        assert_eq!(s.totals(), (1, 0, 1), "node 8's peer stays: 8 expires it");
+        let left: Vec<Event> = s.take_published();
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(left
+            .iter()
+            .all(|e| matches!(e, Event::ClassicLeft { stopped: false, .. })));
     }
 
     #[test]

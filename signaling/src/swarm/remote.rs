@@ -72,6 +72,7 @@ impl Swarms {
         for (ih, id) in drop {
             self.leave(&ih, &id);
         }
+        self.forget_classic(|n| node.is_none_or(|m| m == n));
     }
 
     /// An offer relayed by another node for a peer connected here.
@@ -123,6 +124,7 @@ impl Swarms {
                 }
             }
         }
+        self.local_classic(&mut v);
         v
     }
 }
