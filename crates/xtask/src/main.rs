@@ -438,8 +438,10 @@ const BROWSER_CRATE: &str = "webswarm-web";
 /// info written beside the first pieces: +322 B of JS; the resume record
 /// trusted only for pieces whose file exists, +50 B of wasm: 92,579 B,
 /// measured; the worker told when the page gives up on a start, +9 B:
-/// 92,588 B).
-const WEB_GZ_CEILING: u64 = 92_595;
+/// 92,588 B); down to 92,360 when the tracker client began making offers
+/// while its socket connects and dropped unannounced offers through one loop
+/// instead of three iterator chains (-232 B of wasm: 92,356 B, measured).
+const WEB_GZ_CEILING: u64 = 92_360;
 
 fn test() -> Result {
     let started = Instant::now();

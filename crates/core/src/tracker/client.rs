@@ -150,6 +150,9 @@ struct Joined {
     completed_sent: bool,
     /// Offers asked of the platform and not reported yet (since when, how many).
     making_offers: Option<(Time, usize)>,
+    /// Offers made while the socket was connecting: they go out with the
+    /// first announce (a WebRTC offer takes about as long as the socket).
+    early_offers: Vec<(OfferId, String)>,
     standing: Standing,
 }
 
@@ -287,6 +290,7 @@ impl TrackerClient {
             started: false,
             completed_sent: false,
             making_offers: None,
+            early_offers: Vec::new(),
             standing: Standing::Unanswered,
         };
         self.torrents.insert(info_hash, j);
@@ -296,11 +300,12 @@ impl TrackerClient {
 
     /// Stops announcing a torrent, telling the tracker, and drops its offers.
     pub fn leave(&mut self, info_hash: InfoHash) {
-        let Some(j) = self.torrents.remove(&info_hash) else {
+        let Some(mut j) = self.torrents.remove(&info_hash) else {
             return;
         };
         self.standings_epoch += 1;
         self.drop_offers(|p| p.info_hash == info_hash);
+        drop_made(&mut self.out, std::mem::take(&mut j.early_offers));
         if self.is_connected() && j.started {
             let a = j.announce(info_hash, Some(AnnounceEvent::Stopped));
             self.out.push_back(TrackerWork::Send(a.to_json()));
@@ -325,7 +330,11 @@ impl TrackerClient {
         // A new socket: every torrent joins again.
         for j in self.torrents.values_mut() {
             j.started = false;
-            j.next_announce = now;
+            // Offers made (or being made) while it connected are this
+            // announce's; the others are due now.
+            if j.early_offers.is_empty() && j.making_offers.is_none() {
+                j.next_announce = now;
+            }
             j.standing = Standing::Unanswered;
         }
         self.standings_epoch += 1;
@@ -348,6 +357,7 @@ impl TrackerClient {
         for j in self.torrents.values_mut() {
             j.started = false;
             j.making_offers = None;
+            drop_made(&mut self.out, std::mem::take(&mut j.early_offers));
         }
     }
 
@@ -428,13 +438,23 @@ impl TrackerClient {
         info_hash: InfoHash,
         made: Vec<(OfferId, String)>,
     ) {
-        let up = self.is_connected();
-        let Some(j) = self.torrents.get_mut(&info_hash).filter(|_| up) else {
-            self.out
-                .extend(made.into_iter().map(|(id, _)| TrackerWork::DropOffer(id)));
+        let (up, connecting) = (
+            self.is_connected(),
+            matches!(self.socket, Socket::Connecting { .. }),
+        );
+        let Some(j) = self
+            .torrents
+            .get_mut(&info_hash)
+            .filter(|j| up || (connecting && j.making_offers.is_some()))
+        else {
+            drop_made(&mut self.out, made);
             return;
         };
         j.making_offers = None;
+        if !up {
+            j.early_offers = made;
+            return;
+        }
         // Reports that come after their request was given up (a failure,
         // a stale wait) may find the budget spent meanwhile.
         let room = self
@@ -442,9 +462,7 @@ impl TrackerClient {
             .max_pending_offers
             .saturating_sub(self.offers.len());
         let mut made = made;
-        for (id, _) in made.split_off(room.min(made.len())) {
-            self.out.push_back(TrackerWork::DropOffer(id));
-        }
+        drop_made(&mut self.out, made.split_off(room.min(made.len())));
         let mut a = j.announce(info_hash, None);
         let expires = now + self.cfg.offer_ttl;
         for (id, _) in &made {
@@ -508,33 +526,50 @@ impl TrackerClient {
         });
     }
 
-    /// Sends what each torrent's schedule says is due.
+    /// Offers that may still be asked for: the pending ones, those being
+    /// made and those made early count against the budget.
+    fn offer_budget(&self) -> usize {
+        let held: usize = self
+            .torrents
+            .values()
+            .map(|j| j.making_offers.map_or(0, |m| m.1) + j.early_offers.len())
+            .sum();
+        self.cfg
+            .max_pending_offers
+            .saturating_sub(self.offers.len() + held)
+    }
+
+    /// Sends what each torrent's schedule says is due. While the socket
+    /// first connects (not while it reconnects after a failure: offers to a
+    /// tracker that may stay away would be made and dropped at every
+    /// attempt), asks for each new torrent's first offers already.
     fn announce_due(&mut self, now: Time) {
-        if !self.is_connected() {
+        let up = self.is_connected();
+        if !up && (self.failures > 0 || !matches!(self.socket, Socket::Connecting { .. })) {
             return;
         }
         let per_announce = self.cfg.offers_per_announce;
         let stale = self.cfg.offer_ttl;
-        let asked: usize = self
-            .torrents
-            .values()
-            .filter_map(|j| j.making_offers)
-            .map(|m| m.1)
-            .sum();
-        let mut budget = self
-            .cfg
-            .max_pending_offers
-            .saturating_sub(self.offers.len() + asked);
+        let mut budget = self.offer_budget();
         for (&info_hash, j) in self.torrents.iter_mut() {
-            if !j.started {
+            if !up && (j.started || !j.early_offers.is_empty()) {
+                continue;
+            }
+            if !j.started && up {
                 // Join at once, so offers from others reach us while ours
-                // are still being made.
+                // are still being made; with ours if they were made while
+                // the socket connected.
                 j.started = true;
                 j.completed_sent = j.status.complete;
-                let a = j.announce(info_hash, Some(AnnounceEvent::Started));
+                let mut a = j.announce(info_hash, Some(AnnounceEvent::Started));
+                let expires = now + stale;
+                for (id, _) in &j.early_offers {
+                    self.offers.insert(*id, Pending { info_hash, expires });
+                }
+                a.offers = std::mem::take(&mut j.early_offers);
                 self.out.push_back(TrackerWork::Send(a.to_json()));
             }
-            if j.status.complete && !j.completed_sent {
+            if up && j.status.complete && !j.completed_sent {
                 j.completed_sent = true;
                 let a = j.announce(info_hash, Some(AnnounceEvent::Completed));
                 self.out.push_back(TrackerWork::Send(a.to_json()));
@@ -563,8 +598,10 @@ impl TrackerClient {
             let n = per_announce.min(j.status.room).min(budget);
             budget -= n;
             if n == 0 {
-                let a = j.announce(info_hash, None);
-                self.out.push_back(TrackerWork::Send(a.to_json()));
+                if up {
+                    let a = j.announce(info_hash, None);
+                    self.out.push_back(TrackerWork::Send(a.to_json()));
+                }
                 continue;
             }
             j.making_offers = Some((now, n));
@@ -577,6 +614,13 @@ impl TrackerClient {
             self.out
                 .push_back(TrackerWork::MakeOffers { info_hash, ids });
         }
+    }
+}
+
+/// Closes offers the platform made that will not be announced.
+fn drop_made(out: &mut VecDeque<TrackerWork>, made: Vec<(OfferId, String)>) {
+    for (id, _) in made {
+        out.push_back(TrackerWork::DropOffer(id));
     }
 }
 

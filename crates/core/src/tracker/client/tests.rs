@@ -30,11 +30,17 @@ fn drain(c: &mut TrackerClient) -> Vec<TrackerWork> {
     std::iter::from_fn(|| c.poll_work()).collect()
 }
 
-/// A client with one torrent, connected at t=0, its first announces done.
+/// A client with one torrent, connected at t=0, its first announces done
+/// (its first offers made while the socket connected).
 fn connected(st: TorrentStatus) -> TrackerClient {
     let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 7);
     assert_eq!(drain(&mut c), vec![TrackerWork::Connect]);
     c.join(t(0), IH, ME, st);
+    for w in drain(&mut c) {
+        if let TrackerWork::MakeOffers { ids, .. } = w {
+            make(&mut c, t(0), &ids);
+        }
+    }
     c.handle_connected(t(0));
     let work = drain(&mut c);
     assert_eq!(event_of(&work[0]), Some("started".into()));
@@ -86,15 +92,83 @@ fn announces_until(c: &mut TrackerClient, from: u64, until: u64) -> Vec<u64> {
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
-fn joining_sends_started_then_offers_in_one_announce() {
+fn offers_made_while_the_socket_connects_go_with_the_started_announce() {
     let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 1);
     assert_eq!(drain(&mut c), vec![TrackerWork::Connect]);
     c.join(t(0), IH, ME, status(0, false));
+    let work = drain(&mut c);
+    let [TrackerWork::MakeOffers { info_hash, ids }] = &work[..] else {
+        panic!("offers are asked for while the socket connects: {work:?}")
+    };
+    assert_eq!((*info_hash, ids.len()), (IH, 5));
+    make(&mut c, t(20), ids);
     assert!(
         drain(&mut c).is_empty(),
         "nothing is sent before the socket is up"
     );
+    assert_eq!(c.pending_offers(), 0);
+    c.handle_connected(t(30));
+    let work = drain(&mut c);
+    assert_eq!(work.len(), 1, "{work:?}");
+    let msg = sent(&work[0]);
+    assert_eq!(msg.get("event").and_then(Json::as_str), Some("started"));
+    let Some(Json::Arr(offers)) = msg.get("offers") else {
+        panic!("no offers in {msg:?}")
+    };
+    assert_eq!(offers.len(), 5);
+    assert_eq!(c.pending_offers(), 5);
+    // The next offers follow the schedule, not at once.
+    c.handle_timeout(t(1_000));
+    assert!(drain(&mut c).is_empty());
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn offers_made_early_are_dropped_when_the_socket_fails_or_the_torrent_leaves() {
+    let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 1);
+    drain(&mut c);
+    c.join(t(0), IH, ME, status(0, false));
+    let [TrackerWork::MakeOffers { ids, .. }] = &drain(&mut c)[..] else {
+        panic!()
+    };
+    make(&mut c, t(20), ids);
+    c.handle_disconnected(t(40), "refused");
+    let dropped = drain(&mut c);
+    assert_eq!(dropped.len(), 5, "{dropped:?}");
+    assert!(dropped
+        .iter()
+        .all(|w| matches!(w, TrackerWork::DropOffer(_))));
+    // Offers reported after the socket failed are dropped too.
+    let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 2);
+    drain(&mut c);
+    c.join(t(0), IH, ME, status(0, false));
+    let [TrackerWork::MakeOffers { ids, .. }] = &drain(&mut c)[..] else {
+        panic!()
+    };
+    c.handle_disconnected(t(10), "refused");
+    drain(&mut c);
+    make(&mut c, t(20), ids);
+    assert_eq!(drain(&mut c).len(), 5);
+    // And a torrent that leaves takes its early offers with it.
+    let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 3);
+    drain(&mut c);
+    c.join(t(0), IH, ME, status(0, false));
+    let [TrackerWork::MakeOffers { ids, .. }] = &drain(&mut c)[..] else {
+        panic!()
+    };
+    make(&mut c, t(20), ids);
+    c.leave(IH);
+    assert_eq!(drain(&mut c).len(), 5);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn joining_an_open_socket_sends_started_then_offers_in_one_announce() {
+    let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 1);
+    assert_eq!(drain(&mut c), vec![TrackerWork::Connect]);
     c.handle_connected(t(5));
+    drain(&mut c);
+    c.join(t(5), IH, ME, status(0, false));
     let work = drain(&mut c);
     assert_eq!(work.len(), 2, "{work:?}");
     assert_eq!(event_of(&work[0]), Some("started".into()));
@@ -207,6 +281,17 @@ fn completed_is_sent_once_when_the_download_finishes() {
     assert_eq!(event_of(&work[0]), Some("completed".into()));
     c.set_status(t(20), IH, status(2, true));
     assert!(drain(&mut c).is_empty());
+    // Nor one that completes while the socket first connects (before its
+    // started announce).
+    let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 9);
+    drain(&mut c);
+    c.join(t(0), IH, ME, status(0, false));
+    c.set_status(t(1), IH, status(0, true));
+    let work = drain(&mut c);
+    assert!(
+        work.iter().all(|w| matches!(w, TrackerWork::MakeOffers { .. })),
+        "{work:?}"
+    );
     // A torrent that was complete when it joined never sends it.
     let mut seed = connected(status(0, true));
     seed.set_status(t(10), IH, status(0, true));
@@ -218,8 +303,9 @@ fn completed_is_sent_once_when_the_download_finishes() {
 fn offers_are_matched_to_answers_and_dropped_when_stale() {
     let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 3);
     drain(&mut c);
-    c.join(t(0), IH, ME, status(0, false));
     c.handle_connected(t(0));
+    drain(&mut c);
+    c.join(t(0), IH, ME, status(0, false));
     let work = drain(&mut c);
     let TrackerWork::MakeOffers { ids, .. } = &work[1] else {
         panic!()
@@ -316,8 +402,9 @@ fn relayed_offers_are_answered_unless_from_ourselves_or_full() {
 fn a_lost_socket_drops_offers_and_reconnects_with_backoff() {
     let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 5);
     drain(&mut c);
-    c.join(t(0), IH, ME, status(0, false));
     c.handle_connected(t(0));
+    drain(&mut c);
+    c.join(t(0), IH, ME, status(0, false));
     let work = drain(&mut c);
     let TrackerWork::MakeOffers { ids, .. } = &work[1] else {
         panic!()
@@ -363,8 +450,9 @@ fn a_socket_that_does_not_open_in_time_is_retried() {
 fn leaving_sends_stopped_and_drops_the_torrents_offers() {
     let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 5);
     drain(&mut c);
-    c.join(t(0), IH, ME, status(0, false));
     c.handle_connected(t(0));
+    drain(&mut c);
+    c.join(t(0), IH, ME, status(0, false));
     let work = drain(&mut c);
     let TrackerWork::MakeOffers { ids, .. } = &work[1] else {
         panic!()
