@@ -28,6 +28,9 @@ export function init(wasm) {
       if (wasm instanceof WebAssembly.Module) return wasm;
       const r = await (wasm instanceof Response ? wasm : fetch(wasm || new URL('webswarm.wasm', import.meta.url)));
       if (!r.ok) throw new Error('cannot load webswarm.wasm: HTTP ' + r.status);
+      // Compiled while it downloads, off the page's busy main thread (a
+      // server must say application/wasm for that).
+      if (/^application\/wasm/.test(r.headers.get('content-type'))) return WebAssembly.compileStreaming(r);
       return WebAssembly.compile(await r.arrayBuffer());
     })();
   }

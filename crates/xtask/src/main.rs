@@ -440,8 +440,10 @@ const BROWSER_CRATE: &str = "webswarm-web";
 /// measured; the worker told when the page gives up on a start, +9 B:
 /// 92,588 B); down to 92,360 when the tracker client began making offers
 /// while its socket connects and dropped unannounced offers through one loop
-/// instead of three iterator chains (-232 B of wasm: 92,356 B, measured).
-const WEB_GZ_CEILING: u64 = 92_360;
+/// instead of three iterator chains (-232 B of wasm: 92,356 B, measured);
+/// the module compiled while it downloads (`compileStreaming`), +37 B of JS:
+/// 92,393 B.
+const WEB_GZ_CEILING: u64 = 92_400;
 
 fn test() -> Result {
     let started = Instant::now();
