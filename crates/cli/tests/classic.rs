@@ -666,6 +666,14 @@ fn hostile_tcp_peers_and_a_junk_http_tracker() {
     s.write_all(&[7; 1024]).unwrap();
     closed_by_peer(s, "a 16 MiB message");
 
+    // With no --bind the listener takes IPv6 peers too (one dual-stack socket).
+    let mut s = TcpStream::connect(("::1", seed_port)).expect("the seeder listens on IPv6 too");
+    s.write_all(&handshake(&ih)).unwrap();
+    let mut theirs = [0u8; 68];
+    s.read_exact(&mut theirs).unwrap();
+    assert_eq!(&theirs[28..48], &ih, "the seeder answers an IPv6 peer");
+    drop(s);
+
     // A host that holds 80 silent connections (more than the seeder's 64
     // slots for pending handshakes) the whole time: the download, which
     // reaches the seeder as an incoming peer, gets through all the same.

@@ -5,7 +5,7 @@
 //! handshake at once.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -69,16 +69,47 @@ impl Registry {
 
 /// Binds `addr`; when that port is taken, any free port (a second client on
 /// one machine still works, on another port). Returns the bound listener.
+/// `0.0.0.0` (no address chosen) means every address, IPv6 ones too where
+/// the machine has IPv6: one dual-stack socket, so that peers a tracker or
+/// the DHT gave by IPv6 address can reach us as well.
 pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let l = std::net::TcpListener::bind(addr).or_else(|e| {
+    let l = bind_any(addr).or_else(|e| {
         if addr.port() == 0 {
             return Err(e);
         }
         tracing::warn!("cannot listen for BitTorrent peers on {addr} ({e}); using another port");
-        std::net::TcpListener::bind(SocketAddr::new(addr.ip(), 0))
+        bind_any(SocketAddr::new(addr.ip(), 0))
     })?;
     l.set_nonblocking(true)?;
     Ok(l)
+}
+
+fn bind_any(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    if addr.ip() == IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
+        match dual_stack(addr.port()) {
+            Ok(l) => return Ok(l),
+            Err(e) => tracing::debug!("no IPv6 listener ({e}): IPv4 only"),
+        }
+    }
+    std::net::TcpListener::bind(addr)
+}
+
+fn dual_stack(port: u16) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))?;
+    s.set_only_v6(false)?;
+    // As std's TcpListener::bind does on Unix: a restart does not wait for
+    // the old connections' TIME_WAIT.
+    s.set_reuse_address(true)?;
+    s.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)).into())?;
+    s.listen(1024)?;
+    Ok(s.into())
+}
+
+/// An IPv4 peer reaching a dual-stack socket shows as `::ffff:a.b.c.d`: it
+/// is `a.b.c.d` to everything else (per-address limits, PEX, logs).
+fn canonical(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip().to_canonical(), a.port())
 }
 
 /// Accepts TCP peers until the runtime ends.
@@ -100,7 +131,7 @@ pub async fn run(
         match listener.accept().await {
             Ok((stream, from)) => {
                 let _ = stream.set_nodelay(true);
-                admission.admit(stream, from, Wire::Tcp, |s, hs, cipher| {
+                admission.admit(stream, canonical(from), Wire::Tcp, |s, hs, cipher| {
                     Box::new(TcpChannel::tcp(s, Some(hs), cipher))
                 });
             }
@@ -127,7 +158,7 @@ pub async fn run_utp(
     loop {
         match socket.accept().await {
             Ok(stream) => {
-                let from = stream.remote_addr();
+                let from = canonical(stream.remote_addr());
                 admission.admit(stream, from, Wire::Utp, |s, hs, cipher| {
                     Box::new(UtpChannel::utp(s, Some(hs), cipher))
                 });
