@@ -289,7 +289,8 @@ fn completed_is_sent_once_when_the_download_finishes() {
     c.set_status(t(1), IH, status(0, true));
     let work = drain(&mut c);
     assert!(
-        work.iter().all(|w| matches!(w, TrackerWork::MakeOffers { .. })),
+        work.iter()
+            .all(|w| matches!(w, TrackerWork::MakeOffers { .. })),
         "{work:?}"
     );
     // A torrent that was complete when it joined never sends it.
