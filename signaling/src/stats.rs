@@ -135,11 +135,7 @@ impl Stats {
                     a.malformed as f64,
                 ),
             ];
-            for (name, kind, help, v) in rows {
-                s.push_str(&format!(
-                    "# HELP webswarm_tracker_{name} {help}\n# TYPE webswarm_tracker_{name} {kind}\nwebswarm_tracker_{name} {v}\n"
-                ));
-            }
+            push_rows(&mut s, &rows);
         }
         if let Some(c) = &self.cluster {
             let rows: [(&str, &str, &str, f64); 5] = [
@@ -174,12 +170,17 @@ impl Stats {
                     c.messages_dropped as f64,
                 ),
             ];
-            for (name, kind, help, v) in rows {
-                s.push_str(&format!(
-                    "# HELP webswarm_tracker_{name} {help}\n# TYPE webswarm_tracker_{name} {kind}\nwebswarm_tracker_{name} {v}\n"
-                ));
-            }
+            push_rows(&mut s, &rows);
         }
         s
+    }
+}
+
+/// Prometheus lines for (name, kind, help, value) rows.
+fn push_rows(s: &mut String, rows: &[(&str, &str, &str, f64)]) {
+    for (name, kind, help, v) in rows {
+        s.push_str(&format!(
+            "# HELP webswarm_tracker_{name} {help}\n# TYPE webswarm_tracker_{name} {kind}\nwebswarm_tracker_{name} {v}\n"
+        ));
     }
 }

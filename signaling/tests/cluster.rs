@@ -20,6 +20,23 @@ async fn seeds_seen_by_b(probe: &mut Ws) -> u32 {
     }
 }
 
+/// A seed of torrent `id('i')` joins on node A; returns its socket and a
+/// client of node B once B counts the seed.
+async fn seed_on_a_seen_on_b(a: &Tracker, b: &Tracker) -> (Ws, Ws) {
+    let mut seed = a.client().await;
+    send(&mut seed, announce(&id('i'), &id('s'), Some(0), &[])).await;
+    recv(&mut seed).await;
+    let mut probe = b.client().await;
+    for _ in 0..50 {
+        if seeds_seen_by_b(&mut probe).await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seeds_seen_by_b(&mut probe).await, 1);
+    (seed, probe)
+}
+
 struct Redis {
     child: Child,
     port: u16,
@@ -179,17 +196,7 @@ async fn a_silent_node_leaves_and_redis_going_away_and_back_is_survived() {
     let redis = Redis::start();
     let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);
     until_nodes(&a, 2).await;
-    let mut seed = a.client().await;
-    send(&mut seed, announce(&id('i'), &id('s'), Some(0), &[])).await;
-    recv(&mut seed).await;
-    let mut probe = b.client().await;
-    for _ in 0..50 {
-        if seeds_seen_by_b(&mut probe).await == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(seeds_seen_by_b(&mut probe).await, 1);
+    let (seed, mut probe) = seed_on_a_seen_on_b(&a, &b).await;
 
     // Redis goes away: each node keeps serving its own connections, says so.
     let port = redis.stop();
@@ -532,17 +539,7 @@ async fn a_node_that_shuts_down_is_dropped_at_once() {
         Tracker::start(slow_timeout()).await,
     );
     until_nodes(&b, 2).await;
-    let mut seed = a.client().await;
-    send(&mut seed, announce(&id('i'), &id('s'), Some(0), &[])).await;
-    recv(&mut seed).await;
-    let mut probe = b.client().await;
-    for _ in 0..50 {
-        if seeds_seen_by_b(&mut probe).await == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(seeds_seen_by_b(&mut probe).await, 1);
+    let (_seed, mut probe) = seed_on_a_seen_on_b(&a, &b).await;
     let t0 = std::time::Instant::now();
     a.stop().await;
     let mut gone = false;
