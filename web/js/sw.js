@@ -35,7 +35,10 @@ self.addEventListener('message', (e) => {
   }
   const s = starts.get(m.id);
   if (!s) return;
-  if (m.failed) s.failed = true; else s.chunks.push([m.start, m.bytes]);
+  // A failed start is forgotten too: a player that retries (Chromium retries
+  // a body that broke off) is answered by the page then, which says 404, an
+  // error it does not retry, instead of waiting on retries for many seconds.
+  if (m.failed) { s.failed = true; starts.delete(m.id); } else s.chunks.push([m.start, m.bytes]);
   for (const w of s.wake.splice(0)) w();
 });
 
