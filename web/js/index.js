@@ -896,6 +896,9 @@ export class Torrent extends EventTarget {
       // take it from memory meanwhile. A failed write stops the download, and
       // the resume record counts only pieces whose file exists.
       const write = this._store.write(piece, buf).then(() => this._writing.delete(piece), (e) => {
+        // Not kept, so not verified: what the page counts is what a resume finds.
+        this._writing.delete(piece);
+        this._answer('piece_read', [piece, 2]);
         // Not the peers' fault: the download stops with the reason.
         const why = e && e.name === 'QuotaExceededError'
           ? `the browser's storage quota for this site is full (${message(e)}); free some space, or use storage: 'memory'`
