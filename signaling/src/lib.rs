@@ -1,8 +1,9 @@
 //! webswarm-signaling: a WebTorrent-compatible WebSocket tracker. The rules
 //! live without any I/O: [`swarm`] (one shard's torrents) and [`connection`]
 //! (one connection's limits). [`shard`] holds the shards, [`socket`] serves
-//! one WebSocket, `threads` runs the threads that serve them, [`server`] is
-//! the thin axum layer around it all.
+//! one WebSocket, `threads` runs the threads that serve them (`wake` wakes
+//! their connections across threads, once per batch), [`server`] is the thin
+//! axum layer around it all.
 
 pub mod access;
 pub mod classic;
@@ -21,4 +22,5 @@ mod threads;
 pub mod tls;
 pub mod token;
 pub mod turn;
+mod wake;
 pub mod ws;

@@ -10,6 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use crate::connection::ConnRules;
+use crate::wake::Home;
 
 /// Messages waiting for one connection. A plain deque allocates nothing while
 /// the connection is idle; replacing a bounded tokio channel (and a watch
@@ -23,6 +24,9 @@ pub struct Link {
     /// Shards this connection sent messages to (bit `i % 64`): only those
     /// need to hear that it closed.
     touched: AtomicU64,
+    /// The thread whose runtime runs the connection's task (`None` off the
+    /// connection threads, e.g. in tests).
+    home: Option<std::sync::Arc<Home>>,
 }
 
 fn unpoisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -38,6 +42,7 @@ impl Link {
             killed: AtomicBool::new(false),
             rules: Mutex::new(rules),
             touched: AtomicU64::new(0),
+            home: crate::wake::here(),
         }
     }
 
@@ -49,16 +54,19 @@ impl Link {
         unpoisoned(&self.rules)
     }
 
-    /// Queues a message; `false` if the queue is full (the caller kills the connection).
+    /// Queues a message without waking the task (`wake::all` does, after
+    /// a batch); `false` if the queue is full (the caller kills the connection).
     pub fn push(&self, text: String, cap: usize) -> bool {
         let mut q = self.queue();
         if q.len() >= cap {
             return false;
         }
         q.push_back(text);
-        drop(q);
-        self.ready.notify_one();
         true
+    }
+
+    pub fn home(&self) -> Option<&std::sync::Arc<Home>> {
+        self.home.as_ref()
     }
 
     /// Frees an empty queue's buffer: an idle connection should not keep

@@ -11,11 +11,12 @@
 //! hop to a worker and back wakes a sleeping thread for nearly every message.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use webswarm_core::{Rng, Time};
-use webswarm_tracker_proto::{Announce, Answer, InfoHash, ScrapeFile};
+use webswarm_tracker_proto::{Announce, Answer, InfoHash, ScrapeFile, TrackerMessage};
 
 use crate::link::Link;
 use crate::swarm::{
@@ -77,6 +78,7 @@ impl ShardReport {
 /// ends with the last handle.
 pub struct Shards {
     shards: Arc<[Mutex<Shard>]>,
+    sent: Arc<AtomicU64>,
 }
 
 /// Where shards send what crosses nodes (a bounded queue to the cluster's
@@ -124,6 +126,7 @@ impl Shards {
         clock: Clock,
         cluster: Option<Outbound>,
     ) -> Self {
+        let sent = Arc::new(AtomicU64::new(0));
         let shards: Arc<[Mutex<Shard>]> = (0..n.max(1))
             .map(|i| {
                 Mutex::new(Shard {
@@ -132,7 +135,7 @@ impl Shards {
                     rng: Rng::new(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
                     send_queue,
                     cluster: cluster.clone(),
-                    messages_out: 0,
+                    sent: sent.clone(),
                     slow_closed: 0,
                 })
             })
@@ -144,7 +147,7 @@ impl Shards {
         if let Err(e) = expiry {
             tracing::error!("cannot start the expiry thread (peers will not time out): {e}");
         }
-        Shards { shards }
+        Shards { shards, sent }
     }
 
     pub fn count(&self) -> usize {
@@ -163,7 +166,9 @@ impl Shards {
         let s = &mut *guard;
         s.links.entry(conn).or_insert_with(|| link.clone());
         let out = s.swarms.announce(conn, a, now, &mut s.rng);
-        s.deliver(out);
+        let mail = s.deliver(out);
+        drop(guard);
+        self.post(i, mail);
     }
 
     pub fn answer(&self, conn: ConnId, link: &Arc<Link>, a: Answer, now: Time) {
@@ -172,7 +177,20 @@ impl Shards {
         let mut s = lock(&self.shards[i]);
         s.links.entry(conn).or_insert_with(|| link.clone());
         let out = s.swarms.answer(conn, a, now);
-        s.deliver(out);
+        let mail = s.deliver(out);
+        drop(s);
+        self.post(i, mail);
+    }
+
+    /// Queues and wakes, outside the shard's lock, what `deliver` resolved
+    /// under it: the lock was contended while messages were serialised and
+    /// tasks woken under it. A connection whose queue is full is closed.
+    fn post(&self, i: usize, mail: Mail) {
+        let (sent, full) = mail.post();
+        self.sent.fetch_add(sent, Ordering::Relaxed);
+        if !full.is_empty() {
+            lock(&self.shards[i]).close_full(&full);
+        }
     }
 
     /// The connection closed: its peers leave every torrent it touched.
@@ -206,11 +224,14 @@ impl Shards {
 
     /// Another node's peer joined, changed or left.
     pub fn remote_event(&self, node: NodeId, e: &Event) {
-        let mut s = lock(&self.shards[self.owner(e.info_hash())]);
+        let i = self.owner(e.info_hash());
+        let mut s = lock(&self.shards[i]);
         match e {
             Event::Joined { .. } => {
                 let out = s.swarms.remote_joined(node, e);
-                s.deliver(out);
+                let mail = s.deliver(out);
+                drop(s);
+                self.post(i, mail);
             }
             Event::Left { ih, peer } => s.swarms.remote_left(node, ih, peer),
             Event::ClassicJoined { .. } => s.swarms.remote_classic_joined(node, e),
@@ -233,12 +254,15 @@ impl Shards {
             Relay::Offer { offer, .. } => offer.info_hash,
             Relay::Answer { answer, .. } => answer.info_hash,
         };
-        let mut s = lock(&self.shards[self.owner(&ih)]);
+        let i = self.owner(&ih);
+        let mut s = lock(&self.shards[i]);
         let out = match relay {
             Relay::Offer { to, offer } => s.swarms.remote_offer(&to, offer, now),
             Relay::Answer { to, answer } => s.swarms.remote_answer(&to, answer),
         };
-        s.deliver(out);
+        let mail = s.deliver(out);
+        drop(s);
+        self.post(i, mail);
     }
 
     /// Every peer connected to this node.
@@ -251,10 +275,15 @@ impl Shards {
 
     /// Every shard's counts, summed.
     pub fn report(&self) -> ShardReport {
-        self.shards
+        let all = self
+            .shards
             .iter()
             .map(|s| lock(s).report())
-            .fold(ShardReport::default(), ShardReport::add)
+            .fold(ShardReport::default(), ShardReport::add);
+        ShardReport {
+            messages_out: self.sent.load(Ordering::Relaxed),
+            ..all
+        }
     }
 }
 
@@ -267,8 +296,15 @@ fn expire_while_alive(shards: Weak<[Mutex<Shard>]>, clock: Clock) {
         for shard in shards.iter() {
             let mut s = lock(shard);
             let out = s.swarms.expire(clock.now());
-            s.deliver(out);
+            let mail = s.deliver(out);
             s.publish_departures();
+            let counter = s.sent.clone();
+            drop(s);
+            let (sent, full) = mail.post();
+            counter.fetch_add(sent, Ordering::Relaxed);
+            if !full.is_empty() {
+                lock(shard).close_full(&full);
+            }
         }
     }
 }
@@ -292,7 +328,8 @@ struct Shard {
     rng: Rng,
     send_queue: usize,
     cluster: Option<Outbound>,
-    messages_out: u64,
+    /// Messages queued for connections, counted for every shard at once.
+    sent: Arc<AtomicU64>,
     slow_closed: u64,
 }
 
@@ -304,16 +341,26 @@ impl Shard {
             seeders,
             leechers,
             counters: self.swarms.counters,
-            messages_out: self.messages_out,
+            messages_out: 0,
             slow_closed: self.slow_closed,
         }
     }
 
-    fn deliver(&mut self, out: Outbox) {
+    /// Resolves `out` under the lock: who each message goes to, what
+    /// crosses nodes, which connections' rules forget a peer.
+    fn deliver(&mut self, out: Outbox) -> Mail {
         let mut crossing = Vec::new();
+        let mut mail = Mail {
+            to: Vec::new(),
+            cap: self.send_queue,
+        };
         for o in out {
             match o {
-                Out::To(to, msg) => self.send(to, msg.to_json()),
+                Out::To(to, msg) => {
+                    if let Some(link) = self.links.get(&to) {
+                        mail.to.push((to, link.clone(), msg));
+                    }
+                }
                 Out::Dropped(conn, ih, peer) => {
                     if let Some(link) = self.links.get(&conn) {
                         link.rules().forget(&ih, &peer);
@@ -324,6 +371,7 @@ impl Shard {
             }
         }
         self.cross(crossing);
+        mail
     }
 
     fn cross(&self, batch: Vec<Crossing>) {
@@ -339,21 +387,41 @@ impl Shard {
         self.cross(left.into_iter().map(Crossing::Publish).collect());
     }
 
-    fn send(&mut self, to: ConnId, json: String) {
-        let Some(link) = self.links.get(&to) else {
-            return;
-        };
-        if link.push(json, self.send_queue) {
-            self.messages_out += 1;
-        } else {
-            // The client stopped reading: close it rather than buffer without bound.
+    /// Closes the connections whose send queue was full (the client stopped
+    /// reading: closed rather than buffered without bound).
+    fn close_full(&mut self, full: &[(ConnId, Arc<Link>)]) {
+        for (conn, link) in full {
             link.kill();
-            self.links.remove(&to);
-            self.swarms.disconnect(to);
+            self.links.remove(conn);
+            self.swarms.disconnect(*conn);
             self.publish_departures();
             self.slow_closed += 1;
-            tracing::info!(conn = to, "closing a client whose send queue is full");
+            tracing::info!(conn, "closing a client whose send queue is full");
         }
+    }
+}
+
+/// Messages resolved under a shard's lock, to be queued after it.
+struct Mail {
+    to: Vec<(ConnId, Arc<Link>, TrackerMessage)>,
+    cap: usize,
+}
+
+impl Mail {
+    /// Serialises and queues each message, then wakes the receivers; returns
+    /// how many went out and the connections whose queue was full.
+    fn post(self) -> (u64, Vec<(ConnId, Arc<Link>)>) {
+        let (mut sent, mut full, mut woken) = (0, Vec::new(), Vec::new());
+        for (conn, link, msg) in self.to {
+            if link.push(msg.to_json(), self.cap) {
+                sent += 1;
+                woken.push(link);
+            } else if !full.iter().any(|(c, _)| *c == conn) {
+                full.push((conn, link));
+            }
+        }
+        crate::wake::all(woken);
+        (sent, full)
     }
 }
 

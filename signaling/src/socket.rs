@@ -53,6 +53,7 @@ impl Conn {
     /// Replies to this connection (never blocks; a full queue kills it).
     fn reply(&self, text: String) {
         if self.link.push(text, self.app.cfg.send_queue) {
+            self.link.ready.notify_one();
             self.app
                 .counters
                 .messages_out

@@ -45,12 +45,14 @@ pub async fn serve_on_threads(
                     .build()
                     .and_then(|rt| {
                         rt.block_on(async move {
+                            let home = tokio::spawn(crate::wake::serve_here());
                             let task = task.map(tokio::spawn);
                             let listener = TcpListener::from_std(socket)?;
                             let stop = async move {
                                 let _ = stopped.wait_for(|s| *s).await;
                             };
                             let served = serve_one(listener, router, tls, stop).await;
+                            home.abort();
                             // The cluster link was told to leave: let its
                             // goodbye reach Redis before the runtime goes.
                             if let Some(t) = task {
