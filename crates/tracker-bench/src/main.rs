@@ -305,6 +305,46 @@ fn print_table(all: &[(String, Measured)]) {
     row("idle connections held", &|m| m.idle_held.to_string());
 }
 
+/// The CPU ratios the targets are stated in, each named by what it compares
+/// (the columns present in this run only).
+fn print_ratios(all: &[(String, Measured)]) {
+    let cpu = |name: &str| {
+        all.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, m)| m.cpu_us_per_announce)
+    };
+    let (one, per_core) = (cpu("ours, 1 thread"), cpu("ours, 1 per core"));
+    // The cluster columns come in this order: each node with its share of
+    // the cores (when there are two or more), then each with all of them.
+    let nodes: Vec<f64> = all
+        .iter()
+        .filter(|(n, _)| n.starts_with("2 nodes"))
+        .map(|(_, m)| m.cpu_us_per_announce)
+        .collect();
+    let (half, whole) = match nodes[..] {
+        [h, w] => (Some(h), Some(w)),
+        [w] => (None, Some(w)),
+        _ => (None, None),
+    };
+    let pairs = [
+        ("one per core / one thread (sharding)", per_core, one),
+        (
+            "two nodes, their share of the cores each / one thread",
+            half,
+            one,
+        ),
+        ("the same / one per core", half, per_core),
+        ("two nodes, every core each / one per core", whole, per_core),
+    ];
+    let found: Vec<String> = pairs
+        .iter()
+        .filter_map(|&(what, a, b)| Some(format!("{what} {:.2}x", a? / b?)))
+        .collect();
+    if !found.is_empty() {
+        println!("CPU ratios: {}", found.join("; "));
+    }
+}
+
 /// What one load phase measured.
 struct Phase {
     shared: Arc<Shared>,
@@ -700,6 +740,7 @@ async fn main() {
         all.push(measure(start_aquatic(path).await, &o).await);
     }
     print_table(&all);
+    print_ratios(&all);
     println!(
         "(CPU: every process of a target, Redis included, at {} announces/s offered; latency at 200 announces/s; {} cores)",
         o.heavy_rate,
