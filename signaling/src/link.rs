@@ -29,7 +29,7 @@ pub struct Link {
     home: Option<std::sync::Arc<Home>>,
 }
 
-fn unpoisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn unpoisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a lock would be a bug; keep serving anyway.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }

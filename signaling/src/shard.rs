@@ -186,11 +186,7 @@ impl Shards {
     /// under it: the lock was contended while messages were serialised and
     /// tasks woken under it. A connection whose queue is full is closed.
     fn post(&self, i: usize, mail: Mail) {
-        let (sent, full) = mail.post();
-        self.sent.fetch_add(sent, Ordering::Relaxed);
-        if !full.is_empty() {
-            lock(&self.shards[i]).close_full(&full);
-        }
+        post(&self.shards[i], &self.sent, mail);
     }
 
     /// The connection closed: its peers leave every torrent it touched.
@@ -300,12 +296,17 @@ fn expire_while_alive(shards: Weak<[Mutex<Shard>]>, clock: Clock) {
             s.publish_departures();
             let counter = s.sent.clone();
             drop(s);
-            let (sent, full) = mail.post();
-            counter.fetch_add(sent, Ordering::Relaxed);
-            if !full.is_empty() {
-                lock(shard).close_full(&full);
-            }
+            post(shard, &counter, mail);
         }
+    }
+}
+
+/// `Shards::post` for one shard, after its lock was released.
+fn post(shard: &Mutex<Shard>, sent: &AtomicU64, mail: Mail) {
+    let (n, full) = mail.post();
+    sent.fetch_add(n, Ordering::Relaxed);
+    if !full.is_empty() {
+        lock(shard).close_full(&full);
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use crate::link::Link;
+use crate::link::{unpoisoned, Link};
 
 /// Where one thread's wakes from other threads wait for it.
 #[derive(Default)]
@@ -52,10 +52,6 @@ async fn pass_on(home: Arc<Home>) {
             link.ready.notify_one();
         }
     }
-}
-
-fn unpoisoned<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Wakes the tasks of `links`: at once on this thread, through their home
