@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use webswarm_core::Rng;
 use webswarm_tracker_proto::binstr_encode;
@@ -116,4 +117,66 @@ pub async fn start(name: &str, mut cmd: Command) -> (Child, String) {
     .await
     .unwrap_or_else(|_| panic!("{name} did not start"));
     (child, url)
+}
+
+pub async fn connect(
+    url: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut cfg = WebSocketConfig::default();
+    cfg.read_buffer_size = 4096;
+    cfg.write_buffer_size = 4096;
+    loop {
+        match tokio_tungstenite::connect_async_with_config(url, Some(cfg), true).await {
+            Ok((ws, _)) => return ws,
+            // Under saturation the accept queue can overflow: try again.
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+pub fn answer_to(o: &webswarm_tracker_proto::RelayedOffer, me: &[u8; 20]) -> Message {
+    Message::text(
+        serde_json::json!({"action": "announce",
+            "info_hash": binstr_encode(&o.info_hash.0), "peer_id": binstr_encode(me),
+            "to_peer_id": binstr_encode(&o.peer_id.0), "offer_id": binstr_encode(&o.offer_id.0),
+            "answer": {"type": "answer", "sdp": "v=0\r\na=answer\r\n"}})
+        .to_string(),
+    )
+}
+
+/// A load announce serialised once, with fresh offer ids written into it
+/// each time: the load generator shares two cores with the tracker, and
+/// serialising several KB of JSON per announce would make it the bottleneck.
+pub struct OfferTemplate {
+    text: String,
+    /// Where each offer's 20-character id starts.
+    slots: Vec<usize>,
+}
+
+impl OfferTemplate {
+    pub fn new(ih: &[u8; 20], me: &[u8; 20], offers: usize, rng: &mut Rng) -> Self {
+        let marker = |k: usize| format!("~~~~~~~~~~~~~~~~~~{k:02}");
+        let list = (0..offers)
+            .map(|k| serde_json::json!({"offer": {"type": "offer", "sdp": sdp(rng)}, "offer_id": marker(k)}))
+            .collect();
+        let Message::Text(text) = announce(ih, me, list, None) else {
+            unreachable!("announce builds text")
+        };
+        let text = text.as_str().to_owned();
+        let slots = (0..offers)
+            .map(|k| text.find(&marker(k)).expect("marker"))
+            .collect();
+        OfferTemplate { text, slots }
+    }
+
+    /// The announce with offer ids made from `seq` (ASCII hex, so the
+    /// binary-string encoding leaves them as they are).
+    pub fn fill(&self, seq: u64) -> Message {
+        let mut text = self.text.clone();
+        for (k, &at) in self.slots.iter().enumerate() {
+            let id = format!("{:018x}{k:02}", seq);
+            text.replace_range(at..at + 20, &id);
+        }
+        Message::text(text)
+    }
 }

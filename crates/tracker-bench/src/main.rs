@@ -8,13 +8,18 @@
 //! - light load (default 200 connections, 200 announces/s): offer relay latency;
 //! - heavy load (2000 announces/s offered, or --heavy-rate): tracker CPU per
 //!   announce, messages/s;
+//! - closed loop (2000 connections, or --closed; each announces again when
+//!   the tracker replied to its last announce, at most 9 a second under our
+//!   tracker's per-connection limit): the tracker as busy as the load
+//!   generator, sharing these cores, can keep it; CPU per announce and
+//!   announces/s;
 //! - idle: RSS growth per connection with 10k connections that announced once
 //!   (with 10 offers, answered by the peers already there) and then idle.
 //!
 //! Usage: webswarm-tracker-bench [--tracker PATH] [--node-script PATH]
 //!        [--connections C] [--idle K] [--seconds S] [--short-sdp]
 //!        [--shards N] [--threads N] [--heavy-rate R] [--no-reference]
-//!        [--no-cluster] [--aquatic PATH]
+//!        [--closed N] [--no-cluster] [--aquatic PATH]
 
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +32,9 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use webswarm_core::Rng;
-use webswarm_tracker_bench::{announce, cpu_secs, id_from, rss_kb, sdp, start};
+use webswarm_tracker_bench::{
+    announce, answer_to, connect, cpu_secs, id_from, rss_kb, sdp, start, OfferTemplate,
+};
 use webswarm_tracker_proto::{binstr_encode, TrackerMessage};
 
 const OFFERS: usize = 10;
@@ -50,6 +57,8 @@ struct Opts {
     short_sdp: bool,
     /// Announces per second offered in the heavy phase.
     heavy_rate: f64,
+    /// Connections in the closed-loop phase (0: skip it).
+    closed: usize,
     /// Skip bittorrent-tracker (to compare configurations of ours quickly).
     no_reference: bool,
     /// Skip the two-node cluster.
@@ -177,7 +186,7 @@ async fn client(url: String, peer: [u8; 20], shared: Arc<Shared>) -> Option<Tx> 
 
 /// Starts aquatic_ws on a free loopback port with its default settings
 /// (it prints no address, so readiness is a successful TCP connect).
-async fn start_aquatic(path: &str) -> Target {
+async fn start_aquatic(path: &str, socket_workers: usize) -> Target {
     let defaults = std::process::Command::new(path)
         .arg("-p")
         .output()
@@ -186,10 +195,15 @@ async fn start_aquatic(path: &str) -> Target {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let config = String::from_utf8_lossy(&defaults.stdout).replace(
-        "address = \"0.0.0.0:3000\"",
-        &format!("address = \"127.0.0.1:{port}\""),
-    );
+    let config = String::from_utf8_lossy(&defaults.stdout)
+        .replace(
+            "address = \"0.0.0.0:3000\"",
+            &format!("address = \"127.0.0.1:{port}\""),
+        )
+        .replace(
+            "socket_workers = 1",
+            &format!("socket_workers = {socket_workers}"),
+        );
     let file = std::env::temp_dir().join(format!("aquatic-bench-{}.toml", std::process::id()));
     std::fs::write(&file, config).expect("write aquatic config");
     let child = Command::new(path)
@@ -206,7 +220,7 @@ async fn start_aquatic(path: &str) -> Target {
             .is_ok()
         {
             return Target::single(
-                "aquatic_ws 0.9.0",
+                &format!("aquatic_ws, {socket_workers}+1 thr"),
                 (child, format!("ws://127.0.0.1:{port}")),
             );
         }
@@ -251,6 +265,9 @@ struct Measured {
     latency_ms: [(f64, f64); 4],
     cpu_us_per_announce: f64,
     msgs_per_sec: f64,
+    /// Closed loop: CPU µs per announce and announces per second (NaN: not run).
+    closed_cpu_us: f64,
+    closed_rate: f64,
     offers_lost: u64,
     answers_lost: u64,
     rss_per_conn_kb: f64,
@@ -284,6 +301,12 @@ fn print_table(all: &[(String, Measured)]) {
     row("messages per second (heavy)", &|m| {
         format!("{:.0}", m.msgs_per_sec)
     });
+    row("CPU µs per announce, closed loop", &|m| {
+        format!("{:.1}", m.closed_cpu_us)
+    });
+    row("announces per second, closed loop", &|m| {
+        format!("{:.0}", m.closed_rate)
+    });
     row("offer relay p50/p99 ms, same node", &|m| {
         format!("{} / {}", ms(m.latency_ms[0].0), ms(m.latency_ms[0].1))
     });
@@ -306,42 +329,52 @@ fn print_table(all: &[(String, Measured)]) {
 }
 
 /// The CPU ratios the targets are stated in, each named by what it compares
-/// (the columns present in this run only).
+/// (the columns present in this run only), at the heavy phase's offered rate
+/// and in the closed loop.
 fn print_ratios(all: &[(String, Measured)]) {
-    let cpu = |name: &str| {
-        all.iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, m)| m.cpu_us_per_announce)
-    };
-    let (one, per_core) = (cpu("ours, 1 thread"), cpu("ours, 1 per core"));
-    // The cluster columns come in this order: each node with its share of
-    // the cores (when there are two or more), then each with all of them.
-    let nodes: Vec<f64> = all
-        .iter()
-        .filter(|(n, _)| n.starts_with("2 nodes"))
-        .map(|(_, m)| m.cpu_us_per_announce)
-        .collect();
-    let (half, whole) = match nodes[..] {
-        [h, w] => (Some(h), Some(w)),
-        [w] => (None, Some(w)),
-        _ => (None, None),
-    };
-    let pairs = [
-        ("one per core / one thread (sharding)", per_core, one),
-        (
-            "two nodes, their share of the cores each / one thread",
-            half,
-            one,
-        ),
-        ("the same / one per core", half, per_core),
-        ("two nodes, every core each / one per core", whole, per_core),
+    type Field = fn(&Measured) -> f64;
+    let phases: [(&str, Field); 2] = [
+        ("CPU ratios", |m| m.cpu_us_per_announce),
+        ("CPU ratios, closed loop", |m| m.closed_cpu_us),
     ];
-    let found: Vec<String> = pairs
-        .iter()
-        .filter_map(|&(what, a, b)| Some(format!("{what} {:.2}x", a? / b?)))
-        .collect();
-    if !found.is_empty() {
-        println!("CPU ratios: {}", found.join("; "));
+    for (title, field) in phases {
+        let cpu = |name: &str| {
+            all.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, m)| field(m))
+                .filter(|v| v.is_finite())
+        };
+        let (one, per_core) = (cpu("ours, 1 thread"), cpu("ours, 1 per core"));
+        // The cluster columns come in this order: each node with its share
+        // of the cores (when there are two or more), then each with all.
+        let nodes: Vec<f64> = all
+            .iter()
+            .filter(|(n, _)| n.starts_with("2 nodes"))
+            .map(|(_, m)| field(m))
+            .collect();
+        let (half, whole) = match nodes[..] {
+            [h, w] => (Some(h), Some(w)),
+            [w] => (None, Some(w)),
+            _ => (None, None),
+        };
+        let pairs = [
+            ("one per core / one thread (sharding)", per_core, one),
+            (
+                "two nodes, their share of the cores each / one thread",
+                half,
+                one,
+            ),
+            ("the same / one per core", half, per_core),
+            ("two nodes, every core each / one per core", whole, per_core),
+        ];
+        let found: Vec<String> = pairs
+            .iter()
+            .filter_map(|&(what, a, b)| Some(format!("{what} {:.2}x", a? / b?)))
+            .filter(|f| !f.contains("NaN"))
+            .collect();
+        if !found.is_empty() {
+            println!("{title}: {}", found.join("; "));
+        }
     }
 }
 
@@ -484,6 +517,124 @@ async fn load(
     }
 }
 
+/// The closed-loop phase: every connection announces again (10 offers) as
+/// soon as the tracker replied to its last announce, and answers every offer
+/// it is sent. Returns the tracker's CPU µs per announce and announces/s,
+/// over `--seconds` after a second of warm-up.
+async fn closed_loop(target: &Target, o: &Opts) -> (f64, f64) {
+    let counts = Arc::new(LoopCounts::default());
+    let (go, _) = tokio::sync::watch::channel(Loop::Wait);
+    let mut tasks = Vec::with_capacity(o.closed);
+    for i in 0..o.closed as u64 {
+        let url = target.urls[node_of(i, target.urls.len())].clone();
+        let (counts, go) = (counts.clone(), go.subscribe());
+        tasks.push(tokio::spawn(looping(url, i, counts, go)));
+    }
+    // Every connection open and joined before the loop starts.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = go.send(Loop::Run);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (cpu0, n0, t0) = (target.cpu_secs(), counts.read(), Instant::now());
+    tokio::time::sleep(Duration::from_secs(o.seconds)).await;
+    let (cpu, n, secs) = (
+        target.cpu_secs() - cpu0,
+        counts.read().map2(n0, |a, b| a - b),
+        t0.elapsed().as_secs_f64(),
+    );
+    let [replies, offers, answers] = n.0;
+    // Relayed offers and answers per announce, so that CPU per announce is
+    // compared for the same work (a tracker may drop offers it cannot place).
+    eprintln!(
+        "{}: closed loop: {:.0} announces/s, {:.2} offers and {:.2} answers relayed per announce",
+        target.name,
+        replies as f64 / secs,
+        offers as f64 / replies.max(1) as f64,
+        answers as f64 / replies.max(1) as f64,
+    );
+    let _ = go.send(Loop::Stop);
+    for t in tasks {
+        t.abort();
+    }
+    (cpu * 1e6 / replies.max(1) as f64, replies as f64 / secs)
+}
+
+/// Replies to looped announces, offers received, answers received.
+#[derive(Default)]
+struct LoopCounts([AtomicU64; 3]);
+
+struct Counted([u64; 3]);
+
+impl Counted {
+    fn map2(self, other: Counted, f: fn(u64, u64) -> u64) -> Counted {
+        Counted(std::array::from_fn(|k| f(self.0[k], other.0[k])))
+    }
+}
+
+impl LoopCounts {
+    fn read(&self) -> Counted {
+        Counted(std::array::from_fn(|k| self.0[k].load(Ordering::Relaxed)))
+    }
+
+    fn add(&self, k: usize) {
+        self.0[k].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Loop {
+    Wait,
+    Run,
+    Stop,
+}
+
+/// Our tracker's default limit is 10 announces a second per connection.
+const MIN_GAP: Duration = Duration::from_millis(110);
+
+/// One closed-loop connection (see `closed_loop`).
+async fn looping(
+    url: String,
+    n: u64,
+    counts: Arc<LoopCounts>,
+    mut go: tokio::sync::watch::Receiver<Loop>,
+) {
+    let me = id_from(n, b'c');
+    let ih = id_from(n % TORRENTS as u64, b'k');
+    let template = OfferTemplate::new(&ih, &me, OFFERS, &mut Rng::new(n));
+    let (mut sink, mut stream) = connect(&url).await.split();
+    let started = announce(&ih, &me, Vec::new(), Some("started"));
+    if sink.send(started).await.is_err() || go.wait_for(|g| *g != Loop::Wait).await.is_err() {
+        return;
+    }
+    // The first reply is the started announce's; each one after it is a
+    // looped announce's, and starts the next.
+    let (mut seq, mut last) = (0u64, Instant::now());
+    while let Some(Ok(m)) = stream.next().await {
+        let Message::Text(text) = m else { continue };
+        let reply = match TrackerMessage::from_json(text.as_str()) {
+            Ok(TrackerMessage::Offer(offer)) => {
+                counts.add(1);
+                answer_to(&offer, &me)
+            }
+            Ok(TrackerMessage::Answer(_)) => {
+                counts.add(2);
+                continue;
+            }
+            Ok(TrackerMessage::Announced(_)) if *go.borrow() == Loop::Run => {
+                if seq > 0 {
+                    counts.add(0);
+                }
+                tokio::time::sleep_until((last + MIN_GAP).into()).await;
+                (seq, last) = (seq + 1, Instant::now());
+                template.fill(n << 24 | seq)
+            }
+            _ => continue,
+        };
+        if sink.send(reply).await.is_err() {
+            return;
+        }
+    }
+}
+
 /// CPU seconds of each thread of a process, by thread name (and id).
 fn thread_cpu(pid: u32) -> Vec<(String, f64)> {
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -543,6 +694,12 @@ async fn measure(target: Target, o: &Opts) -> (String, Measured) {
     r.msgs_per_sec = heavy.messages as f64 / heavy.elapsed.as_secs_f64();
     r.offers_lost += heavy.offers_lost;
     r.answers_lost += heavy.answers_lost;
+    (r.closed_cpu_us, r.closed_rate) = (f64::NAN, f64::NAN);
+    if o.closed > 0 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        eprintln!("{name}: closed loop ({} connections)", o.closed);
+        (r.closed_cpu_us, r.closed_rate) = closed_loop(&target, o).await;
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
     eprintln!("{name}: {} idle connections", o.idle);
     let rss0 = target.rss_kb();
@@ -661,6 +818,7 @@ bittorrent-tracker under the same load, side by side.
   --connections N    connections at light load (200)
   --idle N           idle connections for the memory figure (10000)
   --heavy-rate R     announces/s offered in the CPU phase (2000)
+  --closed N         connections in the closed-loop phase (2000; 0 skips it)
   --threads N        connection threads of every node of ours (default: cores)
   --shards N         swarm shards of every node of ours (default: cores)
   --short-sdp        47-byte SDPs instead of 1 KB
@@ -685,6 +843,7 @@ async fn main() {
         no_cluster: false,
         short_sdp: false,
         heavy_rate: 2000.0,
+        closed: 2000,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -708,6 +867,7 @@ async fn main() {
                     "--shards" => o.shards = Some(v.parse().expect("number")),
                     "--threads" => o.threads = Some(v.parse().expect("number")),
                     "--heavy-rate" => o.heavy_rate = v.parse().expect("number"),
+                    "--closed" => o.closed = v.parse().expect("number"),
                     _ => panic!("unknown argument {a}"),
                 }
             }
@@ -737,13 +897,19 @@ async fn main() {
         all.push(measure(Target::single("bittorrent-tracker", started), &o).await);
     }
     if let Some(path) = &o.aquatic {
-        all.push(measure(start_aquatic(path).await, &o).await);
+        // Its default (one socket worker, one swarm worker), then a socket
+        // worker per core, as its documentation recommends for small servers.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for workers in [1, cores].into_iter().take(cores.min(2)) {
+            all.push(measure(start_aquatic(path, workers).await, &o).await);
+        }
     }
     print_table(&all);
     print_ratios(&all);
     println!(
-        "(CPU: every process of a target, Redis included, at {} announces/s offered; latency at 200 announces/s; {} cores)",
+        "(CPU: every process of a target, Redis included, at {} announces/s offered and in a closed loop of {} connections; latency at 200 announces/s; {} cores)",
         o.heavy_rate,
+        o.closed,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
 }

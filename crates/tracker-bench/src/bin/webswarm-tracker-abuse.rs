@@ -20,10 +20,11 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use webswarm_core::Rng;
-use webswarm_tracker_bench::{announce, cpu_secs, id_from, rss_kb, sdp, start};
+use webswarm_tracker_bench::{
+    announce, answer_to, connect, cpu_secs, id_from, rss_kb, sdp, start, OfferTemplate,
+};
 use webswarm_tracker_proto::{binstr_encode, TrackerMessage};
 
 /// Torrents the load connections are spread over.
@@ -81,68 +82,6 @@ struct Counters {
     oversize_other: AtomicU64,
 }
 
-async fn connect(
-    url: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let mut cfg = WebSocketConfig::default();
-    cfg.read_buffer_size = 4096;
-    cfg.write_buffer_size = 4096;
-    loop {
-        match tokio_tungstenite::connect_async_with_config(url, Some(cfg), true).await {
-            Ok((ws, _)) => return ws,
-            // Under saturation the accept queue can overflow: try again.
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-}
-
-fn answer_to(o: &webswarm_tracker_proto::RelayedOffer, me: &[u8; 20]) -> Message {
-    Message::text(
-        serde_json::json!({"action": "announce",
-            "info_hash": binstr_encode(&o.info_hash.0), "peer_id": binstr_encode(me),
-            "to_peer_id": binstr_encode(&o.peer_id.0), "offer_id": binstr_encode(&o.offer_id.0),
-            "answer": {"type": "answer", "sdp": "v=0\r\na=answer\r\n"}})
-        .to_string(),
-    )
-}
-
-/// A load announce serialised once, with fresh offer ids written into it
-/// each time: the load generator shares two cores with the tracker, and
-/// serialising 5 KB of JSON per announce would make it the bottleneck.
-struct OfferTemplate {
-    text: String,
-    /// Where each offer's 20-character id starts.
-    slots: Vec<usize>,
-}
-
-impl OfferTemplate {
-    fn new(ih: &[u8; 20], me: &[u8; 20], rng: &mut Rng) -> Self {
-        let marker = |k: usize| format!("~~~~~~~~~~~~~~~~~~{k:02}");
-        let offers = (0..OFFERS)
-            .map(|k| serde_json::json!({"offer": {"type": "offer", "sdp": sdp(rng)}, "offer_id": marker(k)}))
-            .collect();
-        let Message::Text(text) = announce(ih, me, offers, None) else {
-            unreachable!("announce builds text")
-        };
-        let text = text.as_str().to_owned();
-        let slots = (0..OFFERS)
-            .map(|k| text.find(&marker(k)).expect("marker"))
-            .collect();
-        OfferTemplate { text, slots }
-    }
-
-    /// The announce with offer ids made from `seq` (ASCII hex, so the
-    /// binary-string encoding leaves them as they are).
-    fn fill(&self, seq: u64) -> Message {
-        let mut text = self.text.clone();
-        for (k, &at) in self.slots.iter().enumerate() {
-            let id = format!("{:018x}{k:02}", seq);
-            text.replace_range(at..at + 20, &id);
-        }
-        Message::text(text)
-    }
-}
-
 /// A load connection: announces again as soon as the previous announce is
 /// answered (closed loop, at most the tracker's per-connection rate), and
 /// answers every offer relayed to it.
@@ -150,7 +89,7 @@ async fn load_conn(url: String, n: u64, c: Arc<Counters>, stop: Arc<AtomicBool>)
     let me = id_from(n, b'l');
     let ih = id_from(n % TORRENTS, b'i');
     let mut rng = Rng::new(n);
-    let template = OfferTemplate::new(&ih, &me, &mut rng);
+    let template = OfferTemplate::new(&ih, &me, OFFERS, &mut rng);
     let mut seq = 0u64;
     // Fresh offer ids each time, as a real client sends.
     let mut again = || {
