@@ -1,11 +1,15 @@
-//! Waking the connections that messages were queued for. A connection's task
-//! lives on the thread that accepted it; waking it from another thread costs
-//! a syscall every time (tokio unparks that thread's driver for each remote
-//! wake), and an announce relayed to ten peers woke about five tasks on the
-//! other thread: 12,000 `write`s a second at 2000 announces/s on two threads.
-//! So each thread has a `Home`: wakes for its connections from other threads
-//! are left there, and the thread is woken once per batch to pass them on
-//! locally, where a wake is a queue push.
+//! Each connection thread's home: where other threads leave work for it.
+//!
+//! Wakes: a connection's task lives on the thread that runs it; waking it
+//! from another thread costs a syscall every time (tokio unparks that
+//! thread's driver for each remote wake), and an announce relayed to ten
+//! peers woke about five tasks on the other thread: 12,000 `write`s a second
+//! at 2000 announces/s on two threads. So wakes for a thread's connections
+//! from other threads are left at its home, and the thread is woken once per
+//! batch to pass them on locally, where a wake is a queue push.
+//!
+//! Jobs: a closure to run on that thread (a connection handed over to it,
+//! see `crate::handoff`).
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
@@ -14,49 +18,99 @@ use tokio::sync::Notify;
 
 use crate::link::{unpoisoned, Link};
 
-/// Where one thread's wakes from other threads wait for it.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Where one thread's wakes and jobs from other threads wait for it.
 #[derive(Default)]
 pub struct Home {
     pending: Mutex<Vec<Arc<Link>>>,
+    jobs: Mutex<Vec<Job>>,
     ready: Notify,
 }
 
+/// The homes of one server's connection threads, and which one is this.
+struct Here {
+    all: Arc<[Arc<Home>]>,
+    index: usize,
+}
+
 thread_local! {
-    static HERE: RefCell<Option<Arc<Home>>> = const { RefCell::new(None) };
+    static HERE: RefCell<Option<Here>> = const { RefCell::new(None) };
 }
 
 /// The home of the thread this runs on; `None` outside the connection threads.
 pub fn here() -> Option<Arc<Home>> {
-    HERE.with(|h| h.borrow().clone())
+    HERE.with(|h| h.borrow().as_ref().map(|h| h.all[h.index].clone()))
 }
 
 fn is_here(home: &Arc<Home>) -> bool {
-    HERE.with(|h| h.borrow().as_ref().is_some_and(|h| Arc::ptr_eq(h, home)))
+    HERE.with(|h| {
+        h.borrow()
+            .as_ref()
+            .is_some_and(|h| Arc::ptr_eq(&h.all[h.index], home))
+    })
 }
 
-/// Makes this thread a home for the connections made on it from now on;
-/// the future passes on the wakes other threads leave for them (spawn it on
-/// this thread's runtime; it runs until dropped).
-pub fn serve_here() -> impl std::future::Future<Output = ()> {
-    let home = Arc::new(Home::default());
-    HERE.with(|h| *h.borrow_mut() = Some(home.clone()));
+/// The home of the thread that serves connections for `shard`, when that is
+/// another thread of this server (shard `s` belongs to thread `s % threads`).
+pub fn owner_elsewhere(shard: usize) -> Option<Arc<Home>> {
+    HERE.with(|h| {
+        let h = h.borrow();
+        let h = h.as_ref()?;
+        let owner = shard % h.all.len();
+        (owner != h.index).then(|| h.all[owner].clone())
+    })
+}
+
+/// Whether this is one of several connection threads of a server.
+pub fn shared() -> bool {
+    HERE.with(|h| h.borrow().as_ref().is_some_and(|h| h.all.len() > 1))
+}
+
+/// Homes for `n` connection threads of one server.
+pub fn homes(n: usize) -> Arc<[Arc<Home>]> {
+    (0..n.max(1)).map(|_| Arc::new(Home::default())).collect()
+}
+
+/// Makes this thread `all[index]`'s for the connections made on it from now
+/// on; the future passes on the wakes and runs the jobs other threads leave
+/// there (spawn it on this thread's runtime; it runs until dropped).
+pub fn serve_as(all: Arc<[Arc<Home>]>, index: usize) -> impl std::future::Future<Output = ()> {
+    let home = all[index].clone();
+    HERE.with(|h| *h.borrow_mut() = Some(Here { all, index }));
     pass_on(home)
 }
 
+/// `serve_as` for a server of one thread.
+#[cfg(test)]
+pub fn serve_here() -> impl std::future::Future<Output = ()> {
+    serve_as(homes(1), 0)
+}
+
 async fn pass_on(home: Arc<Home>) {
-    let mut batch = Vec::new();
+    let (mut batch, mut jobs) = (Vec::new(), Vec::new());
     loop {
         home.ready.notified().await;
         std::mem::swap(&mut batch, &mut *unpoisoned(&home.pending));
         for link in batch.drain(..) {
             link.ready.notify_one();
         }
+        std::mem::swap(&mut jobs, &mut *unpoisoned(&home.jobs));
+        for job in jobs.drain(..) {
+            job();
+        }
     }
+}
+
+/// Runs `job` on `home`'s thread, inside its runtime.
+pub fn run_there(home: &Home, job: Job) {
+    unpoisoned(&home.jobs).push(job);
+    home.ready.notify_one();
 }
 
 /// Wakes the tasks of `links`: at once on this thread, through their home
 /// (one wake-up per home and batch) on another.
-pub fn all(links: impl IntoIterator<Item = Arc<Link>>) {
+pub fn wake_all(links: impl IntoIterator<Item = Arc<Link>>) {
     let mut woken: Vec<Arc<Home>> = Vec::new();
     for link in links {
         match link.home() {
@@ -102,7 +156,7 @@ mod tests {
             for l in &sent {
                 assert!(l.push("x".into(), 8));
             }
-            all(sent);
+            wake_all(sent);
         })
         .join()
         .unwrap();
@@ -118,7 +172,7 @@ mod tests {
     async fn a_link_made_off_the_connection_threads_is_woken_directly() {
         let l = link();
         assert!(l.home().is_none());
-        all([l.clone()]);
+        wake_all([l.clone()]);
         tokio::time::timeout(std::time::Duration::from_secs(5), l.ready.notified())
             .await
             .expect("woken");

@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use crate::connection::ConnRules;
-use crate::wake::Home;
+use crate::home::Home;
 
 /// Messages waiting for one connection. A plain deque allocates nothing while
 /// the connection is idle; replacing a bounded tokio channel (and a watch
@@ -42,7 +42,7 @@ impl Link {
             killed: AtomicBool::new(false),
             rules: Mutex::new(rules),
             touched: AtomicU64::new(0),
-            home: crate::wake::here(),
+            home: crate::home::here(),
         }
     }
 
@@ -54,7 +54,7 @@ impl Link {
         unpoisoned(&self.rules)
     }
 
-    /// Queues a message without waking the task (`wake::all` does, after
+    /// Queues a message without waking the task (`home::wake_all` does, after
     /// a batch); `false` if the queue is full (the caller kills the connection).
     pub fn push(&self, text: String, cap: usize) -> bool {
         let mut q = self.queue();
@@ -78,9 +78,11 @@ impl Link {
         }
     }
 
-    pub fn kill(&self) {
-        self.killed.store(true, Ordering::Relaxed);
+    /// Marks the connection for closing; `true` the first time.
+    pub fn kill(&self) -> bool {
+        let first = !self.killed.swap(true, Ordering::Relaxed);
         self.ready.notify_one();
+        first
     }
 
     pub fn touch(&self, shard: usize) {

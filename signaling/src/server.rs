@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
+
+use crate::handoff::Accepted;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -45,6 +47,8 @@ pub(crate) struct AppCounters {
     pub refused_connections: AtomicU64,
     pub slow_closed: AtomicU64,
     pub messages_out: AtomicU64,
+    /// Connections moved to the thread that owns their first torrent.
+    pub moved: AtomicU64,
     /// Connections, announces and scrapes refused, by kind.
     pub refusals: RefusalCounts,
     /// Malformed messages.
@@ -150,6 +154,7 @@ impl App {
             messages_out: r.messages_out + c.messages_out.load(Ordering::Relaxed),
             slow_clients_closed: r.slow_closed + c.slow_closed.load(Ordering::Relaxed),
             refused_connections: c.refused_connections.load(Ordering::Relaxed),
+            connections_moved: c.moved.load(Ordering::Relaxed),
             refusals: refusals.into_iter().collect(),
             swarm,
             uptime_secs: self.clock.uptime().as_secs(),
@@ -257,13 +262,13 @@ fn client_addr(app: &App, peer: SocketAddr, headers: &HeaderMap) -> SocketAddr {
 
 async fn upgrade(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(accepted): ConnectInfo<Accepted>,
     mut req: Request,
 ) -> Response {
     let key = match crate::ws::accept(req.method(), req.headers()) {
         Ok(key) => key,
         Err(refusal) => {
-            let addr = client_addr(&app, peer, req.headers());
+            let addr = client_addr(&app, accepted.addr, req.headers());
             return match classic_http(&app, addr, req.uri()) {
                 Some(body) => body,
                 None => refusal.into_response(),
@@ -281,14 +286,17 @@ async fn upgrade(
             .into_response();
     }
     let headers = req.headers();
-    let addr = client_addr(&app, peer, headers);
+    let addr = client_addr(&app, accepted.addr, headers);
     let origin = headers.get("origin").and_then(|v| v.to_str().ok());
     let token = req.uri().query().and_then(token_of);
     let admission = app.access.admit(origin, token.as_deref(), addr.ip());
     let upgraded = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         match upgraded.await {
-            Ok(io) => crate::socket::serve_socket(app, TokioIo::new(io), addr, admission).await,
+            Ok(io) => {
+                let io = TokioIo::new(io);
+                crate::socket::serve_socket(app, io, addr, admission, accepted.socket()).await
+            }
             Err(e) => tracing::debug!(%addr, "WebSocket upgrade failed: {e}"),
         }
     });

@@ -392,11 +392,12 @@ impl Shard {
     /// reading: closed rather than buffered without bound).
     fn close_full(&mut self, full: &[(ConnId, Arc<Link>)]) {
         for (conn, link) in full {
-            link.kill();
+            if link.kill() {
+                self.slow_closed += 1;
+            }
             self.links.remove(conn);
             self.swarms.disconnect(*conn);
             self.publish_departures();
-            self.slow_closed += 1;
             tracing::info!(conn, "closing a client whose send queue is full");
         }
     }
@@ -421,7 +422,7 @@ impl Mail {
                 full.push((conn, link));
             }
         }
-        crate::wake::all(woken);
+        crate::home::wake_all(woken);
         (sent, full)
     }
 }

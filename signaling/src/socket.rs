@@ -3,7 +3,8 @@
 //! torrent, and writes out what is queued for it.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use std::task::Poll;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use webswarm_tracker_proto::{
-    ClientMessage, Failure, InfoHash, Scrape, ScrapeResponse, TrackerMessage,
+    ClientMessage, Failure, InfoHash, ParseError, Scrape, ScrapeResponse, TrackerMessage,
 };
 
 use crate::access::IpGuard;
@@ -47,6 +48,8 @@ struct Conn {
     link: Arc<Link>,
     /// What its token allows (when tokens are required).
     grant: Option<Grant>,
+    /// Its queue overflowed with replies to its own messages.
+    overflowed: AtomicBool,
 }
 
 impl Conn {
@@ -58,8 +61,10 @@ impl Conn {
                 .counters
                 .messages_out
                 .fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.link.kill();
+        } else if self.link.kill() {
+            // Replies to its own requests it does not read: a slow client
+            // too, counted once it has left its swarms.
+            self.overflowed.store(true, Ordering::Relaxed);
         }
     }
 
@@ -78,9 +83,13 @@ impl Conn {
 
     /// Handles one text frame.
     fn on_text(&self, text: &str) {
+        self.on_message(ClientMessage::from_json(text));
+    }
+
+    fn on_message(&self, message: Result<ClientMessage, ParseError>) {
         let now = self.app.clock.now();
         let shards = &self.app.shards;
-        match ClientMessage::from_json(text) {
+        match message {
             Ok(ClientMessage::Announce(a)) => {
                 let ih = a.info_hash;
                 let admitted = self
@@ -121,16 +130,19 @@ impl Conn {
 }
 
 /// Serves one WebSocket. A connection the access rules refused gets one
-/// failure message saying why and is closed (1008).
+/// failure message saying why and is closed (1008). `socket`: the
+/// connection's descriptor, when it may move to the thread that owns its
+/// first torrent (`crate::handoff`).
 pub(crate) async fn serve_socket<Io>(
     app: Arc<App>,
     mut io: Io,
     addr: SocketAddr,
     admission: Result<(Option<Grant>, Option<IpGuard>), Refusal>,
+    socket: Option<RawFd>,
 ) where
     Io: AsyncRead + AsyncWrite + Unpin,
 {
-    let (grant, _slot) = match admission {
+    let admitted = match admission {
         Ok(a) => a,
         Err(r) => {
             app.counters.refusals.add(&r);
@@ -146,53 +158,161 @@ pub(crate) async fn serve_socket<Io>(
             return;
         }
     };
+    let open = Open::count(&app.open);
+    let mut start = Start {
+        decoder: Decoder::new(app.cfg.max_message_bytes),
+        first: None,
+        open,
+    };
+    if let Some(fd) = socket.filter(|_| crate::home::shared()) {
+        let Some((first, drained)) = first_frame(&mut io, &mut start.decoder).await else {
+            return;
+        };
+        let owner = match &first {
+            First::Message(Ok(ClientMessage::Announce(a))) if drained => {
+                crate::home::owner_elsewhere(app.shards.owner(&a.info_hash))
+            }
+            _ => None,
+        };
+        start.first = Some(first);
+        if let Some(there) = owner {
+            // SAFETY: `io` holds the descriptor open until after this call.
+            if let Some(moved) = unsafe { crate::handoff::duplicate(fd) } {
+                // Leaves this thread's reactor; the duplicate keeps the socket.
+                drop(io);
+                app.counters.moved.fetch_add(1, Ordering::Relaxed);
+                crate::home::run_there(
+                    &there,
+                    Box::new(move || match tokio::net::TcpStream::from_std(moved) {
+                        Ok(tcp) => {
+                            tokio::spawn(serve_admitted(app, tcp, addr, admitted, start));
+                        }
+                        Err(e) => tracing::warn!(%addr, "cannot take over a connection: {e}"),
+                    }),
+                );
+                return;
+            }
+        }
+    }
+    serve_admitted(app, io, addr, admitted, start).await;
+}
+
+/// What was read before a connection's task settled on its thread.
+struct Start {
+    decoder: Decoder,
+    first: Option<First>,
+    open: Open,
+}
+
+/// Counts a connection as open from its upgrade until it ends, wherever it
+/// is served meanwhile (the connection limit and `/stats.json` see it).
+struct Open(Arc<AtomicUsize>);
+
+impl Open {
+    fn count(open: &Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::Relaxed);
+        Open(open.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The first frame, already taken out of the decoder.
+enum First {
+    Message(Result<ClientMessage, ParseError>),
+    Frame(Frame),
+    Bad(FrameError),
+}
+
+/// Reads until the first frame is complete; `None` if the connection ended
+/// first. With it, whether nothing read before the upgrade can be left
+/// behind in hyper's buffer: its rest comes first, and a first read that
+/// did not fill our buffer emptied it.
+async fn first_frame<R: AsyncRead + Unpin>(rd: &mut R, d: &mut Decoder) -> Option<(First, bool)> {
+    const FIRST_READ: usize = 64 * 1024;
+    let mut drained = None;
+    loop {
+        match d.next_frame() {
+            Ok(Some(Frame::Text(text))) => {
+                let message = ClientMessage::from_json(&text);
+                return Some((First::Message(message), drained?));
+            }
+            Ok(Some(f)) => return Some((First::Frame(f), false)),
+            Err(e) => return Some((First::Bad(e), false)),
+            Ok(None) => {}
+        }
+        let n = match drained {
+            None => read_some::<_, FIRST_READ>(rd, d).await,
+            Some(_) => read_some::<_, READ>(rd, d).await,
+        };
+        match n {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => drained = Some(drained.unwrap_or(n < FIRST_READ)),
+        }
+    }
+}
+
+async fn serve_admitted<Io>(
+    app: Arc<App>,
+    io: Io,
+    addr: SocketAddr,
+    (grant, _slot): (Option<Grant>, Option<IpGuard>),
+    start: Start,
+) where
+    Io: AsyncRead + AsyncWrite + Unpin,
+{
     let id = app.next_conn();
-    app.open.fetch_add(1, Ordering::Relaxed);
     let rules = ConnRules::new(&app.conn_limits, app.clock.now());
     let conn = Conn {
         app: app.clone(),
         id,
         link: Arc::new(Link::new(rules)),
         grant,
+        overflowed: AtomicBool::new(false),
     };
     tracing::debug!(conn = id, %addr, "connected");
-    let ending = serve_frames(&conn, io).await;
+    let ending = serve_frames(&conn, io, start).await;
     app.shards.disconnect(id, &conn.link);
-    app.open.fetch_sub(1, Ordering::Relaxed);
+    if conn.overflowed.load(Ordering::Relaxed) {
+        app.counters.slow_closed.fetch_add(1, Ordering::Relaxed);
+    }
     tracing::debug!(conn = id, ?ending, "disconnected");
 }
 
 /// Reads, writes and watches for a kill in one task: an idle connection then
 /// costs one small future, not two.
-async fn serve_frames<Io: AsyncRead + AsyncWrite + Unpin>(conn: &Conn, io: Io) -> Ending {
-    let link = &conn.link;
+async fn serve_frames<Io: AsyncRead + AsyncWrite + Unpin>(
+    conn: &Conn,
+    io: Io,
+    start: Start,
+) -> Ending {
     let (mut rd, mut wr) = tokio::io::split(io);
-    let mut decoder = Decoder::new(conn.app.cfg.max_message_bytes);
-    let ending = loop {
-        // Checked on every turn, not only on a wake-up: the kill watcher in
-        // `write_queued` may consume the notification for a message queued
-        // while it was writing.
-        if link.killed() {
-            break Ending::QueueFull;
+    let Start {
+        mut decoder,
+        first,
+        open: _open,
+    } = start;
+    let early = match first {
+        Some(First::Message(m)) => {
+            conn.on_message(m);
+            None
         }
-        if !link.queue().is_empty() {
-            if let Err(e) = write_queued(&mut wr, link).await {
-                break e;
-            }
-            continue;
-        }
-        tokio::select! {
-            biased;
-            _ = link.ready.notified() => {}
-            read = read_some(&mut rd, &mut decoder) => match read {
-                Ok(0) | Err(_) => break Ending::Normal,
-                Ok(_) => {
-                    if let Some(end) = conn.on_frames(&mut decoder, &mut wr).await {
-                        break end;
-                    }
-                }
-            },
-        }
+        Some(First::Frame(f)) => conn.on_frame(f, &mut wr).await,
+        Some(First::Bad(e)) => Some(Ending::Bad(e)),
+        None => None,
+    };
+    let early = match early {
+        Some(end) => Some(end),
+        // Frames that arrived with the first one.
+        None => conn.on_frames(&mut decoder, &mut wr).await,
+    };
+    let ending = match early {
+        Some(end) => end,
+        None => serve_loop(conn, &mut rd, &mut wr, &mut decoder).await,
     };
     let close = match &ending {
         Ending::Normal => None,
@@ -221,6 +341,42 @@ async fn serve_frames<Io: AsyncRead + AsyncWrite + Unpin>(conn: &Conn, io: Io) -
     ending
 }
 
+/// The connection's life after its first frames: writes what is queued for
+/// it, reads and handles what it sends, until it ends.
+async fn serve_loop<R, W>(conn: &Conn, rd: &mut R, wr: &mut W, decoder: &mut Decoder) -> Ending
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let link = &conn.link;
+    loop {
+        // Checked on every turn, not only on a wake-up: the kill watcher in
+        // `write_queued` may consume the notification for a message queued
+        // while it was writing.
+        if link.killed() {
+            break Ending::QueueFull;
+        }
+        if !link.queue().is_empty() {
+            if let Err(e) = write_queued(wr, link).await {
+                break e;
+            }
+            continue;
+        }
+        tokio::select! {
+            biased;
+            _ = link.ready.notified() => {}
+            read = read_some::<_, READ>(rd, decoder) => match read {
+                Ok(0) | Err(_) => break Ending::Normal,
+                Ok(_) => {
+                    if let Some(end) = conn.on_frames(decoder, wr).await {
+                        break end;
+                    }
+                }
+            },
+        }
+    }
+}
+
 impl Conn {
     /// Handles every complete frame received; `Some` when the connection ends.
     async fn on_frames<W: AsyncWrite + Unpin>(
@@ -231,33 +387,51 @@ impl Conn {
         loop {
             match d.next_frame() {
                 Ok(None) => return None,
-                Ok(Some(Frame::Text(text))) => self.on_text(&text),
-                Ok(Some(Frame::Binary(_))) => {
-                    let why = "binary frames are not supported; send JSON text";
-                    self.reply(failure(why.into(), "announce", None));
-                }
-                Ok(Some(Frame::Ping(payload))) => {
-                    let mut out = Vec::new();
-                    frame::pong(&mut out, &payload);
-                    let sent = tokio::time::timeout(WRITE_STALL, wr.write_all(&out)).await;
-                    if !matches!(sent, Ok(Ok(()))) {
-                        return Some(Ending::Normal);
+                Ok(Some(f)) => {
+                    if let Some(end) = self.on_frame(f, wr).await {
+                        return Some(end);
                     }
                 }
-                Ok(Some(Frame::Pong)) => {}
-                Ok(Some(Frame::Close(_))) => return Some(Ending::ClientClosed),
                 Err(e) => return Some(Ending::Bad(e)),
             }
         }
     }
+
+    /// Handles one frame; `Some` when the connection ends.
+    async fn on_frame<W: AsyncWrite + Unpin>(&self, f: Frame, wr: &mut W) -> Option<Ending> {
+        match f {
+            Frame::Text(text) => self.on_text(&text),
+            Frame::Binary(_) => {
+                let why = "binary frames are not supported; send JSON text";
+                self.reply(failure(why.into(), "announce", None));
+            }
+            Frame::Ping(payload) => {
+                let mut out = Vec::new();
+                frame::pong(&mut out, &payload);
+                let sent = tokio::time::timeout(WRITE_STALL, wr.write_all(&out)).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    return Some(Ending::Normal);
+                }
+            }
+            Frame::Pong => {}
+            Frame::Close(_) => return Some(Ending::ClientClosed),
+        }
+        None
+    }
 }
 
-/// Reads what the socket has into the decoder; `Ok(0)` at end of stream.
-/// The read buffer lives on the stack for one poll only: an idle connection
-/// holds none.
-async fn read_some<R: AsyncRead + Unpin>(rd: &mut R, d: &mut Decoder) -> std::io::Result<usize> {
+/// Bytes read from a socket at a time.
+const READ: usize = 4096;
+
+/// Reads what the socket has (at most `N` bytes) into the decoder; `Ok(0)`
+/// at end of stream. The read buffer lives on the stack for one poll only:
+/// an idle connection holds none.
+async fn read_some<R: AsyncRead + Unpin, const N: usize>(
+    rd: &mut R,
+    d: &mut Decoder,
+) -> std::io::Result<usize> {
     std::future::poll_fn(|cx| {
-        let mut buf = [0u8; 4096];
+        let mut buf = [0u8; N];
         let mut rb = ReadBuf::new(&mut buf);
         match Pin::new(&mut *rd).poll_read(cx, &mut rb) {
             Poll::Ready(Ok(())) => {

@@ -15,6 +15,8 @@ pub struct Stats {
     pub messages_out: u64,
     pub slow_clients_closed: u64,
     pub refused_connections: u64,
+    /// Connections moved to the thread that owns their first torrent.
+    pub connections_moved: u64,
     /// Connections, announces and scrapes refused, by kind.
     pub refusals: std::collections::BTreeMap<&'static str, u64>,
     #[serde(flatten)]
@@ -55,7 +57,7 @@ impl Stats {
             ("shards", "Swarm shards.", self.shards as f64),
         ];
         let w = &self.swarm;
-        let counters: [(&str, &str, u64); 9] = [
+        let counters: [(&str, &str, u64); 10] = [
             ("announces_total", "Announces handled.", w.announces),
             (
                 "offers_relayed_total",
@@ -88,6 +90,11 @@ impl Stats {
                 "refused_connections_total",
                 "Connections refused at the connection limit.",
                 self.refused_connections,
+            ),
+            (
+                "connections_moved_total",
+                "Connections moved to the thread that owns their first torrent.",
+                self.connections_moved,
             ),
         ];
         let mut s = String::new();

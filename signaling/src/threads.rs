@@ -5,11 +5,11 @@
 //! announce against 55 µs on one thread in tracker-bench at 2000 announces/s:
 //! its idle workers spin looking for work to steal.)
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use axum::Router;
+
+use crate::handoff::{Accepted, PlainListener};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -32,7 +32,9 @@ pub async fn serve_on_threads(
     let socket = listener.into_std()?;
     let (stop, stopped) = watch::channel(false);
     let mut done = Vec::new();
+    let homes = crate::home::homes(threads);
     for i in 0..threads.max(1) {
+        let homes = homes.clone();
         let (socket, router, tls) = (socket.try_clone()?, router.clone(), tls.clone());
         let mut stopped = stopped.clone();
         let (finished, finished_rx) = tokio::sync::oneshot::channel::<std::io::Result<()>>();
@@ -45,7 +47,7 @@ pub async fn serve_on_threads(
                     .build()
                     .and_then(|rt| {
                         rt.block_on(async move {
-                            let home = tokio::spawn(crate::wake::serve_here());
+                            let home = tokio::spawn(crate::home::serve_as(homes, i));
                             let task = task.map(tokio::spawn);
                             let listener = TcpListener::from_std(socket)?;
                             let stop = async move {
@@ -82,24 +84,16 @@ async fn serve_one(
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let service = router.into_make_service_with_connect_info::<Accepted>();
     match tls {
         Some(tls) => {
-            // The no-op tap gives the TLS listener axum's `ConnectInfo<SocketAddr>`
-            // support (TLS streams already have TCP_NODELAY set).
-            let listener = crate::tls::TlsListener::new(listener, tls)?.tap_io(|_| {});
+            let listener = crate::tls::TlsListener::new(listener, tls)?;
             axum::serve(listener, service)
                 .with_graceful_shutdown(stop)
                 .await
         }
         None => {
-            // Small relayed messages must not wait for Nagle's algorithm.
-            let listener = listener.tap_io(|tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::warn!("cannot set TCP_NODELAY: {e}");
-                }
-            });
-            axum::serve(listener, service)
+            axum::serve(PlainListener(listener), service)
                 .with_graceful_shutdown(stop)
                 .await
         }

@@ -11,8 +11,7 @@ use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 use webswarm_core::Rng;
 use webswarm_signaling::config::Config;
-use webswarm_signaling::shard::owner_of;
-use webswarm_tracker_proto::{binstr_encode, InfoHash, TrackerMessage};
+use webswarm_tracker_proto::{binstr_encode, TrackerMessage};
 
 #[tokio::test]
 async fn offers_and_answers_are_relayed_between_real_websocket_clients() {
@@ -184,7 +183,11 @@ async fn a_client_that_stops_reading_is_closed_and_others_keep_being_served() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(open, 1, "the slow client's connection is still open");
+    let (_, body) = t.http("/stats.json").await;
+    assert_eq!(
+        open, 1,
+        "the slow client's connection is still open: {body}"
+    );
     t.stop().await;
 }
 
@@ -310,16 +313,6 @@ async fn a_message_over_the_limit_gets_a_1009_close_frame() {
     let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(stats["connections"], 1, "the oversize clients are gone");
     t.stop().await;
-}
-
-/// The `k`th info-hash owned by shard `k % 4` of 4.
-fn ih_on(k: u8) -> String {
-    let ih = (0u8..=255)
-        .map(|b| InfoHash([b; 20]))
-        .filter(|ih| owner_of(ih, 4) == usize::from(k % 4))
-        .nth(usize::from(k / 4))
-        .expect("enough info-hashes on each worker");
-    binstr_encode(&ih.0)
 }
 
 #[tokio::test]

@@ -14,7 +14,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 use webswarm_signaling::config::Config;
 use webswarm_signaling::server::{serve, App};
-use webswarm_tracker_proto::TrackerMessage;
+use webswarm_signaling::shard::owner_of;
+use webswarm_tracker_proto::{binstr_encode, InfoHash, TrackerMessage};
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -138,4 +139,14 @@ pub async fn expect_failure(ws: &mut Ws, reason: &str) {
         }
         other => panic!("expected failure {reason:?}, got {other:?}"),
     }
+}
+
+/// The `k`th info-hash owned by shard `k % 4` of 4.
+pub fn ih_on(k: u8) -> String {
+    let ih = (0u8..=255)
+        .map(|b| InfoHash([b; 20]))
+        .filter(|ih| owner_of(ih, 4) == usize::from(k % 4))
+        .nth(usize::from(k / 4))
+        .expect("enough info-hashes on each worker");
+    binstr_encode(&ih.0)
 }
