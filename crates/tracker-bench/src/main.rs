@@ -8,18 +8,22 @@
 //! - light load (default 200 connections, 200 announces/s): offer relay latency;
 //! - heavy load (2000 announces/s offered, or --heavy-rate): tracker CPU per
 //!   announce, messages/s;
-//! - closed loop (2000 connections, or --closed; each announces again when
+//! - idle: RSS growth per connection with 10k connections that announced once
+//!   (with 10 offers, answered by the peers already there) and then idle;
+//! - last, closed loop (2000 connections, or --closed; each announces again when
 //!   the tracker replied to its last announce, at most 9 a second under our
 //!   tracker's per-connection limit): the tracker as busy as the load
-//!   generator, sharing these cores, can keep it; CPU per announce and
-//!   announces/s;
-//! - idle: RSS growth per connection with 10k connections that announced once
-//!   (with 10 offers, answered by the peers already there) and then idle.
+//!   generator, sharing these cores, can keep it; CPU per announce,
+//!   announces/s, and the cross-node messages a cluster dropped meanwhile.
+//!
+//! `--alternate N` compares only one thread with one per core, in N heavy
+//! phases each, alternated.
 //!
 //! Usage: webswarm-tracker-bench [--tracker PATH] [--node-script PATH]
 //!        [--connections C] [--idle K] [--seconds S] [--short-sdp]
 //!        [--shards N] [--threads N] [--heavy-rate R] [--no-reference]
-//!        [--closed N] [--no-cluster] [--aquatic PATH]
+//!        [--closed N] [--alternate N] [--tracker-cpus LIST] [--no-cluster]
+//!        [--aquatic PATH]
 
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,6 +63,11 @@ struct Opts {
     heavy_rate: f64,
     /// Connections in the closed-loop phase (0: skip it).
     closed: usize,
+    /// `taskset -c` list for our tracker processes (unset: any core).
+    tracker_cpus: Option<String>,
+    /// Only compare one thread with one per core, in this many alternated
+    /// heavy phases (0: the full run).
+    alternate: usize,
     /// Skip bittorrent-tracker (to compare configurations of ours quickly).
     no_reference: bool,
     /// Skip the two-node cluster.
@@ -555,6 +564,17 @@ async fn closed_loop(target: &Target, o: &Opts) -> (f64, f64) {
     for t in tasks {
         t.abort();
     }
+    for url in &target.urls {
+        let Some(stats) = stats_of(url).await else {
+            continue;
+        };
+        if let Some(c) = stats.get("cluster") {
+            eprintln!(
+                "{}: after the closed loop, {url}: cross-node messages dropped {} (outbound queue full or Redis lost), reconnects {}",
+                target.name, c["messages_dropped"], c["reconnects"]
+            );
+        }
+    }
     (cpu * 1e6 / replies.max(1) as f64, replies as f64 / secs)
 }
 
@@ -578,6 +598,23 @@ impl LoopCounts {
     fn add(&self, k: usize) {
         self.0[k].fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// A tracker's `/stats.json` (ours only; `None` for others).
+async fn stats_of(ws_url: &str) -> Option<serde_json::Value> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = ws_url.strip_prefix("ws://")?;
+    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+    s.write_all(b"GET /stats.json HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await
+        .ok()?;
+    let mut body = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut body))
+        .await
+        .ok()?
+        .ok()?;
+    let text = String::from_utf8_lossy(&body);
+    serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -694,12 +731,6 @@ async fn measure(target: Target, o: &Opts) -> (String, Measured) {
     r.msgs_per_sec = heavy.messages as f64 / heavy.elapsed.as_secs_f64();
     r.offers_lost += heavy.offers_lost;
     r.answers_lost += heavy.answers_lost;
-    (r.closed_cpu_us, r.closed_rate) = (f64::NAN, f64::NAN);
-    if o.closed > 0 {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        eprintln!("{name}: closed loop ({} connections)", o.closed);
-        (r.closed_cpu_us, r.closed_rate) = closed_loop(&target, o).await;
-    }
     tokio::time::sleep(Duration::from_secs(2)).await;
     eprintln!("{name}: {} idle connections", o.idle);
     let rss0 = target.rss_kb();
@@ -738,12 +769,69 @@ async fn measure(target: Target, o: &Opts) -> (String, Measured) {
     r.idle_held = idle.len();
     r.rss_per_conn_kb = (target.rss_kb().saturating_sub(rss0)) as f64 / idle.len().max(1) as f64;
     drop(idle);
+    // Last: its 2000 busy connections would leave the allocator with memory
+    // that the idle connections' RSS figure would then not show.
+    (r.closed_cpu_us, r.closed_rate) = (f64::NAN, f64::NAN);
+    if o.closed > 0 {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        eprintln!("{name}: closed loop ({} connections)", o.closed);
+        (r.closed_cpu_us, r.closed_rate) = closed_loop(&target, o).await;
+    }
     drop(target);
     (name, r)
 }
 
+/// One thread against one per core, both running, in alternated heavy
+/// phases: the machine's drift over minutes (here often ±20 %) falls on both
+/// alike, so the ratio of the medians is what sharding costs.
+async fn alternate(o: &Opts) {
+    let one = ["--shards", "1", "--threads", "1"].map(String::from);
+    let targets = [
+        Target::single(
+            "ours, 1 thread",
+            start("webswarm-tracker", ours(o, &one)).await,
+        ),
+        Target::single(
+            "ours, 1 per core",
+            start("webswarm-tracker", ours(o, &[])).await,
+        ),
+    ];
+    let mut cpu: [Vec<f64>; 2] = Default::default();
+    for round in 0..o.alternate {
+        // Which goes first alternates too.
+        for k in [round % 2, 1 - round % 2] {
+            let phase = load(&targets[k], o, 1, o.heavy_rate, o.seconds.min(5), false).await;
+            let us = phase.cpu_secs * 1e6 / phase.announces as f64;
+            eprintln!("round {round}: {} {us:.1} µs per announce", targets[k].name);
+            cpu[k].push(us);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (a, b) = (median(&mut cpu[0].clone()), median(&mut cpu[1].clone()));
+    println!(
+        "CPU µs per announce at {} announces/s, {} alternated phases each: one thread {:?} (median {a:.1}), one per core {:?} (median {b:.1}); sharding {:.2}x",
+        o.heavy_rate,
+        o.alternate,
+        cpu[0].iter().map(|x| x.round()).collect::<Vec<_>>(),
+        cpu[1].iter().map(|x| x.round()).collect::<Vec<_>>(),
+        b / a
+    );
+}
+
 fn ours(o: &Opts, extra: &[String]) -> Command {
-    let mut c = Command::new(&o.tracker);
+    let mut c = match &o.tracker_cpus {
+        Some(cpus) => {
+            // taskset execs the tracker: the child's pid is the tracker's.
+            let mut c = Command::new("taskset");
+            c.args(["-c", cpus, &o.tracker]);
+            c
+        }
+        None => Command::new(&o.tracker),
+    };
     c.args(["--bind", "127.0.0.1:0", "--max-connections", "20000"])
         .args(extra)
         .env(
@@ -819,6 +907,10 @@ bittorrent-tracker under the same load, side by side.
   --idle N           idle connections for the memory figure (10000)
   --heavy-rate R     announces/s offered in the CPU phase (2000)
   --closed N         connections in the closed-loop phase (2000; 0 skips it)
+  --alternate N      only one thread against one per core: N heavy phases
+                     each, alternated, medians and their ratio
+  --tracker-cpus L   run our trackers under `taskset -c L` (e.g. run the bench
+                     itself under `taskset -c 1` and give the trackers 0)
   --threads N        connection threads of every node of ours (default: cores)
   --shards N         swarm shards of every node of ours (default: cores)
   --short-sdp        47-byte SDPs instead of 1 KB
@@ -844,6 +936,8 @@ async fn main() {
         short_sdp: false,
         heavy_rate: 2000.0,
         closed: 2000,
+        alternate: 0,
+        tracker_cpus: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -868,10 +962,15 @@ async fn main() {
                     "--threads" => o.threads = Some(v.parse().expect("number")),
                     "--heavy-rate" => o.heavy_rate = v.parse().expect("number"),
                     "--closed" => o.closed = v.parse().expect("number"),
+                    "--alternate" => o.alternate = v.parse().expect("number"),
+                    "--tracker-cpus" => o.tracker_cpus = Some(v),
                     _ => panic!("unknown argument {a}"),
                 }
             }
         }
+    }
+    if o.alternate > 0 {
+        return alternate(&o).await;
     }
     let mut all = Vec::new();
     if o.shards.is_none() && o.threads.is_none() {
