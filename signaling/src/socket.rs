@@ -140,7 +140,7 @@ pub(crate) async fn serve_socket<Io>(
     admission: Result<(Option<Grant>, Option<IpGuard>), Refusal>,
     socket: Option<RawFd>,
 ) where
-    Io: AsyncRead + AsyncWrite + Unpin,
+    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let admitted = match admission {
         Ok(a) => a,
@@ -162,7 +162,7 @@ pub(crate) async fn serve_socket<Io>(
     let mut start = Start {
         decoder: Decoder::new(app.cfg.max_message_bytes),
         first: None,
-        open,
+        _open: open,
     };
     if let Some(fd) = socket.filter(|_| crate::home::shared()) {
         let Some((first, drained)) = first_frame(&mut io, &mut start.decoder).await else {
@@ -174,7 +174,7 @@ pub(crate) async fn serve_socket<Io>(
             }
             _ => None,
         };
-        start.first = Some(first);
+        start.first = Some(Box::new(first));
         if let Some(there) = owner {
             // SAFETY: `io` holds the descriptor open until after this call.
             if let Some(moved) = unsafe { crate::handoff::duplicate(fd) } {
@@ -194,14 +194,19 @@ pub(crate) async fn serve_socket<Io>(
             }
         }
     }
-    serve_admitted(app, io, addr, admitted, start).await;
+    // A task of its own: this one's state (the first read, the handoff)
+    // would otherwise be carried for the connection's whole life.
+    tokio::spawn(serve_admitted(app, io, addr, admitted, start));
 }
 
 /// What was read before a connection's task settled on its thread.
 struct Start {
     decoder: Decoder,
-    first: Option<First>,
-    open: Open,
+    /// Boxed: an announce is hundreds of bytes, and every connection's task
+    /// would carry room for it for the connection's whole life.
+    first: Option<Box<First>>,
+    /// Held, not read: dropped when the connection ends.
+    _open: Open,
 }
 
 /// Counts a connection as open from its upgrade until it ends, wherever it
@@ -256,31 +261,42 @@ async fn first_frame<R: AsyncRead + Unpin>(rd: &mut R, d: &mut Decoder) -> Optio
     }
 }
 
-async fn serve_admitted<Io>(
+#[allow(clippy::manual_async_fn)] // on purpose: see below
+fn serve_admitted<Io>(
     app: Arc<App>,
     io: Io,
     addr: SocketAddr,
-    (grant, _slot): (Option<Grant>, Option<IpGuard>),
-    start: Start,
-) where
+    admitted: (Option<Grant>, Option<IpGuard>),
+    mut start: Start,
+) -> impl std::future::Future<Output = ()>
+where
     Io: AsyncRead + AsyncWrite + Unpin,
 {
-    let id = app.next_conn();
-    let rules = ConnRules::new(&app.conn_limits, app.clock.now());
-    let conn = Conn {
-        app: app.clone(),
-        id,
-        link: Arc::new(Link::new(rules)),
-        grant,
-        overflowed: AtomicBool::new(false),
-    };
-    tracing::debug!(conn = id, %addr, "connected");
-    let ending = serve_frames(&conn, io, start).await;
-    app.shards.disconnect(id, &conn.link);
-    if conn.overflowed.load(Ordering::Relaxed) {
-        app.counters.slow_closed.fetch_add(1, Ordering::Relaxed);
+    // An async block, not an async fn: an async fn keeps its arguments and
+    // a copy of each, and this future lives as long as the connection
+    // (-Zprint-type-sizes: 1176 -> 952 bytes per connection).
+    let (grant, slot) = admitted;
+    async move {
+        // Moved in by name: a block captures only what it uses, and the
+        // per-address slot must live as long as the connection.
+        let _slot = slot;
+        let id = app.next_conn();
+        let rules = ConnRules::new(&app.conn_limits, app.clock.now());
+        let conn = Conn {
+            app: app.clone(),
+            id,
+            link: Arc::new(Link::new(rules)),
+            grant,
+            overflowed: AtomicBool::new(false),
+        };
+        tracing::debug!(conn = id, %addr, "connected");
+        let ending = serve_frames(&conn, io, &mut start).await;
+        app.shards.disconnect(id, &conn.link);
+        if conn.overflowed.load(Ordering::Relaxed) {
+            app.counters.slow_closed.fetch_add(1, Ordering::Relaxed);
+        }
+        tracing::debug!(conn = id, ?ending, "disconnected");
     }
-    tracing::debug!(conn = id, ?ending, "disconnected");
 }
 
 /// Reads, writes and watches for a kill in one task: an idle connection then
@@ -288,31 +304,33 @@ async fn serve_admitted<Io>(
 async fn serve_frames<Io: AsyncRead + AsyncWrite + Unpin>(
     conn: &Conn,
     io: Io,
-    start: Start,
+    start: &mut Start,
 ) -> Ending {
     let (mut rd, mut wr) = tokio::io::split(io);
-    let Start {
-        mut decoder,
-        first,
-        open: _open,
-    } = start;
-    let early = match first {
+    // The first frame, if it was read before: a message is handled at once,
+    // only a control frame may need to write.
+    let early = match start.first.take().map(|f| *f) {
         Some(First::Message(m)) => {
             conn.on_message(m);
             None
         }
-        Some(First::Frame(f)) => conn.on_frame(f, &mut wr).await,
-        Some(First::Bad(e)) => Some(Ending::Bad(e)),
+        Some(First::Frame(f)) => Some(Ok(f)),
+        Some(First::Bad(e)) => Some(Err(Ending::Bad(e))),
+        None => None,
+    };
+    let early = match early {
+        Some(Ok(f)) => conn.on_frame(f, &mut wr).await,
+        Some(Err(end)) => Some(end),
         None => None,
     };
     let early = match early {
         Some(end) => Some(end),
         // Frames that arrived with the first one.
-        None => conn.on_frames(&mut decoder, &mut wr).await,
+        None => conn.on_frames(&mut start.decoder, &mut wr).await,
     };
     let ending = match early {
         Some(end) => end,
-        None => serve_loop(conn, &mut rd, &mut wr, &mut decoder).await,
+        None => serve_loop(conn, &mut rd, &mut wr, &mut start.decoder).await,
     };
     let close = match &ending {
         Ending::Normal => None,
