@@ -180,3 +180,22 @@ impl OfferTemplate {
         Message::text(text)
     }
 }
+
+/// A tracker's `/stats.json`, given its `ws://` URL (`None` if it has none,
+/// e.g. bittorrent-tracker, or does not answer within 10 s).
+pub async fn stats_of(ws_url: &str) -> Option<serde_json::Value> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = ws_url.strip_prefix("ws://")?;
+    let get = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let request =
+            format!("GET /stats.json HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        s.write_all(request.as_bytes()).await.ok()?;
+        let mut body = String::new();
+        s.read_to_string(&mut body).await.ok()?;
+        serde_json::from_str(body.split_once("\r\n\r\n")?.1).ok()
+    };
+    tokio::time::timeout(Duration::from_secs(10), get)
+        .await
+        .ok()?
+}

@@ -37,7 +37,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use webswarm_core::Rng;
 use webswarm_tracker_bench::{
-    announce, answer_to, connect, cpu_secs, id_from, rss_kb, sdp, start, OfferTemplate,
+    announce, answer_to, connect, cpu_secs, id_from, rss_kb, sdp, start, stats_of, OfferTemplate,
 };
 use webswarm_tracker_proto::{binstr_encode, TrackerMessage};
 
@@ -598,23 +598,6 @@ impl LoopCounts {
     fn add(&self, k: usize) {
         self.0[k].fetch_add(1, Ordering::Relaxed);
     }
-}
-
-/// A tracker's `/stats.json` (ours only; `None` for others).
-async fn stats_of(ws_url: &str) -> Option<serde_json::Value> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = ws_url.strip_prefix("ws://")?;
-    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-    s.write_all(b"GET /stats.json HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        .await
-        .ok()?;
-    let mut body = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut body))
-        .await
-        .ok()?
-        .ok()?;
-    let text = String::from_utf8_lossy(&body);
-    serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()
 }
 
 #[derive(Clone, Copy, PartialEq)]

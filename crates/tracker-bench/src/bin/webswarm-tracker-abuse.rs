@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use webswarm_core::Rng;
 use webswarm_tracker_bench::{
-    announce, answer_to, connect, cpu_secs, id_from, rss_kb, sdp, start, OfferTemplate,
+    announce, answer_to, connect, cpu_secs, id_from, rss_kb, sdp, start, stats_of, OfferTemplate,
 };
 use webswarm_tracker_proto::{binstr_encode, TrackerMessage};
 
@@ -314,25 +314,7 @@ async fn oversize(url: String, c: Arc<Counters>) {
 }
 
 async fn stats(url: &str) -> serde_json::Value {
-    let addr = url.trim_start_matches("ws://");
-    let get = async {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-        s.write_all(
-            format!("GET /stats.json HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .ok()?;
-        let mut body = String::new();
-        s.read_to_string(&mut body).await.ok()?;
-        serde_json::from_str(body.split_once("\r\n\r\n")?.1).ok()
-    };
-    tokio::time::timeout(Duration::from_secs(10), get)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or(serde_json::Value::Null)
+    stats_of(url).await.unwrap_or(serde_json::Value::Null)
 }
 
 fn median(mut xs: Vec<u64>) -> u64 {
