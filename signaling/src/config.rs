@@ -96,6 +96,11 @@ node_timeout_ms = 3000
 # that has not read the set yet refuses torrents not on allow_list.
 # allow_set = "webswarm:allowed"
 allow_refresh_ms = 5000
+# Batches of messages waiting to be published to Redis (one per announce or
+# answer handled). Connections stop reading while it is half full, so a node
+# that falls behind its cluster slows its clients instead of losing their
+# offers; what finds it full (Redis down) is dropped and counted.
+queue = 16384
 "#;
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -205,6 +210,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "cluster.allow_set needs cluster.redis_url (the set lives in Redis)",
             ));
+        }
+        if self.cluster.queue < 2 {
+            return Err(ConfigError::Invalid("cluster.queue must be at least 2"));
         }
         if self.cluster.allow_refresh_ms == 0 {
             return Err(ConfigError::Invalid(

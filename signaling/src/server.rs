@@ -64,7 +64,7 @@ impl App {
         let url = cfg.cluster.redis_url.clone();
         let (outbound, crossings) = match url {
             Some(_) => {
-                let (tx, rx) = cluster::outbound();
+                let (tx, rx) = cluster::outbound(cfg.cluster.queue);
                 (Some(tx), Some(rx))
             }
             None => (None, None),
@@ -73,6 +73,9 @@ impl App {
             Arc::new(ClusterStatus {
                 node: new_node_id(seed),
                 dropped: o.dropped.clone(),
+                redis_up: o.redis_up.clone(),
+                drained: o.drained.clone(),
+                paused: o.paused.clone(),
                 ..ClusterStatus::default()
             })
         });

@@ -79,16 +79,28 @@ impl ShardReport {
 pub struct Shards {
     shards: Arc<[Mutex<Shard>]>,
     sent: Arc<AtomicU64>,
+    cluster: Option<Outbound>,
 }
 
-/// Where shards send what crosses nodes (a bounded queue to the cluster's
-/// Redis link: when it is full, messages are dropped and counted, never
-/// queued without bound).
+/// Where shards send what crosses nodes: a bounded queue to the cluster's
+/// Redis link. While Redis takes messages, connections stop reading once the
+/// queue is half full (see [`Outbound::room`]), so a node that cannot keep
+/// up slows its clients instead of losing what they send; what still finds
+/// it full (Redis gone, or a burst past the other half) is dropped and
+/// counted, never queued without bound.
 #[derive(Clone)]
 pub struct Outbound {
     /// One batch per message handled: one wake-up of the link per announce.
     pub tx: tokio::sync::mpsc::Sender<Vec<Crossing>>,
     pub dropped: Arc<std::sync::atomic::AtomicU64>,
+    /// Whether the link is connected to Redis (and so draining the queue
+    /// into it rather than discarding).
+    pub redis_up: Arc<std::sync::atomic::AtomicBool>,
+    /// Signalled by the link after it takes batches off the queue, and when
+    /// Redis is lost (waiting would then be pointless).
+    pub drained: Arc<tokio::sync::Notify>,
+    /// Times a connection waited in [`Outbound::room`].
+    pub paused: Arc<AtomicU64>,
 }
 
 /// A message for other nodes.
@@ -99,14 +111,38 @@ pub enum Crossing {
 }
 
 impl Outbound {
+    /// Whether a connection may read more: the queue is at most half full,
+    /// or Redis is down (then the link discards, and nobody waits for it).
+    pub fn has_room(&self) -> bool {
+        self.tx.capacity() * 2 >= self.tx.max_capacity() || !self.redis_up.load(Ordering::Relaxed)
+    }
+
+    /// Waits until [`Outbound::has_room`].
+    pub async fn room(&self) {
+        let mut counted = false;
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            // Registered before the check: a drain between the check and
+            // the wait still wakes us.
+            drained.as_mut().enable();
+            if self.has_room() {
+                return;
+            }
+            if !std::mem::replace(&mut counted, true) {
+                self.paused.fetch_add(1, Ordering::Relaxed);
+            }
+            drained.await;
+        }
+    }
+
     fn send(&self, batch: Vec<Crossing>) {
         if batch.is_empty() {
             return;
         }
         let n = batch.len() as u64;
         if self.tx.try_send(batch).is_err() {
-            self.dropped
-                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            self.dropped.fetch_add(n, Ordering::Relaxed);
         }
     }
 }
@@ -147,7 +183,16 @@ impl Shards {
         if let Err(e) = expiry {
             tracing::error!("cannot start the expiry thread (peers will not time out): {e}");
         }
-        Shards { shards, sent }
+        Shards {
+            shards,
+            sent,
+            cluster,
+        }
+    }
+
+    /// The queue to other nodes, if this node is in a cluster.
+    pub fn outbound(&self) -> Option<&Outbound> {
+        self.cluster.as_ref()
     }
 
     pub fn count(&self) -> usize {
@@ -440,5 +485,78 @@ mod tests {
             per[owner_of(&InfoHash(ih), 4)] += 1;
         }
         assert!(per.iter().all(|&n| (800..1200).contains(&n)), "{per:?}");
+    }
+
+    fn outbound(capacity: usize) -> (Outbound, tokio::sync::mpsc::Receiver<Vec<Crossing>>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity);
+        let out = Outbound {
+            tx,
+            dropped: Arc::default(),
+            redis_up: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            drained: Arc::default(),
+            paused: Arc::default(),
+        };
+        (out, rx)
+    }
+
+    fn batch() -> Vec<Crossing> {
+        let e = Event::Left {
+            ih: InfoHash([1; 20]),
+            peer: webswarm_tracker_proto::PeerId([2; 20]),
+        };
+        vec![Crossing::Publish(e)]
+    }
+
+    #[tokio::test]
+    async fn a_half_full_queue_holds_readers_until_the_link_drains_it() {
+        let (out, mut rx) = outbound(8);
+        for _ in 0..4 {
+            out.send(batch());
+        }
+        assert!(out.has_room(), "half full");
+        out.send(batch());
+        out.send(batch());
+        assert!(!out.has_room(), "three quarters full");
+        let waiting = tokio::spawn({
+            let out = out.clone();
+            async move { out.room().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        // The link takes one batch: still more than half full.
+        rx.recv().await.unwrap();
+        out.drained.notify_waiters();
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        rx.recv().await.unwrap();
+        out.drained.notify_waiters();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("woken once half the queue is free")
+            .unwrap();
+        assert_eq!(out.paused.load(Ordering::Relaxed), 1);
+        assert_eq!(out.dropped.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn nobody_waits_for_a_link_that_lost_redis() {
+        let (out, _rx) = outbound(2);
+        out.send(batch());
+        out.send(batch());
+        out.send(batch());
+        assert_eq!(out.dropped.load(Ordering::Relaxed), 1);
+        assert!(!out.has_room());
+        let waiting = tokio::spawn({
+            let out = out.clone();
+            async move { out.room().await }
+        });
+        tokio::task::yield_now().await;
+        out.redis_up.store(false, Ordering::Relaxed);
+        out.drained.notify_waiters();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("released when Redis is lost")
+            .unwrap();
+        assert!(out.has_room());
     }
 }

@@ -21,6 +21,7 @@ use crate::connection::{check_scrape, ConnRules};
 use crate::link::Link;
 use crate::refusal::Refusal;
 use crate::server::App;
+use crate::shard::Outbound;
 use crate::swarm::ConnId;
 use crate::token::Grant;
 use crate::ws::frame::{self, Decoder, Frame, FrameError};
@@ -380,29 +381,56 @@ where
             }
             continue;
         }
+        if let Some(out) = conn.app.shards.outbound().filter(|o| !o.has_room()) {
+            // This node's queue to its cluster is half full: keep writing to
+            // the client, but handle and read nothing more until the link
+            // has taken some of it, so what the client sends across is not
+            // dropped.
+            tokio::select! {
+                biased;
+                _ = link.ready.notified() => {}
+                () = out.room() => {}
+            }
+            continue;
+        }
+        // Frames already read (all of them, unless the queue filled up).
+        if let Some(end) = conn.on_frames(decoder, wr).await {
+            break end;
+        }
+        if !conn.may_go_on() {
+            continue;
+        }
         tokio::select! {
             biased;
             _ = link.ready.notified() => {}
             read = read_some::<_, READ>(rd, decoder) => match read {
                 Ok(0) | Err(_) => break Ending::Normal,
-                Ok(_) => {
-                    if let Some(end) = conn.on_frames(decoder, wr).await {
-                        break end;
-                    }
-                }
+                Ok(_) => {}
             },
         }
     }
 }
 
 impl Conn {
-    /// Handles every complete frame received; `Some` when the connection ends.
+    /// Whether this connection may handle another message: not while its
+    /// node's queue to the cluster is half full (each message handled may
+    /// add a batch to it).
+    fn may_go_on(&self) -> bool {
+        self.app.shards.outbound().is_none_or(Outbound::has_room)
+    }
+
+    /// Handles the complete frames received, unless [`Conn::may_go_on`]
+    /// stops it; `Some` when the connection ends.
     async fn on_frames<W: AsyncWrite + Unpin>(
         &self,
         d: &mut Decoder,
         wr: &mut W,
     ) -> Option<Ending> {
         loop {
+            if !self.may_go_on() {
+                // The rest waits in the decoder (see `serve_loop`).
+                return None;
+            }
             match d.next_frame() {
                 Ok(None) => return None,
                 Ok(Some(f)) => {

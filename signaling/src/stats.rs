@@ -145,7 +145,7 @@ impl Stats {
             push_rows(&mut s, &rows);
         }
         if let Some(c) = &self.cluster {
-            let rows: [(&str, &str, &str, f64); 5] = [
+            let rows: [(&str, &str, &str, f64); 6] = [
                 (
                     "cluster_redis_up",
                     "gauge",
@@ -175,6 +175,12 @@ impl Stats {
                     "counter",
                     "Messages for other nodes dropped (Redis down or queue full).",
                     c.messages_dropped as f64,
+                ),
+                (
+                    "cluster_reads_paused_total",
+                    "counter",
+                    "Times a connection stopped reading because the queue to Redis was half full (this node is not keeping up with its cluster traffic).",
+                    c.reads_paused as f64,
                 ),
             ];
             push_rows(&mut s, &rows);

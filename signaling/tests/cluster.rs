@@ -660,3 +660,124 @@ async fn classic_peers_announced_to_different_nodes_find_each_other() {
     );
     b.stop().await;
 }
+
+/// A node whose link to Redis falls behind stops reading its clients instead
+/// of dropping what they send across: Redis is frozen (SIGSTOP) while a
+/// client of node A sends a burst of large offers to node B's peers, so A's
+/// writes to Redis stop once the socket buffers are full and its queue (8
+/// batches here) fills; every offer still reaches B once Redis runs again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_behind_its_redis_holds_its_clients_back_and_loses_nothing() {
+    use futures_util::{SinkExt, StreamExt};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio_tungstenite::tungstenite::Message;
+
+    const OFFERS: usize = 600;
+    const LEECHERS: u8 = 10;
+    let redis = Redis::start();
+    let cfg = |queue| {
+        let mut cfg = Config::default();
+        cfg.cluster.redis_url = Some(redis.url());
+        cfg.cluster.heartbeat_ms = 500;
+        // Frozen for 1.5 s is not gone.
+        cfg.cluster.node_timeout_ms = 10_000;
+        cfg.cluster.queue = queue;
+        cfg.announces_per_second = 1e6;
+        cfg.announce_burst = 1e6;
+        // 400 unanswered offers per peer may be relayed (4 x this).
+        cfg.max_offers_per_announce = 100;
+        cfg.send_queue = 10_000;
+        cfg
+    };
+    let (a, b) = (
+        Tracker::start(cfg(8)).await,
+        Tracker::start(cfg(16_384)).await,
+    );
+    until_nodes(&a, 2).await;
+    until_nodes(&b, 2).await;
+    let ih = id('Q');
+    let got = Arc::new(AtomicUsize::new(0));
+    for k in 0..LEECHERS {
+        let mut ws = b.client().await;
+        let peer = binstr_encode(&[k + 1; 20]);
+        send(&mut ws, announce(&ih, &peer, Some(1), &[])).await;
+        recv(&mut ws).await;
+        let got = got.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(m)) = ws.next().await {
+                if let Message::Text(t) = m {
+                    if matches!(
+                        TrackerMessage::from_json(t.as_str()),
+                        Ok(TrackerMessage::Offer(_))
+                    ) {
+                        got.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+    }
+    // A knows B's leechers before the burst.
+    let mut probe = a.client().await;
+    let scrape = serde_json::json!({"action": "scrape", "info_hash": ih}).to_string();
+    let mut seen = 0;
+    for _ in 0..100 {
+        send(&mut probe, scrape.clone()).await;
+        if let TrackerMessage::Scrape(s) = recv(&mut probe).await {
+            seen = s.files[0].1.incomplete;
+        }
+        if seen == u32::from(LEECHERS) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, u32::from(LEECHERS), "A sees B's leechers");
+
+    let (mut tx, mut rx) = a.client().await.split();
+    // The client reads its replies throughout, as a real one does.
+    let replies = tokio::spawn(async move {
+        let mut n = 0;
+        while let Some(Ok(m)) = rx.next().await {
+            n += usize::from(matches!(m, Message::Text(_)));
+        }
+        n
+    });
+    redis.signal("-STOP");
+    let sdp = "v".repeat(32 * 1024);
+    let x = binstr_encode(&[200; 20]);
+    let writer = tokio::spawn(async move {
+        for i in 0..OFFERS {
+            let mut oid = [0u8; 20];
+            oid[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            let text = announce(&ih, &x, Some(1), &[(&binstr_encode(&oid), &sdp)]);
+            tx.send(Message::text(text)).await.unwrap();
+        }
+        tx
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let paused = stats(&a).await["cluster"]["reads_paused"].as_u64().unwrap();
+    redis.signal("-CONT");
+    assert!(
+        paused > 0,
+        "A never paused its client: the burst did not fill its queue"
+    );
+    let _tx = tokio::time::timeout(Duration::from_secs(30), writer)
+        .await
+        .expect("A read the whole burst once Redis ran again")
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while got.load(Ordering::Relaxed) < OFFERS && t0.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let s = stats(&a).await;
+    eprintln!(
+        "reads paused {paused} times while Redis was frozen; B's peers got {} of {OFFERS} offers; A: {}",
+        got.load(Ordering::Relaxed),
+        s["cluster"]
+    );
+    assert_eq!(s["cluster"]["messages_dropped"], 0);
+    assert_eq!(got.load(Ordering::Relaxed), OFFERS);
+    drop(replies);
+    a.stop().await;
+    b.stop().await;
+}

@@ -60,9 +60,17 @@ impl Link {
         let mut nodes = Nodes::new(self.timeout);
         loop {
             match self.serve(&mut rx, &mut nodes).await {
-                Lost::Shutdown => return,
+                Lost::Shutdown => {
+                    self.status.redis_up.store(false, Ordering::Relaxed);
+                    self.status.drained.notify_waiters();
+                    return;
+                }
                 Lost::Redis(why) => {
-                    if self.status.redis_up.swap(false, Ordering::Relaxed) {
+                    let was_up = self.status.redis_up.swap(false, Ordering::Relaxed);
+                    // Connections waiting for room read on: what they send
+                    // across is discarded until Redis is back.
+                    self.status.drained.notify_waiters();
+                    if was_up {
                         tracing::warn!("lost Redis ({why}): serving local swarms only");
                         // Peers of other nodes cannot be reached now: stop
                         // handing them out.
@@ -251,6 +259,7 @@ impl Link {
             }
             next = if n < BATCH { rx.try_recv().ok() } else { None };
         }
+        self.status.drained.notify_waiters();
         let mut out: Vec<(String, Vec<Message>)> = Vec::new();
         if !bus.is_empty() {
             out.push((self.bus.clone(), bus));

@@ -28,10 +28,6 @@ use crate::shard::{Clock, Crossing, Outbound, Shards};
 use crate::swarm::NodeId;
 pub use wire::NodeStats;
 
-/// Batches waiting to cross to other nodes (one per announce or answer);
-/// more are dropped (and counted).
-const OUTBOUND: usize = 16_384;
-
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterConfig {
@@ -44,6 +40,10 @@ pub struct ClusterConfig {
     /// file allow-list), read every `allow_refresh_ms` and on SIGHUP.
     pub allow_set: Option<String>,
     pub allow_refresh_ms: u64,
+    /// Batches waiting to cross to other nodes (one per announce or answer
+    /// handled). Connections stop reading while it is half full and Redis
+    /// is up; what finds it full is dropped and counted.
+    pub queue: usize,
 }
 
 impl Default for ClusterConfig {
@@ -55,6 +55,7 @@ impl Default for ClusterConfig {
             node_timeout_ms: 3000,
             allow_set: None,
             allow_refresh_ms: 5000,
+            queue: 16_384,
         }
     }
 }
@@ -63,8 +64,14 @@ impl Default for ClusterConfig {
 #[derive(Default)]
 pub struct ClusterStatus {
     pub node: NodeId,
-    pub redis_up: AtomicBool,
+    /// Shared with the shards' [`Outbound`]: connections wait for room in
+    /// the queue only while Redis is up.
+    pub redis_up: Arc<AtomicBool>,
     pub dropped: Arc<AtomicU64>,
+    /// Shared with the [`Outbound`]: wakes connections waiting for room.
+    pub drained: Arc<tokio::sync::Notify>,
+    /// Shared with the [`Outbound`]: times a connection waited for room.
+    pub paused: Arc<AtomicU64>,
     pub sent: AtomicU64,
     pub received: AtomicU64,
     pub malformed: AtomicU64,
@@ -90,6 +97,8 @@ pub struct ClusterStats {
     pub messages_sent: u64,
     pub messages_received: u64,
     pub messages_dropped: u64,
+    /// Times a connection stopped reading until the queue to Redis drained.
+    pub reads_paused: u64,
     pub malformed: u64,
     /// Attempts to reach Redis again after losing it.
     pub reconnects: u64,
@@ -117,6 +126,7 @@ impl ClusterStatus {
             messages_sent: n(&self.sent),
             messages_received: n(&self.received),
             messages_dropped: n(&self.dropped),
+            reads_paused: n(&self.paused),
             malformed: n(&self.malformed),
             reconnects: n(&self.reconnects),
         }
@@ -127,11 +137,14 @@ impl ClusterStatus {
 pub type OwnStats = Arc<dyn Fn() -> NodeStats + Send + Sync>;
 
 /// The queue shards send crossings into, and its receiving end for [`start`].
-pub fn outbound() -> (Outbound, Receiver<Vec<Crossing>>) {
-    let (tx, rx) = tokio::sync::mpsc::channel(OUTBOUND);
+pub fn outbound(queue: usize) -> (Outbound, Receiver<Vec<Crossing>>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(queue.max(2));
     let out = Outbound {
         tx,
         dropped: Arc::new(AtomicU64::new(0)),
+        redis_up: Arc::new(AtomicBool::new(false)),
+        drained: Arc::new(tokio::sync::Notify::new()),
+        paused: Arc::new(AtomicU64::new(0)),
     };
     (out, rx)
 }
