@@ -106,6 +106,14 @@ if (DEMO) {
         const o = await page.evaluate(() => window.__sampled);
         for (const [rows, r] of [[ours, o], [theirs, w]]) rows.push({ seconds: r.seconds, gap: longestGap(r.samples) });
         const first = (r) => ((r.samples.find(([, b]) => b > 0) || [NaN])[0] / 1000).toFixed(2);
+        if (process.env.STALLS_PROFILE) {
+          // KiB received per 100 ms sample, from the first byte: where a slow run lost its time.
+          const profile = (r) => {
+            const k = r.samples.findIndex(([, b]) => b > 0);
+            return r.samples.slice(Math.max(k, 1)).map(([, b], j) => Math.round((b - r.samples[Math.max(k, 1) + j - 1][1]) / 1024)).join(' ');
+          };
+          console.log(`  ours KiB/100 ms: ${profile(o)}\n  WebTorrent KiB/100 ms: ${profile(w)}`);
+        }
         console.log(`run ${i + 1}: ours ${o.seconds.toFixed(2)} s (first byte ${first(o)} s), gap ${ours[i].gap.toFixed(0)} ms; `
           + `WebTorrent ${w.seconds.toFixed(2)} s (first byte ${first(w)} s), gap ${theirs[i].gap.toFixed(0)} ms; `
           + `UDP receive-buffer drops so far ${rcvbufErrors()}`);
