@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import crypto from 'node:crypto';
-import { startStatic, browser, browserCpu, openPage } from '../interop/harness.mjs';
+import { startStatic, browser, browserCpu, browserCpuByProcess, openPage } from '../interop/harness.mjs';
 
 const MIB = Number(process.argv[2] || 64);
 const MSG = process.argv[3] || '262144';
@@ -37,6 +37,7 @@ try {
     return pc.localDescription.sdp;
   }, MIB * 1048576);
   const cpu0 = browserCpu(tag);
+  const by0 = browserCpuByProcess(tag);
   child.stdin.write(JSON.stringify(offer) + '\n');
   const lines = createInterface({ input: child.stdout });
   const answer = JSON.parse(await new Promise((r) => lines.once('line', r)));
@@ -49,5 +50,8 @@ try {
   const f = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
   const cpu = (Number(f[11]) + Number(f[12])) / 100;
   const rcpu = browserCpu(tag) - cpu0;
-  console.log(`raw webrtc-rs -> Chromium, ${MIB} MiB of ${MSG} B writes: ${(r.n / r.s / 1e6).toFixed(1)} MB/s, CPU (setup included): sender ${cpu.toFixed(2)} s, receiving browser ${rcpu.toFixed(2)} s`);
+  const by = browserCpuByProcess(tag);
+  const kinds = Object.keys(by).map((k) => [k, by[k] - (by0[k] || 0)]).filter(([, v]) => v > 0)
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+  console.log(`raw webrtc-rs -> Chromium, ${MIB} MiB of ${MSG} B writes: ${(r.n / r.s / 1e6).toFixed(1)} MB/s, CPU (setup included): sender ${cpu.toFixed(2)} s, receiving browser ${rcpu.toFixed(2)} s (${kinds})`);
 } finally { child.kill(); await b.close(); site.stop(); }

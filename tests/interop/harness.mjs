@@ -357,6 +357,15 @@ export function runWebswarm(args, { ready, readyErr, timeoutMs = 60_000, netns }
  * its main process and every descendant (renderers, GPU, network, utility).
  */
 export function browserCpu(tag) {
+  return Object.values(browserCpuByProcess(tag)).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * The same, by kind of process: `browser`, `renderer`, `gpu-process`,
+ * `utility:network` (the network service, which carries WebRTC's UDP for
+ * the renderers), `utility`, `zygote`.
+ */
+export function browserCpuByProcess(tag) {
   const procs = new Map();
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
@@ -375,9 +384,13 @@ export function browserCpu(tag) {
       if (!inTree.has(pid) && inTree.has(p.ppid)) { inTree.add(pid); grew = true; }
     }
   }
-  let ticks = 0;
-  for (const pid of inTree) ticks += procs.get(pid).ticks;
-  return ticks / 100;
+  const out = {};
+  for (const pid of inTree) {
+    const { cmd, ticks } = procs.get(pid);
+    const kind = (cmd.match(/--type=([a-z-]+)/) || [, 'browser'])[1] + (cmd.includes('NetworkService') ? ':network' : '');
+    out[kind] = (out[kind] || 0) + ticks / 100;
+  }
+  return out;
 }
 
 /** Runs in the page: downloads `source` with our peer and hashes the file. */
