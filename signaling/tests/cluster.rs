@@ -150,14 +150,14 @@ async fn relay_across(a_node: &Tracker, b_node: &Tracker, tag: char) -> (Ws, Ws)
         panic!("expected the offer from node B")
     };
     assert_eq!(binstr_encode(&o.offer_id.0), offer);
-    assert_eq!(o.offer.sdp, "v=0\r\nB");
+    assert_eq!(o.offer.sdp.text(), "v=0\r\nB");
     let answer = serde_json::json!({"action": "announce", "info_hash": ih, "peer_id": a_id, "to_peer_id": b_id,
         "offer_id": offer, "answer": {"type": "answer", "sdp": "v=0\r\nA"}});
     send(&mut a, answer.to_string()).await;
     let TrackerMessage::Answer(ans) = recv(&mut b).await else {
         panic!("expected the answer from node A")
     };
-    assert_eq!(ans.answer.sdp, "v=0\r\nA");
+    assert_eq!(ans.answer.sdp.text(), "v=0\r\nA");
     // A forged answer (an offer never sent to A) is refused on A, as on one node.
     let forged = serde_json::json!({"action": "announce", "info_hash": ih, "peer_id": a_id, "to_peer_id": b_id,
         "offer_id": binstr_encode(&[200; 20]), "answer": {"type": "answer", "sdp": "x"}});

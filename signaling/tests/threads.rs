@@ -73,7 +73,7 @@ async fn connections_move_to_their_torrents_thread_and_lose_nothing() {
                     "scrape"
                 }
                 TrackerMessage::Answer(ans) => {
-                    assert_eq!(ans.answer.sdp, "v=0\r\nA");
+                    assert_eq!(ans.answer.sdp.text(), "v=0\r\nA");
                     "answer"
                 }
                 other => panic!("unexpected {other:?}"),

@@ -30,8 +30,8 @@ async fn offers_and_answers_are_relayed_between_real_websocket_clients() {
         panic!()
     };
     assert_eq!(
-        (o.offer.sdp.as_str(), binstr_encode(&o.peer_id.0)),
-        ("v=0\r\nB", b_id.clone())
+        (o.offer.sdp.text(), binstr_encode(&o.peer_id.0)),
+        ("v=0\r\nB".to_owned(), b_id.clone())
     );
     let TrackerMessage::Announced(r) = recv(&mut b).await else {
         panic!()
@@ -48,7 +48,7 @@ async fn offers_and_answers_are_relayed_between_real_websocket_clients() {
     let TrackerMessage::Answer(ans) = recv(&mut b).await else {
         panic!()
     };
-    assert_eq!(ans.answer.sdp, "v=0\r\nA");
+    assert_eq!(ans.answer.sdp.text(), "v=0\r\nA");
     // Only once.
     send(&mut a, answer.to_string()).await;
     expect_failure(&mut a, "not sent").await;

@@ -176,6 +176,7 @@ async fn client(url: String, peer: [u8; 20], shared: Arc<Shared>) -> Option<Tx> 
                     let sent = a
                         .answer
                         .sdp
+                        .text()
                         .split("a=ts:")
                         .nth(1)
                         .and_then(|t| t.trim().parse().ok());

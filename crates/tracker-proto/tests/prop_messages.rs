@@ -27,7 +27,7 @@ proptest! {
             downloaded: 2,
             left,
             event: Some(AnnounceEvent::Started),
-            offers: (0..n).map(|_| Offer { offer: Sdp::offer(sdp.clone()), offer_id: OfferId(oid) }).collect(),
+            offers: (0..n).map(|_| Offer { offer: Sdp::offer(&sdp), offer_id: OfferId(oid) }).collect(),
             trackerid: None,
         };
         let m = ClientMessage::Announce(a);
@@ -36,7 +36,7 @@ proptest! {
 
     #[test]
     fn relayed_offers_round_trip(ih in id(), pid in id(), oid in id(), sdp in ".{0,200}") {
-        let m = TrackerMessage::Offer(RelayedOffer { action: "announce".into(), offer: Sdp::offer(sdp), offer_id: OfferId(oid), peer_id: PeerId(pid), info_hash: InfoHash(ih) });
+        let m = TrackerMessage::Offer(RelayedOffer { action: "announce".into(), offer: Sdp::offer(&sdp), offer_id: OfferId(oid), peer_id: PeerId(pid), info_hash: InfoHash(ih) });
         prop_assert_eq!(TrackerMessage::from_json(&m.to_json()).unwrap(), m);
     }
 
@@ -73,18 +73,18 @@ mod client_codec {
             prop_assert_eq!(got.event.is_some(), n % 2 == 0);
             prop_assert_eq!(got.offers.len(), n);
             for o in &got.offers {
-                prop_assert_eq!((&o.offer.sdp, o.offer_id), (&sdp, OfferId(oid)));
+                prop_assert_eq!((o.offer.sdp.text(), o.offer_id), (sdp.clone(), OfferId(oid)));
             }
             let ans = core::Answer { info_hash: InfoHash(ih), peer_id: PeerId(pid), to_peer_id: PeerId(oid), offer_id: OfferId(oid), sdp: sdp.clone() };
             let ClientMessage::Answer(got) = ClientMessage::from_json(&ans.to_json()).unwrap() else { panic!() };
-            prop_assert_eq!((got.to_peer_id, got.answer.sdp), (PeerId(oid), sdp));
+            prop_assert_eq!((got.to_peer_id, got.answer.sdp.text()), (PeerId(oid), sdp));
         }
 
         #[test]
         fn what_trackers_send_parses_there(ih in id(), pid in id(), oid in id(), sdp in ".{0,200}", interval in any::<u32>()) {
-            let offer = TrackerMessage::Offer(RelayedOffer { action: "announce".into(), offer: Sdp::offer(sdp.clone()), offer_id: OfferId(oid), peer_id: PeerId(pid), info_hash: InfoHash(ih) });
+            let offer = TrackerMessage::Offer(RelayedOffer { action: "announce".into(), offer: Sdp::offer(&sdp), offer_id: OfferId(oid), peer_id: PeerId(pid), info_hash: InfoHash(ih) });
             prop_assert_eq!(core::Incoming::parse(&offer.to_json()), Some(core::Incoming::Offer { info_hash: InfoHash(ih), peer_id: PeerId(pid), offer_id: OfferId(oid), sdp: sdp.clone() }));
-            let answer = TrackerMessage::Answer(RelayedAnswer { action: "announce".into(), answer: Sdp::answer(sdp.clone()), offer_id: OfferId(oid), peer_id: PeerId(pid), info_hash: InfoHash(ih) });
+            let answer = TrackerMessage::Answer(RelayedAnswer { action: "announce".into(), answer: Sdp::answer(&sdp), offer_id: OfferId(oid), peer_id: PeerId(pid), info_hash: InfoHash(ih) });
             prop_assert_eq!(core::Incoming::parse(&answer.to_json()), Some(core::Incoming::Answer { info_hash: InfoHash(ih), peer_id: PeerId(pid), offer_id: OfferId(oid), sdp }));
             let reply = TrackerMessage::Announced(AnnounceResponse { action: "announce".into(), info_hash: InfoHash(ih), complete: 1, incomplete: 2, interval });
             prop_assert_eq!(core::Incoming::parse(&reply.to_json()), Some(core::Incoming::Announced { info_hash: InfoHash(ih), interval }));

@@ -1,5 +1,5 @@
 //! What nodes say to each other through Redis pub/sub: one binary batch per
-//! PUBLISH. Ids go as their 20 raw bytes and SDP as its bytes: a relayed
+//! PUBLISH. Ids go as their 20 raw bytes and SDP as its JSON literal: a relayed
 //! offer costs a copy, not a JSON encoding and parse on each side. (Replacing
 //! JSON batches with these made no measurable difference to tracker-bench's
 //! CPU per announce: thread wake-ups dominate; the format is simply the
@@ -12,6 +12,7 @@
 //!         | 4 joined: ih[20] peer[20] flags:u8 (1 complete, 2 completed)
 //!         | 5 left: ih[20] peer[20]
 //!         | 6 offer | 7 answer: to[20] ih[20] from[20] offer_id[20] kind:u8 len:u32 sdp[len]
+//!           (sdp: the JSON string literal, quotes and escapes included)
 //!         | 8 bye
 //!         | 9 classic joined: ih[20] addr flags:u8 | 10 classic left: ih[20] addr stopped:u8
 //! addr    = 4 ip[4] port:u16 | 6 ip[16] port:u16
@@ -20,7 +21,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use webswarm_tracker_proto::{
-    InfoHash, OfferId, PeerId, RelayedAnswer, RelayedOffer, Sdp, SdpKind,
+    InfoHash, OfferId, PeerId, RelayedAnswer, RelayedOffer, Sdp, SdpKind, SdpText,
 };
 
 use crate::swarm::{Event, NodeId, Relay};
@@ -164,8 +165,10 @@ fn put_relayed(
         SdpKind::Offer => 0,
         SdpKind::Answer => 1,
     });
-    b.extend_from_slice(&(sdp.sdp.len() as u32).to_be_bytes());
-    b.extend_from_slice(sdp.sdp.as_bytes());
+    // The JSON string literal, as the client sent it (see `SdpText`).
+    let json = sdp.sdp.json();
+    b.extend_from_slice(&(json.len() as u32).to_be_bytes());
+    b.extend_from_slice(json.as_bytes());
 }
 
 /// Reads bytes off the front, or `None` when they run out.
@@ -288,8 +291,11 @@ fn message(c: &mut Cursor) -> Option<Message> {
                 _ => return None,
             };
             let len = u32::from_be_bytes(c.array()?) as usize;
-            let sdp = String::from_utf8(c.take(len)?.to_vec()).ok()?;
-            let sdp = Sdp { kind, sdp };
+            let json = String::from_utf8(c.take(len)?.to_vec()).ok()?;
+            let sdp = Sdp {
+                kind,
+                sdp: SdpText::from_json(json)?,
+            };
             let action = "announce".to_owned();
             Message::Relay(match tag {
                 6 => Relay::Offer {

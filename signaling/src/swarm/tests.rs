@@ -24,7 +24,7 @@ fn announce(
         event,
         offers: (0..offers)
             .map(|i| Offer {
-                offer: Sdp::offer(format!("sdp{peer}-{i}")),
+                offer: Sdp::offer(&format!("sdp{peer}-{i}")),
                 offer_id: OfferId([peer * 16 + i as u8; 20]),
             })
             .collect(),
