@@ -28,6 +28,21 @@ struct Args {
     arrive_secs: u64,
 }
 
+const USAGE: &str =
+    "usage: webswarm-sim [N ...] [--file-mib M] [--piece-kib K] [--seed S] [--seeds K]
+                    [--choking tit-for-tat|swarm|both] [--queue-ms MS] [--slots K] [-v] [--diagnose]
+                    [--origin-kib K --arrive-secs S]
+  N ...          swarm sizes (leechers; default 10 100 1000), one seeder each
+  --seeds K      runs seeds S..S+K-1 and prints the median ratio per N and policy
+  --origin-kib K site mode: no seeder, visitors arrive over --arrive-secs (120) and
+                 fetch from an origin webseed with K KiB/s of upload";
+
+/// Ends the program with `why` and the usage (exit status 2).
+fn bad(why: &str) -> ! {
+    eprintln!("webswarm-sim: {why}\n{USAGE}");
+    std::process::exit(2)
+}
+
 fn parse() -> Args {
     let mut a = Args {
         sizes: Vec::new(),
@@ -50,15 +65,15 @@ fn parse() -> Args {
                 Some("both") => vec![Choking::TitForTat, Choking::Swarm],
                 Some(p) => vec![p
                     .parse()
-                    .unwrap_or_else(|e| panic!("--choking {e} or both"))],
-                None => panic!("--choking takes tit-for-tat, swarm or both"),
+                    .unwrap_or_else(|e| bad(&format!("--choking {e} or both")))],
+                None => bad("--choking takes tit-for-tat, swarm or both"),
             };
             continue;
         }
         let mut num = || -> u64 {
             it.next()
                 .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("{arg} needs a number"))
+                .unwrap_or_else(|| bad(&format!("{arg} needs a number")))
         };
         match arg.as_str() {
             "--file-mib" => a.file_mib = num(),
@@ -69,11 +84,16 @@ fn parse() -> Args {
             "--slots" => a.slots = Some(num() as usize),
             "-v" | "--verbose" => a.verbose = true,
             "--diagnose" => a.diagnose = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0)
+            }
             "--origin-kib" => a.origin_kib = Some(num()),
             "--arrive-secs" => a.arrive_secs = num(),
-            n => a
-                .sizes
-                .push(n.parse().unwrap_or_else(|_| panic!("unknown argument {n}"))),
+            n => a.sizes.push(
+                n.parse()
+                    .unwrap_or_else(|_| bad(&format!("unknown argument {n}"))),
+            ),
         }
     }
     if a.sizes.is_empty() {
