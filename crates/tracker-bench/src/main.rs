@@ -46,6 +46,18 @@ const TORRENTS: usize = 10;
 /// A 47-byte SDP, for `--short-sdp`.
 const SHORT_SDP: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=\r\n";
 
+/// Ends the run with `why` and the usage (exit status 2).
+fn bad(why: &str) -> ! {
+    eprintln!("webswarm-tracker-bench: {why}\n{USAGE}");
+    std::process::exit(2)
+}
+
+/// The number `flag` was given, or the end of the run.
+fn number<T: std::str::FromStr>(flag: &str, v: &str) -> T {
+    v.parse()
+        .unwrap_or_else(|_| bad(&format!("{flag} takes a number, not {v:?}")))
+}
+
 struct Opts {
     tracker: String,
     /// Optional second reference: an `aquatic_ws` binary.
@@ -934,21 +946,24 @@ async fn main() {
                 return;
             }
             _ => {
-                let v = args.next().unwrap_or_else(|| panic!("{a} needs a value"));
+                let v = args
+                    .next()
+                    .unwrap_or_else(|| bad(&format!("{a} needs a value")));
+                let num = |v: &str| number(&a, v);
                 match a.as_str() {
                     "--tracker" => o.tracker = v,
                     "--aquatic" => o.aquatic = Some(v),
                     "--node-script" => o.node_script = v,
-                    "--connections" => o.connections = v.parse().expect("number"),
-                    "--idle" => o.idle = v.parse().expect("number"),
-                    "--seconds" => o.seconds = v.parse().expect("number"),
-                    "--shards" => o.shards = Some(v.parse().expect("number")),
-                    "--threads" => o.threads = Some(v.parse().expect("number")),
-                    "--heavy-rate" => o.heavy_rate = v.parse().expect("number"),
-                    "--closed" => o.closed = v.parse().expect("number"),
-                    "--alternate" => o.alternate = v.parse().expect("number"),
+                    "--connections" => o.connections = num(&v),
+                    "--idle" => o.idle = num(&v),
+                    "--seconds" => o.seconds = number(&a, &v),
+                    "--shards" => o.shards = Some(num(&v)),
+                    "--threads" => o.threads = Some(num(&v)),
+                    "--heavy-rate" => o.heavy_rate = number(&a, &v),
+                    "--closed" => o.closed = num(&v),
+                    "--alternate" => o.alternate = num(&v),
                     "--tracker-cpus" => o.tracker_cpus = Some(v),
-                    _ => panic!("unknown argument {a}"),
+                    _ => bad(&format!("unknown argument {a}")),
                 }
             }
         }
