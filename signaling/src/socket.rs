@@ -381,15 +381,17 @@ where
             }
             continue;
         }
-        if let Some(out) = conn.app.shards.outbound().filter(|o| !o.has_room()) {
+        if !conn.may_go_on() {
             // This node's queue to its cluster is half full: keep writing to
             // the client, but handle and read nothing more until the link
             // has taken some of it, so what the client sends across is not
             // dropped.
-            tokio::select! {
-                biased;
-                _ = link.ready.notified() => {}
-                () = out.room() => {}
+            if let Some(out) = conn.app.shards.outbound() {
+                tokio::select! {
+                    biased;
+                    _ = link.ready.notified() => {}
+                    () = out.room() => {}
+                }
             }
             continue;
         }
