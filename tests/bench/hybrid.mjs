@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  webswarmBinary, randomFile, startTracker, startStatic, browser, browserCpu, openPage, pageDownloadAll, sha256,
+  webswarmBinary, randomFile, startTracker, startStatic, browser, browserCpu, openPage, pageDownloadAll, sha256, pidCpu,
 } from '../interop/harness.mjs';
 
 const MIB = Number(process.argv[2] || 256);
@@ -33,12 +33,6 @@ const GIB = SIZE / 2 ** 30;
 const PY = '/usr/bin/python3';
 const say = (m) => process.env.BENCH_DEBUG && console.error(m);
 const PEER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'libtorrent_peer.py');
-
-const pidCpu = (pid) => {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
 
 const freePort = () => new Promise((resolve) => {
   const s = net.createServer().listen(0, '127.0.0.1', () => {

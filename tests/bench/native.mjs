@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTracker, startStatic, browser, openPage, runWebswarm } from '../interop/harness.mjs';
+import { startTracker, startStatic, browser, openPage, runWebswarm, pidCpu } from '../interop/harness.mjs';
 
 const MIB = Number(process.argv[2] || 256);
 // native -> native is run this many times (the median is the row).
@@ -32,11 +32,6 @@ function cpuOf(match) {
   }
   return ticks / HZ;
 }
-const pidCpu = (pid) => {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / HZ;
-};
 const isChromium = (n) => n.startsWith('chrom');
 
 /** Runs in the leecher page: adds `magnet`, resolves with timings. */

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTracker, startStatic, browser, browserCpuByProcess, openPage, runWebswarm, randomFile } from '../interop/harness.mjs';
+import { startTracker, startStatic, browser, browserCpuByProcess, openPage, runWebswarm, randomFile, pidCpu } from '../interop/harness.mjs';
 import { ourLeech } from './leech.mjs';
 
 const MIB = Number(process.argv[2] || 64);
@@ -19,13 +19,6 @@ const site = await startStatic();
 const seeder = await runWebswarm(['seed', file, '--tracker', tracker.url, '--bind', '127.0.0.1'],
   { ready: (l) => l.startsWith('magnet:'), timeoutMs: 300_000 });
 
-/** CPU seconds of one process. */
-function cpuOf(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
 const tag = `webswarm-prof-${crypto.randomBytes(4).toString('hex')}`;
 const b = await browser({ tag });
 try {
@@ -34,12 +27,12 @@ try {
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 250 });
   const before = browserCpuByProcess(tag);
-  const seeder0 = cpuOf(seeder.child.pid);
+  const seeder0 = pidCpu(seeder.child.pid);
   await cdp.send('Profiler.start');
   const r = await page.evaluate(ourLeech, { source: seeder.line.trim(), tracker: tracker.url, storage: 'memory' });
   const { profile } = await cdp.send('Profiler.stop');
   const after = browserCpuByProcess(tag);
-  console.log(`seeder CPU ${(cpuOf(seeder.child.pid) - seeder0).toFixed(2)} s`);
+  console.log(`seeder CPU ${(pidCpu(seeder.child.pid) - seeder0).toFixed(2)} s`);
   console.log(`${(r.length / r.seconds / 1e6).toFixed(1)} MB/s, ${r.seconds.toFixed(2)} s`);
   console.log('browser CPU s by process:', JSON.stringify(Object.fromEntries(Object.keys(after)
     .map((k) => [k, +(after[k] - (before[k] || 0)).toFixed(2)]).filter(([, v]) => v > 0))));

@@ -4,10 +4,9 @@
 //   cargo build --release -p webswarm-native --example raw_send
 //   unshare --net sh -c 'ip link set lo up && exec "$@"' sh node bench/raw-native.mjs [MiB] [message bytes] [send buffer bytes]
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import crypto from 'node:crypto';
-import { startStatic, browser, browserCpu, browserCpuByProcess, openPage } from '../interop/harness.mjs';
+import { startStatic, browser, browserCpu, browserCpuByProcess, openPage, pidCpu } from '../interop/harness.mjs';
 
 const MIB = Number(process.argv[2] || 64);
 const MSG = process.argv[3] || '262144';
@@ -46,9 +45,7 @@ try {
     page.evaluate(() => window.got),
     new Promise((_, rej) => setTimeout(() => rej(new Error('timed out after 120 s')), 120000).unref()),
   ]);
-  // utime + stime of the sender, in clock ticks (100 per second here).
-  const f = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const cpu = (Number(f[11]) + Number(f[12])) / 100;
+  const cpu = pidCpu(child.pid);
   const rcpu = browserCpu(tag) - cpu0;
   const by = browserCpuByProcess(tag);
   const kinds = Object.keys(by).map((k) => [k, by[k] - (by0[k] || 0)]).filter(([, v]) => v > 0)

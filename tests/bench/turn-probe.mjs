@@ -7,18 +7,13 @@
 // Run in a private namespace, as bench/nat.mjs.
 import { execSync } from 'node:child_process';
 import fs from 'node:fs';
-import { startStatic, browser, openPage } from '../interop/harness.mjs';
+import { startStatic, browser, openPage, pidCpu } from '../interop/harness.mjs';
 import { Topology, PUBLIC, assertPrivateNet } from '../interop/netns.mjs';
 import { startTurn } from '../interop/turn.mjs';
 import { rawOffer, rawAnswer, rawSend, rawClose } from './leech.mjs';
 
 const SIZE = Number(process.argv[2] || 16) * 1024 * 1024;
 const RUNS = Number(process.argv[3] || 2);
-
-function cpuSecs(pid) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
 
 function udpCounters() {
   const [keys, values] = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n')
@@ -54,14 +49,14 @@ try {
   const [a, b] = [await openPage(browsers[0], site.url), await openPage(browsers[1], site.url)];
   const iceServers = [...turn.stun, ...turn.turn];
   for (let i = 0; i < RUNS; i++) {
-    const [cpu0, udp0] = [cpuSecs(coturn), udpCounters()];
+    const [cpu0, udp0] = [pidCpu(coturn), udpCounters()];
     const offer = await a.evaluate(rawOffer, { iceServers });
     const answer = await b.evaluate(rawAnswer, { offer, size: SIZE, iceServers });
     await a.evaluate(rawSend, { answer, size: SIZE });
     const r = await b.evaluate(() => window.rawGot);
     const udp = udpCounters();
     console.log(`${(SIZE / r.seconds / 1e6).toFixed(1)} MB/s in ${r.seconds.toFixed(2)} s; `
-      + `coturn ${(cpuSecs(coturn) - cpu0).toFixed(2)} CPU s; `
+      + `coturn ${(pidCpu(coturn) - cpu0).toFixed(2)} CPU s; `
       + `UDP drops ${udp.drops - udp0.drops} of ${udp.datagrams - udp0.datagrams} datagrams; `
       + `sender ${await a.evaluate(selectedPair)}; receiver ${await b.evaluate(selectedPair)}`);
     await a.evaluate(rawClose);

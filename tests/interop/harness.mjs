@@ -352,6 +352,13 @@ export function runWebswarm(args, { ready, readyErr, timeoutMs = 60_000, netns }
   });
 }
 
+/** CPU seconds (user + system) one process has used so far. */
+export function pidCpu(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 /**
  * CPU seconds used so far by the Chromium launched with `browser({ tag })`:
  * its main process and every descendant (renderers, GPU, network, utility).
