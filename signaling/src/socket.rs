@@ -324,11 +324,8 @@ async fn serve_frames<Io: AsyncRead + AsyncWrite + Unpin>(
         Some(Err(end)) => Some(end),
         None => None,
     };
-    let early = match early {
-        Some(end) => Some(end),
-        // Frames that arrived with the first one.
-        None => conn.on_frames(&mut start.decoder, &mut wr).await,
-    };
+    // Frames that arrived with the first one are handled by the loop's
+    // first turn, before it reads.
     let ending = match early {
         Some(end) => end,
         None => serve_loop(conn, &mut rd, &mut wr, &mut start.decoder).await,
