@@ -1,13 +1,21 @@
 // Where the time goes through TURN (issue 20): a raw RTCDataChannel between
-// two Chromiums behind symmetric NATs with STUN + TURN, as bench/nat.mjs's
-// TURN row, printing per transfer the candidate pair each side selected,
-// coturn's CPU seconds, and the UDP receive-buffer drops in the "internet"
-// namespace (where coturn runs).
-//   node bench/turn-probe.mjs [MiB, default 16] [runs, default 2]
+// two Chromiums on public hosts (direct) and behind symmetric NATs with
+// STUN + TURN, as bench/nat.mjs's direct and TURN rows, printing per transfer
+// the candidate pair each side selected, the CPU it took (both browsers,
+// coturn, and the whole machine from /proc/stat, kernel forwarding included)
+// and the UDP receive-buffer drops in the "internet" namespace (where coturn
+// runs). When the machine is busy for the whole transfer in both rows, the
+// TURN/direct throughput ratio is the ratio of CPU spent per byte.
+//   [PROBE_THREADS=1] node bench/turn-probe.mjs [MiB, default 16] [runs, default 2]
+// PROBE_THREADS=1 also prints the five busiest threads of the machine per transfer;
+// PROBE_COTURN_SOCKBUF=BYTES runs coturn with its socket buffers raised to
+// BYTES (bench/sockbuf-shim.c, built with cc and preloaded into turnserver).
 // Run in a private namespace, as bench/nat.mjs.
 import { execSync } from 'node:child_process';
 import fs from 'node:fs';
-import { startStatic, browser, openPage, pidCpu } from '../interop/harness.mjs';
+import os from 'node:os';
+import path from 'node:path';
+import { startStatic, browser, browserCpu, openPage, pidCpu } from '../interop/harness.mjs';
 import { Topology, PUBLIC, assertPrivateNet } from '../interop/netns.mjs';
 import { startTurn } from '../interop/turn.mjs';
 import { rawOffer, rawAnswer, rawSend, rawClose } from './leech.mjs';
@@ -20,6 +28,38 @@ function udpCounters() {
     .filter((l) => l.startsWith('Udp:')).map((l) => l.split(' '));
   const get = (k) => Number(values[keys.indexOf(k)]);
   return { drops: get('RcvbufErrors'), datagrams: get('InDatagrams') };
+}
+
+/** CPU seconds per thread of every process: `pid/tid name` -> seconds. */
+function threadCpu() {
+  const out = new Map();
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let tids = [];
+    try { tids = fs.readdirSync(`/proc/${pid}/task`); } catch { continue; }
+    for (const tid of tids) {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out.set(`${pid}/${tid} ${name}`, (Number(f[11]) + Number(f[12])) / 100);
+      } catch { /* the thread ended */ }
+    }
+  }
+  return out;
+}
+
+/** The busiest threads between two `threadCpu()` readings, as shares of `wall` seconds. */
+function busiest(before, after, wall, n = 5) {
+  return [...after].map(([k, v]) => [k, v - (before.get(k) || 0)])
+    .sort((a, b) => b[1] - a[1]).slice(0, n)
+    .map(([k, v]) => `${k} ${Math.round((100 * v) / wall)}%`).join(', ');
+}
+
+/** CPU seconds the whole machine has been busy (every core, kernel included). */
+function machineCpu() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return (user + nice + system + irq + softirq + steal) / 100;
 }
 
 /** In a page: the selected pair as "type address:port -> type address:port". */
@@ -36,31 +76,59 @@ async function selectedPair() {
   return pair && `${show(candidates[pair.localCandidateId])} -> ${show(candidates[pair.remoteCandidateId])}`;
 }
 
+/** turnserver's environment for a raised socket-buffer floor, or none. */
+function sockbufShim(bytes) {
+  if (!bytes) return {};
+  const out = path.join(os.tmpdir(), `webswarm-sockbuf-shim-${process.pid}.so`);
+  execSync(`cc -shared -fPIC -O2 -o ${out} ${new URL('sockbuf-shim.c', import.meta.url).pathname} -ldl`);
+  process.once('exit', () => fs.rmSync(out, { force: true }));
+  return { LD_PRELOAD: out, SOCKBUF_MIN: String(bytes) };
+}
+
 assertPrivateNet();
 const topo = new Topology();
-const turn = await startTurn(PUBLIC);
+const turn = await startTurn(PUBLIC, { env: sockbufShim(process.env.PROBE_COTURN_SOCKBUF) });
 const site = await startStatic({ host: PUBLIC });
 const coturn = execSync('pgrep -n turnserver').toString().trim();
 const secureOrigin = site.url.replace(/\/$/, '');
-const homes = [topo.homeHost('sa', 'symmetric'), topo.homeHost('sb', 'symmetric')];
+const rows = [
+  ['direct', [topo.publicHost('pa'), topo.publicHost('pb')], []],
+  ['TURN', [topo.homeHost('sa', 'symmetric'), topo.homeHost('sb', 'symmetric')], [...turn.stun, ...turn.turn]],
+];
 const browsers = [];
+const perMib = (x) => (x / (SIZE / 1048576)).toFixed(3);
 try {
-  for (const h of homes) browsers.push(await browser({ netns: h.ns, secureOrigin }));
-  const [a, b] = [await openPage(browsers[0], site.url), await openPage(browsers[1], site.url)];
-  const iceServers = [...turn.stun, ...turn.turn];
-  for (let i = 0; i < RUNS; i++) {
-    const [cpu0, udp0] = [pidCpu(coturn), udpCounters()];
-    const offer = await a.evaluate(rawOffer, { iceServers });
-    const answer = await b.evaluate(rawAnswer, { offer, size: SIZE, iceServers });
-    await a.evaluate(rawSend, { answer, size: SIZE });
-    const r = await b.evaluate(() => window.rawGot);
-    const udp = udpCounters();
-    console.log(`${(SIZE / r.seconds / 1e6).toFixed(1)} MB/s in ${r.seconds.toFixed(2)} s; `
-      + `coturn ${(pidCpu(coturn) - cpu0).toFixed(2)} CPU s; `
-      + `UDP drops ${udp.drops - udp0.drops} of ${udp.datagrams - udp0.datagrams} datagrams; `
-      + `sender ${await a.evaluate(selectedPair)}; receiver ${await b.evaluate(selectedPair)}`);
-    await a.evaluate(rawClose);
-    await b.evaluate(rawClose);
+  for (const [name, hosts, iceServers] of rows) {
+    const tags = [`${name}-a`.toLowerCase(), `${name}-b`.toLowerCase()];
+    const pair = [];
+    for (const [i, h] of hosts.entries()) {
+      const b = await browser({ netns: h.ns, secureOrigin, tag: tags[i] });
+      browsers.push(b);
+      pair.push(await openPage(b, site.url));
+    }
+    const [a, b] = pair;
+    for (let i = 0; i < RUNS; i++) {
+      const cpu = () => [pidCpu(coturn), browserCpu(tags[0]), browserCpu(tags[1]), machineCpu()];
+      const threads0 = process.env.PROBE_THREADS ? threadCpu() : null;
+      const [cpu0, udp0, t0] = [cpu(), udpCounters(), performance.now()];
+      const offer = await a.evaluate(rawOffer, { iceServers });
+      const answer = await b.evaluate(rawAnswer, { offer, size: SIZE, iceServers });
+      await a.evaluate(rawSend, { answer, size: SIZE });
+      const r = await b.evaluate(() => window.rawGot);
+      const [udp, used, wall] = [udpCounters(), cpu().map((x, k) => x - cpu0[k]), (performance.now() - t0) / 1000];
+      const [turnCpu, senderCpu, receiverCpu, all] = used;
+      // The CPU window (wall) spans signalling too; the transfer's own seconds are r.seconds.
+      console.log(`${name}: ${(SIZE / r.seconds / 1e6).toFixed(1)} MB/s in ${r.seconds.toFixed(2)} s; `
+        + `CPU s per MiB: sender ${perMib(senderCpu)}, receiver ${perMib(receiverCpu)}, coturn ${perMib(turnCpu)}, `
+        + `machine ${perMib(all)} (rest ${perMib(all - senderCpu - receiverCpu - turnCpu)}); `
+        + `machine busy ${(all / wall).toFixed(2)} of ${os.cpus().length} cores over ${wall.toFixed(2)} s; `
+        + `UDP drops ${udp.drops - udp0.drops} of ${udp.datagrams - udp0.datagrams} datagrams; `
+        + `sender ${await a.evaluate(selectedPair)}; receiver ${await b.evaluate(selectedPair)}`);
+      if (threads0) console.log(`  busiest threads: ${busiest(threads0, threadCpu(), wall)}`);
+      await a.evaluate(rawClose);
+      await b.evaluate(rawClose);
+    }
+    while (browsers.length) await browsers.pop().close();
   }
 } finally {
   for (const x of browsers) await x.close();

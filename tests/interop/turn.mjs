@@ -19,10 +19,11 @@ function freeUdpPort(host) {
 /**
  * Starts turnserver on `host` (relay ports from `host` too) with long-term
  * credentials TURN_USER / TURN_PASSWORD, or, given `secret`, coturn's REST
- * scheme (`use-auth-secret`: credentials minted from the secret). Resolves
- * with the ICE server entries for STUN only and for TURN, and `stop()`.
+ * scheme (`use-auth-secret`: credentials minted from the secret). `env`
+ * adds to turnserver's environment (bench/turn-probe.mjs preloads a shim).
+ * Resolves with the ICE server entries for STUN only and for TURN, and `stop()`.
  */
-export async function startTurn(host, { secret } = {}) {
+export async function startTurn(host, { secret, env } = {}) {
   const port = await freeUdpPort(host);
   const child = spawn('turnserver', [
     ...(process.env.TURN_VERBOSE ? ['-V'] : []), '-n', '--no-cli', '--no-tls', '--no-dtls', '--log-file=stdout', '--simple-log',
@@ -31,7 +32,7 @@ export async function startTurn(host, { secret } = {}) {
     ...(secret ? ['--use-auth-secret', `--static-auth-secret=${secret}`] : ['--lt-cred-mech', `--user=${TURN_USER}:${TURN_PASSWORD}`]),
     // The peers' relayed addresses are on this same private network.
     `--allowed-peer-ip=${host}`,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   // Killed with this process, however it ends: else it outlives a crashed
   // test, holding a namespace nobody uses.
   const reap = () => child.kill('SIGKILL');
