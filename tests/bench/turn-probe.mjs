@@ -73,7 +73,8 @@ async function selectedPair() {
   });
   const pair = stats.get(id);
   const show = (c) => `${c.candidateType} ${c.address}:${c.port}`;
-  return pair && `${show(candidates[pair.localCandidateId])} -> ${show(candidates[pair.remoteCandidateId])}`;
+  const rtt = pair?.currentRoundTripTime === undefined ? '' : ` (ICE RTT ${(pair.currentRoundTripTime * 1000).toFixed(1)} ms)`;
+  return pair && `${show(candidates[pair.localCandidateId])} -> ${show(candidates[pair.remoteCandidateId])}${rtt}`;
 }
 
 /** turnserver's environment for a raised socket-buffer floor, or none. */
