@@ -16,14 +16,14 @@
 //!   generator, sharing these cores, can keep it; CPU per announce,
 //!   announces/s, and the cross-node messages a cluster dropped meanwhile.
 //!
-//! `--alternate N` compares only one thread with one per core, in N heavy
-//! phases each, alternated.
+//! `--alternate N` compares only one thread, one per core and two nodes with
+//! half the cores each, in N heavy phases each, alternated.
 //!
 //! Usage: webswarm-tracker-bench [--tracker PATH] [--node-script PATH]
 //!        [--connections C] [--idle K] [--seconds S] [--short-sdp]
 //!        [--shards N] [--threads N] [--heavy-rate R] [--no-reference]
 //!        [--closed N] [--alternate N] [--tracker-cpus LIST] [--no-cluster]
-//!        [--aquatic PATH]
+//!        [--cluster-config FILE] [--aquatic PATH]
 
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -84,6 +84,8 @@ struct Opts {
     no_reference: bool,
     /// Skip the two-node cluster.
     no_cluster: bool,
+    /// A configuration file for the cluster's nodes (`--config`).
+    cluster_config: Option<String>,
 }
 
 #[derive(Default)]
@@ -777,12 +779,13 @@ async fn measure(target: Target, o: &Opts) -> (String, Measured) {
     (name, r)
 }
 
-/// One thread against one per core, both running, in alternated heavy
-/// phases: the machine's drift over minutes (here often ±20 %) falls on both
-/// alike, so the ratio of the medians is what sharding costs.
+/// One thread, one per core and (unless `--no-cluster`) two nodes with half
+/// the cores each, all running, in alternated heavy phases: the machine's
+/// drift over minutes (here often ±20 %) falls on each alike, so the ratios
+/// of the medians are what sharding and the cluster cost.
 async fn alternate(o: &Opts) {
     let one = ["--shards", "1", "--threads", "1"].map(String::from);
-    let targets = [
+    let mut targets = vec![
         Target::single(
             "ours, 1 thread",
             start("webswarm-tracker", ours(o, &one)).await,
@@ -792,10 +795,15 @@ async fn alternate(o: &Opts) {
             start("webswarm-tracker", ours(o, &[])).await,
         ),
     ];
-    let mut cpu: [Vec<f64>; 2] = Default::default();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if !o.no_cluster && cores >= 2 {
+        targets.push(cluster(o, Some(cores / 2)).await);
+    }
+    let mut cpu = vec![Vec::new(); targets.len()];
     for round in 0..o.alternate {
-        // Which goes first alternates too.
-        for k in [round % 2, 1 - round % 2] {
+        // Which goes first rotates too.
+        for j in 0..targets.len() {
+            let k = (round + j) % targets.len();
             let phase = load(&targets[k], o, 1, o.heavy_rate, o.seconds.min(5), false).await;
             let us = phase.cpu_secs * 1e6 / phase.announces as f64;
             eprintln!("round {round}: {} {us:.1} µs per announce", targets[k].name);
@@ -803,19 +811,29 @@ async fn alternate(o: &Opts) {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
-    let median = |v: &mut Vec<f64>| {
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (a, b) = (median(&mut cpu[0].clone()), median(&mut cpu[1].clone()));
+    let m: Vec<f64> = cpu.iter().map(|v| median(v)).collect();
     println!(
-        "CPU µs per announce at {} announces/s, {} alternated phases each: one thread {:?} (median {a:.1}), one per core {:?} (median {b:.1}); sharding {:.2}x",
-        o.heavy_rate,
-        o.alternate,
-        cpu[0].iter().map(|x| x.round()).collect::<Vec<_>>(),
-        cpu[1].iter().map(|x| x.round()).collect::<Vec<_>>(),
-        b / a
+        "CPU µs per announce at {} announces/s, {} alternated phases each:",
+        o.heavy_rate, o.alternate
     );
+    for (t, v) in targets.iter().zip(&cpu) {
+        let all: Vec<f64> = v.iter().map(|x| x.round()).collect();
+        println!("  {}: {all:?} (median {:.1})", t.name, median(v));
+    }
+    print!("sharding {:.2}x", m[1] / m[0]);
+    if let Some(two) = m.get(2) {
+        print!(
+            "; two nodes / one thread {:.2}x, / one per core {:.2}x",
+            two / m[0],
+            two / m[1]
+        );
+    }
+    println!();
 }
 
 fn ours(o: &Opts, extra: &[String]) -> Command {
@@ -877,6 +895,9 @@ async fn cluster(o: &Opts, threads: Option<usize>) -> Target {
     }
     let url = format!("redis://127.0.0.1:{port}/");
     let mut extra = vec!["--redis-url".to_owned(), url];
+    if let Some(file) = &o.cluster_config {
+        extra.extend(["--config".to_owned(), file.clone()]);
+    }
     if let Some(n) = threads {
         extra.extend(["--threads".to_owned(), n.to_string()]);
     }
@@ -903,8 +924,11 @@ bittorrent-tracker under the same load, side by side.
   --idle N           idle connections for the memory figure (10000)
   --heavy-rate R     announces/s offered in the CPU phase (2000)
   --closed N         connections in the closed-loop phase (2000; 0 skips it)
-  --alternate N      only one thread against one per core: N heavy phases
-                     each, alternated, medians and their ratio
+  --alternate N      only one thread, one per core and two nodes with half
+                     the cores each (not with --no-cluster): N heavy phases
+                     each, alternated, medians and their ratios
+  --cluster-config F the cluster nodes' configuration file (`--config`), to
+                     compare settings
   --tracker-cpus L   run our trackers under `taskset -c L` (e.g. run the bench
                      itself under `taskset -c 1` and give the trackers 0)
   --threads N        connection threads of every node of ours (default: cores)
@@ -934,6 +958,7 @@ async fn main() {
         closed: 2000,
         alternate: 0,
         tracker_cpus: None,
+        cluster_config: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -963,6 +988,7 @@ async fn main() {
                     "--closed" => o.closed = num(&v),
                     "--alternate" => o.alternate = num(&v),
                     "--tracker-cpus" => o.tracker_cpus = Some(v),
+                    "--cluster-config" => o.cluster_config = Some(v),
                     _ => bad(&format!("unknown argument {a}")),
                 }
             }
