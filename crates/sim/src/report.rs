@@ -17,6 +17,8 @@ pub struct PeerOutcome {
     pub first_mib: Option<Duration>,
     /// When its first connection opened.
     pub first_peer: Option<Duration>,
+    /// When its first piece verified (from a peer or storage).
+    pub first_piece: Option<Duration>,
     /// Pieces in the order they were verified.
     pub verified_order: Vec<u32>,
     /// When each piece of that first MiB was verified.

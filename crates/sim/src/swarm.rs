@@ -36,6 +36,7 @@ pub(crate) struct Node {
     left_at: Option<Time>,
     /// When the first connection opened.
     pub(crate) first_peer_at: Option<Time>,
+    pub(crate) first_piece_at: Option<Time>,
     /// When its storage opens, once the host asked for it.
     storage_opens: Option<Time>,
     /// Storage work carried out before storage opened (must stay 0).
@@ -124,6 +125,7 @@ impl Sim {
                 verified: Vec::new(),
                 left_at: None,
                 first_peer_at: None,
+                first_piece_at: None,
                 storage_opens: None,
                 early_storage_work: 0,
             })
@@ -751,6 +753,8 @@ impl Sim {
             Note::Verified(p, _) => {
                 let prefix = self.info.layout.pieces_in_range(0, PREFIX);
                 self.nodes[i].verified.push(p.get());
+                let now = self.now;
+                self.nodes[i].first_piece_at.get_or_insert(now);
                 if prefix.contains(&p.get()) {
                     self.nodes[i].prefix_times.push(self.now);
                 }
@@ -828,6 +832,7 @@ impl Sim {
                 completed: n.done_at.map(|t| t - Time::ZERO),
                 first_mib: n.prefix_at.map(|t| t - Time::ZERO),
                 first_peer: n.first_peer_at.map(|t| t - Time::ZERO),
+                first_piece: n.first_piece_at.map(|t| t - Time::ZERO),
                 verified_order: n.verified.clone(),
                 prefix_pieces: n.prefix_times.iter().map(|&t| t - Time::ZERO).collect(),
                 uploaded: n.host.as_ref().map_or(0, |h| h.engine().uploaded()),

@@ -185,6 +185,11 @@ fn details(r: &Report, specs: &[PeerSpec]) {
         pct(0.5),
         pct(0.9)
     );
+    let firsts = |f: fn(&webswarm_sim::PeerOutcome) -> Option<Duration>| {
+        spread(r.peers.iter().filter(|p| !p.seed).filter_map(f).collect())
+    };
+    println!("       first peer: {}", firsts(|p| p.first_peer));
+    println!("       first piece: {}", firsts(|p| p.first_piece));
     let u: Vec<String> = r
         .utilization
         .iter()
@@ -280,4 +285,20 @@ fn site(a: &Args) {
             }
         }
     }
+}
+
+/// p10, median, p90 and the last of some leechers' times.
+fn spread(mut v: Vec<Duration>) -> String {
+    v.sort();
+    let q = |x: f64| {
+        v.get(((v.len() as f64 - 1.0) * x) as usize)
+            .map_or(f64::NAN, Duration::as_secs_f64)
+    };
+    format!(
+        "p10 {:.2}s p50 {:.2}s p90 {:.2}s max {:.2}s",
+        q(0.1),
+        q(0.5),
+        q(0.9),
+        q(1.0)
+    )
 }
