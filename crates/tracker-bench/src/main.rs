@@ -7,7 +7,9 @@
 //! offers with realistic SDP; every relayed offer is answered at once.
 //! - light load (default 200 connections, 200 announces/s): offer relay latency;
 //! - heavy load (2000 announces/s offered, or --heavy-rate): tracker CPU per
-//!   announce, messages/s;
+//!   announce, messages/s; every target runs from the start, and this phase
+//!   goes round the targets --rounds times (3), the median counting, so that
+//!   the machine's drift over minutes does not decide the ratios;
 //! - idle: RSS growth per connection with 10k connections that announced once
 //!   (with 10 offers, answered by the peers already there) and then idle;
 //! - last, closed loop (2000 connections, or --closed; each announces again when
@@ -86,6 +88,8 @@ struct Opts {
     no_cluster: bool,
     /// A configuration file for the cluster's nodes (`--config`).
     cluster_config: Option<String>,
+    /// Alternated heavy phases per target in the full run.
+    rounds: usize,
 }
 
 #[derive(Default)]
@@ -703,14 +707,14 @@ fn percentiles(mut v: Vec<u64>) -> (f64, f64) {
     (pct(0.5), pct(0.99))
 }
 
-async fn measure(target: Target, o: &Opts) -> (String, Measured) {
-    let name = target.name.clone();
+/// Offer and answer relay latency, and messages lost, at light load.
+async fn measure_light(target: &Target, o: &Opts) -> Measured {
     let mut r = Measured::default();
     eprintln!(
-        "{name}: light load ({} connections, 200 announces/s, {} s)",
-        o.connections, o.seconds
+        "{}: light load ({} connections, 200 announces/s, {} s)",
+        target.name, o.connections, o.seconds
     );
-    let light = load(&target, o, 0, 200.0, o.seconds, true).await;
+    let light = load(target, o, 0, 200.0, o.seconds, true).await;
     let lat = light
         .shared
         .latencies_us
@@ -722,14 +726,29 @@ async fn measure(target: Target, o: &Opts) -> (String, Measured) {
     }
     r.offers_lost = light.offers_lost;
     r.answers_lost = light.answers_lost;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    eprintln!("{name}: heavy load ({} announces/s offered)", o.heavy_rate);
-    let heavy = load(&target, o, 1, o.heavy_rate, o.seconds.min(5), false).await;
-    r.cpu_us_per_announce = heavy.cpu_secs * 1e6 / heavy.announces as f64;
-    r.msgs_per_sec = heavy.messages as f64 / heavy.elapsed.as_secs_f64();
+    r
+}
+
+/// One heavy phase: CPU µs per announce and messages per second (lost
+/// messages added to `r`). `round` gives the phase its own peer ids.
+async fn measure_heavy(target: &Target, o: &Opts, round: u8, r: &mut Measured) -> (f64, f64) {
+    eprintln!(
+        "{}: heavy load ({} announces/s offered), round {round}",
+        target.name, o.heavy_rate
+    );
+    // Letters from 'd' on: 'a' and 'c' belong to the light and closed phases.
+    let heavy = load(target, o, 3 + round, o.heavy_rate, o.seconds.min(5), false).await;
     r.offers_lost += heavy.offers_lost;
     r.answers_lost += heavy.answers_lost;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    (
+        heavy.cpu_secs * 1e6 / heavy.announces as f64,
+        heavy.messages as f64 / heavy.elapsed.as_secs_f64(),
+    )
+}
+
+/// RSS per idle connection, then the closed loop.
+async fn measure_idle_and_closed(target: &Target, o: &Opts, r: &mut Measured) {
+    let name = &target.name;
     eprintln!("{name}: {} idle connections", o.idle);
     let rss0 = target.rss_kb();
     let shared = Shared::new(target.urls.len(), false);
@@ -773,10 +792,50 @@ async fn measure(target: Target, o: &Opts) -> (String, Measured) {
     if o.closed > 0 {
         tokio::time::sleep(Duration::from_secs(2)).await;
         eprintln!("{name}: closed loop ({} connections)", o.closed);
-        (r.closed_cpu_us, r.closed_rate) = closed_loop(&target, o).await;
+        (r.closed_cpu_us, r.closed_rate) = closed_loop(target, o).await;
     }
-    drop(target);
-    (name, r)
+}
+
+/// Every target, all running from the start: latency one after the other,
+/// then the heavy phase in `o.rounds` alternated rounds (each target's CPU
+/// figure is its median: the machine's drift over minutes, often ±20 %
+/// here, falls on each alike), then idle memory and the closed loop.
+async fn measure_all(targets: Vec<Target>, o: &Opts) -> Vec<(String, Measured)> {
+    let mut all = Vec::new();
+    for t in &targets {
+        all.push(measure_light(t, o).await);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let mut cpu = vec![Vec::new(); targets.len()];
+    let mut rate = vec![Vec::new(); targets.len()];
+    for round in 0..o.rounds {
+        // Which goes first rotates.
+        for j in 0..targets.len() {
+            let k = (round + j) % targets.len();
+            let (us, mps) = measure_heavy(&targets[k], o, round as u8, &mut all[k]).await;
+            cpu[k].push(us);
+            rate[k].push(mps);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    for (k, t) in targets.iter().enumerate() {
+        all[k].cpu_us_per_announce = median(&cpu[k]);
+        all[k].msgs_per_sec = median(&rate[k]);
+        eprintln!(
+            "{}: CPU µs per announce by round {:?}",
+            t.name,
+            cpu[k].iter().map(|x| x.round()).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        measure_idle_and_closed(t, o, &mut all[k]).await;
+    }
+    targets.into_iter().map(|t| t.name).zip(all).collect()
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// One thread, one per core and (unless `--no-cluster`) two nodes with half
@@ -811,11 +870,6 @@ async fn alternate(o: &Opts) {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
-    let median = |v: &[f64]| {
-        let mut v = v.to_vec();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let m: Vec<f64> = cpu.iter().map(|v| median(v)).collect();
     println!(
         "CPU µs per announce at {} announces/s, {} alternated phases each:",
@@ -923,6 +977,8 @@ bittorrent-tracker under the same load, side by side.
   --connections N    connections at light load (200)
   --idle N           idle connections for the memory figure (10000)
   --heavy-rate R     announces/s offered in the CPU phase (2000)
+  --rounds N         CPU phases per target, alternated across targets, the
+                     median counts (3, at most 5)
   --closed N         connections in the closed-loop phase (2000; 0 skips it)
   --alternate N      only one thread, one per core and two nodes with half
                      the cores each (not with --no-cluster): N heavy phases
@@ -959,6 +1015,7 @@ async fn main() {
         alternate: 0,
         tracker_cpus: None,
         cluster_config: None,
+        rounds: 3,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -989,6 +1046,7 @@ async fn main() {
                     "--alternate" => o.alternate = num(&v),
                     "--tracker-cpus" => o.tracker_cpus = Some(v),
                     "--cluster-config" => o.cluster_config = Some(v),
+                    "--rounds" => o.rounds = num(&v).clamp(1, 5),
                     _ => bad(&format!("unknown argument {a}")),
                 }
             }
@@ -997,42 +1055,44 @@ async fn main() {
     if o.alternate > 0 {
         return alternate(&o).await;
     }
-    let mut all = Vec::new();
+    let mut targets = Vec::new();
     if o.shards.is_none() && o.threads.is_none() {
         let one = ["--shards", "1", "--threads", "1"].map(String::from);
         let started = start("webswarm-tracker", ours(&o, &one)).await;
-        all.push(measure(Target::single("ours, 1 thread", started), &o).await);
+        targets.push(Target::single("ours, 1 thread", started));
     }
     let started = start("webswarm-tracker", ours(&o, &[])).await;
-    all.push(measure(Target::single("ours, 1 per core", started), &o).await);
+    targets.push(Target::single("ours, 1 per core", started));
     if !o.no_cluster {
         // Each node with its share of the machine (as if on a machine of its
         // own), then each with every core (the default), competing.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if o.threads.is_none() && cores >= 2 {
-            all.push(measure(cluster(&o, Some(cores / 2)).await, &o).await);
+            targets.push(cluster(&o, Some(cores / 2)).await);
         }
-        all.push(measure(cluster(&o, None).await, &o).await);
+        targets.push(cluster(&o, None).await);
     }
     if !o.no_reference {
         let mut reference = Command::new("node");
         reference.arg(&o.node_script);
         let started = start("bittorrent-tracker", reference).await;
-        all.push(measure(Target::single("bittorrent-tracker", started), &o).await);
+        targets.push(Target::single("bittorrent-tracker", started));
     }
     if let Some(path) = &o.aquatic {
         // Its default (one socket worker, one swarm worker), then a socket
         // worker per core, as its documentation recommends for small servers.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         for workers in [1, cores].into_iter().take(cores.min(2)) {
-            all.push(measure(start_aquatic(path, workers).await, &o).await);
+            targets.push(start_aquatic(path, workers).await);
         }
     }
+    let all = measure_all(targets, &o).await;
     print_table(&all);
     print_ratios(&all);
     println!(
-        "(CPU: every process of a target, Redis included, at {} announces/s offered and in a closed loop of {} connections; latency at 200 announces/s; {} cores)",
+        "(CPU: every process of a target, Redis included, at {} announces/s offered (median of {} alternated rounds) and in a closed loop of {} connections; latency at 200 announces/s; {} cores)",
         o.heavy_rate,
+        o.rounds,
         o.closed,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
