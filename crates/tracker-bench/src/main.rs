@@ -818,7 +818,10 @@ async fn measure_all(targets: Vec<Target>, o: &Opts) -> Vec<(String, Measured)> 
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
-    for (k, t) in targets.iter().enumerate() {
+    let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+    // One at a time, each stopped after: a stopped tracker resets its
+    // connections, so the next target's 10,000 idle clients find free ports.
+    for (k, t) in targets.into_iter().enumerate() {
         all[k].cpu_us_per_announce = median(&cpu[k]);
         all[k].msgs_per_sec = median(&rate[k]);
         eprintln!(
@@ -827,9 +830,9 @@ async fn measure_all(targets: Vec<Target>, o: &Opts) -> Vec<(String, Measured)> 
             cpu[k].iter().map(|x| x.round()).collect::<Vec<_>>()
         );
         tokio::time::sleep(Duration::from_secs(2)).await;
-        measure_idle_and_closed(t, o, &mut all[k]).await;
+        measure_idle_and_closed(&t, o, &mut all[k]).await;
     }
-    targets.into_iter().map(|t| t.name).zip(all).collect()
+    names.into_iter().zip(all).collect()
 }
 
 fn median(v: &[f64]) -> f64 {
