@@ -9,7 +9,9 @@
 //   [PROBE_THREADS=1] node bench/turn-probe.mjs [MiB, default 16] [runs, default 2]
 // PROBE_THREADS=1 also prints the five busiest threads of the machine per transfer;
 // PROBE_COTURN_SOCKBUF=BYTES runs coturn with its socket buffers raised to
-// BYTES (bench/sockbuf-shim.c, built with cc and preloaded into turnserver).
+// BYTES (bench/sockbuf-shim.c, built with cc and preloaded into turnserver);
+// PROBE_PARALLEL=N runs N connections at once (N pages in each browser), the
+// MB/s being all of them together: whether a limit is per connection.
 // Run in a private namespace, as bench/nat.mjs.
 import { execSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -97,37 +99,46 @@ const rows = [
   ['TURN', [topo.homeHost('sa', 'symmetric'), topo.homeHost('sb', 'symmetric')], [...turn.stun, ...turn.turn]],
 ];
 const browsers = [];
-const perMib = (x) => (x / (SIZE / 1048576)).toFixed(3);
+const PARALLEL = Number(process.env.PROBE_PARALLEL || 1);
+const perMib = (x) => (x / ((PARALLEL * SIZE) / 1048576)).toFixed(3);
 try {
   for (const [name, hosts, iceServers] of rows) {
     const tags = [`${name}-a`.toLowerCase(), `${name}-b`.toLowerCase()];
-    const pair = [];
+    const pages = [];
     for (const [i, h] of hosts.entries()) {
       const b = await browser({ netns: h.ns, secureOrigin, tag: tags[i] });
       browsers.push(b);
-      pair.push(await openPage(b, site.url));
+      pages.push([]);
+      for (let k = 0; k < PARALLEL; k++) pages[i].push(await openPage(b, site.url));
     }
-    const [a, b] = pair;
+    const pairs = pages[0].map((a, k) => [a, pages[1][k]]);
+    const [a, b] = pairs[0];
     for (let i = 0; i < RUNS; i++) {
       const cpu = () => [pidCpu(coturn), browserCpu(tags[0]), browserCpu(tags[1]), machineCpu()];
       const threads0 = process.env.PROBE_THREADS ? threadCpu() : null;
       const [cpu0, udp0, t0] = [cpu(), udpCounters(), performance.now()];
-      const offer = await a.evaluate(rawOffer, { iceServers });
-      const answer = await b.evaluate(rawAnswer, { offer, size: SIZE, iceServers });
-      await a.evaluate(rawSend, { answer, size: SIZE });
-      const r = await b.evaluate(() => window.rawGot);
+      const got = await Promise.all(pairs.map(async ([from, to]) => {
+        const offer = await from.evaluate(rawOffer, { iceServers });
+        const answer = await to.evaluate(rawAnswer, { offer, size: SIZE, iceServers });
+        await from.evaluate(rawSend, { answer, size: SIZE });
+        return to.evaluate(() => window.rawGot);
+      }));
+      // Together: every byte over the time the slowest took.
+      const r = { seconds: Math.max(...got.map((x) => x.seconds)) };
       const [udp, used, wall] = [udpCounters(), cpu().map((x, k) => x - cpu0[k]), (performance.now() - t0) / 1000];
       const [turnCpu, senderCpu, receiverCpu, all] = used;
       // The CPU window (wall) spans signalling too; the transfer's own seconds are r.seconds.
-      console.log(`${name}: ${(SIZE / r.seconds / 1e6).toFixed(1)} MB/s in ${r.seconds.toFixed(2)} s; `
+      console.log(`${name}${PARALLEL > 1 ? ` x${PARALLEL}` : ''}: ${((PARALLEL * SIZE) / r.seconds / 1e6).toFixed(1)} MB/s in ${r.seconds.toFixed(2)} s; `
         + `CPU s per MiB: sender ${perMib(senderCpu)}, receiver ${perMib(receiverCpu)}, coturn ${perMib(turnCpu)}, `
         + `machine ${perMib(all)} (rest ${perMib(all - senderCpu - receiverCpu - turnCpu)}); `
         + `machine busy ${(all / wall).toFixed(2)} of ${os.cpus().length} cores over ${wall.toFixed(2)} s; `
         + `UDP drops ${udp.drops - udp0.drops} of ${udp.datagrams - udp0.datagrams} datagrams; `
         + `sender ${await a.evaluate(selectedPair)}; receiver ${await b.evaluate(selectedPair)}`);
       if (threads0) console.log(`  busiest threads: ${busiest(threads0, threadCpu(), wall)}`);
-      await a.evaluate(rawClose);
-      await b.evaluate(rawClose);
+      for (const [from, to] of pairs) {
+        await from.evaluate(rawClose);
+        await to.evaluate(rawClose);
+      }
     }
     while (browsers.length) await browsers.pop().close();
   }
