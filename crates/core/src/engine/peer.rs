@@ -138,6 +138,8 @@ pub(super) struct Peer {
     pub unwanted_bytes: u64,
     /// When we last unchoked the peer, and when it last asked us for a block.
     pub unchoked_at: Time,
+    /// Bytes sent since we last unchoked it.
+    pub sent_since_unchoke: u64,
     pub last_request: Time,
     /// When we last took an unchoke slot back because the peer asked for nothing.
     pub idle_choked_at: Option<Time>,
@@ -214,6 +216,7 @@ impl Peer {
             optimistic: false,
             unwanted_bytes: 0,
             unchoked_at: now,
+            sent_since_unchoke: 0,
             last_request: now,
             idle_choked_at: None,
             meta_rejected: false,

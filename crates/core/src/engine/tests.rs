@@ -861,3 +861,77 @@ fn classic_peers_are_told_of_each_other_and_of_who_left() {
     assert_eq!(later[0].1.dropped, vec![a_addr]);
     assert!(later[0].1.added.is_empty());
 }
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn a_seed_passes_its_slots_on_so_every_leecher_gets_a_first_piece_early() {
+    // Eight leechers on one seed with five slots (four regular, one
+    // optimistic): three wait. Without passing slots on, the first five
+    // take every piece before the others get one.
+    let (data, info) = torrent_bytes(40 * 32768, 32768);
+    let mut net = Net::new(1 << 20);
+    let s = net.add(seeder(&info), data.clone());
+    let leechers: Vec<usize> = (0..8)
+        .map(|_| net.add(leecher(&info), Vec::new()))
+        .collect();
+    for &l in &leechers {
+        net.connect(s, l);
+    }
+    let pieces = |net: &Net, l: usize| net.nodes[l].t.have().map_or(0, Bitfield::count);
+    let mut most_when_all_had_one = None;
+    for _ in 0..100_000 {
+        let Some((j, k, bytes)) = net.wire.pop_front() else {
+            net.now = net.now + std::time::Duration::from_millis(100);
+            for i in 0..net.nodes.len() {
+                if net.nodes[i].t.poll_timeout() <= net.now {
+                    net.nodes[i].t.handle_timeout(net.now);
+                    net.drain(i);
+                }
+            }
+            continue;
+        };
+        net.nodes[j].t.handle_data(net.now, k, &bytes);
+        net.drain(j);
+        if leechers.iter().all(|&l| pieces(&net, l) > 0) {
+            most_when_all_had_one = leechers.iter().map(|&l| pieces(&net, l)).max();
+            break;
+        }
+    }
+    let most = most_when_all_had_one.expect("every leecher got a piece");
+    assert!(
+        most <= 4,
+        "a leecher had {most} of 40 pieces before the last one had any"
+    );
+    net.run(120);
+    for &l in &leechers {
+        assert_eq!(net.nodes[l].data, data);
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn rechoke_rounds_are_jittered_around_the_interval() {
+    let (_, info) = torrent_bytes(4 * 32768, 32768);
+    let mut t = Torrent::new(
+        Config::default(),
+        seeder(&info),
+        PeerId([1; 20]),
+        Time::ZERO,
+        7,
+    );
+    let every = Config::default().rechoke_interval;
+    let mut gaps = std::collections::BTreeSet::new();
+    let mut now = Time::ZERO;
+    t.handle_timeout(now);
+    for _ in 0..20 {
+        let due = t.next_rechoke;
+        gaps.insert((due - now).as_millis());
+        assert!(due - now >= every * 3 / 4 && due - now <= every * 5 / 4);
+        now = due;
+        t.handle_timeout(now);
+    }
+    assert!(
+        gaps.len() > 10,
+        "peers that joined together reshuffle at different times"
+    );
+}

@@ -76,6 +76,7 @@ impl Torrent {
                 p.out
                     .extend_from_slice(&piece_header(index, begin, block.len));
                 p.up.add(now, u64::from(block.len));
+                p.sent_since_unchoke += u64::from(block.len);
                 p.last_sent = now;
                 self.uploaded += u64::from(block.len);
                 #[cfg(not(target_arch = "wasm32"))]
@@ -89,6 +90,7 @@ impl Torrent {
                     data: head,
                 });
                 self.out.push_back(Output::Send { peer: key, data });
+                self.pass_seed_slot(now, key, u64::from(block.len));
             }
             _ => {
                 if p.fast() {
@@ -115,6 +117,43 @@ impl Torrent {
         // to someone who is waiting rather than waiting for the next round.
         if !interested && !p.am_choking {
             self.set_choking(now, key, true);
+        }
+        self.fill_unchoke_slots(now);
+    }
+
+    /// A seed hands a peer a piece's worth, then its slot to a peer that has
+    /// nothing yet, if one is waiting: the first pieces out of a seed reach
+    /// as many peers as possible, and each of them can start uploading
+    /// (regular slots held for a whole rechoke round fed five peers while
+    /// the rest of a flash crowd waited; in the simulator, N = 100, swarm
+    /// policy, 11 seeds: 1.269 -> 1.231 of the fluid bound). Checked once
+    /// per unchoke, when the piece's worth is reached.
+    fn pass_seed_slot(&mut self, now: Time, key: PeerKey, just_sent: u64) {
+        let Some(piece_len) = self.info.as_ref().map(|i| u64::from(i.layout.piece_len())) else {
+            return;
+        };
+        let Some(p) = self.peers.get(&key) else {
+            return;
+        };
+        let crossed =
+            p.sent_since_unchoke >= piece_len && p.sent_since_unchoke - just_sent < piece_len;
+        if !crossed || p.optimistic || !self.is_seed() {
+            return;
+        }
+        let empty_waiting = self.peers.values().any(|p| {
+            p.am_choking
+                && p.peer_interested
+                && p.remote.is_some()
+                && p.has.as_ref().is_none_or(|h| h.count() == 0)
+        });
+        if !empty_waiting {
+            return;
+        }
+        self.set_choking(now, key, true);
+        // It just had its turn: it goes last when slots are filled, as a
+        // peer whose slot was taken back for idling does.
+        if let Some(p) = self.peers.get_mut(&key) {
+            p.idle_choked_at = Some(now);
         }
         self.fill_unchoke_slots(now);
     }
@@ -212,6 +251,7 @@ impl Torrent {
             }
         } else {
             p.unchoked_at = now;
+            p.sent_since_unchoke = 0;
             self.send(key, now, &Message::Unchoke);
         }
     }
