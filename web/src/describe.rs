@@ -74,14 +74,13 @@ pub fn meta(h: &TorrentHost, trackers: &[String]) -> String {
         if !o.ends_with('[') {
             o.push(',');
         }
-        let path = match info.multi_file {
-            true => [info.name.as_str()]
-                .into_iter()
-                .chain(f.path.iter().map(String::as_str))
-                .collect::<Vec<_>>()
-                .join("/"),
-            false => info.name.clone(),
-        };
+        let mut path = info.name.clone();
+        if info.multi_file {
+            for part in &f.path {
+                path.push('/');
+                path.push_str(part);
+            }
+        }
         o.push('{');
         field(&mut o, "name");
         write_str(&mut o, f.path.last().unwrap_or(&info.name));

@@ -116,10 +116,9 @@ impl Magnet {
                 s.push_str(&format!("&{k}={}", percent_encode(v)));
             }
         }
-        if !self.select_only.is_empty() {
-            let so: Vec<String> = self.select_only.iter().map(u32::to_string).collect();
-            s.push_str("&so=");
-            s.push_str(&so.join(","));
+        for (i, file) in self.select_only.iter().enumerate() {
+            s.push_str(if i == 0 { "&so=" } else { "," });
+            s.push_str(&file.to_string());
         }
         s
     }
