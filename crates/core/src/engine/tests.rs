@@ -167,20 +167,30 @@ impl Net {
         }
     }
 
+    /// Delivers the next message; with none in flight, moves the clock
+    /// 100 ms on and fires the timers that are due (then `false`).
+    fn step(&mut self) -> bool {
+        if let Some((j, k, data)) = self.wire.pop_front() {
+            self.nodes[j].t.handle_data(self.now, k, &data);
+            self.drain(j);
+            return true;
+        }
+        self.now = self.now + std::time::Duration::from_millis(100);
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].t.poll_timeout() <= self.now {
+                self.nodes[i].t.handle_timeout(self.now);
+                self.drain(i);
+            }
+        }
+        false
+    }
+
     /// Delivers bytes and fires timers until nothing moves or `secs` pass.
     fn run(&mut self, secs: u64) {
         let end = self.now + std::time::Duration::from_secs(secs);
         while self.now < end {
-            while let Some((j, k, data)) = self.wire.pop_front() {
-                self.nodes[j].t.handle_data(self.now, k, &data);
-                self.drain(j);
-            }
-            self.now = self.now + std::time::Duration::from_millis(100);
-            for i in 0..self.nodes.len() {
-                if self.nodes[i].t.poll_timeout() <= self.now {
-                    self.nodes[i].t.handle_timeout(self.now);
-                    self.drain(i);
-                }
+            if self.step() {
+                continue;
             }
             if self.nodes.iter().all(|n| n.t.is_complete()) && self.wire.is_empty() {
                 break;
@@ -880,18 +890,7 @@ fn a_seed_passes_its_slots_on_so_every_leecher_gets_a_first_piece_early() {
     let pieces = |net: &Net, l: usize| net.nodes[l].t.have().map_or(0, Bitfield::count);
     let mut most_when_all_had_one = None;
     for _ in 0..100_000 {
-        let Some((j, k, bytes)) = net.wire.pop_front() else {
-            net.now = net.now + std::time::Duration::from_millis(100);
-            for i in 0..net.nodes.len() {
-                if net.nodes[i].t.poll_timeout() <= net.now {
-                    net.nodes[i].t.handle_timeout(net.now);
-                    net.drain(i);
-                }
-            }
-            continue;
-        };
-        net.nodes[j].t.handle_data(net.now, k, &bytes);
-        net.drain(j);
+        net.step();
         if leechers.iter().all(|&l| pieces(&net, l) > 0) {
             most_when_all_had_one = leechers.iter().map(|&l| pieces(&net, l)).max();
             break;
