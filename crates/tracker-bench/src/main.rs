@@ -736,7 +736,8 @@ async fn measure_heavy(target: &Target, o: &Opts, round: u8, r: &mut Measured) -
         "{}: heavy load ({} announces/s offered), round {round}",
         target.name, o.heavy_rate
     );
-    // Letters from 'd' on: 'a' and 'c' belong to the light and closed phases.
+    // Letters from 'd' on ('a' and 'c' belong to the light and closed
+    // phases); `round` stays below 20.
     let heavy = load(target, o, 3 + round, o.heavy_rate, o.seconds.min(5), false).await;
     r.offers_lost += heavy.offers_lost;
     r.answers_lost += heavy.answers_lost;
@@ -806,18 +807,7 @@ async fn measure_all(targets: Vec<Target>, o: &Opts) -> Vec<(String, Measured)> 
         all.push(measure_light(t, o).await);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let mut cpu = vec![Vec::new(); targets.len()];
-    let mut rate = vec![Vec::new(); targets.len()];
-    for round in 0..o.rounds {
-        // Which goes first rotates.
-        for j in 0..targets.len() {
-            let k = (round + j) % targets.len();
-            let (us, mps) = measure_heavy(&targets[k], o, round as u8, &mut all[k]).await;
-            cpu[k].push(us);
-            rate[k].push(mps);
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
+    let (cpu, rate) = heavy_rounds(&targets, o, o.rounds, &mut all).await;
     let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
     // One at a time, each stopped after: a stopped tracker resets its
     // connections, so the next target's 10,000 idle clients find free ports.
@@ -833,6 +823,29 @@ async fn measure_all(targets: Vec<Target>, o: &Opts) -> Vec<(String, Measured)> 
         measure_idle_and_closed(&t, o, &mut all[k]).await;
     }
     names.into_iter().zip(all).collect()
+}
+
+/// `rounds` heavy phases of every target, the first to go rotating: CPU µs
+/// per announce and messages per second, by target, round by round (lost
+/// messages added to `all`).
+async fn heavy_rounds(
+    targets: &[Target],
+    o: &Opts,
+    rounds: usize,
+    all: &mut [Measured],
+) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let mut cpu = vec![Vec::new(); targets.len()];
+    let mut rate = vec![Vec::new(); targets.len()];
+    for round in 0..rounds {
+        for j in 0..targets.len() {
+            let k = (round + j) % targets.len();
+            let (us, mps) = measure_heavy(&targets[k], o, (round % 20) as u8, &mut all[k]).await;
+            cpu[k].push(us);
+            rate[k].push(mps);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    (cpu, rate)
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -861,18 +874,8 @@ async fn alternate(o: &Opts) {
     if !o.no_cluster && cores >= 2 {
         targets.push(cluster(o, Some(cores / 2)).await);
     }
-    let mut cpu = vec![Vec::new(); targets.len()];
-    for round in 0..o.alternate {
-        // Which goes first rotates too.
-        for j in 0..targets.len() {
-            let k = (round + j) % targets.len();
-            let phase = load(&targets[k], o, 1, o.heavy_rate, o.seconds.min(5), false).await;
-            let us = phase.cpu_secs * 1e6 / phase.announces as f64;
-            eprintln!("round {round}: {} {us:.1} µs per announce", targets[k].name);
-            cpu[k].push(us);
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
+    let mut lost: Vec<Measured> = targets.iter().map(|_| Measured::default()).collect();
+    let (cpu, _) = heavy_rounds(&targets, o, o.alternate, &mut lost).await;
     let m: Vec<f64> = cpu.iter().map(|v| median(v)).collect();
     println!(
         "CPU µs per announce at {} announces/s, {} alternated phases each:",
