@@ -9,28 +9,23 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTracker, startStatic, browser, openPage, runWebswarm, pidCpu } from '../interop/harness.mjs';
+import { startTracker, startStatic, browser, openPage, runWebswarm, pidCpu, procStat } from '../interop/harness.mjs';
 
 const MIB = Number(process.argv[2] || 256);
 // native -> native is run this many times (the median is the row).
 const RUNS = Number(process.argv[3] || 1);
 const SIZE = MIB * 1024 * 1024;
 const GIB = SIZE / 2 ** 30;
-const HZ = 100;
-
 /** CPU seconds used so far by every process whose command name matches. */
 function cpuOf(match) {
-  let ticks = 0;
+  let secs = 0;
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (!match(name)) continue;
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
+      const { name, cpu } = procStat(`/proc/${pid}/stat`);
+      if (match(name)) secs += cpu;
     } catch { /* the process ended */ }
   }
-  return ticks / HZ;
+  return secs;
 }
 const isChromium = (n) => n.startsWith('chrom');
 

@@ -4,8 +4,9 @@
 // the candidate pair each side selected, the CPU it took (both browsers,
 // coturn, and the whole machine from /proc/stat, kernel forwarding included)
 // and the UDP receive-buffer drops in the "internet" namespace (where coturn
-// runs). When the machine is busy for the whole transfer in both rows, the
-// TURN/direct throughput ratio is the ratio of CPU spent per byte.
+// runs). Were the machine busy for the whole transfer in both rows, the
+// TURN/direct ratio would be the ratio of CPU spent per byte; here it is not
+// (docs/benchmarks.md, stop 38).
 //   [PROBE_THREADS=1] node bench/turn-probe.mjs [MiB, default 16] [runs, default 2]
 // PROBE_THREADS=1 also prints the five busiest threads of the machine per transfer;
 // PROBE_COTURN_SOCKBUF=BYTES runs coturn with its socket buffers raised to
@@ -17,7 +18,7 @@ import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startStatic, browser, browserCpu, openPage, pidCpu } from '../interop/harness.mjs';
+import { startStatic, browser, browserCpu, openPage, pidCpu, procStat } from '../interop/harness.mjs';
 import { Topology, PUBLIC, assertPrivateNet } from '../interop/netns.mjs';
 import { startTurn } from '../interop/turn.mjs';
 import { rawOffer, rawAnswer, rawSend, rawClose } from './leech.mjs';
@@ -32,7 +33,7 @@ function udpCounters() {
   return { drops: get('RcvbufErrors'), datagrams: get('InDatagrams') };
 }
 
-/** CPU seconds per thread of every process: `pid/tid name` -> seconds. */
+/** CPU seconds per thread of every process: `pid/tid` -> { name, cpu }. */
 function threadCpu() {
   const out = new Map();
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
@@ -40,10 +41,9 @@ function threadCpu() {
     try { tids = fs.readdirSync(`/proc/${pid}/task`); } catch { continue; }
     for (const tid of tids) {
       try {
-        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        out.set(`${pid}/${tid} ${name}`, (Number(f[11]) + Number(f[12])) / 100);
+        // Keyed without the name: a kernel worker's name changes with its work.
+        const { name, cpu } = procStat(`/proc/${pid}/task/${tid}/stat`);
+        out.set(`${pid}/${tid}`, { name, cpu });
       } catch { /* the thread ended */ }
     }
   }
@@ -52,7 +52,7 @@ function threadCpu() {
 
 /** The busiest threads between two `threadCpu()` readings, as shares of `wall` seconds. */
 function busiest(before, after, wall, n = 5) {
-  return [...after].map(([k, v]) => [k, v - (before.get(k) || 0)])
+  return [...after].map(([k, v]) => [`${k} ${v.name}`, v.cpu - (before.get(k)?.cpu || 0)])
     .sort((a, b) => b[1] - a[1]).slice(0, n)
     .map(([k, v]) => `${k} ${Math.round((100 * v) / wall)}%`).join(', ');
 }

@@ -352,11 +352,24 @@ export function runWebswarm(args, { ready, readyErr, timeoutMs = 60_000, netns }
   });
 }
 
+/**
+ * A `/proc/.../stat` file (a process's, or a thread's under `task/`): its
+ * command name, parent pid, and CPU seconds (user + system) used so far.
+ * Throws if the process has ended.
+ */
+export function procStat(file) {
+  const stat = fs.readFileSync(file, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    ppid: Number(f[1]),
+    cpu: (Number(f[11]) + Number(f[12])) / 100,
+  };
+}
+
 /** CPU seconds (user + system) one process has used so far. */
 export function pidCpu(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+  return procStat(`/proc/${pid}/stat`).cpu;
 }
 
 /**
@@ -376,10 +389,9 @@ export function browserCpuByProcess(tag) {
   const procs = new Map();
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const { ppid, cpu } = procStat(`/proc/${pid}/stat`);
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      procs.set(Number(pid), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), cmd });
+      procs.set(Number(pid), { ppid, cpu, cmd });
     } catch { /* the process ended */ }
   }
   const roots = [...procs].filter(([, p]) => p.cmd.includes(`--class=${tag}\0`) && !procs.get(p.ppid)?.cmd.includes(`--class=${tag}\0`));
@@ -393,9 +405,9 @@ export function browserCpuByProcess(tag) {
   }
   const out = {};
   for (const pid of inTree) {
-    const { cmd, ticks } = procs.get(pid);
+    const { cmd, cpu } = procs.get(pid);
     const kind = (cmd.match(/--type=([a-z-]+)/) || [, 'browser'])[1] + (cmd.includes('NetworkService') ? ':network' : '');
-    out[kind] = (out[kind] || 0) + ticks / 100;
+    out[kind] = (out[kind] || 0) + cpu;
   }
   return out;
 }
