@@ -141,8 +141,9 @@ pub(super) struct Peer {
     /// Bytes sent since we last unchoked it.
     pub sent_since_unchoke: u64,
     pub last_request: Time,
-    /// When we last took an unchoke slot back because the peer asked for nothing.
-    pub idle_choked_at: Option<Time>,
+    /// When we last took its unchoke slot back (it asked for nothing, or
+    /// had its turn at a seed): it goes last when slots are filled.
+    pub slot_taken_at: Option<Time>,
     pub meta_rejected: bool,
     pub meta_inflight: u32,
     pub out: BytesMut,
@@ -218,7 +219,7 @@ impl Peer {
             unchoked_at: now,
             sent_since_unchoke: 0,
             last_request: now,
-            idle_choked_at: None,
+            slot_taken_at: None,
             meta_rejected: false,
             meta_inflight: 0,
             out: BytesMut::new(),

@@ -149,13 +149,17 @@ impl Torrent {
         if !empty_waiting {
             return;
         }
-        self.set_choking(now, key, true);
-        // It just had its turn: it goes last when slots are filled, as a
-        // peer whose slot was taken back for idling does.
-        if let Some(p) = self.peers.get_mut(&key) {
-            p.idle_choked_at = Some(now);
-        }
+        self.take_slot_back(now, key);
         self.fill_unchoke_slots(now);
+    }
+
+    /// Chokes a peer whose slot someone waiting should have; it goes last
+    /// when slots are filled again.
+    fn take_slot_back(&mut self, now: Time, key: PeerKey) {
+        self.set_choking(now, key, true);
+        if let Some(p) = self.peers.get_mut(&key) {
+            p.slot_taken_at = Some(now);
+        }
     }
 
     fn unchoked_count(&self) -> usize {
@@ -164,22 +168,22 @@ impl Torrent {
 
     /// Unchokes interested peers right away while slots are free, instead of
     /// making newcomers wait for the next rechoke round. Peers whose slot was
-    /// just taken back for idling go last.
+    /// just taken back go last.
     pub(super) fn fill_unchoke_slots(&mut self, now: Time) {
         let slots = self.cfg.unchoke_slots + self.cfg.optimistic_slots;
         let free = slots.saturating_sub(self.unchoked_count());
         if free == 0 {
             return;
         }
-        let recently_idle = |p: &super::peer::Peer| {
-            p.idle_choked_at
+        let recently_taken = |p: &super::peer::Peer| {
+            p.slot_taken_at
                 .is_some_and(|t| now - t < self.cfg.rechoke_interval)
         };
         let mut waiting: Vec<(bool, PeerKey)> = self
             .peers
             .iter()
             .filter(|(_, p)| p.am_choking && p.peer_interested && p.remote.is_some())
-            .map(|(&k, p)| (recently_idle(p), k))
+            .map(|(&k, p)| (recently_taken(p), k))
             .collect();
         // Ties go in shuffled order: the sort is not stable, but a fixed
         // reordering of a uniform shuffle is still uniform.
@@ -218,10 +222,7 @@ impl Torrent {
             return;
         }
         for k in idle {
-            self.set_choking(now, k, true);
-            if let Some(p) = self.peers.get_mut(&k) {
-                p.idle_choked_at = Some(now);
-            }
+            self.take_slot_back(now, k);
         }
         self.fill_unchoke_slots(now);
     }
