@@ -44,3 +44,39 @@ pub(crate) fn print_second(s: &Second) {
         s.sending, s.unwanted, s.choking, s.unasked
     );
 }
+
+/// Upload capacity of peers with data that went unused in a second, by cause
+/// (bytes). The requests a peer sends travel on the same ordered channel as the
+/// blocks it uploads to that neighbour, so when two peers trade, each one's
+/// requests wait behind the blocks queued for the other: `behind_data`.
+#[derive(Default)]
+pub(crate) struct Unused {
+    /// Nothing queued; a peer it unchokes has requests out to it that wait
+    /// behind data queued on the way back.
+    pub behind_data: f64,
+    /// Nothing queued; requests out to it are on the wire.
+    pub on_the_wire: f64,
+    /// Nothing queued and nobody it unchokes has asked.
+    pub not_asked: f64,
+    /// Something queued, but less than a tick's capacity.
+    pub short: f64,
+    /// Sent less because receivers were at their download capacity.
+    pub receivers_full: f64,
+    /// Upload capacity of the peers with data.
+    pub capacity: f64,
+}
+
+pub(crate) fn print_unused(at: Duration, u: &Unused) {
+    let pct = |x: f64| 100.0 * x / u.capacity.max(1.0);
+    eprintln!(
+        "t={:>5.1}s unused upload of peers with data: idle {:.1} % with requests behind data on the \
+         way back, {:.1} % with requests on the wire, {:.1} % unasked; {:.1} % queues under a tick; \
+         {:.1} % receivers full",
+        at.as_secs_f64(),
+        pct(u.behind_data),
+        pct(u.on_the_wire),
+        pct(u.not_asked),
+        pct(u.short),
+        pct(u.receivers_full)
+    );
+}

@@ -12,7 +12,7 @@ use webswarm_core::tracker::{TorrentStatus, TrackerClient, TrackerConfig, Tracke
 use webswarm_core::Rng;
 use webswarm_core::{engine, Bitfield, BlockRef, Info, PeerId, PeerKey, Time, TorrentCreator};
 
-use crate::diagnose::{self, Second};
+use crate::diagnose::{self, Second, Unused};
 use crate::dirset::DirSet;
 use crate::network::{water_fill, Dir, Link, HIGH_WATER, LOW_WATER};
 use crate::origin::Origin;
@@ -74,9 +74,18 @@ pub struct Sim {
     max_links_per_pair: usize,
     /// Scratch for `transmit`: bytes offered to each node this tick.
     incoming: Vec<f64>,
+    /// Diagnostics: upload left unused this second, by cause.
+    unused: Unused,
     /// The site's origin (a webseed), and the content it serves.
     origin: Option<Origin>,
     content: Bytes,
+}
+
+/// Why a peer with data sends nothing (diagnostics).
+enum Idle {
+    BehindData,
+    OnTheWire,
+    NotAsked,
 }
 
 /// Where the simulated site serves the file (the URL is not fetched: the
@@ -154,6 +163,7 @@ impl Sim {
             opened: Vec::new(),
             max_links_per_pair: 0,
             incoming: Vec::new(),
+            unused: Unused::default(),
             origin: sc_origin.map(Origin::new),
             content: data,
         }
@@ -200,6 +210,7 @@ impl Sim {
             let mut s = self.second();
             s.capacity = (self.sent_this_second, all - cap, all);
             diagnose::print_second(&s);
+            diagnose::print_unused(s.at, &std::mem::take(&mut self.unused));
         }
         self.seed_reads.clear();
         self.sent_this_second = 0.0;
@@ -514,6 +525,9 @@ impl Sim {
                 offers.push((l, d, receiver, g as f64));
             }
         }
+        if self.sc.diagnostics {
+            self.note_unused(&offers, dt);
+        }
         let mut incoming = std::mem::take(&mut self.incoming);
         incoming.resize(self.nodes.len(), 0.0);
         for &(_, _, r, g) in &offers {
@@ -523,6 +537,9 @@ impl Sim {
             let cap = self.nodes[r].spec.down * dt;
             let scale = (cap / incoming[r]).min(1.0);
             let n = (g * scale) as usize;
+            if self.sc.diagnostics {
+                self.unused.receivers_full += g - g * scale;
+            }
             let Some(link) = self.links[l].as_mut() else {
                 continue;
             };
@@ -539,6 +556,73 @@ impl Sim {
             incoming[r] = 0.0;
         }
         self.incoming = incoming;
+    }
+
+    /// Diagnostics: why peers with data left upload unused this tick, given
+    /// what each sender was granted (`offers`: link, direction, receiver, bytes).
+    fn note_unused(&mut self, offers: &[(usize, usize, usize, f64)], dt: f64) {
+        let mut granted: Vec<Option<f64>> = vec![None; self.nodes.len()];
+        for &(l, d, _, g) in offers {
+            if let Some(link) = self.links[l].as_ref() {
+                *granted[link.ends[d].0].get_or_insert(0.0) += g;
+            }
+        }
+        let mut u = std::mem::take(&mut self.unused);
+        for (i, n) in self.nodes.iter().enumerate() {
+            if !n
+                .host
+                .as_ref()
+                .is_some_and(|h| h.have().is_some_and(|b| b.count() > 0))
+            {
+                continue;
+            }
+            let cap = n.spec.up * dt;
+            u.capacity += cap;
+            match granted[i] {
+                Some(g) => u.short += (cap - g).max(0.0),
+                None => match self.why_idle(i) {
+                    Idle::BehindData => u.behind_data += cap,
+                    Idle::OnTheWire => u.on_the_wire += cap,
+                    Idle::NotAsked => u.not_asked += cap,
+                },
+            }
+        }
+        self.unused = u;
+    }
+
+    /// Why a peer with data has nothing queued to anyone.
+    fn why_idle(&self, i: usize) -> Idle {
+        let Some(h) = self.nodes[i].host.as_ref() else {
+            return Idle::NotAsked;
+        };
+        let mut on_the_wire = false;
+        let stats = h.engine().peer_stats(self.now);
+        for p in stats.iter().filter(|p| p.peer_interested && !p.am_choking) {
+            let Some(link) = self.nodes[i]
+                .conns
+                .get(&p.peer)
+                .and_then(|&l| self.links[l].as_ref())
+            else {
+                continue;
+            };
+            let d = usize::from(link.ends[0].0 != i);
+            let (j, key) = link.ends[1 - d];
+            let asked = self.nodes[j].host.as_ref().is_some_and(|hj| {
+                hj.engine()
+                    .peer_stats(self.now)
+                    .iter()
+                    .any(|q| q.peer == key && q.requests_out > 0)
+            });
+            if asked && link.dirs[1 - d].queued > 0 {
+                return Idle::BehindData;
+            }
+            on_the_wire |= asked;
+        }
+        if on_the_wire {
+            Idle::OnTheWire
+        } else {
+            Idle::NotAsked
+        }
     }
 
     fn deliver(&mut self) {
