@@ -43,6 +43,15 @@ pub(crate) struct Node {
     early_storage_work: usize,
 }
 
+impl Node {
+    /// Has a verified piece to give.
+    fn has_data(&self) -> bool {
+        self.host
+            .as_ref()
+            .is_some_and(|h| h.have().is_some_and(|b| b.count() > 0))
+    }
+}
+
 pub struct Sim {
     pub(crate) sc: Scenario,
     pub(crate) info: Info,
@@ -188,15 +197,10 @@ impl Sim {
     /// Upload used in the last second over the capacity of peers that had
     /// something to give (everyone but leechers with no verified piece).
     fn sample_utilization(&mut self) {
-        let has_data = |n: &Node| {
-            n.host
-                .as_ref()
-                .is_some_and(|h| h.have().is_some_and(|b| b.count() > 0))
-        };
         let cap: f64 = self
             .nodes
             .iter()
-            .filter(|n| has_data(n))
+            .filter(|n| n.has_data())
             .map(|n| n.spec.up)
             .sum();
         self.utilization.push(self.sent_this_second / cap.max(1.0));
@@ -569,11 +573,7 @@ impl Sim {
         }
         let mut u = std::mem::take(&mut self.unused);
         for (i, n) in self.nodes.iter().enumerate() {
-            if !n
-                .host
-                .as_ref()
-                .is_some_and(|h| h.have().is_some_and(|b| b.count() > 0))
-            {
+            if !n.has_data() {
                 continue;
             }
             let cap = n.spec.up * dt;
@@ -877,12 +877,9 @@ impl Sim {
             ..Second::default()
         };
         for (i, node) in self.nodes.iter().enumerate() {
-            let Some(h) = node.host.as_ref() else {
+            let Some(h) = node.host.as_ref().filter(|_| node.has_data()) else {
                 continue;
             };
-            if h.have().is_none_or(|b| b.count() == 0) {
-                continue;
-            }
             let queued = node.conns.values().any(|&l| {
                 self.links[l].as_ref().is_some_and(|link| {
                     let d = usize::from(link.ends[0].0 != i);
