@@ -64,9 +64,17 @@ async function sampledWidget() {
     samples.push([performance.now(), t ? t.downloaded : 0]);
   }, 100);
   while (!window.demo?.widget?.torrent) await new Promise((r) => setTimeout(r, 10));
-  await window.demo.widget.torrent.whenDone();
+  // When each stage of the page's start was reached (s): a slow run's first
+  // byte says which stage took its time.
+  const t = window.demo.widget.torrent;
+  const marks = { page: performance.getEntriesByType('navigation')[0]?.domContentLoadedEventEnd / 1000, torrent: performance.now() / 1000 };
+  const mark = (name) => () => { marks[name] ??= performance.now() / 1000; };
+  t.on('peer-connected', mark('peer'));
+  t.on('metadata', mark('metadata'));
+  t.on('verified', mark('piece'));
+  await t.whenDone();
   clearInterval(timer);
-  return { seconds: performance.now() / 1000, samples };
+  return { seconds: performance.now() / 1000, samples, marks };
 }
 
 /** UDP datagrams this network namespace dropped for a full receive buffer. */
@@ -114,7 +122,8 @@ if (DEMO) {
           };
           console.log(`  ours KiB/100 ms: ${profile(o)}\n  WebTorrent KiB/100 ms: ${profile(w)}`);
         }
-        console.log(`run ${i + 1}: ours ${o.seconds.toFixed(2)} s (first byte ${first(o)} s), gap ${ours[i].gap.toFixed(0)} ms; `
+        const marks = Object.entries(o.marks).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+        console.log(`run ${i + 1}: ours ${o.seconds.toFixed(2)} s (${marks}; first byte ${first(o)} s), gap ${ours[i].gap.toFixed(0)} ms; `
           + `WebTorrent ${w.seconds.toFixed(2)} s (first byte ${first(w)} s), gap ${theirs[i].gap.toFixed(0)} ms; `
           + `UDP receive-buffer drops so far ${rcvbufErrors()}`);
       } finally {

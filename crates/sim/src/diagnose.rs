@@ -56,8 +56,15 @@ pub(crate) struct Unused {
     pub behind_data: f64,
     /// Nothing queued; requests out to it are on the wire.
     pub on_the_wire: f64,
-    /// Nothing queued and nobody it unchokes has asked.
-    pub not_asked: f64,
+    /// Nothing queued; the peers it unchoked have not heard so yet.
+    pub unchoke_on_the_wire: f64,
+    /// Nothing queued; a peer it unchoked knows, wants something it has, and
+    /// asks for nothing (what it lacks is requested from others).
+    pub asks_nothing: f64,
+    /// Nothing queued; it chokes every peer that wants something.
+    pub choking: f64,
+    /// Nothing queued; no peer wants what it has.
+    pub unwanted: f64,
     /// Something queued, but less than a tick's capacity.
     pub short: f64,
     /// Sent less because receivers were at their download capacity.
@@ -70,12 +77,16 @@ pub(crate) fn print_unused(at: Duration, u: &Unused) {
     let pct = |x: f64| 100.0 * x / u.capacity.max(1.0);
     eprintln!(
         "t={:>5.1}s unused upload of peers with data: idle {:.1} % with requests behind data on the \
-         way back, {:.1} % with requests on the wire, {:.1} % unasked; {:.1} % queues under a tick; \
-         {:.1} % receivers full",
+         way back, {:.1} % with requests on the wire, {:.1} % with an unchoke on the wire, {:.1} % \
+         unchoked peers asking nothing, {:.1} % choking all who want, {:.1} % wanted by none; \
+         {:.1} % queues under a tick; {:.1} % receivers full",
         at.as_secs_f64(),
         pct(u.behind_data),
         pct(u.on_the_wire),
-        pct(u.not_asked),
+        pct(u.unchoke_on_the_wire),
+        pct(u.asks_nothing),
+        pct(u.choking),
+        pct(u.unwanted),
         pct(u.short),
         pct(u.receivers_full)
     );

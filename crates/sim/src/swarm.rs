@@ -90,11 +90,15 @@ pub struct Sim {
     content: Bytes,
 }
 
-/// Why a peer with data sends nothing (diagnostics).
+/// Why a peer with data sends nothing (diagnostics), most telling first.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Idle {
     BehindData,
     OnTheWire,
-    NotAsked,
+    UnchokeOnTheWire,
+    AsksNothing,
+    Choking,
+    Unwanted,
 }
 
 /// Where the simulated site serves the file (the URL is not fetched: the
@@ -580,11 +584,16 @@ impl Sim {
             u.capacity += cap;
             match granted[i] {
                 Some(g) => u.short += (cap - g).max(0.0),
-                None => match self.why_idle(i) {
-                    Idle::BehindData => u.behind_data += cap,
-                    Idle::OnTheWire => u.on_the_wire += cap,
-                    Idle::NotAsked => u.not_asked += cap,
-                },
+                None => {
+                    *match self.why_idle(i) {
+                        Idle::BehindData => &mut u.behind_data,
+                        Idle::OnTheWire => &mut u.on_the_wire,
+                        Idle::UnchokeOnTheWire => &mut u.unchoke_on_the_wire,
+                        Idle::AsksNothing => &mut u.asks_nothing,
+                        Idle::Choking => &mut u.choking,
+                        Idle::Unwanted => &mut u.unwanted,
+                    } += cap
+                }
             }
         }
         self.unused = u;
@@ -593,10 +602,14 @@ impl Sim {
     /// Why a peer with data has nothing queued to anyone.
     fn why_idle(&self, i: usize) -> Idle {
         let Some(h) = self.nodes[i].host.as_ref() else {
-            return Idle::NotAsked;
+            return Idle::Unwanted;
         };
-        let mut on_the_wire = false;
         let stats = h.engine().peer_stats(self.now);
+        let mut why = if stats.iter().any(|p| p.peer_interested) {
+            Idle::Choking
+        } else {
+            Idle::Unwanted
+        };
         for p in stats.iter().filter(|p| p.peer_interested && !p.am_choking) {
             let Some(link) = self.nodes[i]
                 .conns
@@ -607,22 +620,24 @@ impl Sim {
             };
             let d = usize::from(link.ends[0].0 != i);
             let (j, key) = link.ends[1 - d];
-            let asked = self.nodes[j].host.as_ref().is_some_and(|hj| {
+            let Some(q) = self.nodes[j].host.as_ref().and_then(|hj| {
                 hj.engine()
                     .peer_stats(self.now)
-                    .iter()
-                    .any(|q| q.peer == key && q.requests_out > 0)
-            });
-            if asked && link.dirs[1 - d].queued > 0 {
-                return Idle::BehindData;
-            }
-            on_the_wire |= asked;
+                    .into_iter()
+                    .find(|q| q.peer == key)
+            }) else {
+                continue;
+            };
+            // The most telling cause among its unchoked peers wins.
+            let this = match (q.requests_out > 0, q.peer_choking) {
+                (true, _) if link.dirs[1 - d].queued > 0 => Idle::BehindData,
+                (true, _) => Idle::OnTheWire,
+                (false, true) => Idle::UnchokeOnTheWire,
+                (false, false) => Idle::AsksNothing,
+            };
+            why = why.min(this);
         }
-        if on_the_wire {
-            Idle::OnTheWire
-        } else {
-            Idle::NotAsked
-        }
+        why
     }
 
     fn deliver(&mut self) {
