@@ -51,8 +51,8 @@ pub(crate) fn print_second(s: &Second) {
 /// requests wait behind the blocks queued for the other: `behind_data`.
 #[derive(Default)]
 pub(crate) struct Unused {
-    /// Nothing queued; a peer it unchokes has requests out to it that wait
-    /// behind data queued on the way back.
+    /// Nothing queued; a peer it unchokes has requests out to it while data
+    /// is queued on the way back (the requests most likely behind it).
     pub behind_data: f64,
     /// Nothing queued; requests out to it are on the wire.
     pub on_the_wire: f64,
