@@ -83,6 +83,18 @@ fn the_same_seed_replays_the_same_trace() {
 }
 
 #[test]
+fn diagnostics_only_watch() {
+    let run = |diagnostics| {
+        let mut sc = Scenario::mixed(5, 20, 1 << 20, 32 << 10);
+        sc.diagnostics = diagnostics;
+        Sim::new(sc).run()
+    };
+    let (quiet, watched) = (run(false), run(true));
+    assert_eq!(quiet.trace_hash, watched.trace_hash);
+    assert_eq!(quiet.last_completion(), watched.last_completion());
+}
+
+#[test]
 fn a_streaming_leecher_gets_the_first_bytes_early() {
     // Two identical latecomers join a swarm under way; one streams. A latecomer
     // is unchoked by few peers at first, so what matters is what it spends that
