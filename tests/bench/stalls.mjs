@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTracker, startStatic, startDemo, browser, openPage, runWebswarm, randomFile } from '../interop/harness.mjs';
+import { startTracker, startStatic, startDemo, browser, openPage, runWebswarm, randomFile, pidCpu } from '../interop/harness.mjs';
 
 const RUNS = Number(process.argv[2] || 20);
 const DEMO = process.argv[4] === 'demo';
@@ -77,6 +77,31 @@ async function sampledWidget() {
   return { seconds: performance.now() / 1000, samples, marks };
 }
 
+/** Jiffies the whole machine has been busy and in all (`/proc/stat`). */
+function machineJiffies() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const all = f.reduce((a, b) => a + b, 0);
+  return { busy: all - f[3] - f[4], all };
+}
+
+/**
+ * Every 100 ms until stopped: the share of a core the process `pid` used and
+ * the share of the machine that was busy (%), so a slow run shows whether the
+ * seeder was starved or idle while the pages waited.
+ */
+function sampleCpu(pid) {
+  const rows = [];
+  let last = { cpu: pidCpu(pid), m: machineJiffies() };
+  const timer = setInterval(() => {
+    try {
+      const now = { cpu: pidCpu(pid), m: machineJiffies() };
+      rows.push([Math.round((now.cpu - last.cpu) * 1000), Math.round((100 * (now.m.busy - last.m.busy)) / Math.max(1, now.m.all - last.m.all))]);
+      last = now;
+    } catch { /* the process is gone */ }
+  }, 100);
+  return () => { clearInterval(timer); return rows; };
+}
+
 /** UDP datagrams this network namespace dropped for a full receive buffer. */
 function rcvbufErrors() {
   const udp = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
@@ -110,8 +135,10 @@ if (DEMO) {
         const page = await b.newPage();
         // The sampler starts before the page's own scripts, so a fast download is seen whole.
         await page.addInitScript(`window.__sampled = (${sampledWidget})()`);
+        const stopCpu = sampleCpu(demo.pid);
         const [, w] = await Promise.all([page.goto(demo.url + '?webseed=0&storage=memory'), wt.evaluate(sampledWebtorrent, demo.info.magnet)]);
         const o = await page.evaluate(() => window.__sampled);
+        const cpu = stopCpu();
         for (const [rows, r] of [[ours, o], [theirs, w]]) rows.push({ seconds: r.seconds, gap: longestGap(r.samples) });
         const first = (r) => ((r.samples.find(([, b]) => b > 0) || [NaN])[0] / 1000).toFixed(2);
         if (process.env.STALLS_PROFILE) {
@@ -121,6 +148,8 @@ if (DEMO) {
             return r.samples.slice(Math.max(k, 1)).map(([, b], j) => Math.round((b - r.samples[Math.max(k, 1) + j - 1][1]) / 1024)).join(' ');
           };
           console.log(`  ours KiB/100 ms: ${profile(o)}\n  WebTorrent KiB/100 ms: ${profile(w)}`);
+          // From when the pages were opened, not from the first byte.
+          console.log(`  demo process (seeder, tracker) CPU %/100 ms: ${cpu.map((r) => r[0]).join(' ')}\n  machine busy %/100 ms: ${cpu.map((r) => r[1]).join(' ')}`);
         }
         const marks = Object.entries(o.marks).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
         console.log(`run ${i + 1}: ours ${o.seconds.toFixed(2)} s (${marks}; first byte ${first(o)} s), gap ${ours[i].gap.toFixed(0)} ms; `

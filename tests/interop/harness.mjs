@@ -288,7 +288,7 @@ export async function startDemo(args = []) {
     demo.child.once('exit', () => { clearTimeout(timer); resolve(); });
     demo.child.kill('SIGINT');
   });
-  return { url, info, stop };
+  return { url, info, stop, pid: demo.child.pid };
 }
 
 export function webswarmBinary() {
