@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTracker, startStatic, startDemo, browser, openPage, runWebswarm, randomFile, pidCpu } from '../interop/harness.mjs';
+import { startTracker, startStatic, startDemo, browser, openPage, runWebswarm, randomFile, pidCpu, machineCpu } from '../interop/harness.mjs';
 
 const RUNS = Number(process.argv[2] || 20);
 const DEMO = process.argv[4] === 'demo';
@@ -77,13 +77,6 @@ async function sampledWidget() {
   return { seconds: performance.now() / 1000, samples, marks };
 }
 
-/** Jiffies the whole machine has been busy and in all (`/proc/stat`). */
-function machineJiffies() {
-  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const all = f.reduce((a, b) => a + b, 0);
-  return { busy: all - f[3] - f[4], all };
-}
-
 /**
  * Every 100 ms until stopped: the share of a core the process `pid` used and
  * the share of the machine that was busy (%), so a slow run shows whether the
@@ -91,11 +84,12 @@ function machineJiffies() {
  */
 function sampleCpu(pid) {
   const rows = [];
-  let last = { cpu: pidCpu(pid), m: machineJiffies() };
+  let last = { cpu: pidCpu(pid), m: machineCpu() };
   const timer = setInterval(() => {
     try {
-      const now = { cpu: pidCpu(pid), m: machineJiffies() };
-      rows.push([Math.round((now.cpu - last.cpu) * 1000), Math.round((100 * (now.m.busy - last.m.busy)) / Math.max(1, now.m.all - last.m.all))]);
+      const now = { cpu: pidCpu(pid), m: machineCpu() };
+      const all = now.m.all - last.m.all;
+      rows.push([Math.round((now.cpu - last.cpu) * 1000), all > 0 ? Math.round((100 * (now.m.busy - last.m.busy)) / all) : 0]);
       last = now;
     } catch { /* the process is gone */ }
   }, 100);

@@ -18,7 +18,7 @@ import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startStatic, browser, browserCpu, openPage, pidCpu, procStat } from '../interop/harness.mjs';
+import { startStatic, browser, browserCpu, openPage, pidCpu, procStat, machineCpu } from '../interop/harness.mjs';
 import { Topology, PUBLIC, assertPrivateNet } from '../interop/netns.mjs';
 import { startTurn } from '../interop/turn.mjs';
 import { rawOffer, rawAnswer, rawSend, rawClose } from './leech.mjs';
@@ -55,13 +55,6 @@ function busiest(before, after, wall, n = 5) {
   return [...after].map(([k, v]) => [`${k} ${v.name}`, v.cpu - (before.get(k)?.cpu || 0)])
     .sort((a, b) => b[1] - a[1]).slice(0, n)
     .map(([k, v]) => `${k} ${Math.round((100 * v) / wall)}%`).join(', ');
-}
-
-/** CPU seconds the whole machine has been busy (every core, kernel included). */
-function machineCpu() {
-  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const [user, nice, system, , , irq, softirq, steal] = f;
-  return (user + nice + system + irq + softirq + steal) / 100;
 }
 
 /** In a page: the selected pair as "type address:port -> type address:port". */
@@ -114,7 +107,7 @@ try {
     const pairs = pages[0].map((a, k) => [a, pages[1][k]]);
     const [a, b] = pairs[0];
     for (let i = 0; i < RUNS; i++) {
-      const cpu = () => [pidCpu(coturn), browserCpu(tags[0]), browserCpu(tags[1]), machineCpu()];
+      const cpu = () => [pidCpu(coturn), browserCpu(tags[0]), browserCpu(tags[1]), machineCpu().busy];
       const threads0 = process.env.PROBE_THREADS ? threadCpu() : null;
       const [cpu0, udp0, t0] = [cpu(), udpCounters(), performance.now()];
       const got = await Promise.all(pairs.map(async ([from, to]) => {

@@ -367,6 +367,14 @@ export function procStat(file) {
   };
 }
 
+/** The whole machine's CPU seconds so far (`/proc/stat`: every core, kernel included): busy, and in all. */
+export function machineCpu() {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fs.readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy: busy / 100, all: (busy + idle + iowait) / 100 };
+}
+
 /** CPU seconds (user + system) one process has used so far. */
 export function pidCpu(pid) {
   return procStat(`/proc/${pid}/stat`).cpu;
