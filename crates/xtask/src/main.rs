@@ -445,8 +445,10 @@ const BROWSER_CRATE: &str = "webswarm-web";
 /// 92,393 B; a failed OPFS write un-verifying its piece, +5 B: 92,398 B; a
 /// seed passing its slots on and jittered rechoke rounds, +254 B, paid for
 /// by two `join`s written as loops (no `str::join` instantiations left),
-/// -699 B: 91,953 B.
-const WEB_GZ_CEILING: u64 = 92_000;
+/// -699 B: 91,953 B. An honest peer no longer banned for pieces a banned
+/// peer half-sent or that it shared with a corrupt one (strikes refunded,
+/// a ban on strikes only for the one with the most), +297 B: 92,234 B.
+const WEB_GZ_CEILING: u64 = 92_300;
 
 fn test() -> Result {
     let started = Instant::now();

@@ -80,6 +80,9 @@ pub struct Torrent {
     webseeds: VecMap<PeerKey, Webseed>,
     next_key: u64,
     banned: VecDeque<PeerId>,
+    /// The connections those bans closed (as many): a failed piece one of
+    /// them contributed to is explained by it.
+    banned_keys: Vec<PeerKey>,
     rng: Rng,
     out: VecDeque<Output>,
     dirty: VecSet<PeerKey>,
@@ -149,6 +152,7 @@ impl Torrent {
             webseeds: VecMap::new(),
             next_key: 0,
             banned: VecDeque::new(),
+            banned_keys: Vec::new(),
             rng: Rng::new(rng.next_u64()),
             out: VecDeque::new(),
             dirty: VecSet::new(),
@@ -602,6 +606,11 @@ impl Torrent {
             return;
         };
         self.remember_ban(id);
+        if self.banned_keys.len() >= self.cfg.max_banned {
+            self.banned_keys.remove(0);
+        }
+        self.banned_keys.push(key);
+        self.refund_co_contributors(key);
         self.close(now, key, CloseReason::BadData);
     }
 

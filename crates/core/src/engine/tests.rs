@@ -310,6 +310,38 @@ fn a_peer_sending_corrupt_blocks_is_banned_and_the_download_still_completes() {
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn an_honest_peer_sharing_pieces_with_a_corrupt_one_is_not_banned() {
+    // Pieces of four blocks, each from either seeder: most failures have both
+    // as contributors, so strikes alone cannot tell them apart.
+    for seed in 0..8 {
+        let (data, info) = torrent_bytes(4 << 20, 262144);
+        let mut net = Net::new(16384);
+        // Idle nodes first give the three below other random seeds.
+        for _ in 0..seed {
+            net.add(leecher(&info), Vec::new());
+        }
+        let bad = net.add(seeder(&info), data.clone());
+        net.nodes[bad].corrupt = true;
+        let good = net.add(seeder(&info), data.clone());
+        let l = net.add(leecher(&info), Vec::new());
+        net.connect(bad, l);
+        net.connect(good, l);
+        net.run(300);
+        let good_id = net.nodes[good].t.peer_id();
+        assert!(
+            !net.nodes[l].t.is_banned(&good_id),
+            "seed {seed}: the honest seeder was banned"
+        );
+        assert_eq!(net.nodes[l].data, data, "seed {seed}");
+        assert!(
+            net.nodes[l].t.is_banned(&net.nodes[bad].t.peer_id()),
+            "seed {seed}"
+        );
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn hostile_bytes_close_the_peer_with_a_reason() {
     let (_, info) = torrent_bytes(50_000, 16384);
     let cases: Vec<(Vec<u8>, &str)> = vec![

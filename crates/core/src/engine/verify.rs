@@ -1,9 +1,13 @@
 //! Hash verdicts: counting verified pieces, and finding the peers behind bad ones.
 //!
 //! A failed piece gives each contributor a strike; a sole contributor is banned
-//! at once. While a failed piece is downloaded again, every block's digest is
-//! kept; when it finally passes, contributors of the earlier failed attempt
-//! whose blocks differ from the good ones are banned and the others cleared.
+//! at once. A piece that a banned peer contributed to is explained by it: the
+//! others get no strike, and a ban takes back the strikes its co-contributors
+//! got from pieces they shared (a corrupt peer's half-sent pieces are finished
+//! by others after its ban and fail: an honest seeder was banned that way).
+//! While a failed piece is downloaded again, every block's digest is kept; when
+//! it finally passes, contributors of the earlier failed attempt whose blocks
+//! differ from the good ones are banned and the others cleared.
 
 use bytes::Bytes;
 
@@ -19,6 +23,8 @@ type BlockDigest = (u32, PeerKey, PeerId, [u8; 20]);
 pub(super) struct SuspectPiece {
     failed: Vec<BlockDigest>,
     current: Vec<BlockDigest>,
+    /// Peers its last failure gave a strike, not yet taken back.
+    struck: Vec<PeerKey>,
 }
 
 impl Torrent {
@@ -106,13 +112,16 @@ impl Torrent {
             self.send(k, now, &Message::Have(i));
         }
         self.emit(Event::PieceVerified(piece, from));
-        if let Some(s) = self.suspects.remove(&i) {
+        if let Some(mut s) = self.suspects.remove(&i) {
             for (block, key, id, digest) in s.failed {
                 let good = s.current.iter().find(|d| d.0 == block).map(|d| d.3);
                 if good.is_some_and(|g| g != digest) {
                     self.ban_id(now, id);
-                } else if let Some(p) = self.peers.get_mut(&key) {
-                    p.strikes = p.strikes.saturating_sub(1);
+                } else if let Some(k) = s.struck.iter().position(|&k| k == key) {
+                    s.struck.swap_remove(k);
+                    if let Some(p) = self.peers.get_mut(&key) {
+                        p.strikes = p.strikes.saturating_sub(1);
+                    }
                 }
             }
         }
@@ -131,22 +140,52 @@ impl Torrent {
             piece,
             contributors: ids,
         });
+        let explained = contributors.iter().any(|k| self.banned_keys.contains(k));
+        let mut struck = Vec::new();
+        let sole = contributors.len() == 1;
+        for &k in &contributors {
+            if explained {
+                break;
+            } else if self.is_webseed(k) {
+                self.webseed_strike(k, sole);
+            } else if let Some(p) = self.peers.get_mut(&k) {
+                p.strikes += 1;
+                struck.push(k);
+            }
+        }
+        // Among several contributors, strikes point at one only when it has
+        // more than the others: two peers that keep sharing pieces cannot be
+        // told apart by counting, and a re-download's digests will tell.
+        let (mut top, mut most, mut next) = (None, 0, 0);
+        for k in &struck {
+            let n = self.peers.get(k).map_or(0, |p| p.strikes);
+            if n > most {
+                (top, most, next) = (Some(*k), n, most);
+            } else if n > next {
+                next = n;
+            }
+        }
         let s = self
             .suspects
             .get_or_insert_with(piece.get(), SuspectPiece::default);
         s.failed = std::mem::take(&mut s.current);
-        let sole = contributors.len() == 1;
-        for k in contributors {
-            if self.is_webseed(k) {
-                self.webseed_strike(k, sole);
+        s.struck = struck;
+        if let Some(k) = top.filter(|_| sole || (most >= self.cfg.max_strikes && most > next)) {
+            self.ban(now, k);
+        }
+    }
+
+    /// Takes back the strikes `banned`'s co-contributors got from the pieces
+    /// whose last failure it shared with them.
+    pub(super) fn refund_co_contributors(&mut self, banned: PeerKey) {
+        for s in self.suspects.values_mut() {
+            if !s.struck.contains(&banned) {
                 continue;
             }
-            let Some(p) = self.peers.get_mut(&k) else {
-                continue;
-            };
-            p.strikes += 1;
-            if sole || p.strikes >= self.cfg.max_strikes {
-                self.ban(now, k);
+            for k in std::mem::take(&mut s.struck) {
+                if let Some(p) = self.peers.get_mut(&k).filter(|_| k != banned) {
+                    p.strikes = p.strikes.saturating_sub(1);
+                }
             }
         }
     }
