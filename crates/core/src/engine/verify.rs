@@ -141,12 +141,11 @@ impl Torrent {
             contributors: ids,
         });
         let explained = contributors.iter().any(|k| self.banned_keys.contains(k));
+        let to_strike: &[PeerKey] = if explained { &[] } else { &contributors };
         let mut struck = Vec::new();
         let sole = contributors.len() == 1;
-        for &k in &contributors {
-            if explained {
-                break;
-            } else if self.is_webseed(k) {
+        for &k in to_strike {
+            if self.is_webseed(k) {
                 self.webseed_strike(k, sole);
             } else if let Some(p) = self.peers.get_mut(&k) {
                 p.strikes += 1;
