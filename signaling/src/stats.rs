@@ -145,7 +145,7 @@ impl Stats {
             push_rows(&mut s, &rows);
         }
         if let Some(c) = &self.cluster {
-            let rows: [(&str, &str, &str, f64); 6] = [
+            let rows: [(&str, &str, &str, f64); 7] = [
                 (
                     "cluster_redis_up",
                     "gauge",
@@ -181,6 +181,12 @@ impl Stats {
                     "counter",
                     "Times a connection stopped reading because the queue to Redis was half full (this node is not keeping up with its cluster traffic).",
                     c.reads_paused as f64,
+                ),
+                (
+                    "cluster_publish_waits_total",
+                    "counter",
+                    "Times the link waited 1 ms to gather crossings into one PUBLISH (only while busy).",
+                    c.publish_waits as f64,
                 ),
             ];
             push_rows(&mut s, &rows);

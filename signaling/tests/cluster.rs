@@ -4,7 +4,12 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
 
 use common::*;
 use webswarm_signaling::config::Config;
@@ -661,6 +666,126 @@ async fn classic_peers_announced_to_different_nodes_find_each_other() {
     b.stop().await;
 }
 
+/// `n` leechers of torrent `ih` on node `t` that count the offers they get.
+async fn offer_counting_leechers(t: &Tracker, ih: &str, n: u8) -> Arc<AtomicUsize> {
+    let got = Arc::new(AtomicUsize::new(0));
+    for k in 0..n {
+        let mut ws = t.client().await;
+        let peer = binstr_encode(&[k + 1; 20]);
+        send(&mut ws, announce(ih, &peer, Some(1), &[])).await;
+        recv(&mut ws).await;
+        let got = got.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(m)) = ws.next().await {
+                if let Message::Text(t) = m {
+                    if matches!(
+                        TrackerMessage::from_json(t.as_str()),
+                        Ok(TrackerMessage::Offer(_))
+                    ) {
+                        got.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+    }
+    got
+}
+
+/// Waits until node `t` counts `n` leechers of torrent `ih`.
+async fn until_leechers_seen(t: &Tracker, ih: &str, n: u8) {
+    let mut probe = t.client().await;
+    let scrape = serde_json::json!({"action": "scrape", "info_hash": ih}).to_string();
+    let mut seen = 0;
+    for _ in 0..100 {
+        send(&mut probe, scrape.clone()).await;
+        if let TrackerMessage::Scrape(s) = recv(&mut probe).await {
+            seen = s.files[0].1.incomplete;
+        }
+        if seen == u32::from(n) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the node sees {seen} of {n} leechers");
+}
+
+/// Waits until `got` reaches `n` (30 s at most); returns it.
+async fn until_count(got: &AtomicUsize, n: usize) -> usize {
+    let t0 = std::time::Instant::now();
+    while got.load(Ordering::Relaxed) < n && t0.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    got.load(Ordering::Relaxed)
+}
+
+/// A quiet node publishes each crossing at once; a busy one waits a moment
+/// to gather them (`pace`), and loses nothing either way: node A's client
+/// sends offers to node B's ten leechers, first 20 announces 25 ms apart,
+/// then 300 announces of ten offers each, ten every 10 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_node_gathers_what_crosses_and_a_quiet_one_does_not_wait() {
+    const LEECHERS: u8 = 10;
+    let redis = Redis::start();
+    let cfg = || {
+        let mut cfg = Config::default();
+        cfg.cluster.redis_url = Some(redis.url());
+        cfg.cluster.heartbeat_ms = 500;
+        cfg.announces_per_second = 1e6;
+        cfg.announce_burst = 1e6;
+        // Each leecher gets ~300 offers it never answers (4 x this may wait).
+        cfg.max_offers_per_announce = 100;
+        cfg.send_queue = 10_000;
+        cfg
+    };
+    let (a, b) = (Tracker::start(cfg()).await, Tracker::start(cfg()).await);
+    until_nodes(&a, 2).await;
+    until_nodes(&b, 2).await;
+    let ih = id('G');
+    let got = offer_counting_leechers(&b, &ih, LEECHERS).await;
+    until_leechers_seen(&a, &ih, LEECHERS).await;
+    let (mut tx, mut rx) = a.client().await.split();
+    tokio::spawn(async move { while let Some(Ok(_)) = rx.next().await {} });
+    let x = binstr_encode(&[200; 20]);
+    let offers = |i: usize, n: usize| -> String {
+        let ids: Vec<String> = (0..n)
+            .map(|k| {
+                let mut oid = [0u8; 20];
+                oid[..3].copy_from_slice(&[(i >> 8) as u8, i as u8, k as u8]);
+                binstr_encode(&oid)
+            })
+            .collect();
+        let list: Vec<(&str, &str)> = ids.iter().map(|id| (id.as_str(), "v=0")).collect();
+        announce(&ih, &x, Some(1), &list)
+    };
+    for i in 0..20 {
+        tx.send(Message::text(offers(i, 1))).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(until_count(&got, 20).await, 20);
+    let quiet = stats(&a).await["cluster"]["publish_waits"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(quiet, 0, "a quiet node waited before publishing");
+    // ~10,000 crossings a second for ~300 ms: busy for several windows.
+    for i in 20..320 {
+        tx.send(Message::text(offers(i, 10))).await.unwrap();
+        if i % 10 == 9 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let all = 20 + 300 * usize::from(LEECHERS);
+    assert_eq!(until_count(&got, all).await, all, "offers lost");
+    let s = stats(&a).await;
+    eprintln!("A: {}", s["cluster"]);
+    assert!(
+        s["cluster"]["publish_waits"].as_u64().unwrap() > 0,
+        "a busy node never waited to gather crossings"
+    );
+    assert_eq!(s["cluster"]["messages_dropped"], 0);
+    a.stop().await;
+    b.stop().await;
+}
+
 /// A node whose link to Redis falls behind stops reading its clients instead
 /// of dropping what they send across: Redis is frozen (SIGSTOP) while a
 /// client of node A sends a burst of large offers to node B's peers, so A's
@@ -668,11 +793,6 @@ async fn classic_peers_announced_to_different_nodes_find_each_other() {
 /// batches here) fills; every offer still reaches B once Redis runs again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_behind_its_redis_holds_its_clients_back_and_loses_nothing() {
-    use futures_util::{SinkExt, StreamExt};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-    use tokio_tungstenite::tungstenite::Message;
-
     const OFFERS: usize = 600;
     const LEECHERS: u8 = 10;
     let redis = Redis::start();
@@ -697,41 +817,9 @@ async fn a_node_behind_its_redis_holds_its_clients_back_and_loses_nothing() {
     until_nodes(&a, 2).await;
     until_nodes(&b, 2).await;
     let ih = id('Q');
-    let got = Arc::new(AtomicUsize::new(0));
-    for k in 0..LEECHERS {
-        let mut ws = b.client().await;
-        let peer = binstr_encode(&[k + 1; 20]);
-        send(&mut ws, announce(&ih, &peer, Some(1), &[])).await;
-        recv(&mut ws).await;
-        let got = got.clone();
-        tokio::spawn(async move {
-            while let Some(Ok(m)) = ws.next().await {
-                if let Message::Text(t) = m {
-                    if matches!(
-                        TrackerMessage::from_json(t.as_str()),
-                        Ok(TrackerMessage::Offer(_))
-                    ) {
-                        got.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        });
-    }
+    let got = offer_counting_leechers(&b, &ih, LEECHERS).await;
     // A knows B's leechers before the burst.
-    let mut probe = a.client().await;
-    let scrape = serde_json::json!({"action": "scrape", "info_hash": ih}).to_string();
-    let mut seen = 0;
-    for _ in 0..100 {
-        send(&mut probe, scrape.clone()).await;
-        if let TrackerMessage::Scrape(s) = recv(&mut probe).await {
-            seen = s.files[0].1.incomplete;
-        }
-        if seen == u32::from(LEECHERS) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(seen, u32::from(LEECHERS), "A sees B's leechers");
+    until_leechers_seen(&a, &ih, LEECHERS).await;
 
     let (mut tx, mut rx) = a.client().await.split();
     // The client reads its replies throughout, as a real one does.
@@ -765,14 +853,10 @@ async fn a_node_behind_its_redis_holds_its_clients_back_and_loses_nothing() {
         .await
         .expect("A read the whole burst once Redis ran again")
         .unwrap();
-    let t0 = std::time::Instant::now();
-    while got.load(Ordering::Relaxed) < OFFERS && t0.elapsed() < Duration::from_secs(30) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let n = until_count(&got, OFFERS).await;
     let s = stats(&a).await;
     eprintln!(
-        "reads paused {paused} times while Redis was frozen; B's peers got {} of {OFFERS} offers; A: {}",
-        got.load(Ordering::Relaxed),
+        "reads paused {paused} times while Redis was frozen; B's peers got {n} of {OFFERS} offers; A: {}",
         s["cluster"]
     );
     assert_eq!(s["cluster"]["messages_dropped"], 0);

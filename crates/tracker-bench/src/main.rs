@@ -126,6 +126,16 @@ impl Shared {
         })
     }
 
+    /// p50 and p99 in ms of each bucket recorded so far.
+    fn latency_percentiles(&self) -> [(f64, f64); 4] {
+        let lat = self
+            .latencies_us
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default();
+        lat.map(percentiles)
+    }
+
     fn record(&self, bucket: usize, sent_us: u64) {
         if self.record.load(Ordering::Relaxed) {
             let now_us = self.start.elapsed().as_micros() as u64;
@@ -291,6 +301,9 @@ impl Target {
 struct Measured {
     /// p50 and p99 in ms: offers same node, offers across nodes, answers same, answers across.
     latency_ms: [(f64, f64); 4],
+    /// Relay latencies in the heavy phases, all rounds together: what a
+    /// busy node's batching costs.
+    heavy_latencies_us: Latencies,
     cpu_us_per_announce: f64,
     msgs_per_sec: f64,
     /// Closed loop: CPU µs per announce and announces per second (NaN: not run).
@@ -304,13 +317,13 @@ struct Measured {
 
 /// Prints every target side by side.
 fn print_table(all: &[(String, Measured)]) {
-    print!("\n{:<36}", "metric");
+    print!("\n{:<42}", "metric");
     for (name, _) in all {
         print!(" {name:>20}");
     }
     println!();
     let row = |metric: &str, f: &dyn Fn(&Measured) -> String| {
-        print!("{metric:<36}");
+        print!("{metric:<42}");
         for (_, m) in all {
             print!(" {:>20}", f(m));
         }
@@ -347,6 +360,12 @@ fn print_table(all: &[(String, Measured)]) {
     row("answer relay p50/p99 ms, across", &|m| {
         format!("{} / {}", ms(m.latency_ms[3].0), ms(m.latency_ms[3].1))
     });
+    for (k, what) in [(0, "same node"), (1, "across")] {
+        row(&format!("offer relay p50/p99 ms, heavy, {what}"), &|m| {
+            let (p50, p99) = percentiles(m.heavy_latencies_us[k].clone());
+            format!("{} / {}", ms(p50), ms(p99))
+        });
+    }
     row("offers / answers lost", &|m| {
         format!("{} / {}", m.offers_lost, m.answers_lost)
     });
@@ -715,15 +734,7 @@ async fn measure_light(target: &Target, o: &Opts) -> Measured {
         target.name, o.connections, o.seconds
     );
     let light = load(target, o, 0, 200.0, o.seconds, true).await;
-    let lat = light
-        .shared
-        .latencies_us
-        .lock()
-        .map(|l| l.clone())
-        .unwrap_or_default();
-    for (k, v) in lat.into_iter().enumerate() {
-        r.latency_ms[k] = percentiles(v);
-    }
+    r.latency_ms = light.shared.latency_percentiles();
     r.offers_lost = light.offers_lost;
     r.answers_lost = light.answers_lost;
     r
@@ -738,9 +749,14 @@ async fn measure_heavy(target: &Target, o: &Opts, round: u8, r: &mut Measured) -
     );
     // Letters from 'd' on ('a' and 'c' belong to the light and closed
     // phases); `round` stays below 20.
-    let heavy = load(target, o, 3 + round, o.heavy_rate, o.seconds.min(5), false).await;
+    let heavy = load(target, o, 3 + round, o.heavy_rate, o.seconds.min(5), true).await;
     r.offers_lost += heavy.offers_lost;
     r.answers_lost += heavy.answers_lost;
+    if let Ok(l) = heavy.shared.latencies_us.lock() {
+        for (all, v) in r.heavy_latencies_us.iter_mut().zip(l.iter()) {
+            all.extend_from_slice(v);
+        }
+    }
     (
         heavy.cpu_secs * 1e6 / heavy.announces as f64,
         heavy.messages as f64 / heavy.elapsed.as_secs_f64(),
@@ -874,16 +890,22 @@ async fn alternate(o: &Opts) {
     if !o.no_cluster && cores >= 2 {
         targets.push(cluster(o, Some(cores / 2)).await);
     }
-    let mut lost: Vec<Measured> = targets.iter().map(|_| Measured::default()).collect();
-    let (cpu, _) = heavy_rounds(&targets, o, o.alternate, &mut lost).await;
+    let mut all: Vec<Measured> = targets.iter().map(|_| Measured::default()).collect();
+    let (cpu, _) = heavy_rounds(&targets, o, o.alternate, &mut all).await;
     let m: Vec<f64> = cpu.iter().map(|v| median(v)).collect();
     println!(
         "CPU µs per announce at {} announces/s, {} alternated phases each:",
         o.heavy_rate, o.alternate
     );
-    for (t, v) in targets.iter().zip(&cpu) {
-        let all: Vec<f64> = v.iter().map(|x| x.round()).collect();
-        println!("  {}: {all:?} (median {:.1})", t.name, median(v));
+    for ((t, v), m) in targets.iter().zip(&cpu).zip(&all) {
+        let rounds: Vec<f64> = v.iter().map(|x| x.round()).collect();
+        let p99 = |k: usize| percentiles(m.heavy_latencies_us[k].clone()).1;
+        print!("  {}: {rounds:?} (median {:.1})", t.name, median(v));
+        print!("; offer relay p99 {:.2} ms same node", p99(0));
+        if !m.heavy_latencies_us[1].is_empty() {
+            print!(", {:.2} across", p99(1));
+        }
+        println!(", {} / {} lost", m.offers_lost, m.answers_lost);
     }
     print!("sharding {:.2}x", m[1] / m[0]);
     if let Some(two) = m.get(2) {

@@ -11,6 +11,7 @@ use tokio::sync::mpsc::Receiver;
 use tokio::time::{timeout, Instant};
 
 use super::nodes::Nodes;
+use super::pace::{Pace, LINGER};
 use super::publisher::Publisher;
 use super::wire::{self, Message};
 use super::{ClusterStatus, OwnStats};
@@ -161,6 +162,7 @@ impl Link {
         let mut stream = sub.on_message();
         // When our own bus messages last came back: Redis relays.
         let mut echoed = Instant::now();
+        let mut pace = Pace::default();
         loop {
             let result = tokio::select! {
                 msg = stream.next() => match msg {
@@ -177,7 +179,7 @@ impl Link {
                 },
                 c = rx.recv() => match c {
                     None => return Lost::Shutdown,
-                    Some(c) => self.cross(&mut publisher, c, rx).await,
+                    Some(c) => self.cross(&mut publisher, c, rx, &mut pace).await,
                 },
                 _ = beat.tick() => match echoed.elapsed() > self.timeout {
                     true => Err(Lost::Redis("Redis stopped relaying our messages".into())),
@@ -239,10 +241,16 @@ impl Link {
         publisher: &mut Publisher,
         first: Vec<Crossing>,
         rx: &mut Receiver<Vec<Crossing>>,
+        pace: &mut Pace,
     ) -> Result<(), Lost> {
         // Let the other tasks ready in this turn of the runtime run first:
-        // what they send across goes in the same write.
+        // what they send across goes in the same write; on a busy node,
+        // wait a moment for more (see `pace`).
         tokio::task::yield_now().await;
+        if pace.linger() && rx.len() < BATCH {
+            self.status.publish_waits.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(LINGER).await;
+        }
         let mut bus = Vec::new();
         let mut to_node: HashMap<NodeId, Vec<Message>> = HashMap::new();
         let mut next = Some(first);
@@ -259,6 +267,7 @@ impl Link {
             }
             next = if n < BATCH { rx.try_recv().ok() } else { None };
         }
+        pace.took(Instant::now(), n);
         self.status.drained.notify_waiters();
         let mut out: Vec<(String, Vec<Message>)> = Vec::new();
         if !bus.is_empty() {

@@ -14,6 +14,7 @@
 pub mod allow;
 mod link;
 mod nodes;
+mod pace;
 mod publisher;
 pub mod wire;
 
@@ -73,6 +74,8 @@ pub struct ClusterStatus {
     /// Shared with the [`Outbound`]: times a connection waited for room.
     pub paused: Arc<AtomicU64>,
     pub sent: AtomicU64,
+    /// Times the link waited to gather crossings (see `pace`).
+    pub publish_waits: AtomicU64,
     pub received: AtomicU64,
     pub malformed: AtomicU64,
     pub reconnects: AtomicU64,
@@ -99,6 +102,9 @@ pub struct ClusterStats {
     pub messages_dropped: u64,
     /// Times a connection stopped reading until the queue to Redis drained.
     pub reads_paused: u64,
+    /// Times the link waited to gather more crossings into one PUBLISH
+    /// (only while busy).
+    pub publish_waits: u64,
     pub malformed: u64,
     /// Attempts to reach Redis again after losing it.
     pub reconnects: u64,
@@ -127,6 +133,7 @@ impl ClusterStatus {
             messages_received: n(&self.received),
             messages_dropped: n(&self.dropped),
             reads_paused: n(&self.paused),
+            publish_waits: n(&self.publish_waits),
             malformed: n(&self.malformed),
             reconnects: n(&self.reconnects),
         }
