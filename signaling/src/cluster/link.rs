@@ -30,6 +30,8 @@ pub struct Link {
     pub heartbeat: Duration,
     pub prefix: String,
     pub bus: String,
+    /// Crossings a second from which the link gathers (`Pace`); 0 never.
+    pub gather_per_second: u64,
     pub url: String,
     pub shards: Weak<Shards>,
     pub status: Arc<ClusterStatus>,
@@ -162,7 +164,7 @@ impl Link {
         let mut stream = sub.on_message();
         // When our own bus messages last came back: Redis relays.
         let mut echoed = Instant::now();
-        let mut pace = Pace::default();
+        let mut pace = Pace::new(self.gather_per_second);
         loop {
             let result = tokio::select! {
                 msg = stream.next() => match msg {

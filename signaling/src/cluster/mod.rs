@@ -45,6 +45,9 @@ pub struct ClusterConfig {
     /// handled). Connections stop reading while it is half full and Redis
     /// is up; what finds it full is dropped and counted.
     pub queue: usize,
+    /// From this many crossings a second, the link waits 1 ms to gather
+    /// them into one PUBLISH (see `pace`); 0 never waits.
+    pub gather_per_second: u64,
 }
 
 impl Default for ClusterConfig {
@@ -57,6 +60,7 @@ impl Default for ClusterConfig {
             allow_set: None,
             allow_refresh_ms: 5000,
             queue: 16_384,
+            gather_per_second: pace::GATHER_PER_SECOND,
         }
     }
 }
@@ -176,6 +180,7 @@ pub fn start(
         timeout: Duration::from_millis(cfg.node_timeout_ms),
         heartbeat: Duration::from_millis(cfg.heartbeat_ms),
         bus: format!("{}:bus", cfg.name),
+        gather_per_second: cfg.gather_per_second,
         prefix: cfg.name,
         url,
         shards,

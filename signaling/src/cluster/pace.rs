@@ -8,8 +8,8 @@
 //! published, 1.46x with a 1 ms wait). A wait costs latency, which matters
 //! when a node is quiet: at 200 announces/s an unconditional wait took the
 //! cross-node offer relay p99 from ~1.2 ms to 3.2 ms. So the link waits only
-//! while the last window's rate says the wait will gather at least
-//! [`GATHER`] crossings.
+//! while the last window's rate is at least `cluster.gather_per_second`
+//! ([`GATHER_PER_SECOND`] by default: the wait then gathers four or more).
 
 use std::time::Duration;
 
@@ -18,27 +18,39 @@ use tokio::time::Instant;
 /// How long the link waits to gather crossings (the runtime's timer rounds
 /// up to its next millisecond).
 pub const LINGER: Duration = Duration::from_millis(1);
-/// Crossings a wait must be expected to gather to be worth its latency.
-const GATHER: f64 = 4.0;
+/// The default rate from which the link waits (`cluster.gather_per_second`):
+/// a 1 ms wait then gathers four crossings or more.
+pub const GATHER_PER_SECOND: u64 = 4000;
 /// The rate is measured over at least this long.
 const WINDOW: Duration = Duration::from_millis(100);
 
 /// The recent rate of crossings, and whether it is high enough to linger.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Pace {
+    /// Crossings a second from which to linger; 0: never.
+    gather: u64,
     since: Option<Instant>,
     count: usize,
     busy: bool,
 }
 
 impl Pace {
+    pub fn new(gather_per_second: u64) -> Self {
+        Pace {
+            gather: gather_per_second,
+            since: None,
+            count: 0,
+            busy: false,
+        }
+    }
+
     /// Records `n` crossings taken off the queue at `now`.
     pub fn took(&mut self, now: Instant, n: usize) {
         let since = *self.since.get_or_insert(now);
         let elapsed = now.saturating_duration_since(since);
         if elapsed >= WINDOW {
             let rate = self.count as f64 / elapsed.as_secs_f64();
-            self.busy = rate * LINGER.as_secs_f64() >= GATHER;
+            self.busy = self.gather > 0 && rate >= self.gather as f64;
             self.since = Some(now);
             self.count = 0;
         }
@@ -68,7 +80,7 @@ mod tests {
     #[test]
     fn a_quiet_node_never_waits() {
         let t0 = Instant::now();
-        let mut p = Pace::default();
+        let mut p = Pace::new(GATHER_PER_SECOND);
         // 1000 crossings/s: a wait would gather one.
         feed(&mut p, t0, 0, 1000, 1);
         assert!(!p.linger());
@@ -77,7 +89,7 @@ mod tests {
     #[test]
     fn a_busy_node_waits_and_stops_when_the_load_falls() {
         let t0 = Instant::now();
-        let mut p = Pace::default();
+        let mut p = Pace::new(GATHER_PER_SECOND);
         assert!(!p.linger(), "no rate known yet");
         // 10,000 crossings/s.
         feed(&mut p, t0, 0, 250, 10);
@@ -88,9 +100,17 @@ mod tests {
     }
 
     #[test]
+    fn zero_turns_gathering_off() {
+        let t0 = Instant::now();
+        let mut p = Pace::new(0);
+        feed(&mut p, t0, 0, 500, 100);
+        assert!(!p.linger());
+    }
+
+    #[test]
     fn a_pause_after_a_burst_ends_the_waiting() {
         let t0 = Instant::now();
-        let mut p = Pace::default();
+        let mut p = Pace::new(GATHER_PER_SECOND);
         feed(&mut p, t0, 0, 200, 10);
         assert!(p.linger());
         // One crossing after a second of silence: the rate over the gap is low.
