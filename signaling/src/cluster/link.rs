@@ -249,7 +249,7 @@ impl Link {
         // what they send across goes in the same write; on a busy node,
         // wait a moment for more (see `pace`).
         tokio::task::yield_now().await;
-        if pace.linger() && rx.len() < BATCH {
+        if pace.linger(Instant::now()) && rx.len() < BATCH {
             self.status.publish_waits.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(LINGER).await;
         }

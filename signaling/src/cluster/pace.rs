@@ -57,9 +57,13 @@ impl Pace {
         self.count += n;
     }
 
-    /// Whether to wait [`LINGER`] before taking the next crossings.
-    pub fn linger(&self) -> bool {
+    /// Whether to wait [`LINGER`] before taking the crossings that came at
+    /// `now`: not after a quiet spell of two windows, whatever came before.
+    pub fn linger(&self, now: Instant) -> bool {
         self.busy
+            && self
+                .since
+                .is_some_and(|s| now.saturating_duration_since(s) < 2 * WINDOW)
     }
 }
 
@@ -82,39 +86,42 @@ mod tests {
         let t0 = Instant::now();
         let mut p = Pace::new(GATHER_PER_SECOND);
         // 1000 crossings/s: a wait would gather one.
-        feed(&mut p, t0, 0, 1000, 1);
-        assert!(!p.linger());
+        let t = feed(&mut p, t0, 0, 1000, 1);
+        assert!(!p.linger(t));
     }
 
     #[test]
     fn a_busy_node_waits_and_stops_when_the_load_falls() {
         let t0 = Instant::now();
         let mut p = Pace::new(GATHER_PER_SECOND);
-        assert!(!p.linger(), "no rate known yet");
+        assert!(!p.linger(t0), "no rate known yet");
         // 10,000 crossings/s.
-        feed(&mut p, t0, 0, 250, 10);
-        assert!(p.linger());
+        let t = feed(&mut p, t0, 0, 250, 10);
+        assert!(p.linger(t));
         // Then 2,000/s: it stops within a window or two.
-        feed(&mut p, t0, 250, 250, 2);
-        assert!(!p.linger());
+        let t = feed(&mut p, t0, 250, 250, 2);
+        assert!(!p.linger(t));
     }
 
     #[test]
     fn zero_turns_gathering_off() {
         let t0 = Instant::now();
         let mut p = Pace::new(0);
-        feed(&mut p, t0, 0, 500, 100);
-        assert!(!p.linger());
+        let t = feed(&mut p, t0, 0, 500, 100);
+        assert!(!p.linger(t));
     }
 
     #[test]
     fn a_pause_after_a_burst_ends_the_waiting() {
         let t0 = Instant::now();
         let mut p = Pace::new(GATHER_PER_SECOND);
-        feed(&mut p, t0, 0, 200, 10);
-        assert!(p.linger());
-        // One crossing after a second of silence: the rate over the gap is low.
-        p.took(t0 + Duration::from_millis(1200), 1);
-        assert!(!p.linger());
+        let t = feed(&mut p, t0, 0, 200, 10);
+        assert!(p.linger(t));
+        // The first crossing after a second of silence does not wait...
+        let later = t0 + Duration::from_millis(1200);
+        assert!(!p.linger(later));
+        // ...and the rate over the gap is low.
+        p.took(later, 1);
+        assert!(!p.linger(later));
     }
 }
