@@ -666,6 +666,20 @@ async fn classic_peers_announced_to_different_nodes_find_each_other() {
     b.stop().await;
 }
 
+/// A cluster node that takes a flood from one client: no announce rate
+/// limit, 400 unanswered offers per peer (4 x 100 per announce), a long send
+/// queue, heartbeats every 500 ms.
+fn flood_config(redis: &Redis) -> Config {
+    let mut cfg = Config::default();
+    cfg.cluster.redis_url = Some(redis.url());
+    cfg.cluster.heartbeat_ms = 500;
+    cfg.announces_per_second = 1e6;
+    cfg.announce_burst = 1e6;
+    cfg.max_offers_per_announce = 100;
+    cfg.send_queue = 10_000;
+    cfg
+}
+
 /// `n` leechers of torrent `ih` on node `t` that count the offers they get.
 async fn offer_counting_leechers(t: &Tracker, ih: &str, n: u8) -> Arc<AtomicUsize> {
     let got = Arc::new(AtomicUsize::new(0));
@@ -726,18 +740,11 @@ async fn until_count(got: &AtomicUsize, n: usize) -> usize {
 async fn a_busy_node_gathers_what_crosses_and_a_quiet_one_does_not_wait() {
     const LEECHERS: u8 = 10;
     let redis = Redis::start();
-    let cfg = || {
-        let mut cfg = Config::default();
-        cfg.cluster.redis_url = Some(redis.url());
-        cfg.cluster.heartbeat_ms = 500;
-        cfg.announces_per_second = 1e6;
-        cfg.announce_burst = 1e6;
-        // Each leecher gets ~300 offers it never answers (4 x this may wait).
-        cfg.max_offers_per_announce = 100;
-        cfg.send_queue = 10_000;
-        cfg
-    };
-    let (a, b) = (Tracker::start(cfg()).await, Tracker::start(cfg()).await);
+    // Each leecher gets ~300 offers it never answers.
+    let (a, b) = (
+        Tracker::start(flood_config(&redis)).await,
+        Tracker::start(flood_config(&redis)).await,
+    );
     until_nodes(&a, 2).await;
     until_nodes(&b, 2).await;
     let ih = id('G');
@@ -797,17 +804,10 @@ async fn a_node_behind_its_redis_holds_its_clients_back_and_loses_nothing() {
     const LEECHERS: u8 = 10;
     let redis = Redis::start();
     let cfg = |queue| {
-        let mut cfg = Config::default();
-        cfg.cluster.redis_url = Some(redis.url());
-        cfg.cluster.heartbeat_ms = 500;
+        let mut cfg = flood_config(&redis);
         // Frozen for 1.5 s is not gone.
         cfg.cluster.node_timeout_ms = 10_000;
         cfg.cluster.queue = queue;
-        cfg.announces_per_second = 1e6;
-        cfg.announce_burst = 1e6;
-        // 400 unanswered offers per peer may be relayed (4 x this).
-        cfg.max_offers_per_announce = 100;
-        cfg.send_queue = 10_000;
         cfg
     };
     let (a, b) = (
