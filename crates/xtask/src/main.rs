@@ -496,6 +496,7 @@ fn test() -> Result {
         c.current_dir(root()).env("WEBSWARM_REQUIRE_TOOLS", "1");
         c
     })?;
+    vendored_sctp_tests()?;
     run("tests (wasm32 under Node)", {
         let mut c = cargo();
         c.args(["test", "--target", "wasm32-unknown-unknown"]);
@@ -521,6 +522,31 @@ fn test() -> Result {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The patched SCTP crate's own tests (vendor/rtc-sctp/PATCHED.md): upstream's
+/// and ours. It is not a workspace member, so they run from a copy that is a
+/// workspace of its own.
+fn vendored_sctp_tests() -> Result {
+    let copy = target_dir().join("rtc-sctp-tests");
+    let _ = std::fs::remove_dir_all(&copy);
+    run("copy vendor/rtc-sctp", {
+        let mut c = Command::new("cp");
+        c.arg("-r").arg(root().join("vendor/rtc-sctp")).arg(&copy);
+        c
+    })?;
+    let manifest = copy.join("Cargo.toml");
+    let mut toml = std::fs::read_to_string(&manifest)
+        .map_err(|e| format!("read {}: {e}", manifest.display()))?;
+    toml.push_str("\n[workspace]\n");
+    std::fs::write(&manifest, toml).map_err(|e| format!("write {}: {e}", manifest.display()))?;
+    run("tests of the patched SCTP crate (vendor/rtc-sctp)", {
+        let mut c = cargo();
+        c.current_dir(&copy)
+            .args(["test", "--lib", "--target-dir"])
+            .arg(target_dir().join("rtc-sctp-target"));
+        c
+    })
 }
 
 /// core's and tracker-proto's wasm tests in headless Firefox (the runner

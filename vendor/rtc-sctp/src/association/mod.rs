@@ -1473,7 +1473,19 @@ impl Association {
             self.rwnd = d.advertised_receiver_window_credit - bytes_outstanding;
         }
 
-        self.process_fast_retransmission(d.cumulative_tsn_ack, htna, cum_tsn_ack_point_advanced)?;
+        // The highest TSN this SACK reports (its last gap block's end): TSNs
+        // above it are in flight, not reported missing (webswarm patch).
+        let highest_reported = d
+            .gap_ack_blocks
+            .iter()
+            .map(|g| d.cumulative_tsn_ack.wrapping_add(u32::from(g.end)))
+            .fold(d.cumulative_tsn_ack, |a, t| if sna32gt(t, a) { t } else { a });
+        self.process_fast_retransmission(
+            d.cumulative_tsn_ack,
+            htna,
+            highest_reported,
+            cum_tsn_ack_point_advanced,
+        )?;
 
         if self.use_forward_tsn {
             // RFC 3758 Sec 3.5 C1
@@ -1944,57 +1956,56 @@ impl Association {
         &mut self,
         cum_tsn_ack_point: u32,
         htna: u32,
+        highest_reported: u32,
         cum_tsn_ack_point_advanced: bool,
     ) -> Result<()> {
-        // HTNA algorithm - RFC 4960 Sec 7.2.4
-        // Increment missIndicator of each chunks that the SACK reported missing
-        // when either of the following is met:
-        // a)  Not in fast-recovery
-        //     miss indications are incremented only for missing TSNs prior to the
+        // HTNA algorithm - RFC 4960 Sec 7.2.4 (webswarm patch: as the RFC
+        // says, (a) holds in Fast Recovery too; upstream counted nothing there
+        // unless the Cumulative TSN Ack Point advanced, so a second loss in one
+        // recovery waited for T3-rtx):
+        // a)  miss indications are incremented for missing TSNs prior to the
         //     highest TSN newly acknowledged in the SACK.
         // b)  In fast-recovery AND the Cumulative TSN Ack Point advanced
-        //     the miss indications are incremented for all TSNs reported missing
-        //     in the SACK.
-        if !self.in_fast_recovery || cum_tsn_ack_point_advanced {
-            let max_tsn = if !self.in_fast_recovery {
-                // a) increment only for missing TSNs prior to the HTNA
-                htna
-            } else {
-                // b) increment for all TSNs reported missing
-                cum_tsn_ack_point.wrapping_add(self.inflight_queue.len() as u32 + 1)
+        //     the miss indications are incremented for all TSNs reported
+        //     missing in the SACK (up to its highest gap-acknowledged TSN).
+        let max_tsn = if self.in_fast_recovery && cum_tsn_ack_point_advanced {
+            highest_reported
+        } else {
+            htna
+        };
+        let mut tsn = cum_tsn_ack_point.wrapping_add(1);
+        while sna32lt(tsn, max_tsn) {
+            let Some(c) = self.inflight_queue.get_mut(tsn) else {
+                return Err(Error::ErrTsnRequestNotExist);
             };
+            // A retransmission is reported missing only by acknowledgments
+            // of DATA sent after it (webswarm patch, see `rtx_mark`).
+            let after_last_send = c.rtx_mark.is_none_or(|m| sna32gt(htna, m));
+            if c.is_outstanding() && c.miss_indicator < 3 && after_last_send {
+                c.miss_indicator += 1;
+                if c.miss_indicator == 3 {
+                    self.will_retransmit_fast = true;
+                    if !self.in_fast_recovery {
+                        // 2)  If not in Fast Recovery, adjust the ssthresh and cwnd of the
+                        //     destination address(es) to which the missing DATA chunks were
+                        //     last sent, according to the formula described in Section 7.2.3.
+                        self.in_fast_recovery = true;
+                        self.fast_recover_exit_point = htna;
+                        self.ssthresh = std::cmp::max(self.cwnd / 2, 4 * self.mtu);
+                        self.cwnd = self.ssthresh;
+                        self.partial_bytes_acked = 0;
 
-            let mut tsn = cum_tsn_ack_point.wrapping_add(1);
-            while sna32lt(tsn, max_tsn) {
-                if let Some(c) = self.inflight_queue.get_mut(tsn) {
-                    if c.is_outstanding() && c.miss_indicator < 3 {
-                        c.miss_indicator += 1;
-                        if c.miss_indicator == 3 && !self.in_fast_recovery {
-                            // 2)  If not in Fast Recovery, adjust the ssthresh and cwnd of the
-                            //     destination address(es) to which the missing DATA chunks were
-                            //     last sent, according to the formula described in Section 7.2.3.
-                            self.in_fast_recovery = true;
-                            self.fast_recover_exit_point = htna;
-                            self.ssthresh = std::cmp::max(self.cwnd / 2, 4 * self.mtu);
-                            self.cwnd = self.ssthresh;
-                            self.partial_bytes_acked = 0;
-                            self.will_retransmit_fast = true;
-
-                            trace!(
-                                "[{}] updated cwnd={} ssthresh={} inflight={} (FR)",
-                                self.side,
-                                self.cwnd,
-                                self.ssthresh,
-                                self.inflight_queue.get_num_bytes()
-                            );
-                        }
+                        trace!(
+                            "[{}] updated cwnd={} ssthresh={} inflight={} (FR)",
+                            self.side,
+                            self.cwnd,
+                            self.ssthresh,
+                            self.inflight_queue.get_num_bytes()
+                        );
                     }
-                } else {
-                    return Err(Error::ErrTsnRequestNotExist);
                 }
-
-                tsn = tsn.wrapping_add(1);
             }
+            tsn = tsn.wrapping_add(1);
         }
 
         if self.in_fast_recovery && cum_tsn_ack_point_advanced {
@@ -2474,9 +2485,11 @@ impl Association {
                 i += 1;
             }
 
+            let highest_sent = self.my_next_tsn.wrapping_sub(1);
             for chunk in &mut to_fast_retrans {
                 if let Some(c) = self.inflight_queue.get_mut(chunk.tsn) {
                     c.nsent += 1;
+                    c.retransmitted(highest_sent);
                     chunk.nsent = c.nsent;
                     self.stats.inc_fast_retrans();
                     trace!(
@@ -2651,10 +2664,12 @@ impl Association {
 
         // A later candidate can abandon an earlier fragment already selected
         // into this batch. Commit attempts only after whole-message retirement.
+        let highest_sent = self.my_next_tsn.wrapping_sub(1);
         for chunk in &mut chunks {
             if let Some(c) = self.inflight_queue.get_mut(chunk.tsn) {
                 c.retransmit = false;
                 c.nsent += 1;
+                c.retransmitted(highest_sent);
                 chunk.nsent = c.nsent;
                 trace!(
                     "[{}] retransmitting tsn={} ssn={} sent={}",

@@ -176,6 +176,13 @@ pub struct ChunkPayloadData {
     /// Retransmission flag set when T1-RTX timeout occurred and this
     /// chunk is still in the inflight queue
     pub(crate) retransmit: bool,
+
+    /// webswarm patch: the highest TSN sent when this chunk was last
+    /// retransmitted. A SACK counts as a miss indication for the
+    /// retransmission only if it newly acknowledges a TSN above this one,
+    /// that is DATA sent after the retransmission (RFC 8985's idea for lost
+    /// retransmissions).
+    pub(crate) rtx_mark: Option<u32>,
 }
 
 impl Default for ChunkPayloadData {
@@ -200,6 +207,7 @@ impl Default for ChunkPayloadData {
             nsent: 0,
             abandoned: false,
             retransmit: false,
+            rtx_mark: None,
         }
     }
 }
@@ -285,6 +293,7 @@ impl Chunk for ChunkPayloadData {
             nsent: 0,
             abandoned: false,
             retransmit: false,
+            rtx_mark: None,
         })
     }
 
@@ -324,8 +333,19 @@ impl ChunkPayloadData {
         !self.acknowledged && !self.abandoned
     }
 
+    /// webswarm patch: not only on the first transmission. A retransmission
+    /// that is lost too is reported missing again by SACKs for DATA sent
+    /// after it (see `rtx_mark`), and is retransmitted again instead of
+    /// waiting for T3-rtx.
     pub(crate) fn is_fast_retransmit_candidate(&self) -> bool {
-        self.is_outstanding() && self.nsent == 1 && self.miss_indicator >= 3
+        self.is_outstanding() && self.miss_indicator >= 3
+    }
+
+    /// webswarm patch: records a retransmission: miss indications count
+    /// again from zero, and only from DATA sent after `highest_sent`.
+    pub(crate) fn retransmitted(&mut self, highest_sent: u32) {
+        self.miss_indicator = 0;
+        self.rtx_mark = Some(highest_sent);
     }
 
     /// Record peer progress without changing payload ownership.
