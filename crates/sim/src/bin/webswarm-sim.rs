@@ -3,7 +3,7 @@
 //!
 //! Usage: webswarm-sim [N ...] [--file-mib M] [--piece-kib K] [--seed S]
 //!                     [--seeds K] [--choking tit-for-tat|swarm|both]
-//!                     [--queue-ms MS] [--slots K] [-v] [--diagnose]
+//!                     [--queue-ms MS] [--slots K] [--latency-pct P] [-v] [--diagnose]
 //!
 //! `--seeds K` runs seeds S..S+K-1 and prints the median ratio per N and policy.
 
@@ -21,6 +21,8 @@ struct Args {
     policies: Vec<Choking>,
     queue_ms: Option<u64>,
     slots: Option<usize>,
+    /// Every link's latency scaled to this percentage (100: as drawn).
+    latency_pct: u64,
     verbose: bool,
     diagnose: bool,
     /// Site mode: the origin's upload (KiB/s) and the arrival window (s).
@@ -31,9 +33,11 @@ struct Args {
 const USAGE: &str =
     "usage: webswarm-sim [N ...] [--file-mib M] [--piece-kib K] [--seed S] [--seeds K]
                     [--choking tit-for-tat|swarm|both] [--queue-ms MS] [--slots K] [-v] [--diagnose]
-                    [--origin-kib K --arrive-secs S]
+                    [--latency-pct P] [--origin-kib K --arrive-secs S]
   N ...          swarm sizes (leechers; default 10 100 1000), one seeder each
   --seeds K      runs seeds S..S+K-1 and prints the median ratio per N and policy
+  --latency-pct P every peer's latency at P % of the 10-60 ms drawn (0: none), to
+                 tell what the links' latency costs from what the pieces cost
   --origin-kib K site mode: no seeder, visitors arrive over --arrive-secs (120) and
                  fetch from an origin webseed with K KiB/s of upload";
 
@@ -53,6 +57,7 @@ fn parse() -> Args {
         policies: vec![Choking::TitForTat, Choking::Swarm],
         queue_ms: None,
         slots: None,
+        latency_pct: 100,
         verbose: false,
         diagnose: false,
         origin_kib: None,
@@ -82,6 +87,7 @@ fn parse() -> Args {
             "--seeds" => a.seeds = num().max(1),
             "--queue-ms" => a.queue_ms = Some(num()),
             "--slots" => a.slots = Some(num() as usize),
+            "--latency-pct" => a.latency_pct = num(),
             "-v" | "--verbose" => a.verbose = true,
             "--diagnose" => a.diagnose = true,
             "-h" | "--help" => {
@@ -108,9 +114,10 @@ fn main() {
         return site(&a);
     }
     println!(
-        "file {} MiB, pieces {} KiB, seeder up 2 MiB/s, leechers up 256 KiB/s-1 MiB/s (down 4x), latency 10-60 ms per end, seeds {}..={}",
+        "file {} MiB, pieces {} KiB, seeder up 2 MiB/s, leechers up 256 KiB/s-1 MiB/s (down 4x), latency 10-60 ms per end at {} %, seeds {}..={}",
         a.file_mib,
         a.piece_kib,
+        a.latency_pct,
         a.seed,
         a.seed + a.seeds - 1
     );
@@ -148,6 +155,10 @@ fn run(a: &Args, n: usize, policy: Choking, seed: u64) -> f64 {
     }
     if let Some(k) = a.slots {
         sc.engine.unchoke_slots = k;
+    }
+    // Scaled after the draw, so every other draw of the seed stays the same.
+    for p in &mut sc.peers {
+        p.latency = p.latency * a.latency_pct as u32 / 100;
     }
     sc.diagnostics = a.diagnose;
     let wall = Instant::now();
