@@ -6,26 +6,21 @@
 // `demo` as the third argument runs the demo swarm instead: a fresh
 // `webswarm demo` (no webseed) each run, our page and WebTorrent's
 // downloading at once, both sampled.
+// `STALLS_LOSS=P` drops P % of UDP datagrams (WebRTC's, both ways) at random
+// with an nftables rule in the namespace: a lossy path, with no CPU cost.
 // Run it in a loopback-only namespace (`cargo xtask bench-stalls [runs] [MiB] [demo]`).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTracker, startStatic, startDemo, browser, openPage, runWebswarm, randomFile, pidCpu, machineCpu } from '../interop/harness.mjs';
+import { startTracker, startStatic, startDemo, browser, openPage, runWebswarm, randomFile, pidCpu, machineCpu, longestGap } from '../interop/harness.mjs';
+import { dropUdp } from '../interop/netns.mjs';
 
 const RUNS = Number(process.argv[2] || 20);
+const LOSS = Number(process.env.STALLS_LOSS || 0);
+/** UDP datagrams the loss rule dropped so far. */
+const lossDrops = LOSS > 0 ? dropUdp(null, LOSS) : () => 0;
 const DEMO = process.argv[4] === 'demo';
 const MIB = Number(process.argv[3] || (DEMO ? 8 : 64));
-
-/** The longest time between samples `[ms, bytes]` with new bytes. */
-function longestGap(samples) {
-  let gap = 0;
-  let since = null;
-  let last = 0;
-  for (const [at, bytes] of samples) {
-    if (bytes > last) { if (since !== null) gap = Math.max(gap, at - since); since = at; last = bytes; }
-  }
-  return gap;
-}
 
 /** In the page: downloads `source`, sampling `downloaded` every 100 ms. */
 async function sampled({ source, tracker }) {
@@ -181,7 +176,7 @@ try {
       const r = { seconds: s.seconds, gap: longestGap(s.samples) };
       runs.push(r);
       console.log(`run ${i + 1}: ${r.seconds.toFixed(2)} s, ${(MIB * 1.048576 / r.seconds).toFixed(1)} MB/s, longest gap ${r.gap.toFixed(0)} ms; `
-        + `UDP receive-buffer drops so far ${rcvbufErrors()}`);
+        + `UDP receive-buffer drops so far ${rcvbufErrors()}${LOSS > 0 ? `, dropped by the loss rule ${lossDrops()}` : ''}`);
     } finally {
       await b.close();
     }
@@ -193,5 +188,5 @@ try {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-console.log(`\n${RUNS} runs of ${MIB} MiB, native seeder -> our browser peer (memory); load average ${load}`);
+console.log(`\n${RUNS} runs of ${MIB} MiB, native seeder -> our browser peer (memory)${LOSS > 0 ? `, ${LOSS} % of UDP datagrams dropped` : ''}; load average ${load}`);
 summary('our browser peer', runs);

@@ -421,19 +421,34 @@ export function browserCpuByProcess(tag) {
 }
 
 /** Runs in the page: downloads `source` with our peer and hashes the file. */
-export async function ourDownload(page, source, { tracker, storage = 'opfs', reloadAt, iceServers = [], relayOnly = false, turnCredentials } = {}) {
-  return page.evaluate(async ({ source, tracker, storage, iceServers, relayOnly, turnCredentials }) => {
+export async function ourDownload(page, source, { tracker, storage = 'opfs', reloadAt, iceServers = [], relayOnly = false, turnCredentials, sample = false } = {}) {
+  return page.evaluate(async ({ source, tracker, storage, iceServers, relayOnly, turnCredentials, sample }) => {
     const client = new window.webswarm.Client({ iceServers, relayOnly, turnCredentials, trackers: [tracker], storage });
     window.client = client;
     const started = performance.now();
     const t = await client.add(source);
     window.torrent = t;
+    // With `sample`: [ms since add, bytes downloaded] every 100 ms (see longestGap).
+    const samples = [];
+    const timer = sample && setInterval(() => samples.push([performance.now() - started, t.downloaded]), 100);
     await t.ready();
     await t.whenDone();
+    clearInterval(timer);
     const seconds = (performance.now() - started) / 1000;
     const hex = await window.sha256hex(await (await t.files[0].blob()).arrayBuffer());
-    return { hex, length: t.length, seconds, firstPiece: t.timeToFirstPiece, downloaded: t.downloaded, banned: t.banned };
-  }, { source, tracker, storage, reloadAt, iceServers, relayOnly, turnCredentials });
+    return { hex, length: t.length, seconds, firstPiece: t.timeToFirstPiece, downloaded: t.downloaded, banned: t.banned, samples };
+  }, { source, tracker, storage, reloadAt, iceServers, relayOnly, turnCredentials, sample });
+}
+
+/** The longest time (ms) between two samples `[ms, bytes]` that brought new bytes. */
+export function longestGap(samples) {
+  let gap = 0;
+  let since = null;
+  let last = 0;
+  for (const [at, bytes] of samples) {
+    if (bytes > last) { if (since !== null) gap = Math.max(gap, at - since); since = at; last = bytes; }
+  }
+  return gap;
 }
 
 /**

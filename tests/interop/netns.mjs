@@ -172,3 +172,22 @@ export class Topology {
     this.spaces = [];
   }
 }
+
+/**
+ * Makes a lossy path: drops `percent` % of the UDP datagrams (WebRTC's) that
+ * host `ns` sends and receives, at random (nftables `numgen random`), or of
+ * this namespace's own when `ns` is null (it must be a private one; there a
+ * datagram to loopback crosses the output hook only: one chance). Returns a
+ * function that reads how many were dropped so far.
+ */
+export function dropUdp(ns, percent) {
+  if (!ns) assertPrivateNet();
+  const nft = (...a) => execFileSync(ns ? 'ip' : 'nft', ns ? ['netns', 'exec', ns, 'nft', ...a] : a, { encoding: 'utf8' });
+  const per10k = Math.round(percent * 100);
+  const hooks = ns ? ['output', 'input'] : ['output'];
+  nft(['add table inet webswarm_loss',
+    ...hooks.flatMap((h) => [`add chain inet webswarm_loss ${h} { type filter hook ${h} priority 0 ; }`,
+      `add rule inet webswarm_loss ${h} meta l4proto udp numgen random mod 10000 < ${per10k} counter drop`])].join('\n'));
+  return () => [...nft('list', 'table', 'inet', 'webswarm_loss').matchAll(/packets (\d+)/g)]
+    .reduce((sum, m) => sum + Number(m[1]), 0);
+}

@@ -127,3 +127,60 @@ fn data_beyond_the_last_gap_block_is_in_flight_not_missing() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn a_loss_among_three_chunks_with_nothing_more_to_send_is_retransmitted_early() -> Result<()> {
+    let mut a = established();
+    let now = Instant::now();
+    let t = send(&mut a, now, 3)?;
+    let cum = t[0].wrapping_sub(1);
+    // t[0] is lost: only two SACKs can follow it.
+    sack(&mut a, now, cum, &[(2, 2)])?;
+    assert!(resent(&mut a, now).is_empty());
+    sack(&mut a, now, cum, &[(2, 3)])?;
+    assert_eq!(vec![t[0]], resent(&mut a, now), "upstream waited for T3-rtx here");
+    Ok(())
+}
+
+#[test]
+fn with_more_to_send_three_miss_reports_are_still_needed() -> Result<()> {
+    let mut a = established();
+    let now = Instant::now();
+    let t = send(&mut a, now, 3)?;
+    let cum = t[0].wrapping_sub(1);
+    // New data waits in the pending queue (the window is full): its SACKs
+    // will report t[0] missing a third time if it is lost.
+    a.cwnd = 0;
+    let ppi = PayloadProtocolIdentifier::Binary;
+    a.stream(1)?.write_sctp(now, &Bytes::from(vec![7; 100]), ppi)?;
+    sack(&mut a, now, cum, &[(2, 2)])?;
+    sack(&mut a, now, cum, &[(2, 3)])?;
+    assert_eq!(Some(2), a.inflight_queue.get(t[0]).map(|c| c.miss_indicator));
+    Ok(())
+}
+
+#[test]
+fn losses_that_do_not_fit_one_packet_are_all_retransmitted() -> Result<()> {
+    let mut a = established();
+    let now = Instant::now();
+    let ppi = PayloadProtocolIdentifier::Binary;
+    let mut s = a.open_stream(1, ppi)?;
+    for _ in 0..10 {
+        s.write_sctp(now, &Bytes::from(vec![7; 1000]), ppi)?;
+    }
+    let t: Vec<u32> = transmitted_data(&a.gather_outbound(now).0)
+        .iter()
+        .map(|c| c.tsn)
+        .collect();
+    let cum = t[0].wrapping_sub(1);
+    // t[0] and t[1] are lost; three SACKs report both missing at once, and
+    // one packet holds one of them.
+    for k in 3..=5u16 {
+        sack(&mut a, now, cum, &[(3, k)])?;
+    }
+    let mut again = resent(&mut a, now);
+    again.extend(resent(&mut a, now));
+    assert_eq!(vec![t[0], t[1]], again, "upstream left t[1] for T3-rtx");
+    assert_eq!(0, a.stats.get_num_t3timeouts());
+    Ok(())
+}

@@ -1973,6 +1973,7 @@ impl Association {
         } else {
             htna
         };
+        let threshold = self.miss_threshold();
         let mut tsn = cum_tsn_ack_point.wrapping_add(1);
         while sna32lt(tsn, max_tsn) {
             let Some(c) = self.inflight_queue.get_mut(tsn) else {
@@ -1983,6 +1984,9 @@ impl Association {
             let after_last_send = c.rtx_mark.is_none_or(|m| sna32gt(htna, m));
             if c.is_outstanding() && c.miss_indicator < 3 && after_last_send {
                 c.miss_indicator += 1;
+                if c.miss_indicator >= threshold {
+                    c.miss_indicator = 3;
+                }
                 if c.miss_indicator == 3 {
                     self.will_retransmit_fast = true;
                     if !self.in_fast_recovery {
@@ -2013,6 +2017,20 @@ impl Association {
         }
 
         Ok(())
+    }
+
+    /// webswarm patch: how many miss reports make a fast retransmit. Three,
+    /// but two when only three DATA chunks are outstanding (acknowledged in
+    /// gap blocks or not) and nothing new waits to be sent: a loss among them
+    /// can be followed by two SACKs at most, and upstream waited for T3-rtx
+    /// (early retransmit, RFC 5827 3.2, kept at two reports so that one
+    /// reordered packet is not taken for a loss).
+    fn miss_threshold(&self) -> u32 {
+        if self.inflight_queue.len() == 3 && self.pending_queue.is_empty() {
+            2
+        } else {
+            3
+        }
     }
 
     /// The caller must hold the lock. This method was only added because the
@@ -2471,6 +2489,12 @@ impl Association {
                     let data_chunk_size =
                         (DATA_CHUNK_HEADER_SIZE + c.user_data.len() as u32).next_multiple_of(4);
                     if self.mtu < fast_retrans_size + data_chunk_size {
+                        // webswarm patch: candidates that do not fit in this
+                        // one packet go with the retransmissions sent as cwnd
+                        // permits (RFC 4960 7.2.4); upstream left them for
+                        // T3-rtx unless another chunk reached three reports.
+                        self.t3_retransmit_pending = true;
+                        self.awake_write_loop();
                         break;
                     }
 
@@ -2617,7 +2641,9 @@ impl Association {
         while !done {
             let tsn = self.cumulative_tsn_ack_point.wrapping_add(i + 1);
             if let Some(c) = self.inflight_queue.get(tsn) {
-                if !c.retransmit {
+                // webswarm patch: with fast-retransmit candidates that did
+                // not fit in the fast retransmission's packet.
+                if !c.retransmit && !c.is_fast_retransmit_candidate() {
                     i += 1;
                     continue;
                 }
