@@ -506,6 +506,12 @@ impl TorrentHost {
 
     /// The answer to `CheckPiece`: whether it hashed right (and was stored).
     pub fn handle_piece_checked(&mut self, now: Time, piece: PieceIndex, ok: bool) {
+        // After a storage failure a late verdict means nothing: the piece's
+        // writes may have failed, so it must not count against its peers,
+        // and the failure stays the last word.
+        if self.error.is_some() {
+            return;
+        }
         if self.rechecking.remove(&piece) {
             if ok {
                 self.engine.piece_found(now, piece);

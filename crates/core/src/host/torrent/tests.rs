@@ -433,6 +433,19 @@ fn a_storage_failure_stops_the_download_with_its_message() {
         .notes
         .contains(&Note::Error("disk full".into())));
     assert_eq!(h.stats(net.now).error.as_deref(), Some("disk full"));
+    // A check the platform had started before the failure answers late: its
+    // piece's writes failed, so it says nothing about the peers, and the
+    // error stays the last word (the CLI prints the last line).
+    let now = net.now;
+    let piece = net.info.layout.piece(0).unwrap();
+    net.nodes[leech]
+        .host
+        .handle_piece_checked(now, piece, false);
+    net.run_until(Duration::from_millis(100), |_| false);
+    assert_eq!(
+        net.nodes[leech].notes.last(),
+        Some(&Note::Error("disk full".into()))
+    );
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
