@@ -526,7 +526,8 @@ fn test() -> Result {
 
 /// The patched SCTP crate's own tests (vendor/rtc-sctp/PATCHED.md): upstream's
 /// and ours. It is not a workspace member, so they run from a copy that is a
-/// workspace of its own.
+/// workspace of its own, with the workspace's lock (its dev-dependencies are
+/// added to it).
 fn vendored_sctp_tests() -> Result {
     let copy = target_dir().join("rtc-sctp-tests");
     let _ = std::fs::remove_dir_all(&copy);
@@ -535,6 +536,9 @@ fn vendored_sctp_tests() -> Result {
         c.arg("-r").arg(root().join("vendor/rtc-sctp")).arg(&copy);
         c
     })?;
+    // The workspace's lock pins the versions the crate builds with here.
+    std::fs::copy(root().join("Cargo.lock"), copy.join("Cargo.lock"))
+        .map_err(|e| format!("copy Cargo.lock: {e}"))?;
     let manifest = copy.join("Cargo.toml");
     let mut toml = std::fs::read_to_string(&manifest)
         .map_err(|e| format!("read {}: {e}", manifest.display()))?;
