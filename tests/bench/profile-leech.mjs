@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTracker, startStatic, browser, browserCpuByProcess, openPage, runWebswarm, randomFile, pidCpu } from '../interop/harness.mjs';
+import { startTracker, startStatic, browser, browserCpuByProcess, browserCpuByThread, cpuDelta, openPage, runWebswarm, randomFile, pidCpu } from '../interop/harness.mjs';
 import { ourLeech } from './leech.mjs';
 
 const MIB = Number(process.argv[2] || 64);
@@ -27,15 +27,18 @@ try {
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 250 });
   const before = browserCpuByProcess(tag);
+  const threads0 = browserCpuByThread(tag);
   const seeder0 = pidCpu(seeder.child.pid);
   await cdp.send('Profiler.start');
   const r = await page.evaluate(ourLeech, { source: seeder.line.trim(), tracker: tracker.url, storage: 'memory' });
   const { profile } = await cdp.send('Profiler.stop');
   const after = browserCpuByProcess(tag);
+  const threads = cpuDelta(threads0, browserCpuByThread(tag));
   console.log(`seeder CPU ${(pidCpu(seeder.child.pid) - seeder0).toFixed(2)} s`);
   console.log(`${(r.length / r.seconds / 1e6).toFixed(1)} MB/s, ${r.seconds.toFixed(2)} s`);
   console.log('browser CPU s by process:', JSON.stringify(Object.fromEntries(Object.keys(after)
     .map((k) => [k, +(after[k] - (before[k] || 0)).toFixed(2)]).filter(([, v]) => v > 0))));
+  console.log('browser CPU s by thread:', JSON.stringify(threads));
   const self = new Map();
   const dt = profile.timeDeltas;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import crypto from 'node:crypto';
-import { startStatic, browser, browserCpu, browserCpuByProcess, openPage, pidCpu } from '../interop/harness.mjs';
+import { startStatic, browser, browserCpu, browserCpuByProcess, browserCpuByThread, cpuDelta, openPage, pidCpu } from '../interop/harness.mjs';
 
 const MIB = Number(process.argv[2] || 64);
 const MSG = process.argv[3] || '262144';
@@ -37,6 +37,7 @@ try {
   }, MIB * 1048576);
   const cpu0 = browserCpu(tag);
   const by0 = browserCpuByProcess(tag);
+  const threads0 = browserCpuByThread(tag);
   child.stdin.write(JSON.stringify(offer) + '\n');
   const lines = createInterface({ input: child.stdout });
   const answer = JSON.parse(await new Promise((r) => lines.once('line', r)));
@@ -48,7 +49,9 @@ try {
   const cpu = pidCpu(child.pid);
   const rcpu = browserCpu(tag) - cpu0;
   const by = browserCpuByProcess(tag);
+  const threads = cpuDelta(threads0, browserCpuByThread(tag));
   const kinds = Object.keys(by).map((k) => [k, by[k] - (by0[k] || 0)]).filter(([, v]) => v > 0)
     .map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
   console.log(`raw webrtc-rs -> Chromium, ${MIB} MiB of ${MSG} B writes: ${(r.n / r.s / 1e6).toFixed(1)} MB/s, CPU (setup included): sender ${cpu.toFixed(2)} s, receiving browser ${rcpu.toFixed(2)} s (${kinds})`);
+  console.log('receiving browser CPU s by thread:', JSON.stringify(threads));
 } finally { child.kill(); await b.close(); site.stop(); }

@@ -394,6 +394,49 @@ export function browserCpu(tag) {
  * the renderers), `utility`, `zygote`.
  */
 export function browserCpuByProcess(tag) {
+  const out = {};
+  for (const [, { cpu, cmd }] of browserTree(tag)) {
+    const kind = browserKind(cmd);
+    out[kind] = (out[kind] || 0) + cpu;
+  }
+  return out;
+}
+
+/**
+ * The same by thread: `kind/thread name` (e.g. `renderer/CrRendererMain`,
+ * `utility:network/WebRTC_Network`), threads of one name summed. The CDP
+ * profiler times the page's main thread in wall time, preemption included;
+ * this counts CPU where each thread spent it.
+ */
+export function browserCpuByThread(tag) {
+  const out = {};
+  for (const [pid, { cmd }] of browserTree(tag)) {
+    const kind = browserKind(cmd);
+    let tids = [];
+    try { tids = fs.readdirSync(`/proc/${pid}/task`); } catch { continue; }
+    for (const tid of tids) {
+      try {
+        const { name, cpu } = procStat(`/proc/${pid}/task/${tid}/stat`);
+        const key = `${kind}/${name.replace(/[0-9]+$/, '')}`;
+        out[key] = (out[key] || 0) + cpu;
+      } catch { /* the thread ended */ }
+    }
+  }
+  return out;
+}
+
+/** CPU seconds a `browserCpuByThread` (or `ByProcess`) snapshot `after` adds to `before`, largest first. */
+export function cpuDelta(before, after, min = 0.01) {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, +(after[k] - (before[k] || 0)).toFixed(2)])
+    .filter(([, v]) => v >= min).sort((a, b) => b[1] - a[1]));
+}
+
+function browserKind(cmd) {
+  return (cmd.match(/--type=([a-z-]+)/) || [, 'browser'])[1] + (cmd.includes('NetworkService') ? ':network' : '');
+}
+
+/** The processes of the browser launched with `--class=tag`: pid -> { cpu, cmd }. */
+function browserTree(tag) {
   const procs = new Map();
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
@@ -411,13 +454,7 @@ export function browserCpuByProcess(tag) {
       if (!inTree.has(pid) && inTree.has(p.ppid)) { inTree.add(pid); grew = true; }
     }
   }
-  const out = {};
-  for (const pid of inTree) {
-    const { cmd, cpu } = procs.get(pid);
-    const kind = (cmd.match(/--type=([a-z-]+)/) || [, 'browser'])[1] + (cmd.includes('NetworkService') ? ':network' : '');
-    out[kind] = (out[kind] || 0) + cpu;
-  }
-  return out;
+  return [...inTree].map((pid) => [pid, procs.get(pid)]);
 }
 
 /** Runs in the page: downloads `source` with our peer and hashes the file. */
