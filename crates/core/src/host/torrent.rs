@@ -364,11 +364,11 @@ impl TorrentHost {
     pub fn handle_connect_failed(&mut self, _now: Time, why: &str) {
         self.failed_attempts = self.failed_attempts.saturating_add(1);
         if self.failed_attempts == UNREACHABLE_AFTER {
-            self.out.push_back(Work::Notify(Note::Warning(format!(
+            self.note(Note::Warning(format!(
                 "the last {UNREACHABLE_AFTER} connection attempts to peers failed ({why}): a NAT or \
                  firewall, here or at the peers, blocks direct connections; a TURN server \
                  (iceServers in the browser, --ice-server turn:HOST:PORT natively) would relay them"
-            ))));
+            )));
         }
     }
 
@@ -405,8 +405,7 @@ impl TorrentHost {
     }
 
     fn note_peers(&mut self) {
-        self.out
-            .push_back(Work::Notify(Note::Peers(self.num_peers())));
+        self.note(Note::Peers(self.num_peers()));
     }
 
     /// Bytes arrived on a channel, split anywhere.
@@ -478,10 +477,10 @@ impl TorrentHost {
     /// and a failing disk is the user's to fix, not a reason to fetch again.
     pub fn handle_piece_unreadable(&mut self, now: Time, piece: PieceIndex, error: &str) {
         if self.unreadable.insert(piece) {
-            self.out.push_back(Work::Notify(Note::Warning(format!(
+            self.note(Note::Warning(format!(
                 "piece {} could not be read from storage ({error}): requests for it are refused until it reads again",
                 piece.get()
-            ))));
+            )));
         }
         self.handle_piece_read(now, piece, None);
     }
@@ -497,10 +496,10 @@ impl TorrentHost {
             self.engine.block_read_failed(now, key, b);
         }
         self.resume.changed();
-        self.out.push_back(Work::Notify(Note::Warning(format!(
+        self.note(Note::Warning(format!(
             "piece {} is no longer in storage as it was verified (changed or removed): no longer served, downloading it again",
             piece.get()
-        ))));
+        )));
         self.pump(now);
     }
 
@@ -543,7 +542,7 @@ impl TorrentHost {
     pub fn handle_resume_saved(&mut self, now: Time, result: Result<(), String>) {
         self.resume.saved();
         if let Err(e) = result {
-            self.out.push_back(Work::Notify(Note::Warning(e)));
+            self.note(Note::Warning(e));
         }
         self.pump(now);
     }
@@ -623,12 +622,22 @@ impl TorrentHost {
         if self.error.is_some() {
             return;
         }
-        self.error = Some(error.clone());
         self.storage = StorageState::Failed;
         self.held.clear();
         self.held_bytes = 0;
+        // Closed while notes still go out: the application hears "no peers".
         self.close_all(now);
+        self.error = Some(error.clone());
         self.out.push_back(Work::Notify(Note::Error(error)));
+    }
+
+    /// Tells the application, unless the download failed: the error is the
+    /// last thing it hears (late answers to work started before it, a
+    /// tracker's or a peer's news, mean nothing once it stopped).
+    fn note(&mut self, note: Note) {
+        if self.error.is_none() {
+            self.out.push_back(Work::Notify(note));
+        }
     }
 
     // ---- carrying out the engine's outputs --------------------------------------------
@@ -772,7 +781,7 @@ impl TorrentHost {
                 None => return,
             },
         };
-        self.out.push_back(Work::Notify(note));
+        self.note(note);
     }
 
     /// The info dictionary is known: open storage unless it is open already.
@@ -793,7 +802,7 @@ impl TorrentHost {
         let open = self.storage == StorageState::Open;
         if !self.ready_sent && open && self.rechecking.is_empty() && self.engine.info().is_some() {
             self.ready_sent = true;
-            self.out.push_back(Work::Notify(Note::Ready));
+            self.note(Note::Ready);
         }
     }
 

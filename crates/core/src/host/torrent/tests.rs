@@ -441,6 +441,15 @@ fn a_storage_failure_stops_the_download_with_its_message() {
     net.nodes[leech]
         .host
         .handle_piece_checked(now, piece, false);
+    // Nor do other late answers and news: the application hears nothing
+    // after the error.
+    let h = &mut net.nodes[leech].host;
+    h.handle_piece_unreadable(now, piece, "I/O error");
+    h.handle_piece_lost(now, piece);
+    h.handle_resume_saved(now, Err("could not save the resume record".into()));
+    for _ in 0..UNREACHABLE_AFTER {
+        h.handle_connect_failed(now, "refused");
+    }
     net.run_until(Duration::from_millis(100), |_| false);
     assert_eq!(
         net.nodes[leech].notes.last(),
