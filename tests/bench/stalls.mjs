@@ -51,6 +51,46 @@ async function sampledWebtorrent(magnet) {
   return { seconds: (performance.now() - t0) / 1000, samples };
 }
 
+/**
+ * With STALLS_TRACE: in the demo page, before its scripts, records when each
+ * peer connection reached each step of its setup (s from the page's start),
+ * and when the first announce with offers went to the tracker.
+ */
+function traceConnections() {
+  const now = () => performance.now() / 1000;
+  window.__pcs = [];
+  const Orig = window.RTCPeerConnection;
+  function Traced(...args) {
+    const pc = new Orig(...args);
+    const rec = { made: now() };
+    window.__pcs.push(rec);
+    const mark = (k) => { rec[k] ??= now(); };
+    const remote = pc.setRemoteDescription.bind(pc);
+    pc.setRemoteDescription = (d) => { mark(d && d.type === 'answer' ? 'answer' : 'offer in'); return remote(d); };
+    pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') mark('gathered'); });
+    pc.addEventListener('iceconnectionstatechange', () => { if (pc.iceConnectionState === 'connected') mark('ice'); });
+    pc.addEventListener('connectionstatechange', () => { if (pc.connectionState === 'connected') mark('dtls'); });
+    const create = pc.createDataChannel.bind(pc);
+    pc.createDataChannel = (...a) => { const dc = create(...a); dc.addEventListener('open', () => mark('open')); return dc; };
+    pc.addEventListener('datachannel', (e) => e.channel.addEventListener('open', () => mark('open')));
+    return pc;
+  }
+  Traced.prototype = Orig.prototype;
+  window.RTCPeerConnection = Traced;
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (d) {
+    if (typeof d === 'string' && d.includes('"offers"')) window.__announced ??= now();
+    return send.call(this, d);
+  };
+}
+
+/** The setup of the peer connection that opened first, as `step time` pairs. */
+function firstOpened() {
+  const first = (window.__pcs || []).filter((r) => r.open).sort((a, b) => a.open - b.open)[0];
+  const steps = first ? Object.entries(first).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ') : 'none opened';
+  return `announced ${window.__announced?.toFixed(2)}; ${(window.__pcs || []).length} connections; first opened: ${steps}; page start ${(performance.timeOrigin / 1000).toFixed(3)}`;
+}
+
 /** In the demo page: samples its widget's torrent until done (times from the page's start). */
 async function sampledWidget() {
   const samples = [];
@@ -123,6 +163,7 @@ if (DEMO) {
         const wt = await openPage(b, site.url);
         const page = await b.newPage();
         // The sampler starts before the page's own scripts, so a fast download is seen whole.
+        if (process.env.STALLS_TRACE) await page.addInitScript(`(${traceConnections})()`);
         await page.addInitScript(`window.__sampled = (${sampledWidget})()`);
         const stopCpu = sampleCpu(demo.pid);
         const [, w] = await Promise.all([page.goto(demo.url + '?webseed=0&storage=memory'), wt.evaluate(sampledWebtorrent, demo.info.magnet)]);
@@ -140,6 +181,7 @@ if (DEMO) {
           // From when the pages were opened, not from the first byte.
           console.log(`  demo process (seeder, tracker) CPU %/100 ms: ${cpu.map((r) => r[0]).join(' ')}\n  machine busy %/100 ms: ${cpu.map((r) => r[1]).join(' ')}`);
         }
+        if (process.env.STALLS_TRACE) console.log(`  ${await page.evaluate(firstOpened)}`);
         const marks = Object.entries(o.marks).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
         console.log(`run ${i + 1}: ours ${o.seconds.toFixed(2)} s (${marks}; first byte ${first(o)} s), gap ${ours[i].gap.toFixed(0)} ms; `
           + `WebTorrent ${w.seconds.toFixed(2)} s (first byte ${first(w)} s), gap ${theirs[i].gap.toFixed(0)} ms; `
