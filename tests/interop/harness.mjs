@@ -403,10 +403,13 @@ export function browserCpuByProcess(tag) {
 }
 
 /**
- * The same by thread: `kind/thread name` (e.g. `renderer/CrRendererMain`,
- * `utility:network/WebRTC_Network`), threads of one name summed. The CDP
- * profiler times the page's main thread in wall time, preemption included;
- * this counts CPU where each thread spent it.
+ * The same by thread: `kind/thread name` as the kernel has it (15
+ * characters; a process's main thread carries the executable's name, so
+ * the page's main thread is `renderer/chromium`; `renderer/WebRTC_W_and_N`,
+ * `utility:network/Chrome_ChildIOT`), threads of one name summed, a thread
+ * that ended meanwhile not counted. The CDP profiler times the page's main
+ * thread in wall time, preemption included; this counts CPU where each
+ * thread spent it.
  */
 export function browserCpuByThread(tag) {
   const out = {};
