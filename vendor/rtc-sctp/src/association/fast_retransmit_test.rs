@@ -184,3 +184,28 @@ fn losses_that_do_not_fit_one_packet_are_all_retransmitted() -> Result<()> {
     assert_eq!(0, a.stats.get_num_t3timeouts());
     Ok(())
 }
+
+#[test]
+fn a_chunk_marked_by_t3_and_fast_retransmitted_is_not_sent_again_by_the_t3_flush() -> Result<()> {
+    let mut a = established();
+    let now = Instant::now();
+    let t = send(&mut a, now, 3)?;
+    // T3-rtx marks everything outstanding; before its flush goes out, a
+    // fast retransmission sends t[1].
+    let at = now + Duration::from_secs(1);
+    a.handle_timeout(at);
+    a.inflight_queue.get_mut(t[1]).unwrap().miss_indicator = 3;
+    a.will_retransmit_fast = true;
+    let fast = a.gather_outbound_fast_retransmission_packets(vec![], at);
+    assert_eq!(
+        vec![t[1]],
+        transmitted_data(&fast).iter().map(|c| c.tsn).collect::<Vec<_>>()
+    );
+    let flushed: Vec<u32> = transmitted_data(&a.gather_data_packets_to_retransmit(vec![], at))
+        .iter()
+        .map(|c| c.tsn)
+        .collect();
+    assert_eq!(vec![t[0], t[2]], flushed, "upstream sent t[1] a second time");
+    assert_eq!(2, a.inflight_queue.get(t[1]).unwrap().nsent);
+    Ok(())
+}

@@ -2510,8 +2510,16 @@ impl Association {
             }
 
             let highest_sent = self.my_next_tsn.wrapping_sub(1);
+            let all_reliable = !self.use_forward_tsn;
             for chunk in &mut to_fast_retrans {
                 if let Some(c) = self.inflight_queue.get_mut(chunk.tsn) {
+                    // webswarm patch: a reliable chunk T3-rtx had marked is
+                    // sent now; the T3 flush must not send it once more. A
+                    // partially reliable one keeps its mark: the flush decides
+                    // whether its message is abandoned (RFC 3758).
+                    if all_reliable || matches!(c.reliability, MessageReliability::Reliable) {
+                        c.retransmit = false;
+                    }
                     c.nsent += 1;
                     c.retransmitted(highest_sent);
                     chunk.nsent = c.nsent;
