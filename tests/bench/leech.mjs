@@ -23,7 +23,7 @@ export async function ourLeech({ source, tracker, storage, iceServers = [], rela
   const t = await client.add(source);
   await t.whenDone();
   const seconds = (performance.now() - t0) / 1000;
-  const r = { seconds, first: t.timeToFirstPiece / 1000, length: t.length, wasm: window.webswarm.wasmMemoryBytes() };
+  const r = { seconds, first: t.timeToFirstPiece / 1000, length: t.length, pieceLength: t.pieceLength, wasm: window.webswarm.wasmMemoryBytes() };
   await t.destroy({ removeStorage: true });
   client.destroy();
   return r;

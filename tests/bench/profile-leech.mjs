@@ -2,7 +2,8 @@
 // -> our browser peer in memory (as bench/web.mjs's native row), with the
 // page's JavaScript and WebAssembly sampled by Chromium's profiler (CDP).
 // Prints MB/s, the browser's CPU seconds by process type, and the top
-// functions by self time.
+// functions by self time. `PROFILE=0`: no profiler (it slows the main
+// thread), only the CPU by process and thread.
 //   (cd tests && unshare --net sh -c 'ip link set lo up && exec "$@"' sh node bench/profile-leech.mjs [MiB])
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -23,15 +24,16 @@ const tag = `webswarm-prof-${crypto.randomBytes(4).toString('hex')}`;
 const b = await browser({ tag });
 try {
   const page = await openPage(b, site.url);
+  const profiling = process.env.PROFILE !== '0';
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 250 });
   const before = browserCpuByProcess(tag);
   const threads0 = browserCpuByThread(tag);
   const seeder0 = pidCpu(seeder.child.pid);
-  await cdp.send('Profiler.start');
+  if (profiling) await cdp.send('Profiler.start');
   const r = await page.evaluate(ourLeech, { source: seeder.line.trim(), tracker: tracker.url, storage: 'memory' });
-  const { profile } = await cdp.send('Profiler.stop');
+  const { profile } = profiling ? await cdp.send('Profiler.stop') : { profile: { timeDeltas: [], nodes: [], samples: [] } };
   const after = browserCpuByProcess(tag);
   const threads = cpuDelta(threads0, browserCpuByThread(tag));
   console.log(`seeder CPU ${(pidCpu(seeder.child.pid) - seeder0).toFixed(2)} s`);

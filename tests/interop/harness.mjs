@@ -238,16 +238,18 @@ export function startStaticDir(where) {
  * A fresh headless Chromium that can make WebRTC connections over loopback.
  * `netns`: runs in that network namespace (see netns.mjs); `secureOrigin`:
  * an http:// origin the page may treat as secure (OPFS, crypto.subtle), for
- * pages served on an address other than loopback.
+ * pages served on an address other than loopback. `profile`: a profile on
+ * disk instead of an incognito context (returns an object with `newPage()`
+ * and `close()`).
  */
-export async function browser({ tag, netns, secureOrigin } = {}) {
+export async function browser({ tag, netns, secureOrigin, profile } = {}) {
   let executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
   if (netns) {
     const wrapper = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-ns-')), 'chromium');
     fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${netns} ${executablePath} "$@"\n`, { mode: 0o755 });
     executablePath = wrapper;
   }
-  return chromium.launch({
+  const options = {
     executablePath,
     headless: true,
     args: [
@@ -261,7 +263,18 @@ export async function browser({ tag, netns, secureOrigin } = {}) {
       // Lets a benchmark find this browser's processes (see browserCpu).
       ...(tag ? [`--class=${tag}`] : []),
     ],
-  });
+  };
+  if (!profile) return chromium.launch(options);
+  // A profile on disk, as a visitor's browser has: `newPage()` of a plain
+  // launch opens an incognito context, whose OPFS lives in the browser
+  // process's memory and whose file writes all go through it.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-profile-'));
+  const ctx = await chromium.launchPersistentContext(dir, options);
+  return {
+    newPage: () => ctx.newPage(),
+    newContext: () => { throw new Error('a browser with a profile has one context'); },
+    close: async () => { await ctx.close(); fs.rmSync(dir, { recursive: true, force: true }); },
+  };
 }
 
 export async function openPage(b, url) {

@@ -1,7 +1,7 @@
 //! `cargo xtask test`: installs what the test suite needs on a fresh machine
 //! (the wasm32 target, wasm-bindgen-cli at the version Cargo.lock pins, the
 //! Debian tools used for interop checks) and runs every check, native and wasm.
-//! `cargo xtask bench-sim`, `bench-wire`, `bench-native [MiB] [runs]`, `bench-web`, `bench-demo`, `bench-stalls`,
+//! `cargo xtask bench-sim`, `bench-wire`, `bench-native [MiB] [runs]`, `bench-web`, `bench-ceiling [MiB] [rounds]`, `bench-demo`, `bench-stalls`,
 //! `bench-nat` and `bench-hybrid [MiB] [runs] [classic|browser]` run the benchmarks.
 
 use std::path::PathBuf;
@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Some("bench-wire") => bench_wire(),
         Some("bench-native") => bench_native(&args[1..]),
         Some("bench-web") => bench_web(&args[1..]),
+        Some("bench-ceiling") => bench_ceiling(&args[1..]),
         Some("bench-demo") => bench_demo(&args[1..]),
         Some("bench-stalls") => bench_stalls(&args[1..]),
         Some("bench-nat") => bench_nat(&args[1..]),
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
             tracker_abuse(args.get(1).map(String::as_str).unwrap_or("10"), 10_000)
         }
         _ => Err(
-            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] [--seeds K] [--choking tit-for-tat|swarm|both] | bench-wire | bench-native [MiB] [runs] | bench-web [MiB ...] | bench-demo [runs] | bench-stalls [runs] [MiB] | bench-nat [MiB] [runs] | bench-hybrid [MiB] [runs] [classic|browser] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | browser-crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
+            "usage: cargo xtask <demo [FILE] [webswarm demo flags] | test | setup | build-web | bench-sim [N ...] [--seeds K] [--choking tit-for-tat|swarm|both] | bench-wire | bench-native [MiB] [runs] | bench-web [MiB ...] | bench-ceiling [MiB] [rounds] | bench-demo [runs] | bench-stalls [runs] [MiB] | bench-nat [MiB] [runs] | bench-hybrid [MiB] [runs] [classic|browser] | fuzz [TARGET ...] [SECONDS] | crash-loop [KILLS] | browser-crash-loop [KILLS] | hostile | soak [MINUTES] | tracker-abuse [MINUTES]>"
                 .into(),
         ),
     };
@@ -448,7 +449,11 @@ const BROWSER_CRATE: &str = "webswarm-web";
 /// -699 B: 91,953 B. An honest peer no longer banned for pieces a banned
 /// peer half-sent or that it shared with a corrupt one (strikes refunded,
 /// a ban on strikes only for the one with the most), +334 B: 92,271 B.
-const WEB_GZ_CEILING: u64 = 92_300;
+/// To 93,400 for OPFS in one file written by a worker's sync access handle,
+/// with a journal of written pieces (+1,132 B of JS: 93,375 B, measured):
+/// it took OPFS's extra browser CPU per 64 MiB from 1.1-2.1 s to 0-0.4 s
+/// over the memory store (`bench/ceiling.mjs`, a profile on disk).
+const WEB_GZ_CEILING: u64 = 93_400;
 
 fn test() -> Result {
     let started = Instant::now();
@@ -769,6 +774,24 @@ fn bench_web(sizes: &[String]) -> Result {
     run(
         "browser peer benchmark",
         node_in_tests(&format!("node bench/web.mjs {}", sizes.join(" "))),
+    )
+}
+
+/// Issue 18 item 1 in one run: the native seeder -> our browser peer into
+/// memory and into OPFS, against raw bytes through the same transport into
+/// the same Chromium, rounds alternating (tests/bench/ceiling.mjs).
+fn bench_ceiling(args: &[String]) -> Result {
+    setup()?;
+    build_web(false)?;
+    build_binaries()?;
+    run("the raw sender", {
+        let mut c = cargo();
+        c.args(["build", "--release", "-p", "webswarm-native", "--example", "raw_send"]);
+        c
+    })?;
+    run(
+        "native -> browser against the raw channel",
+        node_in_tests(&format!("node bench/ceiling.mjs {}", args.join(" "))),
     )
 }
 

@@ -1,0 +1,88 @@
+// Issue 18 item 1 in one run: the native seeder -> our browser peer, into
+// memory and into OPFS, against its ceiling, our webrtc-rs transport sending
+// raw bytes into the same Chromium (bench/raw-native.mjs). Rounds alternate
+// raw, memory, OPFS, each in a fresh browser, so a slow minute of the
+// machine falls on every row; medians and ratios at the end.
+// Two clocks: "from start" (ours from `add`: tracker, connection, metadata;
+// raw from applying the answer: connection) and "steady" (ours from its
+// first verified piece, raw from its first message). THREADS=1 prints each
+// row's receiving-browser CPU by thread. PROFILE_ON_DISK=1 runs our rows in
+// a browser profile on disk, as a visitor's is (by default each page is an
+// incognito context, whose OPFS lives in the browser process's memory).
+//   cargo build --release --bins && cargo build --release -p webswarm-native --example raw_send && cargo xtask build-web
+//   (cd tests && unshare --net sh -c 'ip link set lo up && exec "$@"' sh node bench/ceiling.mjs [MiB] [rounds])
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startTracker, startStatic, browser, browserCpuByThread, cpuDelta, openPage, runWebswarm, randomFile, pidCpu } from '../interop/harness.mjs';
+import { ourLeech } from './leech.mjs';
+import { rawNative } from './raw-native.mjs';
+
+const MIB = Number(process.argv[2] || 64);
+const ROUNDS = Number(process.argv[3] || 3);
+const load = os.loadavg()[0].toFixed(2);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-ceiling-'));
+const { file } = randomFile(dir, 'ceiling.bin', MIB << 20);
+const tracker = await startTracker();
+const site = await startStatic();
+const seeder = await runWebswarm(['seed', file, '--tracker', tracker.url, '--bind', '127.0.0.1'],
+  { ready: (l) => l.startsWith('magnet:'), timeoutMs: 300_000 });
+
+async function ours(storage) {
+  const tag = `webswarm-ceiling-${crypto.randomBytes(4).toString('hex')}`;
+  const b = await browser({ tag, profile: !!process.env.PROFILE_ON_DISK });
+  try {
+    const page = await openPage(b, site.url);
+    const threads0 = browserCpuByThread(tag);
+    const seeder0 = pidCpu(seeder.child.pid);
+    const r = await page.evaluate(ourLeech, { source: seeder.line.trim(), tracker: tracker.url, storage });
+    const byThread = cpuDelta(threads0, browserCpuByThread(tag));
+    return {
+      fromStart: r.length / r.seconds / 1e6,
+      steady: (r.length - r.pieceLength) / (r.seconds - r.first) / 1e6,
+      main: byThread['renderer/chromium'] || 0,
+      browserCpu: Object.values(byThread).reduce((a, v) => a + v, 0),
+      senderCpu: pidCpu(seeder.child.pid) - seeder0,
+      byThread,
+    };
+  } finally { await b.close(); }
+}
+
+const rows = { raw: [], memory: [], opfs: [] };
+try {
+  for (let round = 1; round <= ROUNDS; round++) {
+    const raw = await rawNative({ mib: MIB });
+    rows.raw.push({
+      fromStart: raw.fromAnswer ? MIB * 1048576 / raw.fromAnswer / 1e6 : NaN,
+      steady: raw.mbps,
+      main: raw.byThread['renderer/chromium'] || 0,
+      browserCpu: Object.values(raw.byThread).reduce((a, v) => a + v, 0),
+      senderCpu: raw.senderCpu,
+      byThread: raw.byThread,
+    });
+    rows.memory.push(await ours('memory'));
+    rows.opfs.push(await ours('opfs'));
+    const f = (r) => `${r.fromStart.toFixed(1)} / ${r.steady.toFixed(1)} MB/s (main ${r.main.toFixed(2)}, browser ${r.browserCpu.toFixed(2)}, sender ${r.senderCpu.toFixed(2)} CPU s)`;
+    console.log(`round ${round}: raw ${f(rows.raw.at(-1))}; memory ${f(rows.memory.at(-1))}; opfs ${f(rows.opfs.at(-1))}`);
+    if (process.env.THREADS) for (const row of ['raw', 'memory', 'opfs']) console.log(`  ${row} by thread: ${JSON.stringify(rows[row].at(-1).byThread)}`);
+  }
+} finally {
+  seeder.child.kill('SIGINT');
+  tracker.stop?.();
+  site.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const m = (row, k) => median(rows[row].map((r) => r[k]));
+console.log(`\n${MIB} MiB, ${ROUNDS} rounds, load average at start ${load}, ${os.cpus().length} cores, ${process.env.PROFILE_ON_DISK ? 'a profile on disk' : 'incognito contexts'}; medians`);
+console.log('| row | MB/s from start | MB/s steady | main thread CPU s | receiving browser CPU s | sender CPU s |');
+console.log('|---|---|---|---|---|---|');
+for (const row of ['raw', 'memory', 'opfs']) {
+  console.log(`| ${row} | ${m(row, 'fromStart').toFixed(1)} | ${m(row, 'steady').toFixed(1)} | ${m(row, 'main').toFixed(2)} | ${m(row, 'browserCpu').toFixed(2)} | ${m(row, 'senderCpu').toFixed(2)} |`);
+}
+const ratio = (a, b, k) => (m(a, k) / m(b, k)).toFixed(2);
+console.log(`\nmemory / raw: ${ratio('memory', 'raw', 'fromStart')}x from start, ${ratio('memory', 'raw', 'steady')}x steady (target 0.9)`);
+console.log(`opfs / memory: ${ratio('opfs', 'memory', 'fromStart')}x from start, ${ratio('opfs', 'memory', 'steady')}x steady (target 0.85)`);
+process.exit(0);
