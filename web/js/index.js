@@ -67,7 +67,7 @@ const message = (e) => (e && e.message) || String(e);
 const storageError = (e) => (e && e.name === 'QuotaExceededError'
   ? `the browser's storage quota for this site is full (${message(e)}); free some space, or use storage: 'memory'`
   : e && e.name === 'NoModificationAllowedError'
-    ? `another page of this site is using this torrent's storage (${message(e)}); close it, or use storage: 'memory'`
+    ? `another page of this site is writing this torrent into OPFS: this page reads what it stored and keeps new pieces in memory`
     : message(e));
 const sameBytes = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 const hex = (bytes) => Array.from(bytes, (x) => x.toString(16).padStart(2, '0')).join('');
@@ -634,7 +634,7 @@ class BlobStore {
 
 // The Origin Private File System: each torrent gets webswarm/<info-hash>/ holding its info
 // dictionary (info), the verified-piece record (have), every piece in one file (data, piece i at
-// i * piece length; bytes past its end are gone, as a truncated file's would be) and a journal
+// i * piece length; bytes past its end are gone, as a cut file's would be) and a journal
 // (journal: the u32 LE indices of pieces whose bytes were flushed into data, appended after the
 // flush). A worker holds sync access handles on data and journal, so a piece write is one call:
 // a file per piece made and committed through createWritable cost the browser ~1 s of CPU per
@@ -669,13 +669,19 @@ function opfsWorker() {
     xs.forEach((x, k) => v.setUint32(k * 4, x, true));
     return v;
   };
+  // A short write would shift every later entry: it fails instead.
+  const note = (xs) => {
+    const v = u32(xs);
+    if (j.write(v, { at }) !== v.byteLength) throw new DOMException('no room for the journal', 'QuotaExceededError');
+    at += v.byteLength;
+  };
   const flush = () => {
     clearTimeout(timer);
     timer = 0;
     if (!dirty) return;
     dirty = false;
     d.flush();
-    at += j.write(u32([0xffffffff]), { at });
+    note([0xffffffff]);
     j.flush();
   };
   const open = async (hash) => {
@@ -685,7 +691,7 @@ function opfsWorker() {
       // Another page of this site may still be closing the torrent.
       for (let tries = 0; ; tries++) {
         try { return await f.createSyncAccessHandle(); } catch (e) {
-          if (e.name !== 'NoModificationAllowedError' || tries >= 50) throw e;
+          if (e.name !== 'NoModificationAllowedError' || tries >= 20) throw e;
           await new Promise((r) => setTimeout(r, 100));
         }
       }
@@ -714,7 +720,7 @@ function opfsWorker() {
       case 'open': await open(m.hash); return {};
       case 'write':
         if (d.write(m.buf, { at: m.at }) !== m.buf.length) throw new DOMException('no room for piece ' + m.piece, 'QuotaExceededError');
-        at += j.write(u32([m.piece]), { at });
+        note([m.piece]);
         dirty = true;
         timer ||= setTimeout(flush, 100);
         return {};
@@ -780,10 +786,12 @@ class OpfsStore {
   /** Disk-backed where the browser lets a page read the file beside the worker's handle. */
   async part(i) {
     const { at, len } = this._at(i);
+    let f;
     try {
-      const f = await (await (await opfsDir(this.h, false)).getFileHandle('data')).getFile();
-      if (f.size >= at + len) return f.slice(at, at + len);
+      f = await (await (await opfsDir(this.h, false)).getFileHandle('data')).getFile();
     } catch { /* below */ }
+    if (f && f.size >= at + len) return f.slice(at, at + len);
+    if (this.done) throw new DOMException('piece ' + i + ' is not stored', 'NotFoundError');
     return this.read(i);
   }
 
@@ -826,6 +834,13 @@ class OpfsStore {
       }
     }
   }
+}
+
+/** A torrent another page holds open in OPFS: its pieces are read from the file, new ones kept in memory. */
+class SharedStore extends MemoryStore {
+  constructor(opfs) { super(); this.o = opfs; }
+  async part(i) { return this.p.get(i) || this.o.part(i); }
+  async read(i) { return this.p.get(i) || new Uint8Array(await (await this.part(i)).arrayBuffer()); }
 }
 
 /**
@@ -1014,16 +1029,18 @@ export class Torrent extends EventTarget {
       if (this._kind === 'opfs') {
         const dir = await opfsDir(this.infoHash, true);
         const m = this._m();
-        const store = new OpfsStore(this.infoHash, m.length, m.pieceLength);
+        let store = new OpfsStore(this.infoHash, m.length, m.pieceLength);
         try {
           await store.open();
+          // Written beside the first pieces, not before them: a record without
+          // its info is not trusted, and a failure stops the download.
+          writeFile(dir, 'info', info).catch((e) => this._answer('storage_failed', [], storageError(e)));
         } catch (e) {
           store.close();
-          throw e;
+          if (e.name !== 'NoModificationAllowedError') throw e;
+          this._c._emit(this, 'warning', storageError(e));
+          store = new SharedStore(store);
         }
-        // Written beside the first pieces, not before them: a record without
-        // its info is not trusted, and a failure stops the download.
-        writeFile(dir, 'info', info).catch((e) => this._answer('storage_failed', [], storageError(e)));
         this._store = store;
       } else this._store = new MemoryStore();
       this._answer('opened', [1]);

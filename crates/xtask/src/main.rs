@@ -449,11 +449,13 @@ const BROWSER_CRATE: &str = "webswarm-web";
 /// -699 B: 91,953 B. An honest peer no longer banned for pieces a banned
 /// peer half-sent or that it shared with a corrupt one (strikes refunded,
 /// a ban on strikes only for the one with the most), +334 B: 92,271 B.
-/// To 93,400 for OPFS in one file written by a worker's sync access handle,
+/// To 93,500 for OPFS in one file written by a worker's sync access handle,
 /// with a journal of written pieces (+1,132 B of JS: 93,375 B, measured):
 /// it took OPFS's extra browser CPU per 64 MiB from 1.1-2.1 s to 0-0.4 s
-/// over the memory store (`bench/ceiling.mjs`, a profile on disk).
-const WEB_GZ_CEILING: u64 = 93_400;
+/// over the memory store (`bench/ceiling.mjs`, a profile on disk); a second
+/// page of the torrent reading the first's file (the lock is exclusive) and
+/// a journal write cut short failing, +110 B: 93,485 B.
+const WEB_GZ_CEILING: u64 = 93_500;
 
 fn test() -> Result {
     let started = Instant::now();
