@@ -164,6 +164,23 @@ test('a second client of a torrent held in OPFS reads what is stored and keeps t
   assert.ok(r.same, 'different bytes');
 }));
 
+// OPFS is written by a worker made from a blob: URL; a page whose CSP
+// forbids that (here: no Worker at all) still downloads, into memory.
+test('without a worker for OPFS the download goes on in memory, with a warning', { timeout: 120_000 }, () => inPage(async (page, tracker) => {
+  const r = await page.evaluate(async (tracker) => {
+    window.Worker = undefined;
+    const data = window.pattern(1 << 20, 13);
+    const s = await window.client('memory', tracker).seed(new File([data], 'data.bin'), { pieceLength: 65536 });
+    const t = await window.client('opfs', tracker).add(s.torrentFile);
+    const warnings = [];
+    t.on('warning', (w) => warnings.push(w));
+    await t.whenDone();
+    return { warnings, same: window.same(new Uint8Array(await t.files[0].arrayBuffer()), data) };
+  }, tracker);
+  assert.match(r.warnings.join('\n'), /cannot write into OPFS .*keeps the pieces in memory/);
+  assert.ok(r.same, 'different bytes');
+}));
+
 test('removing storage mid-download deletes everything', { timeout: 120_000 }, () => inPage(async (page, tracker) => {
   await page.evaluate(TRANSFER, { storage: 'opfs', len: 8 << 20, tracker, seed: 9 });
   const r = await page.evaluate(async () => {

@@ -1036,10 +1036,12 @@ export class Torrent extends EventTarget {
           // its info is not trusted, and a failure stops the download.
           writeFile(dir, 'info', info).catch((e) => this._answer('storage_failed', [], storageError(e)));
         } catch (e) {
+          // A page whose CSP forbids blob: workers, a browser without sync
+          // access handles: the download goes on in memory.
           store.close();
-          if (e.name !== 'NoModificationAllowedError') throw e;
-          this._c._emit(this, 'warning', storageError(e));
-          store = new SharedStore(store);
+          const shared = e && e.name === 'NoModificationAllowedError';
+          this._c._emit(this, 'warning', shared ? storageError(e) : `cannot write into OPFS (${message(e)}): this page keeps the pieces in memory`);
+          store = shared ? new SharedStore(store) : new MemoryStore();
         }
         this._store = store;
       } else this._store = new MemoryStore();
