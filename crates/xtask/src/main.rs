@@ -790,7 +790,14 @@ fn bench_ceiling(args: &[String]) -> Result {
     build_binaries()?;
     run("the raw sender", {
         let mut c = cargo();
-        c.args(["build", "--release", "-p", "webswarm-native", "--example", "raw_send"]);
+        c.args([
+            "build",
+            "--release",
+            "-p",
+            "webswarm-native",
+            "--example",
+            "raw_send",
+        ]);
         c
     })?;
     run(
