@@ -12,22 +12,17 @@
 //   cargo build --release --bins && cargo build --release -p webswarm-native --example raw_send && cargo xtask build-web
 //   (cd tests && unshare --net sh -c 'ip link set lo up && exec "$@"' sh node bench/ceiling.mjs [MiB] [rounds])
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { startTracker, startStatic, browser, browserCpuByThread, cpuDelta, openPage, runWebswarm, randomFile, pidCpu } from '../interop/harness.mjs';
+import { browser, browserCpuByThread, cpuDelta, openPage, pidCpu } from '../interop/harness.mjs';
 import { ourLeech } from './leech.mjs';
 import { rawNative } from './raw-native.mjs';
+import { nativeSeeder } from './rig.mjs';
 
 const MIB = Number(process.argv[2] || 64);
 const ROUNDS = Number(process.argv[3] || 3);
 const load = os.loadavg()[0].toFixed(2);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-ceiling-'));
-const { file } = randomFile(dir, 'ceiling.bin', MIB << 20);
-const tracker = await startTracker();
-const site = await startStatic();
-const seeder = await runWebswarm(['seed', file, '--tracker', tracker.url, '--bind', '127.0.0.1'],
-  { ready: (l) => l.startsWith('magnet:'), timeoutMs: 300_000 });
+const rig = await nativeSeeder(MIB);
+const { tracker, site, seeder } = rig;
 
 async function ours(storage) {
   const tag = `webswarm-ceiling-${crypto.randomBytes(4).toString('hex')}`;
@@ -36,7 +31,7 @@ async function ours(storage) {
     const page = await openPage(b, site.url);
     const threads0 = browserCpuByThread(tag);
     const seeder0 = pidCpu(seeder.child.pid);
-    const r = await page.evaluate(ourLeech, { source: seeder.line.trim(), tracker: tracker.url, storage });
+    const r = await page.evaluate(ourLeech, { source: rig.magnet, tracker: tracker.url, storage });
     const byThread = cpuDelta(threads0, browserCpuByThread(tag));
     return {
       fromStart: r.length / r.seconds / 1e6,
@@ -68,10 +63,7 @@ try {
     if (process.env.THREADS) for (const row of ['raw', 'memory', 'opfs']) console.log(`  ${row} by thread: ${JSON.stringify(rows[row].at(-1).byThread)}`);
   }
 } finally {
-  seeder.child.kill('SIGINT');
-  tracker.stop?.();
-  site.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
+  rig.stop();
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };

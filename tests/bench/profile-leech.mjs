@@ -6,19 +6,14 @@
 // thread), only the CPU by process and thread.
 //   (cd tests && unshare --net sh -c 'ip link set lo up && exec "$@"' sh node bench/profile-leech.mjs [MiB])
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { startTracker, startStatic, browser, browserCpuByProcess, browserCpuByThread, cpuDelta, openPage, runWebswarm, randomFile, pidCpu } from '../interop/harness.mjs';
+import { browser, browserCpuByProcess, browserCpuByThread, cpuDelta, openPage, pidCpu } from '../interop/harness.mjs';
 import { ourLeech } from './leech.mjs';
+import { nativeSeeder } from './rig.mjs';
 
 const MIB = Number(process.argv[2] || 64);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-prof-'));
-const { file } = randomFile(dir, 'prof.bin', MIB * 1024 * 1024);
-const tracker = await startTracker();
-const site = await startStatic();
-const seeder = await runWebswarm(['seed', file, '--tracker', tracker.url, '--bind', '127.0.0.1'],
-  { ready: (l) => l.startsWith('magnet:'), timeoutMs: 300_000 });
+const rig = await nativeSeeder(MIB);
+const { tracker, site, seeder } = rig;
 
 const tag = `webswarm-prof-${crypto.randomBytes(4).toString('hex')}`;
 const b = await browser({ tag });
@@ -32,7 +27,7 @@ try {
   const threads0 = browserCpuByThread(tag);
   const seeder0 = pidCpu(seeder.child.pid);
   if (profiling) await cdp.send('Profiler.start');
-  const r = await page.evaluate(ourLeech, { source: seeder.line.trim(), tracker: tracker.url, storage: 'memory' });
+  const r = await page.evaluate(ourLeech, { source: rig.magnet, tracker: tracker.url, storage: 'memory' });
   const { profile } = profiling ? await cdp.send('Profiler.stop') : { profile: { timeDeltas: [], nodes: [], samples: [] } };
   const after = browserCpuByProcess(tag);
   const threads = cpuDelta(threads0, browserCpuByThread(tag));
@@ -60,9 +55,6 @@ try {
   }
 } finally {
   await b.close();
-  seeder.child.kill('SIGINT');
-  tracker.stop?.();
-  site.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
+  rig.stop();
 }
 process.exit(0);

@@ -461,7 +461,11 @@ export class Client {
     for (const u of webseeds) this._stage(2, u);
     const id = w.start(now());
     if (!id) throw new Error(this._replyText());
-    return this._register(id, kind, null, null);
+    const t = this._register(id, kind, null, null);
+    // Its worker starts while the torrent finds peers and metadata: blocks
+    // arriving before storage opens wait in wasm memory.
+    if (kind === 'opfs') (t._pre = new OpfsStore(hash)).open().catch(() => {});
+    return t;
   }
 
   /**
@@ -740,11 +744,11 @@ function opfsWorker() {
 }
 
 class OpfsStore {
-  /** `size`, `pieceLength`: the torrent's; a store made only to remove the torrent needs neither. */
-  constructor(hash, size = 0, pieceLength = 1) {
+  /** `size` and `pl` (piece length) are set when the torrent's metadata is known. */
+  constructor(hash) {
     this.h = hash;
-    this.size = size;
-    this.pl = pieceLength;
+    this.size = 0;
+    this.pl = 1;
     this.w = null;
     this.next = 1;
     // Closed for good (the torrent is gone): nothing reopens the files.
@@ -754,7 +758,12 @@ class OpfsStore {
   /** Starts the worker, which opens the files. */
   open() {
     if (!this.w) {
-      const w = (this.w = new Worker(URL.createObjectURL(new Blob([`(${opfsWorker})()`], { type: 'text/javascript' }))));
+      let w;
+      try {
+        w = this.w = new Worker(URL.createObjectURL(new Blob([`(${opfsWorker})()`], { type: 'text/javascript' })));
+      } catch (e) {
+        return (this.opened = Promise.reject(e));
+      }
       w.calls = new Map();
       w.onmessage = ({ data: r }) => {
         const [resolve, reject] = w.calls.get(r.id);
@@ -772,6 +781,7 @@ class OpfsStore {
     if (this.done) return Promise.reject(new DOMException('the torrent was closed', 'AbortError'));
     if (!this.w) this.open();
     const w = this.w;
+    if (!w) return this.opened;
     const id = this.next++;
     return new Promise((resolve, reject) => {
       w.calls.set(id, [resolve, reject]);
@@ -1003,7 +1013,7 @@ export class Torrent extends EventTarget {
     this._c._torrents.delete(this.infoHash);
     this._c._byId.delete(this._id);
     this._gone();
-    const store = this._store || (this._kind === 'opfs' && new OpfsStore(this.infoHash));
+    const store = this._store || this._pre || (this._kind === 'opfs' && new OpfsStore(this.infoHash));
     if (remove && store) await store.remove();
   }
 
@@ -1014,7 +1024,8 @@ export class Torrent extends EventTarget {
     for (const list of this._waiters.values()) for (const [, reject] of list) reject(err);
     this._waiters.clear();
     this._assembling.clear();
-    if (this._store && this._store.close) this._store.close();
+    const store = this._store || this._pre;
+    if (store && store.close) store.close();
   }
 
   // ---- what the module asks of a torrent -------------------------------------------------------
@@ -1029,7 +1040,9 @@ export class Torrent extends EventTarget {
       if (this._kind === 'opfs') {
         const dir = await opfsDir(this.infoHash, true);
         const m = this._m();
-        let store = new OpfsStore(this.infoHash, m.length, m.pieceLength);
+        let store = this._pre || new OpfsStore(this.infoHash);
+        store.size = m.length;
+        store.pl = m.pieceLength;
         try {
           await store.open();
           // Written beside the first pieces, not before them: a record without
