@@ -639,11 +639,11 @@ class BlobStore {
 // The Origin Private File System: each torrent gets webswarm/<info-hash>/ holding its info
 // dictionary (info), the verified-piece record (have), every piece in one file (data, piece i at
 // i * piece length; bytes past its end are gone, as a cut file's would be) and a journal
-// (journal: the u32 LE indices of pieces whose bytes were flushed into data, appended after the
-// flush). A worker holds sync access handles on data and journal, so a piece write is one call:
-// a file per piece made and committed through createWritable cost the browser ~1 s of CPU per
-// 64 MiB of 64 KiB pieces (bench/opfs-write.mjs). A resume trusts a recorded piece only if the
-// journal lists it, and hashes the journal's pieces the record lacks before they count.
+// (journal: the u32 LE indices of the pieces written into data, with marks; see opfsWorker). A
+// worker holds sync access handles on data and journal, so a piece write is one call: a file per
+// piece made and committed through createWritable cost the browser 1.1-2.1 s more CPU per 64 MiB
+// of 64 KiB pieces than the memory store (bench/ceiling.mjs). A resume trusts a recorded piece
+// only if the journal lists it before its last mark, and hashes the journal's others first.
 
 async function opfsDir(hash, create) {
   const root = await navigator.storage.getDirectory();
@@ -664,7 +664,7 @@ async function readFile(dir, name) {
 // The worker's side (its source is this function's: terser minifies it with the rest). Requests
 // run one at a time in arrival order. A piece's index goes into the journal as soon as its bytes are
 // written, so a crash of the page or the browser loses nothing written; every 100 ms the data is
-// flushed, then a mark (JOURNAL_MARK) goes in: after a power loss only the pieces listed before the
+// flushed, then a mark (0xffffffff) goes in: after a power loss only the pieces listed before the
 // last mark are sure to be on disk, and a resume hashes the others before they count.
 function opfsWorker() {
   let d, j, at = 0, dirty = false, timer = 0, q = Promise.resolve();
