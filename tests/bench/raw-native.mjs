@@ -43,6 +43,8 @@ export async function rawNative({ mib = 64, msg = '262144', sendBuffer } = {}) {
     const cpu0 = browserCpu(tag);
     const by0 = browserCpuByProcess(tag);
     const threads0 = browserCpuByThread(tag);
+    // From here on, as our peer's sender is counted: connection setup and the transfer.
+    const sender0 = pidCpu(child.pid);
     child.stdin.write(JSON.stringify(offer) + '\n');
     const lines = createInterface({ input: child.stdout });
     const answer = JSON.parse(await new Promise((r) => lines.once('line', r)));
@@ -57,7 +59,7 @@ export async function rawNative({ mib = 64, msg = '262144', sendBuffer } = {}) {
       mbps: r.n / r.s / 1e6,
       seconds: r.s,
       fromAnswer: applied ? (r.end - applied) / 1000 : undefined,
-      senderCpu: pidCpu(child.pid),
+      senderCpu: pidCpu(child.pid) - sender0,
       browserCpu: browserCpu(tag) - cpu0,
       byProcess: Object.fromEntries(Object.keys(by).map((k) => [k, +(by[k] - (by0[k] || 0)).toFixed(2)]).filter(([, v]) => v > 0)),
       byThread: cpuDelta(threads0, browserCpuByThread(tag)),

@@ -66,9 +66,7 @@ function storageKind(o, dflt) {
 const message = (e) => (e && e.message) || String(e);
 const storageError = (e) => (e && e.name === 'QuotaExceededError'
   ? `the browser's storage quota for this site is full (${message(e)}); free some space, or use storage: 'memory'`
-  : e && e.name === 'NoModificationAllowedError'
-    ? `another page of this site is writing this torrent into OPFS: this page reads what it stored and keeps new pieces in memory`
-    : message(e));
+  : message(e));
 const sameBytes = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 const hex = (bytes) => Array.from(bytes, (x) => x.toString(16).padStart(2, '0')).join('');
 
@@ -1053,7 +1051,9 @@ export class Torrent extends EventTarget {
           // access handles: the download goes on in memory.
           store.close();
           const shared = e && e.name === 'NoModificationAllowedError';
-          this._c._emit(this, 'warning', shared ? storageError(e) : `cannot write into OPFS (${message(e)}): this page keeps the pieces in memory`);
+          this._c._emit(this, 'warning', shared
+            ? 'another page of this site is writing this torrent into OPFS: this page reads what it stored and keeps new pieces in memory'
+            : `cannot write into OPFS (${message(e)}): this page keeps the pieces in memory`);
           store = shared ? new SharedStore(store) : new MemoryStore();
         }
         this._store = store;
