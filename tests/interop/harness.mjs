@@ -239,10 +239,13 @@ export function startStaticDir(where) {
  * `netns`: runs in that network namespace (see netns.mjs); `secureOrigin`:
  * an http:// origin the page may treat as secure (OPFS, crypto.subtle), for
  * pages served on an address other than loopback. `profile`: a profile on
- * disk instead of an incognito context (returns an object with `newPage()`
- * and `close()`).
+ * disk instead of an incognito context (returns an object with `newPage()`,
+ * `close()` and `kill()`): `true` for a new one removed at `close()`, or the
+ * directory of one to keep (a browser started again on it finds its OPFS).
  */
 export async function browser({ tag, netns, secureOrigin, profile } = {}) {
+  // A profile's browser is killed by finding its processes.
+  if (profile && !tag) tag = `webswarm-b-${crypto.randomBytes(4).toString('hex')}`;
   let executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
   if (netns) {
     const wrapper = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-ns-')), 'chromium');
@@ -268,12 +271,22 @@ export async function browser({ tag, netns, secureOrigin, profile } = {}) {
   // A profile on disk, as a visitor's browser has: `newPage()` of a plain
   // launch opens an incognito context, whose OPFS lives in the browser
   // process's memory and whose file writes all go through it.
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-profile-'));
+  const kept = typeof profile === 'string';
+  const dir = kept ? profile : fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-profile-'));
   const ctx = await chromium.launchPersistentContext(dir, options);
   return {
     newPage: () => ctx.newPage(),
     newContext: () => { throw new Error('a browser with a profile has one context'); },
-    close: async () => { await ctx.close(); fs.rmSync(dir, { recursive: true, force: true }); },
+    close: async () => { await ctx.close(); if (!kept) fs.rmSync(dir, { recursive: true, force: true }); },
+    /** SIGKILL to every process of this browser, as a crash would end them; resolves to how many. */
+    kill: async () => {
+      const pids = browserTree(tag).map(([pid]) => pid);
+      for (const pid of pids) {
+        try { process.kill(pid, 'SIGKILL'); } catch { /* gone already */ }
+      }
+      await ctx.close().catch(() => {});
+      return pids.length;
+    },
   };
 }
 

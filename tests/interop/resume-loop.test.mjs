@@ -144,3 +144,93 @@ test(`the browser peer resumes right after ${KILLS} kills at random moments`, { 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// The kills above end pages; their browser process lives on, and with it the
+// OPFS of their context (incognito: held in that process's memory). Here the
+// whole browser is killed and started again on its profile, so a resume reads
+// what the files on disk hold. (The OS's cache survives a process kill: this
+// does not show what a power cut leaves, which the journal's marks are for.)
+const BROWSER_KILLS = Number(process.env.WEBSWARM_BROWSER_KILLS || 3);
+
+test(`the browser peer resumes from OPFS on disk after its whole browser is killed ${BROWSER_KILLS} times`, { timeout: 60_000 + BROWSER_KILLS * 30_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-browser-kill-'));
+  const tracker = await startTracker();
+  const site = await startStatic();
+  const file = path.join(dir, 'kill.bin');
+  const data = crypto.randomBytes(16 * MiB);
+  fs.writeFileSync(file, data);
+  const seed = await runWebswarm(['seed', file, '--tracker', tracker.url, '--bind', '127.0.0.1', '--max-upload-rate', '4M'], {
+    ready: (l) => l.startsWith('magnet:'),
+  });
+  const magnet = seed.line.trim();
+  const profile = path.join(dir, 'profile');
+  let b;
+  try {
+    let before = 0;
+    let info = null;
+    let expected = null;
+    let checked = 0;
+    let rounds = 0;
+    const found = [];
+    for (let kills = 0; ; kills++) {
+      b = await browser({ profile });
+      const page = await openPage(b, site.url);
+      if (info) {
+        const s = await page.evaluate(stored, info);
+        for (const [i, h] of Object.entries(s.pieces)) {
+          assert.equal(h, expected[i], `browser kill ${kills}: the journal lists piece ${i}, not stored right`);
+          checked++;
+        }
+      }
+      const started = await page.evaluate(async ({ magnet, tracker }) => {
+        const client = new window.webswarm.Client({ iceServers: [], trackers: [tracker], storage: 'opfs' });
+        const t = await client.add(magnet);
+        await t.ready();
+        window.torrent = t;
+        return { atStart: t.progress, hash: t.infoHash, pieceLength: t.pieceLength, length: t.length };
+      }, { magnet, tracker: tracker.url });
+      if (!info) {
+        info = started;
+        expected = [];
+        for (let at = 0; at < data.length; at += info.pieceLength) expected.push(sha256(data.subarray(at, at + info.pieceLength)));
+      }
+      found.push(started.atStart.toFixed(2));
+      assert.ok(started.atStart >= before, `browser kill ${kills}: ${before} verified before it, ${started.atStart} found after`);
+      if (kills === BROWSER_KILLS) {
+        const hex = await page.evaluate(async () => {
+          await window.torrent.whenDone();
+          return window.sha256hex(await (await window.torrent.files[0].blob()).arrayBuffer());
+        });
+        assert.equal(hex, sha256(data), 'the download after the kills has different bytes');
+        break;
+      }
+      // The download of 16 MiB at 4 MiB/s takes about 4 s.
+      const r = await page.evaluate(async (wait) => {
+        const t = window.torrent;
+        await Promise.race([t.whenDone(), new Promise((r) => setTimeout(r, wait))]);
+        if (!t.done) return { progress: t.progress, writing: t._writing.size };
+        // Finished first: checked, and the next start is from nothing again.
+        const hex = await window.sha256hex(await (await t.files[0].blob()).arrayBuffer());
+        await t.destroy({ removeStorage: true });
+        return { progress: 0, writing: 0, hex };
+      }, 300 + Math.random() * 3000);
+      if (r.hex) {
+        assert.equal(r.hex, sha256(data), `browser kill ${kills}: a finished download has different bytes`);
+        rounds++;
+      }
+      // Pieces verified while their write was still in flight may be lost (see above).
+      before = r.progress - r.writing / expected.length;
+      assert.ok(await b.kill() > 0, 'no process of the browser found to kill');
+      b = null;
+    }
+    console.log(`browser kill loop: ${BROWSER_KILLS} kills over ${rounds} finished rounds, found at each start ${found.join(' / ')}; ${checked} journalled pieces hashed after kills, all right`);
+  } finally {
+    await b?.close();
+    const exited = new Promise((r) => seed.child.once('exit', r));
+    seed.child.kill('SIGINT');
+    await exited;
+    site.stop();
+    tracker.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

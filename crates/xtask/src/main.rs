@@ -356,7 +356,10 @@ fn browser_crash_loop(kills: &str) -> Result {
         &format!("browser crash loop, {kills} kills (loopback-only namespace)"),
         {
             let mut c = node_in_tests("node --test interop/resume-loop.test.mjs");
-            c.env("WEBSWARM_RESUME_KILLS", kills.to_string());
+            // Pages killed, and whole browsers (a tenth as many: each one
+            // restarts Chromium on its profile).
+            c.env("WEBSWARM_RESUME_KILLS", kills.to_string())
+                .env("WEBSWARM_BROWSER_KILLS", (kills / 10).max(1).to_string());
             c
         },
     )
