@@ -867,7 +867,16 @@ async function loadResume(hash) {
     for (let at = 0; at + 4 <= j.length; at += 4) list.push(v.getUint32(at, true));
     const pieces = new Set(list);
     pieces.delete(0xffffffff);
-    if (have) for (const p of list.slice(list.lastIndexOf(0xffffffff) + 1)) if (p >> 3 < have.length) have[p >> 3] &= ~(0x80 >> (p & 7));
+    let cleared = false;
+    for (const p of list.slice(list.lastIndexOf(0xffffffff) + 1)) {
+      const bit = 0x80 >> (p & 7);
+      if (have && have[p >> 3] & bit) { have[p >> 3] &= ~bit; cleared = true; }
+    }
+    // On disk too, before the download appends a mark: after that mark these
+    // pieces (perhaps never written, if the power went) would be listed before
+    // the last one while the old record still claimed them, and a crash before
+    // the next record would have them trusted.
+    if (cleared) await writeFile(dir, 'have', have).catch(() => {});
     return { info, have, pieces };
   } catch {
     return null;
