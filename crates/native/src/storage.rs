@@ -40,7 +40,11 @@ pub struct DiskStorage {
     /// rest is holes we made, so no piece reaching into it can be verified.
     found: Vec<u64>,
     changes: Changes,
+    unsynced: Unsynced,
     resume: PathBuf,
+    /// One record written at a time: a task's last one may start while an
+    /// earlier one is still syncing, and both go through the same temporary file.
+    saving: std::sync::Mutex<()>,
 }
 
 /// Pieces are read whole, one `pread` each (to hash a piece just written, or
@@ -112,6 +116,8 @@ impl DiskStorage {
             info: info.clone(),
             paths,
             changes: Changes::new(&files),
+            unsynced: Unsynced::new(files.len()),
+            saving: std::sync::Mutex::new(()),
             files,
             found,
             resume,
@@ -156,6 +162,7 @@ impl DiskStorage {
                     path: self.paths[s.file].clone(),
                     source,
                 })?;
+            self.unsynced.mark(s.file);
         }
         Ok(())
     }
@@ -264,8 +271,13 @@ impl DiskStorage {
             .collect()
     }
 
-    /// Records the verified pieces with the files' current fingerprint.
+    /// Records the verified pieces with the files' current fingerprint, once
+    /// the pieces are on the disk (see `storage/unsynced.rs`): the files written since
+    /// the last record are synced first, and the record replaces the old one
+    /// whole (written, synced, renamed, its directory synced).
     pub fn save_resume(&self, have: &Bitfield) -> Result<(), StorageError> {
+        let _one = self.saving.lock().unwrap_or_else(|e| e.into_inner());
+        self.sync_written()?;
         let doc = OwnedValue::dict([
             ("files", OwnedValue::List(self.fingerprint())),
             ("have", OwnedValue::bytes(have.as_bytes())),
@@ -276,8 +288,31 @@ impl DiskStorage {
             path: self.resume.clone(),
             source,
         };
-        fs::write(&tmp, encode(&doc)).map_err(write)?;
-        fs::rename(&tmp, &self.resume).map_err(write)
+        let mut f = File::create(&tmp).map_err(write)?;
+        io::Write::write_all(&mut f, &encode(&doc)).map_err(write)?;
+        f.sync_all().map_err(write)?;
+        fs::rename(&tmp, &self.resume).map_err(write)?;
+        // The rename itself is made durable by syncing the directory; where
+        // a directory cannot be opened for that, the record still is whole.
+        if let Some(dir) = self.resume.parent().and_then(|d| File::open(d).ok()) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Syncs the data of every file written since the last call.
+    fn sync_written(&self) -> Result<(), StorageError> {
+        let dirty = self.unsynced.take();
+        for (k, &i) in dirty.iter().enumerate() {
+            if let Some(Err(source)) = self.files[i].as_ref().map(File::sync_data) {
+                self.unsynced.restore(&dirty[k..]);
+                return Err(StorageError::Write {
+                    path: self.paths[i].clone(),
+                    source,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The verified pieces: from the resume record if every file still has the
@@ -312,3 +347,5 @@ mod tests;
 
 mod changes;
 use changes::Changes;
+mod unsynced;
+use unsynced::Unsynced;

@@ -25,6 +25,8 @@ pub enum Input {
     StorageOpened(Result<Arc<DiskStorage>, String>),
     /// A webseed fetch finished: (webseed, piece, offset, bytes or why not).
     Fetched(PeerKey, PieceIndex, u32, Result<Bytes, String>),
+    /// The resume record was written (or why not).
+    ResumeSaved(Result<(), String>),
     /// Leave: close every connection, save the resume record, then answer.
     Stop(oneshot::Sender<()>),
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 use webswarm_core::host::{Note, Stats, TorrentHost, Work};
-use webswarm_core::{BlockRef, PeerKey, PieceIndex, Time};
+use webswarm_core::{Bitfield, BlockRef, PeerKey, PieceIndex, Time};
 
 use super::input::Input;
 use super::peer::PeerLink;
@@ -51,6 +51,8 @@ pub struct TorrentTask {
     last_snapshot: Instant,
     fetcher: Arc<Fetcher>,
     dial: Option<mpsc::UnboundedSender<Vec<std::net::SocketAddr>>>,
+    /// Leaving: the last resume record is written before the task ends.
+    stopping: bool,
 }
 
 impl TorrentTask {
@@ -66,6 +68,7 @@ impl TorrentTask {
             last_snapshot: Instant::now(),
             fetcher: setup.fetcher,
             dial: setup.dial,
+            stopping: false,
         };
         task.drain();
         // Callers read the state right after adding: it must be there already.
@@ -83,6 +86,7 @@ impl TorrentTask {
             tokio::select! {
                 msg = rx.recv() => match msg {
                     Some(Input::Stop(done)) => {
+                        self.stopping = true;
                         self.host.stop(util::now(), true);
                         self.drain();
                         self.links.clear();
@@ -147,6 +151,7 @@ impl TorrentTask {
                 h.handle_storage_opened(now, r);
             }
             Input::Fetched(key, piece, offset, r) => h.handle_fetched(now, key, piece, offset, r),
+            Input::ResumeSaved(r) => h.handle_resume_saved(now, r),
             Input::Stop(_) => unreachable!("handled by run"),
         }
     }
@@ -187,13 +192,7 @@ impl TorrentTask {
                     });
                 }
                 Work::OpenStorage => self.open_storage(),
-                Work::SaveResume { have } => {
-                    let r = match &self.storage {
-                        Some(s) => s.save_resume(&have).map_err(|e| e.to_string()),
-                        None => Ok(()),
-                    };
-                    self.host.handle_resume_saved(util::now(), r);
-                }
+                Work::SaveResume { have } => self.save_resume(have),
                 Work::Notify(note) => self.on_note(note),
                 Work::Dial(addrs) => {
                     if let Some(d) = &self.dial {
@@ -235,6 +234,23 @@ impl TorrentTask {
                 Ok(_) => Input::PieceRead(piece, None),
             };
             let _ = tx.blocking_send(input);
+        });
+    }
+
+    /// Off the event loop (it waits for the disk: see `DiskStorage::save_resume`),
+    /// except the last one, which the task's end waits for.
+    fn save_resume(&mut self, have: Bitfield) {
+        let Some(storage) = self.storage.clone() else {
+            return self.host.handle_resume_saved(util::now(), Ok(()));
+        };
+        if self.stopping {
+            let r = storage.save_resume(&have).map_err(|e| e.to_string());
+            return self.host.handle_resume_saved(util::now(), r);
+        }
+        let tx = self.input_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let r = storage.save_resume(&have).map_err(|e| e.to_string());
+            let _ = tx.blocking_send(Input::ResumeSaved(r));
         });
     }
 

@@ -193,3 +193,28 @@ fn only_bytes_found_on_disk_are_rechecked() {
     assert_eq!(s.load_verified().unwrap().count(), 0);
     assert!(s.recheck().unwrap().is_full());
 }
+
+#[test]
+fn a_record_is_written_after_the_files_written_since_the_last_one_are_synced() {
+    let dir = Dir::new("sync");
+    let (data, info) = torrent();
+    let s = DiskStorage::open(&dir.0, &info).unwrap();
+    assert!(s.unsynced.peek().is_empty(), "opening writes no data");
+    // Piece 2 lies inside c.bin (file 2) only.
+    let p = info.layout.piece(2).unwrap();
+    for i in 0..info.layout.blocks_in(p) {
+        let b = info.layout.block(p, i);
+        let start = (info.layout.piece_offset(p) + u64::from(b.offset)) as usize;
+        s.write_block(b, &data[start..start + b.len as usize])
+            .unwrap();
+    }
+    assert_eq!(s.unsynced.peek(), vec![2]);
+    let mut have = Bitfield::new(info.layout.num_pieces());
+    have.set(2);
+    s.save_resume(&have).unwrap();
+    assert!(s.unsynced.peek().is_empty(), "synced before the record");
+    assert!(!s.resume.with_extension("tmp").exists());
+    drop(s);
+    let again = DiskStorage::open(&dir.0, &info).unwrap();
+    assert_eq!(again.load_verified().unwrap(), have);
+}
