@@ -120,6 +120,11 @@ async fn a_download_killed_at_random_moments_never_trusts_a_wrong_piece() {
         String::from_utf8_lossy(&last.stderr)
     );
     assert_same_tree(&root.join("src"), &round_dir);
+    // Once more: complete on disk, nothing to fetch, and it says so.
+    let again = tokio::task::block_in_place(|| get(&round_dir).output().unwrap());
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{said}");
+    assert!(said.contains("was complete already"), "{said}");
     eprintln!(
         "{killed} kills over {} rounds in {:.0} s; {claimed_total} trusted pieces checked after kills, all right",
         rounds + 1,

@@ -103,18 +103,22 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
     let s = h.stats();
     let total = s.total_len.unwrap_or(0);
     let secs = start.elapsed().as_secs_f64();
-    let rate = total as f64 / secs.max(1e-3) / 1e6;
+    // What this run fetched: a resumed download's rate is not its whole size over its time.
+    let rate = s.downloaded as f64 / secs.max(1e-3) / 1e6;
     let first = s.first_piece_after.map(|d| d.as_secs_f64());
     let cpu = crate::util::cpu_seconds();
-    // One parseable line: the benchmark reads it.
-    eprintln!(
-        "downloaded {} ({} bytes) in {secs:.2} s, {rate:.1} MB/s, first piece after {:.2} s, fetched {} bytes, cpu {:.2} s",
-        s.name.as_deref().unwrap_or_default(),
-        total,
-        first.unwrap_or(f64::NAN),
-        s.downloaded,
-        cpu.unwrap_or(f64::NAN),
-    );
+    let name = s.name.as_deref().unwrap_or_default();
+    match first {
+        // One parseable line: the benchmark reads it.
+        Some(first) => eprintln!(
+            "downloaded {name} ({total} bytes) in {secs:.2} s, {rate:.1} MB/s, first piece after {first:.2} s, fetched {} bytes, cpu {:.2} s",
+            s.downloaded,
+            cpu.unwrap_or(f64::NAN),
+        ),
+        None => eprintln!(
+            "{name} ({total} bytes) was complete already: every piece verified on disk, nothing fetched"
+        ),
+    }
     if a.json {
         let mut v = super::summary::by_kind(&s);
         v["name"] = s.name.clone().into();
