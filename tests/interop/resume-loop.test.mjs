@@ -49,20 +49,41 @@ async function stored({ hash, pieceLength, length }) {
   return { pieces, have: have && Array.from(new Uint8Array(await have.arrayBuffer())) };
 }
 
-test(`the browser peer resumes right after ${KILLS} kills at random moments`, { timeout: 120_000 + KILLS * 20_000 }, async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-resume-loop-'));
+/**
+ * What each test here starts from: a tracker, the package's site, and a
+ * native seeder capped at 4 MiB/s (a 16 MiB download lasts about 4 s, so
+ * kills land in its middle) of 16 MiB of random data. `stop()` ends them.
+ */
+async function rig(tag) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `webswarm-${tag}-`));
   const tracker = await startTracker();
   const site = await startStatic();
-  const b = await browser();
-  // One context: its pages share the origin's OPFS (each `browser.newPage()` would get its own).
-  const ctx = await b.newContext();
-  const file = path.join(dir, 'loop.bin');
+  const file = path.join(dir, `${tag}.bin`);
   const data = crypto.randomBytes(16 * MiB);
   fs.writeFileSync(file, data);
   const seed = await runWebswarm(['seed', file, '--tracker', tracker.url, '--bind', '127.0.0.1', '--max-upload-rate', '4M'], {
     ready: (l) => l.startsWith('magnet:'),
   });
-  const magnet = seed.line.trim();
+  return {
+    dir, tracker, site, data, magnet: seed.line.trim(),
+    async stop() {
+      // It writes its resume record on the way out, into `dir`.
+      const exited = new Promise((r) => seed.child.once('exit', r));
+      seed.child.kill('SIGINT');
+      await exited;
+      site.stop();
+      tracker.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test(`the browser peer resumes right after ${KILLS} kills at random moments`, { timeout: 120_000 + KILLS * 20_000 }, async () => {
+  const r0 = await rig('resume-loop');
+  const { tracker, site, data, magnet } = r0;
+  const b = await browser();
+  // One context: its pages share the origin's OPFS (each `browser.newPage()` would get its own).
+  const ctx = await b.newContext();
   let page;
   try {
     let kills = 0;
@@ -135,13 +156,7 @@ test(`the browser peer resumes right after ${KILLS} kills at random moments`, { 
     console.log(`browser crash loop: ${KILLS} kills over ${rounds} finished rounds; ${checked} journalled pieces hashed after kills, all right; ${unjournalled} recorded pieces not yet journalled (not trusted)`);
   } finally {
     await b.close();
-    // It writes its resume record on the way out, into `dir`.
-    const exited = new Promise((r) => seed.child.once('exit', r));
-    seed.child.kill('SIGINT');
-    await exited;
-    site.stop();
-    tracker.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await r0.stop();
   }
 });
 
@@ -153,17 +168,9 @@ test(`the browser peer resumes right after ${KILLS} kills at random moments`, { 
 const BROWSER_KILLS = Number(process.env.WEBSWARM_BROWSER_KILLS || 3);
 
 test(`the browser peer resumes from OPFS on disk after its whole browser is killed ${BROWSER_KILLS} times`, { timeout: 60_000 + BROWSER_KILLS * 30_000 }, async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-browser-kill-'));
-  const tracker = await startTracker();
-  const site = await startStatic();
-  const file = path.join(dir, 'kill.bin');
-  const data = crypto.randomBytes(16 * MiB);
-  fs.writeFileSync(file, data);
-  const seed = await runWebswarm(['seed', file, '--tracker', tracker.url, '--bind', '127.0.0.1', '--max-upload-rate', '4M'], {
-    ready: (l) => l.startsWith('magnet:'),
-  });
-  const magnet = seed.line.trim();
-  const profile = path.join(dir, 'profile');
+  const r0 = await rig('browser-kill');
+  const { tracker, site, data, magnet } = r0;
+  const profile = path.join(r0.dir, 'profile');
   let b;
   try {
     let before = 0;
@@ -226,12 +233,7 @@ test(`the browser peer resumes from OPFS on disk after its whole browser is kill
     console.log(`browser kill loop: ${BROWSER_KILLS} kills over ${rounds} finished rounds, found at each start ${found.join(' / ')}; ${checked} journalled pieces hashed after kills, all right`);
   } finally {
     await b?.close();
-    const exited = new Promise((r) => seed.child.once('exit', r));
-    seed.child.kill('SIGINT');
-    await exited;
-    site.stop();
-    tracker.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await r0.stop();
   }
 });
 
@@ -287,17 +289,9 @@ async function trusted({ hash }) {
 }
 
 test('after a power cut the journal\'s unflushed pieces are hashed before they count, also after a second crash', { timeout: 120_000 }, async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webswarm-power-cut-'));
-  const tracker = await startTracker();
-  const site = await startStatic();
-  const file = path.join(dir, 'cut.bin');
-  const data = crypto.randomBytes(16 * MiB);
-  fs.writeFileSync(file, data);
-  const seed = await runWebswarm(['seed', file, '--tracker', tracker.url, '--bind', '127.0.0.1', '--max-upload-rate', '4M'], {
-    ready: (l) => l.startsWith('magnet:'),
-  });
-  const magnet = seed.line.trim();
-  const profile = path.join(dir, 'profile');
+  const r0 = await rig('power-cut');
+  const { tracker, site, data, magnet } = r0;
+  const profile = path.join(r0.dir, 'profile');
   const start = async (b) => {
     const page = await openPage(b, site.url);
     return { page, info: null };
@@ -351,11 +345,6 @@ test('after a power cut the journal\'s unflushed pieces are hashed before they c
     console.log(`power cut: ${lost.length} pieces zeroed and claimed by the record; ${sure.length} trusted after a second crash, all right`);
   } finally {
     await b?.close();
-    const exited = new Promise((r) => seed.child.once('exit', r));
-    seed.child.kill('SIGINT');
-    await exited;
-    site.stop();
-    tracker.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await r0.stop();
   }
 });
