@@ -218,3 +218,27 @@ fn a_record_is_written_after_the_files_written_since_the_last_one_are_synced() {
     let again = DiskStorage::open(&dir.0, &info).unwrap();
     assert_eq!(again.load_verified().unwrap(), have);
 }
+
+#[test]
+fn after_a_crash_only_pieces_that_meet_data_are_hashed() {
+    let dir = Dir::new("holes");
+    let (data, info) = torrent();
+    let s = DiskStorage::open(&dir.0, &info).unwrap();
+    // Piece 2 (inside c.bin) written, no record: as a crash leaves it.
+    let p2 = info.layout.piece(2).unwrap();
+    for i in 0..info.layout.blocks_in(p2) {
+        let b = info.layout.block(p2, i);
+        let start = (info.layout.piece_offset(p2) + u64::from(b.offset)) as usize;
+        s.write_block(b, &data[start..start + b.len as usize])
+            .unwrap();
+    }
+    drop(s);
+    let again = DiskStorage::open(&dir.0, &info).unwrap();
+    let ranges = again.data_ranges();
+    // a.bin was never written: piece 0, wholly in it, is not read.
+    assert!(!again.meets_data(info.layout.piece(0).unwrap(), &ranges));
+    assert!(again.meets_data(p2, &ranges));
+    let mut want = Bitfield::new(info.layout.num_pieces());
+    want.set(2);
+    assert_eq!(again.load_verified().unwrap(), want);
+}
