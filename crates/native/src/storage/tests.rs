@@ -36,12 +36,16 @@ fn torrent() -> (Vec<u8>, Info) {
 
 fn write_all(s: &DiskStorage, info: &Info, data: &[u8]) {
     for p in info.layout.pieces() {
-        for i in 0..info.layout.blocks_in(p) {
-            let b = info.layout.block(p, i);
-            let start = (info.layout.piece_offset(p) + u64::from(b.offset)) as usize;
-            s.write_block(b, &data[start..start + b.len as usize])
-                .unwrap();
-        }
+        write_piece(s, info, data, p);
+    }
+}
+
+fn write_piece(s: &DiskStorage, info: &Info, data: &[u8], p: PieceIndex) {
+    for i in 0..info.layout.blocks_in(p) {
+        let b = info.layout.block(p, i);
+        let start = (info.layout.piece_offset(p) + u64::from(b.offset)) as usize;
+        s.write_block(b, &data[start..start + b.len as usize])
+            .unwrap();
     }
 }
 
@@ -201,13 +205,7 @@ fn a_record_is_written_after_the_files_written_since_the_last_one_are_synced() {
     let s = DiskStorage::open(&dir.0, &info).unwrap();
     assert!(s.unsynced.peek().is_empty(), "opening writes no data");
     // Piece 2 lies inside c.bin (file 2) only.
-    let p = info.layout.piece(2).unwrap();
-    for i in 0..info.layout.blocks_in(p) {
-        let b = info.layout.block(p, i);
-        let start = (info.layout.piece_offset(p) + u64::from(b.offset)) as usize;
-        s.write_block(b, &data[start..start + b.len as usize])
-            .unwrap();
-    }
+    write_piece(&s, &info, &data, info.layout.piece(2).unwrap());
     assert_eq!(s.unsynced.peek(), vec![2]);
     let mut have = Bitfield::new(info.layout.num_pieces());
     have.set(2);
@@ -226,12 +224,7 @@ fn after_a_crash_only_pieces_that_meet_data_are_hashed() {
     let s = DiskStorage::open(&dir.0, &info).unwrap();
     // Piece 2 (inside c.bin) written, no record: as a crash leaves it.
     let p2 = info.layout.piece(2).unwrap();
-    for i in 0..info.layout.blocks_in(p2) {
-        let b = info.layout.block(p2, i);
-        let start = (info.layout.piece_offset(p2) + u64::from(b.offset)) as usize;
-        s.write_block(b, &data[start..start + b.len as usize])
-            .unwrap();
-    }
+    write_piece(&s, &info, &data, p2);
     drop(s);
     let again = DiskStorage::open(&dir.0, &info).unwrap();
     let ranges = again.data_ranges();
