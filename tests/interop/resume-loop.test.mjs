@@ -8,11 +8,10 @@
 // WEBSWARM_RESUME_KILLS sets the kills (CI: 5; `cargo xtask browser-crash-loop 100`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTracker, startStatic, browser, openPage, runWebswarm, sha256 } from './harness.mjs';
+import { startTracker, startStatic, browser, openPage, runWebswarm, randomFile, sha256 } from './harness.mjs';
 
 const MiB = 1024 * 1024;
 const KILLS = Number(process.env.WEBSWARM_RESUME_KILLS || 5);
@@ -58,9 +57,7 @@ async function rig(tag) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `webswarm-${tag}-`));
   const tracker = await startTracker();
   const site = await startStatic();
-  const file = path.join(dir, `${tag}.bin`);
-  const data = crypto.randomBytes(16 * MiB);
-  fs.writeFileSync(file, data);
+  const { file, data } = randomFile(dir, `${tag}.bin`, 16 * MiB);
   const seed = await runWebswarm(['seed', file, '--tracker', tracker.url, '--bind', '127.0.0.1', '--max-upload-rate', '4M'], {
     ready: (l) => l.startsWith('magnet:'),
   });

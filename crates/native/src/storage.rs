@@ -172,11 +172,7 @@ impl DiskStorage {
     /// else since we opened or wrote it, it is hashed first: `Changed` if it
     /// is no longer the piece the torrent describes.
     pub fn read_piece(&self, piece: PieceIndex) -> Result<Vec<u8>, StorageError> {
-        let whole = BlockRef {
-            piece,
-            offset: 0,
-            len: self.info.layout.piece_size(piece),
-        };
+        let whole = self.whole(piece);
         let changed = || {
             self.info.block_slices(whole).iter().any(|s| {
                 self.files[s.file]
@@ -207,16 +203,19 @@ impl DiskStorage {
         Ok(out)
     }
 
-    /// SHA-1 of a piece as stored.
-    pub fn hash_piece(&self, piece: PieceIndex) -> Result<[u8; 20], StorageError> {
-        let layout = self.info.layout;
-        let block = BlockRef {
+    /// The whole of `piece`, as one block.
+    fn whole(&self, piece: PieceIndex) -> BlockRef {
+        BlockRef {
             piece,
             offset: 0,
-            len: layout.piece_size(piece),
-        };
+            len: self.info.layout.piece_size(piece),
+        }
+    }
+
+    /// SHA-1 of a piece as stored.
+    pub fn hash_piece(&self, piece: PieceIndex) -> Result<[u8; 20], StorageError> {
         // A whole piece may exceed a request's size limit; storage reads it anyway.
-        let data = self.read_block(block)?;
+        let data = self.read_block(self.whole(piece))?;
         let mut h = Sha1Hasher::default();
         h.update(&data);
         Ok(h.finish())
@@ -248,11 +247,7 @@ impl DiskStorage {
     }
 
     fn meets_data(&self, piece: PieceIndex, data: &[Vec<(u64, u64)>]) -> bool {
-        let whole = BlockRef {
-            piece,
-            offset: 0,
-            len: self.info.layout.piece_size(piece),
-        };
+        let whole = self.whole(piece);
         let slices = self.info.block_slices(whole);
         slices
             .iter()
@@ -271,11 +266,7 @@ impl DiskStorage {
 
     /// Whether every byte of `piece` was in its file before `open`.
     fn was_found(&self, piece: PieceIndex) -> bool {
-        let whole = BlockRef {
-            piece,
-            offset: 0,
-            len: self.info.layout.piece_size(piece),
-        };
+        let whole = self.whole(piece);
         (self.info.block_slices(whole).iter()).all(|s| s.offset + s.len <= self.found[s.file])
     }
 
