@@ -5,11 +5,13 @@
 //! the resume record if the files still match it, else a recheck) are hashed
 //! from disk independently; every one must be right. Each completed round's
 //! file must be byte-exact. CI runs 10 kills; `WEBSWARM_CRASH_KILLS=100`
-//! (or `cargo xtask crash-loop`) runs the full loop.
+//! (or `cargo xtask crash-loop`) runs the full loop. A second test kills a
+//! download after its record, changes a recorded piece, and restarts it.
 
 mod common;
 
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -130,6 +132,126 @@ async fn a_download_killed_at_random_moments_never_trusts_a_wrong_piece() {
         rounds + 1,
         started.elapsed().as_secs_f64()
     );
+    std::fs::remove_dir_all(&root).unwrap();
+    tracker.stop().await;
+}
+
+/// A 16 MiB torrent of 64 KiB pieces in `root` (its data in `root/src`) and
+/// a seeder for it capped at `rate` bytes/s.
+async fn rig(root: &Path, tracker: &Tracker, rate: u64) -> (Metainfo, impl Sized) {
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    let src = root.join("src/data.bin");
+    std::fs::write(&src, random_bytes(16 << 20, 7)).unwrap();
+    let (bytes, meta) = webswarm_native::create::create_torrent(
+        &src,
+        &webswarm_native::create::CreateOptions {
+            trackers: vec![tracker.url.clone()],
+            webseeds: vec![],
+            piece_len: Some(64 << 10),
+            private: false,
+        },
+        &mut |_, _| {},
+    )
+    .unwrap();
+    std::fs::write(root.join("data.torrent"), bytes).unwrap();
+    let cfg = ClientConfig {
+        max_upload_rate: Some(rate),
+        ..loopback_config()
+    };
+    let seeder = seeder_with(cfg, &meta, &src).await;
+    (meta, seeder)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_killed_after_its_record_resumes_at_once_and_refetches_a_piece_changed_since() {
+    let tracker = Tracker::start().await;
+    let root = tempdir("killed-after-record");
+    let (meta, _seeder) = rig(&root, &tracker, 2 << 20).await;
+    let torrent = root.join("data.torrent");
+    let dl = root.join("dl");
+    let get = || {
+        let mut c = webswarm(&[
+            "get",
+            torrent.to_str().unwrap(),
+            "--bind",
+            "127.0.0.1",
+            "-o",
+        ]);
+        c.arg(&dl).stdout(Stdio::null()).stderr(Stdio::piped());
+        c
+    };
+    // Killed soon after its first record (one is written every 5 s while
+    // pieces arrive), well before the end (16 MiB at 2 MB/s).
+    let record = dl.join(format!("{}.webswarm-resume", meta.info.info_hash.to_hex()));
+    let mut child = Reap(get().stderr(Stdio::null()).spawn().unwrap());
+    let started = Instant::now();
+    while !record.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no resume record"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "finished before the kill"
+    );
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    // Someone changes one byte of a piece the record lists.
+    let info = &meta.info;
+    let listed = DiskStorage::open(&dl, info)
+        .unwrap()
+        .load_verified()
+        .unwrap();
+    assert!(
+        !listed.is_full() && listed.count() > 0,
+        "{} pieces",
+        listed.count()
+    );
+    let p = info
+        .layout
+        .piece(listed.iter_ones().next().unwrap())
+        .unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dl.join(&info.name))
+        .unwrap();
+    let at = info.layout.piece_offset(p) + 1000;
+    let mut byte = [0];
+    file.read_exact_at(&mut byte, at).unwrap();
+    file.write_all_at(&[!byte[0]], at).unwrap();
+    drop(file);
+    // Restarted: the record's pieces count at once (none hashed before the
+    // start), the changed one is found in the background and fetched again.
+    let mut again = Reap(get().spawn().unwrap());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = again.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the restart never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut said = String::new();
+    again
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut said)
+        .unwrap();
+    assert!(status.success(), "{said}");
+    assert!(
+        said.contains("from a resume record the files outgrew"),
+        "{said}"
+    );
+    assert_same_tree(&root.join("src"), &dl);
     std::fs::remove_dir_all(&root).unwrap();
     tracker.stop().await;
 }

@@ -1,9 +1,13 @@
 //! A torrent's files on disk. Files are created at their final size, blocks
 //! are written in place (a block may span files), and pieces are hashed from
 //! disk. A small resume file records which pieces were verified together with
-//! each file's size and modification time; on restart it is trusted only if
-//! those still match, and otherwise the data is re-checked (the pieces that
-//! hold data: a crashed download's files are mostly holes still).
+//! each file's size and modification time; on restart it is trusted if those
+//! still match. A download killed after its last record finds its files
+//! written since (same sizes, newer times): the record's pieces count at once
+//! and are hashed before they are served and in the background
+//! (`storage/unconfirmed.rs`), and only the pieces it does not list that hold
+//! data are hashed before the start. Anything else is re-checked (the pieces
+//! that hold data: a crashed download's files are mostly holes still).
 //!
 //! Everything here is blocking I/O: the host runs it on a worker thread.
 
@@ -13,7 +17,6 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use webswarm_core::bencode::{decode, encode, OwnedValue};
 use webswarm_core::FileSlice;
 use webswarm_core::{sha1, Sha1Hasher};
 use webswarm_core::{Bitfield, BlockRef, Info, PieceIndex};
@@ -42,6 +45,7 @@ pub struct DiskStorage {
     found: Vec<u64>,
     changes: Changes,
     unsynced: Unsynced,
+    unconfirmed: Unconfirmed,
     resume: PathBuf,
     /// One record written at a time: a task's last one may start while an
     /// earlier one is still syncing, and both go through the same temporary file.
@@ -118,6 +122,7 @@ impl DiskStorage {
             paths,
             changes: Changes::new(&files),
             unsynced: Unsynced::new(files.len()),
+            unconfirmed: Unconfirmed::new(info.layout.num_pieces()),
             saving: std::sync::Mutex::new(()),
             files,
             found,
@@ -169,23 +174,32 @@ impl DiskStorage {
     }
 
     /// A verified piece, for serving. Read from a file changed by someone
-    /// else since we opened or wrote it, it is hashed first: `Changed` if it
-    /// is no longer the piece the torrent describes.
+    /// else since we opened or wrote it, or not confirmed since a resume, it
+    /// is hashed first: `Changed` if it is no longer the piece the torrent
+    /// describes (an unconfirmed one stays so until the session handles the
+    /// loss: see `confirmed`).
     pub fn read_piece(&self, piece: PieceIndex) -> Result<Vec<u8>, StorageError> {
         let whole = self.whole(piece);
         let changed = || {
-            self.info.block_slices(whole).iter().any(|s| {
-                self.files[s.file]
-                    .as_ref()
-                    .is_some_and(|f| self.changes.changed(s.file, f))
-            })
+            self.unconfirmed.contains(piece.get())
+                || self.info.block_slices(whole).iter().any(|s| {
+                    self.files[s.file]
+                        .as_ref()
+                        .is_some_and(|f| self.changes.changed(s.file, f))
+                })
         };
         let lost = StorageError::Changed { piece: piece.get() };
         match self.read_block(whole) {
             // A file truncated under us.
             Err(_) if changed() => Err(lost),
             Err(e) => Err(e),
-            Ok(data) if changed() && sha1(&data) != self.info.piece_hash(piece) => Err(lost),
+            Ok(data) if changed() => {
+                if sha1(&data) != self.info.piece_hash(piece) {
+                    return Err(lost);
+                }
+                self.unconfirmed.clear(piece.get());
+                Ok(data)
+            }
             Ok(data) => Ok(data),
         }
     }
@@ -271,7 +285,7 @@ impl DiskStorage {
     }
 
     /// Size and modification time of every stored file, as the resume record keeps them.
-    fn fingerprint(&self) -> Vec<OwnedValue> {
+    fn fingerprint(&self) -> Vec<Stamp> {
         self.paths
             .iter()
             .zip(&self.files)
@@ -283,7 +297,7 @@ impl DiskStorage {
                     .and_then(|m| m.modified().ok())
                     .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                     .map_or(-1, |d| d.as_nanos() as i64);
-                OwnedValue::List(vec![OwnedValue::Int(len), OwnedValue::Int(mtime)])
+                (len, mtime)
             })
             .collect()
     }
@@ -295,18 +309,24 @@ impl DiskStorage {
     pub fn save_resume(&self, have: &Bitfield) -> Result<(), StorageError> {
         let _one = self.saving.lock().unwrap_or_else(|e| e.into_inner());
         self.sync_written()?;
-        let doc = OwnedValue::dict([
-            ("files", OwnedValue::List(self.fingerprint())),
-            ("have", OwnedValue::bytes(have.as_bytes())),
-            ("pieces", OwnedValue::Int(i64::from(have.len()))),
-        ]);
+        let mut unconfirmed = self.unconfirmed.snapshot();
+        for p in 0..have.len() {
+            if !have.get(p) {
+                unconfirmed.clear(p);
+            }
+        }
+        let record = Record {
+            files: self.fingerprint(),
+            have: have.clone(),
+            unconfirmed,
+        };
         let tmp = self.resume.with_extension("tmp");
         let write = |source| StorageError::Write {
             path: self.resume.clone(),
             source,
         };
         let mut f = File::create(&tmp).map_err(write)?;
-        io::Write::write_all(&mut f, &encode(&doc)).map_err(write)?;
+        io::Write::write_all(&mut f, &record.encode()).map_err(write)?;
         f.sync_all().map_err(write)?;
         fs::rename(&tmp, &self.resume).map_err(write)?;
         // The rename itself is made durable by syncing the directory; where
@@ -332,30 +352,99 @@ impl DiskStorage {
         Ok(())
     }
 
-    /// The verified pieces: from the resume record if every file still has the
-    /// size and modification time it had when the record was written, else by
-    /// hashing every piece that was on disk before `open` (so: call it right
-    /// after `open`).
+    /// The verified pieces (call it right after `open`): the resume
+    /// record's if every file still has the size and modification time it
+    /// had when the record was written. If only the times differ and the
+    /// record lists some pieces but not all, the download was killed after
+    /// it: its pieces count, unconfirmed where they touch a file written
+    /// since, and the pieces it does not list that hold data are hashed.
+    /// Otherwise every piece that was on disk before `open` and holds data
+    /// is hashed.
     pub fn load_verified(&self) -> Result<Bitfield, StorageError> {
-        if let Some(have) = self.trusted_resume() {
-            return Ok(have);
+        let record = fs::read(&self.resume)
+            .ok()
+            .and_then(|b| Record::parse(&b, self.info.layout.num_pieces()));
+        let Some(record) = record else {
+            return self.recheck_found();
+        };
+        let now = self.fingerprint();
+        if record.files == now {
+            self.unconfirmed.replace(record.unconfirmed);
+            return Ok(record.have);
         }
-        self.recheck_found()
+        if !self.left_by_a_kill(&record) {
+            return self.recheck_found();
+        }
+        // Per file (padding never written): whether it changed since the record.
+        let stored = (0..self.files.len()).filter(|&i| self.files[i].is_some());
+        let mut written = vec![false; self.files.len()];
+        for ((a, b), i) in record.files.iter().zip(&now).zip(stored) {
+            written[i] = a != b;
+        }
+        let mut unconfirmed = record.unconfirmed;
+        for p in self.info.layout.pieces() {
+            if record.have.get(p.get()) && self.touches(p, &written) {
+                unconfirmed.set(p.get());
+            }
+        }
+        let data = self.data_ranges();
+        let mut have = record.have;
+        let found = self.check_where(|p| {
+            !have.get(p.get()) && self.was_found(p) && self.meets_data(p, &data)
+        })?;
+        found.iter_ones().for_each(|p| {
+            have.set(p);
+        });
+        self.unconfirmed.replace(unconfirmed);
+        Ok(have)
     }
 
-    fn trusted_resume(&self) -> Option<Bitfield> {
-        let bytes = fs::read(&self.resume).ok()?;
-        let doc = decode(&bytes).ok()?;
-        let d = doc.as_dict()?;
-        let n = u32::try_from(d.get_int(b"pieces")?).ok()?;
-        if n != self.info.layout.num_pieces() {
-            return None;
+    /// Whether `record` is one the files outgrew only by our own writes
+    /// after it: every stored file had the size it records before `open`,
+    /// and it does not claim every piece (a complete download writes no
+    /// more, so newer times then are someone else's).
+    fn left_by_a_kill(&self, record: &Record) -> bool {
+        let found = (self.files.iter().zip(&self.found)).filter(|(f, _)| f.is_some());
+        let sizes: Vec<i64> = found.map(|(_, &n)| n as i64).collect();
+        !record.have.is_full()
+            && record.files.len() == sizes.len()
+            && (record.files.iter().zip(&sizes)).all(|(&(len, _), &n)| len == n)
+    }
+
+    /// Whether `piece` lies partly in a file marked in `which`.
+    fn touches(&self, piece: PieceIndex, which: &[bool]) -> bool {
+        let slices = self.info.block_slices(self.whole(piece));
+        slices.iter().any(|s| which[s.file])
+    }
+
+    /// Pieces trusted from a resume record and not hashed since.
+    pub fn unconfirmed(&self) -> u32 {
+        self.unconfirmed.count()
+    }
+
+    /// Hashes the first unconfirmed piece at or after `from`: `Ok(true)`
+    /// confirms it; `Ok(false)` (wrong, or cut short) leaves it for the
+    /// caller to report lost and then `confirmed`. `None`: none left there.
+    pub fn confirm_next(&self, from: u32) -> Option<(PieceIndex, Result<bool, StorageError>)> {
+        let piece = self.info.layout.piece(self.unconfirmed.next_from(from)?)?;
+        let verdict = match self.hash_piece(piece) {
+            Ok(h) => Ok(h == self.info.piece_hash(piece)),
+            Err(StorageError::Read { source, .. })
+                if source.kind() == io::ErrorKind::UnexpectedEof =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        };
+        if matches!(verdict, Ok(true)) {
+            self.unconfirmed.clear(piece.get());
         }
-        let files: Vec<OwnedValue> = d.get_list(b"files")?.iter().map(OwnedValue::from).collect();
-        if files != self.fingerprint() {
-            return None;
-        }
-        Bitfield::from_wire(d.get_bytes(b"have")?, n)
+        Some((piece, verdict))
+    }
+
+    /// The loss of an unconfirmed piece was handled: it is no longer one.
+    pub fn confirmed(&self, piece: PieceIndex) {
+        self.unconfirmed.clear(piece.get());
     }
 }
 
@@ -367,3 +456,7 @@ use changes::Changes;
 mod unsynced;
 use unsynced::Unsynced;
 mod extents;
+mod record;
+use record::{Record, Stamp};
+mod unconfirmed;
+use unconfirmed::Unconfirmed;

@@ -55,6 +55,12 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
             s.pieces_have, s.pieces
         );
     }
+    let unconfirmed = h.unconfirmed();
+    if unconfirmed > 0 {
+        eprintln!(
+            "  {unconfirmed} of them from a resume record the files outgrew (the last run ended without stopping): hashed in the background, each before it is served"
+        );
+    }
     match super::standing::wait_for_tracker(&h).await {
         Err(e) if has_webseed => eprintln!("{e}; downloading from the webseed alone"),
         Err(e) if !h.classic_trackers().is_empty() => {
@@ -74,6 +80,8 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
         for line in refusals.news(&h) {
             bar.suspend(|| eprintln!("{line}"));
         }
+        // Before the stats: see `unconfirmed`.
+        let unconfirmed = h.unconfirmed();
         let s = rx.borrow_and_update().clone();
         if let Some(e) = s.error {
             bar.abandon();
@@ -86,12 +94,19 @@ pub async fn run(a: GetArgs) -> Result<(), String> {
         } else {
             bar.set_message(format!("fetching metadata from {} peers", s.peers));
         }
-        if s.complete {
+        if s.complete && unconfirmed == 0 {
             break;
+        }
+        let confirming = s.complete;
+        if confirming {
+            bar.set_message(format!(
+                "hashing {unconfirmed} pieces from the resume record"
+            ));
         }
         tokio::select! {
             r = rx.changed() => if r.is_err() { return Err("the download stopped".into()) },
             _ = look.tick() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_millis(50)), if confirming => {}
             _ = &mut ctrl_c => {
                 bar.abandon();
                 h.stop().await;

@@ -350,7 +350,7 @@ impl Client {
         let (view_tx, view_rx) = watch::channel(TorrentView::default());
         let setup = Setup {
             host,
-            storage,
+            storage: storage.clone(),
             dir: opts.dir,
             fetcher: self.inner.fetcher.clone(),
             dial: self.inner.classic.as_ref().map(|_| dial_tx),
@@ -398,6 +398,7 @@ impl Client {
         }
         Ok(TorrentHandle {
             info_hash,
+            storage,
             input: tx,
             stats: stats_rx,
             trackers: handles,
@@ -435,6 +436,8 @@ impl Client {
 /// A running torrent.
 pub struct TorrentHandle {
     pub info_hash: InfoHash,
+    /// Open at `add` when the metadata was known.
+    storage: Option<Arc<DiskStorage>>,
     input: mpsc::Sender<Input>,
     stats: watch::Receiver<Stats>,
     trackers: Vec<TrackerHandle>,
@@ -447,6 +450,14 @@ pub struct TorrentHandle {
 impl TorrentHandle {
     pub fn stats(&self) -> Stats {
         self.stats.borrow().clone()
+    }
+
+    /// Pieces counted from a resume record older than the files and not
+    /// hashed yet (see `DiskStorage::load_verified`); the torrent hashes
+    /// them in the background. Read it before `stats`: a piece found wrong
+    /// is out of the stats' count before it is out of this one.
+    pub fn unconfirmed(&self) -> u32 {
+        self.storage.as_ref().map_or(0, |s| s.unconfirmed())
     }
 
     /// The trackers this torrent announces to, with their connection state.

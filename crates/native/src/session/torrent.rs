@@ -81,6 +81,7 @@ impl TorrentTask {
         mut rx: mpsc::Receiver<Input>,
         mut channels: mpsc::UnboundedReceiver<Attempt>,
     ) {
+        self.confirm_in_background();
         loop {
             let wake = deadline(self.host.poll_timeout());
             tokio::select! {
@@ -145,7 +146,16 @@ impl TorrentTask {
             Input::Checked(_, Err(e)) => h.handle_storage_failed(now, e),
             Input::PieceRead(piece, data) => h.handle_piece_read(now, piece, data),
             Input::PieceUnreadable(piece, e) => h.handle_piece_unreadable(now, piece, &e),
-            Input::PieceLost(piece) => h.handle_piece_lost(now, piece),
+            Input::PieceLost(piece) => {
+                h.handle_piece_lost(now, piece);
+                // The stats before the count: `get` reads the count first,
+                // so it never sees the last confirmation gone while the
+                // loss is not in the stats yet.
+                self.publish(true);
+                if let Some(s) = &self.storage {
+                    s.confirmed(piece);
+                }
+            }
             Input::StorageOpened(r) => {
                 let r = r.map(|s| self.storage = Some(s));
                 h.handle_storage_opened(now, r);
@@ -218,6 +228,31 @@ impl TorrentTask {
             ),
             Note::Ready | Note::Peers(_) | Note::Verified(..) => {}
         }
+    }
+
+    /// Hashes, one at a time, the pieces a resume trusted without hashing
+    /// (`DiskStorage::confirm_next`); a wrong or unreadable one is lost and
+    /// downloaded again. Ends with the task.
+    fn confirm_in_background(&self) {
+        let Some(storage) = self.storage.clone().filter(|s| s.unconfirmed() > 0) else {
+            return;
+        };
+        let tx = self.input_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut from = 0;
+            while let Some((piece, verdict)) = storage.confirm_next(from) {
+                from = piece.get() + 1;
+                match verdict {
+                    Ok(true) if !tx.is_closed() => continue,
+                    Ok(true) => return,
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!("piece {} unreadable: {e}", piece.get()),
+                }
+                if tx.blocking_send(Input::PieceLost(piece)).is_err() {
+                    return;
+                }
+            }
+        });
     }
 
     fn read(&mut self, piece: PieceIndex, len: u32) {

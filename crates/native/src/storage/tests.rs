@@ -73,43 +73,137 @@ fn blocks_spanning_files_are_written_in_place_and_read_back() {
     }
 }
 
+/// Writes `bytes` at `at` of `file` under `dir` as someone else would, with
+/// a modification time that differs from every earlier one.
+fn edit(dir: &Path, file: &str, at: u64, bytes: &[u8]) {
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let f = OpenOptions::new().write(true).open(dir.join(file)).unwrap();
+    f.write_all_at(bytes, at).unwrap();
+}
+
+/// A storage whose record lists every piece but piece 2 (as when a
+/// download was killed right after that record).
+fn recorded_but_piece_2(dir: &Path, info: &Info, data: &[u8]) {
+    let s = DiskStorage::open(dir, info).unwrap();
+    write_all(&s, info, data);
+    let mut have = s.recheck().unwrap();
+    assert!(have.is_full());
+    have.clear(2);
+    s.save_resume(&have).unwrap();
+}
+
 #[test]
-fn a_restart_resumes_from_the_record_and_rechecks_when_files_changed() {
+fn a_restart_resumes_from_the_record_and_rechecks_when_a_complete_ones_files_changed() {
     let dir = Dir::new("resume");
     let (data, info) = torrent();
-    {
-        let s = DiskStorage::open(&dir.0, &info).unwrap();
-        write_all(&s, &info, &data);
-        let mut have = s.recheck().unwrap();
-        assert!(have.is_full());
-        // Pretend piece 2 was not verified yet when the record was written.
-        have.clear(2);
-        s.save_resume(&have).unwrap();
-    }
+    recorded_but_piece_2(&dir.0, &info, &data);
     // Restart: the record is trusted (files unchanged), so piece 2 stays missing
     // without re-hashing, which a re-check would have found.
     let s = DiskStorage::open(&dir.0, &info).unwrap();
     let have = s.load_verified().unwrap();
     assert_eq!(have.count(), info.layout.num_pieces() - 1);
     assert!(!have.get(2));
-    // Someone edits a file: the record no longer matches, everything is re-checked
+    assert_eq!(s.unconfirmed(), 0);
+    // Complete, recorded, then edited by someone: everything is re-checked
     // and the damaged piece is found.
-    let c = dir.0.join("multi/sub/c.bin");
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    let f = OpenOptions::new().write(true).open(&c).unwrap();
-    f.write_all_at(b"garbage", 100).unwrap();
-    drop(f);
-    let have = DiskStorage::open(&dir.0, &info)
-        .unwrap()
-        .load_verified()
-        .unwrap();
+    s.save_resume(&s.recheck().unwrap()).unwrap();
+    drop(s);
+    edit(&dir.0, "multi/sub/c.bin", 100, b"garbage");
+    let s = DiskStorage::open(&dir.0, &info).unwrap();
+    let have = s.load_verified().unwrap();
     let damaged = info.layout.pieces_in_range(40_005 + 100, 40_005 + 107);
     assert_eq!(
         have.count(),
         info.layout.num_pieces() - damaged.len() as u32
     );
     assert!(damaged.clone().all(|p| !have.get(p)));
-    assert!(have.get(2), "piece 2 is back after the re-check");
+    assert_eq!(s.unconfirmed(), 0);
+}
+
+#[test]
+fn a_download_killed_after_its_record_counts_the_record_and_confirms_it_in_the_background() {
+    let dir = Dir::new("killed");
+    let (data, info) = torrent();
+    recorded_but_piece_2(&dir.0, &info, &data);
+    // Written after the record: c.bin's time moves on (piece 2 lies in it),
+    // a.bin's does not. Piece 1 reaches into c.bin; one byte of it is now
+    // wrong (someone else's write, or a write the record did not cover).
+    let at_1_in_c = 32768 * 2 - 40_005 - 1;
+    edit(
+        &dir.0,
+        "multi/sub/c.bin",
+        at_1_in_c,
+        &[!data[32768 * 2 - 1]],
+    );
+    let s = DiskStorage::open(&dir.0, &info).unwrap();
+    let have = s.load_verified().unwrap();
+    // The record's pieces count without a hash, piece 2 (not in it, holding
+    // data) was hashed and found.
+    assert!(have.is_full());
+    // Unconfirmed: the record's pieces in c.bin (1 and 3), not piece 0 (a.bin).
+    assert_eq!(s.unconfirmed(), 2);
+    assert!(s.read_piece(info.layout.piece(0).unwrap()).is_ok());
+    // Hashed before it is served: piece 1 is refused.
+    let p1 = info.layout.piece(1).unwrap();
+    assert!(matches!(
+        s.read_piece(p1),
+        Err(StorageError::Changed { piece: 1 })
+    ));
+    // The background pass finds it wrong and confirms piece 3.
+    let (p, verdict) = s.confirm_next(0).unwrap();
+    assert_eq!((p.get(), verdict.unwrap()), (1, false));
+    assert_eq!(s.unconfirmed(), 2, "piece 1 is left to the session");
+    let (p, verdict) = s.confirm_next(2).unwrap();
+    assert_eq!((p.get(), verdict.unwrap()), (3, true));
+    assert!(s.confirm_next(4).is_none());
+    s.confirmed(p1);
+    assert_eq!(s.unconfirmed(), 0);
+}
+
+#[test]
+fn unconfirmed_pieces_stay_so_across_records_until_hashed() {
+    let dir = Dir::new("carried");
+    let (data, info) = torrent();
+    recorded_but_piece_2(&dir.0, &info, &data);
+    edit(&dir.0, "multi/sub/c.bin", 0, &data[40_005..40_006]);
+    let s = DiskStorage::open(&dir.0, &info).unwrap();
+    let have = s.load_verified().unwrap();
+    assert_eq!(s.unconfirmed(), 2);
+    // The next record matches the files again; its pieces from the old one
+    // are still to be confirmed after a restart.
+    s.save_resume(&have).unwrap();
+    drop(s);
+    let s = DiskStorage::open(&dir.0, &info).unwrap();
+    assert!(s.load_verified().unwrap().is_full());
+    assert_eq!(s.unconfirmed(), 2);
+    // Served once, hashed right: confirmed, and the next record says so.
+    assert!(s.read_piece(info.layout.piece(3).unwrap()).is_ok());
+    assert_eq!(s.unconfirmed(), 1);
+    s.save_resume(&have).unwrap();
+    drop(s);
+    let s = DiskStorage::open(&dir.0, &info).unwrap();
+    s.load_verified().unwrap();
+    assert_eq!(s.unconfirmed(), 1);
+}
+
+#[test]
+fn a_killed_download_whose_file_sizes_changed_is_rechecked() {
+    let dir = Dir::new("resized");
+    let (data, info) = torrent();
+    recorded_but_piece_2(&dir.0, &info, &data);
+    // c.bin cut short by someone: sized again at open, but not as recorded.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let c = OpenOptions::new()
+        .write(true)
+        .open(dir.0.join("multi/sub/c.bin"))
+        .unwrap();
+    c.set_len(50_000).unwrap();
+    let s = DiskStorage::open(&dir.0, &info).unwrap();
+    let have = s.load_verified().unwrap();
+    assert_eq!(s.unconfirmed(), 0);
+    // Pieces 2 and 3 reach past the cut: not found; 0 and 1 are hashed and found.
+    assert!(have.get(0) && have.get(1));
+    assert!(!have.get(2) && !have.get(3));
 }
 
 #[test]
