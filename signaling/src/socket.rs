@@ -470,14 +470,16 @@ const READ: usize = 4096;
 
 /// Reads what the socket has (at most `N` bytes) into the decoder; `Ok(0)`
 /// at end of stream. The read buffer lives on the stack for one poll only:
-/// an idle connection holds none.
+/// an idle connection holds none. It is not zeroed first: the reader
+/// writes before it is read (`ReadBuf::uninit`), and zeroing 4 KiB per read
+/// was 1.6 % of a busy tracker's CPU (perf, 2000 announces/s).
 async fn read_some<R: AsyncRead + Unpin, const N: usize>(
     rd: &mut R,
     d: &mut Decoder,
 ) -> std::io::Result<usize> {
     std::future::poll_fn(|cx| {
-        let mut buf = [0u8; N];
-        let mut rb = ReadBuf::new(&mut buf);
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); N];
+        let mut rb = ReadBuf::uninit(&mut buf);
         match Pin::new(&mut *rd).poll_read(cx, &mut rb) {
             Poll::Ready(Ok(())) => {
                 d.feed(rb.filled());
