@@ -423,8 +423,9 @@ impl DiskStorage {
     }
 
     /// Hashes the first unconfirmed piece at or after `from`: `Ok(true)`
-    /// confirms it; `Ok(false)` (wrong, or cut short) leaves it for the
-    /// caller to report lost and then `confirmed`. `None`: none left there.
+    /// confirms it (or its loss was handled meanwhile, through a read);
+    /// `Ok(false)` (wrong, or cut short) leaves it for the caller to report
+    /// lost and then `confirmed`. `None`: none left there.
     pub fn confirm_next(&self, from: u32) -> Option<(PieceIndex, Result<bool, StorageError>)> {
         let piece = self.info.layout.piece(self.unconfirmed.next_from(from)?)?;
         let verdict = match self.hash_piece(piece) {
@@ -438,6 +439,10 @@ impl DiskStorage {
         };
         if matches!(verdict, Ok(true)) {
             self.unconfirmed.clear(piece.get());
+        }
+        // Reported twice, a loss could hit the piece fetched again since.
+        if !self.unconfirmed.contains(piece.get()) {
+            return Some((piece, Ok(true)));
         }
         Some((piece, verdict))
     }
