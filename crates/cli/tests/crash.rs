@@ -56,43 +56,14 @@ async fn a_download_killed_at_random_moments_never_trusts_a_wrong_piece() {
         .unwrap_or(10);
     let tracker = Tracker::start().await;
     let root = tempdir("crash");
-    std::fs::create_dir_all(root.join("src")).unwrap();
-    let src = root.join("src/data.bin");
-    std::fs::write(&src, random_bytes(16 << 20, 7)).unwrap();
-    let (bytes, meta) = webswarm_native::create::create_torrent(
-        &src,
-        &webswarm_native::create::CreateOptions {
-            trackers: vec![tracker.url.clone()],
-            webseeds: vec![],
-            piece_len: Some(64 << 10),
-            private: false,
-        },
-        &mut |_, _| {},
-    )
-    .unwrap();
-    std::fs::write(root.join("data.torrent"), bytes).unwrap();
     // A rate-capped seeder: a round lasts several seconds, so kills land
     // in the middle of the transfer as well as at its start and end.
-    let seed_cfg = ClientConfig {
-        max_upload_rate: Some(4 << 20),
-        ..loopback_config()
-    };
-    let (_sc, _s) = seeder_with(seed_cfg, &meta, &src).await;
+    let (meta, _seeder) = rig(&root, &tracker, 4 << 20).await;
     let mut rng = Rng::new(u64::from(kills));
     let (mut killed, mut rounds, mut claimed_total) = (0, 0, 0u64);
     let mut round_dir = root.join("dl-0");
     let torrent = root.join("data.torrent");
-    let get = |dir: &Path| {
-        let mut c = webswarm(&[
-            "get",
-            torrent.to_str().unwrap(),
-            "--bind",
-            "127.0.0.1",
-            "-o",
-        ]);
-        c.arg(dir).stdout(Stdio::null()).stderr(Stdio::piped());
-        c
-    };
+    let get = |dir: &Path| get_into(&torrent, dir);
     let started = Instant::now();
     while killed < kills {
         let mut child = Reap(get(&round_dir).stderr(Stdio::null()).spawn().unwrap());
@@ -136,6 +107,19 @@ async fn a_download_killed_at_random_moments_never_trusts_a_wrong_piece() {
     tracker.stop().await;
 }
 
+/// `webswarm get` of `torrent` into `dir`, its stderr piped.
+fn get_into(torrent: &Path, dir: &Path) -> std::process::Command {
+    let mut c = webswarm(&[
+        "get",
+        torrent.to_str().unwrap(),
+        "--bind",
+        "127.0.0.1",
+        "-o",
+    ]);
+    c.arg(dir).stdout(Stdio::null()).stderr(Stdio::piped());
+    c
+}
+
 /// A 16 MiB torrent of 64 KiB pieces in `root` (its data in `root/src`) and
 /// a seeder for it capped at `rate` bytes/s.
 async fn rig(root: &Path, tracker: &Tracker, rate: u64) -> (Metainfo, impl Sized) {
@@ -169,17 +153,7 @@ async fn a_download_killed_after_its_record_resumes_at_once_and_refetches_a_piec
     let (meta, _seeder) = rig(&root, &tracker, 2 << 20).await;
     let torrent = root.join("data.torrent");
     let dl = root.join("dl");
-    let get = || {
-        let mut c = webswarm(&[
-            "get",
-            torrent.to_str().unwrap(),
-            "--bind",
-            "127.0.0.1",
-            "-o",
-        ]);
-        c.arg(&dl).stdout(Stdio::null()).stderr(Stdio::piped());
-        c
-    };
+    let get = || get_into(&torrent, &dl);
     // Killed soon after its first record (one is written every 5 s while
     // pieces arrive), well before the end (16 MiB at 2 MB/s).
     let record = dl.join(format!("{}.webswarm-resume", meta.info.info_hash.to_hex()));
