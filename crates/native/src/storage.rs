@@ -15,6 +15,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use webswarm_core::FileSlice;
@@ -45,7 +46,7 @@ pub struct DiskStorage {
     found: Vec<u64>,
     changes: Changes,
     unsynced: Unsynced,
-    unconfirmed: Unconfirmed,
+    unconfirmed: Arc<Unconfirmed>,
     resume: PathBuf,
     /// One record written at a time: a task's last one may start while an
     /// earlier one is still syncing, and both go through the same temporary file.
@@ -122,7 +123,7 @@ impl DiskStorage {
             paths,
             changes: Changes::new(&files),
             unsynced: Unsynced::new(files.len()),
-            unconfirmed: Unconfirmed::new(info.layout.num_pieces()),
+            unconfirmed: Arc::new(Unconfirmed::new(info.layout.num_pieces())),
             saving: std::sync::Mutex::new(()),
             files,
             found,
@@ -422,6 +423,11 @@ impl DiskStorage {
         self.unconfirmed.count()
     }
 
+    /// The same count, to read without keeping the files open.
+    pub fn unconfirmed_count(&self) -> UnconfirmedCount {
+        UnconfirmedCount(self.unconfirmed.clone())
+    }
+
     /// Hashes the first unconfirmed piece at or after `from`: `Ok(true)`
     /// confirms it (or its loss was handled meanwhile, through a read);
     /// `Ok(false)` (wrong, or cut short) leaves it for the caller to report
@@ -465,3 +471,13 @@ mod record;
 use record::{Record, Stamp};
 mod unconfirmed;
 use unconfirmed::Unconfirmed;
+
+/// [`DiskStorage::unconfirmed`], readable after the storage is gone.
+#[derive(Clone)]
+pub struct UnconfirmedCount(Arc<Unconfirmed>);
+
+impl UnconfirmedCount {
+    pub fn get(&self) -> u32 {
+        self.0.count()
+    }
+}

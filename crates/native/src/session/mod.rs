@@ -22,7 +22,7 @@ use crate::classic::discovery::{self, Discovery, DiscoveryConfig};
 use crate::classic::listener::{self, Registry};
 use crate::classic::mse::Encryption;
 use crate::classic::utp::Utp;
-use crate::storage::{DiskStorage, StorageError};
+use crate::storage::{DiskStorage, StorageError, UnconfirmedCount};
 use crate::tracker_client::{Shared, TorrentView, TrackerCmd, TrackerHandle, TrackerTorrent};
 use crate::transport::webrtc_rs::{RtcConfig, WebRtcTransport};
 use crate::transport::Transport;
@@ -348,9 +348,10 @@ impl Client {
         let (channels_tx, channels_rx) = mpsc::unbounded_channel();
         let (stats_tx, stats_rx) = watch::channel(Stats::default());
         let (view_tx, view_rx) = watch::channel(TorrentView::default());
+        let unconfirmed = storage.as_ref().map(|s| s.unconfirmed_count());
         let setup = Setup {
             host,
-            storage: storage.clone(),
+            storage,
             dir: opts.dir,
             fetcher: self.inner.fetcher.clone(),
             dial: self.inner.classic.as_ref().map(|_| dial_tx),
@@ -398,7 +399,7 @@ impl Client {
         }
         Ok(TorrentHandle {
             info_hash,
-            storage,
+            unconfirmed,
             input: tx,
             stats: stats_rx,
             trackers: handles,
@@ -436,8 +437,8 @@ impl Client {
 /// A running torrent.
 pub struct TorrentHandle {
     pub info_hash: InfoHash,
-    /// Open at `add` when the metadata was known.
-    storage: Option<Arc<DiskStorage>>,
+    /// Storage's, when it was open at `add` (the metadata known).
+    unconfirmed: Option<UnconfirmedCount>,
     input: mpsc::Sender<Input>,
     stats: watch::Receiver<Stats>,
     trackers: Vec<TrackerHandle>,
@@ -457,7 +458,7 @@ impl TorrentHandle {
     /// them in the background. Read it before `stats`: a piece found wrong
     /// is out of the stats' count before it is out of this one.
     pub fn unconfirmed(&self) -> u32 {
-        self.storage.as_ref().map_or(0, |s| s.unconfirmed())
+        self.unconfirmed.as_ref().map_or(0, UnconfirmedCount::get)
     }
 
     /// The trackers this torrent announces to, with their connection state.
