@@ -26,6 +26,7 @@ NET=(--bind 127.0.0.1 --no-utp --listen-port 0)
   --torrent-out "$D/data.torrent" > "$D/seed.log" 2>&1 & PIDS+=($!)
 until grep -q "^seeding" "$D/seed.log"; do sleep 0.2; done
 now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 for r in $(seq "$RUNS"); do
   rm -rf "$D/dl"
   "$BIN" get "$D/data.torrent" -o "$D/dl" "${NET[@]}" > /dev/null 2> "$D/get1.log" & G=$!
@@ -35,10 +36,10 @@ for r in $(seq "$RUNS"); do
   T0=$(now)
   "$BIN" get "$D/data.torrent" -o "$D/dl" "${NET[@]}" > /dev/null 2> "$D/get2.log" & G=$!
   until grep -q "resuming\|downloaded\|rror" "$D/get2.log" || ! kill -0 $G 2>/dev/null; do sleep 0.01; done
-  echo "run $r: $(echo "$(now) - $T0" | bc) s to: $(grep -m1 -o 'resuming.*' "$D/get2.log")"
+  echo "run $r: $(since "$T0") s to: $(grep -m1 -o 'resuming.*' "$D/get2.log")"
   if [ -n "${FULL:-}" ]; then
     wait $G
-    echo "  ended after $(echo "$(now) - $T0" | bc) s; $(cmp "$D/src/data.bin" "$D/dl/data.bin" && echo same bytes)"
+    echo "  ended after $(since "$T0") s; $(cmp "$D/src/data.bin" "$D/dl/data.bin" && echo same bytes)"
   else
     kill -9 $G; wait $G 2>/dev/null || true
   fi

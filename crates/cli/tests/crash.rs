@@ -126,17 +126,7 @@ async fn rig(root: &Path, tracker: &Tracker, rate: u64) -> (Metainfo, impl Sized
     std::fs::create_dir_all(root.join("src")).unwrap();
     let src = root.join("src/data.bin");
     std::fs::write(&src, random_bytes(16 << 20, 7)).unwrap();
-    let (bytes, meta) = webswarm_native::create::create_torrent(
-        &src,
-        &webswarm_native::create::CreateOptions {
-            trackers: vec![tracker.url.clone()],
-            webseeds: vec![],
-            piece_len: Some(64 << 10),
-            private: false,
-        },
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let (bytes, meta) = torrent_bytes_for(&src, &tracker.url, Some(64 << 10));
     std::fs::write(root.join("data.torrent"), bytes).unwrap();
     let cfg = ClientConfig {
         max_upload_rate: Some(rate),

@@ -153,17 +153,7 @@ async fn killed_download_resumes_without_fetching_verified_pieces() {
     let tracker = Tracker::start().await;
     let root = tempdir("resume");
     let src = make_dir(&root.join("src"), "data", &[96 << 20]);
-    let (bytes, meta) = webswarm_native::create::create_torrent(
-        &src,
-        &webswarm_native::create::CreateOptions {
-            trackers: vec![tracker.url.clone()],
-            webseeds: vec![],
-            piece_len: Some(256 << 10),
-            private: false,
-        },
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let (bytes, meta) = torrent_bytes_for(&src, &tracker.url, Some(256 << 10));
     let torrent = root.join("data.torrent");
     std::fs::write(&torrent, bytes).unwrap();
     let client = Client::new(loopback_config());

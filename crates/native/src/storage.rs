@@ -236,6 +236,20 @@ impl DiskStorage {
         Ok(h.finish())
     }
 
+    /// Whether `piece` as stored hashes right; a piece cut short (a file
+    /// truncated under us) simply does not.
+    pub fn verify_piece(&self, piece: PieceIndex) -> Result<bool, StorageError> {
+        match self.hash_piece(piece) {
+            Ok(h) => Ok(h == self.info.piece_hash(piece)),
+            Err(StorageError::Read { source, .. })
+                if source.kind() == io::ErrorKind::UnexpectedEof =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Hashes every piece and returns the verified ones.
     pub fn recheck(&self) -> Result<Bitfield, StorageError> {
         self.check_where(|_| true)
@@ -376,10 +390,16 @@ impl DiskStorage {
         if !self.left_by_a_kill(&record) {
             return self.recheck_found();
         }
+        self.resume_after_a_kill(record, &now)
+    }
+
+    /// `load_verified` of a `record` the files outgrew by our own writes
+    /// (`left_by_a_kill`), `now` their fingerprint.
+    fn resume_after_a_kill(&self, record: Record, now: &[Stamp]) -> Result<Bitfield, StorageError> {
         // Per file (padding never written): whether it changed since the record.
         let stored = (0..self.files.len()).filter(|&i| self.files[i].is_some());
         let mut written = vec![false; self.files.len()];
-        for ((a, b), i) in record.files.iter().zip(&now).zip(stored) {
+        for ((a, b), i) in record.files.iter().zip(now).zip(stored) {
             written[i] = a != b;
         }
         let mut unconfirmed = record.unconfirmed;
@@ -434,15 +454,7 @@ impl DiskStorage {
     /// lost and then `confirmed`. `None`: none left there.
     pub fn confirm_next(&self, from: u32) -> Option<(PieceIndex, Result<bool, StorageError>)> {
         let piece = self.info.layout.piece(self.unconfirmed.next_from(from)?)?;
-        let verdict = match self.hash_piece(piece) {
-            Ok(h) => Ok(h == self.info.piece_hash(piece)),
-            Err(StorageError::Read { source, .. })
-                if source.kind() == io::ErrorKind::UnexpectedEof =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(e),
-        };
+        let verdict = self.verify_piece(piece);
         if matches!(verdict, Ok(true)) {
             self.unconfirmed.clear(piece.get());
         }

@@ -311,19 +311,9 @@ impl TorrentTask {
         };
         let tx = self.input_tx.clone();
         tokio::task::spawn_blocking(move || {
-            let hashed = match blocks {
-                Some(blocks) => Ok(unchecked::hash(&blocks)),
-                None => storage.hash_piece(piece),
-            };
-            let ok = match hashed {
-                Ok(h) => Ok(h == hash),
-                // Cut short under us: those bytes are simply not there.
-                Err(StorageError::Read { source, .. })
-                    if source.kind() == std::io::ErrorKind::UnexpectedEof =>
-                {
-                    Ok(false)
-                }
-                Err(e) => Err(e.to_string()),
+            let ok = match blocks {
+                Some(blocks) => Ok(unchecked::hash(&blocks) == hash),
+                None => storage.verify_piece(piece).map_err(|e| e.to_string()),
             };
             let _ = tx.blocking_send(Input::Checked(piece, ok));
         });

@@ -112,13 +112,22 @@ pub fn make_dir(root: &Path, name: &str, sizes: &[usize]) -> PathBuf {
 }
 
 pub fn torrent_for(path: &Path, tracker: &str, piece_len: Option<u64>) -> Metainfo {
+    torrent_bytes_for(path, tracker, piece_len).1
+}
+
+/// `torrent_for`, with the .torrent file's bytes.
+pub fn torrent_bytes_for(
+    path: &Path,
+    tracker: &str,
+    piece_len: Option<u64>,
+) -> (Vec<u8>, Metainfo) {
     let opts = CreateOptions {
         trackers: vec![tracker.to_owned()],
         webseeds: vec![],
         piece_len,
         private: false,
     };
-    create_torrent(path, &opts, &mut |_, _| {}).unwrap().1
+    create_torrent(path, &opts, &mut |_, _| {}).unwrap()
 }
 
 /// A client seeding `path` (already hashed: no re-check).
