@@ -490,16 +490,20 @@ impl TorrentHost {
     /// downloaded again, and the application is told.
     pub fn handle_piece_lost(&mut self, now: Time, piece: PieceIndex) {
         // Peers hear `lt_donthave` before the refusals of what they asked.
-        self.engine.piece_lost(now, piece);
+        let held = self.engine.piece_lost(now, piece);
         let (waiters, _) = self.cache.filled(piece, None);
         for (key, b) in waiters {
             self.engine.block_read_failed(now, key, b);
         }
-        self.resume.changed();
-        self.note(Note::Warning(format!(
-            "piece {} is no longer in storage as it was verified (changed or removed): no longer served, downloading it again",
-            piece.get()
-        )));
+        // A second report (a read that was under way, the shell's own
+        // check) is news to nobody.
+        if held {
+            self.resume.changed();
+            self.note(Note::Warning(format!(
+                "piece {} is no longer in storage as it was verified (changed or removed): no longer served, downloading it again",
+                piece.get()
+            )));
+        }
         self.pump(now);
     }
 

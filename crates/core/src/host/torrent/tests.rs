@@ -504,10 +504,21 @@ fn a_piece_changed_in_storage_is_never_served_and_is_downloaded_again() {
         "the seeder never sent the changed piece"
     );
     assert!(!net.nodes[seed].host.have().unwrap().get(3));
-    assert!(net.nodes[seed]
-        .notes
-        .iter()
-        .any(|n| matches!(n, Note::Warning(w) if w.contains("piece 3 is no longer in storage"))));
+    let warnings = |n: &Net| {
+        n.nodes[seed]
+            .notes
+            .iter()
+            .filter(
+                |n| matches!(n, Note::Warning(w) if w.contains("piece 3 is no longer in storage")),
+            )
+            .count()
+    };
+    assert_eq!(warnings(&net), 1);
+    // A read that was under way when it was lost reports it again: no news.
+    let (now, piece) = (net.now, net.info.layout.piece(3).unwrap());
+    net.nodes[seed].host.handle_piece_lost(now, piece);
+    net.settle();
+    assert_eq!(warnings(&net), 1, "one warning per loss");
     // A second seeder with the right data: both finish, the first with its piece 3 repaired.
     let dones = |n: &Net| {
         n.nodes[seed]
