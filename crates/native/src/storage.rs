@@ -51,6 +51,8 @@ pub struct DiskStorage {
     /// One record written at a time: a task's last one may start while an
     /// earlier one is still syncing, and both go through the same temporary file.
     saving: std::sync::Mutex<()>,
+    /// Shared by a client's torrents (`share_check_queue`): re-checks take turns.
+    checks: Arc<CheckQueue>,
 }
 
 /// Pieces are read whole, one `pread` each (to hash a piece just written, or
@@ -125,6 +127,7 @@ impl DiskStorage {
             unsynced: Unsynced::new(files.len()),
             unconfirmed: Arc::new(Unconfirmed::new(info.layout.num_pieces())),
             saving: std::sync::Mutex::new(()),
+            checks: Arc::default(),
             files,
             found,
             resume,
@@ -285,12 +288,23 @@ impl DiskStorage {
 
     fn check_where(&self, f: impl Fn(PieceIndex) -> bool) -> Result<Bitfield, StorageError> {
         let mut have = Bitfield::new(self.info.layout.num_pieces());
-        for p in self.info.layout.pieces() {
-            if f(p) && self.hash_piece(p)? == self.info.piece_hash(p) {
+        let todo: Vec<PieceIndex> = self.info.layout.pieces().filter(|&p| f(p)).collect();
+        if todo.is_empty() {
+            return Ok(have);
+        }
+        let _turn = self.checks.turn();
+        for p in todo {
+            if self.hash_piece(p)? == self.info.piece_hash(p) {
                 have.set(p.get());
             }
         }
         Ok(have)
+    }
+
+    /// Re-checks of this storage take turns with those of every storage
+    /// given the same queue (a client's torrents: see [`CheckQueue`]).
+    pub fn share_check_queue(&mut self, queue: Arc<CheckQueue>) {
+        self.checks = queue;
     }
 
     /// Whether every byte of `piece` was in its file before `open`.
@@ -454,7 +468,12 @@ impl DiskStorage {
     /// lost and then `confirmed`. `None`: none left there.
     pub fn confirm_next(&self, from: u32) -> Option<(PieceIndex, Result<bool, StorageError>)> {
         let piece = self.info.layout.piece(self.unconfirmed.next_from(from)?)?;
-        let verdict = self.verify_piece(piece);
+        // A piece at a time, so a torrent's start-up check waits for one
+        // piece of this pass, not for all of it.
+        let verdict = {
+            let _turn = self.checks.turn();
+            self.verify_piece(piece)
+        };
         if matches!(verdict, Ok(true)) {
             self.unconfirmed.clear(piece.get());
         }
@@ -483,6 +502,8 @@ mod record;
 use record::{Record, Stamp};
 mod unconfirmed;
 use unconfirmed::Unconfirmed;
+mod check_queue;
+pub use check_queue::CheckQueue;
 
 /// [`DiskStorage::unconfirmed`], readable after the storage is gone.
 #[derive(Clone)]

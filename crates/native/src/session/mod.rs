@@ -22,7 +22,7 @@ use crate::classic::discovery::{self, Discovery, DiscoveryConfig};
 use crate::classic::listener::{self, Registry};
 use crate::classic::mse::Encryption;
 use crate::classic::utp::Utp;
-use crate::storage::{DiskStorage, StorageError, UnconfirmedCount};
+use crate::storage::{CheckQueue, DiskStorage, StorageError, UnconfirmedCount};
 use crate::tracker_client::{Shared, TorrentView, TrackerCmd, TrackerHandle, TrackerTorrent};
 use crate::transport::webrtc_rs::{RtcConfig, WebRtcTransport};
 use crate::transport::Transport;
@@ -152,6 +152,8 @@ struct Inner {
     torrents: Mutex<HashMap<InfoHash, mpsc::Sender<Input>>>,
     fetcher: Arc<webseed::Fetcher>,
     classic: Option<Classic>,
+    /// The torrents' re-checks take turns (see `CheckQueue`).
+    checks: Arc<CheckQueue>,
 }
 
 /// The TCP side of a client: its listening port and the torrents that take
@@ -248,6 +250,7 @@ impl Client {
                 trackers: Mutex::new(HashMap::new()),
                 torrents: Mutex::new(HashMap::new()),
                 fetcher: Arc::new(webseed::Fetcher::new()),
+                checks: Arc::default(),
             }),
         }
     }
@@ -305,7 +308,9 @@ impl Client {
         }
         let (storage, have) = match &info {
             Some(info) => {
-                let (s, have) = open_checked(opts.dir.clone(), info.clone(), opts.verified).await?;
+                let checks = self.inner.checks.clone();
+                let (dir, verified) = (opts.dir.clone(), opts.verified.clone());
+                let (s, have) = open_checked(dir, info.clone(), verified, checks).await?;
                 (Some(s), Some(have))
             }
             None => (None, None),
@@ -517,9 +522,11 @@ async fn open_checked(
     dir: PathBuf,
     info: Info,
     verified: Option<Bitfield>,
+    checks: Arc<CheckQueue>,
 ) -> Result<(Arc<DiskStorage>, Bitfield), StorageError> {
     tokio::task::spawn_blocking(move || {
-        let s = DiskStorage::open(&dir, &info)?;
+        let mut s = DiskStorage::open(&dir, &info)?;
+        s.share_check_queue(checks);
         let have = match verified {
             Some(v) => v,
             None => s.load_verified()?,

@@ -329,3 +329,34 @@ fn after_a_crash_only_pieces_that_meet_data_are_hashed() {
     want.set(2);
     assert_eq!(again.load_verified().unwrap(), want);
 }
+
+#[test]
+fn re_checks_sharing_a_queue_take_turns_and_a_trusted_record_does_not_wait() {
+    let (data, info) = torrent();
+    let n = info.layout.num_pieces();
+    // A: its files, no record: a re-check. B: a record its files match.
+    let a = Dir::new("queue-a");
+    write_all(&DiskStorage::open(&a.0, &info).unwrap(), &info, &data);
+    let b = Dir::new("queue-b");
+    let s = DiskStorage::open(&b.0, &info).unwrap();
+    write_all(&s, &info, &data);
+    s.save_resume(&s.recheck().unwrap()).unwrap();
+    drop(s);
+    let queue = Arc::new(CheckQueue::default());
+    let someone_checking = queue.turn();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for (tag, dir) in [("a", a.0.clone()), ("b", b.0.clone())] {
+        let (info, queue, tx) = (info.clone(), queue.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let mut s = DiskStorage::open(&dir, &info).unwrap();
+            s.share_check_queue(queue);
+            tx.send((tag, s.load_verified().unwrap().count())).unwrap();
+        });
+    }
+    let wait = std::time::Duration::from_secs(10);
+    assert_eq!(rx.recv_timeout(wait), Ok(("b", n)), "nothing to hash");
+    let short = std::time::Duration::from_millis(300);
+    assert!(rx.recv_timeout(short).is_err(), "a re-check waits its turn");
+    drop(someone_checking);
+    assert_eq!(rx.recv_timeout(wait), Ok(("a", n)));
+}
