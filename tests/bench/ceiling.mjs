@@ -44,28 +44,50 @@ async function ours(storage) {
   } finally { await b.close(); }
 }
 
+async function raw() {
+  const r = await rawNative({ mib: MIB });
+  return {
+    fromStart: r.fromAnswer ? MIB * 1048576 / r.fromAnswer / 1e6 : NaN,
+    steady: r.mbps,
+    main: r.byThread['renderer/chromium'] || 0,
+    browserCpu: Object.values(r.byThread).reduce((a, v) => a + v, 0),
+    senderCpu: r.senderCpu,
+    byThread: r.byThread,
+  };
+}
+
+// A run that fails (a sender that died, a timeout) is reported and left
+// out of the medians; the other rows and rounds go on.
 const rows = { raw: [], memory: [], opfs: [] };
+const failed = { raw: 0, memory: 0, opfs: 0 };
+const runs = { raw, memory: () => ours('memory'), opfs: () => ours('opfs') };
+const f = (r) => `${r.fromStart.toFixed(1)} / ${r.steady.toFixed(1)} MB/s (main ${r.main.toFixed(2)}, browser ${r.browserCpu.toFixed(2)}, sender ${r.senderCpu.toFixed(2)} CPU s)`;
 try {
   for (let round = 1; round <= ROUNDS; round++) {
-    const raw = await rawNative({ mib: MIB });
-    rows.raw.push({
-      fromStart: raw.fromAnswer ? MIB * 1048576 / raw.fromAnswer / 1e6 : NaN,
-      steady: raw.mbps,
-      main: raw.byThread['renderer/chromium'] || 0,
-      browserCpu: Object.values(raw.byThread).reduce((a, v) => a + v, 0),
-      senderCpu: raw.senderCpu,
-      byThread: raw.byThread,
-    });
-    rows.memory.push(await ours('memory'));
-    rows.opfs.push(await ours('opfs'));
-    const f = (r) => `${r.fromStart.toFixed(1)} / ${r.steady.toFixed(1)} MB/s (main ${r.main.toFixed(2)}, browser ${r.browserCpu.toFixed(2)}, sender ${r.senderCpu.toFixed(2)} CPU s)`;
-    console.log(`round ${round}: raw ${f(rows.raw.at(-1))}; memory ${f(rows.memory.at(-1))}; opfs ${f(rows.opfs.at(-1))}`);
-    if (process.env.THREADS) for (const row of ['raw', 'memory', 'opfs']) console.log(`  ${row} by thread: ${JSON.stringify(rows[row].at(-1).byThread)}`);
+    const said = [];
+    for (const row of ['raw', 'memory', 'opfs']) {
+      try {
+        const r = await runs[row]();
+        rows[row].push(r);
+        said.push(`${row} ${f(r)}`);
+        if (process.env.THREADS) said.push(`\n  ${row} by thread: ${JSON.stringify(r.byThread)}\n`);
+      } catch (e) {
+        failed[row]++;
+        said.push(`${row} FAILED (${e.message})`);
+      }
+    }
+    console.log(`round ${round}: ${said.join('; ')}`);
   }
 } finally {
   rig.stop();
 }
 
+const failures = Object.entries(failed).filter(([, n]) => n > 0);
+if (failures.length) console.log(`\nfailed runs, left out of the medians: ${failures.map(([k, n]) => `${k} ${n} of ${ROUNDS}`).join(', ')}`);
+if (Object.values(rows).some((r) => r.length === 0)) {
+  console.log('a row has no run that finished: no comparison');
+  process.exit(1);
+}
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const m = (row, k) => median(rows[row].map((r) => r[k]));
 console.log(`\n${MIB} MiB, ${ROUNDS} rounds, load average at start ${load}, ${os.cpus().length} cores, ${process.env.PROFILE_ON_DISK ? 'a profile on disk' : 'incognito contexts'}; medians`);

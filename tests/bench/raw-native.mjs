@@ -22,6 +22,18 @@ export async function rawNative({ mib = 64, msg = '262144', sendBuffer } = {}) {
   const tag = `webswarm-raw-${crypto.randomBytes(4).toString('hex')}`;
   const b = await browser({ tag });
   const child = spawn(bin, [String(mib), String(msg), ...(sendBuffer ? [String(sendBuffer)] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // raw_send stays up 30 s after its last byte: an exit before the page has
+  // them all is a failure, and a write to its stdin then fails with EPIPE
+  // (unhandled, that error ended the whole bench). Both reject this run.
+  const died = new Promise((_, reject) => {
+    child.once('error', (e) => reject(new Error(`${bin} did not start: ${e.message}`)));
+    child.once('exit', (code, signal) => reject(new Error(`${bin} exited (${signal || `status ${code}`}) before the transfer ended`)));
+  });
+  died.catch(() => {});
+  child.stdin.on('error', () => {});
+  const senderCpu = () => {
+    try { return pidCpu(child.pid); } catch { throw new Error(`${bin} exited before the transfer ended`); }
+  };
   try {
     const page = await openPage(b, site.url + 'raw.html');
     const offer = await page.evaluate(async (total) => {
@@ -44,14 +56,15 @@ export async function rawNative({ mib = 64, msg = '262144', sendBuffer } = {}) {
     const by0 = browserCpuByProcess(tag);
     const threads0 = browserCpuByThread(tag);
     // From here on, as our peer's sender is counted: connection setup and the transfer.
-    const sender0 = pidCpu(child.pid);
+    const sender0 = senderCpu();
     child.stdin.write(JSON.stringify(offer) + '\n');
     const lines = createInterface({ input: child.stdout });
-    const answer = JSON.parse(await new Promise((r) => lines.once('line', r)));
+    const answer = JSON.parse(await Promise.race([new Promise((r) => lines.once('line', r)), died]));
     await page.evaluate((sdp) => { window.applied = performance.now(); return window.pc.setRemoteDescription({ type: 'answer', sdp }); }, answer);
     const r = await Promise.race([
       page.evaluate(() => window.got),
       new Promise((_, rej) => setTimeout(() => rej(new Error('timed out after 120 s')), 120000).unref()),
+      died,
     ]);
     const applied = await page.evaluate(() => window.applied);
     const by = browserCpuByProcess(tag);
@@ -59,7 +72,7 @@ export async function rawNative({ mib = 64, msg = '262144', sendBuffer } = {}) {
       mbps: r.n / r.s / 1e6,
       seconds: r.s,
       fromAnswer: applied ? (r.end - applied) / 1000 : undefined,
-      senderCpu: pidCpu(child.pid) - sender0,
+      senderCpu: senderCpu() - sender0,
       browserCpu: browserCpu(tag) - cpu0,
       byProcess: Object.fromEntries(Object.keys(by).map((k) => [k, +(by[k] - (by0[k] || 0)).toFixed(2)]).filter(([, v]) => v > 0)),
       byThread: cpuDelta(threads0, browserCpuByThread(tag)),
