@@ -16,7 +16,6 @@ const LOW_WATER = 256 << 10;
 // WebTorrent's default STUN servers: a page on the open internet needs one
 // to connect across NATs. Pass `iceServers` to use your own (or none).
 const DEFAULT_ICE = [{ urls: ['stun:stun.l.google.com:19302', 'stun:global.stun.twilio.com:3478'] }];
-const BAD_SOURCE = 'expected a magnet link, an info-hash, a .torrent URL or .torrent bytes';
 
 let compiling = null;
 const instances = new Set();
@@ -439,7 +438,8 @@ export class Client {
       else text = s;
     } else if (source instanceof ArrayBuffer) bytes = new Uint8Array(source);
     else if (ArrayBuffer.isView(source)) bytes = new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
-    else throw new Error(BAD_SOURCE);
+    // Anything else the module refuses with the message for a bad string.
+    else text = String(source);
     const kind = storageKind(options, this._storage);
     const trackers = words(options, 'trackers');
     const webseeds = words(options, 'webseeds');

@@ -404,17 +404,15 @@ impl Torrent {
 
     /// A verified piece is no longer right in storage (its file changed
     /// under us): requests for it are refused from now on, and it is
-    /// downloaded again. False when it was not held (already lost): reads
-    /// of it that were under way when it was lost report it again.
-    pub fn piece_lost(&mut self, now: Time, piece: PieceIndex) -> bool {
+    /// downloaded again.
+    pub fn piece_lost(&mut self, now: Time, piece: PieceIndex) {
         if !self.picker.as_mut().is_some_and(|p| p.lose(piece)) {
-            return false;
+            return;
         }
         // Incomplete again: `Completed` is due again once it is repaired.
         self.completed = false;
         self.piece_wanted_again(now, piece);
         self.after_input(now);
-        true
     }
 
     /// Timers; call at or after `poll_timeout`.

@@ -490,13 +490,14 @@ impl TorrentHost {
     /// downloaded again, and the application is told.
     pub fn handle_piece_lost(&mut self, now: Time, piece: PieceIndex) {
         // Peers hear `lt_donthave` before the refusals of what they asked.
-        let held = self.engine.piece_lost(now, piece);
+        // A second report (a read that was under way, the shell's own
+        // check) is news to nobody.
+        let held = self.engine.have().is_some_and(|h| h.get(piece.get()));
+        self.engine.piece_lost(now, piece);
         let (waiters, _) = self.cache.filled(piece, None);
         for (key, b) in waiters {
             self.engine.block_read_failed(now, key, b);
         }
-        // A second report (a read that was under way, the shell's own
-        // check) is news to nobody.
         if held {
             self.resume.changed();
             self.note(Note::Warning(format!(
