@@ -78,6 +78,73 @@ pub fn water_fill(demands: &[usize], budget: f64) -> Vec<usize> {
     out
 }
 
+/// Rounds of [`allocate`]: one wasted what a full receiver could not take
+/// (N = 100, swarm policy, seeds 1-5: 1.195 of the fluid bound with one
+/// round, 1.191 with two, 1.179 with five, ten and twenty).
+pub const ALLOCATION_ROUNDS: usize = 5;
+
+/// One busy direction this tick: its sender, its receiver, bytes queued.
+#[derive(Clone, Copy, Debug)]
+pub struct Flow {
+    pub sender: usize,
+    pub receiver: usize,
+    pub queued: usize,
+}
+
+/// Bytes each flow sends this tick. A sender's upload (`up[sender]`) is
+/// water-filled over its flows and each receiver's download (`down`) caps
+/// what reaches it; upload a full receiver could not take is water-filled
+/// again over the sender's other flows, for `rounds` rounds in all, as a
+/// congestion-controlled sender held back on one connection sends faster on
+/// the others. `flows` come grouped by sender.
+pub fn allocate(flows: &[Flow], up: &mut [f64], down: &mut [f64], rounds: usize) -> Vec<f64> {
+    let mut sent = vec![0.0; flows.len()];
+    let mut offered = vec![0.0; flows.len()];
+    let mut incoming = vec![0.0; down.len()];
+    for _ in 0..rounds {
+        let mut start = 0;
+        let mut any = false;
+        while start < flows.len() {
+            let s = flows[start].sender;
+            let end = start + flows[start..].iter().take_while(|f| f.sender == s).count();
+            let idx: Vec<usize> = (start..end)
+                .filter(|&i| down[flows[i].receiver] > 0.0 && (flows[i].queued as f64) > sent[i])
+                .collect();
+            let demands: Vec<usize> = idx
+                .iter()
+                .map(|&i| flows[i].queued - sent[i] as usize)
+                .collect();
+            for (&i, g) in idx.iter().zip(water_fill(&demands, up[s].max(0.0))) {
+                offered[i] = g as f64;
+                incoming[flows[i].receiver] += g as f64;
+                any |= g > 0;
+            }
+            start = end;
+        }
+        if !any {
+            break;
+        }
+        for (i, f) in flows.iter().enumerate() {
+            if offered[i] == 0.0 {
+                continue;
+            }
+            let scale = (down[f.receiver] / incoming[f.receiver]).min(1.0);
+            let g = (offered[i] * scale).floor();
+            sent[i] += g;
+            up[f.sender] -= g;
+            offered[i] = 0.0;
+        }
+        for f in flows {
+            if incoming[f.receiver] > 0.0 {
+                let took = incoming[f.receiver].min(down[f.receiver]);
+                down[f.receiver] -= took;
+                incoming[f.receiver] = 0.0;
+            }
+        }
+    }
+    sent
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +153,51 @@ mod tests {
     fn water_filling_gives_unused_share_to_others() {
         assert_eq!(water_fill(&[10, 1000, 1000], 300.0), vec![10, 145, 145]);
         assert_eq!(water_fill(&[], 300.0), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn upload_a_full_receiver_cannot_take_goes_to_the_senders_other_flows() {
+        // Node 0 uploads 300 to nodes 1 and 2; node 1 takes only 50.
+        let flows = [
+            Flow {
+                sender: 0,
+                receiver: 1,
+                queued: 1000,
+            },
+            Flow {
+                sender: 0,
+                receiver: 2,
+                queued: 1000,
+            },
+        ];
+        let (mut up, mut down) = (vec![300.0, 0.0, 0.0], vec![0.0, 50.0, 1000.0]);
+        assert_eq!(
+            allocate(&flows, &mut up.clone(), &mut down.clone(), 1),
+            vec![50.0, 150.0]
+        );
+        assert_eq!(
+            allocate(&flows, &mut up, &mut down, ALLOCATION_ROUNDS),
+            vec![50.0, 250.0]
+        );
+        assert_eq!((up[0], down[1]), (0.0, 0.0));
+        // Two senders into one receiver share its download.
+        let flows = [
+            Flow {
+                sender: 0,
+                receiver: 2,
+                queued: 1000,
+            },
+            Flow {
+                sender: 1,
+                receiver: 2,
+                queued: 1000,
+            },
+        ];
+        let (mut up, mut down) = (vec![300.0, 300.0, 0.0], vec![0.0, 0.0, 200.0]);
+        assert_eq!(
+            allocate(&flows, &mut up, &mut down, ALLOCATION_ROUNDS),
+            vec![100.0, 100.0]
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ use webswarm_core::{engine, Bitfield, BlockRef, Info, PeerId, PeerKey, Time, Tor
 
 use crate::diagnose::{self, Second, Unused};
 use crate::dirset::DirSet;
-use crate::network::{water_fill, Dir, Link, HIGH_WATER, LOW_WATER};
+use crate::network::{
+    allocate, water_fill, Dir, Flow, Link, ALLOCATION_ROUNDS, HIGH_WATER, LOW_WATER,
+};
 use crate::origin::Origin;
 use crate::report::{PeerOutcome, Report};
 use crate::scenario::{Behaviour, PeerSpec, Scenario};
@@ -81,8 +83,6 @@ pub struct Sim {
     pub(crate) opened: Vec<(usize, usize, Time)>,
     /// Most links two peers ever had open at once.
     max_links_per_pair: usize,
-    /// Scratch for `transmit`: bytes offered to each node this tick.
-    incoming: Vec<f64>,
     /// Diagnostics: upload left unused this second, by cause.
     unused: Unused,
     /// The site's origin (a webseed), and the content it serves.
@@ -175,7 +175,6 @@ impl Sim {
             inbox: VecDeque::new(),
             opened: Vec::new(),
             max_links_per_pair: 0,
-            incoming: Vec::new(),
             unused: Unused::default(),
             origin: sc_origin.map(Origin::new),
             content: data,
@@ -508,6 +507,8 @@ impl Sim {
         }
     }
 
+    /// Moves queued bytes onto the wire: each busy direction gets its share
+    /// of its sender's upload, within its receiver's download (`allocate`).
     fn transmit(&mut self) {
         let dt = self.sc.tick.as_secs_f64();
         // Busy directions grouped by sender, senders in index order and each
@@ -519,40 +520,30 @@ impl Sim {
             .filter_map(|(l, d)| Some((self.links[l].as_ref()?.ends[d].0, l, d)))
             .collect();
         by_sender.sort_by_key(|&(sender, _, _)| sender);
-        // Offers per sender, then scaled per receiver.
-        let mut offers: Vec<(usize, usize, usize, f64)> = Vec::with_capacity(by_sender.len());
-        for group in by_sender.chunk_by(|a, b| a.0 == b.0) {
-            let sender = group[0].0;
-            let demands: Vec<usize> = group
-                .iter()
-                .map(|&(_, l, d)| self.links[l].as_ref().map_or(0, |k| k.dirs[d].queued))
-                .collect();
-            let grants = water_fill(&demands, self.nodes[sender].spec.up * dt);
-            for (&(_, l, d), g) in group.iter().zip(grants) {
-                let receiver = self.links[l].as_ref().map_or(0, |k| k.ends[1 - d].0);
-                offers.push((l, d, receiver, g as f64));
-            }
+        let flows: Vec<Flow> = by_sender
+            .iter()
+            .map(|&(sender, l, d)| {
+                let link = self.links[l].as_ref();
+                Flow {
+                    sender,
+                    receiver: link.map_or(0, |k| k.ends[1 - d].0),
+                    queued: link.map_or(0, |k| k.dirs[d].queued),
+                }
+            })
+            .collect();
+        let offered = self.sc.diagnostics.then(|| self.note_unused(&flows, dt));
+        let mut up: Vec<f64> = self.nodes.iter().map(|n| n.spec.up * dt).collect();
+        let mut down: Vec<f64> = self.nodes.iter().map(|n| n.spec.down * dt).collect();
+        let sent = allocate(&flows, &mut up, &mut down, ALLOCATION_ROUNDS);
+        if let Some(offered) = offered {
+            self.unused.receivers_full += (offered - sent.iter().sum::<f64>()).max(0.0);
         }
-        if self.sc.diagnostics {
-            self.note_unused(&offers, dt);
-        }
-        let mut incoming = std::mem::take(&mut self.incoming);
-        incoming.resize(self.nodes.len(), 0.0);
-        for &(_, _, r, g) in &offers {
-            incoming[r] += g;
-        }
-        for &(l, d, r, g) in &offers {
-            let cap = self.nodes[r].spec.down * dt;
-            let scale = (cap / incoming[r]).min(1.0);
-            let n = (g * scale) as usize;
-            if self.sc.diagnostics {
-                self.unused.receivers_full += g - g * scale;
-            }
+        for (&(_, l, d), n) in by_sender.iter().zip(sent) {
             let Some(link) = self.links[l].as_mut() else {
                 continue;
             };
             let arrive = self.now + link.latency;
-            self.sent_this_second += link.dirs[d].transmit(n, arrive) as f64;
+            self.sent_this_second += link.dirs[d].transmit(n as usize, arrive) as f64;
             if link.dirs[d].queued == 0 {
                 self.busy.remove(l, d);
             }
@@ -560,20 +551,23 @@ impl Sim {
                 self.flying.insert(l, d);
             }
         }
-        for &(_, _, r, _) in &offers {
-            incoming[r] = 0.0;
-        }
-        self.incoming = incoming;
     }
 
     /// Diagnostics: why peers with data left upload unused this tick, given
-    /// what each sender was granted (`offers`: link, direction, receiver, bytes).
-    fn note_unused(&mut self, offers: &[(usize, usize, usize, f64)], dt: f64) {
+    /// what each sender's upload alone would give its flows; returns the
+    /// bytes so offered.
+    fn note_unused(&mut self, flows: &[Flow], dt: f64) -> f64 {
         let mut granted: Vec<Option<f64>> = vec![None; self.nodes.len()];
-        for &(l, d, _, g) in offers {
-            if let Some(link) = self.links[l].as_ref() {
-                *granted[link.ends[d].0].get_or_insert(0.0) += g;
-            }
+        let mut start = 0;
+        while start < flows.len() {
+            let s = flows[start].sender;
+            let end = start + flows[start..].iter().take_while(|f| f.sender == s).count();
+            let demands: Vec<usize> = flows[start..end].iter().map(|f| f.queued).collect();
+            let g: usize = water_fill(&demands, self.nodes[s].spec.up * dt)
+                .iter()
+                .sum();
+            *granted[s].get_or_insert(0.0) += g as f64;
+            start = end;
         }
         let mut u = std::mem::take(&mut self.unused);
         for (i, n) in self.nodes.iter().enumerate() {
@@ -597,6 +591,7 @@ impl Sim {
             }
         }
         self.unused = u;
+        granted.iter().flatten().sum()
     }
 
     /// Why a peer with data has nothing queued to anyone.
