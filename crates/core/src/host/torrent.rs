@@ -489,10 +489,10 @@ impl TorrentHost {
     /// (its file changed since it was verified): it is not served, it is
     /// downloaded again, and the application is told.
     pub fn handle_piece_lost(&mut self, now: Time, piece: PieceIndex) {
-        // Peers hear `lt_donthave` before the refusals of what they asked.
         // A second report (a read that was under way, the shell's own
         // check) is news to nobody.
         let held = self.engine.have().is_some_and(|h| h.get(piece.get()));
+        // Peers hear `lt_donthave` before the refusals of what they asked.
         self.engine.piece_lost(now, piece);
         let (waiters, _) = self.cache.filled(piece, None);
         for (key, b) in waiters {
