@@ -469,8 +469,11 @@ const BROWSER_CRATE: &str = "webswarm-web";
 /// crash could otherwise have them trusted), +20 B: 92,895 B. To 92,870:
 /// a piece reported lost twice warns once (+9 B); a source that is neither
 /// a string nor bytes refused by the module's message, not a copy of it
-/// in the JS (-40 B): 92,864 B.
-const WEB_GZ_CEILING: u64 = 92_870;
+/// in the JS (-40 B): 92,864 B. To 93,410: the tracker client paces
+/// announces on a socket under what trackers allow a connection, `started`
+/// first (a page or seeder with more than ~25 torrents had the rest refused
+/// "too many announces"), +544 B: 93,408 B.
+const WEB_GZ_CEILING: u64 = 93_410;
 
 fn test() -> Result {
     let started = Instant::now();

@@ -12,6 +12,7 @@ use crate::backoff::{backoff, lonely_wait};
 use crate::rng::Rng;
 use crate::types::{InfoHash, PeerId, Time};
 use crate::vec_map::VecMap;
+use pace::Pace;
 
 /// Announce and socket timings; the defaults are WebTorrent's where it has one.
 #[derive(Clone, Debug)]
@@ -35,6 +36,12 @@ pub struct TrackerConfig {
     /// for peers as one with none does: its peers may all be fakes or
     /// stalled, and the tracker picks at random whom our offers reach.
     pub stall_after: Duration,
+    /// Announces one socket sends at once, then one per `announce_spacing`:
+    /// what our tracker allows a connection (50, then 10 a second), less
+    /// ten for announces that reach it closer together than they were sent.
+    pub announce_burst: u32,
+    /// See `announce_burst`.
+    pub announce_spacing: Duration,
 }
 
 impl Default for TrackerConfig {
@@ -48,6 +55,8 @@ impl Default for TrackerConfig {
             connect_timeout: Duration::from_secs(10),
             max_pending_offers: 50,
             stall_after: Duration::from_secs(5),
+            announce_burst: 40,
+            announce_spacing: Duration::from_millis(100),
         }
     }
 }
@@ -200,6 +209,9 @@ pub struct TrackerClient {
     last_error: Option<String>,
     /// Bumped whenever a torrent's [`Standing`] may have changed.
     standings_epoch: u64,
+    pace: Pace,
+    /// When the pace lets the next waiting announce go, if one waits.
+    paced_until: Option<Time>,
 }
 
 impl TrackerClient {
@@ -215,6 +227,8 @@ impl TrackerClient {
             out: VecDeque::new(),
             last_error: None,
             standings_epoch: 0,
+            pace: Pace::new(now),
+            paced_until: None,
         };
         t.handle_timeout(now);
         t
@@ -273,7 +287,10 @@ impl TrackerClient {
                 })
                 .min(),
         };
-        [offers, socket].into_iter().flatten().min()
+        [offers, socket, self.paced_until]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     // ---- torrents -------------------------------------------------------------
@@ -325,6 +342,8 @@ impl TrackerClient {
     /// The socket opened: every torrent announces again.
     pub fn handle_connected(&mut self, now: Time) {
         self.socket = Socket::Up;
+        // The tracker counts per connection: a new one starts afresh.
+        self.pace = Pace::new(now);
         self.failures = 0;
         self.last_error = None;
         // A new socket: every torrent joins again.
@@ -551,25 +570,41 @@ impl TrackerClient {
         let per_announce = self.cfg.offers_per_announce;
         let stale = self.cfg.offer_ttl;
         let mut budget = self.offer_budget();
+        let (spacing, burst) = (self.cfg.announce_spacing, self.cfg.announce_burst);
+        let (pace, paced) = (&mut self.pace, &mut self.paced_until);
+        *paced = None;
+        // Whether an announce may go now; if not, it waits for the pace.
+        let mut may_send = |now| match pace.take(now, spacing, burst) {
+            Ok(()) => true,
+            Err(at) => {
+                *paced = Some(paced.map_or(at, |p: Time| p.min(at)));
+                false
+            }
+        };
+        // Every torrent's `started` first: under the pace, a client with
+        // many torrents is listed for all of them before it asks for more.
         for (&info_hash, j) in self.torrents.iter_mut() {
-            if !up && (j.started || !j.early_offers.is_empty()) {
+            if !up || j.started || !may_send(now) {
                 continue;
             }
-            if !j.started && up {
-                // Join at once, so offers from others reach us while ours
-                // are still being made; with ours if they were made while
-                // the socket connected.
-                j.started = true;
-                j.completed_sent = j.status.complete;
-                let mut a = j.announce(info_hash, Some(AnnounceEvent::Started));
-                let expires = now + stale;
-                for (id, _) in &j.early_offers {
-                    self.offers.insert(*id, Pending { info_hash, expires });
-                }
-                a.offers = std::mem::take(&mut j.early_offers);
-                self.out.push_back(TrackerWork::Send(a.to_json()));
+            // Join at once, so offers from others reach us while ours are
+            // still being made; with ours if they were made while the socket
+            // connected.
+            j.started = true;
+            j.completed_sent = j.status.complete;
+            let mut a = j.announce(info_hash, Some(AnnounceEvent::Started));
+            let expires = now + stale;
+            for (id, _) in &j.early_offers {
+                self.offers.insert(*id, Pending { info_hash, expires });
             }
-            if up && j.status.complete && !j.completed_sent {
+            a.offers = std::mem::take(&mut j.early_offers);
+            self.out.push_back(TrackerWork::Send(a.to_json()));
+        }
+        for (&info_hash, j) in self.torrents.iter_mut() {
+            if !up && (j.started || !j.early_offers.is_empty()) || up && !j.started {
+                continue;
+            }
+            if up && j.status.complete && !j.completed_sent && may_send(now) {
                 j.completed_sent = true;
                 let a = j.announce(info_hash, Some(AnnounceEvent::Completed));
                 self.out.push_back(TrackerWork::Send(a.to_json()));
@@ -583,7 +618,7 @@ impl TrackerClient {
             let scheduled = now >= j.next_announce;
             let lonely = j.lonely(now, self.cfg.stall_after);
             let due = scheduled || (lonely && now >= j.lonely_due());
-            if !due || j.making_offers.is_some() {
+            if !due || j.making_offers.is_some() || (up && !may_send(now)) {
                 continue;
             }
             j.next_announce = now + j.interval;
@@ -624,5 +659,6 @@ fn drop_made(out: &mut VecDeque<TrackerWork>, made: Vec<(OfferId, String)>) {
     }
 }
 
+mod pace;
 #[cfg(test)]
 mod tests;

@@ -540,3 +540,41 @@ fn a_refusal_is_kept_per_torrent_until_the_tracker_takes_it() {
     assert_eq!(c.standing(&IH), Some(&Standing::Unanswered));
     assert_eq!(c.standing(&InfoHash([7; 20])), None);
 }
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn many_torrents_on_one_socket_announce_within_what_a_tracker_allows() {
+    let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 7);
+    drain(&mut c);
+    c.handle_connected(t(0));
+    let no_room = TorrentStatus {
+        room: 0,
+        ..status(0, true)
+    };
+    for k in 0..100u8 {
+        c.join(t(0), InfoHash([k; 20]), ME, no_room);
+    }
+    // Our tracker's default limit per connection: a burst of 50, then 10 a second.
+    let (mut tokens, mut last) = (50.0f64, 0u64);
+    let mut started = 0;
+    let mut now = 0;
+    while now <= 30_000 {
+        if now > 0 && c.poll_timeout().is_some_and(|d| d <= t(now)) {
+            c.handle_timeout(t(now));
+        }
+        tokens = (tokens + (now - last) as f64 / 100.0).min(50.0);
+        last = now;
+        for w in drain(&mut c) {
+            if let TrackerWork::Send(_) = w {
+                assert!(
+                    tokens >= 1.0,
+                    "an announce the tracker would refuse at {now} ms"
+                );
+                tokens -= 1.0;
+                started += usize::from(event_of(&w).as_deref() == Some("started"));
+            }
+        }
+        now += 10;
+    }
+    assert_eq!(started, 100, "every torrent announced within 30 s");
+}
