@@ -287,10 +287,14 @@ impl TrackerClient {
                 })
                 .min(),
         };
-        [offers, socket, self.paced_until]
-            .into_iter()
-            .flatten()
-            .min()
+        // Every timer of an open socket leads to an announce: while one
+        // waits for the pace, none comes sooner (a due time in the past would
+        // have the platform call again at once, and again).
+        let socket = match (socket, self.paced_until, self.is_connected()) {
+            (Some(t), Some(p), true) => Some(t.max(p)),
+            (t, _, _) => t,
+        };
+        [offers, socket].into_iter().flatten().min()
     }
 
     // ---- torrents -------------------------------------------------------------
