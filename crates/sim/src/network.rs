@@ -102,24 +102,23 @@ pub fn allocate(flows: &[Flow], up: &mut [f64], down: &mut [f64], rounds: usize)
     let mut offered = vec![0.0; flows.len()];
     let mut incoming = vec![0.0; down.len()];
     for _ in 0..rounds {
-        let mut start = 0;
         let mut any = false;
-        while start < flows.len() {
-            let s = flows[start].sender;
-            let end = start + flows[start..].iter().take_while(|f| f.sender == s).count();
-            let idx: Vec<usize> = (start..end)
+        for (start, group) in by_sender(flows) {
+            let idx: Vec<usize> = (start..start + group.len())
                 .filter(|&i| down[flows[i].receiver] > 0.0 && (flows[i].queued as f64) > sent[i])
                 .collect();
             let demands: Vec<usize> = idx
                 .iter()
                 .map(|&i| flows[i].queued - sent[i] as usize)
                 .collect();
-            for (&i, g) in idx.iter().zip(water_fill(&demands, up[s].max(0.0))) {
+            for (&i, g) in idx
+                .iter()
+                .zip(water_fill(&demands, up[group[0].sender].max(0.0)))
+            {
                 offered[i] = g as f64;
                 incoming[flows[i].receiver] += g as f64;
                 any |= g > 0;
             }
-            start = end;
         }
         if !any {
             break;
@@ -143,6 +142,15 @@ pub fn allocate(flows: &[Flow], up: &mut [f64], down: &mut [f64], rounds: usize)
         }
     }
     sent
+}
+
+/// `flows` (grouped by sender) one sender at a time, with where each group starts.
+pub fn by_sender(flows: &[Flow]) -> impl Iterator<Item = (usize, &[Flow])> {
+    let mut start = 0;
+    flows.chunk_by(|a, b| a.sender == b.sender).map(move |g| {
+        start += g.len();
+        (start - g.len(), g)
+    })
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use webswarm_core::{engine, Bitfield, BlockRef, Info, PeerId, PeerKey, Time, Tor
 use crate::diagnose::{self, Second, Unused};
 use crate::dirset::DirSet;
 use crate::network::{
-    allocate, water_fill, Dir, Flow, Link, ALLOCATION_ROUNDS, HIGH_WATER, LOW_WATER,
+    allocate, by_sender, water_fill, Dir, Flow, Link, ALLOCATION_ROUNDS, HIGH_WATER, LOW_WATER,
 };
 use crate::origin::Origin;
 use crate::report::{PeerOutcome, Report};
@@ -558,16 +558,13 @@ impl Sim {
     /// bytes so offered.
     fn note_unused(&mut self, flows: &[Flow], dt: f64) -> f64 {
         let mut granted: Vec<Option<f64>> = vec![None; self.nodes.len()];
-        let mut start = 0;
-        while start < flows.len() {
-            let s = flows[start].sender;
-            let end = start + flows[start..].iter().take_while(|f| f.sender == s).count();
-            let demands: Vec<usize> = flows[start..end].iter().map(|f| f.queued).collect();
+        for (_, group) in by_sender(flows) {
+            let s = group[0].sender;
+            let demands: Vec<usize> = group.iter().map(|f| f.queued).collect();
             let g: usize = water_fill(&demands, self.nodes[s].spec.up * dt)
                 .iter()
                 .sum();
             *granted[s].get_or_insert(0.0) += g as f64;
-            start = end;
         }
         let mut u = std::mem::take(&mut self.unused);
         for (i, n) in self.nodes.iter().enumerate() {
