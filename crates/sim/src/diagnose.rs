@@ -10,6 +10,10 @@ pub(crate) struct Second {
     /// Pieces the seeds read from storage this second.
     pub seed_piece_reads: usize,
     pub distinct_seed_pieces: usize,
+    /// Distinct pieces the seeds have read since the start, and pieces some
+    /// leecher holds verified: how far the seeds' content has entered the swarm.
+    pub seed_pieces_so_far: usize,
+    pub held_by_leechers: usize,
     /// Peers holding data: uploading, or idle because nobody wants what
     /// they have, they choke everyone who does, or nobody asked yet.
     pub sending: usize,
@@ -35,8 +39,8 @@ pub(crate) fn print_second(s: &Second) {
         pct(all - empty - sent)
     );
     eprintln!(
-        "t={secs:>5.1}s seeds read {} pieces, {} distinct",
-        s.seed_piece_reads, s.distinct_seed_pieces
+        "t={secs:>5.1}s seeds read {} pieces, {} distinct ({} distinct so far; {} held by some leecher)",
+        s.seed_piece_reads, s.distinct_seed_pieces, s.seed_pieces_so_far, s.held_by_leechers
     );
     eprintln!(
         "t={secs:>5.1}s peers with data: {} sending; idle: {} have nothing wanted, \

@@ -75,6 +75,8 @@ pub struct Sim {
     /// Bytes put on the wire in the current second, and per-second utilisation.
     sent_this_second: f64,
     pub(crate) seed_reads: Vec<u32>,
+    /// Every piece the seeds have read (diagnostics).
+    seed_pieces_so_far: BTreeSet<u32>,
     utilization: Vec<f64>,
     tracker: SimTracker,
     /// Tracker frames on their way to peers: (arrival, peer, frame).
@@ -171,6 +173,7 @@ impl Sim {
             closes: BTreeMap::new(),
             sent_this_second: 0.0,
             seed_reads: Vec::new(),
+            seed_pieces_so_far: BTreeSet::new(),
             utilization: Vec::new(),
             inbox: VecDeque::new(),
             opened: Vec::new(),
@@ -214,6 +217,8 @@ impl Sim {
                 .filter(|n| n.host.is_some())
                 .map(|n| n.spec.up)
                 .sum();
+            self.seed_pieces_so_far
+                .extend(self.seed_reads.iter().copied());
             let mut s = self.second();
             s.capacity = (self.sent_this_second, all - cap, all);
             diagnose::print_second(&s);
@@ -881,6 +886,8 @@ impl Sim {
             at: self.now.saturating_since(Time::ZERO),
             seed_piece_reads: self.seed_reads.len(),
             distinct_seed_pieces: self.seed_reads.iter().collect::<BTreeSet<_>>().len(),
+            seed_pieces_so_far: self.seed_pieces_so_far.len(),
+            held_by_leechers: self.held_by_leechers(),
             ..Second::default()
         };
         for (i, node) in self.nodes.iter().enumerate() {
@@ -905,6 +912,19 @@ impl Sim {
             }
         }
         s
+    }
+
+    /// Pieces at least one leecher has verified.
+    fn held_by_leechers(&self) -> usize {
+        let haves: Vec<&Bitfield> = self
+            .nodes
+            .iter()
+            .filter(|n| !n.spec.seed)
+            .filter_map(|n| n.host.as_ref()?.have())
+            .collect();
+        (0..self.info.layout.num_pieces())
+            .filter(|&i| haves.iter().any(|h| h.get(i)))
+            .count()
     }
 
     fn report(&self) -> Report {
