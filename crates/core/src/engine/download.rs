@@ -4,13 +4,14 @@
 use bytes::Bytes;
 
 use super::peer::REFUSED_BACKOFF;
-use super::{CloseReason, Torrent};
+use super::{Choking, CloseReason, Torrent};
 use crate::types::{BlockRef, PeerKey, Time, BLOCK_SIZE};
 use crate::wire::Message;
 
 impl Torrent {
     /// Tops up the peer's request pipeline.
     pub(super) fn fill_requests(&mut self, now: Time, key: PeerKey) {
+        let seeds_if_early = self.seeds_if_early(key);
         let (Some(picker), Some(p)) = (self.picker.as_mut(), self.peers.get_mut(&key)) else {
             return;
         };
@@ -33,7 +34,18 @@ impl Torrent {
             has.get(i) && (!choked || allowed.contains(&i)) && !refused.iter().any(|r| r.0 == i)
         };
         let mut blocks = Vec::new();
-        picker.pick(key, &can, target - p.requests.len(), now, &mut blocks);
+        let want = target - p.requests.len();
+        // Early on, a seed is asked first for what only seeds have (in the
+        // simulator, swarm policy, seeds 1-5: N = 100 1.179 -> 1.162 of the
+        // fluid bound, N = 300 1.248 -> 1.222, N = 1000 1.305 -> 1.265).
+        // Past a quarter of the pieces the usual order serves the swarm
+        // better (always: N = 100 1.233; up to half: 1.223).
+        if let Some(seeds) = seeds_if_early {
+            picker.pick_fresh(key, &can, want, seeds, &mut blocks);
+        }
+        if blocks.len() < want {
+            picker.pick(key, &can, want - blocks.len(), now, &mut blocks);
+        }
         if p.requests.is_empty() {
             // The snub clock starts when we begin waiting.
             p.last_block = now;
@@ -55,6 +67,19 @@ impl Torrent {
         if !p.out.is_empty() {
             self.dirty.insert(key);
         }
+    }
+
+    /// The seeds we are connected to, if `key` is one, we hold under a
+    /// quarter of the pieces and the swarm policy is on (under tit-for-tat,
+    /// N = 100, seeds 1-5: 1.272 -> 1.296, so open swarms keep the usual order).
+    fn seeds_if_early(&self, key: PeerKey) -> Option<u16> {
+        let have = self.picker.as_ref()?.have();
+        let early = have.count() < have.len() / 4;
+        if !early || self.cfg.choking != Choking::Swarm || !self.peers.get(&key)?.is_seed() {
+            return None;
+        }
+        let seeds = self.peers.values().filter(|q| q.is_seed()).count();
+        Some(u16::try_from(seeds).unwrap_or(u16::MAX))
     }
 
     pub(super) fn on_choked(&mut self, key: PeerKey, fast: bool) {
