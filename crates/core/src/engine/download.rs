@@ -72,14 +72,13 @@ impl Torrent {
     /// The seeds we are connected to, if `key` is one, we hold under a
     /// quarter of the pieces and the swarm policy is on (under tit-for-tat,
     /// N = 100, seeds 1-5: 1.272 -> 1.296, so open swarms keep the usual order).
-    fn seeds_if_early(&self, key: PeerKey) -> Option<u16> {
+    fn seeds_if_early(&self, key: PeerKey) -> Option<usize> {
         let have = self.picker.as_ref()?.have();
         let early = have.count() < have.len() / 4;
         if !early || self.cfg.choking != Choking::Swarm || !self.peers.get(&key)?.is_seed() {
             return None;
         }
-        let seeds = self.peers.values().filter(|q| q.is_seed()).count();
-        Some(u16::try_from(seeds).unwrap_or(u16::MAX))
+        Some(self.peers.values().filter(|q| q.is_seed()).count())
     }
 
     pub(super) fn on_choked(&mut self, key: PeerKey, fast: bool) {

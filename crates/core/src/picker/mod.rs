@@ -290,20 +290,23 @@ impl Picker {
     /// before `pick`'s usual order. A seed's upload is the only way such
     /// pieces enter the swarm; asked first for the partial pieces others
     /// started, a seed of 2 MiB/s took 28 s to get all 256 pieces of the
-    /// simulator's file into a swarm of 1000 (16 s when asked this way).
+    /// simulator's file into a swarm of 1000 (16 s when always asked this
+    /// way). Stops at `want` pieces: it runs for every top-up of a fast
+    /// seed's pipeline, where every piece is fresh.
     pub fn pick_fresh(
         &mut self,
         peer: PeerKey,
         can_request: &dyn Fn(u32) -> bool,
         want: usize,
-        seeds: u16,
+        seeds: usize,
         out: &mut Vec<BlockRef>,
     ) {
         // Deadlines (streaming, a bridge's aim) and sequential order come first.
         if self.sequential || !self.deadlines.is_empty() {
             return;
         }
-        let fresh = |p: &u32| self.availability[*p as usize] <= seeds && can_request(*p);
+        let fresh =
+            |p: &u32| usize::from(self.availability[*p as usize]) <= seeds && can_request(*p);
         let mut pieces: Vec<u32> = self
             .partials
             .iter()
@@ -311,7 +314,14 @@ impl Picker {
             .map(|(&p, _)| p)
             .filter(fresh)
             .collect();
-        pieces.extend(self.order.pickable().iter().copied().filter(fresh));
+        pieces.extend(
+            self.order
+                .pickable()
+                .iter()
+                .copied()
+                .filter(fresh)
+                .take(want),
+        );
         let start = out.len();
         for p in pieces {
             let taken = out.len() - start;
