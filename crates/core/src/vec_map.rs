@@ -89,8 +89,10 @@ impl<K: Ord, V> VecMap<K, V> {
         let i = match self.find(&key) {
             Ok(i) => i,
             Err(i) => {
+                // The value first: a `make` that panics leaves the map whole.
+                let value = make();
                 self.keys.insert(i, key);
-                self.values.insert(i, make());
+                self.values.insert(i, value);
                 i
             }
         };

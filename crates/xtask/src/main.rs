@@ -477,8 +477,10 @@ const BROWSER_CRATE: &str = "webswarm-web";
 /// asks a seed first for pieces only seeds have (simulator, seeds 1-5:
 /// N = 100 1.179 -> 1.162 of the fluid bound, N = 1000 1.305 -> 1.265),
 /// +678 B: 94,088 B. To 93,630: `VecMap` keeps keys and values in two
-/// `Vec`s, -460 B: 93,628 B.
-const WEB_GZ_CEILING: u64 = 93_630;
+/// `Vec`s, -460 B: 93,628 B. To 93,635: `get_or_insert_with` makes the
+/// value before inserting the key (a panicking `make` left the two `Vec`s
+/// of different lengths), +4 B: 93,632 B.
+const WEB_GZ_CEILING: u64 = 93_635;
 
 fn test() -> Result {
     let started = Instant::now();
