@@ -14,6 +14,10 @@ pub(crate) struct Second {
     /// leecher holds verified: how far the seeds' content has entered the swarm.
     pub seed_pieces_so_far: usize,
     pub held_by_leechers: usize,
+    /// Each leecher's upload (bytes/s) and verified pieces: how evenly the
+    /// swarm progresses (the last leechers finish at their download
+    /// capacity, so a spread in the middle is time at the end).
+    pub progress: Vec<(f64, usize)>,
     /// Peers holding data: uploading, or idle because nobody wants what
     /// they have, they choke everyone who does, or nobody asked yet.
     pub sending: usize,
@@ -42,10 +46,41 @@ pub(crate) fn print_second(s: &Second) {
         "t={secs:>5.1}s seeds read {} pieces, {} distinct ({} distinct so far; {} held by some leecher)",
         s.seed_piece_reads, s.distinct_seed_pieces, s.seed_pieces_so_far, s.held_by_leechers
     );
+    print_progress(secs, &s.progress);
     eprintln!(
         "t={secs:>5.1}s peers with data: {} sending; idle: {} have nothing wanted, \
          {} choke everyone who wants, {} unchoked but not asked (requests in flight)",
         s.sending, s.unwanted, s.choking, s.unasked
+    );
+}
+
+/// Leechers' verified pieces: quantiles, and the mean by upload class.
+fn print_progress(secs: f64, progress: &[(f64, usize)]) {
+    let mut held: Vec<usize> = progress.iter().map(|&(_, n)| n).collect();
+    held.sort_unstable();
+    let q = |f: f64| {
+        held.get(((held.len().max(1) - 1) as f64 * f) as usize)
+            .copied()
+            .unwrap_or(0)
+    };
+    let mut classes: std::collections::BTreeMap<u64, (usize, usize)> = Default::default();
+    for &(up, n) in progress {
+        let c = classes.entry(up as u64 / 1024).or_default();
+        c.0 += n;
+        c.1 += 1;
+    }
+    let by_class: Vec<String> = classes
+        .iter()
+        .map(|(kib, (sum, count))| format!("{kib}: {:.0}", *sum as f64 / *count as f64))
+        .collect();
+    eprintln!(
+        "t={secs:>5.1}s leechers' pieces: min {} p10 {} p50 {} p90 {} max {}; mean by upload (KiB/s) {}",
+        q(0.0),
+        q(0.1),
+        q(0.5),
+        q(0.9),
+        q(1.0),
+        by_class.join(", ")
     );
 }
 

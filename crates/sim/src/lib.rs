@@ -14,6 +14,7 @@ mod storage;
 mod swarm;
 mod tracker;
 
+pub use network::Uplink;
 pub use origin::origin_alone;
 pub use report::{PeerOutcome, Report};
 pub use scenario::{Behaviour, PeerSpec, Scenario, StorageMode};

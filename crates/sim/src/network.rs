@@ -19,31 +19,40 @@ pub const LOW_WATER: usize = 32 * 1024;
 
 #[derive(Default)]
 pub struct Dir {
-    /// Messages waiting to be sent, with how many of their bytes are not sent yet.
-    pub queue: VecDeque<(Bytes, usize)>,
+    /// Messages waiting to be sent, with how many of their bytes are not
+    /// sent yet and when they were queued.
+    pub queue: VecDeque<(Bytes, usize, Time)>,
     pub queued: usize,
     /// Messages whose last byte is on the wire, by arrival time.
     pub in_flight: VecDeque<(Time, Bytes)>,
 }
 
 impl Dir {
-    pub fn push(&mut self, data: Bytes) {
+    pub fn push(&mut self, data: Bytes, now: Time) {
         self.queued += data.len();
         let len = data.len();
-        self.queue.push_back((data, len));
+        self.queue.push_back((data, len, now));
+    }
+
+    /// Where this direction's next message stands in a serial uplink's order.
+    pub fn turn(&self) -> Turn {
+        self.queue.front().map_or(Turn::IDLE, |(m, _, at)| Turn {
+            data: m.len() >= CONTROL_MAX,
+            since: *at,
+        })
     }
 
     /// Moves up to `n` queued bytes onto the wire, arriving at `arrive`.
     pub fn transmit(&mut self, mut n: usize, arrive: Time) -> usize {
         let mut sent = 0;
         while n > 0 {
-            let Some((_, left)) = self.queue.front_mut() else {
+            let Some((_, left, _)) = self.queue.front_mut() else {
                 break;
             };
             let take = n.min(*left);
             *left -= take;
             if *left == 0 {
-                if let Some((message, _)) = self.queue.pop_front() {
+                if let Some((message, _, _)) = self.queue.pop_front() {
                     self.in_flight.push_back((arrive, message));
                 }
             }
@@ -83,12 +92,58 @@ pub fn water_fill(demands: &[usize], budget: f64) -> Vec<usize> {
 /// round, 1.191 with two, 1.179 with five, ten and twenty).
 pub const ALLOCATION_ROUNDS: usize = 5;
 
+/// How a sender's upload is shared among its busy connections.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Uplink {
+    /// Equally, as congestion-controlled connections share a link.
+    #[default]
+    Fair,
+    /// One connection at a time, in the order their next messages were
+    /// queued (control messages first): an idealised sender that completes
+    /// one piece before it starts the next, so each reaches its receiver as
+    /// soon as it can (a what-if for an upload scheduler; no shell does it).
+    Serial,
+}
+
+/// Messages under this size are control messages (a block is 16 KiB).
+const CONTROL_MAX: usize = 1024;
+
+/// A direction's place in a serial uplink's order: control before data,
+/// then the oldest message first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Turn {
+    pub data: bool,
+    pub since: Time,
+}
+
+impl Turn {
+    pub const IDLE: Turn = Turn {
+        data: true,
+        since: Time::ZERO,
+    };
+}
+
 /// One busy direction this tick: its sender, its receiver, bytes queued.
 #[derive(Clone, Copy, Debug)]
 pub struct Flow {
     pub sender: usize,
     pub receiver: usize,
     pub queued: usize,
+    pub turn: Turn,
+}
+
+/// Gives `budget` to demands in order of their turns, each as much as it asks.
+fn serve_in_turn(turns: &[Turn], demands: &[usize], budget: f64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..demands.len()).collect();
+    order.sort_by_key(|&i| turns[i]);
+    let mut out = vec![0; demands.len()];
+    let mut left = budget;
+    for i in order {
+        let give = (demands[i] as f64).min(left);
+        out[i] = give as usize;
+        left -= give;
+    }
+    out
 }
 
 /// Bytes each flow sends this tick. A sender's upload (`up[sender]`) is
@@ -97,7 +152,13 @@ pub struct Flow {
 /// again over the sender's other flows, for `rounds` rounds in all, as a
 /// congestion-controlled sender held back on one connection sends faster on
 /// the others. `flows` come grouped by sender.
-pub fn allocate(flows: &[Flow], up: &mut [f64], down: &mut [f64], rounds: usize) -> Vec<f64> {
+pub fn allocate(
+    flows: &[Flow],
+    up: &mut [f64],
+    down: &mut [f64],
+    rounds: usize,
+    uplink: Uplink,
+) -> Vec<f64> {
     let mut sent = vec![0.0; flows.len()];
     let mut offered = vec![0.0; flows.len()];
     let mut incoming = vec![0.0; down.len()];
@@ -111,10 +172,15 @@ pub fn allocate(flows: &[Flow], up: &mut [f64], down: &mut [f64], rounds: usize)
                 .iter()
                 .map(|&i| flows[i].queued - sent[i] as usize)
                 .collect();
-            for (&i, g) in idx
-                .iter()
-                .zip(water_fill(&demands, up[group[0].sender].max(0.0)))
-            {
+            let budget = up[group[0].sender].max(0.0);
+            let grants = match uplink {
+                Uplink::Fair => water_fill(&demands, budget),
+                Uplink::Serial => {
+                    let turns: Vec<Turn> = idx.iter().map(|&i| flows[i].turn).collect();
+                    serve_in_turn(&turns, &demands, budget)
+                }
+            };
+            for (&i, g) in idx.iter().zip(grants) {
                 offered[i] = g as f64;
                 incoming[flows[i].receiver] += g as f64;
                 any |= g > 0;
@@ -164,6 +230,30 @@ mod tests {
     }
 
     #[test]
+    fn a_serial_uplink_sends_control_first_then_the_oldest_message() {
+        let t = |ms| Time::ZERO + std::time::Duration::from_millis(ms);
+        let flow = |receiver, queued, data, since| Flow {
+            sender: 0,
+            receiver,
+            queued,
+            turn: Turn { data, since },
+        };
+        // A block queued at 5 ms, one at 2 ms, a request at 9 ms.
+        let flows = [
+            flow(1, 1000, true, t(5)),
+            flow(2, 1000, true, t(2)),
+            flow(3, 10, false, t(9)),
+        ];
+        let mut up = vec![1500.0, 0.0, 0.0, 0.0];
+        let mut down = vec![0.0, 1e9, 1e9, 1e9];
+        let sent = allocate(&flows, &mut up, &mut down, 1, Uplink::Serial);
+        assert_eq!(sent, vec![490.0, 1000.0, 10.0]);
+        let mut up = vec![1500.0, 0.0, 0.0, 0.0];
+        let fair = allocate(&flows, &mut up, &mut down, 1, Uplink::Fair);
+        assert_eq!(fair, vec![745.0, 745.0, 10.0]);
+    }
+
+    #[test]
     fn upload_a_full_receiver_cannot_take_goes_to_the_senders_other_flows() {
         // Node 0 uploads 300 to nodes 1 and 2; node 1 takes only 50.
         let flows = [
@@ -171,20 +261,22 @@ mod tests {
                 sender: 0,
                 receiver: 1,
                 queued: 1000,
+                turn: Turn::IDLE,
             },
             Flow {
                 sender: 0,
                 receiver: 2,
                 queued: 1000,
+                turn: Turn::IDLE,
             },
         ];
         let (mut up, mut down) = (vec![300.0, 0.0, 0.0], vec![0.0, 50.0, 1000.0]);
         assert_eq!(
-            allocate(&flows, &mut up.clone(), &mut down.clone(), 1),
+            allocate(&flows, &mut up.clone(), &mut down.clone(), 1, Uplink::Fair),
             vec![50.0, 150.0]
         );
         assert_eq!(
-            allocate(&flows, &mut up, &mut down, ALLOCATION_ROUNDS),
+            allocate(&flows, &mut up, &mut down, ALLOCATION_ROUNDS, Uplink::Fair),
             vec![50.0, 250.0]
         );
         assert_eq!((up[0], down[1]), (0.0, 0.0));
@@ -194,16 +286,18 @@ mod tests {
                 sender: 0,
                 receiver: 2,
                 queued: 1000,
+                turn: Turn::IDLE,
             },
             Flow {
                 sender: 1,
                 receiver: 2,
                 queued: 1000,
+                turn: Turn::IDLE,
             },
         ];
         let (mut up, mut down) = (vec![300.0, 300.0, 0.0], vec![0.0, 0.0, 200.0]);
         assert_eq!(
-            allocate(&flows, &mut up, &mut down, ALLOCATION_ROUNDS),
+            allocate(&flows, &mut up, &mut down, ALLOCATION_ROUNDS, Uplink::Fair),
             vec![100.0, 100.0]
         );
     }
@@ -211,8 +305,8 @@ mod tests {
     #[test]
     fn a_message_arrives_with_its_last_byte() {
         let mut d = Dir::default();
-        d.push(Bytes::from_static(b"hello"));
-        d.push(Bytes::from_static(b"world"));
+        d.push(Bytes::from_static(b"hello"), Time::ZERO);
+        d.push(Bytes::from_static(b"world"), Time::ZERO);
         let t = |ms| Time::ZERO + std::time::Duration::from_millis(ms);
         assert_eq!(d.transmit(7, t(1)), 7);
         assert_eq!(d.queued, 3);

@@ -5,6 +5,8 @@ use std::time::Duration;
 use webswarm_core::engine::Config;
 use webswarm_core::Rng;
 
+use crate::network::Uplink;
+
 /// How a simulated peer behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Behaviour {
@@ -88,6 +90,8 @@ pub struct Scenario {
     pub reannounce: Duration,
     /// Print per-second diagnostics to stderr.
     pub diagnostics: bool,
+    /// How each sender's upload is shared among its connections.
+    pub uplink: Uplink,
     /// The site's origin, a webseed every peer knows: its upload in bytes/s.
     pub origin: Option<f64>,
 }
@@ -106,6 +110,7 @@ impl Scenario {
             numwant: 12,
             reannounce: Duration::from_secs(30),
             diagnostics: false,
+            uplink: Uplink::Fair,
             origin: None,
         }
     }

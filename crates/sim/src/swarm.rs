@@ -15,7 +15,8 @@ use webswarm_core::{engine, Bitfield, BlockRef, Info, PeerId, PeerKey, Time, Tor
 use crate::diagnose::{self, Second, Unused};
 use crate::dirset::DirSet;
 use crate::network::{
-    allocate, by_sender, water_fill, Dir, Flow, Link, ALLOCATION_ROUNDS, HIGH_WATER, LOW_WATER,
+    allocate, by_sender, water_fill, Dir, Flow, Link, Turn, ALLOCATION_ROUNDS, HIGH_WATER,
+    LOW_WATER,
 };
 use crate::origin::Origin;
 use crate::report::{PeerOutcome, Report};
@@ -533,13 +534,20 @@ impl Sim {
                     sender,
                     receiver: link.map_or(0, |k| k.ends[1 - d].0),
                     queued: link.map_or(0, |k| k.dirs[d].queued),
+                    turn: link.map_or(Turn::IDLE, |k| k.dirs[d].turn()),
                 }
             })
             .collect();
         let offered = self.sc.diagnostics.then(|| self.note_unused(&flows, dt));
         let mut up: Vec<f64> = self.nodes.iter().map(|n| n.spec.up * dt).collect();
         let mut down: Vec<f64> = self.nodes.iter().map(|n| n.spec.down * dt).collect();
-        let sent = allocate(&flows, &mut up, &mut down, ALLOCATION_ROUNDS);
+        let sent = allocate(
+            &flows,
+            &mut up,
+            &mut down,
+            ALLOCATION_ROUNDS,
+            self.sc.uplink,
+        );
         if let Some(offered) = offered {
             self.unused.receivers_full += (offered - sent.iter().sum::<f64>()).max(0.0);
         }
@@ -833,7 +841,7 @@ impl Sim {
         };
         let d = usize::from(link.ends[0] != (i, peer));
         let dir = &mut link.dirs[d];
-        dir.push(data);
+        dir.push(data, self.now);
         self.busy.insert(l, d);
         if dir.queued > HIGH_WATER && !self.blocked.contains(l, d) {
             self.blocked.insert(l, d);
@@ -890,6 +898,9 @@ impl Sim {
             held_by_leechers: self.held_by_leechers(),
             ..Second::default()
         };
+        for n in self.nodes.iter().filter(|n| !n.spec.seed) {
+            s.progress.push((n.spec.up, n.verified.len()));
+        }
         for (i, node) in self.nodes.iter().enumerate() {
             let Some(h) = node.host.as_ref().filter(|_| node.has_data()) else {
                 continue;

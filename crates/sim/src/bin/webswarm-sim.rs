@@ -3,14 +3,15 @@
 //!
 //! Usage: webswarm-sim [N ...] [--file-mib M] [--piece-kib K] [--seed S]
 //!                     [--seeds K] [--choking tit-for-tat|swarm|both]
-//!                     [--queue-ms MS] [--slots K] [--latency-pct P] [-v] [--diagnose]
+//!                     [--queue-ms MS] [--slots K] [--latency-pct P] [--uplink fair|serial]
+//!                     [-v] [--diagnose]
 //!
 //! `--seeds K` runs seeds S..S+K-1 and prints the median ratio per N and policy.
 
 use std::time::{Duration, Instant};
 
 use webswarm_core::engine::Choking;
-use webswarm_sim::{origin_alone, PeerSpec, Report, Scenario, Sim};
+use webswarm_sim::{origin_alone, PeerSpec, Report, Scenario, Sim, Uplink};
 
 struct Args {
     sizes: Vec<usize>,
@@ -23,6 +24,7 @@ struct Args {
     slots: Option<usize>,
     /// Every link's latency scaled to this percentage (100: as drawn).
     latency_pct: u64,
+    uplink: Uplink,
     verbose: bool,
     diagnose: bool,
     /// Site mode: the origin's upload (KiB/s) and the arrival window (s).
@@ -33,11 +35,15 @@ struct Args {
 const USAGE: &str =
     "usage: webswarm-sim [N ...] [--file-mib M] [--piece-kib K] [--seed S] [--seeds K]
                     [--choking tit-for-tat|swarm|both] [--queue-ms MS] [--slots K] [-v] [--diagnose]
-                    [--latency-pct P] [--origin-kib K --arrive-secs S]
+                    [--latency-pct P] [--uplink fair|serial] [--origin-kib K --arrive-secs S]
   N ...          swarm sizes (leechers; default 10 100 1000), one seeder each
   --seeds K      runs seeds S..S+K-1 and prints the median ratio per N and policy
   --latency-pct P every peer's latency at P % of the 10-60 ms drawn (0: none), to
                  tell what the links' latency costs from what the pieces cost
+  --uplink serial each sender serves one connection at a time, oldest message
+                 first (control first), instead of sharing its upload equally:
+                 what an upload scheduler that finishes one piece before the
+                 next could at best give (no shell does it)
   --origin-kib K site mode: no seeder, visitors arrive over --arrive-secs (120) and
                  fetch from an origin webseed with K KiB/s of upload";
 
@@ -58,6 +64,7 @@ fn parse() -> Args {
         queue_ms: None,
         slots: None,
         latency_pct: 100,
+        uplink: Uplink::Fair,
         verbose: false,
         diagnose: false,
         origin_kib: None,
@@ -72,6 +79,14 @@ fn parse() -> Args {
                     .parse()
                     .unwrap_or_else(|e| bad(&format!("--choking {e} or both")))],
                 None => bad("--choking takes tit-for-tat, swarm or both"),
+            };
+            continue;
+        }
+        if arg == "--uplink" {
+            a.uplink = match it.next().as_deref() {
+                Some("fair") => Uplink::Fair,
+                Some("serial") => Uplink::Serial,
+                _ => bad("--uplink takes fair or serial"),
             };
             continue;
         }
@@ -114,10 +129,11 @@ fn main() {
         return site(&a);
     }
     println!(
-        "file {} MiB, pieces {} KiB, seeder up 2 MiB/s, leechers up 256 KiB/s-1 MiB/s (down 4x), latency 10-60 ms per end at {} %, seeds {}..={}",
+        "file {} MiB, pieces {} KiB, seeder up 2 MiB/s, leechers up 256 KiB/s-1 MiB/s (down 4x), latency 10-60 ms per end at {} %, uplink {:?}, seeds {}..={}",
         a.file_mib,
         a.piece_kib,
         a.latency_pct,
+        a.uplink,
         a.seed,
         a.seed + a.seeds - 1
     );
@@ -161,6 +177,7 @@ fn run(a: &Args, n: usize, policy: Choking, seed: u64) -> f64 {
         p.latency = p.latency * a.latency_pct as u32 / 100;
     }
     sc.diagnostics = a.diagnose;
+    sc.uplink = a.uplink;
     let wall = Instant::now();
     let specs = sc.peers.clone();
     let r = Sim::new(sc).run();
