@@ -1,5 +1,6 @@
 //! A fluid network model: each peer's upload is shared equally among its busy
-//! outgoing connections (unused share goes to the others), and a receiver whose
+//! outgoing connections (unused share goes to the others; `Uplink::Serial`
+//! serves them one at a time instead, as a what-if), and a receiver whose
 //! download capacity would be exceeded scales its senders down. Bytes arrive
 //! after the link's latency, split wherever a tick boundary falls; a message
 //! is handed to the receiver when its last byte arrives, as a data channel

@@ -15,7 +15,7 @@ use webswarm_core::{engine, Bitfield, BlockRef, Info, PeerId, PeerKey, Time, Tor
 use crate::diagnose::{self, Second, Unused};
 use crate::dirset::DirSet;
 use crate::network::{
-    allocate, by_sender, water_fill, Dir, Flow, Link, Turn, ALLOCATION_ROUNDS, HIGH_WATER,
+    allocate, by_sender, water_fill, Dir, Flow, Link, Turn, Uplink, ALLOCATION_ROUNDS, HIGH_WATER,
     LOW_WATER,
 };
 use crate::origin::Origin;
@@ -534,7 +534,10 @@ impl Sim {
                     sender,
                     receiver: link.map_or(0, |k| k.ends[1 - d].0),
                     queued: link.map_or(0, |k| k.dirs[d].queued),
-                    turn: link.map_or(Turn::IDLE, |k| k.dirs[d].turn()),
+                    turn: match (self.sc.uplink, link) {
+                        (Uplink::Serial, Some(k)) => k.dirs[d].turn(),
+                        _ => Turn::IDLE,
+                    },
                 }
             })
             .collect();
