@@ -89,6 +89,18 @@ ${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=10s;`).jo
   return { url: `ws://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
 }
 
+/** Every node's stats once their connection counts hold still for 300 ms (up to 6 s). */
+async function settledStats() {
+  let prev = await Promise.all(env.nodes.map(stats));
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 300));
+    const now = await Promise.all(env.nodes.map(stats));
+    if (now.every((s, k) => s.connections === prev[k].connections)) return now;
+    prev = now;
+  }
+  return prev;
+}
+
 async function stats(node) {
   return (await fetch(`http://127.0.0.1:${node.port}/stats.json`)).json();
 }
@@ -232,7 +244,9 @@ test('redis-server stopped mid-run: relays within a node go on; back, cross-node
 
 test('a node killed mid-swarm: its clients come back through nginx, its dead peers leave within 10 s', { timeout: 180_000 }, async () => {
   const { file, data } = randomFile(env.dir, 'lb.bin', 8 * MiB);
-  const before = await Promise.all(env.nodes.map(stats));
+  // Counted once the previous test's clients have finished closing: a
+  // connection closing on the node the seeder lands on would hide its +1.
+  const before = await settledStats();
   const s = await runWebswarm(['seed', file, '--tracker', env.lb.url, '--bind', '127.0.0.1'], {
     ready: (l) => l.startsWith('magnet:'),
   });
