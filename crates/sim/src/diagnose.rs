@@ -58,11 +58,7 @@ pub(crate) fn print_second(s: &Second) {
 fn print_progress(secs: f64, progress: &[(f64, usize)]) {
     let mut held: Vec<usize> = progress.iter().map(|&(_, n)| n).collect();
     held.sort_unstable();
-    let q = |f: f64| {
-        held.get(((held.len().max(1) - 1) as f64 * f) as usize)
-            .copied()
-            .unwrap_or(0)
-    };
+    let q = |f: f64| crate::report::quantile(&held, f).copied().unwrap_or(0);
     let mut classes: std::collections::BTreeMap<u64, (usize, usize)> = Default::default();
     for &(up, n) in progress {
         let c = classes.entry(up as u64 / 1024).or_default();

@@ -16,6 +16,6 @@ mod tracker;
 
 pub use network::Uplink;
 pub use origin::origin_alone;
-pub use report::{PeerOutcome, Report};
+pub use report::{quantile, PeerOutcome, Report};
 pub use scenario::{Behaviour, PeerSpec, Scenario, StorageMode};
 pub use swarm::Sim;

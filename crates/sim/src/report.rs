@@ -57,6 +57,11 @@ pub struct Report {
     pub file_len: u64,
 }
 
+/// The nearest-rank quantile `q` (0 to 1) of sorted values; `None` if empty.
+pub fn quantile<T>(sorted: &[T], q: f64) -> Option<&T> {
+    sorted.get(((sorted.len() as f64 - 1.0) * q) as usize)
+}
+
 impl Report {
     fn honest_leechers(&self) -> impl Iterator<Item = &PeerOutcome> {
         self.peers

@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use webswarm_core::engine::Choking;
-use webswarm_sim::{origin_alone, PeerSpec, Report, Scenario, Sim, Uplink};
+use webswarm_sim::{origin_alone, quantile, PeerSpec, Report, Scenario, Sim, Uplink};
 
 struct Args {
     sizes: Vec<usize>,
@@ -202,10 +202,7 @@ fn run(a: &Args, n: usize, policy: Choking, seed: u64) -> f64 {
 
 fn details(r: &Report, specs: &[PeerSpec]) {
     let c = r.completion_times();
-    let pct = |q: f64| {
-        c.get(((c.len() as f64 - 1.0) * q) as usize)
-            .map_or(f64::NAN, |d| d.as_secs_f64())
-    };
+    let pct = |q: f64| quantile(&c, q).map_or(f64::NAN, |d| d.as_secs_f64());
     println!(
         "       completions: first {:.1}s p10 {:.1}s p50 {:.1}s p90 {:.1}s",
         pct(0.0),
@@ -318,10 +315,7 @@ fn site(a: &Args) {
 /// p10, median, p90 and the last of some leechers' times.
 fn spread(mut v: Vec<Duration>) -> String {
     v.sort();
-    let q = |x: f64| {
-        v.get(((v.len() as f64 - 1.0) * x) as usize)
-            .map_or(f64::NAN, Duration::as_secs_f64)
-    };
+    let q = |x: f64| quantile(&v, x).map_or(f64::NAN, Duration::as_secs_f64);
     format!(
         "p10 {:.2}s p50 {:.2}s p90 {:.2}s max {:.2}s",
         q(0.1),
