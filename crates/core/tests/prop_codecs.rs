@@ -60,12 +60,16 @@ fn message() -> impl Strategy<Value = Message> {
     ]
 }
 
-fn decode_all(chunks: &[&[u8]]) -> Vec<Message> {
+/// Decodes `chunks`, the i-th fed as owned bytes when bit i of `owned` is set.
+fn decode_all(chunks: &[&[u8]], owned: u64) -> Vec<Message> {
     let mut d = Decoder::new(1 << 20);
     let mut out = Vec::new();
     let mut hs = false;
-    for c in chunks {
-        d.feed(c);
+    for (i, c) in chunks.iter().enumerate() {
+        match owned >> (i % 64) & 1 {
+            1 => d.feed_bytes(Bytes::copy_from_slice(c)),
+            _ => d.feed(c),
+        }
         if !hs {
             match d.handshake().unwrap() {
                 Some(_) => hs = true,
@@ -90,6 +94,7 @@ proptest! {
     fn wire_messages_round_trip_under_any_chunking(
         msgs in proptest::collection::vec(message(), 1..20),
         cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
+        owned in any::<u64>(),
     ) {
         let mut stream = Handshake::new(InfoHash([3; 20]), PeerId([4; 20])).encode().to_vec();
         let mut b = BytesMut::new();
@@ -100,7 +105,7 @@ proptest! {
         points.push(stream.len());
         points.sort_unstable();
         let chunks: Vec<&[u8]> = points.windows(2).map(|w| &stream[w[0]..w[1]]).collect();
-        prop_assert_eq!(decode_all(&chunks), msgs);
+        prop_assert_eq!(decode_all(&chunks, owned), msgs);
     }
 
     #[test]
@@ -158,7 +163,10 @@ proptest! {
         input.extend_from_slice(&b);
         for (i, chunk) in input.chunks(97).enumerate() {
             let now = Time::from_millis(i as u64 * 10);
-            t.handle_data(now, k, chunk);
+            match i % 2 {
+                0 => t.handle_data(now, k, chunk),
+                _ => t.handle_bytes(now, k, Bytes::copy_from_slice(chunk)),
+            }
             t.handle_timeout(now);
             while let Some(o) = t.poll_output() {
                 if let Output::Read { peer, block } = o {

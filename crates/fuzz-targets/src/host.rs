@@ -255,7 +255,11 @@ pub fn run(input: &[u8]) {
             _ => {
                 let mut out = BytesMut::new();
                 message(&mut c, &p).encode(&mut out);
-                h.handle_data(now, key, &out);
+                // Whole messages come as a channel's owned bytes or as a slice.
+                match op & 1 {
+                    1 => h.handle_bytes(now, key, out.freeze()),
+                    _ => h.handle_data(now, key, &out),
+                }
             }
         }
         p.carry_out(&mut h, now);

@@ -670,7 +670,7 @@ impl Sim {
                 let (node, key) = link.ends[1 - d];
                 let now = self.now;
                 if let Some(h) = self.nodes[node].host.as_mut() {
-                    h.handle_data(now, key, &data);
+                    h.handle_bytes(now, key, data);
                 }
                 self.drain(node);
             }

@@ -479,8 +479,10 @@ const BROWSER_CRATE: &str = "webswarm-web";
 /// +678 B: 94,088 B. To 93,630: `VecMap` keeps keys and values in two
 /// `Vec`s, -460 B: 93,628 B. To 93,635: `get_or_insert_with` makes the
 /// value before inserting the key (a panicking `make` left the two `Vec`s
-/// of different lengths), +4 B: 93,632 B.
-const WEB_GZ_CEILING: u64 = 93_635;
+/// of different lengths), +4 B: 93,632 B. To 93,640: the wire decoder's
+/// length check is one function, shared with the owned-bytes path natively
+/// (which the module leaves out), +5 B: 93,637 B.
+const WEB_GZ_CEILING: u64 = 93_640;
 
 fn test() -> Result {
     let started = Instant::now();

@@ -338,9 +338,23 @@ impl Torrent {
     pub fn handle_data(&mut self, now: Time, key: PeerKey, data: &[u8]) {
         if let Some(p) = self.peers.get_mut(&key) {
             p.decoder.feed(data);
-            self.process_input(now, key);
-            self.after_input_from(now, key);
+            self.decode_input(now, key);
         }
+    }
+
+    /// [`Torrent::handle_data`] with bytes the host owns (a data channel's
+    /// message): blocks whole within them are stored without a copy.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn handle_bytes(&mut self, now: Time, key: PeerKey, data: Bytes) {
+        if let Some(p) = self.peers.get_mut(&key) {
+            p.decoder.feed_bytes(data);
+            self.decode_input(now, key);
+        }
+    }
+
+    fn decode_input(&mut self, now: Time, key: PeerKey) {
+        self.process_input(now, key);
+        self.after_input_from(now, key);
     }
 
     /// The host saw the connection close.

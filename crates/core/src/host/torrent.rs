@@ -414,6 +414,14 @@ impl TorrentHost {
         self.pump(now);
     }
 
+    /// [`TorrentHost::handle_data`] with bytes the shell owns (a data
+    /// channel's message): blocks whole within them are not copied.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn handle_bytes(&mut self, now: Time, key: PeerKey, data: Bytes) {
+        self.engine.handle_bytes(now, key, data);
+        self.pump(now);
+    }
+
     /// The remote closed the channel (or it failed).
     pub fn handle_closed(&mut self, now: Time, key: PeerKey) {
         let before = self.num_peers();

@@ -131,7 +131,7 @@ impl TorrentTask {
         let now = util::now();
         let h = &mut self.host;
         match m {
-            Input::Data(key, data) => h.handle_data(now, key, &data),
+            Input::Data(key, data) => h.handle_bytes(now, key, data),
             Input::Closed(key) => {
                 // A link we closed ourselves is gone from the map already.
                 if self.links.remove(&key).is_some() {
