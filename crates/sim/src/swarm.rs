@@ -63,8 +63,11 @@ pub struct Sim {
     /// Directions with bytes queued, bytes on the wire, and above the
     /// high-water mark (told unwritable, until below the low one).
     busy: DirSet,
-    flying: DirSet,
     blocked: DirSet,
+    /// Directions with a message arriving, by arrival time: a tick visits
+    /// only those due (it looked at every direction with bytes on the wire,
+    /// a cache miss each, 6 % of a run at N = 1000).
+    arrivals: BTreeMap<Time, Vec<(usize, usize)>>,
     /// Which node has which peer id (a host is running).
     ids: BTreeMap<PeerId, usize>,
     /// Links open between each pair of nodes (lower index first).
@@ -164,7 +167,7 @@ impl Sim {
             nodes,
             links: Vec::new(),
             busy: DirSet::default(),
-            flying: DirSet::default(),
+            arrivals: BTreeMap::new(),
             blocked: DirSet::default(),
             ids: BTreeMap::new(),
             pair_links: BTreeMap::new(),
@@ -398,7 +401,6 @@ impl Sim {
         };
         for d in 0..2 {
             self.busy.remove(l, d);
-            self.flying.remove(l, d);
             self.blocked.remove(l, d);
         }
         let (a, b) = (link.ends[0].0, link.ends[1].0);
@@ -559,12 +561,14 @@ impl Sim {
                 continue;
             };
             let arrive = self.now + link.latency;
-            self.sent_this_second += link.dirs[d].transmit(n as usize, arrive) as f64;
-            if link.dirs[d].queued == 0 {
+            let dir = &mut link.dirs[d];
+            let before = dir.in_flight.len();
+            self.sent_this_second += dir.transmit(n as usize, arrive) as f64;
+            if dir.queued == 0 {
                 self.busy.remove(l, d);
             }
-            if !link.dirs[d].in_flight.is_empty() {
-                self.flying.insert(l, d);
+            if dir.in_flight.len() > before {
+                self.arrivals.entry(arrive).or_default().push((l, d));
             }
         }
     }
@@ -648,21 +652,23 @@ impl Sim {
         why
     }
 
+    /// Hands each message whose last byte arrived to its receiver, the
+    /// directions in `(link, dir)` order.
     fn deliver(&mut self) {
-        for (l, d) in self.flying.to_vec() {
-            loop {
-                let Some(link) = self.links[l].as_mut() else {
-                    self.flying.remove(l, d);
-                    break;
-                };
+        let mut due = Vec::new();
+        while let Some(e) = self.arrivals.first_entry() {
+            if *e.key() > self.now {
+                break;
+            }
+            due.extend(e.remove());
+        }
+        due.sort_unstable();
+        due.dedup();
+        for (l, d) in due {
+            while let Some(link) = self.links[l].as_mut() {
                 let dir = &mut link.dirs[d];
-                match dir.in_flight.front() {
-                    Some((t, _)) if *t <= self.now => {}
-                    Some(_) => break,
-                    None => {
-                        self.flying.remove(l, d);
-                        break;
-                    }
+                if dir.in_flight.front().is_none_or(|(t, _)| *t > self.now) {
+                    break;
                 }
                 let Some((_, data)) = dir.in_flight.pop_front() else {
                     break;
