@@ -1,6 +1,6 @@
 //! The parsers of network and disk input, each with its round trip.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use webswarm_core::bencode::{self, OwnedValue};
 use webswarm_core::tracker::{json, Incoming};
 use webswarm_core::wire::Decoder;
@@ -48,22 +48,41 @@ pub fn magnet(data: &[u8]) {
 }
 
 /// The peer wire decoder fed a handshake and messages split at any points:
-/// each message decoded encodes to bytes that decode to it again.
+/// each message decoded encodes to bytes that decode to it again, and the
+/// same chunks fed as owned bytes (every one, or every other one) decode to
+/// the same messages and errors.
 pub fn wire(data: &[u8]) {
     let mut c = Cursor::new(data);
     let mut d = Decoder::new(1 << 17);
+    let mut owned = [Decoder::new(1 << 17), Decoder::new(1 << 17)];
     let mut shook = false;
+    let mut chunk_no = 0usize;
     while !c.is_empty() {
-        d.feed(c.bytes(4096));
+        let chunk = c.bytes(4096);
+        d.feed(chunk);
+        owned[0].feed_bytes(Bytes::copy_from_slice(chunk));
+        match chunk_no % 2 {
+            0 => owned[1].feed(chunk),
+            _ => owned[1].feed_bytes(Bytes::copy_from_slice(chunk)),
+        }
+        chunk_no += 1;
         if !shook {
-            match d.handshake() {
+            let hs = d.handshake();
+            for o in &mut owned {
+                assert_eq!(o.handshake(), hs, "owned bytes give the same handshake");
+            }
+            match hs {
                 Ok(Some(_)) => shook = true,
                 Ok(None) => continue,
                 Err(_) => return,
             }
         }
         loop {
-            match d.next_message() {
+            let next = d.next_message();
+            for o in &mut owned {
+                assert_eq!(o.next_message(), next, "owned bytes give the same message");
+            }
+            match next {
                 Ok(Some(m)) => {
                     let mut out = BytesMut::new();
                     m.encode(&mut out);
@@ -75,10 +94,12 @@ pub fn wire(data: &[u8]) {
                 Err(_) => return,
             }
         }
-        assert!(
-            d.buffered() <= (1 << 17) + 4096 + 4,
-            "the decoder's buffer is bounded"
-        );
+        for dec in [&d, &owned[0], &owned[1]] {
+            assert!(
+                dec.buffered() <= (1 << 17) + 4096 + 4,
+                "the decoder's buffer is bounded"
+            );
+        }
     }
 }
 
