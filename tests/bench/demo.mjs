@@ -75,7 +75,9 @@ async function measure(url, read) {
 
 const file = video();
 const size = fs.statSync(file).size;
-const demo = await runWebswarm(['demo', file, '--port', '0', '--no-webseed', '--web-dir', webDist()], {
+// DEMO_PIECE_LENGTH=B hashes the video with B-byte pieces (default: `webswarm create`'s choice).
+const pieceLength = process.env.DEMO_PIECE_LENGTH ? ['--piece-length', process.env.DEMO_PIECE_LENGTH] : [];
+const demo = await runWebswarm(['demo', file, '--port', '0', '--no-webseed', '--web-dir', webDist(), ...pieceLength], {
   ready: (l) => l.startsWith('webswarm demo: open'),
 });
 const demoUrl = demo.line.match(/http:\/\/\S+\//)[0];
