@@ -21,7 +21,7 @@ pub const LOW_WATER: usize = 32 * 1024;
 #[derive(Default)]
 pub struct Dir {
     /// Messages waiting to be sent, with when they were queued.
-    pub queue: VecDeque<(Bytes, Time)>,
+    queue: VecDeque<(Bytes, Time)>,
     pub queued: usize,
     /// Bytes of the first queued message not sent yet: kept here, beside
     /// `queued`, a tick that sends part of a message does not touch the
