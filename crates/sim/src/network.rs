@@ -25,7 +25,7 @@ pub struct Dir {
     pub queued: usize,
     /// Bytes of the first queued message not sent yet: kept here, beside
     /// `queued`, a tick that sends part of a message does not touch the
-    /// queue (one cache miss per busy direction and tick was 6 % of a run).
+    /// queue (`transmit` went from 7.7 % to 4.5 % of an N = 1000 run).
     front_left: usize,
     /// Messages whose last byte is on the wire, by arrival time.
     pub in_flight: VecDeque<(Time, Bytes)>,

@@ -65,8 +65,7 @@ pub struct Sim {
     busy: DirSet,
     blocked: DirSet,
     /// Directions with a message arriving, by arrival time: a tick visits
-    /// only those due (it looked at every direction with bytes on the wire,
-    /// a cache miss each, 6 % of a run at N = 1000).
+    /// only those due, not every direction with bytes on the wire.
     arrivals: BTreeMap<Time, Vec<(usize, usize)>>,
     /// Which node has which peer id (a host is running).
     ids: BTreeMap<PeerId, usize>,

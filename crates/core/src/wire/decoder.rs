@@ -2,13 +2,9 @@
 use bytes::Bytes;
 use bytes::{Buf, BytesMut};
 
+#[cfg(not(target_arch = "wasm32"))]
+use super::message::{BLOCK_HEADER_LEN, PIECE_ID};
 use super::{Handshake, Message, WireError, HANDSHAKE_LEN};
-
-/// A block's message id, and its header: length prefix, id, index, offset.
-#[cfg(not(target_arch = "wasm32"))]
-const PIECE_ID: u8 = 7;
-#[cfg(not(target_arch = "wasm32"))]
-const BLOCK_HEADER_LEN: usize = 13;
 
 /// Incremental decoder for one peer's byte stream. Bytes may arrive split at
 /// any point (a WebRTC data channel is a byte stream); the buffer never holds
@@ -139,7 +135,7 @@ impl Decoder {
     /// (ours do), and a data channel delivers them as two messages.
     #[cfg(not(target_arch = "wasm32"))]
     fn block_after_header(&mut self) -> Result<Option<Message>, WireError> {
-        let Some(&[_, _, _, _, PIECE_ID, i0, i1, i2, i3, b0, b1, b2, b3]) = self.buf.get(..) else {
+        let [_, _, _, _, PIECE_ID, i0, i1, i2, i3, b0, b1, b2, b3] = self.buf[..] else {
             return Ok(None);
         };
         let Some(total) = self.frame_len(&self.buf)? else {

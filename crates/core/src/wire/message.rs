@@ -74,12 +74,18 @@ pub enum Message {
     },
 }
 
-/// The 13 bytes that precede a block's data in a `piece` message; hosts send
+/// The `piece` message's id.
+pub(crate) const PIECE_ID: u8 = 7;
+
+/// A block's header: length prefix, id, index, offset.
+pub(crate) const BLOCK_HEADER_LEN: usize = 13;
+
+/// The bytes that precede a block's data in a `piece` message; hosts send
 /// them and the block as two writes so the block is never copied.
-pub fn piece_header(index: u32, begin: u32, data_len: u32) -> [u8; 13] {
-    let mut h = [0u8; 13];
+pub fn piece_header(index: u32, begin: u32, data_len: u32) -> [u8; BLOCK_HEADER_LEN] {
+    let mut h = [0u8; BLOCK_HEADER_LEN];
     h[..4].copy_from_slice(&(9 + data_len).to_be_bytes());
-    h[4] = 7;
+    h[4] = PIECE_ID;
     h[5..9].copy_from_slice(&index.to_be_bytes());
     h[9..13].copy_from_slice(&begin.to_be_bytes());
     h
@@ -117,7 +123,7 @@ impl Message {
                     _ => Message::Reject { index, begin, len },
                 }
             }
-            7 => {
+            PIECE_ID => {
                 if n < 8 {
                     return Err(bad());
                 }
