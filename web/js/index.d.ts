@@ -21,7 +21,7 @@ export interface ClientOptions {
   maxConnections?: number;
   /** Where downloads are kept: "opfs" (default where available, resumable) or "memory". */
   storage?: 'opfs' | 'memory';
-  /** Offers sent with each announce (default 5). */
+  /** Most offers sent with an announce (default 5); once the tracker has counted the swarm, no more than it has peers to relay them to (a seed's go to leechers only). */
   offersPerAnnounce?: number;
   /** Longest wait for ICE candidates per offer or answer, ms (default 3000). */
   iceGatherTimeout?: number;

@@ -87,7 +87,7 @@ mod client_codec {
             let answer = TrackerMessage::Answer(RelayedAnswer { action: "announce".into(), answer: Sdp::answer(&sdp), offer_id: OfferId(oid), peer_id: PeerId(pid), info_hash: InfoHash(ih) });
             prop_assert_eq!(core::Incoming::parse(&answer.to_json()), Some(core::Incoming::Answer { info_hash: InfoHash(ih), peer_id: PeerId(pid), offer_id: OfferId(oid), sdp }));
             let reply = TrackerMessage::Announced(AnnounceResponse { action: "announce".into(), info_hash: InfoHash(ih), complete: 1, incomplete: 2, interval });
-            prop_assert_eq!(core::Incoming::parse(&reply.to_json()), Some(core::Incoming::Announced { info_hash: InfoHash(ih), interval }));
+            prop_assert_eq!(core::Incoming::parse(&reply.to_json()), Some(core::Incoming::Announced { info_hash: InfoHash(ih), interval, counts: Some((1, 2)) }));
         }
 
         #[test]

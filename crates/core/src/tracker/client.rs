@@ -17,7 +17,12 @@ use pace::Pace;
 /// Announce and socket timings; the defaults are WebTorrent's where it has one.
 #[derive(Clone, Debug)]
 pub struct TrackerConfig {
-    /// Offers sent with each announce (WebTorrent sends 5).
+    /// Most offers sent with an announce (WebTorrent sends 5). Once the
+    /// tracker has counted the swarm, no more than the peers it can relay
+    /// them to: a seed's go to leechers only (none when there are none), a
+    /// leecher's to anyone else (at least one: a tracker may leave us out of
+    /// its count). Each offer holds a connection being set up for up to
+    /// `offer_ttl`, and counts against `max_pending_offers`.
     pub offers_per_announce: usize,
     /// Re-announce interval until the tracker names one.
     pub default_interval: Duration,
@@ -163,6 +168,8 @@ struct Joined {
     /// first announce (a WebRTC offer takes about as long as the socket).
     early_offers: Vec<(OfferId, String)>,
     standing: Standing,
+    /// Seeds and leechers by the tracker's last count, if it gave one.
+    counts: Option<(u32, u32)>,
 }
 
 impl Joined {
@@ -177,6 +184,19 @@ impl Joined {
 
     fn lonely_due(&self) -> Time {
         self.last_offers + lonely_wait(self.lonely_retries)
+    }
+
+    /// Offers worth making, at most `most`: the tracker relays each to a
+    /// different peer (see [`TrackerConfig::offers_per_announce`]).
+    fn offers_wanted(&self, most: usize) -> usize {
+        let reach = match self.counts {
+            None => most,
+            Some((_, leechers)) if self.status.complete => leechers as usize,
+            Some((seeds, leechers)) => (seeds as usize + leechers as usize)
+                .saturating_sub(1)
+                .max(1),
+        };
+        reach.min(most)
     }
 
     fn announce(&self, info_hash: InfoHash, event: Option<AnnounceEvent>) -> Announce {
@@ -313,6 +333,7 @@ impl TrackerClient {
             making_offers: None,
             early_offers: Vec::new(),
             standing: Standing::Unanswered,
+            counts: None,
         };
         self.torrents.insert(info_hash, j);
         self.standings_epoch += 1;
@@ -390,8 +411,10 @@ impl TrackerClient {
             Some(Incoming::Announced {
                 info_hash,
                 interval,
+                counts,
             }) => {
                 if let Some(j) = self.torrents.get_mut(&info_hash) {
+                    j.counts = counts.or(j.counts);
                     let secs = Duration::from_secs(u64::from(interval));
                     j.interval = secs.max(self.cfg.min_interval);
                     j.next_announce = j.next_announce.min(now + j.interval);
@@ -634,7 +657,7 @@ impl TrackerClient {
                 (true, true) => j.lonely_retries,
                 (true, false) => j.lonely_retries.saturating_add(1),
             };
-            let n = per_announce.min(j.status.room).min(budget);
+            let n = j.offers_wanted(per_announce).min(j.status.room).min(budget);
             budget -= n;
             if n == 0 {
                 if up {

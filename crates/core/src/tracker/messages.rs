@@ -177,6 +177,9 @@ pub enum Incoming {
         info_hash: InfoHash,
         /// Seconds until the next announce.
         interval: u32,
+        /// The swarm's seeds and leechers by the tracker's count
+        /// (`complete`, `incomplete`), if it gives both.
+        counts: Option<(u32, u32)>,
     },
     /// Another peer's offer, relayed to us.
     Offer {
@@ -255,10 +258,13 @@ impl Incoming {
                 sdp,
             });
         }
-        let interval = v.get("interval")?.as_f64()?;
+        // `as` saturates: a negative count is 0, a huge one u32::MAX.
+        let num = |k| Some(v.get(k)?.as_f64()? as u32);
+        let counts = (|| Some((num("complete")?, num("incomplete")?)))();
         Some(Incoming::Announced {
             info_hash,
-            interval: interval.clamp(0.0, f64::from(u32::MAX)) as u32,
+            interval: num("interval")?,
+            counts,
         })
     }
 }
@@ -361,9 +367,22 @@ mod tests {
             Incoming::parse(&reply),
             Some(Incoming::Announced {
                 info_hash: InfoHash(b(1)),
-                interval: 120
+                interval: 120,
+                counts: None
             })
         );
+        // The swarm's size, when the tracker gives it.
+        for (said, counts) in [
+            ("\"complete\":1,\"incomplete\":2,", Some((1, 2))),
+            ("\"incomplete\":4,", None),
+            ("\"complete\":-3,\"incomplete\":1e12,", Some((0, u32::MAX))),
+        ] {
+            let with = reply.replacen(",\"interval\"", &format!(",{said}\"interval\""), 1);
+            assert!(
+                matches!(Incoming::parse(&with), Some(Incoming::Announced { counts: c, .. }) if c == counts),
+                "{with}"
+            );
+        }
         assert_eq!(
             Incoming::parse("{\"failure reason\":\"no\"}"),
             Some(Incoming::Failure {

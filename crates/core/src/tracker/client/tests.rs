@@ -582,3 +582,99 @@ fn many_torrents_on_one_socket_announce_within_what_a_tracker_allows() {
     // step while announces wait: 160 paced announces, 30 s of 10 ms steps.
     assert!(wakes <= 200, "{wakes} wake-ups");
 }
+
+/// The tracker's reply to an announce of ours, with its count of the swarm.
+fn counted_in(ih: InfoHash, seeds: u32, leechers: u32) -> String {
+    let mut m = format!(
+        "{{\"action\":\"announce\",\"interval\":120,\"complete\":{seeds},\"incomplete\":{leechers},\"info_hash\":"
+    );
+    json::write_str(&mut m, &binstr::encode(&ih.0));
+    m.push('}');
+    m
+}
+
+fn counted(seeds: u32, leechers: u32) -> String {
+    counted_in(IH, seeds, leechers)
+}
+
+/// Offers asked for by the scheduled announce at `at`, after the tracker's
+/// reply `said` to the one before.
+fn next_round(c: &mut TrackerClient, at: u64, said: &str) -> usize {
+    c.handle_message(t(at - 60_000), said);
+    assert!(drain(c).is_empty(), "a reply asks for nothing");
+    c.handle_timeout(t(at));
+    let work = drain(c);
+    let asked = work
+        .iter()
+        .map(|w| match w {
+            TrackerWork::MakeOffers { ids, .. } => {
+                make(c, t(at), ids);
+                ids.len()
+            }
+            _ => 0,
+        })
+        .sum();
+    drain(c);
+    asked
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn offers_go_no_further_than_the_tracker_counted_peers_to_take_them() {
+    // A leecher: one offer per other peer (the count includes us), at least
+    // one (a tracker may leave us out), at most five; all five before a count.
+    let mut c = connected(status(1, false));
+    assert_eq!(next_round(&mut c, 120_000, &counted(1, 1)), 1);
+    assert_eq!(next_round(&mut c, 240_000, &counted(2, 2)), 3);
+    // A reply without counts keeps the last one.
+    let uncounted = counted(9, 9).replace("\"complete\":9,", "");
+    assert_eq!(next_round(&mut c, 360_000, &uncounted), 3);
+    assert_eq!(next_round(&mut c, 480_000, &counted(0, 0)), 1);
+    assert_eq!(next_round(&mut c, 600_000, &counted(40, 60)), 5);
+    // A seed offers to leechers only: none when there are none.
+    let mut c = connected(status(1, true));
+    assert_eq!(next_round(&mut c, 120_000, &counted(3, 0)), 0);
+    assert_eq!(next_round(&mut c, 240_000, &counted(3, 2)), 2);
+    assert_eq!(next_round(&mut c, 360_000, &counted(1, 9)), 5);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn a_seeder_spends_its_offer_budget_on_swarms_with_leechers() {
+    // Five offers pending at most: the empty swarms (ordered first) no
+    // longer take them all from the one with leechers.
+    let cfg = TrackerConfig {
+        max_pending_offers: 5,
+        ..TrackerConfig::default()
+    };
+    let mut c = TrackerClient::new(cfg, t(0), 9);
+    drain(&mut c);
+    c.handle_connected(t(0));
+    let swarms: Vec<InfoHash> = (1..=4u8).map(|k| InfoHash([k; 20])).collect();
+    for ih in &swarms {
+        c.join(t(0), *ih, ME, status(0, true));
+    }
+    // Their first offers (before any count) expire unanswered.
+    for w in drain(&mut c) {
+        if let TrackerWork::MakeOffers { info_hash, ids } = w {
+            c.handle_offers_made(
+                t(0),
+                info_hash,
+                ids.iter().map(|id| (*id, "s".into())).collect(),
+            );
+        }
+    }
+    for (k, ih) in swarms.iter().enumerate() {
+        let leechers = if k == 3 { 5 } else { 0 };
+        c.handle_message(t(100), &counted_in(*ih, 1, leechers));
+    }
+    c.handle_timeout(t(120_000));
+    let asked: Vec<_> = drain(&mut c)
+        .into_iter()
+        .filter_map(|w| match w {
+            TrackerWork::MakeOffers { info_hash, ids } => Some((info_hash, ids.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked, vec![(swarms[3], 5)]);
+}
