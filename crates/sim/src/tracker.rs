@@ -3,7 +3,7 @@
 //! `TrackerClient`, relays every announce's offers to random other peers of
 //! the swarm and every answer back to its offerer, as WebTorrent trackers do.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use webswarm_core::PeerId;
@@ -18,6 +18,8 @@ pub struct SimTracker {
     swarm: Vec<(usize, PeerId)>,
     position: BTreeMap<usize, usize>,
     by_id: BTreeMap<PeerId, usize>,
+    /// Nodes of the swarm whose last announce said they hold everything.
+    seeds: BTreeSet<usize>,
     /// Every announce that carried offers: (node, when, offers).
     announces: Vec<(usize, Duration, usize)>,
     now: Duration,
@@ -31,6 +33,7 @@ impl SimTracker {
             swarm: Vec::new(),
             position: BTreeMap::new(),
             by_id: BTreeMap::new(),
+            seeds: BTreeSet::new(),
             announces: Vec::new(),
             now: Duration::ZERO,
             interval_secs,
@@ -65,6 +68,11 @@ impl SimTracker {
                     self.by_id.insert(a.peer_id, from);
                     self.swarm.push((from, a.peer_id));
                 }
+                if a.left == Some(0) {
+                    self.seeds.insert(from);
+                } else {
+                    self.seeds.remove(&from);
+                }
                 let others = self.pick_others(from, a.offers.len());
                 for (offer, k) in a.offers.into_iter().zip(others) {
                     let m = TrackerMessage::Offer(RelayedOffer {
@@ -79,8 +87,8 @@ impl SimTracker {
                 let reply = TrackerMessage::Announced(AnnounceResponse {
                     action: "announce".into(),
                     info_hash: a.info_hash,
-                    complete: 0,
-                    incomplete: self.swarm.len() as u32,
+                    complete: self.seeds.len() as u32,
+                    incomplete: (self.swarm.len() - self.seeds.len()) as u32,
                     interval: self.interval_secs,
                 });
                 out.push((from, reply.to_json()));
@@ -107,6 +115,7 @@ impl SimTracker {
         };
         let (_, id) = self.swarm.swap_remove(i);
         self.by_id.remove(&id);
+        self.seeds.remove(&node);
         if let Some(&(moved, _)) = self.swarm.get(i) {
             self.position.insert(moved, i);
         }
@@ -166,5 +175,50 @@ mod tests {
             assert_eq!(t.by_id[&id], node);
         }
         assert!(!t.position.contains_key(&3));
+    }
+
+    #[test]
+    fn replies_count_seeds_and_leechers_by_their_last_announce() {
+        use webswarm_tracker_proto::{Announce, InfoHash};
+        let announce = |left: u64, event: Option<AnnounceEvent>, who: u8| {
+            ClientMessage::Announce(Announce {
+                action: "announce",
+                info_hash: InfoHash([1; 20]),
+                peer_id: PeerId([who; 20]),
+                numwant: None,
+                uploaded: 0,
+                downloaded: 0,
+                left: Some(left),
+                event,
+                offers: Vec::new(),
+                trackerid: None,
+            })
+            .to_json()
+        };
+        let mut t = SimTracker::new(30, 1);
+        let counts = |t: &mut SimTracker, node: usize, text: String| {
+            let mut out = Vec::new();
+            t.receive(Duration::ZERO, node, &text, &mut out);
+            use webswarm_core::tracker::Incoming;
+            match out.pop().and_then(|(_, m)| Incoming::parse(&m)) {
+                Some(Incoming::Announced { counts, .. }) => counts,
+                _ => None,
+            }
+        };
+        assert_eq!(
+            counts(&mut t, 0, announce(0, Some(AnnounceEvent::Started), 0)),
+            Some((1, 0))
+        );
+        assert_eq!(
+            counts(&mut t, 1, announce(9, Some(AnnounceEvent::Started), 1)),
+            Some((1, 1))
+        );
+        // The leecher completes; the seed leaves.
+        assert_eq!(
+            counts(&mut t, 1, announce(0, Some(AnnounceEvent::Completed), 1)),
+            Some((2, 0))
+        );
+        counts(&mut t, 0, announce(0, Some(AnnounceEvent::Stopped), 0));
+        assert_eq!(counts(&mut t, 2, announce(5, None, 2)), Some((1, 1)));
     }
 }
