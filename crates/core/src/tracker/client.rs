@@ -192,9 +192,10 @@ impl Joined {
         let reach = match self.counts {
             None => most,
             Some((_, leechers)) if self.status.complete => leechers as usize,
-            Some((seeds, leechers)) => (seeds as usize + leechers as usize)
-                .saturating_sub(1)
-                .max(1),
+            // Saturating: a hostile count must not overflow a 32-bit usize.
+            Some((seeds, leechers)) => {
+                seeds.saturating_add(leechers).saturating_sub(1).max(1) as usize
+            }
         };
         reach.min(most)
     }

@@ -631,6 +631,7 @@ fn offers_go_no_further_than_the_tracker_counted_peers_to_take_them() {
     assert_eq!(next_round(&mut c, 360_000, &uncounted), 3);
     assert_eq!(next_round(&mut c, 480_000, &counted(0, 0)), 1);
     assert_eq!(next_round(&mut c, 600_000, &counted(40, 60)), 5);
+    assert_eq!(next_round(&mut c, 720_000, &counted(u32::MAX, u32::MAX)), 5);
     // A seed offers to leechers only: none when there are none.
     let mut c = connected(status(1, true));
     assert_eq!(next_round(&mut c, 120_000, &counted(3, 0)), 0);
