@@ -483,7 +483,8 @@ const BROWSER_CRATE: &str = "webswarm-web";
 /// length check is one function, shared with the owned-bytes path natively
 /// (which the module leaves out), +5 B: 93,637 B. To 93,870: offers sized
 /// to the tracker's count of the swarm (a seed's only to leechers; a page
-/// alone with one seeder makes one offer a round, not five; a seeder's offer
+/// alone with one seeder makes one offer a round after the first, not five;
+/// a seeder's offer
 /// budget goes to the swarms that have leechers), +228 B: 93,865 B.
 const WEB_GZ_CEILING: u64 = 93_870;
 

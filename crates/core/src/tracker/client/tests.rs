@@ -622,7 +622,8 @@ fn next_round(c: &mut TrackerClient, at: u64, said: &str) -> usize {
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn offers_go_no_further_than_the_tracker_counted_peers_to_take_them() {
     // A leecher: one offer per other peer (the count includes us), at least
-    // one (a tracker may leave us out), at most five; all five before a count.
+    // one (a tracker may leave us out), at most five. (Before any count, all
+    // five: `joining_an_open_socket_sends_started_then_offers_in_one_announce`.)
     let mut c = connected(status(1, false));
     assert_eq!(next_round(&mut c, 120_000, &counted(1, 1)), 1);
     assert_eq!(next_round(&mut c, 240_000, &counted(2, 2)), 3);
