@@ -42,7 +42,7 @@ const HOOK = () => {
     const cdc = pc.createDataChannel.bind(pc);
     pc.createDataChannel = (...b) => { const dc = cdc(...b); dc.addEventListener('open', () => mark('channel open')); let n = 0, bytes = 0, next = 65536; dc.addEventListener('message', (m) => { const len = m.data.byteLength ?? m.data.length; bytes += len; if (n++ < 3) mark(`channel message ${len} B`); if (len >= 1024 && !window.__metaSeen) window.__metaSeen = true; if (len >= 16384 && !window.__firstBlock) { window.__firstBlock = true; mark('first block'); } if (bytes >= next) { mark(`channel has brought ${bytes >> 10} KiB`); next *= 2; } }); return dc; };
     const sendOrig = RTCDataChannel.prototype.send;
-    if (!RTCDataChannel.prototype.__traced) { RTCDataChannel.prototype.__traced = true; let k = 0; RTCDataChannel.prototype.send = function (d) { if (k++ < 12) mark(`send ${d.byteLength ?? d.length} B`); if (window.__metaSeen && !window.__firstRequest) { window.__firstRequest = true; mark('first request'); } return sendOrig.call(this, d); }; }
+    if (!RTCDataChannel.prototype.__traced) { RTCDataChannel.prototype.__traced = true; let k = 0; RTCDataChannel.prototype.send = function (d) { if (k++ < 12) mark(`send ${d.byteLength ?? d.length} B`); if (window.__metaSeen && !window.__firstRequest) { window.__firstRequest = true; mark('first request'); } const t0 = performance.now(); try { return sendOrig.call(this, d); } finally { const dt = performance.now() - t0; window.__sendMs = (window.__sendMs || 0) + dt; window.__sends = (window.__sends || 0) + 1; window.__sendMax = Math.max(window.__sendMax || 0, dt); } }; }
     const sld = pc.setLocalDescription.bind(pc); pc.setLocalDescription = (...b) => { mark('setLocalDescription'); return sld(...b).then((r) => { mark('local description set'); return r; }); };
     const srd = pc.setRemoteDescription.bind(pc); pc.setRemoteDescription = (...b) => { mark('setRemoteDescription'); return srd(...b).then((r) => { mark('remote description set'); return r; }); };
     return pc;
@@ -68,7 +68,10 @@ try {
       const add = timings.addAt;
       const at = (w) => trace.find(([, x]) => x === w)?.[0];
       const served = at('first block') - at('first request');
-      console.log(`\nrun ${run + 1}: first frame ${(timings.firstFrameAt - add).toFixed(0)} ms after add; first request -> first block ${served.toFixed(1)} ms`);
+      // Chromium's data-channel send waits for its network thread: the page's main thread
+      // spends this much in it up to the first frame.
+      const [sends, sendMs, sendMax] = await page.evaluate(() => [window.__sends, window.__sendMs, window.__sendMax]);
+      console.log(`\nrun ${run + 1}: first frame ${(timings.firstFrameAt - add).toFixed(0)} ms after add; first request -> first block ${served.toFixed(1)} ms; ${sends} channel sends took ${sendMs.toFixed(1)} ms (longest ${sendMax.toFixed(1)})`);
       const rel = reqs.map(([ms, w]) => [t0 + ms - origin - add, w]);
       const all = [...trace.map(([t, w]) => [t - add, w]), ...rel, [timings.firstFrameAt - add, 'FIRST FRAME']].sort((a, b) => a[0] - b[0]);
       if (!process.env.QUIET) for (const [t, w] of all) console.log(`${t.toFixed(1).padStart(8)} ms  ${w}`);
