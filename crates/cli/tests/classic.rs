@@ -75,7 +75,7 @@ fn transmission_seeds_over_tcp_and_webswarm_gets_it_through_http_and_udp_announc
     let err = get(&[&magnet, "-o", dl.to_str().unwrap()]);
     same_tree(&src, &dl.join("multi"));
     eprintln!("over UDP: {}", err.lines().last().unwrap_or_default());
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }
 
 /// The bridge: transmission is the only seeder, over TCP; `webswarm get
@@ -185,7 +185,7 @@ async fn a_webrtc_only_peer_gets_a_transmission_torrent_through_the_bridge() {
     // It ran alongside the bridge's download, not after it.
     assert!(leech_started < bridge_done / 2);
     ws.stop().await;
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }
 
 #[test]
@@ -228,7 +228,7 @@ fn webswarm_seeds_over_tcp_to_aria2_and_libtorrent() {
     let dl = root.join("dl-libtorrent");
     eprintln!("{}", libtorrent_get(torrent, &dl, "tcp"));
     same_tree(&src, &dl.join("multi"));
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }
 
 /// uTP both ways with libtorrent. A libtorrent that takes uTP only seeds:
@@ -272,7 +272,7 @@ fn utp_both_ways_with_libtorrent() {
     let dl = root.join("dl-libtorrent");
     eprintln!("{}", libtorrent_get(torrent, &dl, "utp"));
     same_tree(&src, &dl.join("multi"));
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }
 
 /// Message Stream Encryption with libtorrent set to "require encryption"
@@ -334,7 +334,7 @@ fn encrypted_both_ways_with_libtorrent_that_requires_it() {
     let dl = root.join("dl-libtorrent");
     eprintln!("{}", libtorrent_get(torrent, &dl, "utp+rc4"));
     same_tree(&src, &dl.join("multi"));
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }
 
 /// qBittorrent (qbittorrent-nox in its default settings: TCP and uTP,
@@ -380,7 +380,7 @@ fn qbittorrent_gets_a_magnet_from_webswarm_and_seeds_it_back() {
         "from qBittorrent: {}",
         err.lines().last().unwrap_or_default()
     );
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }
 
 /// BEP 27 for a magnet: whether a torrent is private is only known once its
@@ -420,7 +420,7 @@ fn a_magnet_that_turns_out_private_leaves_the_dht() {
         err.contains("the torrent is private (BEP 27): no more DHT lookups for it"),
         "{err}"
     );
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }
 
 /// A magnet with no tracker: webswarm joins a DHT of libtorrent nodes
@@ -462,7 +462,7 @@ fn a_trackerless_magnet_is_found_through_a_dht_of_libtorrent_nodes() {
         junk.join().unwrap(),
         err.lines().last().unwrap_or_default()
     );
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }
 
 /// PEX (BEP 11): the tracker knows only libtorrent A, which has no data;
@@ -513,7 +513,7 @@ async fn webswarm_learns_a_seeder_from_a_libtorrent_peers_pex() {
             .unwrap_or_default()
     );
     ws.stop().await;
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }
 
 /// PEX sent: webswarm, connected to libtorrent B (through the tracker),
@@ -565,7 +565,7 @@ async fn a_libtorrent_peer_learns_a_seeder_from_webswarms_pex() {
     eprintln!("libtorrent C {}", line.trim());
     drop(bridge);
     ws.stop().await;
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }
 
 /// A corrupt TCP peer and a good seeder, named by a UDP tracker that
@@ -620,7 +620,7 @@ fn a_corrupt_tcp_peer_is_banned_and_wrong_udp_transaction_ids_are_ignored() {
             .find(|l| l.starts_with("downloaded "))
             .unwrap_or_default()
     );
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }
 
 /// Hostile input on the classic side: junk handshakes, a wrong torrent, an
@@ -705,7 +705,7 @@ fn hostile_tcp_peers_and_a_junk_http_tracker() {
         "{said:?}"
     );
     eprintln!("{}", said.join("\n"));
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }
 
 /// Our tracker serves classic clients too: transmission announces to it
@@ -740,5 +740,5 @@ async fn transmission_and_webswarm_meet_on_our_tracker_over_http_and_udp() {
         err.lines().last().unwrap_or_default()
     );
     ws.stop().await;
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }

@@ -36,7 +36,7 @@ async fn one_process_seeds_several_torrents() {
                 == std::fs::read(src).unwrap()
         );
     }
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
     tracker.stop().await;
 }
 
@@ -61,7 +61,7 @@ async fn one_process_seeds_more_torrents_than_a_burst_of_announces() {
     assert_eq!(magnets.len(), 80);
     // 40 at once, then 10 a second: well within the 15 s a first answer may take.
     assert!(started.elapsed() < std::time::Duration::from_secs(12));
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
     tracker.stop().await;
 }
 
@@ -99,7 +99,7 @@ fn bad_input_is_one_clear_line_and_a_failure_code() {
         "{}",
         stderr(&o)
     );
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }
 
 fn make_torrent(src: &std::path::Path, tracker: &str) -> std::path::PathBuf {
@@ -133,7 +133,7 @@ fn seeding_wrong_data_is_refused() {
             root.display()
         )
     );
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }
 
 /// A download into a 1 MiB tmpfs (a private mount namespace; needs root).
@@ -177,7 +177,7 @@ async fn a_full_disk_ends_the_download_with_a_clear_error() {
         "{}",
         stderr(&o)
     );
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
     tracker.stop().await;
 }
 
@@ -278,6 +278,6 @@ async fn a_tracker_refusal_reaches_the_user() {
         "{seen:#?}"
     );
     drop(child);
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
     tracker.stop().await;
 }

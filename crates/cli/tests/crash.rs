@@ -103,7 +103,7 @@ async fn a_download_killed_at_random_moments_never_trusts_a_wrong_piece() {
         rounds + 1,
         started.elapsed().as_secs_f64()
     );
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
     tracker.stop().await;
 }
 
@@ -216,6 +216,6 @@ async fn a_download_killed_after_its_record_resumes_at_once_and_refetches_a_piec
         "{said}"
     );
     assert_same_tree(&root.join("src"), &dl);
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
     tracker.stop().await;
 }

@@ -54,7 +54,7 @@ async fn seeder_killed_mid_transfer_another_seeder_finishes_it() {
         .expect("finishes")
         .unwrap();
     assert_same_tree(&src, &dir.join("data"));
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
     tracker.stop().await;
 }
 
@@ -115,7 +115,7 @@ async fn tracker_restart_peers_reconnect_and_the_swarm_recovers() {
         .expect("finishes after the restart")
         .unwrap();
     assert_same_tree(&src, &dir.join("data"));
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,7 +144,7 @@ async fn a_peer_sending_corrupt_blocks_is_banned_and_the_file_is_right() {
         .unwrap();
     assert_same_tree(&src, &dir.join("data"));
     assert_eq!(h.stats().banned, 1);
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
     tracker.stop().await;
 }
 
@@ -212,6 +212,6 @@ async fn killed_download_resumes_without_fetching_verified_pieces() {
     // Only what was not verified is fetched again (plus endgame duplicates).
     assert!(fetched <= total - resumed * piece + 8 * piece, "{err}");
     assert_same_tree(&src, &dir.join("data"));
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
     tracker.stop().await;
 }

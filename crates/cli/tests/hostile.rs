@@ -117,6 +117,6 @@ async fn an_offer_flood_does_not_starve_honest_peers_of_a_seeder() {
         "seeder RSS grew from {rss_before} to {rss_during} KiB in the flood"
     );
     drop(seeder);
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
     tracker.stop().await;
 }

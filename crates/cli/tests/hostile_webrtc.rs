@@ -418,6 +418,6 @@ async fn hostile_peers_over_webrtc_are_dropped_and_cost_honest_peers_nothing() {
     );
     swarm.stop.store(true, Ordering::Relaxed);
     drop(seeder);
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
     tracker.stop().await;
 }

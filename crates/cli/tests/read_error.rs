@@ -182,6 +182,6 @@ async fn a_read_error_under_a_seeder_is_reported_once_and_the_piece_is_kept() {
     );
     drop(seeder);
     drop(_mount);
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
     tracker.stop().await;
 }

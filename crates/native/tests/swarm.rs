@@ -41,7 +41,7 @@ async fn one_seeder_three_leechers_64mib_multi_file() {
     for (_, dir) in &leechers {
         assert_same_tree(&src, &dir.join("album"));
     }
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
     tracker.stop().await;
 }
 
@@ -62,7 +62,7 @@ async fn magnet_leecher_gets_metadata_from_peers() {
         .unwrap();
     assert_eq!(h.stats().name.as_deref(), Some("set"));
     assert_same_tree(&src, &dir.join("set"));
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
     tracker.stop().await;
 }
 
@@ -103,6 +103,6 @@ async fn a_seeder_whose_file_changed_never_serves_the_changed_piece() {
     assert_eq!(l.banned, 0, "the seeder never sent wrong data");
     assert_eq!(s.pieces_have, n - 1, "the seeder no longer counts piece 5");
     assert_ne!(l.left, Some(0));
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
     tracker.stop().await;
 }

@@ -41,6 +41,6 @@ async fn peers_with_a_token_in_the_tracker_url_find_each_other() {
         .expect("download finishes")
         .unwrap();
     assert_same_tree(&src, &dir.join("clip"));
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
     tracker.stop().await;
 }

@@ -99,5 +99,5 @@ async fn a_wss_tracker_with_a_private_ca() {
     };
     assert!(why.to_lowercase().contains("certificate"), "{why}");
     server.abort();
-    std::fs::remove_dir_all(&root).unwrap();
+    remove_tree(&root);
 }

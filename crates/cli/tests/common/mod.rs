@@ -24,10 +24,13 @@ pub fn seed_process(paths: &[&Path], tracker: &str) -> (Reap, Vec<String>) {
     let mut args = vec!["seed"];
     args.extend(paths.iter().map(|p| p.to_str().unwrap()));
     args.extend(["--tracker", tracker, "--bind", "127.0.0.1"]);
+    // Its stderr in a file, read when it fails (a pipe nobody reads could
+    // fill and stop it).
+    let log = tempdir("seed-log").join("stderr");
     let mut child = Reap(
         webswarm(&args)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -37,7 +40,11 @@ pub fn seed_process(paths: &[&Path], tracker: &str) -> (Reap, Vec<String>) {
         .map(|_| {
             let mut line = String::new();
             out.read_line(&mut line).unwrap();
-            assert!(line.starts_with("magnet:"), "seed printed {line:?}");
+            if !line.starts_with("magnet:") {
+                let _ = child.0.wait();
+                let err = std::fs::read_to_string(&log).unwrap_or_default();
+                panic!("seed printed {line:?}; its stderr:\n{err}");
+            }
             line.trim().to_owned()
         })
         .collect();

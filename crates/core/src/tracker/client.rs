@@ -211,6 +211,25 @@ impl Joined {
             offers: Vec::new(),
         }
     }
+
+    /// An announce carrying `made`, each offer pending (for its answer)
+    /// until `expires`.
+    fn announce_offers(
+        &self,
+        info_hash: InfoHash,
+        event: Option<AnnounceEvent>,
+        made: Vec<(OfferId, String)>,
+        expires: Time,
+        pending: &mut VecMap<OfferId, Pending>,
+    ) -> Announce {
+        for (id, _) in &made {
+            pending.insert(*id, Pending { info_hash, expires });
+        }
+        Announce {
+            offers: made,
+            ..self.announce(info_hash, event)
+        }
+    }
 }
 
 struct Pending {
@@ -299,6 +318,9 @@ impl TrackerClient {
                 .values()
                 .filter(|j| j.making_offers.is_none())
                 .map(|j| match (j.status.complete, j.status.peers) {
+                    // A `started` or offers held for the pace: due as soon
+                    // as it allows.
+                    _ if !j.started || !j.early_offers.is_empty() => j.last_offers,
                     (true, _) => j.next_announce,
                     (false, 0) => j.next_announce.min(j.lonely_due()),
                     // It turns lonely at `stalls_at` if nothing arrives.
@@ -510,12 +532,22 @@ impl TrackerClient {
             .saturating_sub(self.offers.len());
         let mut made = made;
         drop_made(&mut self.out, made.split_off(room.min(made.len())));
-        let mut a = j.announce(info_hash, None);
-        let expires = now + self.cfg.offer_ttl;
-        for (id, _) in &made {
-            self.offers.insert(*id, Pending { info_hash, expires });
+        // Held until the torrent has started and the pace lets an announce
+        // go (`announce_due` sends them): offers reported right after the
+        // socket opened went out on top of the `started` burst, more than a
+        // tracker takes on one connection.
+        let (spacing, burst) = (self.cfg.announce_spacing, self.cfg.announce_burst);
+        let paced = match j.started {
+            true => self.pace.take(now, spacing, burst, true),
+            false => Err(now),
+        };
+        if let Err(at) = paced {
+            j.early_offers = made;
+            self.paced_until = Some(self.paced_until.map_or(at, |p| p.min(at)));
+            return;
         }
-        a.offers = made;
+        let expires = now + self.cfg.offer_ttl;
+        let a = j.announce_offers(info_hash, None, made, expires, &mut self.offers);
         self.out.push_back(TrackerWork::Send(a.to_json()));
     }
 
@@ -601,8 +633,9 @@ impl TrackerClient {
         let (spacing, burst) = (self.cfg.announce_spacing, self.cfg.announce_burst);
         let (pace, paced) = (&mut self.pace, &mut self.paced_until);
         *paced = None;
-        // Whether an announce may go now; if not, it waits for the pace.
-        let mut may_send = |now| match pace.take(now, spacing, burst) {
+        // Whether an announce may go now (taking it from the budget if
+        // `take`); if not, it waits for the pace.
+        let mut may_send = |now, take| match pace.take(now, spacing, burst, take) {
             Ok(()) => true,
             Err(at) => {
                 *paced = Some(paced.map_or(at, |p: Time| p.min(at)));
@@ -612,7 +645,7 @@ impl TrackerClient {
         // Every torrent's `started` first: under the pace, a client with
         // many torrents is listed for all of them before it asks for more.
         for (&info_hash, j) in self.torrents.iter_mut() {
-            if !up || j.started || !may_send(now) {
+            if !up || j.started || !may_send(now, true) {
                 continue;
             }
             // Join at once, so offers from others reach us while ours are
@@ -620,19 +653,25 @@ impl TrackerClient {
             // connected.
             j.started = true;
             j.completed_sent = j.status.complete;
-            let mut a = j.announce(info_hash, Some(AnnounceEvent::Started));
-            let expires = now + stale;
-            for (id, _) in &j.early_offers {
-                self.offers.insert(*id, Pending { info_hash, expires });
-            }
-            a.offers = std::mem::take(&mut j.early_offers);
+            let made = std::mem::take(&mut j.early_offers);
+            let ev = Some(AnnounceEvent::Started);
+            let a = j.announce_offers(info_hash, ev, made, now + stale, &mut self.offers);
             self.out.push_back(TrackerWork::Send(a.to_json()));
         }
         for (&info_hash, j) in self.torrents.iter_mut() {
             if !up && (j.started || !j.early_offers.is_empty()) || up && !j.started {
                 continue;
             }
-            if up && j.status.complete && !j.completed_sent && may_send(now) {
+            // Offers made while the pace held the announce back.
+            if up && !j.early_offers.is_empty() {
+                if may_send(now, true) {
+                    let made = std::mem::take(&mut j.early_offers);
+                    let a = j.announce_offers(info_hash, None, made, now + stale, &mut self.offers);
+                    self.out.push_back(TrackerWork::Send(a.to_json()));
+                }
+                continue;
+            }
+            if up && j.status.complete && !j.completed_sent && may_send(now, true) {
                 j.completed_sent = true;
                 let a = j.announce(info_hash, Some(AnnounceEvent::Completed));
                 self.out.push_back(TrackerWork::Send(a.to_json()));
@@ -646,7 +685,10 @@ impl TrackerClient {
             let scheduled = now >= j.next_announce;
             let lonely = j.lonely(now, self.cfg.stall_after);
             let due = scheduled || (lonely && now >= j.lonely_due());
-            if !due || j.making_offers.is_some() || (up && !may_send(now)) {
+            // Offers are made before the announce that carries them takes
+            // its turn (`handle_offers_made`); none are asked for while the
+            // pace would hold it back.
+            if !due || j.making_offers.is_some() || (up && !may_send(now, false)) {
                 continue;
             }
             j.next_announce = now + j.interval;
@@ -661,7 +703,7 @@ impl TrackerClient {
             let n = j.offers_wanted(per_announce).min(j.status.room).min(budget);
             budget -= n;
             if n == 0 {
-                if up {
+                if up && may_send(now, true) {
                     let a = j.announce(info_hash, None);
                     self.out.push_back(TrackerWork::Send(a.to_json()));
                 }

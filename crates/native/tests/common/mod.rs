@@ -197,6 +197,21 @@ fn walk(p: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// Removes a test's directory. A client still running may be writing its
+/// resume record there (saved off its event loop, then renamed into place):
+/// a removal that meets the new file retries for up to 2 s.
+pub fn remove_tree(dir: &Path) {
+    for _ in 0..40 {
+        match std::fs::remove_dir_all(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            r => return r.unwrap(),
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 pub fn tempdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
         "webswarm-{tag}-{}-{}",

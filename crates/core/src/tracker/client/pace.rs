@@ -20,15 +20,24 @@ impl Pace {
         Pace { full_at: now }
     }
 
-    /// Takes one announce from the budget, or says when one is free.
-    pub fn take(&mut self, now: Time, spacing: Duration, burst: u32) -> Result<(), Time> {
+    /// Takes one announce from the budget (only looks if `!take`), or says
+    /// when one is free.
+    pub fn take(
+        &mut self,
+        now: Time,
+        spacing: Duration,
+        burst: u32,
+        take: bool,
+    ) -> Result<(), Time> {
         let from = self.full_at.max(now);
         let window = spacing.saturating_mul(burst.saturating_sub(1));
         if from - now > window {
             let wait = (from - now) - window;
             return Err(now + wait);
         }
-        self.full_at = from + spacing;
+        if take {
+            self.full_at = from + spacing;
+        }
         Ok(())
     }
 }
