@@ -41,6 +41,7 @@ pub fn seed_process(paths: &[&Path], tracker: &str) -> (Reap, Vec<String>) {
             let mut line = String::new();
             out.read_line(&mut line).unwrap();
             if !line.starts_with("magnet:") {
+                let _ = child.0.kill();
                 let _ = child.0.wait();
                 let err = std::fs::read_to_string(&log).unwrap_or_default();
                 panic!("seed printed {line:?}; its stderr:\n{err}");

@@ -538,11 +538,13 @@ impl TrackerClient {
         // tracker takes on one connection.
         let (spacing, burst) = (self.cfg.announce_spacing, self.cfg.announce_burst);
         let paced = match j.started {
-            true => self.pace.take(now, spacing, burst, true),
+            true => self.pace.admit(now, spacing, burst, true),
             false => Err(now),
         };
         if let Err(at) = paced {
-            j.early_offers = made;
+            // A report given up on (stale) may come after newer offers: the
+            // older go.
+            drop_made(&mut self.out, std::mem::replace(&mut j.early_offers, made));
             self.paced_until = Some(self.paced_until.map_or(at, |p| p.min(at)));
             return;
         }
@@ -635,7 +637,7 @@ impl TrackerClient {
         *paced = None;
         // Whether an announce may go now (taking it from the budget if
         // `take`); if not, it waits for the pace.
-        let mut may_send = |now, take| match pace.take(now, spacing, burst, take) {
+        let mut may_send = |now, take: bool| match pace.admit(now, spacing, burst, take) {
             Ok(()) => true,
             Err(at) => {
                 *paced = Some(paced.map_or(at, |p: Time| p.min(at)));

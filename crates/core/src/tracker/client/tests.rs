@@ -758,3 +758,34 @@ fn announces_with_offers_made_late_keep_to_the_pace() {
         "the offer budget's ten torrents announced their offers"
     );
 }
+
+/// Offers held for the pace are not lost to a later report (one given up
+/// on as stale): the older go back to the platform to be closed.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn held_offers_replaced_by_a_late_report_are_dropped() {
+    let cfg = TrackerConfig {
+        announce_burst: 1,
+        announce_spacing: Duration::from_secs(10),
+        ..TrackerConfig::default()
+    };
+    let mut c = TrackerClient::new(cfg, t(0), 7);
+    drain(&mut c);
+    c.handle_connected(t(0));
+    c.join(t(0), IH, ME, status(5, true));
+    assert_eq!(event_of(&drain(&mut c)[0]), Some("started".into()));
+    // The pace's one turn went to `started`: these offers wait for the next.
+    let held = [OfferId([8; 20])];
+    make(&mut c, t(1_000), &held);
+    assert!(drain(&mut c).is_empty(), "held for the pace");
+    let late = [OfferId([9; 20])];
+    make(&mut c, t(2_000), &late);
+    assert_eq!(drain(&mut c), vec![TrackerWork::DropOffer(held[0])]);
+    c.handle_timeout(t(10_000));
+    let work = drain(&mut c);
+    let offers = match sent(&work[0]).get("offers") {
+        Some(Json::Arr(o)) => o.len(),
+        _ => 0,
+    };
+    assert_eq!(offers, 1, "the later offer goes at the pace's next turn");
+}
