@@ -69,9 +69,9 @@ try {
       const at = (w) => trace.find(([, x]) => x === w)?.[0];
       const served = at('first block') - at('first request');
       // Chromium's data-channel send waits for its network thread: the page's main thread
-      // spends this much in it up to the first frame.
+      // spent this much in it by the time the trace is read (just after the first frame).
       const [sends, sendMs, sendMax] = await page.evaluate(() => [window.__sends, window.__sendMs, window.__sendMax]);
-      console.log(`\nrun ${run + 1}: first frame ${(timings.firstFrameAt - add).toFixed(0)} ms after add; first request -> first block ${served.toFixed(1)} ms; ${sends} channel sends took ${sendMs.toFixed(1)} ms (longest ${sendMax.toFixed(1)})`);
+      console.log(`\nrun ${run + 1}: first frame ${(timings.firstFrameAt - add).toFixed(0)} ms after add; first request -> first block ${served.toFixed(1)} ms; ${sends} channel sends by then took ${sendMs.toFixed(1)} ms (longest ${sendMax.toFixed(1)})`);
       const rel = reqs.map(([ms, w]) => [t0 + ms - origin - add, w]);
       const all = [...trace.map(([t, w]) => [t - add, w]), ...rel, [timings.firstFrameAt - add, 'FIRST FRAME']].sort((a, b) => a[0] - b[0]);
       if (!process.env.QUIET) for (const [t, w] of all) console.log(`${t.toFixed(1).padStart(8)} ms  ${w}`);

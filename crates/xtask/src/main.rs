@@ -484,8 +484,7 @@ const BROWSER_CRATE: &str = "webswarm-web";
 /// (which the module leaves out), +5 B: 93,637 B. To 93,870: offers sized
 /// to the tracker's count of the swarm (a seed's only to leechers; a page
 /// alone with one seeder makes one offer a round after the first, not five;
-/// a seeder's offer
-/// budget goes to the swarms that have leechers), +228 B: 93,865 B. To
+/// a seeder's offer budget goes to the swarms that have leechers), +228 B: 93,865 B. To
 /// 93,590: wasm-opt repeats its passes while they shrink the module
 /// (`--converge`, -177 B) and puts the most-called functions first (-99 B):
 /// 93,589 B. To 93,840: an announce carrying offers waits for the pace
