@@ -1,7 +1,8 @@
 // Where the demo page's time to first frame goes: one run of the demo page
 // against the native seeder (no webseed), with the page's milestones and
 // every request the video element makes, in ms from `add` (WebSocket,
-// RTCPeerConnection, the data channel and the video element wrapped).
+// RTCPeerConnection, the data channel and the video element wrapped; the
+// messages sent to the tracker and the block requests sent to peers marked).
 // `QUIET=1`: only each run's first frame. Needs the built binaries and
 // web/dist (the WEBSWARM_* variables of the e2e tests) and the bench video.
 //   (cd tests && unshare --net sh -c 'ip link set lo up && exec "$@"' sh node bench/first-frame-trace.mjs [runs])
@@ -32,7 +33,7 @@ const HOOK = () => {
     return dispatch.call(this, e);
   };
   const WS = window.WebSocket;
-  window.WebSocket = function (...a) { mark('tracker socket'); const ws = new WS(...a); ws.addEventListener('open', () => mark('tracker open')); ws.addEventListener('message', (m) => mark(`tracker says ${String(m.data).slice(0, 60)}`)); return ws; };
+  window.WebSocket = function (...a) { mark('tracker socket'); const ws = new WS(...a); ws.addEventListener('open', () => mark('tracker open')); const wsend = ws.send.bind(ws); ws.send = (d) => { mark(`tracker send ${String(d).length} B`); return wsend(d); }; ws.addEventListener('message', (m) => mark(`tracker says ${String(m.data).slice(0, 60)}`)); return ws; };
   window.WebSocket.prototype = WS.prototype;
   const PC = window.RTCPeerConnection;
   window.RTCPeerConnection = function (...a) {
@@ -42,7 +43,7 @@ const HOOK = () => {
     const cdc = pc.createDataChannel.bind(pc);
     pc.createDataChannel = (...b) => { const dc = cdc(...b); dc.addEventListener('open', () => mark('channel open')); let n = 0, bytes = 0, next = 65536; dc.addEventListener('message', (m) => { const len = m.data.byteLength ?? m.data.length; bytes += len; if (n++ < 3) mark(`channel message ${len} B`); if (len >= 1024 && !window.__metaSeen) window.__metaSeen = true; if (len >= 16384 && !window.__firstBlock) { window.__firstBlock = true; mark('first block'); } if (bytes >= next) { mark(`channel has brought ${bytes >> 10} KiB`); next *= 2; } }); return dc; };
     const sendOrig = RTCDataChannel.prototype.send;
-    if (!RTCDataChannel.prototype.__traced) { RTCDataChannel.prototype.__traced = true; let k = 0; RTCDataChannel.prototype.send = function (d) { if (k++ < 12) mark(`send ${d.byteLength ?? d.length} B`); if (window.__metaSeen && !window.__firstRequest) { window.__firstRequest = true; mark('first request'); } const t0 = performance.now(); try { return sendOrig.call(this, d); } finally { const dt = performance.now() - t0; window.__sendMs = (window.__sendMs || 0) + dt; window.__sends = (window.__sends || 0) + 1; window.__sendMax = Math.max(window.__sendMax || 0, dt); } }; }
+    if (!RTCDataChannel.prototype.__traced) { RTCDataChannel.prototype.__traced = true; let k = 0; RTCDataChannel.prototype.send = function (d) { if (k++ < 12) mark(`send ${d.byteLength ?? d.length} B`); if (window.__metaSeen && (window.__reqs = (window.__reqs || 0)) < 40 && d.byteLength) { const u = new Uint8Array(d.buffer || d, d.byteOffset || 0, d.byteLength); const v = new DataView(u.buffer, u.byteOffset, u.byteLength); const got = []; for (let o = 0; o + 4 <= u.length;) { const n = v.getUint32(o); if (n === 13 && u[o + 4] === 6) got.push(`${v.getUint32(o + 5)}/${v.getUint32(o + 9) >> 14}`); o += 4 + n; } if (got.length) { window.__reqs += got.length; mark(`requests ${got.join(' ')}`); } } if (window.__metaSeen && !window.__firstRequest) { window.__firstRequest = true; mark('first request'); } const t0 = performance.now(); try { return sendOrig.call(this, d); } finally { const dt = performance.now() - t0; window.__sendMs = (window.__sendMs || 0) + dt; window.__sends = (window.__sends || 0) + 1; window.__sendMax = Math.max(window.__sendMax || 0, dt); } }; }
     const sld = pc.setLocalDescription.bind(pc); pc.setLocalDescription = (...b) => { mark('setLocalDescription'); return sld(...b).then((r) => { mark('local description set'); return r; }); };
     const srd = pc.setRemoteDescription.bind(pc); pc.setRemoteDescription = (...b) => { mark('setRemoteDescription'); return srd(...b).then((r) => { mark('remote description set'); return r; }); };
     return pc;
