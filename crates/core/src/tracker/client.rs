@@ -344,6 +344,13 @@ impl TrackerClient {
 
     /// Starts announcing a torrent.
     pub fn join(&mut self, now: Time, info_hash: InfoHash, peer_id: PeerId, status: TorrentStatus) {
+        // Joined already (a resume while not paused): replacing it would
+        // lose the offers it holds, unannounced and never closed.
+        if let Some(j) = self.torrents.get_mut(&info_hash) {
+            j.status = status;
+            self.announce_due(now);
+            return;
+        }
         let j = Joined {
             peer_id,
             status,
@@ -511,6 +518,15 @@ impl TrackerClient {
             self.is_connected(),
             matches!(self.socket, Socket::Connecting { .. }),
         );
+        // Reports that come after their request was given up (a failure,
+        // a stale wait) may find the budget spent meanwhile: by pending
+        // offers, and by offers other torrents hold or are having made.
+        let own = self.torrents.get(&info_hash).map_or(0, |j| {
+            j.making_offers.map_or(0, |m| m.1) + j.early_offers.len()
+        });
+        let room = self.offer_budget() + own;
+        let mut made = made;
+        drop_made(&mut self.out, made.split_off(room.min(made.len())));
         let Some(j) = self
             .torrents
             .get_mut(&info_hash)
@@ -521,17 +537,9 @@ impl TrackerClient {
         };
         j.making_offers = None;
         if !up {
-            j.early_offers = made;
+            drop_made(&mut self.out, std::mem::replace(&mut j.early_offers, made));
             return;
         }
-        // Reports that come after their request was given up (a failure,
-        // a stale wait) may find the budget spent meanwhile.
-        let room = self
-            .cfg
-            .max_pending_offers
-            .saturating_sub(self.offers.len());
-        let mut made = made;
-        drop_made(&mut self.out, made.split_off(room.min(made.len())));
         // Held until the torrent has started and the pace lets an announce
         // go (`announce_due` sends them): offers reported right after the
         // socket opened went out on top of the `started` burst, more than a

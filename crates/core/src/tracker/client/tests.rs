@@ -789,3 +789,69 @@ fn held_offers_replaced_by_a_late_report_are_dropped() {
     };
     assert_eq!(offers, 1, "the later offer goes at the pace's next turn");
 }
+
+/// Offers held by one torrent (made while the socket connects, or held for
+/// the pace) count against the budget when another torrent reports more than
+/// it was asked for (a late report of a request given up as stale): counted
+/// only against the pending ones, both went out and the table overflowed
+/// (found by the `tracker_client` fuzz target).
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn offers_held_by_other_torrents_count_against_the_budget() {
+    let cfg = TrackerConfig {
+        max_pending_offers: 8,
+        ..TrackerConfig::default()
+    };
+    let mut c = TrackerClient::new(cfg, t(0), 7);
+    drain(&mut c);
+    let (a, b) = (InfoHash([1; 20]), InfoHash([2; 20]));
+    c.join(t(0), a, ME, status(0, false));
+    c.join(t(0), b, ME, status(0, false));
+    let asked: Vec<usize> = drain(&mut c)
+        .iter()
+        .filter_map(|w| match w {
+            TrackerWork::MakeOffers { ids, .. } => Some(ids.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked, vec![5, 3]);
+    let offers = |k: u8| {
+        (0..5)
+            .map(|i| (OfferId([k + i; 20]), "sdp".to_owned()))
+            .collect()
+    };
+    c.handle_offers_made(t(10), a, offers(10));
+    c.handle_offers_made(t(20), b, offers(20));
+    let dropped = drain(&mut c).len();
+    assert_eq!(
+        dropped, 2,
+        "the report beyond the budget goes back to the platform"
+    );
+    c.handle_connected(t(30));
+    drain(&mut c);
+    assert_eq!(c.pending_offers(), 8);
+}
+
+/// Joining a torrent already joined (a resume while not paused) keeps its
+/// schedule and the offers it holds: replacing it lost offers made while
+/// the socket connected, never announced and never closed.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn joining_again_keeps_the_offers_a_torrent_holds() {
+    let mut c = TrackerClient::new(TrackerConfig::default(), t(0), 1);
+    drain(&mut c);
+    c.join(t(0), IH, ME, status(0, false));
+    let Some(TrackerWork::MakeOffers { ids, .. }) = drain(&mut c).pop() else {
+        panic!("offers are asked for while the socket connects")
+    };
+    make(&mut c, t(20), &ids);
+    c.join(t(25), IH, ME, status(0, false));
+    assert!(drain(&mut c).is_empty(), "nothing asked again");
+    c.handle_connected(t(30));
+    let work = drain(&mut c);
+    assert_eq!(work.len(), 1, "{work:?}");
+    let Some(Json::Arr(offers)) = sent(&work[0]).get("offers").cloned() else {
+        panic!("no offers in the started announce")
+    };
+    assert_eq!((offers.len(), c.pending_offers()), (5, 5));
+}
