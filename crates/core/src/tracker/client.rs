@@ -342,7 +342,8 @@ impl TrackerClient {
 
     // ---- torrents -------------------------------------------------------------
 
-    /// Starts announcing a torrent.
+    /// Starts announcing a torrent. A torrent joined already keeps its peer
+    /// id, schedule and offers, and takes `status`.
     pub fn join(&mut self, now: Time, info_hash: InfoHash, peer_id: PeerId, status: TorrentStatus) {
         // Joined already (a resume while not paused): replacing it would
         // lose the offers it holds, unannounced and never closed.
@@ -520,11 +521,14 @@ impl TrackerClient {
         );
         // Reports that come after their request was given up (a failure,
         // a stale wait) may find the budget spent meanwhile: by pending
-        // offers, and by offers other torrents hold or are having made.
-        let own = self.torrents.get(&info_hash).map_or(0, |j| {
-            j.making_offers.map_or(0, |m| m.1) + j.early_offers.len()
-        });
-        let room = self.offer_budget() + own;
+        // offers, and by offers held (this torrent's too: they may stay
+        // held beside these) or being made for other torrents.
+        let asked = self
+            .torrents
+            .get(&info_hash)
+            .and_then(|j| j.making_offers)
+            .map_or(0, |m| m.1);
+        let room = self.offer_budget() + asked;
         let mut made = made;
         drop_made(&mut self.out, made.split_off(room.min(made.len())));
         let Some(j) = self
