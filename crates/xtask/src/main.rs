@@ -490,10 +490,10 @@ const BROWSER_CRATE: &str = "webswarm-web";
 /// 93,589 B. To 93,840: an announce carrying offers waits for the pace
 /// when the offers come back (offers reported after the socket opened went
 /// out on top of the `started` burst, and a tracker refused them), +244 B:
-/// 93,833 B. To 93,900: the tracker client's offer budget counts what other
-/// torrents hold or are having made when a report comes in (a late report
-/// overflowed it), and joining a torrent already joined keeps the offers it
-/// holds (replacing it leaked them), +63 B: 93,896 B.
+/// 93,833 B. To 93,900: the tracker client's offer budget counts the offers
+/// held and those other torrents are having made when a report comes in (a
+/// late report overflowed it), and joining a torrent already joined keeps
+/// the offers it holds (replacing it leaked them), +63 B: 93,896 B.
 const WEB_GZ_CEILING: u64 = 93_900;
 
 fn test() -> Result {
